@@ -1,0 +1,85 @@
+"""Typed items the crawlers hand to storage (see DESIGN.md, "Typed data between stages").
+
+Plain dataclasses that import no framework, so `storage` and tests can use them freely.
+Timestamps are timezone-aware UTC; dates are the world/logical date of the crawl.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+GONE_REASONS = (
+    "not_found",  # HTTP 404
+    "gone",  # HTTP 410
+    "soft_removed",  # HTTP 200 with a "no longer available" page
+    "redirected",  # redirected to a category or home page
+    "account_closed",  # the seller account (or its page) is gone
+    "store_closed",  # the store page is gone
+    "platform_closed",  # the whole platform is unreachable or announces closure
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where the exact bytes of a fetched page are kept."""
+
+    warc_file: str  # path relative to the data dir
+    record_id: str  # WARC-Record-ID of the response record
+    sha256: str  # hex SHA-256 of the HTTP payload (body) as received
+
+
+@dataclass
+class ListingItem:
+    platform: str
+    listing_key: str  # the platform's own id of the listing
+    url: str
+    title: str
+    text: str
+    price: str | None = None  # as shown, e.g. "120.00"
+    currency: str | None = None  # ISO 4217 when known
+    seller_key: str | None = None
+    seller_name: str | None = None
+    store_key: str | None = None
+    contacts: list[str] = field(default_factory=list)  # normalised handles: "telegram:@x", "email:a@b", "phone:+1..."
+    location: str | None = None
+    lang: str | None = None  # declared language of the page (en, zh, es)
+    posted_at: str | None = None  # ISO date as shown by the platform
+    fetched_at: dt.datetime | None = None
+    crawl_date: dt.date | None = None  # logical (world) date of the crawl
+    http_status: int = 200
+    content_sha256: str = ""  # hex SHA-256 of the normalised title + text
+    evidence: Evidence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class GoneItem:
+    platform: str
+    url: str
+    listing_key: str | None
+    http_status: int | None
+    reason: str  # one of GONE_REASONS
+    fetched_at: dt.datetime | None = None
+    crawl_date: dt.date | None = None
+    evidence: Evidence | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in GONE_REASONS:
+            raise ValueError(f"GoneItem.reason must be one of {GONE_REASONS}, got {self.reason!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value

@@ -1,0 +1,3 @@
+"""Precursor Watch: monitor marketplaces for fentanyl-precursor offers and audit takedowns."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from pwatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command groups of the `pwatch` CLI; each module exposes `register(subparsers, common)`."""

@@ -1,0 +1,140 @@
+"""One settings object, each setting declared exactly once.
+
+Precedence (later wins): declared default < `pwatch.toml` < environment `PWATCH_<NAME>` <
+command-line options. `pwatch.toml` is read from the data dir, then from the current directory.
+README.md documents every setting in `SETTINGS`; `tests/test_docs.py` checks that it does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pwatch.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def _date(text: str) -> dt.date:
+    if isinstance(text, dt.date):
+        return text
+    return dt.date.fromisoformat(str(text))
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "var", "Folder for the tracking database, evidence, reports and fixture state."),
+    Setting("database_url", "", "SQLAlchemy URL of the tracking database; empty = SQLite file `<data_dir>/pwatch.db`."),
+    Setting("seed", 7, "Seed of the simulated marketplace world.", int),
+    Setting("world_start", dt.date(2026, 11, 1), "First day of the simulated world (ISO date).", _date),
+    Setting("world_days", 30, "Number of days the simulated world runs.", int),
+    Setting("scale", 1000, "Number of listings in the simulated world, over all platforms.", int),
+    Setting("fixture_host_prefix", "127.0.0", "Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`.", str),
+    Setting("fixture_port", 8470, "TCP port every fixture platform listens on (0 = pick a free one).", int),
+    Setting("faults", "none", "Fault profile of the fixture world: `none`, `flaky` or `hostile`.", str),
+    Setting("absence_k", 2, "Consecutive healthy crawls a listing must be missing before it counts as removed.", int),
+    Setting("crawl_error_threshold", 0.2, "Share of failed fetches above which a crawl is unhealthy and never counts toward absence.", float),
+    Setting("auto_confirm", False, "Confirm every flag without analyst review (demo only; `pwatch run` turns it on).", _bool),
+    Setting("notice_overdue_days", 7, "Days after which a notice without verified removal is overdue.", int),
+    Setting("model_dir", "", "Trained spaCy detector directory; empty = `<data_dir>/model` (trained on first use).", str),
+    Setting("log_level", "INFO", "Logging level of commands and crawls.", str),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings:
+    """Resolved settings; attribute access by setting name."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path.resolve() / 'pwatch.db'}"
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.model_dir) if self.model_dir else self.data_path / "model"
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        values = dict(self._values)
+        for name, raw in overrides.items():
+            if raw is not None:
+                values[name] = _coerce(_BY_NAME[name], raw, "option")
+        return Settings(values)
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    if isinstance(raw, str) or setting.parse in (_date,):
+        try:
+            return setting.parse(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"setting {setting.name} from {origin}: {exc}") from None
+    expected = type(setting.default)
+    if expected is float and isinstance(raw, int):
+        return float(raw)
+    if not isinstance(raw, expected):
+        raise ConfigError(f"setting {setting.name} from {origin}: expected {expected.__name__}, got {raw!r}")
+    return raw
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    unknown = sorted(set(data) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def load_settings(data_dir: str | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Resolve every setting; `data_dir` and `overrides` are command-line values (None = unset)."""
+    env = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    chosen_dir = data_dir or env.get("PWATCH_DATA_DIR") or values["data_dir"]
+    for candidate in (Path(chosen_dir) / "pwatch.toml", Path("pwatch.toml")):
+        if candidate.is_file():
+            for name, raw in _read_toml(candidate).items():
+                values[name] = _coerce(_BY_NAME[name], raw, str(candidate))
+            break
+    for setting in SETTINGS:
+        key = f"PWATCH_{setting.name.upper()}"
+        if key in env:
+            values[setting.name] = _coerce(setting, env[key], f"environment {key}")
+    if data_dir:
+        values["data_dir"] = data_dir
+    return Settings(values).with_overrides(**overrides)
