@@ -1,0 +1,86 @@
+"""
+### Precursor Watch — daily monitoring cycle
+
+One run per logical date **D** (re-running a date changes nothing):
+
+1. **prepare** — migrates the tracking database and moves the simulated world (embedded default)
+   to day D; returns the platforms to crawl.
+2. **crawl** — one mapped task per platform, each crawl in its own process; a failed platform
+   fails only its own task (the others' results are kept) and is retried with backoff.
+3. **detect** — scores every snapshot not yet scored by the current detector version.
+4. **reconcile** — removals, reappearances, relistings, account/store/platform closures for D.
+5. **notify** — sends notices for confirmed flags not yet reported (auto-confirm is a demo policy).
+6. **report** — writes the daily flag report and updates the `pwatch://tracking/daily` asset,
+   which triggers the `pwatch_audit` DAG.
+
+XComs carry counts and ids only; all data goes through the tracking database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, dag, task
+
+from pwatch import airflow_tasks
+
+TRACKING_ASSET = Asset("pwatch://tracking/daily")
+
+DEFAULT_ARGS = {
+    "owner": "precursor-watch",
+    "retries": 2,
+    "retry_delay": dt.timedelta(seconds=5),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(minutes=10),
+    "execution_timeout": dt.timedelta(minutes=60),
+}
+
+
+@dag(
+    dag_id="pwatch_daily",
+    schedule="@daily",
+    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["precursor-watch", "daily"],
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+)
+def pwatch_daily():
+    @task(doc_md="""Migrate the tracking DB and move the fixture world to D.
+        On failure: is the fixture server (`pwatch fixtures serve`) or the database reachable?""")
+    def prepare(ds: str | None = None) -> list[str]:
+        return airflow_tasks.prepare(ds)
+
+    @task(doc_md="""Crawl one platform for D in a subprocess (`pwatch crawl --site NAME --date D`).
+        On failure: read the task log for the crawl's health stats (errors by kind); a platform that
+        is down fails only this task.""", max_active_tis_per_dagrun=2)
+    def crawl(platform: str, ds: str | None = None) -> dict:
+        return airflow_tasks.crawl(platform, ds)
+
+    @task(trigger_rule="all_done", doc_md="""Score new snapshots with the detector.
+        Runs even if a platform's crawl failed. On failure: is the model directory readable?""")
+    def detect(crawl_results: list[dict], ds: str | None = None) -> dict:
+        return airflow_tasks.detect(ds)
+
+    @task(doc_md="""Reconcile D: removals (explicit gone pages, or absence in K healthy crawls),
+        reappearances, relistings, closures. On failure: an illegal transition names the listing.""")
+    def reconcile(detected: dict, ds: str | None = None) -> dict:
+        return airflow_tasks.reconcile(ds)
+
+    @task(doc_md="""Send notices for confirmed, unreported flags (idempotent per listing and ground).
+        On failure: is the platform's notice endpoint answering?""")
+    def notify(reconciled: dict, ds: str | None = None) -> dict:
+        return airflow_tasks.notify(ds)
+
+    @task(outlets=[TRACKING_ASSET], doc_md="""Write the daily flag report for D and update the
+        tracking asset (triggers `pwatch_audit`). On failure: is the data dir writable?""")
+    def report(notified: dict, ds: str | None = None) -> dict:
+        return airflow_tasks.report(ds)
+
+    platforms = prepare()
+    crawled = crawl.expand(platform=platforms)
+    report(notify(reconcile(detect(crawled))))
+
+
+pwatch_daily()

@@ -1,0 +1,65 @@
+"""Adapters between Airflow task bodies and the pipeline steps.
+
+DAG files import only `airflow.sdk` and this module, so it must stay cheap to import: every heavy
+import (scrapy, spacy, sqlalchemy models) happens inside the step that needs it. Settings come from
+the environment (`PWATCH_*`) of the worker, so the same DAG runs on SQLite or PostgreSQL.
+Return values are small dicts of counts: they become XComs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def _settings():
+    from pwatch.settings import load_settings
+
+    return load_settings()
+
+
+def _day(ds: str | None) -> dt.date:
+    if not ds:
+        raise ValueError("the task needs its logical date (ds)")
+    return dt.date.fromisoformat(ds)
+
+
+def prepare(ds: str | None) -> list[str]:
+    from pwatch import steps
+
+    return steps.prepare_day(_settings(), _day(ds))
+
+
+def crawl(platform: str, ds: str | None) -> dict:
+    from pwatch import steps
+
+    return steps.crawl_platform(_settings(), platform, _day(ds))
+
+
+def detect(ds: str | None) -> dict:
+    from pwatch import steps
+
+    return steps.detect(_settings(), _day(ds))
+
+
+def reconcile(ds: str | None) -> dict:
+    from pwatch import steps
+
+    return steps.reconcile(_settings(), _day(ds))
+
+
+def notify(ds: str | None) -> dict:
+    from pwatch import steps
+
+    return steps.notify(_settings(), _day(ds))
+
+
+def report(ds: str | None) -> dict:
+    from pwatch import steps
+
+    return steps.report(_settings(), _day(ds))
+
+
+def audit() -> dict:
+    from pwatch import steps
+
+    return steps.audit(_settings())
