@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fixture_host_prefix", "127.0.0", "Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`.", str),
     Setting("fixture_port", 8470, "TCP port every fixture platform listens on (0 = pick a free one).", int),
     Setting("faults", "none", "Fault profile of the fixture world: `none`, `flaky` or `hostile`.", str),
+    Setting("platforms", "chemdir,tradehub,boardlist,huaxue,mercado", "Comma-separated platforms the daily run crawls.", str),
+    Setting("embedded_world", True, "The daily run moves the embedded fixture world to each logical date (off for real marketplaces).", _bool),
     Setting("absence_k", 2, "Consecutive healthy crawls a listing must be missing before it counts as removed.", int),
     Setting("crawl_error_threshold", 0.2, "Share of failed fetches above which a crawl is unhealthy and never counts toward absence.", float),
     Setting("auto_confirm", False, "Confirm every flag without analyst review (demo only; `pwatch run` turns it on).", _bool),

@@ -1,0 +1,84 @@
+"""Run Airflow for this project: its environment, `dag.test()` over dates, and `airflow standalone`.
+
+Airflow reads its configuration when first imported, so everything that imports it runs in a
+child process started with `airflow_environment()`; this module itself imports airflow only in
+`main()` (the child's entry point).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pwatch.errors import ServiceError
+from pwatch.settings import Settings
+
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+
+
+def airflow_environment(settings: Settings, *, metadata_url: str | None = None) -> dict[str, str]:
+    """Environment for Airflow processes: metadata DB in the data dir, separate from tracking."""
+    from pwatch.steps import settings_environment
+
+    home = (settings.data_path / "airflow").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(settings_environment(settings))
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
+            # Sized for 2 cores: the default spawns ~40 processes (toolchain-facts.md).
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        }
+    )
+    return env
+
+
+def test_dates(settings: Settings, dates: list[dt.date]) -> list[dict]:
+    """Run the daily DAG with `dag.test()` for each date, in order, in one Airflow child process."""
+    env = airflow_environment(settings)
+    command = [sys.executable, "-m", "pwatch.airflow_runner", *[d.isoformat() for d in dates]]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    results = []
+    for line in completed.stdout.splitlines():
+        if line.startswith("PWATCH_DAGRUN "):
+            results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))
+    if completed.returncode != 0 or len(results) != len(dates):
+        tail = " | ".join(completed.stderr.strip().splitlines()[-8:])
+        raise ServiceError(f"Airflow run of pwatch_daily failed (exit {completed.returncode}): {tail}")
+    return results
+
+
+def main(argv: list[str]) -> int:
+    """Child process: initialise the metadata DB, then `dag.test()` each date given."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    db.initdb()
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).get_dag("pwatch_daily")
+    if dag is None:
+        print("pwatch_daily not found in the DAG folder", file=sys.stderr)
+        return 2
+    for text in argv:
+        day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+        dag_run = dag.test(logical_date=day, run_id=f"pwatch__{text}")
+        failed = sorted(
+            f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id
+            for ti in dag_run.get_task_instances()
+            if ti.state not in ("success", "skipped")
+        )
+        print("PWATCH_DAGRUN " + json.dumps({"date": text, "state": str(dag_run.state), "failed": failed}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,151 @@
+"""`pwatch run` (the whole demo cycle), the single steps (`detect`, `notify`, `report`) and
+`pwatch airflow` (the local Airflow UI)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+
+from pwatch.errors import ConfigError, ServiceError
+from pwatch.settings import Settings
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(subparsers, common) -> None:
+    run = subparsers.add_parser(
+        "run",
+        parents=[common],
+        help="the whole daily cycle over N simulated days (starts and stops the fixture world)",
+        description="Run the daily cycle for each of the N logical dates ending at --end on the embedded "
+        "defaults: SQLite in the data dir, the fixture world served on loopback, analyst review "
+        "simulated by the auto-confirm policy (demo only). Prints where the reports are.",
+    )
+    run.add_argument("--days", type=int, default=7, help="number of logical dates (default 7)")
+    run.add_argument("--end", type=_date, help="last logical date (default: yesterday, kept inside the world)")
+    run.add_argument("--seed", type=int, help="world seed (setting `seed`)")
+    run.add_argument("--scale", type=int, help="listings in the world (setting `scale`)")
+    run.add_argument(
+        "--inline",
+        action="store_true",
+        help="run the steps in this process instead of through Airflow's dag.test()",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    for name, helptext in (
+        ("detect", "score snapshots not yet scored by the current detector"),
+        ("notify", "send notices for confirmed flags not yet reported"),
+        ("report", "write the daily flag report"),
+    ):
+        step = subparsers.add_parser(name, parents=[common], help=helptext, description=helptext)
+        step.add_argument("--date", type=_date, required=True, help="logical date (YYYY-MM-DD)")
+        step.set_defaults(handler=cmd_step, step=name)
+
+    airflow = subparsers.add_parser(
+        "airflow",
+        parents=[common],
+        help="start `airflow standalone` on this project's DAGs (local profile, login off)",
+        description="Airflow standalone with its metadata DB in <data dir>/airflow, sized for 2 cores, "
+        "on 127.0.0.1:8080 with login turned off (local profile only; deployments keep auth).",
+    )
+    airflow.add_argument("--port", type=int, default=8080)
+    airflow.set_defaults(handler=cmd_airflow)
+
+
+def world_dates(settings: Settings, days: int, end: dt.date | None) -> list[dt.date]:
+    if days < 1:
+        raise ConfigError("--days must be at least 1")
+    first_day = settings.world_start
+    last_day = first_day + dt.timedelta(days=settings.world_days - 1)
+    if end is None:
+        end = min(max(dt.date.today() - dt.timedelta(days=1), first_day + dt.timedelta(days=days - 1)), last_day)
+    start = end - dt.timedelta(days=days - 1)
+    if start < first_day or end > last_day:
+        raise ConfigError(f"dates {start}..{end} fall outside the world ({first_day}..{last_day})")
+    return [start + dt.timedelta(days=i) for i in range(days)]
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from fixtures.server import serve_in_background
+    from fixtures.world import WorldConfig
+    from pwatch import steps
+
+    settings = settings.with_overrides(seed=args.seed, scale=args.scale, auto_confirm=True, embedded_world=True)
+    dates = world_dates(settings, args.days, args.end)
+    # Child processes (crawls, Airflow) resolve the same settings through the environment.
+    os.environ.update(steps.settings_environment(settings))
+    config = WorldConfig(
+        seed=settings.seed,
+        start=settings.world_start,
+        days=settings.world_days,
+        scale=settings.scale,
+        faults=settings.faults,
+        host_prefix=settings.fixture_host_prefix,
+        port=settings.fixture_port,
+        state_dir=settings.data_path / "fixtures",
+    )
+    print(f"pwatch run: {len(dates)} days {dates[0]}..{dates[-1]}, seed {settings.seed}, scale {settings.scale}")
+    steps.upgrade_database(settings)
+    from pwatch.model import ensure_model
+
+    print(f"detector model: {ensure_model(settings)}")
+    with serve_in_background(config, dates[0]) as world:
+        for platform, url in world.base_urls.items():
+            print(f"  fixture platform {platform}: {url}")
+        if args.inline:
+            for day in dates:
+                result = steps.run_day(settings, day)
+                _print_day(day.isoformat(), "success" if not result["failed"] else "failed", sorted(result["failed"]))
+        else:
+            from pwatch.airflow_runner import test_dates
+
+            for result in test_dates(settings, dates):
+                _print_day(result["date"], result["state"], result["failed"])
+    report_dir = settings.data_path / "reports" / dates[-1].isoformat()
+    print(f"latest daily report: {(report_dir / 'index.html').resolve()}")
+    from pwatch.commands.storage import stats_summary_text
+
+    print(stats_summary_text(settings, dates[0], dates[-1]))
+    return 0
+
+
+def _print_day(day: str, state: str, failed: list[str]) -> None:
+    note = f" (failed: {', '.join(failed)})" if failed else ""
+    print(f"  {day}: {state}{note}", flush=True)
+
+
+def cmd_step(args, settings: Settings) -> int:
+    from pwatch import steps
+
+    result = getattr(steps, args.step)(settings, args.date)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def cmd_airflow(args, settings: Settings) -> int:
+    from pwatch.airflow_runner import airflow_environment
+
+    env = airflow_environment(settings)
+    env.update(
+        {
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(args.port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{args.port}/execution/",
+            # Local profile only: every user is admin, no login page. Deployments keep real auth.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        }
+    )
+    print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    if not os.path.exists(airflow):
+        raise ServiceError(f"airflow executable not found next to {sys.executable}")
+    os.execve(airflow, [airflow, "standalone"], env)
+    return 0

@@ -1,0 +1,206 @@
+"""The pipeline steps of the daily run, shared by the CLI (`pwatch run`, `pwatch detect`, ...) and
+the Airflow DAGs.
+
+Each step takes the resolved settings and the logical date, does its work through the tracking
+database, and returns a small dict of counts (what Airflow keeps as XCom). Every step is
+idempotent for its date: rerunning it changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from typing import Iterator
+
+from pwatch.errors import ServiceError
+from pwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# -- database ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
+    """A session in one transaction on the tracking database (commit on success)."""
+    from sqlalchemy.orm import Session
+
+    from storage.db import make_engine
+
+    engine = make_engine(settings.db_url)
+    try:
+        with Session(engine) as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(settings: Settings) -> None:
+    from storage.db import upgrade
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+
+
+# -- fixture world -------------------------------------------------------------------------------
+
+
+def platform_names(settings: Settings) -> list[str]:
+    return [name.strip() for name in settings.platforms.split(",") if name.strip()]
+
+
+def control_url(settings: Settings) -> str:
+    return f"http://{settings.fixture_host_prefix}.10:{settings.fixture_port}"
+
+
+def set_world_date(settings: Settings, day: dt.date) -> None:
+    """Move the embedded fixture world to `day` (the world serves pages as of that date)."""
+    body = json.dumps({"date": day.isoformat()}).encode()
+    request = urllib.request.Request(
+        f"{control_url(settings)}/date", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.load(response)
+    except (urllib.error.URLError, OSError) as exc:
+        raise ServiceError(
+            f"fixture world not reachable at {control_url(settings)} ({exc}); start it with `pwatch fixtures serve`"
+        ) from None
+    if answer.get("date") != day.isoformat():
+        raise ServiceError(f"fixture world refused date {day}: {answer}")
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def prepare_day(settings: Settings, day: dt.date) -> list[str]:
+    """Migrate the tracking DB, move the embedded world to `day`; return the platforms to crawl."""
+    upgrade_database(settings)
+    if settings.embedded_world:
+        set_world_date(settings, day)
+    return platform_names(settings)
+
+
+def crawl_platform(settings: Settings, platform: str, day: dt.date) -> dict:
+    """Crawl one platform for `day` in its own process (the Twisted reactor cannot restart)."""
+    command = [sys.executable, "-m", "pwatch", "crawl", "--site", platform, "--date", day.isoformat()]
+    env = dict(os.environ, **settings_environment(settings))
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    if completed.returncode != 0:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
+        raise ServiceError(f"crawl of {platform} for {day} failed (exit {completed.returncode}): " + " | ".join(tail))
+    from storage.crawls import crawl_run_summary
+
+    with transaction(settings) as session:
+        return crawl_run_summary(session, platform, day)
+
+
+def detect(settings: Settings, day: dt.date) -> dict:
+    """Score every snapshot not yet scored by the current detector version."""
+    from nlp.detector import DetectInput, Detector
+    from pwatch.model import ensure_model
+    from storage.detections import pending_snapshots, record_detections
+
+    detector = Detector.load(ensure_model(settings))
+    with transaction(settings) as session:
+        pending = pending_snapshots(session, detector.model_version)
+        inputs = [
+            DetectInput(id=str(s.id), text=s.text, title=s.title, lang=s.lang, listing_date=day) for s in pending
+        ]
+        results = list(detector.detect(inputs))
+        flagged = record_detections(session, [(int(r.id), r) for r in results], day=day)
+    return {"scored": len(results), "flagged": flagged}
+
+
+def reconcile(settings: Settings, day: dt.date) -> dict:
+    from storage.reconcile import reconcile_date
+
+    with transaction(settings) as session:
+        summary = reconcile_date(
+            session, day, absence_k=settings.absence_k, error_threshold=settings.crawl_error_threshold
+        )
+    return _counts(summary)
+
+
+def notify(settings: Settings, day: dt.date) -> dict:
+    """Auto-confirm (demo policy only), then send one notice per platform for confirmed flags."""
+    from reports.notices import send_notices
+    from storage.reviews import auto_confirm_flags
+
+    confirmed = 0
+    if settings.auto_confirm:
+        with transaction(settings) as session:
+            confirmed = auto_confirm_flags(session, day)
+    result = send_notices(settings, day)
+    return {"auto_confirmed": confirmed, **_counts(result)}
+
+
+def report(settings: Settings, day: dt.date) -> dict:
+    from reports.daily import write_daily_report
+
+    path = write_daily_report(settings, day)
+    return {"report": str(path)}
+
+
+def audit(settings: Settings, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
+    from reports.audit import write_audit_report
+
+    path = write_audit_report(settings, date_from, date_to)
+    return {"audit": str(path)}
+
+
+def run_day(settings: Settings, day: dt.date) -> dict:
+    """The whole daily cycle in this process (crawls still in their own processes, in parallel)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    platforms = prepare_day(settings, day)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {p: pool.submit(crawl_platform, settings, p, day) for p in platforms}
+    crawled, failed = {}, {}
+    for platform, future in futures.items():
+        try:
+            crawled[platform] = future.result()
+        except ServiceError as exc:
+            failed[platform] = str(exc)
+            log.error("%s", exc)
+    return {
+        "date": day.isoformat(),
+        "crawled": crawled,
+        "failed": failed,
+        "detect": detect(settings, day),
+        "reconcile": reconcile(settings, day),
+        "notify": notify(settings, day),
+        "report": report(settings, day),
+    }
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as `PWATCH_*` variables, so child processes resolve the same values."""
+    env = {}
+    for name, value in settings.as_dict().items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"PWATCH_{name.upper()}"] = str(value)
+    env["PWATCH_DATA_DIR"] = str(settings.data_path.resolve())
+    return env
+
+
+def _counts(summary) -> dict:
+    if summary is None:
+        return {}
+    if hasattr(summary, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        summary = asdict(summary)
+    return {k: v for k, v in dict(summary).items() if isinstance(v, (int, float, str, bool)) or v is None}
