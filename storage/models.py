@@ -1,0 +1,236 @@
+"""The tracking database: SQLAlchemy 2.0 models.
+
+What auditors count lives in `events` (append-only); every other table is either a fact we
+observed (crawl runs, observations, snapshots, detections, reviews, notices, relist links) or a
+cache of what the events imply (`listings.presence` / `listings.review`, kept in step by
+`storage.events.append`, the only writer of events).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import BigID, intpk, json, sha256, str40, str200, utcts
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _fk(target: str, **kw: Any) -> Any:
+    return mapped_column(BigID, ForeignKey(target, ondelete="RESTRICT"), **kw)
+
+
+class Platform(Base):
+    __tablename__ = "platforms"
+    id: Mapped[intpk]
+    name: Mapped[str40] = mapped_column(unique=True, comment="platform name as in ListingItem.platform")
+    closed_on: Mapped[dt.date | None] = mapped_column(Date, comment="logical date its closure was observed")
+
+
+class Account(Base):
+    """A seller account on one platform."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform_id", "account_key"),)
+    id: Mapped[intpk]
+    platform_id: Mapped[int] = _fk("platforms.id")
+    account_key: Mapped[str200] = mapped_column(comment="the platform's own seller id")
+    name: Mapped[str | None] = mapped_column(String(200))
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("platform_id", "store_key"),)
+    id: Mapped[intpk]
+    platform_id: Mapped[int] = _fk("platforms.id")
+    store_key: Mapped[str200] = mapped_column(comment="the platform's own store id")
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Listing(Base):
+    __tablename__ = "listings"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "listing_key"),
+        Index("ix_listings_platform_presence", "platform_id", "presence"),
+        Index("ix_listings_url", "url"),
+    )
+    id: Mapped[intpk]
+    platform_id: Mapped[int] = _fk("platforms.id")
+    listing_key: Mapped[str200] = mapped_column(comment="the platform's own listing id")
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = _fk("accounts.id", index=True)
+    store_id: Mapped[int | None] = _fk("stores.id", index=True)
+    first_seen_on: Mapped[dt.date] = mapped_column(Date)
+    last_seen_on: Mapped[dt.date] = mapped_column(Date, comment="latest crawl date with a live sighting")
+    content_sha256: Mapped[sha256] = mapped_column(comment="hash of the latest snapshot")
+    presence: Mapped[str] = mapped_column(
+        String(16), comment="cache of the state machine: active | removed (derived from events)"
+    )
+    review: Mapped[str] = mapped_column(
+        String(16), comment="cache of the state machine: none | flagged | confirmed | dismissed | reported"
+    )
+
+
+class CrawlRun(Base):
+    """One crawl of one platform for one logical date; rerunning the date reuses the row."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (UniqueConstraint("platform_id", "crawl_date"),)
+    id: Mapped[intpk]
+    platform_id: Mapped[int] = _fk("platforms.id")
+    crawl_date: Mapped[dt.date] = mapped_column(Date)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    pages: Mapped[int] = mapped_column(Integer, default=0, comment="fetch attempts, failed ones included")
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[json] = mapped_column(comment="failed fetches by kind, e.g. {'http_5xx': 3}")
+    error_rate: Mapped[float] = mapped_column(Float, default=0.0, comment="failed fetches / pages")
+    healthy: Mapped[bool] = mapped_column(
+        Boolean, default=False, comment="closed and error_rate <= threshold at close; only healthy runs count toward absence"
+    )
+
+
+class Observation(Base):
+    """One sighting (live page) or gone page of a URL in a crawl run, with its evidence."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("crawl_run_id", "url"),
+        Index("ix_observations_listing_run", "listing_id", "crawl_run_id"),
+    )
+    id: Mapped[intpk]
+    crawl_run_id: Mapped[int] = _fk("crawl_runs.id")
+    listing_id: Mapped[int | None] = _fk("listings.id", comment="null for a gone page of a listing never seen alive")
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8), comment="seen | gone")
+    gone_reason: Mapped[str | None] = mapped_column(String(20), comment="GoneItem.reason for kind=gone")
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
+    evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID")
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="SHA-256 of the HTTP payload")
+
+
+class Snapshot(Base):
+    """Listing content, stored once per distinct content hash."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("listing_id", "content_sha256"),)
+    id: Mapped[intpk]
+    listing_id: Mapped[int] = _fk("listings.id")
+    content_sha256: Mapped[sha256]
+    seen_on: Mapped[dt.date] = mapped_column(Date, comment="crawl date this content was first seen")
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    price: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str | None] = mapped_column(String(8))
+    seller_name: Mapped[str | None] = mapped_column(String(200))
+    contacts: Mapped[json] = mapped_column(comment="normalised contact handles found on the page")
+    location: Mapped[str | None] = mapped_column(String(200))
+    posted_at: Mapped[str | None] = mapped_column(String(40))
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page it came from")
+
+
+class Detection(Base):
+    __tablename__ = "detections"
+    __table_args__ = (UniqueConstraint("snapshot_id", "model_version"),)
+    id: Mapped[intpk]
+    snapshot_id: Mapped[int] = _fk("snapshots.id")
+    model_version: Mapped[str40]
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)
+    substances: Mapped[json] = mapped_column(comment="primary CAS ids (or dicts with an 'id')")
+    reasons: Mapped[json]
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    id: Mapped[intpk]
+    listing_id: Mapped[int] = _fk("listings.id", index=True)
+    decision: Mapped[str] = mapped_column(String(16), comment="confirmed | dismissed")
+    reviewer: Mapped[str200]
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[utcts]
+
+
+class Notice(Base):
+    __tablename__ = "notices"
+    id: Mapped[intpk]
+    platform_id: Mapped[int] = _fk("platforms.id")
+    idempotency_key: Mapped[str200] = mapped_column(unique=True)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str40] = mapped_column(comment="e.g. http, email, export")
+    sent_at: Mapped[utcts]
+    ticket: Mapped[str | None] = mapped_column(String(200), comment="platform's ticket id from its answer")
+    response: Mapped[json] = mapped_column(comment="platform's answer as received")
+
+
+class NoticeListing(Base):
+    __tablename__ = "notice_listings"
+    notice_id: Mapped[int] = _fk("notices.id", primary_key=True)
+    listing_id: Mapped[int] = _fk("listings.id", primary_key=True)
+
+
+class RelistLink(Base):
+    __tablename__ = "relist_links"
+    __table_args__ = (UniqueConstraint("new_listing_id"),)
+    id: Mapped[intpk]
+    original_listing_id: Mapped[int] = _fk("listings.id", index=True)
+    new_listing_id: Mapped[int] = _fk("listings.id")
+    method: Mapped[str] = mapped_column(String(24), comment="text | contact | account_substances")
+    similarity: Mapped[float] = mapped_column(Float, comment="estimated Jaccard for text, shared-handle Jaccard for contact, 1.0 otherwise")
+    detected_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class Event(Base):
+    """Append-only log; the only source of statistics. Written only by `storage.events`."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_kind_on", "kind", "occurred_on"),
+        Index("ix_events_listing_id", "listing_id", "id"),
+    )
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_on: Mapped[dt.date] = mapped_column(Date, comment="logical date")
+    occurred_at: Mapped[utcts] = mapped_column(comment="derived from the logical date, never wall clock")
+    platform_id: Mapped[int] = _fk("platforms.id")
+    account_id: Mapped[int | None] = _fk("accounts.id")
+    store_id: Mapped[int | None] = _fk("stores.id")
+    listing_id: Mapped[int | None] = _fk("listings.id", comment="null for account/store/platform closures")
+    cause: Mapped[str | None] = mapped_column(String(20), comment="removal cause, e.g. not_found, silent, account_closed")
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page that evidences the event")
+    observation_id: Mapped[int | None] = _fk("observations.id")
+    snapshot_id: Mapped[int | None] = _fk("snapshots.id")
+    detection_id: Mapped[int | None] = _fk("detections.id")
+    review_id: Mapped[int | None] = _fk("reviews.id")
+    notice_id: Mapped[int | None] = _fk("notices.id")
+    related_listing_id: Mapped[int | None] = _fk("listings.id", comment="relisted_as: the new listing")
+    details: Mapped[json]
