@@ -1,0 +1,91 @@
+"""Crawl runs: one per platform per logical date, with the health that gates absence counting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.errors import UnknownEntity
+from storage.models import CrawlRun, Observation, Platform
+
+
+def _insert(session: Session, table):
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def platform_id(session: Session, name: str) -> int:
+    """The platform's id, created on first sight (safe under concurrent writers)."""
+    found = session.scalar(select(Platform.id).where(Platform.name == name))
+    if found is not None:
+        return found
+    session.execute(_insert(session, Platform).values(name=name).on_conflict_do_nothing())
+    return session.scalar(select(Platform.id).where(Platform.name == name))
+
+
+def open_crawl_run(session: Session, platform: str, crawl_date: dt.date) -> int:
+    """The run for (platform, date); rerunning a date reuses the row and resets its health.
+
+    Observations already stored for the run stay (each is evidence of a sighting); ingest upserts
+    them by URL, so a rerun that sees the same pages changes nothing.
+    """
+    pid = platform_id(session, platform)
+    values = dict(platform_id=pid, crawl_date=crawl_date, closed=False, pages=0, items=0, errors={}, error_rate=0.0, healthy=False)
+    stmt = _insert(session, CrawlRun).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform_id", "crawl_date"],
+        set_={k: stmt.excluded[k] for k in ("closed", "pages", "items", "errors", "error_rate", "healthy")},
+    )
+    session.execute(stmt)
+    return session.scalar(select(CrawlRun.id).where(CrawlRun.platform_id == pid, CrawlRun.crawl_date == crawl_date))
+
+
+def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, error_threshold: float = 0.2) -> bool:
+    """Record the crawl's health: `pages` (fetch attempts), `errors` ({kind: count}), `items`.
+
+    error rate = failed fetches / pages; a run is healthy when it has pages and the rate is at most
+    `error_threshold`. Returns healthy. Reconcile re-applies its own threshold to `error_rate`.
+    """
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise UnknownEntity(f"no crawl run with id {run_id}")
+    pages = int(stats.get("pages", 0))
+    errors = {str(k): int(v) for k, v in dict(stats.get("errors") or {}).items()}
+    if pages < 0 or any(v < 0 for v in errors.values()):
+        raise ValueError(f"crawl run {run_id}: negative counts in {dict(stats)!r}")
+    failed = sum(errors.values())
+    rate = failed / pages if pages else 1.0
+    items = stats.get("items")
+    if items is None:
+        items = session.scalar(select(func.count()).select_from(Observation).where(Observation.crawl_run_id == run_id))
+    run.pages, run.errors, run.items, run.error_rate = pages, errors, int(items), round(rate, 6)
+    run.closed = True
+    run.healthy = pages > 0 and rate <= error_threshold
+    session.flush()
+    return run.healthy
+
+
+def crawl_run_summary(session: Session, platform: str, crawl_date: dt.date) -> dict[str, Any]:
+    """Counts of one run (what the crawl step hands Airflow as XCom)."""
+    row = session.execute(
+        select(CrawlRun).join(Platform).where(Platform.name == platform, CrawlRun.crawl_date == crawl_date)
+    ).scalar_one_or_none()
+    if row is None:
+        return {"platform": platform, "date": crawl_date.isoformat(), "run": None}
+    return {
+        "platform": platform,
+        "date": crawl_date.isoformat(),
+        "run": row.id,
+        "pages": row.pages,
+        "items": row.items,
+        "errors": sum((row.errors or {}).values()),
+        "error_rate": row.error_rate,
+        "healthy": row.healthy,
+    }
+
+
+def run_is_healthy(run: CrawlRun, error_threshold: float) -> bool:
+    return bool(run.closed and run.pages > 0 and run.error_rate <= error_threshold)

@@ -1,0 +1,313 @@
+"""Ingest crawler items: idempotent Core upserts on the hot path.
+
+One batch = items of one crawl run. Everything is validated before the first write (a malformed
+item names its index and field and nothing is stored), then, per batch: accounts and stores
+created on first sight, listings upserted, a snapshot only when the content hash changed, one
+observation per URL (upserted), and first_seen / changed events. Ingesting the same items twice
+leaves the database identical.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
+from storage import events as ev
+from storage.crawls import _insert
+from storage.errors import MalformedItem, UnknownEntity
+from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 900  # stays under every backend's bound-parameter limit for IN lists
+
+
+@dataclass
+class IngestSummary:
+    seen: int = 0
+    gone: int = 0
+    new_listings: int = 0
+    snapshots: int = 0
+    changed: int = 0
+    gone_unknown: int = 0  # gone pages of listings never seen alive
+
+
+def content_hash(title: str, text: str) -> str:
+    """SHA-256 of the normalised title + text (used when the crawler did not set one)."""
+    norm = " ".join(f"{title}\n{text}".split())
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | GoneItem]) -> IngestSummary:
+    run = session.execute(
+        select(CrawlRun.platform_id, CrawlRun.crawl_date, Platform.name)
+        .join(Platform, Platform.id == CrawlRun.platform_id)
+        .where(CrawlRun.id == run_id)
+    ).one_or_none()
+    if run is None:
+        raise UnknownEntity(f"no crawl run with id {run_id}")
+    pid, day, pname = run
+    seen, gone = _validate(items, pname, day)
+    summary = IngestSummary(seen=len(seen), gone=len(gone))
+    with session.begin_nested():
+        if seen:
+            ids = _ingest_seen(session, pid, day, seen, summary)
+            _observe_seen(session, run_id, ids, seen)
+        if gone:
+            _ingest_gone(session, run_id, pid, gone, summary)
+    return summary
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[ListingItem], list[GoneItem]]:
+    seen: dict[str, ListingItem] = {}
+    gone: dict[str, GoneItem] = {}
+    for i, item in enumerate(items):
+        where = f"item {i}"
+        if isinstance(item, ListingItem):
+            where = f"item {i} (listing {getattr(item, 'listing_key', None)!r})"
+            for name in ("listing_key", "url"):
+                value = getattr(item, name)
+                if not isinstance(value, str) or not value.strip():
+                    raise MalformedItem(f"{where}: field {name} must be a non-empty string, got {value!r}")
+            for name in ("title", "text"):
+                if not isinstance(getattr(item, name), str):
+                    raise MalformedItem(f"{where}: field {name} must be a string, got {getattr(item, name)!r}")
+            for name in ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at"):
+                value = getattr(item, name)
+                if value is not None and not isinstance(value, str):
+                    raise MalformedItem(f"{where}: field {name} must be a string or None, got {value!r}")
+            if not isinstance(item.contacts, (list, tuple)) or not all(isinstance(c, str) for c in item.contacts):
+                raise MalformedItem(f"{where}: field contacts must be a list of strings, got {item.contacts!r}")
+            if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.match(item.content_sha256)):
+                raise MalformedItem(f"{where}: field content_sha256 must be 64 lowercase hex digits, got {item.content_sha256!r}")
+        elif isinstance(item, GoneItem):
+            where = f"item {i} (gone {getattr(item, 'url', None)!r})"
+            if not isinstance(item.url, str) or not item.url.strip():
+                raise MalformedItem(f"{where}: field url must be a non-empty string, got {item.url!r}")
+            if item.listing_key is not None and (not isinstance(item.listing_key, str) or not item.listing_key):
+                raise MalformedItem(f"{where}: field listing_key must be a non-empty string or None")
+            if item.reason not in GONE_REASONS:
+                raise MalformedItem(f"{where}: field reason must be one of {GONE_REASONS}, got {item.reason!r}")
+            if item.http_status is not None and not isinstance(item.http_status, int):
+                raise MalformedItem(f"{where}: field http_status must be an int or None")
+        else:
+            raise MalformedItem(f"{where}: expected ListingItem or GoneItem, got {type(item).__name__}")
+        if item.platform != platform:
+            raise MalformedItem(f"{where}: field platform is {item.platform!r} but the crawl run is for {platform!r}")
+        if item.crawl_date is not None and item.crawl_date != day:
+            raise MalformedItem(f"{where}: field crawl_date is {item.crawl_date} but the crawl run is for {day}")
+        if item.evidence is not None and not (
+            isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.match(item.evidence.sha256)
+        ):
+            raise MalformedItem(f"{where}: field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}")
+        if isinstance(item, ListingItem):
+            seen[item.listing_key] = item  # a listing seen twice in one batch: the later sighting wins
+        else:
+            gone[item.url] = item
+    seen_urls = {it.url for it in seen.values()}
+    return list(seen.values()), [g for url, g in gone.items() if url not in seen_urls]
+
+
+# -- writes --------------------------------------------------------------------------------------
+
+
+def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str, dict]) -> dict[str, int]:
+    if not rows:
+        return {}
+    session.execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **v} for k, v in rows.items()])
+    out = {}
+    col = getattr(model, key_col)
+    for chunk in _chunks(list(rows)):
+        out.update(tuple(r) for r in session.execute(select(col, model.id).where(model.platform_id == pid, col.in_(chunk))))
+    return out
+
+
+def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary) -> dict[str, int]:
+    """Upsert accounts, stores, listings, snapshots and their events; return listing ids by key."""
+    accounts = _entity_ids(
+        session, Account, "account_key", pid, {it.seller_key: {"name": it.seller_name} for it in items if it.seller_key}
+    )
+    stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
+    hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
+    keys = list(hashes)
+    before: dict[str, tuple[int, str, dt.date]] = {}
+    for chunk in _chunks(keys):
+        for lid, key, sha, last in session.execute(
+            select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on).where(
+                Listing.platform_id == pid, Listing.listing_key.in_(chunk)
+            )
+        ):
+            before[key] = (lid, sha, last)
+
+    stmt = _insert(session, Listing)
+    newer = stmt.excluded.last_seen_on >= Listing.last_seen_on  # an older date rerun never overrides newer facts
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform_id", "listing_key"],
+        set_={
+            name: case((newer, stmt.excluded[name]), else_=getattr(Listing, name))
+            for name in ("url", "title", "account_id", "store_id", "content_sha256", "last_seen_on")
+        },
+    )
+    first = ev.FIRST_SEEN
+    session.execute(
+        stmt,
+        [
+            {
+                "platform_id": pid,
+                "listing_key": it.listing_key,
+                "url": it.url,
+                "title": it.title,
+                "account_id": accounts.get(it.seller_key),
+                "store_id": stores.get(it.store_key),
+                "first_seen_on": day,
+                "last_seen_on": day,
+                "content_sha256": hashes[it.listing_key],
+                "presence": first.presence,
+                "review": first.review,
+            }
+            for it in items
+        ],
+    )
+    ids = {k: v[0] for k, v in before.items()}
+    new_keys = [k for k in keys if k not in before]
+    for chunk in _chunks(new_keys):
+        ids.update(
+            session.execute(
+                select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
+            ).all()
+        )
+
+    # A snapshot (and a `changed` event) only when the content differs from the latest we hold.
+    snap_items = [
+        it for it in items if it.listing_key not in before or (before[it.listing_key][1] != hashes[it.listing_key] and day >= before[it.listing_key][2])
+    ]
+    if snap_items:
+        session.execute(
+            _insert(session, Snapshot).on_conflict_do_nothing(),
+            [
+                {
+                    "listing_id": ids[it.listing_key],
+                    "content_sha256": hashes[it.listing_key],
+                    "seen_on": day,
+                    "title": it.title,
+                    "text": it.text,
+                    "lang": it.lang,
+                    "price": it.price,
+                    "currency": it.currency,
+                    "seller_name": it.seller_name,
+                    "contacts": sorted(set(it.contacts)),
+                    "location": it.location,
+                    "posted_at": it.posted_at,
+                    "evidence_sha256": it.evidence.sha256 if it.evidence else None,
+                }
+                for it in snap_items
+            ],
+        )
+    summary.snapshots = len(snap_items)
+    summary.new_listings = len(new_keys)
+    by_key = {it.listing_key: it for it in items}
+    ev.append_first_seen(
+        session,
+        [
+            {
+                "listing_id": ids[k],
+                "platform_id": pid,
+                "account_id": accounts.get(by_key[k].seller_key),
+                "store_id": stores.get(by_key[k].store_key),
+                "on": day,
+                "evidence_sha256": by_key[k].evidence.sha256 if by_key[k].evidence else None,
+            }
+            for k in new_keys
+        ],
+    )
+    changed = [it for it in snap_items if it.listing_key in before]
+    summary.changed = len(changed)
+    ev.append(
+        session,
+        [
+            ev.NewEvent(
+                "changed",
+                ids[it.listing_key],
+                day,
+                evidence_sha256=it.evidence.sha256 if it.evidence else None,
+                details={"from": before[it.listing_key][1], "to": hashes[it.listing_key]},
+            )
+            for it in changed
+        ],
+    )
+    return ids
+
+
+def _observe_seen(session: Session, run_id: int, ids: dict[str, int], items: list[ListingItem]) -> None:
+    _upsert_observations(
+        session,
+        [
+            _observation(run_id, ids[it.listing_key], it.url, "seen", None, it.http_status, it.content_sha256 or content_hash(it.title, it.text), it.evidence)
+            for it in items
+        ],
+    )
+
+
+def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem], summary: IngestSummary) -> None:
+    by_key: dict[str, int] = {}
+    keys = [g.listing_key for g in items if g.listing_key]
+    for chunk in _chunks(keys):
+        by_key.update(
+            session.execute(
+                select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
+            ).all()
+        )
+    by_url: dict[str, int] = {}
+    urls = [g.url for g in items if not g.listing_key]
+    for chunk in _chunks(urls):
+        by_url.update(
+            session.execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, Listing.url.in_(chunk))).all()
+        )
+    rows = []
+    for g in items:
+        lid = by_key.get(g.listing_key) if g.listing_key else by_url.get(g.url)
+        if lid is None:
+            summary.gone_unknown += 1
+        rows.append(_observation(run_id, lid, g.url, "gone", g.reason, g.http_status, None, g.evidence))
+    _upsert_observations(session, rows)
+
+
+def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence | None) -> dict[str, Any]:
+    return {
+        "crawl_run_id": run_id,
+        "listing_id": lid,
+        "url": url,
+        "kind": kind,
+        "gone_reason": reason,
+        "http_status": status,
+        "content_sha256": sha,
+        "evidence_file": evidence.warc_file if evidence else None,
+        "evidence_record": evidence.record_id if evidence else None,
+        "evidence_sha256": evidence.sha256 if evidence else None,
+    }
+
+
+def _upsert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    stmt = _insert(session, Observation)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["crawl_run_id", "url"],
+        set_={k: stmt.excluded[k] for k in rows[0] if k not in ("crawl_run_id", "url")},
+    )
+    session.execute(stmt, rows)
+
+
+def _chunks(seq: Sequence, size: int = _CHUNK):
+    seq = list(seq)
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]

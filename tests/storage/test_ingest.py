@@ -1,0 +1,98 @@
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from crawlers.items import ListingItem
+from storage.crawls import close_crawl_run, open_crawl_run
+from storage.errors import MalformedItem
+from storage.events import listing_kinds
+from storage.ingest import ingest_batch
+from storage.models import Account, Event, Listing, Observation, Snapshot
+from storage.state import derive_state
+
+from .helpers import gone, listing
+
+D0 = dt.date(2026, 11, 1)
+D1 = D0 + dt.timedelta(days=1)
+
+
+def _counts(s):
+    return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in (Listing, Observation, Snapshot, Event, Account)}
+
+
+def test_ingest_creates_listings_snapshots_and_first_seen(any_session):
+    s = any_session
+    run = open_crawl_run(s, "chemdir", D0)
+    summary = ingest_batch(s, run, [listing("chemdir", "CD1", D0), listing("chemdir", "CD2", D0, seller="acct-2")])
+    assert (summary.seen, summary.new_listings, summary.snapshots) == (2, 2, 2)
+    assert _counts(s) == {"listings": 2, "observations": 2, "snapshots": 2, "events": 2, "accounts": 2}
+    lid = s.scalar(select(Listing.id).where(Listing.listing_key == "CD1"))
+    assert listing_kinds(s, lid) == ["first_seen"]
+    row = s.get(Listing, lid)
+    assert (row.presence, row.review) == ("active", "none")
+
+
+def test_snapshot_only_when_content_changes(any_session):
+    s = any_session
+    run0 = open_crawl_run(s, "chemdir", D0)
+    ingest_batch(s, run0, [listing("chemdir", "CD1", D0)])
+    run1 = open_crawl_run(s, "chemdir", D1)
+    ingest_batch(s, run1, [listing("chemdir", "CD1", D1)])
+    assert s.scalar(select(func.count()).select_from(Snapshot)) == 1
+    run2 = open_crawl_run(s, "chemdir", D1 + dt.timedelta(days=1))
+    ingest_batch(s, run2, [listing("chemdir", "CD1", D1 + dt.timedelta(days=1), text="Edited: 4-ANPP 98%, 5 kg drum.")])
+    assert s.scalar(select(func.count()).select_from(Snapshot)) == 2
+    lid = s.scalar(select(Listing.id))
+    assert listing_kinds(s, lid) == ["first_seen", "changed"]
+    assert s.get(Listing, lid).last_seen_on == D1 + dt.timedelta(days=1)
+
+
+def test_ingesting_the_same_batch_twice_changes_nothing(any_session):
+    s = any_session
+    items = [listing("chemdir", f"CD{i}", D0) for i in range(5)] + [gone("chemdir", "CD9", D0)]
+    run = open_crawl_run(s, "chemdir", D0)
+    ingest_batch(s, run, items)
+    close_crawl_run(s, run, {"pages": 10, "errors": {}})
+    first = _counts(s)
+    run_again = open_crawl_run(s, "chemdir", D0)
+    assert run_again == run
+    ingest_batch(s, run_again, items)
+    close_crawl_run(s, run, {"pages": 10, "errors": {}})
+    assert _counts(s) == first
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda it: setattr(it, "listing_key", ""), "field listing_key"),
+        (lambda it: setattr(it, "platform", "tradehub"), "field platform"),
+        (lambda it: setattr(it, "contacts", "telegram:@fake"), "field contacts"),
+        (lambda it: setattr(it, "content_sha256", "xyz"), "field content_sha256"),
+        (lambda it: setattr(it, "crawl_date", D1), "field crawl_date"),
+        (lambda it: setattr(it, "title", None), "field title"),
+    ],
+)
+def test_malformed_item_names_the_field_and_writes_nothing(any_session, mutate, message):
+    s = any_session
+    run = open_crawl_run(s, "chemdir", D0)
+    before = _counts(s)
+    items = [listing("chemdir", "CD1", D0), listing("chemdir", "CD2", D0)]
+    mutate(items[1])
+    with pytest.raises(MalformedItem, match=rf"item 1 .*{message}"):
+        ingest_batch(s, run, items)
+    assert _counts(s) == before
+
+
+def test_not_an_item_is_rejected(session):
+    run = open_crawl_run(session, "chemdir", D0)
+    with pytest.raises(MalformedItem, match="item 0: expected ListingItem or GoneItem, got dict"):
+        ingest_batch(session, run, [{"platform": "chemdir"}])
+
+
+def test_cached_state_equals_replayed_events(session):
+    run = open_crawl_run(session, "chemdir", D0)
+    ingest_batch(session, run, [listing("chemdir", f"CD{i}", D0) for i in range(3)])
+    for row in session.scalars(select(Listing)):
+        st = derive_state(listing_kinds(session, row.id))
+        assert (st.presence, st.review) == (row.presence, row.review)
