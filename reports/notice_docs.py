@@ -1,0 +1,281 @@
+"""What a takedown notice says, built from typed inputs (no database, no network here).
+
+One notice per (platform, ground) batch of confirmed listings. It carries the elements of a DSA
+Article 16(2) notice (substantiated explanation, exact URLs, notifier name and e-mail, good-faith
+statement), the substance and legal basis per jurisdiction in force at each listing's date, and
+the evidence hashes. Exports: Lumen-like JSON (notice / works / entity roles) and a CSV of DSA
+statement-of-reasons fields, one row per listing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+# The one ground we notify on: an offer to sell a controlled substance is illegal content.
+GROUND = "illegal_content:controlled_substance_offer"
+
+GOOD_FAITH = (
+    "The notifier has a good-faith belief that the information and allegations in this notice are "
+    "accurate and complete (Regulation (EU) 2022/2065, Article 16(2)(d))."
+)
+
+DSA_CATEGORY = "STATEMENT_CATEGORY_UNSAFE_AND_PROHIBITED_PRODUCTS"
+DSA_KEYWORD = "KEYWORD_PROHIBITED_PRODUCTS"
+
+
+@dataclass(frozen=True)
+class Control:
+    """A substance's control status in one jurisdiction, in force from `effective`."""
+
+    jurisdiction: str
+    status: str
+    effective: dt.date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Substance:
+    id: str  # primary CAS RN of the free base
+    name: str
+    controls: tuple[Control, ...] = ()
+
+    def in_force(self, on: dt.date) -> tuple[Control, ...]:
+        """Controls effective on `on` (an unknown effective date is treated as in force)."""
+        return tuple(c for c in self.controls if c.effective is None or c.effective <= on)
+
+
+@dataclass(frozen=True)
+class NoticeItem:
+    listing_id: int
+    listing_key: str
+    url: str
+    title: str
+    listing_date: dt.date  # first seen: the date whose legal basis applies
+    substances: tuple[Substance, ...]
+    evidence_sha256: tuple[str, ...]
+    lang: str | None = None
+    account: str | None = None
+    automated_detection: bool = True
+
+
+@dataclass(frozen=True)
+class Notifier:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    platform: str
+    ground: str
+    items: tuple[NoticeItem, ...]
+    notifier: Notifier
+    sent_on: dt.date
+    idempotency_key: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise ValueError(f"notice for {self.platform} has no listings")
+        if not self.idempotency_key:
+            object.__setattr__(self, "idempotency_key", idempotency_key(self.platform, [i.listing_id for i in self.items], self.ground))
+
+    @property
+    def urls(self) -> list[str]:
+        return [i.url for i in self.items]
+
+
+def idempotency_key(platform: str, listing_ids: Sequence[int], ground: str) -> str:
+    """Same platform, listings and ground -> same key, in any order, across reruns and restarts."""
+    basis = "\n".join([platform, ground, ",".join(str(i) for i in sorted(set(listing_ids)))])
+    return "pw-" + hashlib.sha256(basis.encode()).hexdigest()
+
+
+def legal_basis(draft: NoticeDraft) -> list[dict[str, Any]]:
+    """Per substance and jurisdiction, the control in force at the listing date (deduplicated)."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for item in draft.items:
+        for sub in item.substances:
+            for c in sub.in_force(item.listing_date):
+                key = (sub.id, c.jurisdiction, c.status)
+                seen.setdefault(
+                    key,
+                    {
+                        "substance_id": sub.id,
+                        "substance": sub.name,
+                        "jurisdiction": c.jurisdiction,
+                        "status": c.status,
+                        "effective": c.effective.isoformat() if c.effective else None,
+                        "source": c.source,
+                    },
+                )
+    return [seen[k] for k in sorted(seen)]
+
+
+def legal_basis_text(basis: list[dict[str, Any]], limit: int = 500) -> str:
+    """The legal ground in one line (DSA `illegal_content_legal_ground` allows 500 characters)."""
+    text = "; ".join(
+        f"{b['substance']} (CAS {b['substance_id']}): {b['jurisdiction']} {b['status']}"
+        + (f" since {b['effective']}" if b["effective"] else "")
+        for b in basis
+    )
+    if not text:
+        text = "monitored controlled substance (no control record at the listing date)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def explanation(draft: NoticeDraft) -> str:
+    """Art. 16(2)(a): why the content is illegal, per listing."""
+    lines = [
+        f"The {len(draft.items)} listing(s) below on {draft.platform} offer for sale substances that are "
+        "controlled as drug precursors or narcotic drugs in the jurisdictions cited. Offering them for sale "
+        "to the public is illegal content. Each listing was reviewed and confirmed by an analyst; page "
+        "captures are kept as WARC records identified by the SHA-256 values given.",
+    ]
+    for item in draft.items:
+        names = ", ".join(f"{s.name} (CAS {s.id})" for s in item.substances) or "monitored substance"
+        hashes = ", ".join(item.evidence_sha256) or "none"
+        lines.append(f"- {item.url} (listing {item.listing_key}, first seen {item.listing_date}): {names}; evidence SHA-256: {hashes}")
+    lines.append(GOOD_FAITH)
+    return "\n".join(lines)
+
+
+def request_body(draft: NoticeDraft) -> dict[str, Any]:
+    """The JSON body POSTed to the platform's `/notices` endpoint."""
+    return {
+        "idempotency_key": draft.idempotency_key,
+        "urls": draft.urls,
+        "notifier": {"name": draft.notifier.name, "email": draft.notifier.email},
+        "legal_basis": legal_basis(draft),
+        "explanation": explanation(draft),
+        "ground": draft.ground,
+        "good_faith_statement": GOOD_FAITH,
+        "evidence": [{"url": i.url, "sha256": list(i.evidence_sha256)} for i in draft.items],
+    }
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    """A notice as recorded: the draft plus what the platform answered and what happened next."""
+
+    notice_id: int
+    draft: NoticeDraft
+    ticket: str | None
+    received_on: str | None
+    status: str  # pending | sent
+    removals: dict[int, dt.date]  # listing id -> date its removal was observed
+
+
+def lumen_json(notice: SentNotice) -> dict[str, Any]:
+    """Lumen-like notice: title/type/body/dates, works with infringing URLs, entity roles."""
+    d = notice.draft
+    basis = legal_basis(d)
+    return {
+        "id": notice.notice_id,
+        "title": f"Offer of controlled substances on {d.platform}",
+        "type": "Other",
+        "subject": "Controlled drug precursors / narcotic drugs offered for sale",
+        "body": explanation(d),
+        "date_sent": d.sent_on.isoformat(),
+        "date_received": notice.received_on,
+        "language": "en",
+        "tag_list": sorted({s.name for i in d.items for s in i.substances}),
+        "jurisdiction_list": sorted({b["jurisdiction"] for b in basis}),
+        "legal_basis": basis,
+        "ground": d.ground,
+        "idempotency_key": d.idempotency_key,
+        "ticket": notice.ticket,
+        "status": notice.status,
+        "works_attributes": [
+            {
+                "description": f"listing {i.listing_key}: "
+                + (", ".join(f"{s.name} (CAS {s.id})" for s in i.substances) or "monitored substance"),
+                "kind": "marketplace_listing",
+                "infringing_urls_attributes": [{"url": i.url}],
+                "copyrighted_urls_attributes": [],
+                "evidence_sha256": list(i.evidence_sha256),
+            }
+            for i in d.items
+        ],
+        "entity_notice_roles_attributes": [
+            {"name": "sender", "entity_attributes": {"name": d.notifier.name, "kind": "organization", "email": d.notifier.email}},
+            {"name": "submitter", "entity_attributes": {"name": d.notifier.name, "kind": "organization", "email": d.notifier.email}},
+            {"name": "recipient", "entity_attributes": {"name": d.platform, "kind": "organization"}},
+        ],
+    }
+
+
+SOR_FIELDS = [
+    "uuid",
+    "decision_visibility",
+    "decision_ground",
+    "decision_ground_reference_url",
+    "illegal_content_legal_ground",
+    "illegal_content_explanation",
+    "category",
+    "category_specification",
+    "content_type",
+    "content_language",
+    "content_date",
+    "territorial_scope",
+    "application_date",
+    "decision_facts",
+    "source_type",
+    "source_identity",
+    "automated_detection",
+    "automated_decision",
+    "platform_name",
+    "platform_uid",
+    "created_at",
+    # ours, not in the DSA schema (it has no URL or notice id): what an auditor needs to join back
+    "pw_notice_id",
+    "pw_ticket",
+    "pw_url",
+    "pw_evidence_sha256",
+]
+
+
+def sor_rows(notice: SentNotice) -> list[list[Any]]:
+    """DSA statement-of-reasons fields, one row per listing; the decision fields stay empty until a
+    removal was observed (we notify; the platform decides)."""
+    d = notice.draft
+    rows = []
+    for item in d.items:
+        basis = legal_basis(NoticeDraft(d.platform, d.ground, (item,), d.notifier, d.sent_on, d.idempotency_key))
+        removed = notice.removals.get(item.listing_id)
+        rows.append(
+            [
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.idempotency_key}/{item.listing_id}")),
+                "DECISION_VISIBILITY_CONTENT_REMOVED" if removed else "",
+                "DECISION_GROUND_ILLEGAL_CONTENT",
+                "",
+                legal_basis_text(basis),
+                explanation(NoticeDraft(d.platform, d.ground, (item,), d.notifier, d.sent_on, d.idempotency_key))[:2000],
+                DSA_CATEGORY,
+                DSA_KEYWORD,
+                "CONTENT_TYPE_PRODUCT",
+                (item.lang or "").upper()[:2],
+                item.listing_date.isoformat(),
+                ",".join(sorted({b["jurisdiction"] for b in basis})),
+                removed.isoformat() if removed else "",
+                f"Listing {item.listing_key} offered " + (", ".join(s.name for s in item.substances) or "a monitored substance"),
+                "SOURCE_ARTICLE_16",
+                d.notifier.name,
+                "Yes" if item.automated_detection else "No",
+                "DECISION_NOT_AUTOMATED",
+                d.platform,
+                item.listing_key,
+                d.sent_on.isoformat(),
+                notice.notice_id,
+                notice.ticket or "",
+                item.url,
+                " ".join(item.evidence_sha256),
+            ]
+        )
+    return rows
