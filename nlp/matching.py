@@ -1,0 +1,297 @@
+"""Find lexicon substances in a text: names, synonyms, abbreviations, CAS RNs, misspellings.
+
+Works on the views of `nlp.normalize` and reports character offsets into the original text.
+Rules that keep precision:
+
+- word boundaries are checked in the `norm` view for Latin terms (so "aniline" in
+  "4-bromoaniline" is not aniline) and a locant-led term glued to a prefix ("methyl-4-piperidone")
+  is not the bare substance;
+- a short term (< 6 letters) matched across whitespace must be spelled out letter by letter
+  ("N P P") or split exactly like the lexicon form ("1 boc 4 AP"), so "an pp" is not ANPP;
+- overlapping matches: the longest wins, so "1-benzyl-4-piperidone" (watched) beats
+  "4-piperidone" (monitored) inside it, and ordinary look-alikes beat partial monitored matches;
+- ambiguous abbreviations (NPP, 4-AP) need chemical context and lose to a false friend
+  ("nuclear power plant", "4-aminopyridine") anywhere in the text;
+- a complete CAS RN must pass its check digit; a first block alone ("CAS79099") is taken only
+  when it is unique in the lexicon and either long (5+ digits) or right after "CAS".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlp.lexicon import Lexicon, Term, cas_check_digit_ok
+from nlp.normalize import HOMOGLYPHS, SEPARATORS, ZERO_WIDTH, NormText
+
+_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_HOMO = re.compile("[" + "".join(k for k, v in HOMOGLYPHS.items() if v != "-") + "]")
+_ZW = re.compile(f"[{ZERO_WIDTH}]")
+
+_CAS_SEP = r"[ \t]*[-._/ ][ \t]*"
+CAS_RE = re.compile(rf"(?<![\d])(\d{{2,7}})(?:{_CAS_SEP}|[ \t]*)(\d{{2}})(?:{_CAS_SEP}|[ \t]*)(\d)(?![\d])")
+FIRST_BLOCK_RE = re.compile(r"(?<![\d])(\d{4,7})(?![\d])")
+# Letters typed for digits inside numbers ("79O99", "1O9-66-1"): same length, offsets kept.
+_DIGIT_FIX = re.compile(r"(?<=\d)[oil|](?=[\d-])|(?<=[\d-])[oil|](?=\d)")
+_DIGIT_FIX_MAP = {"o": "0", "i": "1", "l": "1", "|": "1"}
+_NOT_CAS_BEFORE = re.compile(r"(?:\$|€|¥|usd|mxn|rmb|cp|c\.p\.|zip|tel|phone|\+|#|no\.|order|pedido|订单)\s*$")
+_CAS_BEFORE = re.compile(r"cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?\s*[:：#]?\s*$")
+
+CHEMICAL_CONTEXT = re.compile(
+    r"\bcas\b|\d{2,7}-\d{2}-\d|\bpurity\b|\bpureza\b|纯度|含量|powder|polvo|粉|\bkg\b|公斤|千克|"
+    r"chemical|químic|quimic|化工|化学品|precursor|前体|原料|piperid|fentan|芬太尼|哌啶|\b9\d(?:\.\d+)?\s?%"
+)
+_WORD = re.compile(r"[a-zà-öø-ÿ]{7,}")
+
+
+@dataclass(frozen=True)
+class SubstanceMatch:
+    substance_id: str
+    start: int  # offsets into the text given to `find`
+    end: int
+    matched: str  # == text[start:end]
+    how: str  # name | synonym | abbreviation | cas | fuzzy
+    detail: str = ""  # e.g. "salt: hydrochloride", "first CAS block only", "leetspeak", "spaced"
+    tier: str = "monitored"
+
+
+def trie_regex(words: list[str]) -> str:
+    """One regex matching any of `words`, longest first at each position (a prefix trie)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 and len(alts[0]) == 1 else "(?:" + "|".join(alts) + ")"
+        return body + "?" if "" in node else body
+
+    return build(trie)
+
+
+class SubstanceMatcher:
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self._terms = lexicon.terms
+        self._trie = re.compile("(?=(" + trie_regex(sorted(self._terms)) + "))")
+        # Fuzzy index (symmetric deletes, distance 1) over letter-only names of 7+ letters.
+        self._exact_words = {c for c in self._terms if c.isalpha()}
+        self._deletes: dict[str, set[str]] = {}
+        self._fuzzy_cache: dict[str, str | None] = {}
+        for compact, terms in self._terms.items():
+            if len(compact) >= 7 and compact.isalpha() and compact.isascii() and terms[0].how != "abbreviation":
+                for d in _deletes(compact) | {compact}:
+                    self._deletes.setdefault(d, set()).add(compact)
+
+    # ------------------------------------------------------------------ public
+
+    def find(self, nt: NormText) -> list[SubstanceMatch]:
+        candidates: list[tuple[int, int, Term, str]] = []  # orig start, end, term, detail
+        self._names(nt, nt.compact, "", candidates)
+        leet = nt.leet
+        if leet:
+            self._names(nt, leet, "leetspeak", candidates)
+        cas_found = self._cas(nt)
+        chosen = _resolve(candidates, cas_found)
+        chosen = self._disambiguate(nt, chosen)
+        chosen += self._fuzzy(nt, chosen)
+        out = []
+        for start, end, sid, how, detail in sorted(chosen, key=lambda c: c[0]):
+            tier = self.lexicon.substances[sid].tier
+            if tier == "ordinary":
+                continue
+            out.append(SubstanceMatch(sid, start, end, nt.original[start:end], how, detail, tier))
+        return out
+
+    # ------------------------------------------------------------------ names
+
+    def _names(self, nt: NormText, view: str, view_detail: str, out: list) -> None:
+        norm = nt.norm
+        for m in self._trie.finditer(view):
+            compact = m.group(1)
+            if not compact:
+                continue
+            cstart, cend = m.start(1), m.start(1) + len(compact)
+            nstart, nend = nt.compact_span_to_norm(cstart, cend)
+            term = self._terms[compact][0]
+            if not _boundaries_ok(norm, nstart, nend, compact):
+                continue
+            span_norm = norm[nstart:nend]
+            if not _spacing_ok(span_norm, term):
+                continue
+            ostart, oend = nt.orig_span(nstart, nend)
+            detail = view_detail or _form_detail(nt.original[ostart:oend], span_norm, term.segments)
+            out.append((ostart, oend, term, detail))
+
+    def _disambiguate(self, nt: NormText, chosen: list) -> list:
+        result = []
+        has_context = None
+        for start, end, sid, how, detail, term in chosen:
+            if term is not None and term.ambiguous:
+                if any(f in nt.norm for f in term.false_friends):
+                    continue
+                if has_context is None:
+                    others = any(s != sid and self.lexicon.substances[s].tier != "ordinary" for _, _, s, *_ in chosen)
+                    has_context = others or bool(CHEMICAL_CONTEXT.search(nt.norm))
+                if not has_context:
+                    continue
+                detail = (detail + "; " if detail else "") + "ambiguous abbreviation, chemical context"
+            result.append((start, end, sid, how, detail))
+        return result
+
+    # ------------------------------------------------------------------ CAS
+
+    def _cas(self, nt: NormText) -> list[tuple[int, int, str, str, str]]:
+        view = _DIGIT_FIX.sub(lambda m: _DIGIT_FIX_MAP[m.group()], nt.norm) if _DIGIT_FIX.search(nt.norm) else nt.norm
+        found = []
+        taken: list[tuple[int, int]] = []
+        for m in CAS_RE.finditer(view):
+            cas = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+            hit = self.lexicon.cas.get(cas)
+            if hit is not None or not m.group().isdigit():
+                taken.append((m.start(), m.end()))  # a bare digit run may still be a first block
+            if hit is None or not cas_check_digit_ok(cas):
+                continue  # unknown, or a wrong check digit: not that substance
+            sid, form = hit
+            ostart, oend = nt.orig_span(m.start(), m.end())
+            detail = "CAS RN" if form == "free base" else f"CAS RN of a salt: {form}"
+            if view is not nt.norm and view[m.start():m.end()] != nt.norm[m.start():m.end()]:
+                detail += "; letters read as digits"
+            elif nt.original[ostart:oend] != f"{m.group(1)}-{m.group(2)}-{m.group(3)}":
+                detail += "; " + _cas_form(nt.original[ostart:oend])
+            found.append((ostart, oend, sid, "cas", detail))
+        for m in FIRST_BLOCK_RE.finditer(view):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            ids = self.lexicon.first_blocks.get(m.group(1))
+            if not ids or len(ids) != 1:
+                continue
+            before = view[max(0, m.start() - 12) : m.start()]
+            after_cas = bool(_CAS_BEFORE.search(before))
+            if not after_cas and (len(m.group(1)) < 5 or _NOT_CAS_BEFORE.search(before)):
+                continue
+            ostart, oend = nt.orig_span(m.start(), m.end())
+            found.append((ostart, oend, next(iter(ids)), "cas", "first CAS block only"))
+        return found
+
+    # ------------------------------------------------------------------ fuzzy
+
+    def _fuzzy(self, nt: NormText, chosen: list) -> list:
+        if not self._deletes:
+            return []
+        out = []
+        for m in _WORD.finditer(nt.norm):
+            word = m.group()
+            if word in self._exact_words:
+                continue
+            ostart, oend = nt.orig_span(m.start(), m.end())
+            if any(s < oend and ostart < e for s, e, *_ in chosen):
+                continue
+            target = self._fuzzy_cache.get(word, "?")
+            if target == "?":
+                target = self._fuzzy_lookup(word)
+                if len(self._fuzzy_cache) < 500_000:  # listing vocabularies repeat; bound the memory
+                    self._fuzzy_cache[word] = target
+            if target is None:
+                continue
+            term = self._terms[target][0]
+            out.append((ostart, oend, term.substance_id, "fuzzy", f"misspelling of {term.text!r}"))
+        return out
+
+
+    def _fuzzy_lookup(self, word: str) -> str | None:
+        hits: set[str] = set()
+        for d in _deletes(word) | {word}:
+            hits |= self._deletes.get(d, set())
+        hits = {h for h in hits if _edit1(word, h)}
+        return hits.pop() if len(hits) == 1 else None
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _edit1(a: str, b: str) -> bool:
+    """Levenshtein distance 1, or one adjacent transposition."""
+    if a == b:
+        return False
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        return a[i + 1 :] == b[i + 1 :] or (a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
+    if la > lb:
+        return a[i + 1 :] == b[i:]
+    return a[i:] == b[i + 1 :]
+
+
+def _is_latin_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _boundaries_ok(norm: str, nstart: int, nend: int, compact: str) -> bool:
+    if _is_latin_alnum(compact[0]) and nstart > 0:
+        prev = norm[nstart - 1]
+        if _is_latin_alnum(prev) or prev in "áéíóúñ":
+            return False
+        # "methyl-4-piperidone": a locant-led name glued to a prefix is a different compound
+        if compact[0].isdigit() and prev in "-," and nstart > 1 and (_is_latin_alnum(norm[nstart - 2]) or norm[nstart - 2] == ")"):
+            return False
+    if _is_latin_alnum(compact[-1]) and nend < len(norm):
+        nxt = norm[nend]
+        if _is_latin_alnum(nxt) or nxt in "áéíóúñ":
+            return False
+    return True
+
+
+def _spacing_ok(span_norm: str, term: Term) -> bool:
+    if not any(c.isspace() for c in span_norm):
+        return True
+    if len(term.compact) >= 6:
+        return True
+    pieces = [p for p in SEPARATORS.split(span_norm) if p]
+    return all(len(p) == 1 for p in pieces) or tuple(pieces) == term.segments
+
+
+def _form_detail(original: str, span_norm: str, term_segments: tuple[str, ...]) -> str:
+    notes = []
+    if _FULLWIDTH.search(original):
+        notes.append("full-width")
+    if _HOMO.search(original):
+        notes.append("homoglyph")
+    if _ZW.search(original):
+        notes.append("zero-width characters")
+    if any(c.isspace() for c in span_norm) and tuple(p for p in SEPARATORS.split(span_norm) if p) != term_segments:
+        notes.append("spaced")
+    return ", ".join(notes)
+
+
+def _cas_form(text: str) -> str:
+    if "." in text:
+        return "dotted"
+    if " " in text or "\t" in text:
+        return "spaced"
+    if "-" not in text:
+        return "undelimited"
+    return "variant"
+
+
+def _resolve(candidates: list[tuple[int, int, Term, str]], cas_found: list) -> list:
+    """Non-overlapping matches, longest first; CAS numbers never overlap names."""
+    items = [(s, e, t.substance_id, t.how, d, t) for s, e, t, d in candidates]
+    items += [(s, e, sid, how, d, None) for s, e, sid, how, d in cas_found]
+    items.sort(key=lambda x: (-(x[1] - x[0]), x[0], x[3] == "abbreviation"))
+    chosen: list = []
+    for it in items:
+        if any(it[0] < c[1] and c[0] < it[1] for c in chosen):
+            continue
+        chosen.append(it)
+    return chosen
