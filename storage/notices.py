@@ -1,0 +1,90 @@
+"""Takedown notices: recorded once per idempotency key, each listing in it gets a `reported` event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from storage import events as ev
+from storage.errors import IllegalTransition, UnknownEntity
+from storage.models import Listing, Notice, NoticeListing, Platform
+
+
+@dataclass(frozen=True)
+class ReportableListing:
+    id: int
+    platform: str
+    listing_key: str
+    url: str
+    title: str
+
+
+def record_notice(
+    session: Session,
+    *,
+    platform: str,
+    listing_ids: Sequence[int],
+    legal_basis: str,
+    channel: str,
+    idempotency_key: str,
+    sent_at: dt.datetime,
+    ticket: str | None = None,
+    response: Any = None,
+) -> int:
+    """Record a sent notice; the same idempotency key again returns the first notice's id unchanged."""
+    existing = session.scalar(select(Notice.id).where(Notice.idempotency_key == idempotency_key))
+    if existing is not None:
+        return existing
+    if not listing_ids:
+        raise ValueError(f"notice {idempotency_key!r}: no listings")
+    if sent_at.tzinfo is None:
+        raise ValueError(f"notice {idempotency_key!r}: sent_at must be timezone-aware UTC")
+    pid = session.scalar(select(Platform.id).where(Platform.name == platform))
+    if pid is None:
+        raise UnknownEntity(f"notice {idempotency_key!r}: unknown platform {platform!r}")
+    ids = list(dict.fromkeys(listing_ids))
+    owners = dict(session.execute(select(Listing.id, Listing.platform_id).where(Listing.id.in_(ids))).all())
+    for lid in ids:
+        if lid not in owners:
+            raise UnknownEntity(f"notice {idempotency_key!r}: no listing with id {lid}")
+        if owners[lid] != pid:
+            raise IllegalTransition(f"notice {idempotency_key!r}: listing {lid} is not on {platform}")
+    planned = [ev.NewEvent("reported", lid, sent_at.date(), at=sent_at) for lid in ids]
+    ev.plan(session, planned)  # every listing must be live and confirmed: checked before writing
+    with session.begin_nested():
+        notice_id = session.execute(
+            insert(Notice)
+            .values(platform_id=pid, idempotency_key=idempotency_key, legal_basis=legal_basis, channel=channel,
+                    sent_at=sent_at, ticket=ticket, response=response if response is not None else {})
+            .returning(Notice.id)
+        ).scalar_one()
+        session.execute(insert(NoticeListing), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
+        for e in planned:
+            e.notice_id = notice_id
+            e.details = {"idempotency_key": idempotency_key, "channel": channel}
+        ev.append(session, planned)
+    return notice_id
+
+
+def record_notice_response(session: Session, idempotency_key: str, *, ticket: str | None, response: Any) -> None:
+    """Store the platform's answer (ticket id, body) to a notice recorded earlier."""
+    done = session.execute(
+        update(Notice).where(Notice.idempotency_key == idempotency_key).values(ticket=ticket, response=response)
+    )
+    if done.rowcount == 0:
+        raise UnknownEntity(f"no notice with idempotency key {idempotency_key!r}")
+
+
+def confirmed_unreported(session: Session, platform: str) -> list[ReportableListing]:
+    """Live, confirmed listings of `platform` that no notice has reported yet."""
+    rows = session.execute(
+        select(Listing.id, Platform.name, Listing.listing_key, Listing.url, Listing.title)
+        .join(Platform, Platform.id == Listing.platform_id)
+        .where(Platform.name == platform, Listing.review == "confirmed", Listing.presence == "active")
+        .order_by(Listing.id)
+    )
+    return [ReportableListing(*r) for r in rows]

@@ -1,0 +1,185 @@
+"""Reconcile one logical date: removals, reappearances, closures and relistings become events.
+
+Rules (see README "Tracking"):
+- A removal is observed at once from an explicit gone page (404, 410, soft-removed, redirected,
+  account/store/platform closed) in a healthy crawl of that date, and otherwise on the date of the
+  K-th consecutive healthy crawl in which an active listing was absent (the event records the
+  first absent date too). An unhealthy crawl (error rate over the threshold, or not closed) never
+  counts toward absence and its gone pages wait for a healthy crawl; only an explicit platform
+  closure page counts from any crawl, as a closed platform fails every fetch.
+- A reappearance is a live sighting (in any crawl) of a listing removed on an earlier date.
+- An account, store or platform closure closes the entity once and removes its active listings.
+- Relistings: see `storage.relisting`.
+Reconciling a date twice changes nothing: every rule acts only on listings whose state it moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from storage import events as ev
+from storage.crawls import run_is_healthy
+from storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, RelistLink, Store
+from storage.relisting import find_relistings
+
+
+@dataclass
+class ReconcileSummary:
+    date: str
+    healthy_runs: int = 0
+    unhealthy_runs: int = 0
+    removed_explicit: int = 0
+    removed_silent: int = 0
+    removed_by_closure: int = 0
+    reappeared: int = 0
+    relisted: int = 0
+    accounts_closed: int = 0
+    stores_closed: int = 0
+    platforms_closed: int = 0
+    unhealthy_platforms: list[str] = field(default_factory=list)
+
+
+def reconcile_date(
+    session: Session,
+    day: dt.date,
+    *,
+    absence_k: int = 2,
+    error_threshold: float = 0.2,
+    relist_window_days: int = 7,
+    text_threshold: float = 0.8,
+) -> ReconcileSummary:
+    if absence_k < 1:
+        raise ValueError(f"absence_k must be at least 1, got {absence_k}")
+    summary = ReconcileSummary(date=day.isoformat())
+    with session.begin_nested():
+        for pid, pname in session.execute(select(Platform.id, Platform.name).order_by(Platform.id)).all():
+            run = session.scalar(select(CrawlRun).where(CrawlRun.platform_id == pid, CrawlRun.crawl_date == day))
+            if run is None:
+                continue
+            healthy = run_is_healthy(run, error_threshold)
+            if healthy:
+                summary.healthy_runs += 1
+            else:
+                summary.unhealthy_runs += 1
+                summary.unhealthy_platforms.append(pname)
+            _reappearances(session, run, day, summary)
+            _closures_and_gone(session, pid, run, day, healthy, summary)
+            if healthy:
+                _silent_removals(session, pid, day, absence_k, error_threshold, summary)
+        _relistings(session, day, relist_window_days, text_threshold, summary)
+    return summary
+
+
+def _reappearances(session: Session, run: CrawlRun, day: dt.date, summary: ReconcileSummary) -> None:
+    last_removal = (
+        select(Event.listing_id, func.max(Event.occurred_on).label("on"))
+        .where(Event.kind == "removal_observed")
+        .group_by(Event.listing_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Observation.listing_id, Observation.id, Observation.evidence_sha256)
+        .join(Listing, Listing.id == Observation.listing_id)
+        .join(last_removal, last_removal.c.listing_id == Listing.id)
+        .where(Observation.crawl_run_id == run.id, Observation.kind == "seen", Listing.presence == "removed",
+               last_removal.c.on < day)
+        .order_by(Observation.listing_id)
+    ).all()
+    ev.append(session, [ev.NewEvent("reappeared", lid, day, observation_id=oid, evidence_sha256=sha) for lid, oid, sha in rows])
+    summary.reappeared += len(rows)
+
+
+def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, healthy: bool, summary: ReconcileSummary) -> None:
+    gone = session.execute(
+        select(Observation.id, Observation.listing_id, Observation.gone_reason, Observation.evidence_sha256,
+               Listing.account_id, Listing.store_id, Listing.last_seen_on)
+        .outerjoin(Listing, Listing.id == Observation.listing_id)
+        .where(Observation.crawl_run_id == run.id, Observation.kind == "gone")
+        .order_by(Observation.id)
+    ).all()
+    platform_closed = [g for g in gone if g.gone_reason == "platform_closed"]
+    if platform_closed and session.scalar(select(Platform.closed_on).where(Platform.id == pid)) is None:
+        g = platform_closed[0]
+        session.execute(update(Platform).where(Platform.id == pid).values(closed_on=day))
+        ev.append(session, [ev.NewEvent("platform_closed", None, day, platform_id=pid, observation_id=g.id, evidence_sha256=g.evidence_sha256)])
+        summary.platforms_closed += 1
+        summary.removed_by_closure += _remove_all(session, Listing.platform_id == pid, day, "platform_closed", g)
+    if not healthy:
+        return
+    for g in gone:
+        if g.listing_id is None or g.last_seen_on >= day:
+            continue  # never seen alive, or seen again since (an older date reconciled again)
+        if g.gone_reason == "account_closed" and g.account_id is not None:
+            if _close_entity(session, Account, g.account_id, pid, day, "account_closed", g):
+                summary.accounts_closed += 1
+            summary.removed_by_closure += _remove_all(session, Listing.account_id == g.account_id, day, "account_closed", g)
+        elif g.gone_reason == "store_closed" and g.store_id is not None:
+            if _close_entity(session, Store, g.store_id, pid, day, "store_closed", g):
+                summary.stores_closed += 1
+            summary.removed_by_closure += _remove_all(session, Listing.store_id == g.store_id, day, "store_closed", g)
+    active = set(
+        session.scalars(select(Listing.id).where(Listing.id.in_({g.listing_id for g in gone if g.listing_id}), Listing.presence == "active"))
+    )
+    events = []
+    for g in gone:
+        if g.listing_id in active and g.last_seen_on < day:
+            active.discard(g.listing_id)
+            events.append(ev.NewEvent("removal_observed", g.listing_id, day, cause=g.gone_reason, observation_id=g.id,
+                                      evidence_sha256=g.evidence_sha256))
+    ev.append(session, events)
+    summary.removed_explicit += len(events)
+
+
+def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.date, kind: str, g) -> bool:
+    if session.scalar(select(model.closed_on).where(model.id == entity_id)) is not None:
+        return False
+    session.execute(update(model).where(model.id == entity_id).values(closed_on=day))
+    ids = {"account_id": entity_id} if model is Account else {"store_id": entity_id}
+    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, observation_id=g.id, evidence_sha256=g.evidence_sha256, **ids)])
+    return True
+
+
+def _remove_all(session: Session, where, day: dt.date, cause: str, g) -> int:
+    ids = list(session.scalars(select(Listing.id).where(where, Listing.presence == "active", Listing.last_seen_on < day).order_by(Listing.id)))
+    ev.append(session, [ev.NewEvent("removal_observed", lid, day, cause=cause, observation_id=g.id, evidence_sha256=g.evidence_sha256) for lid in ids])
+    return len(ids)
+
+
+def _silent_removals(session: Session, pid: int, day: dt.date, k: int, threshold: float, summary: ReconcileSummary) -> None:
+    runs = session.scalars(
+        select(CrawlRun).where(CrawlRun.platform_id == pid, CrawlRun.crawl_date <= day).order_by(CrawlRun.crawl_date.desc())
+    ).all()
+    last_k = [r for r in runs if run_is_healthy(r, threshold)][:k]
+    if len(last_k) < k:
+        return
+    first_absent = last_k[-1].crawl_date
+    ids = list(
+        session.scalars(
+            select(Listing.id).where(Listing.platform_id == pid, Listing.presence == "active", Listing.last_seen_on < first_absent)
+            .order_by(Listing.id)
+        )
+    )
+    details = {"first_absent_on": first_absent.isoformat(), "absent_in_runs": [r.id for r in reversed(last_k)]}
+    ev.append(session, [ev.NewEvent("removal_observed", lid, day, cause="absent", details=details) for lid in ids])
+    summary.removed_silent += len(ids)
+
+
+def _relistings(session: Session, day: dt.date, window: int, threshold: float, summary: ReconcileSummary) -> None:
+    matches = find_relistings(session, day, window_days=window, text_threshold=threshold)
+    if not matches:
+        return
+    session.execute(
+        insert(RelistLink),
+        [{"original_listing_id": m.original_listing_id, "new_listing_id": m.new_listing_id, "method": m.method,
+          "similarity": m.similarity, "detected_on": day} for m in matches],
+    )
+    ev.append(session, [
+        ev.NewEvent("relisted_as", m.original_listing_id, day, related_listing_id=m.new_listing_id,
+                    details={"method": m.method, "similarity": m.similarity})
+        for m in matches
+    ])
+    summary.relisted += len(matches)
