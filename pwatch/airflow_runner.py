@@ -28,6 +28,8 @@ def airflow_environment(settings: Settings, *, metadata_url: str | None = None) 
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(settings_environment(settings))
+    # Airflow starts its components as `airflow ...` subprocesses: our venv's bin must be on PATH.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -131,6 +131,10 @@ def cmd_step(args, settings: Settings) -> int:
 
 
 def cmd_airflow(args, settings: Settings) -> int:
+    """Airflow standalone (and, on the embedded defaults, the fixture world) until interrupted."""
+    import signal
+    import subprocess
+
     from pwatch.airflow_runner import airflow_environment
 
     env = airflow_environment(settings)
@@ -143,9 +147,31 @@ def cmd_airflow(args, settings: Settings) -> int:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         }
     )
-    print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
     if not os.path.exists(airflow):
         raise ServiceError(f"airflow executable not found next to {sys.executable}")
-    os.execve(airflow, [airflow, "standalone"], env)
+    children = []
+    if settings.embedded_world:
+        world_cmd = [sys.executable, "-m", "pwatch", "fixtures", "serve"]
+        children.append(subprocess.Popen(world_cmd, env=env, start_new_session=True))
+    children.append(subprocess.Popen([airflow, "standalone"], env=env, start_new_session=True))
+    print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        children[-1].wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
     return 0
