@@ -1,0 +1,98 @@
+"""Typed spider arguments: one validated model for `scrapy crawl NAME -a key=value` and `pwatch crawl`.
+
+Scrapy hands spider arguments over as strings; `CrawlArgs.from_spider_kwargs` validates them once
+so a typo (`-a date=2026-13-01`) stops the crawl at start with the argument named, instead of
+failing somewhere in a callback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# Platform i of the fixture world listens on <prefix>.<11+i>:<port> (pwatch settings
+# `fixture_host_prefix` / `fixture_port`); the order is part of the fixture contract.
+PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
+
+
+def default_base_url(platform: str, environ: dict[str, str] | None = None) -> str:
+    """Base URL of a fixture platform from the same environment variables pwatch reads."""
+    env = os.environ if environ is None else environ
+    prefix = env.get("PWATCH_FIXTURE_HOST_PREFIX", "127.0.0")
+    port = int(env.get("PWATCH_FIXTURE_PORT", "8470"))
+    return f"http://{prefix}.{11 + PLATFORMS.index(platform)}:{port}"
+
+
+class SpiderArgumentError(ValueError):
+    """A spider argument is missing or invalid; the message names the argument."""
+
+
+class CrawlArgs(BaseModel):
+    """Everything a crawl needs from the outside."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: str
+    base_url: str = Field(description="origin of the platform, e.g. http://127.0.0.12:8470")
+    date: dt.date = Field(description="logical (world) date of the crawl")
+    data_dir: Path = Field(description="evidence goes to <data_dir>/evidence/<platform>/<date>/")
+    revisit: Path | None = Field(None, description="file of known URLs to revisit, one per line")
+    out: Path | None = Field(None, description="JSONL file the items are appended to")
+    jobdir: Path | None = Field(None, description="resume state; default <data_dir>/jobs/<platform>/<date>")
+    db_url: str | None = Field(None, description="SQLAlchemy URL; items go to storage when set")
+    discover: bool = Field(True, description="follow index pagination and sitemaps (false: revisit only)")
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"unknown platform {value!r}; expected one of {', '.join(PLATFORMS)}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("revisit")
+    @classmethod
+    def _revisit_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"revisit file {value} does not exist")
+        return value
+
+    @property
+    def job_path(self) -> Path:
+        return self.jobdir or self.data_dir / "jobs" / self.platform / self.date.isoformat()
+
+    @classmethod
+    def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> "CrawlArgs":
+        values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
+        values.setdefault("base_url", default_base_url(platform))
+        values.setdefault("date", dt.datetime.now(dt.timezone.utc).date())
+        values.setdefault("data_dir", os.environ.get("PWATCH_DATA_DIR", "var"))
+        try:
+            return cls(platform=platform, **values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
+            )
+            raise SpiderArgumentError(f"invalid spider arguments for {platform}: {problems}") from None
+
+
+def read_revisit_file(path: Path) -> list[str]:
+    """Known URLs, one per line; blank lines and `#` comments ignored."""
+    urls: list[str] = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith(("http://", "https://")):
+            raise SpiderArgumentError(f"{path}:{lineno}: not an http(s) URL: {line[:80]!r}")
+        urls.append(line)
+    return urls

@@ -1,0 +1,90 @@
+"""Crawl health: one dict that tells a healthy crawl from a broken one.
+
+Reconciliation must not count a listing as removed because the crawl that missed it was broken;
+these numbers are what it decides on. Keys:
+
+- `pages`: HTTP responses received (every attempt); `requests`: requests sent;
+- `faults`: failed attempts by kind (`http_5xx`, `http_429`, `timeout`, `truncated`,
+  `incomplete_page`, `connection`, `unreachable`, `oversized`), retried or not;
+- `errors`: pages given up on by kind (crawl errors; never turned into removals), with
+  `error_urls` (first 50) and `error_rate` = errors / pages attempted;
+- `blocked`: requests refused before fetching (`offsite`, `robots`, `robots_unavailable`,
+  `redirect_loop`);
+- `items`: listings captured, gone items by reason, duplicates dropped; `resumed_skipped`: pages
+  skipped because an interrupted earlier run of this crawl already stored them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+
+logger = logging.getLogger(__name__)
+
+
+def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
+    return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None) -> dict[str, Any]:
+    errors = _sub(stats, "pwatch/errors/")
+    attempted = stats.get("pwatch/pages_attempted", 0)
+    error_total = sum(errors.values())
+    blocked = _sub(stats, "pwatch/blocked/")
+    if stats.get("robotstxt/forbidden"):
+        blocked["robots"] = stats["robotstxt/forbidden"]
+    return {
+        "pages": stats.get("pwatch/responses", 0),
+        "requests": stats.get("downloader/request_count", 0),
+        "pages_attempted": attempted,
+        "faults": _sub(stats, "pwatch/faults/"),
+        "retries": stats.get("retry/count", 0),
+        "errors": errors,
+        "error_count": error_total,
+        "error_rate": round(error_total / attempted, 6) if attempted else 0.0,
+        "error_urls": list(error_urls or [])[:50],
+        "blocked": blocked,
+        "items": {
+            "listings": stats.get("pwatch/items/listing", 0),
+            "gone": _sub(stats, "pwatch/items/gone/"),
+            "duplicates_dropped": stats.get("pwatch/dropped/duplicate", 0),
+        },
+        "resumed_skipped": stats.get("pwatch/resume/skipped", 0),
+        "backoff_seconds": round(stats.get("pwatch/backoff/seconds", 0.0), 3),
+        "finish_reason": finish_reason,
+    }
+
+
+class HealthStats:
+    """Writes `health.json` into the crawl's job dir at the end and logs a one-line summary."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_closed(self, spider, reason: str) -> None:
+        health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason)
+        spider.health = health
+        job_path: Path | None = getattr(getattr(spider, "args", None), "job_path", None)
+        if job_path is not None:
+            job_path.mkdir(parents=True, exist_ok=True)
+            (job_path / "health.json").write_text(json.dumps(health, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        logger.info(
+            "crawl health %s: pages=%d listings=%d gone=%d errors=%d faults=%s blocked=%s",
+            spider.name,
+            health["pages"],
+            health["items"]["listings"],
+            sum(health["items"]["gone"].values()),
+            health["error_count"],
+            health["faults"],
+            health["blocked"],
+        )

@@ -1,0 +1,247 @@
+"""Downloader middlewares: keep requests on the platform's origin, retry politely, count faults.
+
+Stats keys written here (read by `crawlers.health.HealthStats`):
+- `pwatch/faults/<kind>`: every failed attempt (a retried 503 counts once per attempt);
+- `pwatch/blocked/offsite`, `pwatch/blocked/robots_unavailable`: requests refused before any fetch;
+- `pwatch/backoff/seconds`: total time spent waiting before retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.misc import build_from_crawler
+
+logger = logging.getLogger(__name__)
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class OriginGuardMiddleware:
+    """Drops any request (redirect targets and retries included) outside the spider's origin.
+
+    Scrapy's OffsiteMiddleware compares host names only and lets `dont_filter` requests (every
+    retry) through; this guard is exact (scheme, host, port) and has no exceptions, so an
+    off-site redirect target is never fetched.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self._logged = 0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        spider = self.crawler.spider
+        allowed = getattr(spider, "origin", None)
+        if allowed is None or origin_of(request.url) == allowed:
+            return None
+        self.stats.inc_value("pwatch/blocked/offsite")
+        if self._logged < 20:
+            self._logged += 1
+            via = request.meta.get("redirect_urls", [])
+            logger.warning("blocked off-site request %s (redirected from %s)", request.url, via[-1] if via else "-")
+        raise IgnoreRequest(f"off-site request to {request.url}")
+
+
+def is_closure(response: Response) -> bool:
+    """503 with `X-Platform-Status: closed`: the platform announces it has closed for good."""
+    return response.status == 503 and (response.headers.get(b"X-Platform-Status") or b"").strip().lower() == b"closed"
+
+
+class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """robots.txt that cannot be read because the server fails (5xx, 429, network) means "disallow all".
+
+    Scrapy's default treats an unreadable robots.txt as "allow all", which under a faulty platform
+    would fetch disallowed paths. A 4xx robots.txt (none published) still means "allow all".
+    Refusals say why in the IgnoreRequest message, which the spider turns into health stats:
+    "robots.txt unavailable" is a crawl error; "platform closed" is not (a closed platform's
+    known URLs, `meta["pwatch_known"]`, are still fetched once each to record the closure).
+    """
+
+    _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self._unavailable: set[str] = set()
+        self._closed: set[str] = set()
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if is_closure(response):
+            logger.warning("%s announces a platform closure on robots.txt", netloc)
+            self._closed.add(netloc)
+            response = response.replace(body=self._DISALLOW_ALL)
+        elif response.status >= 500 or response.status == 429:
+            logger.error("robots.txt of %s unavailable (HTTP %s): crawling nothing there", netloc, response.status)
+            self._unavailable.add(netloc)
+            response = response.replace(body=self._DISALLOW_ALL)
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        super()._robots_error(exc, netloc)
+        logger.error("robots.txt of %s unavailable (%s): crawling nothing there", netloc, exc)
+        self._unavailable.add(netloc)
+        self._parsers[netloc] = build_from_crawler(self._parserimpl, self.crawler, self._DISALLOW_ALL)
+
+    def process_request_2(self, rp, request: Request) -> None:
+        netloc = urlsplit(request.url).netloc
+        if netloc in self._closed:
+            if request.meta.get("pwatch_known"):
+                return
+            raise IgnoreRequest("platform closed")
+        if netloc in self._unavailable:
+            raise IgnoreRequest("robots.txt unavailable")
+        super().process_request_2(rp, request)
+
+
+class RedirectCaptureMiddleware:
+    """Keeps each redirect answer (status, headers, body) in `meta["pwatch_hops"]`.
+
+    Scrapy's RedirectMiddleware replaces a 3xx by a new request and drops the answer; for a
+    listing that redirects to its category page, that 302 is the evidence of the removal.
+    The new request copies the meta, so the final callback sees every hop.
+    """
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if 300 <= response.status < 400 and b"Location" in response.headers:
+            from crawlers.spiders.base import capture_of
+
+            request.meta["pwatch_hops"] = [*request.meta.get("pwatch_hops", []), capture_of(response)]
+        return response
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry policy plus waiting: exponential backoff, and Retry-After honoured.
+
+    A 429/503 with Retry-After pauses the whole origin (every request to it waits), because the
+    header speaks for the server, not for one URL. Waiting happens inside the middleware chain, so
+    the download slot stays free for other requests meanwhile.
+    """
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("PWATCH_BACKOFF_BASE", 0.05)
+        self.backoff_max = settings.getfloat("PWATCH_BACKOFF_MAX", 5.0)
+        self.retry_after_max = settings.getfloat("PWATCH_RETRY_AFTER_MAX", 30.0)
+        self._paused_until: dict[tuple[str, str, int], float] = {}
+
+    async def process_request(self, request: Request) -> None:
+        until = self._paused_until.get(origin_of(request.url), 0.0)
+        wait = until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return None
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        if is_closure(response):
+            return response  # a platform closure notice is an answer, not a transient failure
+        retry = self._retry(request, f"HTTP {response.status}")
+        if retry is None:
+            return response
+        retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
+        if retry_after is not None:
+            delay = min(retry_after, self.retry_after_max)
+            key = origin_of(request.url)
+            self._paused_until[key] = max(self._paused_until.get(key, 0.0), time.monotonic() + delay)
+        else:
+            delay = self._backoff(request)
+        await self._wait(delay)
+        return retry
+
+    async def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+        retry = super().process_exception(request, exception)
+        if isinstance(retry, Request):
+            await self._wait(self._backoff(request))
+        return retry
+
+    def _backoff(self, request: Request) -> float:
+        attempt = request.meta.get("retry_times", 0)
+        return min(self.backoff_max, self.backoff_base * (2**attempt))
+
+    async def _wait(self, delay: float) -> None:
+        if delay > 0:
+            self.crawler.stats.inc_value("pwatch/backoff/seconds", delay)
+            await asyncio.sleep(delay)
+
+
+def parse_retry_after(value: bytes | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def fault_kind(exception: BaseException) -> str:
+    """A short, stable name for a download exception (used in health stats)."""
+    name = type(exception).__name__
+    text = str(exception)
+    if name == "DownloadCancelledError" and "max size" in text:
+        return "oversized"
+    if "Timeout" in name or "TimeoutError" in name:
+        return "timeout"
+    if name in {"ResponseDataLossError", "_DataLoss"} or "DataLoss" in text:
+        return "truncated"
+    if name in {"ConnectionRefusedError", "DownloadConnectionRefusedError", "ConnectError", "CannotResolveHostError"}:
+        return "unreachable"
+    if name in {"ConnectionLost", "ConnectionDone", "ResponseNeverReceived", "ResponseFailed", "DownloadFailedError"}:
+        return "connection"
+    if name == "IgnoreRequest":
+        return "ignored"
+    return name
+
+
+class FaultCounterMiddleware:
+    """Counts every raw attempt's outcome, next to the downloader (before retries hide it)."""
+
+    def __init__(self, crawler):
+        self.stats = crawler.stats
+        self.slow_seconds = crawler.settings.getfloat("PWATCH_SLOW_SECONDS", 1.0)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        self.stats.inc_value("pwatch/responses")
+        if request.meta.get("download_latency", 0.0) > self.slow_seconds:
+            self.stats.inc_value("pwatch/faults/slow")
+        status = response.status
+        if status >= 500:
+            self.stats.inc_value("pwatch/faults/http_5xx")
+        elif status == 429:
+            self.stats.inc_value("pwatch/faults/http_429")
+        elif status == 408:
+            self.stats.inc_value("pwatch/faults/http_408")
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        kind = fault_kind(exception)
+        self.stats.inc_value(f"pwatch/faults/{kind}")
+        if kind == "oversized":
+            logger.error("response cut at the size limit and dropped: %s (%s)", request.url, exception)
+        return None

@@ -1,0 +1,1 @@
+"""One spider per platform, all on `crawlers.spiders.base.PlatformSpider`."""

@@ -1,0 +1,373 @@
+"""Shared machinery of the platform spiders: discovery, revisits, routing, evidence, errors.
+
+A platform spider only names its page-object module; everything else is here. Spiders never
+extract fields themselves: they hand the fetched bytes to the platform's page object and turn its
+typed result into a `ListingItem` / `GoneItem` with WARC evidence.
+
+Crawl errors (a page given up on after retries) are counted in `pwatch/errors/<kind>` and never
+become `GoneItem`s; only a page that itself says "removed" (or a removal redirect, or the
+platform's closure notice) does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import unicodedata
+from typing import Any, AsyncIterator, Iterable
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy import signals
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import IgnoreRequest, StopDownload
+from scrapy.http import Response
+
+from crawlers.args import CrawlArgs, read_revisit_file
+from crawlers.items import Evidence, GoneItem, ListingItem
+from crawlers.journal import Journal
+from crawlers.middlewares import fault_kind, origin_of
+from crawlers.pages import BY_PLATFORM
+from crawlers.pages.base import Fetch, Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
+from crawlers.warc import Capture, EvidenceWriter
+
+logger = logging.getLogger(__name__)
+
+LISTING_PRIORITY = 10  # listings before further index pages: keeps the queue short
+
+
+def content_fingerprint(title: str, text: str) -> str:
+    """SHA-256 of the normalised title + text: NFC, whitespace runs collapsed, stripped."""
+    norm = " ".join(unicodedata.normalize("NFC", f"{title}\n{text}").split())
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def capture_of(response: Response) -> Capture:
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values
+    ]
+    return Capture(
+        url=response.url,
+        status=response.status,
+        headers=headers,
+        body=response.body,
+        fetched_at=dt.datetime.now(dt.timezone.utc),
+        truncated="download_stopped" in response.flags,
+    )
+
+
+def page_of(response: Response) -> Page:
+    hops = response.meta.get("pwatch_hops", [])
+    return Page(
+        url=response.url,
+        status=response.status,
+        headers={k.decode("latin-1").lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v},
+        body=response.body,
+        requested_url=response.meta.get("redirect_urls", [response.url])[0],
+        redirect_chain=tuple((h.url, h.status, dict(h.headers).get("Location", "")) for h in hops),
+    )
+
+
+def page_url_of(request: scrapy.Request) -> str:
+    return request.cb_kwargs.get("page_url", request.url)
+
+
+class PlatformSpider(scrapy.Spider):
+    """Base of the five platform spiders; subclasses set `name` only."""
+
+    def __init__(self, **kwargs: Any):
+        # Not passing kwargs to Spider.__init__: it would set them as attributes unvalidated.
+        super().__init__()
+        self.args = CrawlArgs.from_spider_kwargs(self.name, kwargs)
+        self.pages = BY_PLATFORM[self.name]
+        self.site = self.pages.SITE
+        self.origin = origin_of(self.args.base_url)
+        self.allowed_domains = [self.origin[1]]
+        self.scheduled: set[str] = set()
+        self.error_urls: list[str] = []
+        self.health: dict[str, Any] | None = None
+        self.stores_in_db = False
+        self.platform_closed = False
+        self.max_page_bytes = 0
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        a = spider.args
+        spider.evidence = EvidenceWriter(a.data_dir, a.platform, a.date, crawler.settings.getint("PWATCH_WARC_ROLLOVER"))
+        spider.journal = Journal(a.job_path)
+        spider.journal.open()
+        if spider.journal.resumed:
+            logger.info("resuming %s %s: %d pages already stored", a.platform, a.date, len(spider.journal))
+        spider.max_page_bytes = crawler.settings.getint("PWATCH_PAGE_MAXSIZE", 0)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        if spider.max_page_bytes:
+            crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
+        return spider
+
+    # --- requests -------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return urljoin(self.args.base_url + "/", path.lstrip("/"))
+
+    def fetch_url(self, url: str) -> str:
+        """The URL actually fetched for a page URL (mercado reads listings from its JSON API)."""
+        return url
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.args.discover:
+            yield scrapy.Request(self.url(self.site.first_index), callback=self.parse_index, errback=self.on_error)
+            yield scrapy.Request(self.url(self.site.sitemap), callback=self.parse_sitemap, errback=self.on_error)
+        if self.args.revisit is not None:
+            for url in read_revisit_file(self.args.revisit):
+                for request in self.requests_for(url, revisit=True):
+                    yield request
+
+    def requests_for(self, url: str, revisit: bool = False) -> Iterable[scrapy.Request]:
+        if origin_of(url) != self.origin:
+            self.crawler.stats.inc_value("pwatch/skipped/foreign_link")
+            return
+        kind, _key = self.site.classify(url)
+        if kind == "other" or (kind != "listing" and not revisit):
+            return  # we follow only listing links; account and store pages come from the revisit list
+        if url in self.scheduled:
+            return
+        self.scheduled.add(url)
+        if self.journal.is_done(url):
+            self.crawler.stats.inc_value("pwatch/resume/skipped")
+            return
+        callback = self.parse_listing if kind == "listing" else self.parse_account
+        # dont_filter: many removed listings redirect to the same category page, which the
+        # dupefilter would otherwise swallow; `self.scheduled` does the deduplication instead.
+        yield scrapy.Request(
+            self.fetch_url(url),
+            callback=callback,
+            errback=self.on_error,
+            cb_kwargs={"page_url": url, "kind": kind},
+            meta={"pwatch_known": True} if revisit else None,
+            dont_filter=True,
+            priority=LISTING_PRIORITY,
+        )
+
+    # --- discovery ------------------------------------------------------------------------
+    def parse_index(self, response: Response):
+        page = page_of(response)
+        if is_platform_closed(page):
+            yield from self._platform_closed(response)
+            return
+        if response.status == 404:
+            self._attempted()
+            return  # beyond the last index page
+        if response.status != 200:
+            yield from self._give_up_or_retry(response, f"http_{response.status}")
+            return
+        self._attempted()
+        index = self.pages.IndexPage(page)
+        for link in index.links():
+            yield from self.requests_for(link)
+        nxt = index.next_url()
+        if nxt and origin_of(nxt) == self.origin:
+            yield scrapy.Request(nxt, callback=self.parse_index, errback=self.on_error)
+
+    def parse_sitemap(self, response: Response):
+        if is_platform_closed(page_of(response)):
+            yield from self._platform_closed(response)
+            return
+        if response.status != 200:
+            yield from self._give_up_or_retry(response, f"http_{response.status}")
+            return
+        self._attempted()
+        children, urls = sitemap_locs(response.body)
+        for child in children:
+            if origin_of(child) == self.origin:
+                yield scrapy.Request(child, callback=self.parse_sitemap, errback=self.on_error)
+        for url in urls:
+            yield from self.requests_for(url)
+
+    # --- pages with items -----------------------------------------------------------------
+    def parse_listing(self, response: Response, page_url: str, kind: str):
+        page = page_of(response)
+        result = self.pages.ListingPage(page).result()
+        if isinstance(result, Incomplete):
+            yield from self._incomplete(response, result)
+            return
+        self._attempted()
+        if isinstance(result, Listing):
+            yield self._listing_item(response, page_url, result)
+        elif isinstance(result, Removed):
+            if result.reason == "platform_closed":
+                self.platform_closed = True
+            yield self._gone_item(response, page_url, result.reason, result.listing_key)
+        elif isinstance(result, Fetch):
+            raise NotImplementedError(result)
+
+    def parse_account(self, response: Response, page_url: str, kind: str):
+        page = page_of(response)
+        if is_platform_closed(page):
+            self._attempted()
+            self.platform_closed = True
+            yield self._gone_item(response, page_url, "platform_closed", None)
+            return
+        if response.status != 200:
+            yield from self._give_up_or_retry(response, f"http_{response.status}")
+            return
+        self._attempted()
+        account = self.pages.AccountPage(page)
+        if account.account_closed() and kind == "seller":
+            yield self._gone_item(response, page_url, "account_closed", None)
+        elif account.store_closed() and kind in ("store", "seller"):
+            yield self._gone_item(response, page_url, "store_closed", None)
+
+    # --- items ----------------------------------------------------------------------------
+    def _evidence(self, response: Response) -> Evidence:
+        # A removal redirect: keep every hop, cite the first (the answer at the listing URL).
+        first: Evidence | None = None
+        for hop in response.meta.get("pwatch_hops", []):
+            written = self.evidence.write(hop)
+            first = first or written
+        final = self.evidence.write(capture_of(response))
+        return first or final
+
+    def _listing_item(self, response: Response, page_url: str, data: Listing) -> ListingItem:
+        evidence = self._evidence(response)
+        return ListingItem(
+            platform=self.name,
+            listing_key=data.listing_key,
+            url=page_url,
+            title=data.title,
+            text=data.text,
+            price=data.price,
+            currency=data.currency,
+            seller_key=data.seller_key,
+            seller_name=data.seller_name,
+            store_key=data.store_key,
+            contacts=list(data.contacts),
+            location=data.location,
+            lang=data.lang,
+            posted_at=data.posted_at,
+            fetched_at=dt.datetime.now(dt.timezone.utc),
+            crawl_date=self.args.date,
+            http_status=response.status,
+            content_sha256=content_fingerprint(data.title, data.text),
+            evidence=evidence,
+        )
+
+    def _gone_item(self, response: Response, page_url: str, reason: str, listing_key: str | None) -> GoneItem:
+        hops = response.meta.get("pwatch_hops", [])
+        return GoneItem(
+            platform=self.name,
+            url=page_url,
+            listing_key=listing_key,
+            http_status=hops[0].status if hops else response.status,
+            reason=reason,
+            fetched_at=dt.datetime.now(dt.timezone.utc),
+            crawl_date=self.args.date,
+            evidence=self._evidence(response),
+        )
+
+    def _gone_from_hops(self, request: scrapy.Request, page_url: str, listing_key: str | None) -> GoneItem:
+        hops = request.meta["pwatch_hops"]
+        evidence = [self.evidence.write(h) for h in hops][0]
+        return GoneItem(
+            platform=self.name,
+            url=page_url,
+            listing_key=listing_key,
+            http_status=hops[0].status,
+            reason="redirected",
+            fetched_at=dt.datetime.now(dt.timezone.utc),
+            crawl_date=self.args.date,
+            evidence=evidence,
+        )
+
+    def _platform_closed(self, response: Response):
+        """Discovery hit the closure notice: every revisited URL will say so too."""
+        self._attempted()
+        if not self.platform_closed:
+            logger.warning("%s announces it is closed (%s)", self.name, response.url)
+        self.platform_closed = True
+        self.crawler.stats.set_value("pwatch/platform_closed", 1)
+        return iter(())
+
+    # --- failures -------------------------------------------------------------------------
+    def _attempted(self) -> None:
+        self.crawler.stats.inc_value("pwatch/pages_attempted")
+
+    def _error(self, url: str, kind: str) -> None:
+        self._attempted()
+        self.crawler.stats.inc_value(f"pwatch/errors/{kind}")
+        if len(self.error_urls) < 1000:
+            self.error_urls.append(url)
+        logger.warning("crawl error (%s), not a removal: %s", kind, url)
+
+    def _incomplete(self, response: Response, result: Incomplete):
+        if "download_stopped" in response.flags:
+            self._error(response.url, "oversized")
+            return
+        if response.status >= 500 or response.status == 429:
+            # Retries already exhausted in the retry middleware.
+            self._error(response.url, f"http_{response.status}")
+            return
+        yield from self._give_up_or_retry(response, "incomplete_page")
+
+    def _give_up_or_retry(self, response: Response, kind: str):
+        if response.status >= 500 or response.status == 429:
+            self._error(response.url, f"http_{response.status}")
+            return
+        self.crawler.stats.inc_value(f"pwatch/faults/{kind}")
+        retry = get_retry_request(response.request, spider=self, reason=kind)
+        if retry is not None:
+            yield retry
+        else:
+            self._error(response.url, kind)
+
+    def on_error(self, failure):
+        request = failure.request
+        url = page_url_of(request)
+        exc = failure.value
+        if isinstance(exc, IgnoreRequest):
+            message = str(exc)
+            if "Forbidden by robots.txt" in message:
+                hops = request.meta.get("pwatch_hops", [])
+                if hops and request.callback == self.parse_listing:
+                    # A removal redirect to a page robots.txt forbids: decide from the 3xx alone.
+                    kind, _ = self.site.classify(request.url)
+                    if kind == "other":
+                        self._attempted()
+                        key = self.site.classify(page_url_of(request))[1]
+                        yield self._gone_from_hops(request, page_url_of(request), key)
+                        return
+                self.crawler.stats.inc_value("pwatch/blocked/robots")
+                return
+            if "platform closed" in message:
+                self.platform_closed = True
+                self.crawler.stats.inc_value("pwatch/blocked/platform_closed")
+                return
+            if "robots.txt unavailable" in message:
+                self._error(url, "unreachable")
+                return
+            if "off-site" in message:
+                self._error(url, "offsite_redirect")
+                return
+            if "max redirections" in message:
+                self._error(url, "redirect_loop")
+                return
+            self._error(url, "ignored")
+            return
+        self._error(url, fault_kind(exc))
+
+    # --- signals --------------------------------------------------------------------------
+    def _bytes_received(self, data: bytes, request: scrapy.Request, spider) -> None:
+        # Keyed by the request object: a retry copies the meta but must count afresh.
+        owner, got = request.meta.get("pwatch_bytes", (None, 0))
+        got = (got if owner == id(request) else 0) + len(data)
+        request.meta["pwatch_bytes"] = (id(request), got)
+        if got > self.max_page_bytes:
+            self.crawler.stats.inc_value("pwatch/faults/oversized")
+            logger.error("response cut at %d bytes (limit %d): %s", got, self.max_page_bytes, request.url)
+            raise StopDownload(fail=False)
+
+    def _closed(self, spider, reason: str) -> None:
+        if spider is not self:
+            return
+        self.evidence.close()
+        self.journal.close(finished=reason == "finished")

@@ -1,0 +1,7 @@
+"""The boardlist spider: all behaviour is shared; extraction is in `crawlers.pages.boardlist`."""
+
+from crawlers.spiders.base import PlatformSpider
+
+
+class BoardlistSpider(PlatformSpider):
+    name = "boardlist"

@@ -1,0 +1,7 @@
+"""The chemdir spider: all behaviour is shared; extraction is in `crawlers.pages.chemdir`."""
+
+from crawlers.spiders.base import PlatformSpider
+
+
+class ChemdirSpider(PlatformSpider):
+    name = "chemdir"

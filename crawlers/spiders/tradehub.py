@@ -1,0 +1,7 @@
+"""The tradehub spider: all behaviour is shared; extraction is in `crawlers.pages.tradehub`."""
+
+from crawlers.spiders.base import PlatformSpider
+
+
+class TradehubSpider(PlatformSpider):
+    name = "tradehub"
