@@ -1,0 +1,324 @@
+"""The daily flag report: `<data dir>/reports/<day>/index.html` + `flags.csv` + `flags.json`, and
+the `<data dir>/reports/index.html` page linking every day.
+
+Top: the day's numbers (from storage's statistics, the same as `pwatch stats` for that day). Then
+flags ranked by score, what changed since the previous day, and inline SVG charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from reports import charts, queries, stats
+from reports.html import Html, join, link, page, table, tag
+from reports.safe import safe_name, write_csv
+
+# Day numbers shown at the top, in order: (key in storage stats, label).
+DAY_NUMBERS = (
+    ("flagged", "new flags"),
+    ("confirmed", "confirmed"),
+    ("dismissed", "dismissed"),
+    ("reported", "reported"),
+    ("removed", "removed"),
+    ("reappeared", "reappeared"),
+    ("relisted", "relisted"),
+)
+
+FLAG_FIELDS = [
+    "rank",
+    "score",
+    "platform",
+    "listing_key",
+    "title",
+    "url",
+    "account",
+    "store",
+    "substances",
+    "control_status_at_listing_date",
+    "reasons",
+    "evidence_snippet",
+    "matched_words",
+    "first_seen_on",
+    "flagged_on",
+    "status",
+    "notice_id",
+    "ticket",
+    "evidence_sha256",
+]
+
+CHANGE_LABELS = {
+    "flagged": "newly flagged",
+    "confirmed": "confirmed by an analyst",
+    "dismissed": "dismissed by an analyst",
+    "reported": "reported to the platform",
+    "removal_observed": "removal observed",
+    "reappeared": "reappeared at the same URL",
+    "relisted_as": "relisted (new listing linked to an earlier one)",
+    "account_closed": "account closed",
+    "store_closed": "store closed",
+    "platform_closed": "platform closed",
+}
+
+
+def _session(settings: Any):
+    from storage.db import make_engine
+
+    engine = make_engine(settings.db_url)
+    return engine, Session(engine)
+
+
+def write_daily_report(settings: Any, day: dt.date) -> Path:
+    """Write the day's report folder and regenerate the reports index; return the day's index.html."""
+    folder = Path(settings.data_path) / "reports" / safe_name(day.isoformat())
+    folder.mkdir(parents=True, exist_ok=True)
+    engine, session = _session(settings)
+    try:
+        with session:
+            data = collect(session, day, int(settings.notice_overdue_days))
+    finally:
+        engine.dispose()
+    write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
+    (folder / "flags.json").write_text(json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    (folder / "index.html").write_text(render_day(data), encoding="utf-8")
+    write_index(Path(settings.data_path) / "reports")
+    return folder / "index.html"
+
+
+def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]:
+    first = queries.first_event_day(session) or day
+    first = min(first, day)
+    numbers = stats.compute(session, day, day)["total"]
+    overdue = queries.overdue_notices(session, day, overdue_days)
+    period = stats.compute(session, first, day)
+    per_platform = stats.compute(session, first, day, by="platform")["groups"]
+    per_day = dict(queries.events_per_day(session, "flagged", day))
+    days = [first + dt.timedelta(days=i) for i in range((day - first).days + 1)]
+    return {
+        "day": day,
+        "first_day": first,
+        "numbers": {key: numbers.get(key) for key, _ in DAY_NUMBERS} | {"notices_overdue": len(overdue)},
+        "overdue_days": overdue_days,
+        "overdue": overdue,
+        "flags": queries.flag_rows(session, day),
+        "changes": queries.changes_on(session, day),
+        "flags_per_day": [(d, per_day.get(d, 0)) for d in days],
+        "funnel": period["total"],
+        "per_platform": per_platform,
+    }
+
+
+# -- CSV / JSON ----------------------------------------------------------------------------------
+
+
+def _substances_text(row: queries.FlagRow) -> str:
+    return "; ".join(f"{m.name} ({m.substance_id})" for m in row.matches)
+
+
+def _controls_text(row: queries.FlagRow) -> str:
+    parts = []
+    for m in row.matches:
+        controls = queries.controls_in_force(m, row.first_seen_on)
+        status = ", ".join(f"{c.jurisdiction}: {c.status}" for c in controls) or "not controlled on that date"
+        if not m.controls:
+            status = "no control record"
+        parts.append(f"{m.name}: {status}")
+    return "; ".join(parts)
+
+
+def flag_csv_rows(flags: list[queries.FlagRow]) -> list[list[Any]]:
+    return [
+        [
+            rank,
+            round(r.score, 4),
+            r.platform,
+            r.listing_key,
+            r.title,
+            r.url,
+            r.account or "",
+            r.store or "",
+            _substances_text(r),
+            _controls_text(r),
+            " | ".join(r.reasons),
+            r.snippet_text,
+            " | ".join(r.highlighted),
+            r.first_seen_on.isoformat(),
+            r.flagged_on.isoformat(),
+            r.status,
+            r.notice_id or "",
+            r.ticket or "",
+            r.evidence_sha256 or "",
+        ]
+        for rank, r in enumerate(flags, 1)
+    ]
+
+
+def to_json(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "day": data["day"].isoformat(),
+        "numbers": data["numbers"],
+        "overdue_after_days": data["overdue_days"],
+        "flags": [dict(zip(FLAG_FIELDS, row)) for row in flag_csv_rows(data["flags"])],
+        "changes": [
+            {
+                "kind": c.kind,
+                "platform": c.platform,
+                "listing_key": c.listing_key,
+                "url": c.url,
+                "cause": c.cause,
+                "related_url": c.related_url,
+                "evidence_sha256": c.evidence_sha256,
+            }
+            for c in data["changes"]
+        ],
+        "notices_overdue": [
+            {"notice_id": n.notice_id, "platform": n.platform, "ticket": n.ticket, "sent_on": n.sent_on.isoformat(),
+             "days_open": n.days_open, "open_listings": [u for _, u in n.open_listings]}
+            for n in data["overdue"]
+        ],
+    }
+
+
+# -- HTML ----------------------------------------------------------------------------------------
+
+
+def _numbers(data: dict[str, Any]) -> Html:
+    items = [(key, label, data["numbers"][key]) for key, label in DAY_NUMBERS]
+    items.append(("notices_overdue", f"notices overdue (> {data['overdue_days']} days)", data["numbers"]["notices_overdue"]))
+    return tag(
+        "ul",
+        *(tag("li", tag("span", "–" if v is None else v, class_="value"), label, data_stat=key) for key, label, v in items),
+        class_="stats",
+        id="day-numbers",
+    )
+
+
+def _snippet(row: queries.FlagRow) -> Html:
+    return tag("div", *(tag("mark", text) if hit else text for text, hit in row.snippet), class_="snippet")
+
+
+def _substances_cell(row: queries.FlagRow) -> Html:
+    if not row.matches:
+        return Html("")
+    items = []
+    for m in row.matches:
+        controls = queries.controls_in_force(m, row.first_seen_on)
+        if not m.controls:
+            status = "no control record"
+        elif not controls:
+            status = "not controlled on that date"
+        else:
+            status = "; ".join(f"{c.jurisdiction}: {c.status} (since {c.effective})" for c in controls)
+        items.append(tag("li", tag("b", m.name), f" CAS {m.substance_id}", tag("br"), tag("small", status)))
+    return tag("ul", *items)
+
+
+def _flags_table(flags: list[queries.FlagRow]) -> Html:
+    headers = ["#", "score", "platform", "listing", "account", "substances (control status at listing date)",
+               "reasons", "evidence snippet", "first seen", "status", "evidence SHA-256"]
+    rows = []
+    for rank, r in enumerate(flags, 1):
+        rows.append(
+            [
+                rank,
+                f"{r.score:.2f}",
+                r.platform,
+                join([link(r.url, r.title or r.url), tag("br"), tag("small", r.listing_key, class_="muted")]),
+                r.account or "",
+                _substances_cell(r),
+                tag("ul", *(tag("li", reason) for reason in r.reasons)) if r.reasons else "",
+                _snippet(r),
+                r.first_seen_on.isoformat(),
+                r.status,
+                tag("span", r.evidence_sha256 or "", class_="hash"),
+            ]
+        )
+    return table(headers, rows, id="flags")
+
+
+def _changes(data: dict[str, Any]) -> Html:
+    if not data["changes"]:
+        return tag("p", "No tracking events on this day.", class_="muted")
+    rows = []
+    for c in data["changes"]:
+        what = link(c.url, c.title or c.url) if c.url else ""
+        if c.related_url:
+            what = join([what, " → ", link(c.related_url)])
+        rows.append([CHANGE_LABELS.get(c.kind, c.kind), c.platform, what, c.cause or "", tag("span", c.evidence_sha256 or "", class_="hash")])
+    return table(["event", "platform", "listing", "cause", "evidence SHA-256"], rows, id="changes")
+
+
+def _overdue(data: dict[str, Any]) -> Html:
+    if not data["overdue"]:
+        return tag("p", "No notice is overdue.", class_="muted")
+    rows = [
+        [n.notice_id, n.platform, n.ticket or "(no ticket)", n.sent_on.isoformat(), n.days_open,
+         tag("ul", *(tag("li", link(url, key)) for key, url in n.open_listings))]
+        for n in data["overdue"]
+    ]
+    return table(["notice", "platform", "ticket", "reported on", "days open", "listings without verified removal"], rows, id="overdue")
+
+
+def _charts(data: dict[str, Any]) -> Html:
+    funnel = data["funnel"]
+    per_day = charts.column_chart("Flags per day", [charts.Bar(d.isoformat(), n) for d, n in data["flags_per_day"]])
+    stages = [charts.Bar(label, funnel.get(key)) for key, label in
+              (("flagged", "flagged"), ("confirmed", "confirmed"), ("reported", "reported"), ("removed", "removed"))]
+    funnel_svg = charts.bar_chart(f"Report to removal funnel, {data['first_day']} to {data['day']}", stages)
+    ttr = charts.bar_chart(
+        "Hours from report to observed removal, per platform (median, p90 whisker)",
+        [charts.Bar(name, g.get("median_hours_to_removal"), g.get("p90_hours_to_removal")) for name, g in sorted(data["per_platform"].items())],
+        unit="h",
+    )
+    return tag(
+        "div",
+        tag("figure", per_day, tag("figcaption", "Flags per day")),
+        tag("figure", funnel_svg, tag("figcaption", f"Funnel {data['first_day']} – {data['day']}")),
+        tag("figure", ttr, tag("figcaption", "Time to removal per platform (hours)")),
+        class_="charts",
+    )
+
+
+def render_day(data: dict[str, Any]) -> str:
+    day = data["day"].isoformat()
+    return page(
+        f"Precursor Watch — flags {day}",
+        tag("h1", f"Daily flag report {day}"),
+        tag("p", tag("a", "all days", href="../index.html"),
+            " · ", tag("a", "flags.csv", href="flags.csv"), " · ", tag("a", "flags.json", href="flags.json")),
+        tag("h2", "The day's numbers"),
+        _numbers(data),
+        tag("h2", "Charts"),
+        _charts(data),
+        tag("h2", f"Flags ranked by score ({len(data['flags'])})"),
+        _flags_table(data["flags"]),
+        tag("h2", "What changed since the previous day"),
+        _changes(data),
+        tag("h2", f"Notices overdue (no verified removal after {data['overdue_days']} days)"),
+        _overdue(data),
+    )
+
+
+_DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def write_index(reports_dir: Path) -> Path:
+    """`reports/index.html`: every day folder, newest first, with its numbers from flags.json."""
+    rows = []
+    for folder in sorted((p for p in reports_dir.iterdir() if p.is_dir() and _DAY_DIR.match(p.name)), reverse=True):
+        numbers: dict[str, Any] = {}
+        try:
+            numbers = json.loads((folder / "flags.json").read_text(encoding="utf-8")).get("numbers", {})
+        except (OSError, ValueError):
+            pass
+        rows.append([tag("a", folder.name, href=f"{folder.name}/index.html")]
+                    + [numbers.get(k, "") for k, _ in DAY_NUMBERS] + [numbers.get("notices_overdue", "")])
+    body = table(["day"] + [label for _, label in DAY_NUMBERS] + ["notices overdue"], rows, id="days")
+    target = reports_dir / "index.html"
+    target.write_text(page("Precursor Watch — daily reports", tag("h1", "Daily flag reports"), body), encoding="utf-8")
+    return target

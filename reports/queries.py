@@ -1,0 +1,360 @@
+"""Read-only queries behind the reports, over storage's models (typed rows out, no HTML here).
+
+Everything is "as of" a logical date: a report regenerated later for an earlier day shows that
+day's state, derived from the events up to it by storage's state machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Account, Detection, Event, Listing, Notice, NoticeListing, Platform, Snapshot, Store
+from storage.state import UNSEEN, next_state
+
+# -- substances as the detector recorded them ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControlStatus:
+    jurisdiction: str
+    status: str
+    effective: dt.date | None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    substance_id: str
+    name: str
+    matched: str  # the words in the listing that matched
+    start: int | None  # character offsets into the snapshot text, when recorded
+    end: int | None
+    how: str = ""
+    controls: tuple[ControlStatus, ...] = ()
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def parse_matches(substances: Any) -> list[Match]:
+    """Detection.substances is a list of CAS ids or of dicts (id, name, matched text, offsets,
+    how, controls); accept both so reports work with whatever version scored the snapshot."""
+    out = []
+    for entry in substances or []:
+        if isinstance(entry, str):
+            out.append(Match(entry, entry, "", None, None))
+            continue
+        if not isinstance(entry, dict) or not entry.get("id"):
+            continue
+        start, end = entry.get("start"), entry.get("end")
+        offsets = entry.get("offsets")
+        if start is None and isinstance(offsets, (list, tuple)) and len(offsets) == 2:
+            start, end = offsets
+        controls = []
+        for c in entry.get("controls") or entry.get("control") or []:
+            if isinstance(c, dict) and c.get("jurisdiction"):
+                controls.append(
+                    ControlStatus(str(c["jurisdiction"]), str(c.get("status", "")), _date_or_none(c.get("effective")), str(c.get("source", "")))
+                )
+        out.append(
+            Match(
+                substance_id=str(entry["id"]),
+                name=str(entry.get("name") or entry["id"]),
+                matched=str(entry.get("matched") or entry.get("text") or entry.get("matched_text") or ""),
+                start=start if isinstance(start, int) else None,
+                end=end if isinstance(end, int) else None,
+                how=str(entry.get("how") or entry.get("match") or ""),
+                controls=tuple(controls),
+            )
+        )
+    return out
+
+
+def controls_in_force(match: Match, on: dt.date) -> list[ControlStatus]:
+    return [c for c in match.controls if c.effective is None or c.effective <= on]
+
+
+# -- evidence snippet with highlights ------------------------------------------------------------
+
+
+def highlight_spans(text: str, matches: Iterable[Match]) -> list[tuple[int, int]]:
+    """Character spans of matched words: recorded offsets when they fit the text, else a search."""
+    spans = []
+    lowered = text.lower()
+    for m in matches:
+        if m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text):
+            if not m.matched or text[m.start : m.end].lower() == m.matched.lower():
+                spans.append((m.start, m.end))
+                continue
+        needle = (m.matched or "").lower()
+        if needle:
+            at = lowered.find(needle)
+            if at >= 0:
+                spans.append((at, at + len(needle)))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def snippet(text: str, spans: list[tuple[int, int]], width: int = 240) -> list[tuple[str, bool]]:
+    """A window of `text` around the first match, as (segment, highlighted) pieces."""
+    if not spans:
+        cut = text[:width]
+        return [(cut + ("…" if len(text) > width else ""), False)]
+    start = max(0, spans[0][0] - width // 3)
+    end = min(len(text), start + width)
+    pieces: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
+    pos = start
+    for s, e in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        if s > pos:
+            pieces.append((text[pos:s], False))
+        pieces.append((text[s:e], True))
+        pos = e
+    if pos < end:
+        pieces.append((text[pos:end], False))
+    if end < len(text):
+        pieces.append(("…", False))
+    return pieces
+
+
+# -- flags ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FlagRow:
+    listing_id: int
+    platform: str
+    listing_key: str
+    title: str
+    url: str
+    account: str | None
+    account_name: str | None
+    store: str | None
+    first_seen_on: dt.date
+    flagged_on: dt.date
+    score: float
+    reasons: list[str]
+    matches: list[Match]
+    snippet: list[tuple[str, bool]]
+    status: str  # review / presence as of the report day
+    evidence_sha256: str | None
+    lang: str | None
+    notice_id: int | None = None
+    ticket: str | None = None
+
+    @property
+    def snippet_text(self) -> str:
+        return "".join(piece for piece, _ in self.snippet)
+
+    @property
+    def highlighted(self) -> list[str]:
+        return [piece for piece, hit in self.snippet if hit]
+
+
+def states_as_of(session: Session, day: dt.date, listing_ids: Iterable[int] | None = None) -> dict[int, tuple[str, str]]:
+    """(review, presence) per listing from its events up to `day`, through the state machine."""
+    query = select(Event.listing_id, Event.kind).where(Event.listing_id.is_not(None), Event.occurred_on <= day)
+    if listing_ids is not None:
+        ids = list(listing_ids)
+        if not ids:
+            return {}
+        query = query.where(Event.listing_id.in_(ids))
+    states: dict[int, Any] = defaultdict(lambda: UNSEEN)
+    for lid, kind in session.execute(query.order_by(Event.id)):
+        states[lid] = next_state(states[lid], kind)
+    return {lid: (s.review, s.presence) for lid, s in states.items()}
+
+
+def flag_rows(session: Session, day: dt.date) -> list[FlagRow]:
+    """Every listing flagged on or before `day`, highest score first, with its state on `day`."""
+    flagged = session.execute(
+        select(Event.listing_id, func.max(Event.id))
+        .where(Event.kind == "flagged", Event.occurred_on <= day, Event.listing_id.is_not(None))
+        .group_by(Event.listing_id)
+    ).all()
+    if not flagged:
+        return []
+    event_ids = [eid for _, eid in flagged]
+    rows = session.execute(
+        select(Event, Listing, Platform.name, Account, Store, Detection, Snapshot)
+        .join(Listing, Listing.id == Event.listing_id)
+        .join(Platform, Platform.id == Listing.platform_id)
+        .outerjoin(Account, Account.id == Listing.account_id)
+        .outerjoin(Store, Store.id == Listing.store_id)
+        .outerjoin(Detection, Detection.id == Event.detection_id)
+        .outerjoin(Snapshot, Snapshot.id == func.coalesce(Detection.snapshot_id, Event.snapshot_id))
+        .where(Event.id.in_(event_ids))
+    ).all()
+    ids = [listing.id for _, listing, *_ in rows]
+    states = states_as_of(session, day, ids)
+    notices = latest_notice_per_listing(session, day, ids)
+    out = []
+    for event, listing, platform, account, store, detection, snap in rows:
+        matches = parse_matches(detection.substances if detection else [])
+        text = snap.text if snap else ""
+        review, presence = states.get(listing.id, ("flagged", "active"))
+        notice = notices.get(listing.id)
+        out.append(
+            FlagRow(
+                listing_id=listing.id,
+                platform=platform,
+                listing_key=listing.listing_key,
+                title=snap.title if snap else listing.title,
+                url=listing.url,
+                account=account.account_key if account else None,
+                account_name=account.name if account else None,
+                store=store.store_key if store else None,
+                first_seen_on=listing.first_seen_on,
+                flagged_on=event.occurred_on,
+                score=float(detection.score) if detection else 0.0,
+                reasons=[str(r) for r in (detection.reasons or [])] if detection else [],
+                matches=matches,
+                snippet=snippet(text, highlight_spans(text, matches)),
+                status=f"{review} / {presence}",
+                evidence_sha256=event.evidence_sha256 or (snap.evidence_sha256 if snap else None),
+                lang=snap.lang if snap else None,
+                notice_id=notice[0] if notice else None,
+                ticket=notice[1] if notice else None,
+            )
+        )
+    out.sort(key=lambda r: (-r.score, r.platform, r.listing_key))
+    return out
+
+
+def latest_notice_per_listing(session: Session, day: dt.date, ids: list[int]) -> dict[int, tuple[int, str | None]]:
+    out: dict[int, tuple[int, str | None]] = {}
+    if not ids:
+        return out
+    for lid, nid, ticket in session.execute(
+        select(NoticeListing.listing_id, Notice.id, Notice.ticket)
+        .join(Notice, Notice.id == NoticeListing.notice_id)
+        .where(NoticeListing.listing_id.in_(ids))
+        .order_by(Notice.id)
+    ):
+        out[lid] = (nid, ticket)
+    return out
+
+
+# -- what happened on a day ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    platform: str
+    listing_id: int | None
+    listing_key: str | None
+    title: str | None
+    url: str | None
+    cause: str | None
+    evidence_sha256: str | None
+    related_url: str | None = None
+
+
+CHANGE_KINDS = (
+    "flagged",
+    "confirmed",
+    "dismissed",
+    "reported",
+    "removal_observed",
+    "reappeared",
+    "relisted_as",
+    "account_closed",
+    "store_closed",
+    "platform_closed",
+)
+
+
+def changes_on(session: Session, day: dt.date) -> list[Change]:
+    """Tracking events of `day` that an analyst cares about (not first_seen / changed)."""
+    related = Listing.__table__.alias("related")
+    rows = session.execute(
+        select(Event, Platform.name, Listing.listing_key, Listing.title, Listing.url, related.c.url)
+        .join(Platform, Platform.id == Event.platform_id)
+        .outerjoin(Listing, Listing.id == Event.listing_id)
+        .outerjoin(related, related.c.id == Event.related_listing_id)
+        .where(Event.occurred_on == day, Event.kind.in_(CHANGE_KINDS))
+        .order_by(Event.kind, Platform.name, Event.id)
+    ).all()
+    order = {k: i for i, k in enumerate(CHANGE_KINDS)}
+    out = [
+        Change(e.kind, platform, e.listing_id, key, title, url, e.cause, e.evidence_sha256, rel_url)
+        for e, platform, key, title, url, rel_url in rows
+    ]
+    out.sort(key=lambda c: order[c.kind])
+    return out
+
+
+def events_per_day(session: Session, kind: str, until: dt.date) -> list[tuple[dt.date, int]]:
+    rows = session.execute(
+        select(Event.occurred_on, func.count())
+        .where(Event.kind == kind, Event.occurred_on <= until)
+        .group_by(Event.occurred_on)
+        .order_by(Event.occurred_on)
+    ).all()
+    return [(d, n) for d, n in rows]
+
+
+def first_event_day(session: Session) -> dt.date | None:
+    return session.scalar(select(func.min(Event.occurred_on)))
+
+
+# -- notices overdue -----------------------------------------------------------------------------
+
+
+@dataclass
+class OverdueNotice:
+    notice_id: int
+    platform: str
+    ticket: str | None
+    sent_on: dt.date
+    days_open: int
+    open_listings: list[tuple[str, str]] = field(default_factory=list)  # (listing_key, url)
+
+
+def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[OverdueNotice]:
+    """Notices reported more than `overdue_days` before `day` with a listing whose removal has not
+    been observed by `day` (a removal observed before the notice does not count)."""
+    reported = session.execute(
+        select(Event.notice_id, Event.listing_id, Event.occurred_on, Platform.name, Notice.ticket, Listing.listing_key, Listing.url)
+        .join(Platform, Platform.id == Event.platform_id)
+        .join(Notice, Notice.id == Event.notice_id)
+        .join(Listing, Listing.id == Event.listing_id)
+        .where(Event.kind == "reported", Event.occurred_on <= day - dt.timedelta(days=overdue_days))
+        .order_by(Event.notice_id, Listing.listing_key)
+    ).all()
+    if not reported:
+        return []
+    removed_after: dict[int, list[dt.date]] = defaultdict(list)
+    for lid, on in session.execute(
+        select(Event.listing_id, Event.occurred_on).where(
+            Event.kind == "removal_observed", Event.occurred_on <= day, Event.listing_id.in_({r[1] for r in reported})
+        )
+    ):
+        removed_after[lid].append(on)
+    out: dict[int, OverdueNotice] = {}
+    for nid, lid, on, platform, ticket, key, url in reported:
+        if any(r >= on for r in removed_after.get(lid, [])):
+            continue
+        item = out.setdefault(nid, OverdueNotice(nid, platform, ticket, on, (day - on).days))
+        item.open_listings.append((key, url))
+    return sorted(out.values(), key=lambda n: (-n.days_open, n.notice_id))
