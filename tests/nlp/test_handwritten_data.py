@@ -1,0 +1,246 @@
+"""The hand-written evaluation and seed sets are well formed, balanced, distinct and safe.
+
+These files are reviewed data (see nlp/data/README.md). The checks here are what a reviewer would
+otherwise do by eye: schema, ids, duplicates, balance, CAS check digits, label/kind consistency,
+no production information and no real-looking contacts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "nlp" / "data"
+EVAL = DATA / "eval_handwritten.jsonl"
+SEED = DATA / "seed_train.jsonl"
+
+LANGS = {"en", "zh", "es"}
+POSITIVE_KINDS = {"offer_monitored", "offer_watched_redflag"}
+NEGATIVE_KINDS = {
+    "offer_watched_plain",
+    "ordinary_chemical",
+    "news",
+    "regulation",
+    "research",
+    "refusal",
+    "harm_reduction",
+}
+REQUIRED = {"id": str, "lang": str, "title": str, "text": str, "label": int, "kind": str, "substances": list}
+
+# Primary ids (CAS RN of the free base) from shared/reference/substances-and-listings.md §1a.
+# Monitored: controlled fentanyl precursors, fentanyl and analogues, nitazenes, xylazine.
+MONITORED = {
+    "39742-60-4",  # NPP
+    "21409-26-7",  # ANPP
+    "23056-29-3",  # 4-AP
+    "125541-22-2",  # 1-boc-4-AP
+    "1609-66-1",  # norfentanyl
+    "41661-47-6",  # 4-piperidone
+    "79099-07-3",  # 1-boc-4-piperidone
+    "1474-02-8",  # benzylfentanyl
+    "437-38-7",  # fentanyl
+    "59708-52-0",  # carfentanil
+    "14188-81-9",  # isotonitazene
+    "14680-51-4",  # metonitazene
+    "95958-84-2",  # protonitazene
+    "95810-54-1",  # butonitazene
+    "2785346-75-8",  # etonitazepyne
+    "911-65-9",  # etonitazene
+    "3861-76-5",  # clonitazene
+    "14030-76-3",  # etodesnitazene
+    "14030-77-4",  # metodesnitazene
+    "2249-36-7",  # flunitazene
+    "2732926-24-6",  # N-desethyl isotonitazene
+    "7361-61-7",  # xylazine
+}
+# Watched pre-precursors: flagged only with strong red flags or next to a monitored substance.
+WATCHED = {
+    "79-03-8",  # propionyl chloride
+    "103-63-9",  # phenethyl bromide
+    "62-53-3",  # aniline
+    "3612-20-2",  # 1-benzyl-4-piperidone
+    "1155-56-2",  # 4-anilino-1-benzylpiperidine
+    "19099-93-5",  # 1-Cbz-4-piperidone
+}
+# Salt and hydrate CAS RNs: they may appear in texts but never in `substances`.
+SALTS = {"40064-34-4", "41979-39-9", "990-73-8", "1443-54-5", "99918-43-1", "23076-35-9"}
+
+# Words that would mean a text carries production information. None may appear, in any language.
+FORBIDDEN = [
+    r"synthes[ie]", r"synthesi[sz]", r"reflux", r"reaction", r"react with", r"\brecipe", r"procedure",
+    r"amination", r"acylat", r"alkylat", r"reductive", r"\byield", r"stoichiom", r"\bcook",
+    r"how to make", r"route to", r"step \d",
+    r"s[ií]ntesis", r"sintetiz", r"reacci[oó]n", r"(?<!sin )(?<!con )\breceta\b(?! m[eé]dica)", r"procedimiento", r"reflujo", r"c[oó]mo fabricar",
+    r"合成路线", r"合成方法", r"合成工艺", r"制备", r"反应(?!堆)", r"制法", r"工艺路线", r"步骤",
+]
+EMAIL = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
+HANDLE = re.compile(r"(?<![\w.])@([A-Za-z0-9_]{3,})")
+PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{8,}\d(?!\w)")
+FAKE_PHONE = re.compile(r"\+?1[ -]?\(?555\)?[ -]?01\d\d")
+
+
+def cas_check_ok(cas: str) -> bool:
+    m = re.fullmatch(r"(\d{2,7})-(\d{2})-(\d)", cas)
+    if not m:
+        return False
+    digits = (m.group(1) + m.group(2))[::-1]
+    return sum((i + 1) * int(d) for i, d in enumerate(digits)) % 10 == int(m.group(3))
+
+
+def load(path: Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        assert line.strip(), f"{path.name}:{n}: empty line"
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            pytest.fail(f"{path.name}:{n}: not JSON: {exc}")
+        rows[-1]["_where"] = f"{path.name}:{n}"
+    return rows
+
+
+@pytest.fixture(scope="module")
+def eval_rows() -> list[dict]:
+    return load(EVAL)
+
+
+@pytest.fixture(scope="module")
+def seed_rows() -> list[dict]:
+    return load(SEED)
+
+
+@pytest.fixture(scope="module")
+def all_rows(eval_rows, seed_rows) -> list[dict]:
+    return eval_rows + seed_rows
+
+
+def test_cas_check_digit_helper_is_right():
+    assert cas_check_ok("79099-07-3") and cas_check_ok("7732-18-5")
+    assert not cas_check_ok("1609-66-5")  # the misprinted norfentanyl number of a public list
+    assert all(cas_check_ok(c) for c in MONITORED | WATCHED | SALTS)
+
+
+def test_schema_of_every_line(all_rows):
+    for r in all_rows:
+        where = r["_where"]
+        for field, typ in REQUIRED.items():
+            assert field in r, f"{where}: missing field {field!r}"
+            assert isinstance(r[field], typ), f"{where}: field {field!r} is not {typ.__name__}"
+        extra = set(r) - set(REQUIRED) - {"note", "_where"}
+        assert not extra, f"{where}: unknown fields {sorted(extra)}"
+        if "note" in r:
+            assert isinstance(r["note"], str), f"{where}: note is not a string"
+        assert r["lang"] in LANGS, f"{where}: lang {r['lang']!r}"
+        assert r["label"] in (0, 1), f"{where}: label {r['label']!r}"
+        assert r["kind"] in POSITIVE_KINDS | NEGATIVE_KINDS, f"{where}: kind {r['kind']!r}"
+        assert r["text"].strip() and r["title"].strip(), f"{where}: empty title or text"
+
+
+def test_ids_are_unique_and_prefixed(eval_rows, seed_rows):
+    ids = Counter(r["id"] for r in eval_rows + seed_rows)
+    assert [i for i, c in ids.items() if c > 1] == []
+    for r in eval_rows:
+        assert re.fullmatch(rf"hw-{r['lang']}-\d{{3}}", r["id"]), f"{r['_where']}: id {r['id']}"
+    for r in seed_rows:
+        assert re.fullmatch(rf"seed-{r['lang']}-\d{{3}}", r["id"]), f"{r['_where']}: id {r['id']}"
+
+
+def _key(text: str) -> str:
+    # Duplicates are judged after folding case, width and whitespace: a copy with other spacing
+    # is still a copy.
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def test_no_duplicate_texts_within_or_across_files(all_rows):
+    seen: dict[str, str] = {}
+    for r in all_rows:
+        k = _key(r["text"])
+        assert k not in seen, f"{r['_where']}: same text as {seen[k]}"
+        seen[k] = r["_where"]
+
+
+def test_label_follows_kind_and_substances(all_rows):
+    for r in all_rows:
+        where, subs, kind = r["_where"], set(r["substances"]), r["kind"]
+        assert len(subs) == len(r["substances"]), f"{where}: repeated substance id"
+        assert r["label"] == (1 if kind in POSITIVE_KINDS else 0), f"{where}: label {r['label']} for {kind}"
+        if kind == "offer_monitored":
+            assert subs & MONITORED, f"{where}: offer_monitored without a monitored substance"
+        elif kind in ("offer_watched_redflag", "offer_watched_plain"):
+            assert subs and subs <= WATCHED, f"{where}: {kind} must list watched substances only"
+        else:
+            assert not subs, f"{where}: {kind} is not an offer and must have no substances"
+
+
+def test_every_substance_is_a_valid_primary_id(all_rows):
+    for r in all_rows:
+        for cas in r["substances"]:
+            assert cas_check_ok(cas), f"{r['_where']}: {cas} fails the CAS check digit"
+            assert cas not in SALTS, f"{r['_where']}: {cas} is a salt/hydrate, use the free base id"
+            assert cas in MONITORED | WATCHED, f"{r['_where']}: {cas} is not a primary id of the reference"
+
+
+@pytest.mark.parametrize("name", ["eval", "seed"])
+def test_sizes_and_balance(name, eval_rows, seed_rows):
+    rows = eval_rows if name == "eval" else seed_rows
+    minimum, per_lang = (270, 80) if name == "eval" else (140, 40)
+    assert len(rows) >= minimum
+    share = sum(r["label"] for r in rows) / len(rows)
+    assert 0.40 <= share <= 0.60, f"{name}: label-1 share {share:.2f}"
+    by_lang = Counter(r["lang"] for r in rows)
+    assert all(by_lang[lang] >= per_lang for lang in LANGS), f"{name}: {dict(by_lang)}"
+    for lang in LANGS:
+        lang_rows = [r for r in rows if r["lang"] == lang]
+        lang_share = sum(r["label"] for r in lang_rows) / len(lang_rows)
+        assert 0.35 <= lang_share <= 0.65, f"{name}/{lang}: label-1 share {lang_share:.2f}"
+    kinds = Counter(r["kind"] for r in rows)
+    assert set(kinds) == POSITIVE_KINDS | NEGATIVE_KINDS, f"{name}: kinds missing: {POSITIVE_KINDS | NEGATIVE_KINDS - set(kinds)}"
+
+
+def test_eval_covers_the_hard_cases(eval_rows):
+    texts = [r["title"] + "\n" + r["text"] for r in eval_rows]
+    joined = "\n".join(texts)
+    # salts and hydrates of the brief, each at least once
+    for salt in ("40064-34-4", "990-73-8", "99918-43-1", "23076-35-9"):
+        assert salt in joined, f"no listing uses the salt/hydrate CAS {salt}"
+    assert re.search(r"CAS ?79099(?![\d-])", joined), "no first-block-only CAS"
+    assert re.search(r"\d{2,7} \d{2} \d(?!\d)", joined), "no spaced CAS"
+    assert re.search(r"\d{2,7}\.\d{2}\.\d(?!\d)", joined), "no dotted CAS"
+    assert any("\uff10" <= ch <= "\uff19" for ch in joined), "no full-width digits"
+    assert re.search("[a-zA-Z][\u0430\u043e\u0435\u0440\u0441]|[\u0430\u043e\u0435\u0440\u0441][a-zA-Z]", joined), "no homoglyphs"
+    assert "\u200b" in joined or "\u200c" in joined or "\u200d" in joined, "no zero-width characters"
+    assert re.search(r"f3nt|f3nt4|fent@|b0c|p1per", joined, re.I), "no leetspeak"
+    assert "504-24-5" in joined, "no 4-aminopyridine negative"
+    assert re.search(r"nuclear|核电|nuclear", joined, re.I), "no NPP-as-power-plant negative"
+    wrong = [c for c in re.findall(r"\b\d{2,7}-\d{2}-\d\b", joined) if not cas_check_ok(c)]
+    assert wrong, "no CAS with a wrong check digit"
+
+
+def test_no_production_information(all_rows):
+    pattern = re.compile("|".join(FORBIDDEN), re.I)
+    for r in all_rows:
+        m = pattern.search(r["title"] + "\n" + r["text"])
+        assert not m, f"{r['_where']}: forbidden word {m.group(0)!r}"
+
+
+def test_contacts_are_obviously_fake(all_rows):
+    for r in all_rows:
+        where = r["_where"]
+        text = unicodedata.normalize("NFKC", r["title"] + "\n" + r["text"])
+        for domain in EMAIL.findall(text):
+            assert re.fullmatch(r"example\.(com|org|net|invalid)", domain.lower()), f"{where}: e-mail domain {domain}"
+        no_mail = EMAIL.sub(" ", text)
+        for handle in HANDLE.findall(no_mail):
+            assert "fake" in handle.lower(), f"{where}: handle @{handle} does not look fake"
+        no_cas = re.sub(r"(?<!\d)\d{2,7}[-. ]\d{2}[-. ]\d(?!\d)", " ", no_mail)  # CAS numbers are not phones
+        for phone in PHONE.findall(no_cas):
+            if len(re.sub(r"\D", "", phone)) < 9:
+                continue  # prices, quantities
+            assert FAKE_PHONE.search(phone), f"{where}: phone-like {phone!r} is not +1-555-01xx"
+        for wallet in re.findall(r"\b(?:bc1|0x|T[A-Z])[A-Za-z0-9]{10,}", no_mail):
+            assert "fake" in wallet.lower() or "0000" in wallet, f"{where}: wallet {wallet} does not look fake"
