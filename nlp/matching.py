@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from nlp.lexicon import Lexicon, Term, cas_check_digit_ok
-from nlp.normalize import HOMOGLYPHS, SEPARATORS, ZERO_WIDTH, NormText
+from nlp.normalize import HOMOGLYPHS, SEPARATORS, ZERO_WIDTH, NormText, normalize
 
 _FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _HOMO = re.compile("[" + "".join(k for k, v in HOMOGLYPHS.items() if v != "-") + "]")
@@ -32,8 +32,8 @@ _CAS_SEP = r"[ \t]*[-._/ ][ \t]*"
 CAS_RE = re.compile(rf"(?<![\d])(\d{{2,7}})(?:{_CAS_SEP}|[ \t]*)(\d{{2}})(?:{_CAS_SEP}|[ \t]*)(\d)(?![\d])")
 FIRST_BLOCK_RE = re.compile(r"(?<![\d])(\d{4,7})(?![\d])")
 # Letters typed for digits inside numbers ("79O99", "1O9-66-1"): same length, offsets kept.
-_DIGIT_FIX = re.compile(r"(?<=\d)[oil|](?=[\d-])|(?<=[\d-])[oil|](?=\d)")
-_DIGIT_FIX_MAP = {"o": "0", "i": "1", "l": "1", "|": "1"}
+_DIGIT_FIX = re.compile(r"(?<=\d)[oil|sb](?=[\d-])|(?<=[\d-])[oil|sb](?=\d)")
+_DIGIT_FIX_MAP = {"o": "0", "i": "1", "l": "1", "|": "1", "s": "5", "b": "8"}
 _NOT_CAS_BEFORE = re.compile(r"(?:\$|€|¥|usd|mxn|rmb|cp|c\.p\.|zip|tel|phone|\+|#|no\.|order|pedido|订单)\s*$")
 _CAS_BEFORE = re.compile(r"cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?\s*[:：#]?\s*$")
 
@@ -80,22 +80,24 @@ class SubstanceMatcher:
         self._terms = lexicon.terms
         self._trie = re.compile("(?=(" + trie_regex(sorted(self._terms)) + "))")
         # Fuzzy index (symmetric deletes, distance 1) over letter-only names of 7+ letters.
-        self._exact_words = {c for c in self._terms if c.isalpha()}
+        # Fuzzy index (symmetric deletes, distance 1) over the words of names, 7+ letters.
+        self._segments: set[str] = set()
+        for terms in self._terms.values():
+            if terms[0].how != "abbreviation":
+                self._segments.update(_WORD.findall(" ".join(terms[0].segments)))
         self._deletes: dict[str, set[str]] = {}
-        self._fuzzy_cache: dict[str, str | None] = {}
-        for compact, terms in self._terms.items():
-            if len(compact) >= 7 and compact.isalpha() and compact.isascii() and terms[0].how != "abbreviation":
-                for d in _deletes(compact) | {compact}:
-                    self._deletes.setdefault(d, set()).add(compact)
+        self._fuzzy_cache: dict[str, tuple[str, ...]] = {}
+        for seg in self._segments:
+            for d in _deletes(seg) | {seg}:
+                self._deletes.setdefault(d, set()).add(seg)
 
     # ------------------------------------------------------------------ public
 
     def find(self, nt: NormText) -> list[SubstanceMatch]:
         candidates: list[tuple[int, int, Term, str]] = []  # orig start, end, term, detail
         self._names(nt, nt.compact, "", candidates)
-        leet = nt.leet
-        if leet:
-            self._names(nt, leet, "leetspeak", candidates)
+        for view in nt.leet:
+            self._names(nt, view, "leetspeak", candidates)
         cas_found = self._cas(nt)
         chosen = _resolve(candidates, cas_found)
         chosen = self._disambiguate(nt, chosen)
@@ -182,34 +184,66 @@ class SubstanceMatcher:
     # ------------------------------------------------------------------ fuzzy
 
     def _fuzzy(self, nt: NormText, chosen: list) -> list:
+        """Words one edit away from a lexicon word: correct the word, re-match around it."""
         if not self._deletes:
             return []
-        out = []
-        for m in _WORD.finditer(nt.norm):
+        out: list = []
+        norm = nt.norm
+        for m in _WORD.finditer(norm):
             word = m.group()
-            if word in self._exact_words:
+            if word in self._segments:
                 continue
-            ostart, oend = nt.orig_span(m.start(), m.end())
-            if any(s < oend and ostart < e for s, e, *_ in chosen):
-                continue
-            target = self._fuzzy_cache.get(word, "?")
-            if target == "?":
-                target = self._fuzzy_lookup(word)
+            targets = self._fuzzy_cache.get(word)
+            if targets is None:
+                targets = self._fuzzy_lookup(word)
                 if len(self._fuzzy_cache) < 500_000:  # listing vocabularies repeat; bound the memory
-                    self._fuzzy_cache[word] = target
-            if target is None:
-                continue
-            term = self._terms[target][0]
-            out.append((ostart, oend, term.substance_id, "fuzzy", f"misspelling of {term.text!r}"))
+                    self._fuzzy_cache[word] = targets
+            for target in targets:
+                hit = self._rematch(nt, m.start(), m.end(), target, chosen + out)
+                if hit:
+                    out.append(hit)
+                    break
         return out
 
+    def _rematch(self, nt: NormText, ws: int, we: int, target: str, taken: list):
+        """Match again around norm[ws:we] with the word replaced by `target`."""
+        norm = nt.norm
+        a, b = max(0, ws - 80), min(len(norm), we + 80)
+        window = normalize(norm[a:ws] + target + norm[we:b])
+        found: list = []
+        self._names(window, window.compact, "", found)
+        shift = len(target) - (we - ws)
+        lo, hi = ws - a, ws - a + len(target)
 
-    def _fuzzy_lookup(self, word: str) -> str | None:
+        def back(p: int, is_end: bool) -> int:
+            if p <= lo:
+                return a + p
+            if p >= hi:
+                return a + p - shift
+            return we if is_end else ws
+
+        for s_, e_, term, _ in sorted(found, key=lambda f: f[0] - f[1]):
+            if not (s_ < hi and lo < e_):
+                continue  # did not need the corrected word
+            ostart, oend = nt.orig_span(back(s_, False), back(e_, True))
+            if any(x < oend and ostart < y for x, y, *_ in taken):
+                continue
+            return (ostart, oend, term.substance_id, "fuzzy", f"misspelling of {term.text!r}")
+        return None
+
+    def _fuzzy_lookup(self, word: str) -> tuple[str, ...]:
+        """Lexicon words this word may be a misspelling of, most likely first."""
+        variants = [word.replace(x, y) for x, y in _SPELLING if x in word]
+        exact = [v for v in variants if v in self._segments]
         hits: set[str] = set()
         for d in _deletes(word) | {word}:
             hits |= self._deletes.get(d, set())
-        hits = {h for h in hits if _edit1(word, h)}
-        return hits.pop() if len(hits) == 1 else None
+        near = sorted((h for h in hits if _edit1(word, h)), key=lambda h: (abs(len(h) - len(word)), h))
+        return tuple(dict.fromkeys(exact + near))[:4]
+
+
+# Spelling swaps common in listings (ph/f, y/i), tried before edit distance.
+_SPELLING = (("f", "ph"), ("ph", "f"), ("i", "y"), ("y", "i"))
 
 
 def _deletes(word: str) -> set[str]:

@@ -44,11 +44,10 @@ for _cp in range(0xFF01, 0xFF5F):  # full-width ASCII block
 _ONE_TO_ONE[0x3000] = " "  # ideographic space
 _NEEDS_SLOW = re.compile(f"[{ZERO_WIDTH}]")
 
-SEPARATORS = re.compile(r"[\s\-._/\\()\[\]{},'\"*+|:;~·•`^=<>!?#、，。：；（）【】《》“”‘’]+")
+SEPARATORS = re.compile(r"[\s\-._/\\()\[\]{},'\"*+:;~·•`^=<>?#、，。：；（）【】《》“”‘’]+")
 
-LEET = {"@": "a", "4": "a", "3": "e", "1": "i", "0": "o", "$": "s", "5": "s", "7": "t", "8": "b", "!": "i", "|": "l"}
-_LEET_RE = re.compile(r"(?<=[a-z])[@4310$578|]|[@4310$578|](?=[a-z])")
-_LEET_TABLE = str.maketrans({k: v for k, v in LEET.items() if len(k) == 1})
+LEET = {"@": "a", "4": "a", "3": "e", "1": "i", "0": "o", "$": "s", "5": "s", "7": "t", "!": "i", "|": "l"}
+_LEET_RE = re.compile(r"(?<=[a-z])[@4310$57|!]|[@4310$57|!](?=[a-z])")
 
 _char_cache: dict[str, str] = {}
 
@@ -86,7 +85,7 @@ class NormText:
     compact: str = ""
     _seg_compact: list[int] = field(default_factory=list)  # start of each segment in compact
     _seg_norm: list[int] = field(default_factory=list)  # start of the same segment in norm
-    _leet: str | None = None
+    _leet: list[str] | None = None
 
     def norm_to_orig(self, i: int) -> int:
         return i if self._offsets is None else self._offsets[i]
@@ -103,11 +102,21 @@ class NormText:
         return self.compact_to_norm(cstart), self.compact_to_norm(cend - 1) + 1
 
     @property
-    def leet(self) -> str | None:
-        """The leetspeak-decoded compact view, or None when nothing in it looks like leetspeak."""
+    def leet(self) -> list[str]:
+        """Leetspeak-decoded compact views ("1" read as "i", then as "l"); empty when nothing
+        in the text looks like leetspeak."""
         if self._leet is None:
-            self._leet = _LEET_RE.sub(lambda m: LEET[m.group()], self.compact) if _LEET_RE.search(self.compact) else ""
-        return self._leet or None
+            views: list[str] = []
+            # decided in the norm view, where "1-boc-4-..." digits stand next to separators
+            if _LEET_RE.search(self.norm):
+                views.append(SEPARATORS.sub("", _LEET_RE.sub(lambda m: LEET[m.group()], self.norm)))
+                if "1" in self.norm:
+                    alt = _LEET_RE.sub(lambda m: "l" if m.group() == "1" else LEET[m.group()], self.norm)
+                    alt = SEPARATORS.sub("", alt)
+                    if alt != views[0]:
+                        views.append(alt)
+            self._leet = views
+        return self._leet
 
 
 def normalize(text: str) -> NormText:

@@ -1,0 +1,226 @@
+"""spaCy components of the detector, registered with `@Language.factory("pwatch_<name>")`.
+
+Import this module before `spacy.load(model_dir)` (the `nlp.detector` module does). Pipeline:
+
+    pwatch_normalizer → pwatch_substances → pwatch_signals → textcat → pwatch_scorer
+
+Results live on `Doc` extensions: `doc._.pw_norm` (NormText), `doc._.pw_substances`
+(list[SubstanceMatch]), `doc._.pw_signals` (list[SignalHit]), `doc._.pw_score` (float),
+`doc._.pw_flagged` (bool), `doc._.pw_gate` (why the substance gate opened or stayed shut).
+Offsets are character offsets into `doc.text`. The lexicon and signal data are loaded in
+`initialize` (default: the packaged files) and saved with the pipeline (`to_disk`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc
+from thinc.api import ConfigValidationError
+
+from nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
+from nlp.matching import SubstanceMatcher
+from nlp.normalize import normalize
+from nlp.signals import DEFAULT_SIGNALS, SignalMatcher
+
+for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger", "encrypted_messenger", "payment")
+OFFER_LABEL = "OFFER"
+OTHER_LABEL = "OTHER"
+
+
+def _norm(doc: Doc):
+    if doc._.pw_norm is None:  # component used without pwatch_normalizer in front of it
+        doc._.pw_norm = normalize(doc.text)
+    return doc._.pw_norm
+
+
+# ---------------------------------------------------------------------------- normaliser
+
+
+@Language.factory("pwatch_normalizer")
+def make_normalizer(nlp: Language, name: str) -> "Normalizer":
+    return Normalizer()
+
+
+class Normalizer:
+    """Computes the obfuscation-proof views of the text once per doc."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.pw_norm = normalize(doc.text)
+        return doc
+
+
+# ---------------------------------------------------------------------------- substances
+
+
+@Language.factory("pwatch_substances", default_config={"fuzzy": True})
+def make_substances(nlp: Language, name: str, fuzzy: bool) -> "SubstanceComponent":
+    return SubstanceComponent(name, fuzzy=fuzzy)
+
+
+class SubstanceComponent:
+    def __init__(self, name: str, *, fuzzy: bool = True):
+        self.name = name
+        self.fuzzy = fuzzy
+        self.lexicon_text: str | None = None
+        self.lexicon: Lexicon | None = None
+        self.matcher: SubstanceMatcher | None = None
+
+    def initialize(self, get_examples: Optional[Callable[[], Iterable]] = None, *, nlp: Optional[Language] = None,
+                   lexicon_path: Optional[str] = None) -> None:
+        path = Path(lexicon_path) if lexicon_path else DEFAULT_LEXICON
+        self._set(path.read_text(encoding="utf-8"), str(path))
+
+    def _set(self, text: str, source: str) -> None:
+        self.lexicon = parse_lexicon(text, source)
+        self.lexicon_text = text
+        self.matcher = SubstanceMatcher(self.lexicon)
+        if not self.fuzzy:
+            self.matcher._deletes = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.matcher is None:
+            self.initialize()
+        doc._.pw_substances = self.matcher.find(_norm(doc))
+        return doc
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        return srsly.msgpack_dumps({"lexicon": self.lexicon_text or ""})
+
+    def from_bytes(self, data: bytes, *, exclude=tuple()) -> "SubstanceComponent":
+        text = srsly.msgpack_loads(data)["lexicon"]
+        if text:
+            self._set(text, f"<{self.name} bytes>")
+        return self
+
+    def to_disk(self, path, *, exclude=tuple()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.lexicon_text is None:
+            self.initialize()
+        (path / "substances.toml").write_text(self.lexicon_text, encoding="utf-8")
+
+    def from_disk(self, path, *, exclude=tuple()) -> "SubstanceComponent":
+        file = Path(path) / "substances.toml"
+        self._set(file.read_text(encoding="utf-8"), str(file))
+        return self
+
+
+# ---------------------------------------------------------------------------- signals
+
+
+@Language.factory("pwatch_signals")
+def make_signals(nlp: Language, name: str) -> "SignalComponent":
+    return SignalComponent(name)
+
+
+class SignalComponent:
+    def __init__(self, name: str):
+        self.name = name
+        self.matcher: SignalMatcher | None = None
+
+    def initialize(self, get_examples=None, *, nlp: Optional[Language] = None, signals_path: Optional[str] = None) -> None:
+        self.matcher = SignalMatcher.load(signals_path or DEFAULT_SIGNALS)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.matcher is None:
+            self.initialize()
+        doc._.pw_signals = self.matcher.find(_norm(doc))
+        return doc
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        if self.matcher is None:
+            self.initialize()
+        return srsly.msgpack_dumps({"signals": self.matcher.text})
+
+    def from_bytes(self, data: bytes, *, exclude=tuple()) -> "SignalComponent":
+        self.matcher = SignalMatcher.from_text(srsly.msgpack_loads(data)["signals"], f"<{self.name} bytes>")
+        return self
+
+    def to_disk(self, path, *, exclude=tuple()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.matcher is None:
+            self.initialize()
+        (path / "signals.toml").write_text(self.matcher.text, encoding="utf-8")
+
+    def from_disk(self, path, *, exclude=tuple()) -> "SignalComponent":
+        file = Path(path) / "signals.toml"
+        self.matcher = SignalMatcher.from_text(file.read_text(encoding="utf-8"), str(file))
+        return self
+
+
+# ---------------------------------------------------------------------------- scorer
+
+SCORER_DEFAULTS = {
+    "threshold": 0.5,
+    "text_weight": 0.7,
+    "signal_saturation": 4,
+    "refusal_factor": 0.35,
+    "ungated_cap": 0.2,
+}
+
+
+@Language.factory("pwatch_scorer", default_config=SCORER_DEFAULTS)
+def make_scorer(nlp: Language, name: str, threshold: float, text_weight: float, signal_saturation: int,
+                refusal_factor: float, ungated_cap: float) -> "Scorer":
+    errors = []
+    for key, value in (("threshold", threshold), ("text_weight", text_weight), ("refusal_factor", refusal_factor),
+                       ("ungated_cap", ungated_cap)):
+        if not 0.0 <= value <= 1.0:
+            errors.append({"loc": [key], "msg": f"must be between 0 and 1, got {value}"})
+    if signal_saturation < 1:
+        errors.append({"loc": ["signal_saturation"], "msg": f"must be at least 1, got {signal_saturation}"})
+    if errors:
+        raise ConfigValidationError(config={"components": {name: {"factory": "pwatch_scorer"}}}, errors=errors,
+                                    title=f"Invalid config for component '{name}'")
+    return Scorer(threshold, text_weight, signal_saturation, refusal_factor, ungated_cap)
+
+
+class Scorer:
+    """Blends the context classifier with trade signals behind a substance gate.
+
+    The gate opens for a monitored substance, or a watched one with a red-flag signal or a
+    monitored co-listing (DESIGN.md, "What is flagged"). Closed gate: the score is capped below
+    any sensible threshold. A refusal ("we do not sell ...") scales the score down.
+    """
+
+    def __init__(self, threshold: float, text_weight: float, signal_saturation: int, refusal_factor: float, ungated_cap: float):
+        self.threshold = threshold
+        self.text_weight = text_weight
+        self.signal_saturation = signal_saturation
+        self.refusal_factor = refusal_factor
+        self.ungated_cap = ungated_cap
+
+    def __call__(self, doc: Doc) -> Doc:
+        subs = doc._.pw_substances or []
+        sigs = doc._.pw_signals or []
+        tiers = {m.tier for m in subs}
+        red = any(s.red_flag for s in sigs)
+        if "monitored" in tiers:
+            gate = "monitored substance"
+        elif "watched" in tiers and red:
+            gate = "watched substance with red flags"
+        elif "watched" in tiers:
+            gate = "watched substance without red flags"
+        else:
+            gate = "no monitored substance"
+        p_offer = doc.cats.get(OFFER_LABEL, 0.5)
+        kinds = {s.kind for s in sigs if s.kind in TRADE_KINDS}
+        evidence = min(1.0, len(kinds) / self.signal_saturation)
+        score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
+        if any(s.kind == "refusal" for s in sigs):
+            score *= self.refusal_factor
+        if gate not in ("monitored substance", "watched substance with red flags"):
+            score = min(score, self.ungated_cap)
+        doc._.pw_score = round(float(score), 4)
+        doc._.pw_flagged = doc._.pw_score >= self.threshold
+        doc._.pw_gate = gate
+        return doc

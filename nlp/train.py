@@ -1,0 +1,133 @@
+"""Build the pipelines from `nlp/config.cfg` and train the context classifier, reproducibly.
+
+`train(examples, out_dir, seed)` → a versioned model directory (see `nlp.detector`). Examples are
+plain dicts: `text`, `title` (optional), `lang`, `label` (0/1), `kind`, `substances`. The same
+examples and seed give the same weights and the same `model_version`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import fix_random_seed, load_model_from_config, minibatch
+from thinc.api import Config
+
+import nlp.components  # noqa: F401  (registers the pwatch_* factories)
+from nlp.components import OFFER_LABEL, OTHER_LABEL
+from nlp.detector import LANGS, MANIFEST
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.cfg"
+PACKAGE_VERSION = "0.1.0"
+
+
+class TrainingError(ValueError):
+    """The training examples are unusable (names the example and field)."""
+
+
+def load_config(config_path: Path = DEFAULT_CONFIG, lang: str = "en", seed: int = 0) -> Config:
+    config = Config().from_disk(config_path, overrides={"system.seed": seed})
+    config["nlp"]["lang"] = lang
+    if lang == "zh":  # one token per character: no downloads, and matching is per character anyway
+        config["nlp"]["tokenizer"] = {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "char"}
+    return config
+
+
+def build_pipeline(lang: str, config_path: Path = DEFAULT_CONFIG, seed: int = 0) -> Language:
+    return load_model_from_config(load_config(config_path, lang, seed), auto_fill=True, validate=True)
+
+
+def _check(examples: list[dict]) -> None:
+    for i, ex in enumerate(examples):
+        if not isinstance(ex.get("text"), str):
+            raise TrainingError(f"example #{i + 1}: `text` must be a string")
+        if ex.get("label") not in (0, 1):
+            raise TrainingError(f"example #{i + 1}: `label` must be 0 or 1, got {ex.get('label')!r}")
+        if ex.get("lang") not in LANGS:
+            raise TrainingError(f"example #{i + 1}: `lang` must be one of {LANGS}, got {ex.get('lang')!r}")
+
+
+def model_version(examples: list[dict], seed: int, config_text: str, data_texts: list[str]) -> str:
+    h = hashlib.sha256()
+    h.update(str(seed).encode())
+    h.update(config_text.encode())
+    for t in data_texts:
+        h.update(t.encode())
+    for ex in examples:
+        h.update(json.dumps([ex.get("title"), ex["text"], ex["lang"], ex["label"]], ensure_ascii=False).encode())
+    return f"pwatch-detector-{PACKAGE_VERSION}+{h.hexdigest()[:12]}"
+
+
+def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path = DEFAULT_CONFIG) -> Path:
+    _check(examples)
+    out_dir = Path(out_dir)
+    config_text = Path(config_path).read_text(encoding="utf-8")
+    langs = [lg for lg in LANGS if any(ex["lang"] == lg for ex in examples)]
+    if not langs:
+        raise TrainingError("no training examples")
+    pipelines = {}
+    data_texts: list[str] = []
+    for lang in langs:
+        fix_random_seed(seed)
+        nlp = build_pipeline(lang, config_path, seed)
+        subset = [ex for ex in examples if ex["lang"] == lang]
+        _train_textcat(nlp, subset, seed, load_config(config_path, lang, seed)["training"])
+        pipelines[lang] = nlp
+        if not data_texts:
+            data_texts = [nlp.get_pipe("pwatch_substances").lexicon_text, nlp.get_pipe("pwatch_signals").matcher.text]
+    version = model_version(examples, seed, config_text, data_texts)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".model-", dir=out_dir.parent))
+    try:
+        for lang, nlp in pipelines.items():
+            nlp.meta["name"] = f"pwatch_detector_{lang}"
+            nlp.meta["version"] = PACKAGE_VERSION
+            nlp.meta["pwatch_model_version"] = version
+            nlp.meta["description"] = "Precursor Watch detector: lexicon, obfuscation-proof matching, trade signals, textcat"
+            nlp.to_disk(tmp / lang)
+        counts = {lg: sum(1 for ex in examples if ex["lang"] == lg) for lg in langs}
+        (tmp / MANIFEST).write_text(json.dumps(
+            {"model_version": version, "langs": langs, "seed": seed, "examples": counts}, indent=2) + "\n", encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> None:
+    def example(ex: dict) -> Example:
+        text = f"{ex['title']}\n{ex['text']}" if ex.get("title") else ex["text"]
+        y = float(ex["label"])
+        return Example.from_dict(nlp.make_doc(text), {"cats": {OFFER_LABEL: y, OTHER_LABEL: 1.0 - y}})
+
+    data = [example(ex) for ex in subset]
+    textcat = nlp.get_pipe("textcat")
+    textcat.add_label(OFFER_LABEL)
+    textcat.add_label(OTHER_LABEL)
+    optimizer = nlp.initialize(lambda: data)
+    rng = random.Random(seed)
+    for _ in range(int(cfg.get("max_epochs", 8))):
+        rng.shuffle(data)
+        for batch in minibatch(data, size=int(cfg.get("batch_size", 32))):
+            nlp.update(batch, sgd=optimizer, drop=float(cfg.get("dropout", 0.2)), exclude=[
+                n for n in nlp.pipe_names if n != "textcat"])
+
+
+def load(model_dir: Path):
+    """Shorthand for `nlp.detector.Detector.load`."""
+    from nlp.detector import Detector
+
+    return Detector.load(model_dir)
+
+
+__all__ = ["train", "build_pipeline", "load_config", "TrainingError", "spacy"]
