@@ -21,6 +21,7 @@ run: setup
 	$(BIN)/pwatch run
 
 test: setup
+	sh tests/ensure_system_packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 airflow: setup
