@@ -170,18 +170,24 @@ class SentNotice:
     received_on: str | None
     status: str  # pending | sent
     removals: dict[int, dt.date]  # listing id -> date its removal was observed
+    request: dict[str, Any] | None = None  # the body actually POSTed, when recorded
 
 
 def lumen_json(notice: SentNotice) -> dict[str, Any]:
-    """Lumen-like notice: title/type/body/dates, works with infringing URLs, entity roles."""
+    """Lumen-like notice: title/type/body/dates, works with infringing URLs, entity roles.
+
+    Body, legal basis and evidence come from the request actually sent when it was recorded.
+    """
     d = notice.draft
-    basis = legal_basis(d)
+    sent = notice.request or {}
+    basis = sent.get("legal_basis") or legal_basis(d)
+    evidence = {e.get("url"): e.get("sha256") for e in sent.get("evidence", []) if isinstance(e, dict)}
     return {
         "id": notice.notice_id,
         "title": f"Offer of controlled substances on {d.platform}",
         "type": "Other",
         "subject": "Controlled drug precursors / narcotic drugs offered for sale",
-        "body": explanation(d),
+        "body": sent.get("explanation") or explanation(d),
         "date_sent": d.sent_on.isoformat(),
         "date_received": notice.received_on,
         "language": "en",
@@ -199,7 +205,7 @@ def lumen_json(notice: SentNotice) -> dict[str, Any]:
                 "kind": "marketplace_listing",
                 "infringing_urls_attributes": [{"url": i.url}],
                 "copyrighted_urls_attributes": [],
-                "evidence_sha256": list(i.evidence_sha256),
+                "evidence_sha256": list(evidence.get(i.url) or i.evidence_sha256),
             }
             for i in d.items
         ],

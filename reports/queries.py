@@ -358,3 +358,7 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
         item = out.setdefault(nid, OverdueNotice(nid, platform, ticket, on, (day - on).days))
         item.open_listings.append((key, url))
     return sorted(out.values(), key=lambda n: (-n.days_open, n.notice_id))
+
+
+def latest_event_day(session: Session) -> dt.date | None:
+    return session.scalar(select(func.max(Event.occurred_on)))

@@ -1,0 +1,234 @@
+"""`pwatch review ...` (analyst decisions, labelled export), `pwatch audit` and `pwatch notices
+export|overdue`. (`pwatch notify` and `pwatch report` are pipeline steps: see pipeline.py.)
+
+Listing text printed to the terminal goes through `visible_controls`, so a hostile title cannot
+move the cursor, recolour the terminal or reorder text with bidi overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from pwatch.errors import ConfigError, StateError
+from pwatch.settings import Settings
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _leaf_common() -> argparse.ArgumentParser:
+    """`--data-dir` for nested actions: SUPPRESS as default, so `pwatch review --data-dir X list`
+    keeps X (argparse would otherwise overwrite it with the nested parser's None)."""
+    leaf = argparse.ArgumentParser(add_help=False)
+    leaf.add_argument("--data-dir", default=argparse.SUPPRESS, help="data folder (env PWATCH_DATA_DIR, default var/)")
+    return leaf
+
+
+def register(subparsers, common) -> None:
+    group_common = common
+    common = _leaf_common()
+    review = subparsers.add_parser("review", parents=[group_common], help="analyst review of flagged listings",
+                                   description="List, inspect, confirm or dismiss flagged listings; export decisions as labelled data.")
+    actions = review.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", parents=[common], help="flagged listings awaiting a decision, best score first")
+    listing.add_argument("--status", default="flagged", choices=["flagged", "confirmed", "dismissed", "reported"],
+                         help="review state to list (default flagged = awaiting a decision)")
+    listing.add_argument("--limit", type=int, help="show at most N listings")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing.set_defaults(handler=cmd_review_list)
+
+    show = actions.add_parser("show", parents=[common], help="one listing's case file: flag, evidence, events, reviews")
+    show.add_argument("id", type=int, help="listing id (first column of `review list`)")
+    show.add_argument("--format", choices=["text", "json"], default="text")
+    show.set_defaults(handler=cmd_review_show)
+
+    for decision, verb in (("confirmed", "confirm"), ("dismissed", "dismiss")):
+        act = actions.add_parser(verb, parents=[common], help=f"{verb} a flagged listing (records who and when)")
+        act.add_argument("id", type=int, help="listing id")
+        act.add_argument("--note", help="free-text reason kept with the decision")
+        act.add_argument("--reviewer", help="who decides (default: $PWATCH_REVIEWER or the login name)")
+        act.add_argument("--date", type=_date, help="logical date of the decision (default: today, UTC)")
+        act.set_defaults(handler=cmd_review_decide, decision=decision)
+
+    export = actions.add_parser("export", parents=[common], help="confirmed and dismissed listings as labelled JSONL for retraining")
+    export.add_argument("--out", required=True, help="output JSONL file (id, title, text, lang, label, decision, reviewer, ...)")
+    export.set_defaults(handler=cmd_review_export)
+
+    audit = subparsers.add_parser("audit", parents=[group_common], help="audit report: every statistic with definitions, drill-down, manifest",
+                                  description="Write the audit report for a period: HTML and CSV with every statistic per platform "
+                                  "and in total (unit and definition next to each), a drill-down CSV of the listings and evidence "
+                                  "hashes behind each number, and a SHA-256 manifest.")
+    audit.add_argument("--from", dest="date_from", type=_date, required=True, help="first logical date (YYYY-MM-DD)")
+    audit.add_argument("--to", dest="date_to", type=_date, required=True, help="last logical date (YYYY-MM-DD)")
+    audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
+    audit.set_defaults(handler=cmd_audit)
+
+    notices = subparsers.add_parser("notices", parents=[group_common], help="export sent notices; list overdue ones")
+    nact = notices.add_subparsers(dest="action", metavar="ACTION", required=True)
+    nexp = nact.add_parser("export", parents=[common], help="Lumen-like notices.json + DSA statements_of_reasons.csv + manifest")
+    nexp.add_argument("--out", help="output folder (default <data dir>/notices/)")
+    nexp.add_argument("--date", type=_date, help="notices sent up to this logical date, removals observed by it (default: all)")
+    nexp.set_defaults(handler=cmd_notices_export)
+    over = nact.add_parser("overdue", parents=[common], help="notices without verified removal after `notice_overdue_days`")
+    over.add_argument("--date", type=_date, help="as of this logical date (default: latest event date)")
+    over.add_argument("--format", choices=["table", "json"], default="table")
+    over.set_defaults(handler=cmd_notices_overdue)
+
+
+@contextmanager
+def _session(settings: Settings, write: bool = False):
+    from sqlalchemy.orm import Session
+
+    from pwatch.steps import upgrade_database
+    from storage.db import make_engine
+
+    upgrade_database(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        with Session(engine) as session:
+            if write:
+                with session.begin():
+                    yield session
+            else:
+                yield session
+    finally:
+        engine.dispose()
+
+
+def _clean(value) -> str:
+    from reports.safe import visible_controls
+
+    return visible_controls("" if value is None else str(value))
+
+
+def cmd_review_list(args, settings: Settings) -> int:
+    from reports.review import queue
+
+    with _session(settings) as session:
+        rows = queue(session, args.status, args.limit)
+    if args.format == "json":
+        print(json.dumps([dict(r.__dict__, flagged_on=r.flagged_on.isoformat()) for r in rows], ensure_ascii=False))
+        return 0
+    print(f"{'id':>6}  {'score':>5}  {'platform':<10} {'flagged':<10}  {'key':<12} title")
+    for r in rows:
+        print(f"{r.listing_id:>6}  {r.score:5.2f}  {_clean(r.platform):<10} {r.flagged_on.isoformat():<10}  {_clean(r.listing_key):<12} {_clean(r.title)[:80]}")
+    print(f"{len(rows)} listing(s) {args.status}")
+    return 0
+
+
+def cmd_review_show(args, settings: Settings) -> int:
+    from reports.review import ReviewError, case_file
+
+    with _session(settings) as session:
+        try:
+            case = case_file(session, args.id)
+        except ReviewError as exc:
+            raise StateError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(case, ensure_ascii=False, indent=1))
+        return 0
+    for key in ("id", "platform", "listing_key", "url", "title", "account", "first_seen_on", "status", "score",
+                "substances", "reasons", "matched_words", "evidence_sha256"):
+        value = case[key]
+        if isinstance(value, list):
+            value = "; ".join(map(str, value))
+        print(f"{key:>16}: {_clean(value)}")
+    print(f"{'evidence':>16}: {_clean(case['evidence_snippet'])}")
+    print("          events:")
+    for e in case["events"]:
+        print(f"    {e['on']}  {e['kind']:<17} {_clean(e['cause'] or '')}")
+    print("         reviews:")
+    for r in case["reviews"]:
+        print(f"    {r['at']}  {r['decision']:<9} by {_clean(r['reviewer'])}: {_clean(r['note'] or '')}")
+    return 0
+
+
+def _reviewer(args) -> str:
+    name = args.reviewer or os.environ.get("PWATCH_REVIEWER")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except Exception:  # no login name in some containers
+            name = ""
+    if not name:
+        raise ConfigError("no reviewer: pass --reviewer or set PWATCH_REVIEWER")
+    return name
+
+
+def cmd_review_decide(args, settings: Settings) -> int:
+    from reports.review import ReviewError, decide
+
+    now = dt.datetime.now(dt.timezone.utc)
+    at = now if args.date is None else dt.datetime.combine(args.date, now.timetz())
+    reviewer = _reviewer(args)
+    with _session(settings, write=True) as session:
+        try:
+            review_id = decide(session, args.id, args.decision, reviewer, args.note, at)
+        except ReviewError as exc:
+            raise StateError(str(exc)) from None
+    print(f"listing {args.id} {args.decision} by {_clean(reviewer)} at {at.isoformat(timespec='seconds')} (review {review_id})")
+    return 0
+
+
+def cmd_review_export(args, settings: Settings) -> int:
+    from reports.review import write_labels
+
+    out = Path(args.out)
+    with _session(settings) as session:
+        n = write_labels(session, out)
+    print(f"{n} labelled listing(s) written to {out}")
+    return 0
+
+
+def cmd_audit(args, settings: Settings) -> int:
+    from reports.audit import write_audit_report
+
+    if args.date_to < args.date_from:
+        raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
+    from pwatch.steps import upgrade_database
+
+    upgrade_database(settings)
+    path = write_audit_report(settings, args.date_from, args.date_to, Path(args.out) if args.out else None)
+    print(f"audit report: {path}")
+    return 0
+
+
+def cmd_notices_export(args, settings: Settings) -> int:
+    from reports.notice_export import export_notices
+
+    out = Path(args.out) if args.out else settings.data_path / "notices"
+    with _session(settings) as session:
+        result = export_notices(session, settings, out, args.date)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_notices_overdue(args, settings: Settings) -> int:
+    from reports.queries import latest_event_day, overdue_notices
+
+    with _session(settings) as session:
+        day = args.date or latest_event_day(session) or dt.date.today()
+        rows = overdue_notices(session, day, int(settings.notice_overdue_days))
+    if args.format == "json":
+        print(json.dumps([{"notice_id": n.notice_id, "platform": n.platform, "ticket": n.ticket, "sent_on": n.sent_on.isoformat(),
+                           "days_open": n.days_open, "open_urls": [u for _, u in n.open_listings]} for n in rows]))
+        return 0
+    print(f"as of {day}, overdue after {settings.notice_overdue_days} days:")
+    for n in rows:
+        print(f"  notice {n.notice_id} ({_clean(n.platform)}, ticket {_clean(n.ticket or '-')}), reported {n.sent_on}, "
+              f"{n.days_open} days open, {len(n.open_listings)} listing(s) without verified removal")
+        for key, url in n.open_listings:
+            print(f"      {_clean(key)}  {_clean(url)}")
+    print(f"{len(rows)} overdue notice(s)")
+    return 0

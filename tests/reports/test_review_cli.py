@@ -1,0 +1,64 @@
+"""`pwatch review ...` through the real CLI entry point on a tracked world."""
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pwatch.cli import main
+from storage.models import Review
+from tests.reports.conftest import D0, HOSTILE_TITLES, item
+
+
+def _world(world):
+    origin = "http://127.0.0.11:8470"
+    items = [item("chemdir", origin, f"CD{i}", D0, title) for i, title in enumerate(HOSTILE_TITLES.values())]
+    items.append(item("chemdir", origin, "CDX", D0, "acetone 99%", text="plain acetone, drums"))
+    world.crawl("chemdir", origin, D0, items)
+    return world
+
+
+def _run(capsys, world, *argv):
+    code = main([*argv, "--data-dir", str(world.settings.data_path)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list_show_confirm_dismiss_export(world, capsys, tmp_path):
+    _world(world)
+    code, out, _ = _run(capsys, world, "review", "list", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == len(HOSTILE_TITLES)  # the acetone listing is not flagged
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+
+    code, out, _ = _run(capsys, world, "review", "list")
+    assert "\u202e" not in out and "[U+202E]" in out  # terminal never gets a raw bidi override
+
+    first, second = rows[0]["listing_id"], rows[1]["listing_id"]
+    code, out, _ = _run(capsys, world, "review", "confirm", str(first), "--note", "4-ANPP offer, bulk", "--reviewer", "ana", "--date", "2026-11-02")
+    assert code == 0 and "confirmed by ana" in out
+    code, out, _ = _run(capsys, world, "review", "dismiss", str(second), "--reviewer", "ben")
+    assert code == 0
+
+    with Session(world.engine) as s:
+        reviews = {r.listing_id: r for r in s.scalars(select(Review))}
+    assert reviews[first].reviewer == "ana" and reviews[first].note == "4-ANPP offer, bulk"
+    assert reviews[first].decided_at.date().isoformat() == "2026-11-02" and reviews[first].decided_at.tzinfo is not None
+    assert reviews[second].decision == "dismissed"
+
+    # deciding twice is illegal: one clear line, non-zero exit, nothing written
+    code, _, err = _run(capsys, world, "review", "confirm", str(first), "--reviewer", "ana")
+    assert code != 0 and err.startswith("pwatch: error: listing") and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, world, "review", "show", "999999")
+    assert code != 0 and "no listing with id 999999" in err
+
+    code, out, _ = _run(capsys, world, "review", "show", str(first), "--format", "json")
+    case = json.loads(out)
+    assert case["reviews"][0]["reviewer"] == "ana" and [e["kind"] for e in case["events"]] == ["first_seen", "flagged", "confirmed"]
+    assert case["matched_words"] and all(w in case["text"] for w in case["matched_words"])
+
+    labels = tmp_path / "labels.jsonl"
+    code, out, _ = _run(capsys, world, "review", "export", "--out", str(labels))
+    rows = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert code == 0 and {(r["listing_id"], r["label"]) for r in rows} == {(first, 1), (second, 0)}
+    assert all(r["text"] and r["id"].startswith("chemdir:") and r["reviewer"] in ("ana", "ben") for r in rows)
