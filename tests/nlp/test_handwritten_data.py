@@ -216,7 +216,7 @@ def test_eval_covers_the_hard_cases(eval_rows):
     assert "\u200b" in joined or "\u200c" in joined or "\u200d" in joined, "no zero-width characters"
     assert re.search(r"f3nt|f3nt4|fent@|b0c|p1per", joined, re.I), "no leetspeak"
     assert "504-24-5" in joined, "no 4-aminopyridine negative"
-    assert re.search(r"nuclear|核电|nuclear", joined, re.I), "no NPP-as-power-plant negative"
+    assert re.search(r"nuclear|核电", joined, re.I), "no NPP-as-power-plant negative"
     wrong = [c for c in re.findall(r"\b\d{2,7}-\d{2}-\d\b", joined) if not cas_check_ok(c)]
     assert wrong, "no CAS with a wrong check digit"
 
