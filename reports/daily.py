@@ -267,8 +267,10 @@ def _overdue(data: dict[str, Any]) -> Html:
 def _charts(data: dict[str, Any]) -> Html:
     funnel = data["funnel"]
     per_day = charts.column_chart("Flags per day", [charts.Bar(d.isoformat(), n) for d, n in data["flags_per_day"]])
-    stages = [charts.Bar(label, funnel.get(key)) for key, label in
-              (("flagged", "flagged"), ("confirmed", "confirmed"), ("reported", "reported"), ("removed", "removed"))]
+    reported = funnel.get("reported") or 0
+    removed_after = round((funnel.get("removal_rate") or 0) * reported)  # rate = removed after report / reported
+    stages = [charts.Bar("flagged", funnel.get("flagged")), charts.Bar("confirmed", funnel.get("confirmed")),
+              charts.Bar("reported", reported), charts.Bar("removed after report", removed_after)]
     funnel_svg = charts.bar_chart(f"Report to removal funnel, {data['first_day']} to {data['day']}", stages)
     ttr = charts.bar_chart(
         "Hours from report to observed removal, per platform (median, p90 whisker)",

@@ -1,0 +1,135 @@
+"""The daily flag report on a small tracked world with hostile listings."""
+
+import csv
+import datetime as dt
+import html.parser
+import json
+
+from sqlalchemy.orm import Session
+
+from reports.daily import DAY_NUMBERS, write_daily_report
+from reports.notices import send_notices
+from reports.safe import FORMULA_PREFIXES
+from storage.stats import compute_stats
+from tests.reports.conftest import D0, HOSTILE_TITLES, item
+
+D1, D2 = D0 + dt.timedelta(days=1), D0 + dt.timedelta(days=2)
+
+
+class Doc(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs, self.text = [], [], []
+        self.stack, self.marks, self.stats = [], [], {}
+        self._stat = None
+
+    def handle_starttag(self, name, attrs):
+        self.tags.append(name)
+        self.attrs.extend((name, k, v) for k, v in attrs)
+        self.stack.append(name)
+        d = dict(attrs)
+        if "data-stat" in d:
+            self._stat = d["data-stat"]
+
+    def handle_endtag(self, name):
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.stack and self.stack[-1] == "mark":
+            self.marks.append(data)
+        if self._stat and self.stack and self.stack[-1] == "span":
+            self.stats[self._stat] = data
+            self._stat = None
+
+
+def build(world, endpoint):
+    o = endpoint.origin
+
+    def listings(day, first=0):
+        out = [item("chemdir", o, f"CD{i}", day, t) for i, t in enumerate(HOSTILE_TITLES.values()) if i >= first]
+        return out + [item("chemdir", o, "CDX", day, "acetone", text="acetone drums")]
+
+    world.crawl("chemdir", o, D0, listings(D0))
+    world.review("CD0", "confirmed", D0)
+    world.review("CD1", "confirmed", D0)
+    world.review("CD2", "dismissed", D0)
+    endpoint.world_date = D0
+    send_notices(world.settings, D0)
+    world.crawl("chemdir", o, D1, listings(D1, first=1) + [item("chemdir", o, "CD7", D1, "4-ANPP fresh")])
+    world.event("removal_observed", "CD0", D1, cause="not_found", evidence_sha256="e" * 64)
+    world.crawl("chemdir", o, D2, listings(D2, first=1))
+
+
+def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
+    build(world, endpoint)
+    for day in (D0, D1, D2):
+        path = write_daily_report(world.settings, day)
+    folder = path.parent
+    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags.csv", "flags.json", "index.html"]
+
+    # D1's page: its numbers are storage's statistics for that day (what `pwatch stats` prints)
+    d1 = (folder.parent / D1.isoformat() / "index.html").read_text()
+    doc = Doc()
+    doc.feed(d1)
+    with Session(world.engine) as s:
+        truth = compute_stats(s, D1, D1)["total"]
+    assert {k: int(doc.stats[k]) for k, _ in DAY_NUMBERS} == {k: truth[k] for k, _ in DAY_NUMBERS}
+    assert truth["removed"] == 1 and truth["flagged"] == 1  # CD0 removed, CD7 newly flagged
+
+    html_text = path.read_text()
+    doc = Doc()
+    doc.feed(html_text)
+    # hostile listings are inert: no script, no event handlers, no javascript: links, no remote loads
+    assert "script" not in doc.tags and "img" not in doc.tags and "iframe" not in doc.tags
+    assert not [a for a in doc.attrs if a[1].startswith("on")]
+    assert all(v.startswith(("http://", "https://", "../", "flags.", "data:")) or v.endswith("index.html")
+               for _, k, v in doc.attrs if k in ("href", "src"))
+    text = "".join(doc.text)
+    for title in HOSTILE_TITLES.values():
+        assert title.replace("\u202e", "[U+202E]") in text
+    assert "\u202e" not in html_text
+    assert doc.marks and all(m in ("4-ANPP", "ANPP") for m in doc.marks)  # matched words highlighted
+
+    flags = list(csv.DictReader((folder / "flags.csv").open()))
+    assert len(flags) == len(HOSTILE_TITLES) + 1  # CD7 flagged on D1
+    for row in flags:
+        for value in row.values():
+            assert not value.startswith(FORMULA_PREFIXES), value
+    by_key = {r["listing_key"]: r for r in flags}
+    assert by_key["CD3"]["title"] == "'" + HOSTILE_TITLES["formula"]
+    assert by_key["CD5"]["title"].startswith("'@")
+    assert by_key["CD0"]["status"] == "reported / removed" and by_key["CD2"]["status"] == "dismissed / active"
+    assert by_key["CD0"]["ticket"] == "T-0001"
+    assert "UN: 1988 Convention Table I" in by_key["CD0"]["control_status_at_listing_date"]
+    assert "XX" not in by_key["CD0"]["control_status_at_listing_date"]  # not yet in force
+    assert [float(r["score"]) for r in flags] == sorted((float(r["score"]) for r in flags), reverse=True)
+
+    data = json.loads((folder / "flags.json").read_text())
+    assert data["day"] == D2.isoformat() and len(data["flags"]) == len(flags)
+
+    index = (folder.parent / "index.html").read_text()
+    for day in (D0, D1, D2):
+        assert f'href="{day.isoformat()}/index.html"' in index
+
+
+def test_report_as_of_an_earlier_day_shows_that_days_state(world, endpoint):
+    build(world, endpoint)
+    path = write_daily_report(world.settings, D0)
+    flags = {r["listing_key"]: r for r in csv.DictReader((path.parent / "flags.csv").open())}
+    assert flags["CD0"]["status"] == "reported / active"  # removal observed only on D1
+    assert "CD7" not in flags
+
+
+def test_overdue_notices_listed(world, endpoint):
+    build(world, endpoint)
+    # CD1 was reported on D0 and never removed; overdue after 3 days
+    later = D0 + dt.timedelta(days=4)
+    path = write_daily_report(world.settings, later)
+    data = json.loads((path.parent / "flags.json").read_text())
+    assert data["numbers"]["notices_overdue"] == 1
+    (notice,) = data["notices_overdue"]
+    assert notice["open_listings"] == [f"{endpoint.origin}/product/CD1.html"] and notice["days_open"] == 4
+    early = json.loads((write_daily_report(world.settings, D2).parent / "flags.json").read_text())
+    assert early["numbers"]["notices_overdue"] == 0
