@@ -141,14 +141,14 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
 
 
 def listing_substances(session: Session, listing_ids: Iterable[int]) -> dict[int, set[str]]:
-    """Substance ids found by any flagged detection of each listing (used for relisting)."""
+    """Substance ids any detection found in each listing (used for relisting)."""
     out: dict[int, set[str]] = {}
     ids = list(listing_ids)
     for i in range(0, len(ids), 900):
         for lid, subs in session.execute(
             select(Snapshot.listing_id, Detection.substances)
             .join(Detection, Detection.snapshot_id == Snapshot.id)
-            .where(Snapshot.listing_id.in_(ids[i : i + 900]), Detection.flagged.is_(True))
+            .where(Snapshot.listing_id.in_(ids[i : i + 900]))
         ):
             out.setdefault(lid, set()).update(_substance_id(s) for s in subs or [])
     return out

@@ -3,10 +3,12 @@
 Three signals, each stored with its method and similarity on the link:
 - `text`: near-duplicate title + text (MinHash LSH over character 5-gram shingles, then the exact
   Jaccard of the shingle sets of each candidate pair) at or above `text_threshold`;
-- `contact`: a contact handle (phone, messenger, e-mail) shared with the original;
-- `account_substances`: the same account offering the same monitored substances.
-Across URLs, accounts and platforms. Each new listing links to at most one original: the best
-candidate by similarity (then method order, then the most recent original).
+- `contact`: a contact handle (phone, messenger, e-mail) shared with an original of *another*
+  account (within one account a shared handle is only the seller's other listing);
+- `account_substances`: the same account offering the same substances (as detected).
+Across URLs, accounts and platforms. Each new listing links to at most one original: a text match
+first, then the candidate with the most similar substances, then the most similar text, then the
+most recent original. Originals are listings removed or reported by the date.
 """
 
 from __future__ import annotations
@@ -126,31 +128,44 @@ def find_relistings(
         new = docs.get(nid)
         if new is None:
             continue
-        cands: dict[int, tuple[float, int]] = {}  # original -> (similarity, -method rank)
+        methods: dict[int, set[str]] = {}
 
-        def offer(oid: int, method: str, sim: float) -> None:
+        def offer(oid: int, method: str) -> None:
             o = docs[oid]
             if oid == nid or o.first_seen_on > new.first_seen_on or (o.first_seen_on == new.first_seen_on and oid > nid):
                 return  # an original must predate its relisting
-            key = (round(sim, 6), -METHODS.index(method))
-            if oid not in cands or key > cands[oid][0]:
-                cands[oid] = (key, method)
+            methods.setdefault(oid, set()).add(method)
 
         if new.shingles:
             for oid in lsh.query(minhash(new.shingles)):
-                sim = jaccard(new.shingles, docs[oid].shingles)
-                if sim >= text_threshold:
-                    offer(oid, "text", sim)
+                if jaccard(new.shingles, docs[oid].shingles) >= text_threshold:
+                    offer(oid, "text")
         for c in new.contacts:
             for oid in by_contact.get(c, ()):
-                offer(oid, "contact", jaccard(new.contacts, docs[oid].contacts))
+                # within one account a shared handle is just the seller's other listing; across
+                # accounts (or platforms) it links the new account to the removed one
+                if docs[oid].account_id != new.account_id or new.account_id is None:
+                    offer(oid, "contact")
         subs = substances.get(nid)
         if subs and new.account_id is not None:
             for oid in by_account.get(new.account_id, ()):
                 if substances.get(oid) == subs:
-                    offer(oid, "account_substances", 1.0)
-        if cands:
-            best = max(cands, key=lambda oid: (cands[oid][0], docs[oid].first_seen_on, oid))
-            (sim, _), method = cands[best]
-            matches.append(Match(nid, best, method, sim))
+                    offer(oid, "account_substances")
+        if not methods:
+            continue
+
+        def rank(oid: int) -> tuple:
+            o = docs[oid]
+            return ("text" in methods[oid], jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
+                    jaccard(new.shingles, o.shingles), o.first_seen_on, oid)
+
+        best = max(methods, key=rank)
+        method = next(m for m in METHODS if m in methods[best])
+        o = docs[best]
+        similarity = {
+            "text": jaccard(new.shingles, o.shingles),
+            "contact": jaccard(new.contacts, o.contacts),
+            "account_substances": 1.0,
+        }[method]
+        matches.append(Match(nid, best, method, round(similarity, 6)))
     return matches
