@@ -40,13 +40,13 @@ def _svg(width: int, height: int, title: str, body: str) -> Html:
 
 def column_chart(title: str, bars: Sequence[Bar], height: int = 180) -> Html:
     """Vertical bars, one per label (e.g. flags per day)."""
-    col, gap, top, bottom = 28, 8, 18, 40
-    width = max(160, len(bars) * (col + gap) + gap)
+    col, gap, top, bottom, left = 28, 8, 18, 70, 50
+    width = max(160, left + len(bars) * (col + gap) + gap)
     peak = max([b.value or 0 for b in bars] + [1])
     inner = height - top - bottom
     parts = []
     for i, bar in enumerate(bars):
-        x = gap + i * (col + gap)
+        x = left + gap + i * (col + gap)
         h = 0 if not bar.value else max(1, round(inner * bar.value / peak))
         y = top + inner - h
         parts.append(
@@ -62,7 +62,7 @@ def column_chart(title: str, bars: Sequence[Bar], height: int = 180) -> Html:
 
 def bar_chart(title: str, bars: Sequence[Bar], unit: str = "", width: int = 420) -> Html:
     """Horizontal bars (funnel stages, per-platform values); `extra` is drawn as a whisker."""
-    row, label_w, right = 22, 110, 70
+    row, label_w, right = 22, 150, 70
     height = max(1, len(bars)) * row + 10
     peak = max([max(b.value or 0, b.extra or 0) for b in bars] + [1])
     inner = width - label_w - right

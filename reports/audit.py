@@ -1,0 +1,176 @@
+"""The audit report for a period: every statistic per platform and in total with its unit and
+definition, a drill-down of the listings (and evidence hashes) behind each number, and a SHA-256
+manifest of every exported file.
+
+Numbers and drill-downs both come from `storage.stats` (`compute_stats` / `explain`), the same
+single computation `pwatch stats` prints, so a number and its drill-down cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reports import stats
+from reports.html import Html, join, link, page, table, tag
+from reports.manifest import MANIFEST_NAME, write_manifest
+from reports.safe import safe_name, write_csv
+from storage.models import Event
+
+# What each number means, in words an auditor can check against the drill-down (see the module
+# docstring of storage/stats.py, which is the implementation). Cohort R = listings whose first
+# `reported` event lies in the period.
+DEFINITIONS = {
+    "flagged": "Distinct listings with a `flagged` event (detector flagged an offer) in the period.",
+    "confirmed": "Distinct listings an analyst confirmed (a `confirmed` event) in the period.",
+    "dismissed": "Distinct listings an analyst dismissed (a `dismissed` event) in the period.",
+    "reported": "Distinct listings whose first `reported` event (sent in a notice) lies in the period: cohort R.",
+    "removed": "Distinct listings with a `removal_observed` event (removal verified by K consecutive healthy crawls) in the period, whatever the cause.",
+    "removal_rate": "Share of cohort R with a `removal_observed` event after the first report, up to the end of the period.",
+    "median_hours_to_removal": "Median, over the removed listings of cohort R, of the hours from the first report to the first observed removal after it.",
+    "p90_hours_to_removal": "90th percentile (nearest rank) of the same hours from report to observed removal.",
+    "removed_within_1d": "Share of cohort R removed within 24 hours of the report.",
+    "removed_within_7d": "Share of cohort R removed within 168 hours (7 days) of the report.",
+    "removed_within_30d": "Share of cohort R removed within 720 hours (30 days) of the report.",
+    "stay_down_rate_15d": "Of listings first removed in the period at least 15 days before its end, the share with no `reappeared` or `relisted_as` event in the 15 days after removal.",
+    "stay_down_rate_30d": "As stay_down_rate_15d with a 30-day window.",
+    "reappeared": "Distinct listings seen live again at the same URL after an observed removal (`reappeared` event) in the period.",
+    "relisted": "Distinct new listings linked as relistings of an earlier listing (`relisted_as` event) in the period; grouped by the original's platform.",
+    "repeat_offenders": "Accounts with at least 3 distinct listings removed in the period.",
+    "accounts_closed": "Seller accounts whose closure was observed (`account_closed` event) in the period.",
+    "stores_closed": "Stores whose closure was observed (`store_closed` event) in the period.",
+    "platforms_closed": "Platforms whose closure was observed (`platform_closed` event) in the period.",
+    "items_reported": "(notice, listing) pairs of the notices sent in the period.",
+}
+
+DRILL_FIELDS = ["metric", "group", "subject", "id", "platform", "listing_key", "url", "counted", "value",
+                "evidence_events", "evidence_sha256"]
+STAT_FIELDS = ["metric", "group", "value", "unit", "definition", "drilldown_rows", "drilldown_counted"]
+
+
+def _period(session: Session, date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date, dt.date]:
+    lo, hi = session.execute(select(func.min(Event.occurred_on), func.max(Event.occurred_on))).one()
+    today = dt.date.today()
+    date_from = date_from or lo or today
+    date_to = date_to or hi or today
+    if date_to < date_from:
+        raise ValueError(f"audit period ends ({date_to}) before it starts ({date_from})")
+    return date_from, date_to
+
+
+def collect(session: Session, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+    from storage.stats import METRICS, UNITS, explain
+
+    per_platform = stats.compute(session, date_from, date_to, by="platform")
+    groups: dict[str, dict[str, Any]] = {"total": per_platform["total"], **per_platform["groups"]}
+    drill: list[dict[str, Any]] = []
+    for group in groups:
+        by = None if group == "total" else "platform"
+        for metric in METRICS:
+            for member in explain(session, metric, date_from, date_to, by=by, group=group):
+                drill.append({"metric": metric, "group": group, **member})
+    return {"from": date_from, "to": date_to, "metrics": list(METRICS), "units": dict(UNITS), "groups": groups, "drill": drill}
+
+
+def _drill_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for d in drill:
+        evidence = d.get("evidence") or []
+        rows.append(
+            [
+                d["metric"],
+                d["group"],
+                d["subject"],
+                d["id"],
+                d.get("platform", ""),
+                d.get("listing_key", ""),
+                d.get("url", ""),
+                "yes" if d.get("counted") else "no",
+                "" if d.get("value") is None else round(float(d["value"]), 3),
+                " ".join(f"{e.get('event')}@{e.get('on')}" for e in evidence),
+                " ".join(e["evidence_sha256"] for e in evidence if e.get("evidence_sha256")),
+            ]
+        )
+    return rows
+
+
+def _stat_rows(data: dict[str, Any]) -> list[list[Any]]:
+    counts: dict[tuple[str, str], list[int]] = {}
+    for d in data["drill"]:
+        key = (d["metric"], d["group"])
+        n = counts.setdefault(key, [0, 0])
+        n[0] += 1
+        n[1] += 1 if d.get("counted") else 0
+    rows = []
+    for group, values in data["groups"].items():
+        for metric in data["metrics"]:
+            drill_key = metric
+            n = counts.get((drill_key, group), [0, 0])
+            rows.append([metric, group, "" if values.get(metric) is None else values[metric], data["units"].get(metric, ""),
+                         DEFINITIONS.get(metric, ""), n[0], n[1]])
+    return rows
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit.startswith("share"):
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def render(data: dict[str, Any]) -> str:
+    groups = list(data["groups"])
+    headers = ["statistic", "unit", "definition"] + groups
+    rows = []
+    for metric in data["metrics"]:
+        unit = data["units"].get(metric, "")
+        cells = [tag("span", _fmt(data["groups"][g].get(metric), unit), data_metric=metric, data_group=g,
+                     data_value="" if data["groups"][g].get(metric) is None else data["groups"][g][metric]) for g in groups]
+        rows.append([tag("code", metric), unit, DEFINITIONS.get(metric, "")] + cells)
+    period = f"{data['from']} to {data['to']}"
+    return page(
+        f"Precursor Watch — audit {period}",
+        tag("h1", f"Audit report {period}"),
+        tag("p", "Period: logical dates ", tag("b", period), " inclusive. Every number is a query over the append-only "
+            "tracking events; ", tag("a", "drilldown.csv", href="drilldown.csv"), " lists the listings (or accounts, "
+            "stores, platforms) and evidence hashes behind each one (column ", tag("code", "counted"), " marks the "
+            "numerator of a share). ", tag("a", "statistics.csv", href="statistics.csv"), " has the same numbers; ",
+            tag("a", MANIFEST_NAME, href=MANIFEST_NAME), " holds the SHA-256 of every file (check with ",
+            tag("code", f"sha256sum -c {MANIFEST_NAME}"), ")."),
+        tag("h2", "Statistics per platform and in total"),
+        table(headers, rows, id="statistics"),
+    )
+
+
+def write_audit_report(settings: Any, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
+    """Write the audit folder; return its index.html. Missing dates default to the first / last
+    event date in the database."""
+    from storage.db import make_engine
+
+    engine = make_engine(settings.db_url)
+    try:
+        with Session(engine) as session:
+            date_from, date_to = _period(session, date_from, date_to)
+            data = collect(session, date_from, date_to)
+    finally:
+        engine.dispose()
+    if out_dir is None:
+        out_dir = Path(settings.data_path) / "audit" / safe_name(f"{date_from.isoformat()}_{date_to.isoformat()}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(out_dir / "statistics.csv", STAT_FIELDS, _stat_rows(data))
+    write_csv(out_dir / "drilldown.csv", DRILL_FIELDS, _drill_rows(data["drill"]))
+    (out_dir / "statistics.json").write_text(
+        json.dumps({"from": date_from.isoformat(), "to": date_to.isoformat(), "units": data["units"],
+                    "definitions": DEFINITIONS, "groups": data["groups"]}, indent=1) + "\n", encoding="utf-8")
+    (out_dir / "index.html").write_text(render(data), encoding="utf-8")
+    write_manifest(out_dir)
+    return out_dir / "index.html"
