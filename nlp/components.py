@@ -30,7 +30,8 @@ for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged"
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
-TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger", "encrypted_messenger", "payment")
+TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger", "encrypted_messenger",
+               "payment", "spec")
 OFFER_LABEL = "OFFER"
 OTHER_LABEL = "OTHER"
 
@@ -50,10 +51,12 @@ def make_normalizer(nlp: Language, name: str) -> "Normalizer":
 
 
 class Normalizer:
-    """Computes the obfuscation-proof views of the text once per doc."""
+    """Computes the obfuscation-proof views of the text once per doc (kept when the caller
+    already set `doc._.pw_norm` from the very string the doc was made of)."""
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.pw_norm = normalize(doc.text)
+        if doc._.pw_norm is None:
+            doc._.pw_norm = normalize(doc.text)
         return doc
 
 
@@ -161,19 +164,20 @@ class SignalComponent:
 
 SCORER_DEFAULTS = {
     "threshold": 0.5,
-    "text_weight": 0.7,
+    "text_weight": 0.5,
     "signal_saturation": 4,
     "refusal_factor": 0.35,
+    "context_penalty": 0.3,
     "ungated_cap": 0.2,
 }
 
 
 @Language.factory("pwatch_scorer", default_config=SCORER_DEFAULTS)
 def make_scorer(nlp: Language, name: str, threshold: float, text_weight: float, signal_saturation: int,
-                refusal_factor: float, ungated_cap: float) -> "Scorer":
+                refusal_factor: float, context_penalty: float, ungated_cap: float) -> "Scorer":
     errors = []
     for key, value in (("threshold", threshold), ("text_weight", text_weight), ("refusal_factor", refusal_factor),
-                       ("ungated_cap", ungated_cap)):
+                       ("context_penalty", context_penalty), ("ungated_cap", ungated_cap)):
         if not 0.0 <= value <= 1.0:
             errors.append({"loc": [key], "msg": f"must be between 0 and 1, got {value}"})
     if signal_saturation < 1:
@@ -181,7 +185,7 @@ def make_scorer(nlp: Language, name: str, threshold: float, text_weight: float, 
     if errors:
         raise ConfigValidationError(config={"components": {name: {"factory": "pwatch_scorer"}}}, errors=errors,
                                     title=f"Invalid config for component '{name}'")
-    return Scorer(threshold, text_weight, signal_saturation, refusal_factor, ungated_cap)
+    return Scorer(threshold, text_weight, signal_saturation, refusal_factor, context_penalty, ungated_cap)
 
 
 class Scorer:
@@ -189,11 +193,15 @@ class Scorer:
 
     The gate opens for a monitored substance, or a watched one with a red-flag signal or a
     monitored co-listing (DESIGN.md, "What is flagged"). Closed gate: the score is capped below
-    any sensible threshold. A refusal ("we do not sell ...") scales the score down.
+    any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
+    (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
+    research wording; a refusal ("we do not sell ...") multiplies it by refusal_factor.
     """
 
-    def __init__(self, threshold: float, text_weight: float, signal_saturation: int, refusal_factor: float, ungated_cap: float):
+    def __init__(self, threshold: float, text_weight: float, signal_saturation: int, refusal_factor: float,
+                 context_penalty: float, ungated_cap: float):
         self.threshold = threshold
+        self.context_penalty = context_penalty
         self.text_weight = text_weight
         self.signal_saturation = signal_saturation
         self.refusal_factor = refusal_factor
@@ -216,6 +224,8 @@ class Scorer:
         kinds = {s.kind for s in sigs if s.kind in TRADE_KINDS}
         evidence = min(1.0, len(kinds) / self.signal_saturation)
         score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
+        context = sum(1 for s in sigs if s.kind == "context")
+        score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
         if any(s.kind == "refusal" for s in sigs):
             score *= self.refusal_factor
         if gate not in ("monitored substance", "watched substance with red flags"):

@@ -24,6 +24,7 @@ import nlp.components  # noqa: F401  (registers the pwatch_* factories)
 from nlp.components import OFFER_LABEL
 from nlp.detection import ControlEntry, Detection, DetectInput, Reason, SignalHitOut, SubstanceHit
 from nlp.lexicon import Lexicon
+from nlp.normalize import normalize
 
 LANGS = ("en", "es", "zh")
 MANIFEST = "detector.json"
@@ -81,8 +82,14 @@ class Detector:
             docs: list[Doc | None] = [None] * len(chunk)
             for lang in set(langs):
                 idx = [i for i, lg in enumerate(langs) if lg == lang]
-                texts = [_joined(chunk[i]) for i in idx]
-                for i, doc in zip(idx, self.pipelines[lang].pipe(texts, batch_size=batch_size)):
+                nlp = self.pipelines[lang]
+                made = []
+                for i in idx:
+                    text = _joined(chunk[i])
+                    doc = nlp.make_doc(text)
+                    doc._.pw_norm = normalize(text)  # spares the pipeline a re-join of doc.text
+                    made.append(doc)
+                for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size)):
                     docs[i] = doc
             for rec, lang, doc in zip(chunk, langs, docs):
                 yield self._result(rec, lang, doc)

@@ -4,6 +4,8 @@ refusals) from reviewed regular expressions in `nlp/lexicon/signals.toml`."""
 from __future__ import annotations
 
 import re
+import re._constants as _C  # the stdlib's own pattern parser: expands finite patterns
+import re._parser as _sre
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +15,66 @@ from nlp.normalize import NormText
 DEFAULT_SIGNALS = Path(__file__).resolve().parent / "lexicon" / "signals.toml"
 KNOWN_KINDS = (
     "price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger",
-    "encrypted_messenger", "payment", "refusal",
+    "encrypted_messenger", "payment", "spec", "refusal", "context",
 )
+
+
+_WORDCHAR = re.compile(r"\w")
+
+
+def _expand_pattern(pattern: str, limit: int = 64) -> tuple[list[str], bool, bool] | None:
+    """The finite list of strings a simple pattern matches (None when it is not that simple),
+    and whether it asks for a word boundary on the left / right."""
+    seq = list(_sre.parse(pattern))
+    lb = rb = False
+    if seq and seq[0] == (_C.AT, _C.AT_BOUNDARY):
+        lb, seq = True, seq[1:]
+    if seq and seq[-1] == (_C.AT, _C.AT_BOUNDARY):
+        rb, seq = True, seq[:-1]
+    words = _expand(seq, limit)
+    return None if words is None else (words, lb, rb)
+
+
+def _expand(seq, limit: int) -> list[str] | None:
+    outs = [""]
+    for op, av in seq:
+        if op is _C.LITERAL:
+            alts = [chr(av)]
+        elif op is _C.IN:
+            alts = []
+            for o, a in av:
+                if o is _C.LITERAL:
+                    alts.append(chr(a))
+                elif o is _C.RANGE and a[1] - a[0] < 12:
+                    alts += [chr(x) for x in range(a[0], a[1] + 1)]
+                elif o is _C.CATEGORY and a is _C.CATEGORY_SPACE:
+                    alts.append(" ")  # listings separate words with spaces
+                else:
+                    return None
+        elif op is _C.BRANCH:
+            alts = []
+            for sub in av[1]:
+                e = _expand(sub, limit)
+                if e is None:
+                    return None
+                alts += e
+        elif op is _C.SUBPATTERN:
+            if av[1] or av[2]:
+                return None
+            alts = _expand(av[3], limit)
+            if alts is None:
+                return None
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[1] <= 1:
+            e = _expand(av[2], limit)
+            if e is None:
+                return None
+            alts = ([""] if av[0] == 0 else []) + e
+        else:
+            return None
+        outs = [o + a for o in outs for a in alts]
+        if len(outs) > limit:
+            return None
+    return outs
 
 
 class SignalsError(ValueError):
@@ -35,7 +95,9 @@ class SignalMatcher:
     version: str
     source: str
     text: str  # the TOML as read (saved with the pipeline)
-    _kinds: list[tuple[str, re.Pattern, bool]]
+    _kinds: list[tuple[str, re.Pattern, bool, bool]]  # patterns that are not finite word lists
+    _trie: re.Pattern | None = None  # every finite pattern, expanded to its words
+    _literals: dict[str, list[tuple[str, bool, bool, bool]]] | None = None  # word -> (kind, lb, rb, red)
 
     @classmethod
     def from_text(cls, text: str, source: str = "<signals>") -> "SignalMatcher":
@@ -50,20 +112,39 @@ class SignalMatcher:
         if not isinstance(kinds, dict) or not kinds:
             raise SignalsError(f"{source}: no [kinds.*] tables")
         compiled = []
+        literals: dict[str, list[tuple[str, bool, bool, bool]]] = {}
         for kind, spec in kinds.items():
             if kind not in KNOWN_KINDS:
                 raise SignalsError(f"{source}: kinds.{kind}: unknown signal kind (known: {', '.join(KNOWN_KINDS)})")
             patterns = spec.get("patterns") if isinstance(spec, dict) else None
             if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
                 raise SignalsError(f"{source}: kinds.{kind}: `patterns` must be a non-empty list of strings")
+            red = bool(spec.get("red_flag", False))
+            rest = []
             for i, p in enumerate(patterns, start=1):
                 try:
-                    re.compile(p)
+                    expanded = _expand_pattern(p)
                 except re.error as exc:
                     raise SignalsError(f"{source}: kinds.{kind}: pattern #{i} {p!r}: {exc}") from None
-            rx = re.compile("|".join(f"(?:{p})" for p in patterns))
-            compiled.append((kind, rx, bool(spec.get("red_flag", False))))
-        return cls(version, source, text, compiled)
+                if expanded is None:
+                    rest.append(p)
+                    continue
+                words, lb, rb = expanded
+                for w in words:
+                    if w:
+                        literals.setdefault(w, []).append((kind, lb, rb, red))
+            # A leading \b defeats the regex engine's literal-prefix scan, so word-led patterns
+            # are compiled without it and the left boundary is checked after the match.
+            led = [p[2:] for p in rest if p.startswith("\\b")]
+            free = [p for p in rest if not p.startswith("\\b")]
+            if led:
+                compiled.append((kind, re.compile("|".join(f"(?:{p})" for p in led)), red, True))
+            if free:
+                compiled.append((kind, re.compile("|".join(f"(?:{p})" for p in free)), red, False))
+        from nlp.matching import trie_regex  # a prefix trie: one fast pass for every literal pattern
+
+        trie = re.compile(trie_regex(sorted(literals))) if literals else None
+        return cls(version, source, text, compiled, trie, literals)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_SIGNALS) -> "SignalMatcher":
@@ -76,9 +157,24 @@ class SignalMatcher:
 
     def find(self, nt: NormText) -> list[SignalHit]:
         hits = []
-        for kind, rx, red in self._kinds:
-            for m in rx.finditer(nt.norm):
+        norm = nt.norm
+        if self._trie is not None:
+            n = len(norm)
+            for m in self._trie.finditer(norm):
+                word = m.group()
+                a, b = m.start(), m.end()
+                for kind, lb, rb, red in self._literals[word]:
+                    if lb and a > 0 and word[0].isalnum() and _WORDCHAR.match(norm, a - 1):
+                        continue
+                    if rb and b < n and word[-1].isalnum() and _WORDCHAR.match(norm, b):
+                        continue
+                    start, end = nt.orig_span(a, b)
+                    hits.append(SignalHit(kind, start, end, nt.original[start:end], red))
+        for kind, rx, red, left_boundary in self._kinds:
+            for m in rx.finditer(norm):
                 if m.end() <= m.start():
+                    continue
+                if left_boundary and m.start() > 0 and _WORDCHAR.match(norm, m.start() - 1):
                     continue
                 start, end = nt.orig_span(m.start(), m.end())
                 hits.append(SignalHit(kind, start, end, nt.original[start:end], red))

@@ -1,0 +1,123 @@
+"""Training and held-out evaluation data for the detector, and `ensure_model`.
+
+The `nlp` package imports nothing of ours, so the fixture texts are turned into plain dicts here:
+`text`, `title`, `lang`, `label`, `kind`, `substances`, `family`.
+
+Held out from training (never trained on):
+- whole template families: a stable ~25% of the families of every (kind, language), chosen by a
+  hash of the family id, so the evaluation measures generalisation to unseen templates;
+- `nlp/data/eval_handwritten.jsonl`, written independently of the templates.
+The hand-written `nlp/data/seed_train.jsonl` is trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from pathlib import Path
+
+from pwatch.errors import InputError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_TRAIN = ROOT / "nlp" / "data" / "seed_train.jsonl"
+EVAL_HANDWRITTEN = ROOT / "nlp" / "data" / "eval_handwritten.jsonl"
+LANGS = ("en", "zh", "es")
+HOLDOUT_SHARE = 0.25
+TRAIN_SIZE = 3000
+CURRENCIES = {"en": ("USD", "EUR"), "zh": ("CNY", "USD"), "es": ("MXN", "USD")}
+
+
+def is_held_out(family: str) -> bool:
+    """Stable choice of held-out template families (same answer on every machine and run)."""
+    digest = hashlib.sha256(f"holdout:{family}".encode()).digest()
+    return digest[0] / 256 < HOLDOUT_SHARE
+
+
+def _fake_contacts(rng: random.Random) -> list[str]:
+    n = rng.randrange(1000)
+    return [f"@fake_seller_{n}", f"+1-555-01{n % 100:02d}", f"nobody{n}@example.invalid"]
+
+
+def fixture_examples(n: int, *, seed: int, held_out: bool, langs: tuple[str, ...] = LANGS,
+                     hostile_share: float = 0.1) -> list[dict]:
+    """`n` fixture listings from the training families (held_out=False) or the held-out ones."""
+    from fixtures.texts import compose, kind_weights
+
+    rng = random.Random(f"pwatch-training:{seed}:{held_out}")
+    out: list[dict] = []
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > n * 50:
+            raise RuntimeError(f"could not draw {n} {'held-out' if held_out else 'training'} fixture listings")
+        lang = langs[len(out) % len(langs)]
+        weights = kind_weights(lang)
+        kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+        price = f"{rng.choice([9, 12, 25, 48, 85, 120, 260, 480, 950])}"
+        lt = compose(rng, kind=kind, lang=lang, contacts=_fake_contacts(rng), price=price,
+                     currency=rng.choice(CURRENCIES[lang]), hostile=rng.random() < hostile_share)
+        if is_held_out(lt.family) != held_out:
+            continue
+        out.append({"id": f"fx-{seed}-{'h' if held_out else 't'}-{len(out)}", "title": lt.title, "text": lt.text,
+                    "lang": lt.lang, "label": lt.label, "kind": lt.kind, "substances": list(lt.substances),
+                    "family": lt.family})
+    return out
+
+
+def read_labelled(path: Path) -> list[dict]:
+    """A labelled JSONL file (`text`, `lang`, `label`, optional `title`, `kind`, `substances`)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    out = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise InputError(f"{path}:{lineno}: expected a JSON object")
+        for key, typ in (("text", str), ("lang", str), ("label", int)):
+            if not isinstance(rec.get(key), typ):
+                raise InputError(f"{path}:{lineno}: field `{key}` missing or not a {typ.__name__}")
+        if rec["label"] not in (0, 1):
+            raise InputError(f"{path}:{lineno}: field `label` must be 0 or 1")
+        if rec["lang"] not in LANGS:
+            raise InputError(f"{path}:{lineno}: field `lang` must be one of {', '.join(LANGS)}")
+        rec.setdefault("kind", "unknown")
+        rec.setdefault("substances", [])
+        out.append(rec)
+    return out
+
+
+def training_examples(seed: int = 0, size: int = TRAIN_SIZE) -> list[dict]:
+    """Fixture listings of the training families plus the hand-written seed set."""
+    examples = fixture_examples(size, seed=seed, held_out=False)
+    if SEED_TRAIN.is_file():
+        examples += read_labelled(SEED_TRAIN)
+    return examples
+
+
+def heldout_examples(seed: int = 0, size: int = 1500) -> list[dict]:
+    """Fixture listings of the held-out template families (a different random stream)."""
+    return fixture_examples(size, seed=seed + 1000, held_out=True)
+
+
+def ensure_model(settings, seed: int = 0) -> Path:
+    """Train into `settings.model_path` unless a model is already there; returns the path."""
+    from nlp.detector import MANIFEST
+    from nlp.train import train
+
+    path = settings.model_path
+    if (path / MANIFEST).is_file():
+        return path
+    log.info("training the detector into %s", path)
+    return train(training_examples(seed), path, seed=seed)
