@@ -5,9 +5,10 @@ GB18030 (or says latin-1 but sends UTF-8) then yields mojibake. We decide from t
 
 1. a UTF-8 BOM, or bytes that are valid UTF-8 (valid UTF-8 with non-ASCII bytes practically
    never happens by accident in GB18030 or Latin-1 text) -> UTF-8;
-2. bytes whose non-ASCII part is (almost) all GB2312-range byte pairs -> GB18030 (a superset of
-   GB2312/GBK); Latin-1 text has isolated high bytes followed by ASCII, which GB18030 would
-   otherwise happily decode as rare hanzi;
+2. GB18030 (a superset of GB2312/GBK) when the header or a <meta> declares it and the bytes look
+   like GB text, or when they look unmistakably like it whatever is declared: the non-ASCII bytes
+   form GB2312 pairs or GB18030 four-byte sequences. Latin-1 text has isolated high bytes
+   followed by ASCII, which GB18030 would otherwise happily decode as rare hanzi;
 3. otherwise the charset declared by the HTTP header or a <meta>/XML declaration, if it decodes
    the bytes strictly and is not a GB declaration that step 2 already refuted;
 4. cp1252 (the WHATWG reading of Latin-1) with replacement as the last resort.
@@ -48,13 +49,18 @@ def body_charset(body: bytes) -> str | None:
     return _canonical(match.group(1).decode("ascii", "ignore")) if match else None
 
 
-_GB_PAIR = re.compile(rb"[\xa1-\xf7][\xa1-\xfe]")
+# High bytes GB text is made of: GB2312 two-byte pairs and GB18030 four-byte sequences (emoji etc.).
+_GB_UNITS = re.compile(rb"[\xa1-\xf7][\xa1-\xfe]|[\x81-\xfe][\x30-\x39][\x81-\xfe][\x30-\x39]")
 _HIGH = re.compile(rb"[\x80-\xff]")
 
 
-def looks_like_gb(body: bytes, threshold: float = 0.9) -> bool:
+def gb_score(body: bytes) -> float:
+    """Share of the non-ASCII bytes that form GB2312 pairs or GB18030 four-byte sequences (0..1)."""
     high = len(_HIGH.findall(body))
-    return high > 0 and 2 * len(_GB_PAIR.findall(body)) >= threshold * high
+    if not high:
+        return 0.0
+    explained = sum(len(m) - (2 if len(m) == 4 else 0) for m in _GB_UNITS.findall(body))
+    return min(1.0, explained / high)
 
 
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]:
@@ -65,13 +71,20 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    if looks_like_gb(body):
-        return body.decode("gb18030", "replace"), "gb18030"
-    for declared in (header_charset(content_type), body_charset(body)):
-        if not declared or declared == "gb18030":
+    declared = [c for c in (header_charset(content_type), body_charset(body)) if c]
+    score = gb_score(body)
+    # GB18030 when something declares it and the bytes agree, or when the bytes are unmistakable.
+    if ("gb18030" in declared and score >= 0.5) or score >= 0.9:
+        try:
+            return body.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            if score >= 0.9:
+                return body.decode("gb18030", "replace"), "gb18030"
+    for name in declared:
+        if name == "gb18030":
             continue
         try:
-            return body.decode(declared), declared
+            return body.decode(name), name
         except (UnicodeDecodeError, LookupError):
             continue
     return body.decode("cp1252", "replace"), "cp1252"

@@ -3,14 +3,16 @@
 Reconciliation must not count a listing as removed because the crawl that missed it was broken;
 these numbers are what it decides on. Keys:
 
-- `pages`: HTTP responses received (every attempt); `requests`: requests sent;
+- `pages`: pages the crawl tried to get (each once, however many attempts), `responses`: HTTP
+  responses received (every attempt), `requests`: requests sent;
 - `faults`: failed attempts by kind (`http_5xx`, `http_429`, `timeout`, `truncated`,
   `incomplete_page`, `connection`, `unreachable`, `oversized`), retried or not;
 - `errors`: pages given up on by kind (crawl errors; never turned into removals), with
-  `error_urls` (first 50) and `error_rate` = errors / pages attempted;
+  `error_urls` (first 50) and `error_rate` = errors / pages;
 - `blocked`: requests refused before fetching (`offsite`, `robots`, `robots_unavailable`,
   `redirect_loop`);
-- `items`: listings captured, gone items by reason, duplicates dropped; `resumed_skipped`: pages
+- `items`: items emitted (int), `item_counts`: listings, gone items by reason, duplicates
+  dropped; `resumed_skipped`: pages
   skipped because an interrupted earlier run of this crawl already stored them.
 """
 
@@ -37,10 +39,12 @@ def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, f
     blocked = _sub(stats, "pwatch/blocked/")
     if stats.get("robotstxt/forbidden"):
         blocked["robots"] = stats["robotstxt/forbidden"]
+    gone = _sub(stats, "pwatch/items/gone/")
+    listings = stats.get("pwatch/items/listing", 0)
     return {
-        "pages": stats.get("pwatch/responses", 0),
+        "pages": attempted,
+        "responses": stats.get("pwatch/responses", 0),
         "requests": stats.get("downloader/request_count", 0),
-        "pages_attempted": attempted,
         "faults": _sub(stats, "pwatch/faults/"),
         "retries": stats.get("retry/count", 0),
         "errors": errors,
@@ -48,9 +52,10 @@ def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, f
         "error_rate": round(error_total / attempted, 6) if attempted else 0.0,
         "error_urls": list(error_urls or [])[:50],
         "blocked": blocked,
-        "items": {
-            "listings": stats.get("pwatch/items/listing", 0),
-            "gone": _sub(stats, "pwatch/items/gone/"),
+        "items": listings + sum(gone.values()),
+        "item_counts": {
+            "listings": listings,
+            "gone": gone,
             "duplicates_dropped": stats.get("pwatch/dropped/duplicate", 0),
         },
         "resumed_skipped": stats.get("pwatch/resume/skipped", 0),
@@ -82,8 +87,8 @@ class HealthStats:
             "crawl health %s: pages=%d listings=%d gone=%d errors=%d faults=%s blocked=%s",
             spider.name,
             health["pages"],
-            health["items"]["listings"],
-            sum(health["items"]["gone"].values()),
+            health["item_counts"]["listings"],
+            sum(health["item_counts"]["gone"].values()),
             health["error_count"],
             health["faults"],
             health["blocked"],

@@ -55,6 +55,7 @@ METAREFRESH_ENABLED = False
 COMPRESSION_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening sockets of our own
 
 # Spiders see every status (404/410 are removal styles, a 503 may announce a platform closure);
 # the base spider turns the others into counted crawl errors after the retries.

@@ -162,6 +162,7 @@ class PlatformSpider(scrapy.Spider):
             yield from self._give_up_or_retry(response, f"http_{response.status}")
             return
         self._attempted()
+        self._check_markup(response)
         index = self.pages.IndexPage(page)
         for link in index.links():
             yield from self.requests_for(link)
@@ -185,8 +186,16 @@ class PlatformSpider(scrapy.Spider):
             yield from self.requests_for(url)
 
     # --- pages with items -----------------------------------------------------------------
+    def _check_markup(self, response: Response) -> None:
+        # A complete HTML document ends with </html>; parsers recover from broken markup, but the
+        # health stats should show how much of it the platform served.
+        if b"html" in response.headers.get(b"Content-Type", b"") and b"</html>" not in response.body[-256:]:
+            self.crawler.stats.inc_value("pwatch/faults/malformed_html")
+
     def parse_listing(self, response: Response, page_url: str, kind: str):
         page = page_of(response)
+        if response.status == 200:
+            self._check_markup(response)
         result = self.pages.ListingPage(page).result()
         if isinstance(result, Incomplete):
             yield from self._incomplete(response, result)
