@@ -74,7 +74,7 @@ class Browser:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.ws = connect(self._devtools_url(), max_size=None, open_timeout=timeout)
+        self.ws = connect(self._devtools_url(), max_size=None, open_timeout=timeout).__enter__()
         self._ids = itertools.count(1)
         self._events: list[dict] = []
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]

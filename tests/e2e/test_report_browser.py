@@ -1,0 +1,98 @@
+"""The reports in headless Debian Chromium: no console errors, no network requests, numbers equal
+to `pwatch stats` for the day, hostile listings rendered as inert text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy.orm import Session
+
+from pwatch.cli import build_parser, main
+from reports.audit import write_audit_report
+from reports.daily import DAY_NUMBERS, write_daily_report
+from tests.e2e.cdp import Browser, chromium_path
+from tests.reports.conftest import HOSTILE_TITLES, endpoint, world  # noqa: F401  (fixtures)
+from tests.reports.test_daily import D0, D1, D2, build
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(chromium_path() is None, reason="chromium missing: run tests/e2e/ensure_chromium.sh"),
+]
+
+# Read the page from outside (the report itself has no scripts).
+PROBE = """JSON.stringify({
+  title: document.title,
+  scripts: document.scripts.length,
+  handlers: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name)).filter(n => n.startsWith('on')),
+  hrefs: [...document.querySelectorAll('[href],[src]')].map(e => e.getAttribute('href') || e.getAttribute('src')),
+  protocols: [...document.links].map(a => a.protocol),
+  numbers: Object.fromEntries([...document.querySelectorAll('[data-stat]')].map(li => [li.dataset.stat, li.querySelector('.value').textContent])),
+  flagsText: (document.getElementById('flags') || {}).textContent || '',
+  marks: [...document.querySelectorAll('mark')].map(m => m.textContent),
+  svgs: document.querySelectorAll('svg').length,
+})"""
+
+
+def _stats_for(world, day: dt.date, capsys) -> dict:
+    """`pwatch stats --from D --to D --format json` (storage's computation if the command is not wired yet)."""
+    commands = build_parser()._subparsers._group_actions[0].choices
+    if "stats" in commands:
+        assert main(["stats", "--from", day.isoformat(), "--to", day.isoformat(), "--format", "json",
+                     "--data-dir", str(world.settings.data_path)]) == 0
+        return json.loads(capsys.readouterr().out)["total"]
+    from storage.stats import compute_stats
+
+    with Session(world.engine) as s:
+        return compute_stats(s, day, day)["total"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as b:
+        yield b
+
+
+def test_latest_daily_report_in_chromium(world, endpoint, browser, capsys):  # noqa: F811
+    build(world, endpoint)
+    for day in (D0, D1, D2):
+        write_daily_report(world.settings, day)
+    reports = world.settings.data_path / "reports"
+    for day in (D1, D2):  # D1 has removals and new flags, D2 is the latest
+        load = browser.open(reports / day.isoformat() / "index.html")
+        assert load.errors == [], load.errors
+        assert load.requests == [], load.requests
+        page = json.loads(load.evaluate(PROBE))
+        expected = _stats_for(world, day, capsys)
+        assert {k: int(page["numbers"][k]) for k, _ in DAY_NUMBERS} == {k: expected[k] for k, _ in DAY_NUMBERS}
+        # hostile listings stayed text
+        assert page["title"] == f"Precursor Watch — flags {day.isoformat()}"
+        assert page["scripts"] == 0 and page["handlers"] == []
+        assert set(page["protocols"]) <= {"http:", "https:", "file:"}
+        assert not any(h.lower().lstrip().startswith(("javascript:", "vbscript:")) for h in page["hrefs"])
+        for title in HOSTILE_TITLES.values():
+            assert title.replace("\u202e", "[U+202E]") in page["flagsText"]
+        assert "\u202e" not in page["flagsText"]
+        assert page["marks"] and page["svgs"] == 3
+
+    load = browser.open(reports / "index.html")
+    assert load.errors == [] and load.requests == []
+    links = [h for h in json.loads(load.evaluate(PROBE))["hrefs"] if h != "data:,"]  # data:, = no favicon request
+    assert links == [f"{d.isoformat()}/index.html" for d in (D2, D1, D0)]
+
+
+def test_audit_report_in_chromium(world, endpoint, browser):  # noqa: F811
+    build(world, endpoint)
+    path = write_audit_report(world.settings, D0, D2)
+    load = browser.open(path)
+    assert load.errors == [] and load.requests == []
+    cells = load.evaluate(
+        "JSON.stringify([...document.querySelectorAll('[data-metric]')].map(e => [e.dataset.metric, e.dataset.group, e.dataset.value]))"
+    )
+    values = {(m, g): v for m, g, v in json.loads(cells)}
+    stats = json.loads((path.parent / "statistics.json").read_text())["groups"]
+    assert len(values) == len(stats) * len(stats["total"])
+    for (metric, group), value in values.items():
+        expected = stats[group][metric]
+        assert (value == "") if expected is None else (float(value) == float(expected)), (metric, group)
