@@ -1,0 +1,39 @@
+"""Throughput of fixtures.texts.compose(): the fixture server writes every page's text on request.
+
+Run: .venv/bin/python -m bench.bench_texts [--n 50000]
+Prints compose() calls per second per language (kinds drawn with kind_weights) and for vary().
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from fixtures.texts import compose, kind_weights, vary
+
+CONTACTS = ["telegram:@fake_chem_a1b2c3", "email:chem.a1b2c3@example.invalid",
+            "whatsapp:+1-555-0142"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=50_000, help="compose() calls per language")
+    args = ap.parse_args()
+    rng = random.Random(2026)
+    for lang in ("en", "zh", "es"):
+        w = kind_weights(lang)
+        kinds = rng.choices(list(w), list(w.values()), k=args.n)
+        t0 = time.perf_counter()
+        texts = [compose(rng, kind=k, lang=lang, contacts=CONTACTS, price="123.45",
+                         currency="USD", hostile=(i % 50 == 0)) for i, k in enumerate(kinds)]
+        dt = time.perf_counter() - t0
+        print(f"compose {lang}: {args.n / dt:,.0f} calls/s")
+        t0 = time.perf_counter()
+        for t in texts[:10_000]:
+            vary(rng, t)
+        print(f"vary    {lang}: {min(10_000, args.n) / (time.perf_counter() - t0):,.0f} calls/s")
+
+
+if __name__ == "__main__":
+    main()
