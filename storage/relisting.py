@@ -2,11 +2,16 @@
 
 Three signals, each stored with its method and similarity on the link:
 - `text`: near-duplicate title + text (MinHash LSH over character 5-gram shingles, then the exact
-  Jaccard of the shingle sets of each candidate pair) at or above `text_threshold`;
-- `contact`: a contact handle (phone, messenger, e-mail) shared with an original of *another*
-  account (within one account a shared handle is only the seller's other listing);
-- `account_substances`: the same account offering the same substances (as detected).
-Across URLs, accounts and platforms. Each new listing links to at most one original: a text match
+  Jaccard of the shingle sets of each candidate pair) at or above `text_threshold`, from the same
+  account, a fresh account or one sharing a contact handle (two established sellers posting the
+  same boilerplate are not a relisting);
+- `contact`: a fresh account (this is its first listing) sharing a contact handle (phone,
+  messenger, e-mail) with an original of another account; from an established account a shared
+  handle is only the seller's other listings;
+- `account_substances`: the same account offering the same substances (as detected) at the same
+  price.
+A relisting is first seen after its original was removed or reported (with SLACK_DAYS of slack,
+as silent removals are verified late). Across URLs, accounts and platforms. Each new listing links to at most one original: a text match
 first, then the candidate with the most similar substances, then the most similar text, then the
 most recent original. Originals are listings removed or reported by the date.
 """
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from storage.detections import listing_substances
@@ -29,6 +34,7 @@ from storage.models import Event, Listing, RelistLink, Snapshot
 METHODS = ("text", "contact", "account_substances")
 NUM_PERM = 128
 SHINGLE = 5
+SLACK_DAYS = 2
 _SPACE = re.compile(r"\s+")
 
 
@@ -39,6 +45,7 @@ class Doc:
     first_seen_on: dt.date
     shingles: frozenset[str]
     contacts: frozenset[str]
+    price: tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -75,12 +82,13 @@ def _docs(session: Session, listing_ids: list[int]) -> dict[int, Doc]:
     out = {}
     for i in range(0, len(listing_ids), 900):
         rows = session.execute(
-            select(Listing.id, Listing.account_id, Listing.first_seen_on, Snapshot.title, Snapshot.text, Snapshot.contacts)
+            select(Listing.id, Listing.account_id, Listing.first_seen_on, Snapshot.title, Snapshot.text, Snapshot.contacts,
+                   Snapshot.price, Snapshot.currency)
             .join(Snapshot, and_(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256))
             .where(Listing.id.in_(listing_ids[i : i + 900]))
         )
-        for lid, acct, first, title, text, contacts in rows:
-            out[lid] = Doc(lid, acct, first, shingles(f"{title}\n{text}"), frozenset(contacts or []))
+        for lid, acct, first, title, text, contacts, price, currency in rows:
+            out[lid] = Doc(lid, acct, first, shingles(f"{title}\n{text}"), frozenset(contacts or []), (price, currency))
     return out
 
 
@@ -101,12 +109,18 @@ def find_relistings(
     )
     if not new_ids:
         return []
-    reported = exists().where(and_(Event.listing_id == Listing.id, Event.kind == "reported", Event.occurred_on <= day))
-    orig_ids = list(
-        session.scalars(select(Listing.id).where(or_(Listing.presence == "removed", reported)).order_by(Listing.id))
+    # originals: listings removed or reported by `day`, with the date that first happened
+    since = dict(
+        session.execute(
+            select(Event.listing_id, func.min(Event.occurred_on))
+            .where(Event.kind.in_(("removal_observed", "reported")), Event.occurred_on <= day)
+            .group_by(Event.listing_id)
+        ).all()
     )
+    orig_ids = sorted(since)
     if not orig_ids:
         return []
+    fresh_accounts = _first_listing_of_account(session)
     docs = _docs(session, sorted(set(new_ids) | set(orig_ids)))
     originals = [docs[i] for i in orig_ids if i in docs]
 
@@ -134,30 +148,38 @@ def find_relistings(
             o = docs[oid]
             if oid == nid or o.first_seen_on > new.first_seen_on or (o.first_seen_on == new.first_seen_on and oid > nid):
                 return  # an original must predate its relisting
+            if new.first_seen_on < since[oid] - dt.timedelta(days=SLACK_DAYS):
+                return  # a continuation comes after the takedown (slack: silent removals are verified late)
             methods.setdefault(oid, set()).add(method)
 
+        fresh = new.account_id is None or fresh_accounts.get(new.account_id) == nid
         if new.shingles:
             for oid in lsh.query(minhash(new.shingles)):
-                if jaccard(new.shingles, docs[oid].shingles) >= text_threshold:
+                o = docs[oid]
+                # near-identical text from the same seller, a fresh account or a shared handle; two
+                # established sellers posting the same boilerplate are not a relisting
+                if jaccard(new.shingles, o.shingles) >= text_threshold and (
+                    fresh or o.account_id == new.account_id or new.contacts & o.contacts
+                ):
                     offer(oid, "text")
         for c in new.contacts:
             for oid in by_contact.get(c, ()):
-                # within one account a shared handle is just the seller's other listing; across
-                # accounts (or platforms) it links the new account to the removed one
-                if docs[oid].account_id != new.account_id or new.account_id is None:
+                # A shared handle links a *fresh* account (this is its first listing) to the old one;
+                # from an established account it is only the seller's other listings.
+                if fresh and docs[oid].account_id != new.account_id:
                     offer(oid, "contact")
         subs = substances.get(nid)
         if subs and new.account_id is not None:
             for oid in by_account.get(new.account_id, ()):
-                if substances.get(oid) == subs:
+                if substances.get(oid) == subs and docs[oid].price == new.price:
                     offer(oid, "account_substances")
         if not methods:
             continue
 
         def rank(oid: int) -> tuple:
             o = docs[oid]
-            return ("text" in methods[oid], jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
-                    jaccard(new.shingles, o.shingles), o.first_seen_on, oid)
+            return ("text" in methods[oid], o.price == new.price, jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
+                    jaccard(new.shingles, o.shingles), since[oid], oid)
 
         best = max(methods, key=rank)
         method = next(m for m in METHODS if m in methods[best])
@@ -169,3 +191,13 @@ def find_relistings(
         }[method]
         matches.append(Match(nid, best, method, round(similarity, 6)))
     return matches
+
+
+def _first_listing_of_account(session: Session) -> dict[int, int]:
+    """account id -> its earliest listing (first seen, then lowest id)."""
+    out: dict[int, int] = {}
+    for acct, lid in session.execute(
+        select(Listing.account_id, Listing.id).where(Listing.account_id.is_not(None)).order_by(Listing.first_seen_on.desc(), Listing.id.desc())
+    ):
+        out[acct] = lid
+    return out
