@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import unicodedata
 from typing import Any, AsyncIterator, Iterable
 from urllib.parse import urljoin
 
@@ -38,8 +37,8 @@ LISTING_PRIORITY = 10  # listings before further index pages: keeps the queue sh
 
 
 def content_fingerprint(title: str, text: str) -> str:
-    """SHA-256 of the normalised title + text: NFC, whitespace runs collapsed, stripped."""
-    norm = " ".join(unicodedata.normalize("NFC", f"{title}\n{text}").split())
+    """SHA-256 of the normalised title + text: whitespace runs collapsed (as `storage.ingest.content_hash`)."""
+    norm = " ".join(f"{title}\n{text}".split())
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 

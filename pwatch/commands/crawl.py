@@ -1,0 +1,144 @@
+"""`pwatch crawl --site NAME [--date D] [--out FILE.jsonl]`: one platform, in this process.
+
+This process is the crawl's own (the Twisted reactor cannot restart), so callers that crawl
+several platforms or dates run one `pwatch crawl` subprocess each (`pwatch.steps.crawl_platform`).
+Items go to the tracking database (batched transactions through `storage`) unless `--no-db`, and
+to JSONL with `--out`. The revisit list comes from the database (`storage.queries.revisit_targets`)
+or from `--revisit FILE`. An interrupted crawl of the same site and date resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+from pwatch.errors import ConfigError, ServiceError
+from pwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers, common) -> None:
+    parser = subparsers.add_parser(
+        "crawl",
+        parents=[common],
+        help="crawl one marketplace for one date (discovery + revisits), with WARC evidence",
+        description="Crawl one platform of the (fixture) marketplace world for one logical date. "
+        "Items go to the tracking database and, with --out, to a JSONL file; evidence to "
+        "<data-dir>/evidence/<site>/<date>/*.warc.gz. Re-running an interrupted crawl resumes it.",
+    )
+    parser.add_argument("--site", required=True, help="platform: chemdir, tradehub, boardlist, huaxue or mercado")
+    parser.add_argument("--date", help="logical (world) date YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--out", help="also append the items to this JSONL file")
+    parser.add_argument("--revisit", help="file of known URLs to revisit, one per line (default: from the database)")
+    parser.add_argument("--no-db", action="store_true", help="do not use the tracking database (JSONL/evidence only)")
+    parser.add_argument("--base-url", help="platform origin (default: from settings fixture_host_prefix/fixture_port)")
+    parser.add_argument("--jobdir", help="resume state folder (default: <data-dir>/jobs/<site>/<date>)")
+    parser.add_argument("--no-discover", action="store_true", help="revisit known URLs only (no index or sitemap)")
+    parser.set_defaults(handler=run_crawl)
+
+
+def _storage_available() -> bool:
+    try:
+        import storage.crawls  # noqa: F401
+        import storage.db  # noqa: F401
+        import storage.ingest  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path) -> Path:
+    from sqlalchemy.orm import Session
+
+    from storage.db import make_engine
+    from storage.queries import revisit_targets
+
+    engine = make_engine(settings.db_url)
+    try:
+        with Session(engine) as session:
+            urls = revisit_targets(session, platform, day)
+    finally:
+        engine.dispose()
+    job_path.mkdir(parents=True, exist_ok=True)
+    path = job_path / "revisit.txt"
+    path.write_text("".join(f"{u}\n" for u in urls), encoding="utf-8")
+    log.info("revisit list for %s on %s: %d URLs from the database", platform, day, len(urls))
+    return path
+
+
+def crawl_arguments(args, settings: Settings) -> dict[str, object]:
+    """Validated spider arguments for this invocation (ConfigError names the bad option)."""
+    from crawlers.args import PLATFORMS, CrawlArgs
+
+    if args.site not in PLATFORMS:
+        raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(PLATFORMS)}")
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.timezone.utc).date()
+    except ValueError:
+        raise ConfigError(f"--date: expected YYYY-MM-DD, got {args.date!r}") from None
+    if args.revisit and not Path(args.revisit).is_file():
+        raise ConfigError(f"--revisit: file {args.revisit} does not exist")
+    base_url = args.base_url or f"http://{settings.fixture_host_prefix}.{11 + PLATFORMS.index(args.site)}:{settings.fixture_port}"
+    use_db = not args.no_db and _storage_available()
+    if not args.no_db and not use_db:
+        log.warning("storage is not importable: items go to JSONL and evidence only")
+    values: dict[str, object] = {
+        "base_url": base_url,
+        "date": day,
+        "data_dir": settings.data_path,
+        "out": Path(args.out) if args.out else None,
+        "jobdir": Path(args.jobdir) if args.jobdir else None,
+        "db_url": settings.db_url if use_db else None,
+        "discover": not args.no_discover,
+    }
+    try:
+        checked = CrawlArgs(platform=args.site, **values)
+    except ValueError as exc:
+        raise ConfigError(f"crawl arguments: {exc}") from None
+    if args.revisit:
+        values["revisit"] = Path(args.revisit)
+    elif use_db:
+        from storage.db import upgrade
+
+        try:
+            upgrade(settings.db_url)
+            values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path)
+        except Exception as exc:  # the database is a service: one line, not a traceback
+            raise ServiceError(f"tracking database {settings.db_url.split('@')[-1]}: {exc}") from None
+    return values
+
+
+def run_crawl(args, settings: Settings) -> int:
+    values = crawl_arguments(args, settings)
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings as ScrapySettings
+
+    from crawlers.args import CrawlArgs
+
+    scrapy_settings = ScrapySettings()
+    scrapy_settings.setmodule("crawlers.settings", priority="project")
+    scrapy_settings.set("LOG_LEVEL", settings.log_level, priority="cmdline")
+    scrapy_settings.set("LOGSTATS_INTERVAL", 15.0, priority="cmdline")  # progress every 15 s
+    process = CrawlerProcess(scrapy_settings, install_root_handler=False)
+    spider_cls = process.spider_loader.load(args.site)
+    process.crawl(spider_cls, **{k: v for k, v in values.items() if v is not None})
+    process.start()
+
+    job_path = CrawlArgs(platform=args.site, **{k: v for k, v in values.items() if v is not None}).job_path
+    health_file = job_path / "health.json"
+    if not health_file.is_file():
+        raise ServiceError(f"crawl of {args.site} ended without health stats (see the log above)")
+    health = json.loads(health_file.read_text(encoding="utf-8"))
+    counts = health["item_counts"]
+    print(
+        f"pwatch crawl: {args.site} {values['date']}: {counts['listings']} listings, "
+        f"{sum(counts['gone'].values())} gone, {health['pages']} pages, {health['error_count']} errors "
+        f"(rate {health['error_rate']:.3f}), faults {sum(health['faults'].values())}; "
+        f"finish {health['finish_reason']}; health {health_file}"
+    )
+    if health["finish_reason"] != "finished":
+        raise ServiceError(f"crawl of {args.site} did not finish ({health['finish_reason']})")
+    return 0
