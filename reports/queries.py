@@ -33,10 +33,12 @@ class Match:
     substance_id: str
     name: str
     matched: str  # the words in the listing that matched
-    start: int | None  # character offsets into the snapshot text, when recorded
+    start: int | None  # character offsets into `field` of the snapshot, when recorded
     end: int | None
     how: str = ""
     controls: tuple[ControlStatus, ...] = ()
+    field: str = "text"  # "title" | "text" (the detector's per-field offsets)
+    tier: str = ""
 
 
 def _date_or_none(value: Any) -> dt.date | None:
@@ -48,38 +50,66 @@ def _date_or_none(value: Any) -> dt.date | None:
         return None
 
 
+def _control(c: dict) -> ControlStatus:
+    return ControlStatus(str(c["jurisdiction"]), str(c.get("status", "")), _date_or_none(c.get("effective")), str(c.get("source", "")))
+
+
 def parse_matches(substances: Any) -> list[Match]:
-    """Detection.substances is a list of CAS ids or of dicts (id, name, matched text, offsets,
-    how, controls); accept both so reports work with whatever version scored the snapshot."""
+    """Detection.substances is a list of CAS ids or of dicts (the detector's SubstanceHit: id, name,
+    tier, matched, field, start, end, how; optionally controls). Control entries missing from the
+    stored hit come from the lexicon data (`reports.legal`)."""
+    from reports.legal import lexicon_controls
+
     out = []
     for entry in substances or []:
         if isinstance(entry, str):
-            out.append(Match(entry, entry, "", None, None))
-            continue
+            entry = {"id": entry}
         if not isinstance(entry, dict) or not entry.get("id"):
             continue
+        sid = str(entry["id"])
         start, end = entry.get("start"), entry.get("end")
         offsets = entry.get("offsets")
         if start is None and isinstance(offsets, (list, tuple)) and len(offsets) == 2:
             start, end = offsets
-        controls = []
-        for c in entry.get("controls") or entry.get("control") or []:
-            if isinstance(c, dict) and c.get("jurisdiction"):
-                controls.append(
-                    ControlStatus(str(c["jurisdiction"]), str(c.get("status", "")), _date_or_none(c.get("effective")), str(c.get("source", "")))
-                )
+        raw = entry.get("controls") or entry.get("control") or lexicon_controls(sid)
+        controls = tuple(_control(c) for c in raw if isinstance(c, dict) and c.get("jurisdiction"))
         out.append(
             Match(
-                substance_id=str(entry["id"]),
-                name=str(entry.get("name") or entry["id"]),
+                substance_id=sid,
+                name=str(entry.get("name") or sid),
                 matched=str(entry.get("matched") or entry.get("text") or entry.get("matched_text") or ""),
                 start=start if isinstance(start, int) else None,
                 end=end if isinstance(end, int) else None,
                 how=str(entry.get("how") or entry.get("match") or ""),
-                controls=tuple(controls),
+                controls=controls,
+                field=str(entry.get("field") or "text"),
+                tier=str(entry.get("tier") or ""),
             )
         )
     return out
+
+
+def distinct_substances(matches: Iterable[Match]) -> list[Match]:
+    """One match per substance id (the first), in order."""
+    seen: dict[str, Match] = {}
+    for m in matches:
+        seen.setdefault(m.substance_id, m)
+    return list(seen.values())
+
+
+def parse_reasons(reasons: Any) -> tuple[list[str], list[Match]]:
+    """Reason messages, and their anchored words as highlight-only matches (signals like "stealth
+    shipping" are highlighted in the snippet too)."""
+    messages, anchors = [], []
+    for r in reasons or []:
+        if isinstance(r, dict):
+            messages.append(str(r.get("message") or r))
+            if r.get("matched"):
+                anchors.append(Match("", "", str(r["matched"]), r.get("start") if isinstance(r.get("start"), int) else None,
+                                     r.get("end") if isinstance(r.get("end"), int) else None, field=str(r.get("field") or "text")))
+        else:
+            messages.append(str(r))
+    return messages, anchors
 
 
 def controls_in_force(match: Match, on: dt.date) -> list[ControlStatus]:
@@ -94,7 +124,7 @@ def highlight_spans(text: str, matches: Iterable[Match]) -> list[tuple[int, int]
     spans = []
     lowered = text.lower()
     for m in matches:
-        if m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text):
+        if m.field == "text" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text):
             if not m.matched or text[m.start : m.end].lower() == m.matched.lower():
                 spans.append((m.start, m.end))
                 continue
@@ -210,6 +240,7 @@ def flag_rows(session: Session, day: dt.date) -> list[FlagRow]:
     out = []
     for event, listing, platform, account, store, detection, snap in rows:
         matches = parse_matches(detection.substances if detection else [])
+        reasons, anchors = parse_reasons(detection.reasons if detection else [])
         text = snap.text if snap else ""
         review, presence = states.get(listing.id, ("flagged", "active"))
         notice = notices.get(listing.id)
@@ -226,9 +257,9 @@ def flag_rows(session: Session, day: dt.date) -> list[FlagRow]:
                 first_seen_on=listing.first_seen_on,
                 flagged_on=event.occurred_on,
                 score=float(detection.score) if detection else 0.0,
-                reasons=[str(r) for r in (detection.reasons or [])] if detection else [],
-                matches=matches,
-                snippet=snippet(text, highlight_spans(text, matches)),
+                reasons=reasons,
+                matches=distinct_substances(matches),
+                snippet=snippet(text, highlight_spans(text, matches + anchors)),
                 status=f"{review} / {presence}",
                 evidence_sha256=event.evidence_sha256 or (snap.evidence_sha256 if snap else None),
                 lang=snap.lang if snap else None,

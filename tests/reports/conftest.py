@@ -75,18 +75,21 @@ def item(platform: str, origin: str, key: str, day: dt.date, title: str, text: s
 
 
 def detection_for(text: str) -> tuple[bool, float, list, list]:
-    at = text.find("4-ANPP")
-    if at < 0:
-        at = text.find("ANPP")
-        word = "ANPP"
-    else:
-        word = "4-ANPP"
+    """Shaped like nlp's Detection after storage stored it: SubstanceHit and Reason dicts with
+    per-field offsets (this test detector only reads the text field)."""
+    word = "4-ANPP" if "4-ANPP" in text else "ANPP"
+    at = text.find(word)
     if at < 0:
         return False, 0.05, [], []
-    sub = {"id": "21409-26-7", "name": "4-Anilino-N-phenethylpiperidine", "matched": word, "start": at, "end": at + len(word),
-           "how": "abbreviation", "controls": ANPP_CONTROLS}
+    sub = {"id": "21409-26-7", "name": "4-Anilino-N-phenethylpiperidine", "tier": "monitored", "category": "fentanyl_precursor",
+           "matched": word, "field": "text", "start": at, "end": at + len(word), "how": "abbreviation", "detail": "",
+           "controls": ANPP_CONTROLS}
+    reasons = [{"message": f"monitored substance 4-ANPP matched by abbreviation", "field": "text", "start": at, "end": at + len(word), "matched": word}]
+    kg = text.find("1 kg")
+    if kg >= 0:
+        reasons.append({"message": "trade signal: quantity", "field": "text", "start": kg, "end": kg + 4, "matched": "1 kg"})
     score = 0.5 + (len(text) % 50) / 100
-    return True, score, [sub], [f"monitored substance {word} offered", "bulk quantity"]
+    return True, score, [sub], reasons
 
 
 @dataclass

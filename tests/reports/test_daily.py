@@ -90,7 +90,8 @@ def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
     for title in HOSTILE_TITLES.values():
         assert title.replace("\u202e", "[U+202E]") in text
     assert "\u202e" not in html_text
-    assert doc.marks and all(m in ("4-ANPP", "ANPP") for m in doc.marks)  # matched words highlighted
+    assert doc.marks and set(doc.marks) <= {"4-ANPP", "ANPP", "1 kg"}  # matched words highlighted
+    assert "1 kg" in doc.marks  # trade signals too
 
     flags = list(csv.DictReader((folder / "flags.csv").open()))
     assert len(flags) == len(HOSTILE_TITLES) + 1  # CD7 flagged on D1

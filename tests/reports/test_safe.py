@@ -117,3 +117,28 @@ def test_page_is_self_contained():
     assert "default-src &#x27;none&#x27;" in doc
     assert "http://" not in doc.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert isinstance(tag("p", "x"), Html)
+
+
+def test_snippet_highlights_recorded_offsets_and_falls_back_to_search():
+    from reports.queries import highlight_spans, parse_matches, snippet
+
+    text = "Offer: 4-ANPP 99%, 1 kg foil bag"
+    hits = parse_matches([
+        {"id": "21409-26-7", "matched": "4-ANPP", "field": "text", "start": 7, "end": 13},
+        {"id": "21409-26-7", "matched": "ANPP", "field": "title", "start": 0, "end": 4},  # title offsets: searched in text
+        {"id": "x", "matched": "1 kg", "field": "text", "start": 0, "end": 4},  # stale offsets: searched
+    ])
+    spans = highlight_spans(text, hits)
+    assert [text[s:e] for s, e in spans] == ["4-ANPP", "1 kg"]
+    assert [p for p, hit in snippet(text, spans) if hit] == ["4-ANPP", "1 kg"]
+
+
+def test_control_status_falls_back_to_the_lexicon_data():
+    from reports.queries import controls_in_force, parse_matches
+
+    import datetime as dt
+
+    (m,) = parse_matches(["39742-60-4"])  # NPP, no control entries stored with the hit
+    in_2016 = {c.jurisdiction for c in controls_in_force(m, dt.date(2016, 1, 1))}
+    in_2026 = {c.jurisdiction for c in controls_in_force(m, dt.date(2026, 1, 1))}
+    assert "UN" not in in_2016 and {"UN", "US", "CN", "MX", "EU"} <= in_2026
