@@ -31,7 +31,7 @@ for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged"
         Doc.set_extension(_name, default=None)
 
 TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger", "encrypted_messenger",
-               "payment", "spec")
+               "payment", "offer", "spec")
 OFFER_LABEL = "OFFER"
 OTHER_LABEL = "OTHER"
 

@@ -131,16 +131,24 @@ class SubstanceMatcher:
             out.append((ostart, oend, term, detail))
 
     def _disambiguate(self, nt: NormText, chosen: list) -> list:
+        """Keep an ambiguous abbreviation only with chemical context and no other meaning in sight.
+
+        Dropped when a false friend occurs anywhere, or a valid CAS RN of another substance
+        stands right next to it ("4-AP | 504-24-5" is 4-aminopyridine). Kept when another
+        monitored/watched substance is listed too, or chemical wording is near it.
+        """
         result = []
-        has_context = None
         for start, end, sid, how, detail, term in chosen:
             if term is not None and term.ambiguous:
                 if any(f in nt.norm for f in term.false_friends):
                     continue
-                if has_context is None:
-                    others = any(s != sid and self.lexicon.substances[s].tier != "ordinary" for _, _, s, *_ in chosen)
-                    has_context = others or bool(CHEMICAL_CONTEXT.search(nt.norm))
-                if not has_context:
+                window = nt.original[max(0, start - 40) : end + 60].lower()
+                own = {c for c, (s_id, _) in self.lexicon.cas.items() if s_id == sid}
+                near_cas = {f"{m.group(1)}-{m.group(2)}-{m.group(3)}" for m in CAS_RE.finditer(window)}
+                if any(c not in own and cas_check_digit_ok(c) for c in near_cas):
+                    continue
+                others = any(s != sid and self.lexicon.substances[s].tier != "ordinary" for _, _, s, *_ in chosen)
+                if not (others or CHEMICAL_CONTEXT.search(window)):
                     continue
                 detail = (detail + "; " if detail else "") + "ambiguous abbreviation, chemical context"
             result.append((start, end, sid, how, detail))

@@ -15,11 +15,11 @@ from nlp.normalize import NormText
 DEFAULT_SIGNALS = Path(__file__).resolve().parent / "lexicon" / "signals.toml"
 KNOWN_KINDS = (
     "price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger",
-    "encrypted_messenger", "payment", "spec", "refusal", "context",
+    "encrypted_messenger", "payment", "offer", "spec", "refusal", "context",
 )
 
 
-_WORDCHAR = re.compile(r"\w")
+_WORDCHAR = re.compile(r"[a-z0-9_]")  # ASCII: a Chinese character next to "tg" is no word boundary problem
 
 
 def _expand_pattern(pattern: str, limit: int = 64) -> tuple[list[str], bool, bool] | None:
