@@ -1,0 +1,188 @@
+"""`pwatch flag`, `pwatch nlp train`, `pwatch nlp evaluate`: the detector from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pwatch.errors import ConfigError, InputError
+
+GATES = {"f1_overall": 0.95, "f1_per_lang": 0.90, "substance_set_accuracy": 0.95}
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("flag", parents=[common], help="flag offers of monitored substances in a JSONL file",
+                              description="Read JSONL (id, text, optional title, lang, listing_date); write one JSON "
+                                          "line per input, in order: id, flagged, score, substances, reasons, "
+                                          "model_version. A malformed input line stops the run before anything "
+                                          "is written.")
+    p.add_argument("--input", required=True, help="input JSONL")
+    p.add_argument("--output", required=True, help="output JSONL (written whole, or not at all)")
+    p.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
+    p.set_defaults(handler=cmd_flag)
+
+    nlp = subparsers.add_parser("nlp", parents=[common], help="train or evaluate the detector")
+    sub = nlp.add_subparsers(dest="nlp_command", metavar="ACTION", required=True)
+    t = sub.add_parser("train", parents=[common], help="train the detector (fixture families + seed set)")
+    t.add_argument("--out", help="model directory (default: setting model_dir)")
+    t.add_argument("--seed", type=int, default=0, help="training seed (same seed, same model)")
+    t.add_argument("--size", type=int, default=None, help="number of fixture listings to train on")
+    t.set_defaults(handler=cmd_train)
+    e = sub.add_parser("evaluate", parents=[common], help="precision/recall/F1 and substance-id set accuracy",
+                       description="Evaluate on a labelled JSONL (text, lang, label, optional title, kind, "
+                                   "substances) and/or on fixture listings of held-out template families.")
+    e.add_argument("--input", action="append", default=[], help="labelled JSONL (repeatable)")
+    e.add_argument("--heldout", type=int, default=0, metavar="N",
+                   help="also evaluate N fixture listings from template families held out of training")
+    e.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+    e.add_argument("--errors", type=int, default=0, metavar="K", help="also list up to K misclassified items")
+    e.set_defaults(handler=cmd_evaluate)
+
+
+# ---------------------------------------------------------------------------- flag
+
+
+def read_flag_input(path: Path):
+    """Parse and validate the whole input first: an error names the line and nothing is flagged."""
+    from nlp.detection import DetectInput
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    records = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        rid = obj.get("id")
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool) or rid == "":
+            raise InputError(f"{where}: field `id` missing or not a string/integer")
+        text = obj.get("text")
+        if not isinstance(text, str):
+            raise InputError(f"{where}: field `text` missing or not a string")
+        title = obj.get("title")
+        if title is not None and not isinstance(title, str):
+            raise InputError(f"{where}: field `title` must be a string or null")
+        lang = obj.get("lang")
+        if lang is not None and lang not in ("en", "zh", "es"):
+            raise InputError(f"{where}: field `lang` must be en, zh, es or null, got {lang!r}")
+        raw_date = obj.get("listing_date")
+        date = None
+        if raw_date is not None:
+            try:
+                date = dt.date.fromisoformat(str(raw_date)[:10])
+            except ValueError:
+                raise InputError(f"{where}: field `listing_date` is not an ISO date: {raw_date!r}") from None
+        records.append((rid, DetectInput(str(rid), text, title or None, lang, date)))
+    return records
+
+
+def _detector(settings, model: str | None):
+    from nlp.detector import Detector, ModelError
+    from pwatch.training_data import ensure_model
+
+    if model:
+        path = Path(model)
+    else:
+        path = ensure_model(settings)
+    try:
+        return Detector.load(path)
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def cmd_flag(args, settings) -> int:
+    records = read_flag_input(Path(args.input))
+    detector = _detector(settings, args.model)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".flag-", suffix=".jsonl", dir=out.parent)
+    flagged = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for n, ((rid, _), det) in enumerate(zip(records, detector.detect(r for _, r in records)), start=1):
+                flagged += det.flagged
+                fh.write(json.dumps({
+                    "id": rid, "flagged": det.flagged, "score": det.score, "substances": list(det.substance_ids),
+                    "reasons": [{"reason": r.message, "field": r.field, "start": r.start, "end": r.end,
+                                 "matched": r.matched} for r in det.reasons],
+                    "model_version": det.model_version,
+                }, ensure_ascii=False) + "\n")
+                if n % 5000 == 0:
+                    print(f"pwatch flag: {n}/{len(records)} listings", file=sys.stderr)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"{len(records)} listings, {flagged} flagged -> {out} (model {detector.model_version})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- train / evaluate
+
+
+def cmd_train(args, settings) -> int:
+    from nlp.train import train
+    from pwatch.training_data import TRAIN_SIZE, training_examples
+
+    out = Path(args.out) if args.out else settings.model_path
+    examples = training_examples(args.seed, args.size or TRAIN_SIZE)
+    print(f"training on {len(examples)} listings (seed {args.seed}) ...", file=sys.stderr)
+    path = train(examples, out, seed=args.seed)
+    manifest = json.loads((path / "detector.json").read_text(encoding="utf-8"))
+    print(f"model {manifest['model_version']} -> {path}")
+    return 0
+
+
+def cmd_evaluate(args, settings) -> int:
+    from nlp.detection import DetectInput
+    from nlp.evaluate import evaluate
+    from pwatch.training_data import heldout_examples, read_labelled
+
+    if not args.input and not args.heldout:
+        raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl and/or --heldout N")
+    records: list[dict] = []
+    for path in args.input:
+        records += read_labelled(Path(path))
+    if args.heldout:
+        records += heldout_examples(size=args.heldout)
+    detector = _detector(settings, args.model)
+    inputs = (DetectInput(str(r.get("id", i)), r["text"], r.get("title"), r["lang"]) for i, r in enumerate(records))
+    report = evaluate(records, detector.detect(inputs), keep_errors=args.errors)
+    gates = gate_results(report)
+    if args.json:
+        print(json.dumps({"model_version": detector.model_version, **report.as_dict(), "gates": gates,
+                          "errors": report.errors}, ensure_ascii=False, indent=2))
+    else:
+        print(f"model {detector.model_version}, {len(records)} listings")
+        print(report.format())
+        for name, g in gates.items():
+            print(f"gate {name}: {g['value']:.3f} >= {g['min']:.2f} {'PASS' if g['pass'] else 'FAIL'}")
+        for err in report.errors:
+            print(json.dumps(err, ensure_ascii=False))
+    return 0
+
+
+def gate_results(report) -> dict:
+    gates = {"f1_overall": {"value": report.overall.f1, "min": GATES["f1_overall"]}}
+    for lang, counts in sorted(report.by_lang.items()):
+        gates[f"f1_{lang}"] = {"value": counts.f1, "min": GATES["f1_per_lang"]}
+    gates["substance_set_accuracy"] = {"value": report.substance_set_accuracy, "min": GATES["substance_set_accuracy"]}
+    for g in gates.values():
+        g["value"] = round(g["value"], 4)
+        g["pass"] = g["value"] >= g["min"]
+    return gates
