@@ -76,7 +76,8 @@ def post_json(url: str, body: dict) -> tuple[int, dict]:
 
 
 def replay(engine, world, handle, days: int, failures: set[tuple[str, int]], *, notice_share: float = 0.7,
-           fp_share: float = 0.05) -> ReplayLog:
+           fp_share: float = 0.05, on_day=None) -> ReplayLog:
+    """Run `days` days; `on_day(session, day)` is called after each day's transaction."""
     log = ReplayLog()
     start = world.config.start
     log.failures = {(p, start + dt.timedelta(days=n)) for p, n in failures}
@@ -93,6 +94,9 @@ def replay(engine, world, handle, days: int, failures: set[tuple[str, int]], *, 
             reconcile_date(s, day, absence_k=K, error_threshold=THRESHOLD)
             _review(s, day, truth)
             _notify(s, day, handle, notice_share, log)
+        if on_day is not None:
+            with Session(engine) as s:
+                on_day(s, day)
     return log
 
 
