@@ -1,0 +1,118 @@
+"""Substance matching under every obfuscation and form; offsets always slice the original text."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.lexicon import load_lexicon
+from nlp.matching import SubstanceMatcher
+from nlp.normalize import normalize
+
+NPP, ANPP, FOURAP, BOC4AP = "39742-60-4", "21409-26-7", "23056-29-3", "125541-22-2"
+NORF, PIP, BOCPIP, FENT, XYL = "1609-66-1", "41661-47-6", "79099-07-3", "437-38-7", "7361-61-7"
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return SubstanceMatcher(load_lexicon())
+
+
+def find(matcher, text):
+    hits = matcher.find(normalize(text))
+    for h in hits:  # every match slices the original text to the matched words
+        assert text[h.start:h.end] == h.matched
+    return hits
+
+
+def ids(matcher, text):
+    return {h.substance_id for h in find(matcher, text)}
+
+
+CASES = [
+    # (form, text, expected id, expected matched text)
+    ("name", "Offering 1-Boc-4-piperidone 99%", BOCPIP, "1-Boc-4-piperidone"),
+    ("synonym", "tert-butyl 4-anilinopiperidine-1-carboxylate in stock", BOC4AP, "tert-butyl 4-anilinopiperidine-1-carboxylate"),
+    ("abbreviation", "ANPP white powder", ANPP, "ANPP"),
+    ("chinese", "现货供应去甲芬太尼，纯度99%", NORF, "去甲芬太尼"),
+    ("spanish", "Vendemos N-fenetil-4-piperidona", NPP, "N-fenetil-4-piperidona"),
+    ("salt_hcl_monohydrate", "4,4-piperidinediol HCl CAS 40064-34-4", PIP, "40064-34-4"),
+    ("salt_citrate", "CAS 990-73-8 available", FENT, "990-73-8"),
+    ("hydrochloride_name", "xylazine hydrochloride 1kg", XYL, "xylazine hydrochloride"),
+    ("cas_only", "125541-22-2 good price", BOC4AP, "125541-22-2"),
+    ("first_block_after_cas", "CAS79099 powder is best", BOCPIP, "79099"),
+    ("first_block_alone", "79099 now in USA warehouse", BOCPIP, "79099"),
+    ("cas_spaced", "CAS 79099 07 3 in stock", BOCPIP, "79099 07 3"),
+    ("cas_spaced_hyphens", "CAS 1609 - 66 - 1", NORF, "1609 - 66 - 1"),
+    ("cas_dotted", "cas no. 79099.07.3", BOCPIP, "79099.07.3"),
+    ("cas_undelimited", "cas 79099073 powder", BOCPIP, "79099073"),
+    ("cas_letter_o", "CAS 79O99-07-3", BOCPIP, "79O99-07-3"),
+    ("cas_fullwidth", "ＣＡＳ：７９０９９－０７－３", BOCPIP, "７９０９９－０７－３"),
+    ("name_spaced", "N P P 99% powder", NPP, "N P P"),
+    ("name_spaced_words", "1 boc 4 piperidone 1kg", BOCPIP, "1 boc 4 piperidone"),
+    ("abbr_spaced", "4 - A P 99% powder", FOURAP, "4 - A P"),
+    ("name_dotted", "N.P.P 99% powder", NPP, "N.P.P"),
+    ("name_fullwidth", "ｆｅｎｔａｎｙｌ ｐｏｗｄｅｒ", FENT, "ｆｅｎｔａｎｙｌ"),
+    ("homoglyph_cyrillic", "fеntаnyl powder", FENT, "fеntаnyl"),  # Cyrillic е and а
+    ("homoglyph_greek", "ΝΡΡ 99%", NPP, "ΝΡΡ"),  # Greek capital Nu and Rho
+    ("leetspeak", "fent@nyl for sale", FENT, "fent@nyl"),
+    ("leetspeak_digits", "1-b0c-4-piperid0ne", BOCPIP, "1-b0c-4-piperid0ne"),
+    ("zero_width", "fen\u200btan\u200dyl powder", FENT, "fen\u200btan\u200dyl"),
+    ("zero_width_cas", "CAS 79099-\u200b07-3", BOCPIP, "79099-\u200b07-3"),
+    ("misspelling", "xylazin 99%", XYL, "xylazin"),
+    ("misspelling_transposed", "fentanly powder", FENT, "fentanly"),
+    ("misspelling_in_long_name", "N-Fenethyl-4-piperidone 99%", NPP, "N-Fenethyl-4-piperidone"),
+    ("chinese_spaced", "芬 太 尼 现货", FENT, "芬 太 尼"),
+]
+
+
+@pytest.mark.parametrize("form,text,sid,matched", CASES, ids=[c[0] for c in CASES])
+def test_each_form_is_matched(matcher, form, text, sid, matched):
+    hits = [h for h in find(matcher, text) if h.substance_id == sid]
+    assert hits, f"{form}: {sid} not found in {text!r}"
+    assert matched in [h.matched for h in hits]
+
+
+def test_how_is_reported(matcher):
+    how = {h.matched: (h.how, h.detail) for h in find(matcher, "CAS79099 and 40064-34-4, fentanly, ANPP, fent@nyl")}
+    assert how["79099"] == ("cas", "first CAS block only")
+    assert how["40064-34-4"][0] == "cas" and "salt" in how["40064-34-4"][1]
+    assert how["fentanly"][0] == "fuzzy"
+    assert how["ANPP"][0] == "abbreviation"
+    assert how["fent@nyl"] == ("name", "leetspeak")
+
+
+@pytest.mark.parametrize("text", [
+    "norfentanyl impurity standard CAS 1609-66-5",  # wrong check digit (public-list typo)
+    "CAS 79099-07-4 white powder",
+    "1609-66-5",
+])
+def test_a_wrong_check_digit_is_not_that_substance(matcher, text):
+    assert not [h for h in find(matcher, text) if h.how == "cas"]
+
+
+@pytest.mark.parametrize("text", [
+    "Zaporizhzhia NPP: the nuclear power plant lost external power again",
+    "Our NPP (nuclear power plant) project needs valves",
+    "4-AP (4-aminopyridine) 98%, CAS 504-24-5, for research",
+    "4-AP | 504-24-5 | 480 EUR per kg",
+    "4-AP, a potassium channel blocker used in multiple sclerosis",
+])
+def test_ambiguous_abbreviations_in_other_meanings_are_not_matched(matcher, text):
+    assert ids(matcher, text) & {NPP, FOURAP} == set()
+
+
+@pytest.mark.parametrize("text,absent", [
+    ("N-methyl-4-piperidone 99%", PIP),  # a different compound containing the name
+    ("1-benzyl-4-piperidone 99%", PIP),  # watched look-alike wins, not the monitored 4-piperidone
+    ("4-bromoaniline 98%", "62-53-3"),
+    ("piperidine 99% drum", PIP),
+    ("an pp bottle", ANPP),  # words that happen to spell an abbreviation
+])
+def test_look_alikes_are_not_the_monitored_substance(matcher, text, absent):
+    assert absent not in ids(matcher, text)
+
+
+def test_longest_match_wins_and_watched_is_tiered(matcher):
+    hits = find(matcher, "1-benzyl-4-piperidone (3612-20-2)")
+    assert {h.substance_id for h in hits} == {"3612-20-2"}
+    assert {h.tier for h in hits} == {"watched"}
