@@ -111,6 +111,34 @@ def heldout_examples(seed: int = 0, size: int = 1500) -> list[dict]:
     return fixture_examples(size, seed=seed + 1000, held_out=True)
 
 
+HELDOUT_PLATFORMS = ("boardlist", "mercado")
+
+
+def world_examples(*, seed: int = 7, scale: int = 1000, days: int = 30, platforms: tuple[str, ...] = HELDOUT_PLATFORMS,
+                   held_out_families_only: bool = True) -> list[dict]:
+    """Listings of the fixture world (its ground truth on the last day) from held-out platforms.
+
+    The detector never trains on world listings; with `held_out_families_only` the templates are
+    unseen too, so this measures platform and template generalisation at once.
+    """
+    import datetime as dt
+    import tempfile
+
+    from fixtures.world import World, WorldConfig
+
+    with tempfile.TemporaryDirectory(prefix="pwatch-eval-world-") as state:
+        world = World(WorldConfig(seed=seed, start=dt.date(2026, 11, 1), days=days, scale=scale, state_dir=Path(state)))
+        rows = list(world.truth(world.config.end))
+    out = []
+    for r in rows:
+        if r["platform"] not in platforms or (held_out_families_only and not is_held_out(r["family"])):
+            continue
+        out.append({"id": f"{r['platform']}:{r['listing_key']}", "title": r["title"], "text": r["text"], "lang": r["lang"],
+                    "label": r["label"], "kind": r["kind"], "substances": list(r["substances"]),
+                    "family": r["family"], "platform": r["platform"]})
+    return out
+
+
 def ensure_model(settings, seed: int = 0) -> Path:
     """Train into `settings.model_path` unless a model is already there; returns the path."""
     from nlp.detector import MANIFEST
