@@ -216,6 +216,11 @@ class PlatformSpider(scrapy.Spider):
             self.platform_closed = True
             yield self._gone_item(response, page_url, "platform_closed", None)
             return
+        if response.status in (404, 410) and not response.meta.get("pwatch_hops"):
+            # A known account or store page that no longer exists at all.
+            self._attempted()
+            yield self._gone_item(response, page_url, "account_closed" if kind == "seller" else "store_closed", None)
+            return
         if response.status != 200:
             yield from self._give_up_or_retry(response, f"http_{response.status}")
             return
