@@ -1,0 +1,108 @@
+"""`pwatch flag` and `pwatch nlp evaluate` from the command line (in process)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pwatch.cli import main
+
+GOOD = [
+    {"id": "a1", "title": "CAS79099 powder", "text": "79099 in USA warehouse, pay btc, Wickr: fake_wickr_1", "lang": "en"},
+    {"id": 2, "text": "Zaporizhzhia NPP: the nuclear power plant lost power again."},
+    {"id": "c3", "text": "现货供应N-苯乙基-4-哌啶酮，纯度99%，双清包税到墨西哥，联系微信", "lang": "zh", "listing_date": "2025-01-10"},
+]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
+                    encoding="utf-8")
+
+
+def test_flag_writes_one_line_per_input_in_order(tmp_path, model_dir, capsys):
+    write_jsonl(tmp_path / "in.jsonl", GOOD)
+    rc = main(["flag", "--data-dir", str(tmp_path), "--model", str(model_dir),
+               "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")])
+    assert rc == 0
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [o["id"] for o in out] == ["a1", 2, "c3"]
+    for o in out:
+        assert {"id", "flagged", "score", "substances", "reasons", "model_version"} <= set(o)
+    assert [o["flagged"] for o in out] == [True, False, True]
+    assert out[0]["substances"] == ["79099-07-3"] and out[2]["substances"] == ["39742-60-4"]
+    for o, rec in zip(out, GOOD):
+        for r in o["reasons"]:
+            assert rec[r["field"]][r["start"]:r["end"]] == r["matched"]
+    assert "3 listings, 2 flagged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad_line,message", [
+    ("{not json", "not valid JSON"),
+    ('["a list"]', "expected a JSON object"),
+    ('{"id": "x"}', "field `text` missing"),
+    ('{"text": "no id"}', "field `id` missing"),
+    ('{"id": "x", "text": "t", "lang": "fr"}', "field `lang` must be en, zh, es"),
+    ('{"id": "x", "text": "t", "listing_date": "yesterday"}', "listing_date"),
+])
+def test_flag_on_a_malformed_line_names_it_and_writes_nothing(tmp_path, model_dir, capsys, bad_line, message):
+    write_jsonl(tmp_path / "in.jsonl", [GOOD[0], GOOD[1], bad_line, GOOD[2]])
+    out = tmp_path / "out.jsonl"
+    rc = main(["flag", "--data-dir", str(tmp_path), "--model", str(model_dir), "--input", str(tmp_path / "in.jsonl"),
+               "--output", str(out)])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert f"in.jsonl:3: " in err and message in err
+    assert len(err.strip().splitlines()) == 1  # one clear line, no traceback
+    assert not out.exists()
+    assert not list(tmp_path.glob(".flag-*"))
+
+
+def test_flag_does_not_clobber_an_existing_output_on_error(tmp_path, model_dir):
+    (tmp_path / "out.jsonl").write_text("previous\n")
+    write_jsonl(tmp_path / "in.jsonl", [GOOD[0], "{broken"])
+    assert main(["flag", "--data-dir", str(tmp_path), "--model", str(model_dir), "--input", str(tmp_path / "in.jsonl"),
+                 "--output", str(tmp_path / "out.jsonl")]) != 0
+    assert (tmp_path / "out.jsonl").read_text() == "previous\n"
+
+
+def test_evaluate_prints_metrics_per_language_and_kind(tmp_path, model_dir, capsys):
+    rows = [dict(GOOD[0], label=1, kind="offer_monitored", substances=["79099-07-3"]),
+            dict(GOOD[1], lang="en", label=0, kind="news", substances=[]),
+            dict(GOOD[2], label=1, kind="offer_monitored", substances=["39742-60-4"])]
+    write_jsonl(tmp_path / "lab.jsonl", rows)
+    rc = main(["nlp", "evaluate", "--data-dir", str(tmp_path), "--model", str(model_dir),
+               "--input", str(tmp_path / "lab.jsonl"), "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["overall"]["f1"] == 1.0 and report["substance_set_accuracy"] == 1.0
+    assert set(report["by_lang"]) == {"en", "zh"} and set(report["by_kind"]) == {"offer_monitored", "news"}
+    assert all(g["pass"] for g in report["gates"].values())
+
+
+def test_evaluate_rejects_bad_labelled_lines(tmp_path, model_dir, capsys):
+    write_jsonl(tmp_path / "lab.jsonl", [{"text": "x", "lang": "en", "label": 3}])
+    assert main(["nlp", "evaluate", "--data-dir", str(tmp_path), "--model", str(model_dir),
+                 "--input", str(tmp_path / "lab.jsonl")]) != 0
+    assert "lab.jsonl:1: field `label` must be 0 or 1" in capsys.readouterr().err
+
+
+def test_nlp_train_writes_a_versioned_model(tmp_path, capsys):
+    rc = main(["nlp", "train", "--data-dir", str(tmp_path), "--size", "150", "--seed", "3"])
+    assert rc == 0
+    manifest = json.loads((tmp_path / "model" / "detector.json").read_text())
+    assert manifest["seed"] == 3 and set(manifest["langs"]) == {"en", "es", "zh"}
+    assert manifest["model_version"] in capsys.readouterr().out
+
+
+def test_ensure_model_reuses_an_existing_model(tmp_path, model_dir):
+    import shutil
+
+    from pwatch.settings import load_settings
+    from pwatch.training_data import ensure_model
+
+    settings = load_settings(data_dir=str(tmp_path), environ={})
+    shutil.copytree(model_dir, settings.model_path)
+    before = (settings.model_path / "detector.json").stat().st_mtime_ns
+    assert ensure_model(settings) == settings.model_path
+    assert (settings.model_path / "detector.json").stat().st_mtime_ns == before
