@@ -76,13 +76,19 @@ class CrawlArgs(BaseModel):
         values.setdefault("base_url", default_base_url(platform))
         values.setdefault("date", dt.datetime.now(dt.timezone.utc).date())
         values.setdefault("data_dir", os.environ.get("PWATCH_DATA_DIR", "var"))
+        return cls.checked(platform=platform, **values)
+
+    @classmethod
+    def checked(cls, **values: object) -> "CrawlArgs":
+        """Validate; a problem is one SpiderArgumentError line naming each bad argument."""
         try:
-            return cls(platform=platform, **values)
+            return cls(**values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg'].removeprefix('Value error, ')}"
+                for err in exc.errors()
             )
-            raise SpiderArgumentError(f"invalid spider arguments for {platform}: {problems}") from None
+            raise SpiderArgumentError(f"invalid crawl arguments for {values.get('platform')}: {problems}") from None
 
 
 def read_revisit_file(path: Path) -> list[str]:

@@ -95,9 +95,9 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         "discover": not args.no_discover,
     }
     try:
-        checked = CrawlArgs(platform=args.site, **values)
+        checked = CrawlArgs.checked(platform=args.site, **values)
     except ValueError as exc:
-        raise ConfigError(f"crawl arguments: {exc}") from None
+        raise ConfigError(str(exc)) from None
     if args.revisit:
         values["revisit"] = Path(args.revisit)
     elif use_db:
@@ -127,7 +127,7 @@ def run_crawl(args, settings: Settings) -> int:
     process.crawl(spider_cls, **{k: v for k, v in values.items() if v is not None})
     process.start()
 
-    job_path = CrawlArgs(platform=args.site, **{k: v for k, v in values.items() if v is not None}).job_path
+    job_path = CrawlArgs.checked(platform=args.site, **{k: v for k, v in values.items() if v is not None}).job_path
     health_file = job_path / "health.json"
     if not health_file.is_file():
         raise ServiceError(f"crawl of {args.site} ended without health stats (see the log above)")
