@@ -73,7 +73,8 @@ class CrawlArgs(BaseModel):
     @classmethod
     def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> "CrawlArgs":
         values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
-        values.setdefault("base_url", default_base_url(platform))
+        if platform in PLATFORMS:
+            values.setdefault("base_url", default_base_url(platform))
         values.setdefault("date", dt.datetime.now(dt.timezone.utc).date())
         values.setdefault("data_dir", os.environ.get("PWATCH_DATA_DIR", "var"))
         return cls.checked(platform=platform, **values)
