@@ -38,6 +38,16 @@ def rss_kb(pid: int, field: str) -> int:
     return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.M).group(1))
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the given processes (from /proc/<pid>/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def total_rss(handle, field: str) -> int:
     """Sum over the control process and its workers (each a separate Python process)."""
     return sum(rss_kb(pid, field) for pid in [handle.pid, *handle.worker_pids])
@@ -95,7 +105,12 @@ def main() -> int:
         n = World(handle.config).appeared_count(19)  # slots that exist on the served date
         results["runs"] = {}
         for platform, (template, label) in TARGETS.items():
+            pids = [handle.pid, *handle.worker_pids]
+            cpu0 = cpu_seconds(pids)
             r = wrk(handle.base_urls[platform], template, n, args.duration, args.connections)
+            r["server_cpu_s"] = round(cpu_seconds(pids) - cpu0, 2)
+            r["pages_per_cpu_s"] = round(r["requests"] / max(r["server_cpu_s"], 0.01))
+            r["load_avg"] = os.getloadavg()[0]
             r["label"] = label
             results["runs"][platform] = r
             results[f"rss_after_{platform}_kb"] = total_rss(handle, "VmRSS")
@@ -127,8 +142,9 @@ def write_section(results: dict, args) -> None:
              f"| RSS after start, {args.scale:,}-listing world | {results['rss_after_start_kb'] / 1024:.0f} MB |",
              f"| peak RSS after all load runs (VmHWM, all processes) | {results['peak_rss_kb'] / 1024:.0f} MB |"]
     for _platform, r in results["runs"].items():
-        lines.append(f"| {r['label']} (random over all listings) | **{r['rps']:,.0f} pages/s**, "
-                     f"avg latency {r['latency_avg']}, {r['requests']:,} requests, {r['non_2xx']:,} removed/4xx |")
+        lines.append(f"| {r['label']} (random over all listings) | **{r['rps']:,.0f} pages/s** wall clock "
+                     f"({r['pages_per_cpu_s']:,} pages per server CPU-second), avg latency {r['latency_avg']}, "
+                     f"{r['requests']:,} requests, {r['non_2xx']:,} removed (4xx), load average {r['load_avg']:.1f} |")
     lines += ["", "Load generator: " + next(iter(results["runs"].values()))["cmd"].split(" <")[0]
               + " with a Lua script requesting `/product/CD<random slot>.html` (and the huaxue/mercado "
               "equivalents) over every slot that exists on the served date, so bounded caches miss as they "
