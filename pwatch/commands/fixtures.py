@@ -18,6 +18,7 @@ def register(subparsers, common) -> None:
     serve.add_argument("--date", help="world date to serve (default: the world's start date)")
     serve.add_argument("--faults", help="fault profile: none, flaky, hostile, optionally ,down=<platform>")
     serve.add_argument("--port", help="TCP port of every host (0 = a free one)")
+    serve.add_argument("--workers", default="1", help="platform worker processes sharing the port (default 1)")
     serve.set_defaults(handler=run_serve)
 
     truth = sub.add_parser("truth", parents=[common], help="write the ground truth for a date as JSONL")
@@ -68,6 +69,8 @@ def run_serve(args, settings) -> int:
 
     config = world_config(args, settings)
     date = _date(args.date, config)
+    if not args.workers.isdigit() or not 1 <= int(args.workers) <= 64:
+        raise ConfigError(f"--workers: expected an integer from 1 to 64, got {args.workers!r}")
 
     def ready(info):
         print(f"fixture world (seed {config.seed}, scale {config.scale}, faults {config.faults}) on {info['date']}:")
@@ -77,7 +80,7 @@ def run_serve(args, settings) -> int:
         print(f"  state in {config.state_dir}; Ctrl-C stops", flush=True)
 
     try:
-        serve(config, date, ready)
+        serve(config, date, ready, workers=int(args.workers))
     except OSError as exc:
         raise ServiceError(f"cannot listen on {config.host_prefix}.10-99 port {config.port}: {exc.strerror or exc}") from None
     return 0
