@@ -106,7 +106,7 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date) -> dict:
 def detect(settings: Settings, day: dt.date) -> dict:
     """Score every snapshot not yet scored by the current detector version."""
     from nlp.detector import DetectInput, Detector
-    from pwatch.model import ensure_model
+    from pwatch.training_data import ensure_model
     from storage.detections import pending_snapshots, record_detections
 
     detector = Detector.load(ensure_model(settings))

@@ -39,7 +39,9 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock up front. A deferred BEGIN that reads, then writes after
+        # another process committed, fails at once with "database is locked" (busy_timeout cannot help).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -94,7 +94,7 @@ def cmd_run(args, settings: Settings) -> int:
     )
     print(f"pwatch run: {len(dates)} days {dates[0]}..{dates[-1]}, seed {settings.seed}, scale {settings.scale}")
     steps.upgrade_database(settings)
-    from pwatch.model import ensure_model
+    from pwatch.training_data import ensure_model
 
     print(f"detector model: {ensure_model(settings)}")
     with serve_in_background(config, dates[0]) as world:
@@ -111,10 +111,23 @@ def cmd_run(args, settings: Settings) -> int:
                 _print_day(result["date"], result["state"], result["failed"])
     report_dir = settings.data_path / "reports" / dates[-1].isoformat()
     print(f"latest daily report: {(report_dir / 'index.html').resolve()}")
-    from pwatch.commands.storage import stats_summary_text
-
     print(stats_summary_text(settings, dates[0], dates[-1]))
     return 0
+
+
+def stats_summary_text(settings: Settings, date_from: dt.date, date_to: dt.date) -> str:
+    """The headline statistics of the run, each with its unit (`pwatch stats` has them all)."""
+    from storage.stats import UNITS, compute_stats
+
+    from pwatch.steps import transaction
+
+    with transaction(settings) as session:
+        total = compute_stats(session, date_from, date_to)["total"]
+    lines = [f"statistics {date_from}..{date_to} (all of them: pwatch stats --from {date_from} --to {date_to})"]
+    for name, value in total.items():
+        shown = "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else value)
+        lines.append(f"  {name:<28}{shown!s:>12}  {UNITS[name]}")
+    return "\n".join(lines)
 
 
 def _print_day(day: str, state: str, failed: list[str]) -> None:
