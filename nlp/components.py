@@ -208,8 +208,9 @@ class Scorer:
         self.ungated_cap = ungated_cap
 
     def __call__(self, doc: Doc) -> Doc:
-        subs = doc._.pw_substances or []
-        sigs = doc._.pw_signals or []
+        ext = doc._
+        subs = ext.pw_substances or []
+        sigs = ext.pw_signals or []
         tiers = {m.tier for m in subs}
         red = any(s.red_flag for s in sigs)
         if "monitored" in tiers:
@@ -230,7 +231,7 @@ class Scorer:
             score *= self.refusal_factor
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)
-        doc._.pw_score = round(float(score), 4)
-        doc._.pw_flagged = doc._.pw_score >= self.threshold
-        doc._.pw_gate = gate
+        ext.pw_score = round(float(score), 4)
+        ext.pw_flagged = ext.pw_score >= self.threshold
+        ext.pw_gate = gate
         return doc

@@ -50,6 +50,8 @@ class Detector:
         self.pipelines = pipelines
         self.model_version = model_version
         self.model_dir = model_dir
+        self._lexicon = next(iter(pipelines.values())).get_pipe("pwatch_substances").lexicon
+        self._controls: dict[tuple[str, object], tuple[ControlEntry, ...]] = {}
 
     @classmethod
     def load(cls, model_dir: Path) -> "Detector":
@@ -70,7 +72,18 @@ class Detector:
 
     @property
     def lexicon(self) -> Lexicon:
-        return next(iter(self.pipelines.values())).get_pipe("pwatch_substances").lexicon
+        return self._lexicon
+
+    def controls(self, substance_id: str, date) -> tuple[ControlEntry, ...]:
+        """Control entries of one substance in force at `date` (all of them when None)."""
+        key = (substance_id, date)
+        got = self._controls.get(key)
+        if got is None:
+            got = tuple(ControlEntry(substance_id, c.jurisdiction, c.status, c.effective, c.source)
+                        for c in self._lexicon.substances[substance_id].controls_at(date))
+            if len(self._controls) < 100_000:
+                self._controls[key] = got
+        return got
 
     def detect(self, records: Iterable[DetectInput], batch_size: int = 256) -> Iterator[Detection]:
         it = iter(records)
@@ -99,7 +112,8 @@ class Detector:
         return lang if lang in self.pipelines else next(iter(self.pipelines))
 
     def _result(self, rec: DetectInput, lang: str, doc: Doc) -> Detection:
-        lex = self.lexicon
+        lex = self._lexicon
+        ext = doc._
         title_len = len(rec.title) if rec.title else -1
 
         def locate(start: int, end: int) -> tuple[str, int, int] | None:
@@ -112,14 +126,14 @@ class Detector:
             return None  # straddles the title/text seam: not a real mention
 
         subs: list[SubstanceHit] = []
-        for m in doc._.pw_substances or []:
+        for m in ext.pw_substances or []:
             loc = locate(m.start, m.end)
             if loc is None:
                 continue
             s = lex.substances[m.substance_id]
             subs.append(SubstanceHit(s.id, s.name, s.tier, s.category, m.matched, loc[0], loc[1], loc[2], m.how, m.detail))
         sigs: list[SignalHitOut] = []
-        for h in doc._.pw_signals or []:
+        for h in ext.pw_signals or []:
             loc = locate(h.start, h.end)
             if loc is not None:
                 sigs.append(SignalHitOut(h.kind, h.matched, loc[0], loc[1], loc[2], h.red_flag))
@@ -137,15 +151,11 @@ class Detector:
             reasons.append(Reason(label + (" (red flag)" if g.red_flag else ""), g.field, g.start, g.end, g.matched))
         p_offer = float(doc.cats.get(OFFER_LABEL, 0.0))
         ids = tuple(dict.fromkeys(h.id for h in subs))
-        controls = tuple(
-            ControlEntry(sid, c.jurisdiction, c.status, c.effective, c.source)
-            for sid in ids
-            for c in lex.substances[sid].controls_at(rec.listing_date)
-        )
+        controls = tuple(c for sid in ids for c in self.controls(sid, rec.listing_date))
         return Detection(
-            id=rec.id, flagged=bool(doc._.pw_flagged), score=float(doc._.pw_score), lang=lang,
+            id=rec.id, flagged=bool(ext.pw_flagged), score=float(ext.pw_score), lang=lang,
             substances=tuple(subs), signals=tuple(sigs), reasons=tuple(reasons), controls=controls,
-            model_version=self.model_version, offer_probability=round(p_offer, 4), gate=doc._.pw_gate or "",
+            model_version=self.model_version, offer_probability=round(p_offer, 4), gate=ext.pw_gate or "",
             substance_ids=ids,
         )
 

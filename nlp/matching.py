@@ -78,7 +78,7 @@ class SubstanceMatcher:
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self._terms = lexicon.terms
-        self._trie = re.compile("(?=(" + trie_regex(sorted(self._terms)) + "))")
+        self._trie = re.compile(trie_regex(sorted(self._terms)))
         # Fuzzy index (symmetric deletes, distance 1) over letter-only names of 7+ letters.
         # Fuzzy index (symmetric deletes, distance 1) over the words of names, 7+ letters.
         self._segments: set[str] = set()
@@ -114,11 +114,13 @@ class SubstanceMatcher:
 
     def _names(self, nt: NormText, view: str, view_detail: str, out: list) -> None:
         norm = nt.norm
-        for m in self._trie.finditer(view):
-            compact = m.group(1)
-            if not compact:
-                continue
-            cstart, cend = m.start(1), m.start(1) + len(compact)
+        search = self._trie.search
+        pos = 0
+        while (m := search(view, pos)) is not None:
+            # leftmost-longest; after a rejected match, search again from the next character
+            compact = m.group()
+            cstart, cend = m.start(), m.end()
+            pos = cstart + 1
             nstart, nend = nt.compact_span_to_norm(cstart, cend)
             term = self._terms[compact][0]
             if not _boundaries_ok(norm, nstart, nend, compact):
@@ -126,6 +128,7 @@ class SubstanceMatcher:
             span_norm = norm[nstart:nend]
             if not _spacing_ok(span_norm, term):
                 continue
+            pos = cend
             ostart, oend = nt.orig_span(nstart, nend)
             detail = view_detail or _form_detail(nt.original[ostart:oend], span_norm, term.segments)
             out.append((ostart, oend, term, detail))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from itertools import accumulate
 from dataclasses import dataclass, field
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f"
@@ -46,8 +47,11 @@ _NEEDS_SLOW = re.compile(f"[{ZERO_WIDTH}]")
 
 SEPARATORS = re.compile(r"[\s\-._/\\()\[\]{},'\"*+:;~·•`^=<>?#、，。：；（）【】《》“”‘’]+")
 
+_NON_SEPARATORS = re.compile(SEPARATORS.pattern.replace("[", "[^", 1).rstrip("+") + "+")
+
 LEET = {"@": "a", "4": "a", "3": "e", "1": "i", "0": "o", "$": "s", "5": "s", "7": "t", "!": "i", "|": "l"}
-_LEET_RE = re.compile(r"(?<=[a-z])[@4310$57|!]|[@4310$57|!](?=[a-z])")
+# Only between two letters: "25kg" or "@handle" are not leetspeak, "f3ntanyl" and "fent@nyl" are.
+_LEET_RE = re.compile(r"(?<=[a-z])[@4310$57|!](?=[a-z])")
 
 _char_cache: dict[str, str] = {}
 
@@ -148,23 +152,8 @@ def _slow(text: str) -> tuple[str, list[int]]:
 
 
 def _build_compact(nt: NormText) -> None:
-    pieces: list[str] = []
-    seg_c: list[int] = []
-    seg_n: list[int] = []
-    pos = 0
-    clen = 0
     norm = nt.norm
-    for m in SEPARATORS.finditer(norm):
-        if m.start() > pos:
-            seg_c.append(clen)
-            seg_n.append(pos)
-            pieces.append(norm[pos : m.start()])
-            clen += m.start() - pos
-        pos = m.end()
-    if pos < len(norm):
-        seg_c.append(clen)
-        seg_n.append(pos)
-        pieces.append(norm[pos:])
-    nt.compact = "".join(pieces)
-    nt._seg_compact = seg_c
-    nt._seg_norm = seg_n
+    spans = [m.span() for m in _NON_SEPARATORS.finditer(norm)]
+    nt.compact = "".join(norm[a:b] for a, b in spans)
+    nt._seg_norm = [a for a, _ in spans]
+    nt._seg_compact = list(accumulate((b - a for a, b in spans[:-1]), initial=0)) if spans else []
