@@ -101,7 +101,9 @@ class SubstanceMatcher:
         cas_found = self._cas(nt)
         chosen = _resolve(candidates, cas_found)
         chosen = self._disambiguate(nt, chosen)
-        chosen += self._fuzzy(nt, chosen)
+        fuzzy = self._fuzzy(nt, chosen)
+        if fuzzy:  # a corrected longer name supersedes the shorter names found inside it
+            chosen = [c for c in chosen if not any(f[0] <= c[0] and c[1] <= f[1] for f in fuzzy)] + fuzzy
         out = []
         for start, end, sid, how, detail in sorted(chosen, key=lambda c: c[0]):
             tier = self.lexicon.substances[sid].tier
@@ -237,8 +239,8 @@ class SubstanceMatcher:
             if not (s_ < hi and lo < e_):
                 continue  # did not need the corrected word
             ostart, oend = nt.orig_span(back(s_, False), back(e_, True))
-            if any(x < oend and ostart < y for x, y, *_ in taken):
-                continue
+            if any(x < oend and ostart < y and not (ostart <= x and y <= oend) for x, y, *_ in taken):
+                continue  # clashes with a match it does not contain
             return (ostart, oend, term.substance_id, "fuzzy", f"misspelling of {term.text!r}")
         return None
 
