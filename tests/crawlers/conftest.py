@@ -175,3 +175,23 @@ def fixture_world(tmp_path_factory):
     yield get
     for world in running.values():
         world.handle.stop()
+
+
+@pytest.fixture(scope="session")
+def flaky_crawls(fixture_world, tmp_path_factory):
+    """All five platforms crawled at once under `flaky` on DAY, each with its full revisit list.
+
+    (world, {platform: CrawlResult with `server_log`: its host's access-log lines}, {platform:
+    expected gone reasons by URL}). Shared by the capture and resume tests.
+    """
+    world = fixture_world("flaky")
+    jobs, expected = {}, {}
+    for platform in PLATFORMS:
+        urls, expected[platform] = world.revisit_urls(platform, DAY)
+        jobs[platform] = (tmp_path_factory.mktemp(f"flaky-{platform}"), urls)
+    before = len(world.access_log())
+    results = run_crawls_parallel(world, DAY, jobs)
+    log = world.access_log()[before:]
+    for platform, result in results.items():
+        result.server_log = [r for r in log if r["host"] == host_of(world.base_url(platform))]
+    return world, results, expected

@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.items import Evidence
 from crawlers.warc import read_evidence
-from tests.crawlers.conftest import DAY, PLATFORMS, host_of, run_crawls_parallel
+from tests.crawlers.conftest import DAY, PLATFORMS
 
 FIELDS = {  # item field -> truth field
     "title": "title",
@@ -34,26 +34,10 @@ FIELDS = {  # item field -> truth field
 }
 
 
-@pytest.fixture(scope="module")
-def crawls(fixture_world, tmp_path_factory):
-    """All five platforms crawled at once under `flaky`, each with its full revisit list."""
-    world = fixture_world("flaky")
-    jobs, expected = {}, {}
-    for platform in PLATFORMS:
-        urls, expected[platform] = world.revisit_urls(platform, DAY)
-        jobs[platform] = (tmp_path_factory.mktemp(f"flaky-{platform}"), urls)
-    before = len(world.access_log())
-    results = run_crawls_parallel(world, DAY, jobs)
-    log = world.access_log()[before:]
-    for platform, result in results.items():
-        result.server_log = [r for r in log if r["host"] == host_of(world.base_url(platform))]
-    return world, results, expected
-
-
 @pytest.fixture
-def flaky_crawl(crawls):
+def flaky_crawl(flaky_crawls):
     """flaky_crawl(platform) -> (world, CrawlResult, expected gone reasons by URL)."""
-    world, results, expected = crawls
+    world, results, expected = flaky_crawls
     return lambda platform: (world, results[platform], expected[platform])
 
 

@@ -4,8 +4,6 @@ without the announcement) gives crawl errors and not a single GoneItem."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from tests.crawlers.conftest import DAY, run_crawl
 
 
@@ -39,13 +37,3 @@ def test_platform_down_gives_errors_and_no_gone_item(fixture_world, tmp_path):
     assert result.health["error_count"] >= len(revisit)
     assert result.health["error_rate"] == 1.0
     assert "crawl error" in result.proc.stderr
-
-
-def test_rerunning_a_finished_date_crawls_it_again(fixture_world, tmp_path):
-    """A finished crawl leaves no resume state behind: the same date crawled again is complete."""
-    world = fixture_world("none")
-    day = DAY - dt.timedelta(days=5)
-    first = run_crawl(world, "chemdir", day, tmp_path)
-    second = run_crawl(world, "chemdir", day, tmp_path)
-    assert first.listings and set(second.listings) == set(first.listings)
-    assert second.health["resumed_skipped"] == 0
