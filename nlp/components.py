@@ -195,7 +195,8 @@ class Scorer:
     monitored co-listing (DESIGN.md, "What is flagged"). Closed gate: the score is capped below
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
-    research wording; a refusal ("we do not sell ...") multiplies it by refusal_factor.
+    research wording; a refusal ("we do not sell ...") or a harm-reduction product (test strips,
+    naloxone) multiplies it by refusal_factor.
     """
 
     def __init__(self, threshold: float, text_weight: float, signal_saturation: int, refusal_factor: float,
@@ -227,7 +228,7 @@ class Scorer:
         score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
         context = sum(1 for s in sigs if s.kind == "context")
         score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
-        if any(s.kind == "refusal" for s in sigs):
+        if any(s.kind in ("refusal", "harm_reduction") for s in sigs):
             score *= self.refusal_factor
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)

@@ -296,7 +296,13 @@ def _boundaries_ok(norm: str, nstart: int, nend: int, compact: str) -> bool:
         nxt = norm[nend]
         if _is_latin_alnum(nxt) or nxt in "áéíóúñ":
             return False
+        # "...piperidine-1-carboxylate": followed by a locant, the name is part of a longer one
+        if _LOCANT_AFTER.match(norm, nend):
+            return False
     return True
+
+
+_LOCANT_AFTER = re.compile(r"-\d+(?:,\d+)*-[a-z]")
 
 
 def _spacing_ok(span_norm: str, term: Term) -> bool:

@@ -23,6 +23,8 @@ OFFERS = [
     ("en", "fent@nyl citrate for sale, stealth shipping to Mexico, pay USDT, whatsapp +1-555-0100"),
     ("zh", "现货供应N-苯乙基-4-哌啶酮，纯度99%，25公斤/桶，双清包税到墨西哥，联系微信"),
     ("es", "Vendemos 4-piperidona clorhidrato monohidratado (CAS 40064-34-4), pureza 99%, envío discreto a México, pago en BTC, Telegram @fake_mx_01"),
+    # a watched pre-precursor with red flags (disguised as another product, encrypted messenger)
+    ("en", "Propionyl chloride 200 L, shipped as cosmetic raw material, door to door to Mexico, Wickr fake_w_02"),
 ]
 NOT_FLAGGED = [
     ("en", "Zaporizhzhia NPP: the nuclear power plant lost external power; engineers repaired the line."),
@@ -31,6 +33,10 @@ NOT_FLAGGED = [
     ("en", "Police seized 40 kg of 1-boc-4-piperidone at the port, according to prosecutors."),
     ("en", "CAS 1609-66-5 impurity standard, 99% purity, price USD 50/g, MOQ 1 g, whatsapp +1-555-0102"),
     ("es", "Las autoridades aseguraron fentanilo en Sinaloa, informó la fiscalía."),
+    # harm reduction sells a product that names fentanyl
+    ("en", "Fentanyl test strips, 50 per box, USD 45, fast shipping, questions: nobody@example.invalid"),
+    # a watched pre-precursor in ordinary trade (no red flags)
+    ("en", "Aniline 99.5%, 200 kg drum, price USD 2/kg, MOQ 1 ton, T/T, e-mail nobody@example.invalid"),
 ]
 
 
