@@ -13,7 +13,9 @@ from storage.errors import UnknownEntity
 from storage.models import CrawlRun, Observation, Platform
 
 
-def _insert(session: Session, table):
+def _insert(session: Session, model):
+    """The dialect's INSERT (for ON CONFLICT) on the model's Core table: bulk rows skip the ORM."""
+    table = getattr(model, "__table__", model)
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 

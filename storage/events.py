@@ -107,7 +107,7 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
         )
     before = _states(session, states.keys())
     with session.begin_nested():
-        session.execute(insert(Event), rows)
+        session.execute(insert(Event.__table__), rows)
         by_state: dict[tuple[str, str], list[int]] = {}
         for lid, st in states.items():
             if before.get(lid) != st:
@@ -130,7 +130,7 @@ def append_first_seen(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     session.execute(
-        insert(Event),
+        insert(Event.__table__),
         [
             {
                 "kind": "first_seen",

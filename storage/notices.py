@@ -62,7 +62,7 @@ def record_notice(
                     sent_at=sent_at, ticket=ticket, response=response if response is not None else {})
             .returning(Notice.id)
         ).scalar_one()
-        session.execute(insert(NoticeListing), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
+        session.execute(insert(NoticeListing.__table__), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
         for e in planned:
             e.notice_id = notice_id
             e.details = {"idempotency_key": idempotency_key, "channel": channel}

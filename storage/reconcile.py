@@ -50,7 +50,7 @@ def reconcile_date(
     absence_k: int = 2,
     error_threshold: float = 0.2,
     relist_window_days: int = 7,
-    text_threshold: float = 0.8,
+    text_threshold: float = 0.7,
 ) -> ReconcileSummary:
     if absence_k < 1:
         raise ValueError(f"absence_k must be at least 1, got {absence_k}")
@@ -173,7 +173,7 @@ def _relistings(session: Session, day: dt.date, window: int, threshold: float, s
     if not matches:
         return
     session.execute(
-        insert(RelistLink),
+        insert(RelistLink.__table__),
         [{"original_listing_id": m.original_listing_id, "new_listing_id": m.new_listing_id, "method": m.method,
           "similarity": m.similarity, "detected_on": day} for m in matches],
     )

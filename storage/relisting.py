@@ -1,17 +1,17 @@
 """Relisting: a new listing that continues a removed or reported one.
 
 Three signals, each stored with its method and similarity on the link:
-- `text`: near-duplicate title + text (MinHash LSH over character 5-gram shingles, then the exact
-  Jaccard of the shingle sets of each candidate pair) at or above `text_threshold`, from the same
-  account, a fresh account or one sharing a contact handle (two established sellers posting the
-  same boilerplate are not a relisting);
+- `text`: near-duplicate title + text (exact Jaccard of character 5-gram shingle sets) at or above
+  `text_threshold` from the same account or one sharing a contact handle, or at or above
+  `text_threshold + UNRELATED_EXTRA` from a fresh account (found by MinHash LSH); two established
+  sellers posting the same boilerplate are not a relisting;
 - `contact`: a fresh account (this is its first listing) sharing a contact handle (phone,
-  messenger, e-mail) with an original of another account; from an established account a shared
-  handle is only the seller's other listings;
+  messenger, e-mail) with an original of another account, offering at the same price or the same
+  substances; from an established account a shared handle is only the seller's other listings;
 - `account_substances`: the same account offering the same substances (as detected) at the same
   price.
-A relisting is first seen after its original was removed or reported (with SLACK_DAYS of slack,
-as silent removals are verified late). Across URLs, accounts and platforms. Each new listing links to at most one original: a text match
+A relisting is first seen after its original's last live sighting before removal, or after the
+day it was reported. Across URLs, accounts and platforms. Each new listing links to at most one original: a text match
 first, then the candidate with the most similar substances, then the most similar text, then the
 most recent original. Originals are listings removed or reported by the date.
 """
@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
-from typing import Iterable
 
 from datasketch import MinHash, MinHashLSH
 from sqlalchemy import and_, exists, func, select
@@ -34,18 +34,25 @@ from storage.models import Event, Listing, RelistLink, Snapshot
 METHODS = ("text", "contact", "account_substances")
 NUM_PERM = 128
 SHINGLE = 5
-SLACK_DAYS = 2
+UNRELATED_EXTRA = 0.2  # text similarity a fresh account without shared handles needs on top
 _SPACE = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Doc:
     listing_id: int
     account_id: int | None
     first_seen_on: dt.date
-    shingles: frozenset[str]
+    text: str
     contacts: frozenset[str]
     price: tuple[str | None, str | None]
+    _shingles: frozenset[str] | None = None
+
+    @property
+    def shingles(self) -> frozenset[str]:
+        if self._shingles is None:  # computed only for listings a comparison reaches
+            self._shingles = shingles(self.text)
+        return self._shingles
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,6 @@ def shingles(text: str, k: int = SHINGLE) -> frozenset[str]:
     return frozenset(text[i : i + k] for i in range(len(text) - k + 1))
 
 
-def minhash(sh: Iterable[str]) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=1)
-    m.update_batch([s.encode("utf-8") for s in sh])
-    return m
-
-
 def jaccard(a: frozenset, b: frozenset) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
@@ -88,97 +89,130 @@ def _docs(session: Session, listing_ids: list[int]) -> dict[int, Doc]:
             .where(Listing.id.in_(listing_ids[i : i + 900]))
         )
         for lid, acct, first, title, text, contacts, price, currency in rows:
-            out[lid] = Doc(lid, acct, first, shingles(f"{title}\n{text}"), frozenset(contacts or []), (price, currency))
+            out[lid] = Doc(lid, acct, first, f"{title}\n{text}", frozenset(contacts or []), (price, currency))
     return out
 
 
 def find_relistings(
-    session: Session, day: dt.date, *, window_days: int = 7, text_threshold: float = 0.8
+    session: Session, day: dt.date, *, window_days: int = 7, text_threshold: float = 0.7
 ) -> list[Match]:
-    """Matches for listings first seen in the last `window_days` (up to `day`) not yet linked."""
-    new_ids = list(
-        session.scalars(
-            select(Listing.id)
+    """Matches for listings first seen in the last `window_days` (up to `day`) not yet linked.
+
+    Incremental, so a day costs what changed: a listing first seen on `day` is compared with every
+    original; an older one in the window only with originals that became usable on `day` (it met
+    the others on earlier days). Reconcile is meant to run for every date in order.
+    """
+    window = list(
+        session.execute(
+            select(Listing.id, Listing.first_seen_on)
             .where(
                 Listing.first_seen_on <= day,
                 Listing.first_seen_on >= day - dt.timedelta(days=window_days),
                 ~exists().where(RelistLink.new_listing_id == Listing.id),
             )
             .order_by(Listing.id)
-        )
-    )
-    if not new_ids:
-        return []
-    # originals: listings removed or reported by `day`, with the date that first happened
-    since = dict(
-        session.execute(
-            select(Event.listing_id, func.min(Event.occurred_on))
-            .where(Event.kind.in_(("removal_observed", "reported")), Event.occurred_on <= day)
-            .group_by(Event.listing_id)
         ).all()
     )
-    orig_ids = sorted(since)
-    if not orig_ids:
+    if not window:
         return []
-    fresh_accounts = _first_listing_of_account(session)
-    docs = _docs(session, sorted(set(new_ids) | set(orig_ids)))
-    originals = [docs[i] for i in orig_ids if i in docs]
-
-    lsh = MinHashLSH(threshold=max(0.1, text_threshold - 0.2), num_perm=NUM_PERM)
-    for d in originals:
-        if d.shingles:
-            lsh.insert(d.listing_id, minhash(d.shingles))
+    # originals: listings removed or reported by `day`; `since` = the first of those dates,
+    # `usable` = the first reconcile that sees it (a notice is sent after that day's reconcile)
+    first = {}
+    for kind in ("removal_observed", "reported"):
+        first[kind] = dict(
+            session.execute(
+                select(Event.listing_id, func.min(Event.occurred_on))
+                .where(Event.kind == kind, Event.occurred_on <= day)
+                .group_by(Event.listing_id)
+            ).all()
+        )
+    since, usable = {}, {}
+    last_alive = _last_alive_before(session, first["removal_observed"])
+    for lid in first["removal_observed"].keys() | first["reported"].keys():
+        removed, reported = first["removal_observed"].get(lid), first["reported"].get(lid)
+        day_after = lambda d: d and d + dt.timedelta(days=1)  # noqa: E731
+        # a continuation is first seen after the original's last live sighting (it may have been
+        # removed unseen, on a failed crawl or silently) or after the day it was reported
+        since[lid] = min(d for d in (day_after(last_alive.get(lid)), day_after(reported)) if d is not None)
+        usable[lid] = min(d for d in (removed, day_after(reported)) if d is not None)
+    if not since:
+        return []
+    recent = {lid for lid, d in usable.items() if d == day}
+    todo = [(nid, seen) for nid, seen in window if seen == day or recent]
+    if not todo:
+        return []
+    new_ids = [nid for nid, _ in todo]
+    fresh_of = _first_listing_of_account(session, new_ids)
+    docs = _docs(session, sorted(set(new_ids) | set(since)))
     by_contact: dict[str, list[int]] = {}
     by_account: dict[int, list[int]] = {}
-    for d in originals:
+    for lid in sorted(since):
+        d = docs.get(lid)
+        if d is None:
+            continue
         for c in d.contacts:
-            by_contact.setdefault(c, []).append(d.listing_id)
+            by_contact.setdefault(c, []).append(lid)
         if d.account_id is not None:
-            by_account.setdefault(d.account_id, []).append(d.listing_id)
-    substances = listing_substances(session, {d.listing_id for d in originals} | set(new_ids))
+            by_account.setdefault(d.account_id, []).append(lid)
+    substances = listing_substances(session, set(since) | set(new_ids))
+    fresh_ids = {nid for nid in new_ids if docs.get(nid) and (docs[nid].account_id is None or fresh_of.get(docs[nid].account_id) == nid)}
+    lsh = _text_index(docs, sorted(since if any(docs[n].first_seen_on == day for n in fresh_ids) else recent), text_threshold) if fresh_ids else None
 
     matches = []
     for nid in new_ids:
         new = docs.get(nid)
         if new is None:
             continue
+        allowed = since.keys() if new.first_seen_on == day else recent
+        fresh = nid in fresh_ids
         methods: dict[int, set[str]] = {}
 
         def offer(oid: int, method: str) -> None:
-            o = docs[oid]
-            if oid == nid or o.first_seen_on > new.first_seen_on or (o.first_seen_on == new.first_seen_on and oid > nid):
+            o = docs.get(oid)
+            if o is None or oid not in allowed or oid == nid:
+                return
+            if o.first_seen_on > new.first_seen_on or (o.first_seen_on == new.first_seen_on and oid > nid):
                 return  # an original must predate its relisting
-            if new.first_seen_on < since[oid] - dt.timedelta(days=SLACK_DAYS):
-                return  # a continuation comes after the takedown (slack: silent removals are verified late)
+            if new.first_seen_on < since[oid]:
+                return  # a continuation comes after the takedown
             methods.setdefault(oid, set()).add(method)
 
-        fresh = new.account_id is None or fresh_accounts.get(new.account_id) == nid
-        if new.shingles:
-            for oid in lsh.query(minhash(new.shingles)):
-                o = docs[oid]
-                # near-identical text from the same seller, a fresh account or a shared handle; two
-                # established sellers posting the same boilerplate are not a relisting
-                if jaccard(new.shingles, o.shingles) >= text_threshold and (
-                    fresh or o.account_id == new.account_id or new.contacts & o.contacts
-                ):
-                    offer(oid, "text")
-        for c in new.contacts:
-            for oid in by_contact.get(c, ()):
-                # A shared handle links a *fresh* account (this is its first listing) to the old one;
-                # from an established account it is only the seller's other listings.
-                if fresh and docs[oid].account_id != new.account_id:
-                    offer(oid, "contact")
+        # near-identical text from the same seller, a fresh account or a shared handle; two
+        # established sellers posting the same boilerplate are not a relisting
+        related = set(by_account.get(new.account_id, ())) if new.account_id is not None else set()
+        related |= {oid for c in new.contacts for oid in by_contact.get(c, ())}
+        text_cands = set(related)
+        if fresh and lsh is not None and new.shingles:
+            text_cands |= set(lsh.query(_minhashes([new.shingles])[0]))
+        for oid in sorted(text_cands):
+            # unrelated (only a fresh account): a copy, not just the same boilerplate
+            need = text_threshold if oid in related else min(1.0, text_threshold + UNRELATED_EXTRA)
+            if oid in allowed and jaccard(new.shingles, docs[oid].shingles) >= need:
+                offer(oid, "text")
         subs = substances.get(nid)
+        if fresh:
+            # a shared handle links a *fresh* account (this is its first listing) to the old one;
+            # from an established account it is only the seller's other listings
+            # (phone numbers collide between unrelated sellers, so the offer must match too:
+            # the same asking price or the same substances)
+            for c in new.contacts:
+                for oid in by_contact.get(c, ()):
+                    o = docs[oid]
+                    if o.account_id != new.account_id and (
+                        o.price[0] == new.price[0] or (subs and substances.get(oid) == subs)
+                    ):
+                        offer(oid, "contact")
         if subs and new.account_id is not None:
             for oid in by_account.get(new.account_id, ()):
-                if substances.get(oid) == subs and docs[oid].price == new.price:
+                if substances.get(oid) == subs and docs[oid].price[0] == new.price[0]:
                     offer(oid, "account_substances")
         if not methods:
             continue
 
         def rank(oid: int) -> tuple:
             o = docs[oid]
-            return ("text" in methods[oid], o.price == new.price, jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
+            return ("text" in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
+                    jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
                     jaccard(new.shingles, o.shingles), since[oid], oid)
 
         best = max(methods, key=rank)
@@ -193,11 +227,48 @@ def find_relistings(
     return matches
 
 
-def _first_listing_of_account(session: Session) -> dict[int, int]:
-    """account id -> its earliest listing (first seen, then lowest id)."""
+def _minhashes(sets: list[frozenset[str]]) -> list[MinHash]:
+    # crc32: deterministic across processes and far cheaper than the default sha1
+    return MinHash.bulk([[s.encode("utf-8") for s in sh] for sh in sets], num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
+
+
+def _text_index(docs: dict[int, "Doc"], ids: list[int], threshold: float) -> MinHashLSH:
+    lsh = MinHashLSH(threshold=max(0.1, threshold - 0.2), num_perm=NUM_PERM)
+    ids = [i for i in ids if i in docs and docs[i].shingles]
+    for lid, m in zip(ids, _minhashes([docs[i].shingles for i in ids])):
+        lsh.insert(lid, m)
+    return lsh
+
+
+def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict[int, dt.date]:
+    """listing id -> its latest live sighting before its first removal."""
+    from storage.models import CrawlRun, Observation
+
+    out: dict[int, dt.date] = {}
+    ids = sorted(removed_on)
+    for i in range(0, len(ids), 900):
+        rows = session.execute(
+            select(Observation.listing_id, CrawlRun.crawl_date)
+            .join(CrawlRun, CrawlRun.id == Observation.crawl_run_id)
+            .where(Observation.listing_id.in_(ids[i : i + 900]), Observation.kind == "seen")
+        )
+        for lid, day in rows:
+            if day < removed_on[lid] and (lid not in out or day > out[lid]):
+                out[lid] = day
+    return out
+
+
+def _first_listing_of_account(session: Session, listing_ids: list[int]) -> dict[int, int]:
+    """For the accounts of `listing_ids`: account id -> its earliest listing (first seen, lowest id)."""
+    accounts = set()
+    for i in range(0, len(listing_ids), 900):
+        accounts |= set(session.scalars(select(Listing.account_id).where(Listing.id.in_(listing_ids[i : i + 900]), Listing.account_id.is_not(None))))
     out: dict[int, int] = {}
-    for acct, lid in session.execute(
-        select(Listing.account_id, Listing.id).where(Listing.account_id.is_not(None)).order_by(Listing.first_seen_on.desc(), Listing.id.desc())
-    ):
-        out[acct] = lid
+    acc = sorted(accounts)
+    for i in range(0, len(acc), 900):
+        for acct, lid in session.execute(
+            select(Listing.account_id, Listing.id).where(Listing.account_id.in_(acc[i : i + 900]))
+            .order_by(Listing.first_seen_on.desc(), Listing.id.desc())
+        ):
+            out[acct] = lid
     return out

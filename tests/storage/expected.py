@@ -45,7 +45,8 @@ def observe(truth: dict[dt.date, dict[str, dict]], failures: set[tuple[str, dt.d
     closed_platforms: set[str] = set()
     closed_accounts: set[tuple[str, str]] = set()
     closed_stores: set[tuple[str, str]] = set()
-    since: dict[str, dt.date] = {}  # first removal or report (what relisting compares dates with)
+    since: dict[str, dt.date] = {}  # a continuation must be first seen on or after this day
+    last_live: dict[str, dt.date] = {}
     usable: dict[str, dt.date] = {}  # first reconcile that sees it as removed or reported
     linked: set[str] = set()
     info: dict[str, dict] = {}
@@ -57,7 +58,8 @@ def observe(truth: dict[dt.date, dict[str, dict]], failures: set[tuple[str, dt.d
 
     def remove(r, day):
         state[r["url"]] = "removed"
-        since.setdefault(r["url"], day)
+        since[r["url"]] = min(since.get(r["url"], dt.date.max), last_live[r["url"]] + dt.timedelta(days=1)) \
+            if r["url"] not in usable else since[r["url"]]
         usable.setdefault(r["url"], day)
         ev("removal_observed", day, r)
 
@@ -81,6 +83,7 @@ def observe(truth: dict[dt.date, dict[str, dict]], failures: set[tuple[str, dt.d
                 url = r["url"]
                 if r["status"] == "live":
                     absent[url] = 0
+                    last_live[url] = day
                     if url not in state:
                         state[url] = "active"
                         m.first_seen[url] = day
@@ -118,7 +121,7 @@ def observe(truth: dict[dt.date, dict[str, dict]], failures: set[tuple[str, dt.d
             if child in linked or child not in m.first_seen or orig not in since:
                 continue
             c0 = m.first_seen[child]
-            if usable[orig] <= day and c0 >= since[orig] - dt.timedelta(days=2) and day - c0 <= dt.timedelta(days=7):
+            if usable[orig] <= day and c0 >= since[orig] and day - c0 <= dt.timedelta(days=7):
                 linked.add(child)
                 ev("relisted_as", day, info[orig], related=child)
         # notices after reconcile: confirmed, live for us, chosen by the share
@@ -127,7 +130,7 @@ def observe(truth: dict[dt.date, dict[str, dict]], failures: set[tuple[str, dt.d
                 r = info[url]
                 if review.get(url) == "confirmed" and state.get(url) == "active" and is_noticed(p, r["listing_key"], notice_share):
                     review[url] = "reported"
-                    since.setdefault(url, day)
+                    since[url] = min(since.get(url, dt.date.max), day + dt.timedelta(days=1))
                     usable.setdefault(url, day + dt.timedelta(days=1))
                     ev("reported", day, r)
                     m.notice_items.append((day, url))
