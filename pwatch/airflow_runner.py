@@ -72,13 +72,13 @@ def main(argv: list[str]) -> int:
         return 2
     for text in argv:
         day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
-        dag_run = dag.test(logical_date=day, run_id=f"pwatch__{text}")
-        failed = sorted(
-            f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id
-            for ti in dag_run.get_task_instances()
-            if ti.state not in ("success", "skipped")
-        )
-        print("PWATCH_DAGRUN " + json.dumps({"date": text, "state": str(dag_run.state), "failed": failed}), flush=True)
+        dag_run = dag.test(logical_date=day)
+        instances = dag_run.get_task_instances()
+        name = lambda ti: f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id  # noqa: E731
+        failed = sorted(name(ti) for ti in instances if ti.state not in ("success", "skipped"))
+        seconds = {name(ti): round(ti.duration or 0.0, 1) for ti in instances}
+        summary = {"date": text, "state": str(dag_run.state), "failed": failed, "seconds": seconds}
+        print("PWATCH_DAGRUN " + json.dumps(summary), flush=True)
     return 0
 
 
