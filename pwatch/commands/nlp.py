@@ -38,6 +38,9 @@ def register(subparsers, common) -> None:
     e.add_argument("--input", action="append", default=[], help="labelled JSONL (repeatable)")
     e.add_argument("--heldout", type=int, default=0, metavar="N",
                    help="also evaluate N fixture listings from template families held out of training")
+    e.add_argument("--world", type=int, default=0, metavar="SCALE",
+                   help="also evaluate the fixture world (this scale, setting seed) on its held-out platforms "
+                        "(boardlist, mercado), held-out template families only")
     e.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--errors", type=int, default=0, metavar="K", help="also list up to K misclassified items")
@@ -151,15 +154,17 @@ def cmd_train(args, settings) -> int:
 def cmd_evaluate(args, settings) -> int:
     from nlp.detection import DetectInput
     from nlp.evaluate import evaluate
-    from pwatch.training_data import heldout_examples, read_labelled
+    from pwatch.training_data import heldout_examples, read_labelled, world_examples
 
-    if not args.input and not args.heldout:
-        raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl and/or --heldout N")
+    if not args.input and not args.heldout and not args.world:
+        raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl, --heldout N and/or --world SCALE")
     records: list[dict] = []
     for path in args.input:
         records += read_labelled(Path(path))
     if args.heldout:
         records += heldout_examples(size=args.heldout)
+    if args.world:
+        records += world_examples(seed=settings.seed, scale=args.world)
     detector = _detector(settings, args.model)
     inputs = (DetectInput(str(r.get("id", i)), r["text"], r.get("title"), r["lang"]) for i, r in enumerate(records))
     report = evaluate(records, detector.detect(inputs), keep_errors=args.errors)
