@@ -144,10 +144,11 @@ def test_relisting_by_text_contact_and_account(session):
     crawl(s, "tradehub", 0, [listing("tradehub", "TH7", day(0), text="Sodium chloride 25 kg.", seller="th-a1", contacts=[])])
     crawl(s, "chemdir", 1, [gone("chemdir", "CD1", day(1)), listing("chemdir", "CD2", day(1), text="Aniline 99% for dyes, 200 kg drums.", contacts=[])])
     crawl(s, "tradehub", 1, [listing("tradehub", "TH7", day(1), text="Sodium chloride 25 kg.", seller="th-a1", contacts=[])])
-    # day 2: a near-duplicate on another platform and a different text with the same contact
+    # day 2: a copy from a fresh account on another platform and a different text with the same contact
     summary_a = crawl(s, "tradehub", 2, [
         listing("tradehub", "TH7", day(2), text="Sodium chloride 25 kg.", seller="th-a1", contacts=[]),
-        listing("tradehub", "TH1FCD", day(2), text=text.replace("messenger", "Messenger!"), seller="th-x", contacts=[]),
+        listing("tradehub", "TH1FCD", day(2), text=text.replace("messenger", "Messenger!"), seller="th-x", contacts=[],
+                title="Offer CD1"),
         listing("tradehub", "TH99", day(2), text="Totally different words here about NPP.", seller="th-y",
                 contacts=["telegram:@fake_seller_1"]),
         listing("tradehub", "TH50", day(2), text="Unrelated calcium carbonate.", seller="th-z", contacts=[]),
