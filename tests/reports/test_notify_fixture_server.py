@@ -1,0 +1,102 @@
+"""`pwatch notify` against the real fixture world's notice endpoints: killed midway or refused,
+then rerun — each platform receives each listing exactly once, and the world removes per policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawlers.items import ListingItem
+from fixtures.server import serve_in_background
+from fixtures.world import World, WorldConfig
+from reports.notices import send_notices
+from storage.models import Notice
+from tests.reports.conftest import evidence
+
+START = dt.date(2026, 11, 1)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def server(tmp_path):
+    config = WorldConfig(seed=3, start=START, days=30, scale=60, port=0, state_dir=tmp_path / "fixtures")
+    with serve_in_background(config, START) as handle:
+        yield handle
+
+
+def _track(world, server, platforms=("chemdir", "mercado"), per_platform=3):
+    """Listings the fixture world really has, tracked and confirmed through storage's API."""
+    truth = [r for r in World(server.config).truth(START) if r["status"] == "live"]
+    chosen = {}
+    for platform in platforms:
+        rows = [r for r in truth if r["platform"] == platform][:per_platform]
+        items = [ListingItem(platform=platform, listing_key=r["listing_key"], url=r["url"], title=f"4-ANPP {r['listing_key']}",
+                             text=f"4-ANPP offer {r['listing_key']}", lang="en", crawl_date=START, evidence=evidence(r["url"]))
+                 for r in rows]
+        world.crawl(platform, "", START, items)
+        for r in rows:
+            world.review(r["listing_key"], "confirmed", START)
+        chosen[platform] = [r["url"] for r in rows]
+    return chosen
+
+
+def _received(server):
+    path = server.config.state_dir / "notices.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+NOTIFY = """
+import datetime as dt, sys
+from pathlib import Path
+from tests.reports.conftest import ReportSettings
+from reports.notices import send_notices
+print(send_notices(ReportSettings(Path(sys.argv[1]), sys.argv[2]), dt.date.fromisoformat(sys.argv[3])), flush=True)
+"""
+
+
+def test_killed_while_waiting_for_the_answer_then_rerun(world, server):
+    chosen = _track(world, server)
+    server.force_fault("chemdir", "/notices", "slow")  # the platform records it, answers 1.5 s later
+    proc = subprocess.Popen([sys.executable, "-c", NOTIFY, str(world.settings.data_path), world.settings.db_url, START.isoformat()],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(n["platform"] == "chemdir" for n in _received(server)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)  # killed midway: chemdir has the notice, we have no ticket
+    proc.wait()
+    # rerun: chemdir's pending notice re-sent with its key (same ticket), mercado's sent for the first time
+    assert send_notices(world.settings, START) == {"sent": 1, "resent": 1, "listings": 3, "failed": 0}
+    for _ in range(2):  # and any number of reruns after that
+        assert send_notices(world.settings, START) == {"sent": 0, "resent": 0, "listings": 0, "failed": 0}
+    received = _received(server)
+    urls = [u for n in received for u in n["urls"]]
+    assert sorted(urls) == sorted(u for us in chosen.values() for u in us) and len(urls) == len(set(urls))
+    assert sorted(n["platform"] for n in received) == ["chemdir", "mercado"]
+    with Session(world.engine) as s:
+        tickets = {n.idempotency_key: n.ticket for n in s.scalars(select(Notice))}
+    assert tickets == {n["idempotency_key"]: n["ticket"] for n in received}
+
+
+def test_refused_then_resent_and_the_world_removes_per_policy(world, server):
+    chosen = _track(world, server, platforms=("chemdir",), per_platform=4)
+    server.force_fault("chemdir", "/notices", "down")  # platform down: nothing recorded
+    assert send_notices(world.settings, START)["failed"] == 1 and _received(server) == []
+    server.force_fault("chemdir", "/notices", "503")  # recorded, but the answer is an error
+    assert send_notices(world.settings, START)["failed"] == 1 and len(_received(server)) == 1
+    assert send_notices(world.settings, START) == {"sent": 0, "resent": 1, "listings": 0, "failed": 0}
+    (notice,) = _received(server)
+    assert notice["urls_accepted"] == 4 and sorted(notice["urls"]) == sorted(chosen["chemdir"])
+    # chemdir complies with ~90% of noticed listings one day after receiving the notice
+    truth = {r["url"]: r for r in World(server.config).truth(START + dt.timedelta(days=2))}
+    removed = [u for u in chosen["chemdir"] if truth[u]["removal_cause"] == "notice"]
+    assert removed and all(truth[u]["removed_on"] == (START + dt.timedelta(days=1)).isoformat() for u in removed)
