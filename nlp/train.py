@@ -54,6 +54,17 @@ def _check(examples: list[dict]) -> None:
             raise TrainingError(f"example #{i + 1}: `lang` must be one of {LANGS}, got {ex.get('lang')!r}")
 
 
+def data_fingerprint(config_path: Path = DEFAULT_CONFIG) -> str:
+    """SHA-256 over the config and the packaged lexicon and signal files a model is built from."""
+    from nlp.lexicon import DEFAULT_LEXICON
+    from nlp.signals import DEFAULT_SIGNALS
+
+    h = hashlib.sha256()
+    for path in (Path(config_path), DEFAULT_LEXICON, DEFAULT_SIGNALS):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def model_version(examples: list[dict], seed: int, config_text: str, data_texts: list[str]) -> str:
     h = hashlib.sha256()
     h.update(str(seed).encode())
@@ -94,7 +105,8 @@ def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path 
             nlp.to_disk(tmp / lang)
         counts = {lg: sum(1 for ex in examples if ex["lang"] == lg) for lg in langs}
         (tmp / MANIFEST).write_text(json.dumps(
-            {"model_version": version, "langs": langs, "seed": seed, "examples": counts}, indent=2) + "\n", encoding="utf-8")
+            {"model_version": version, "langs": langs, "seed": seed, "examples": counts,
+             "data_sha256": data_fingerprint(config_path)}, indent=2) + "\n", encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

@@ -140,12 +140,20 @@ def world_examples(*, seed: int = 7, scale: int = 1000, days: int = 30, platform
 
 
 def ensure_model(settings, seed: int = 0) -> Path:
-    """Train into `settings.model_path` unless a model is already there; returns the path."""
+    """Train into `settings.model_path` unless a model built from the current config, lexicon and
+    signal files is already there (a reviewed lexicon change retrains); returns the path."""
     from nlp.detector import MANIFEST
-    from nlp.train import train
+    from nlp.train import data_fingerprint, train
 
     path = settings.model_path
-    if (path / MANIFEST).is_file():
-        return path
+    manifest = path / MANIFEST
+    if manifest.is_file():
+        try:
+            built_from = json.loads(manifest.read_text(encoding="utf-8")).get("data_sha256")
+        except (OSError, ValueError):
+            built_from = None
+        if built_from == data_fingerprint():
+            return path
+        log.info("lexicon, signals or config changed since %s was trained: retraining", path)
     log.info("training the detector into %s", path)
     return train(training_examples(seed), path, seed=seed)
