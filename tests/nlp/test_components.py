@@ -95,3 +95,15 @@ def test_config_cfg_describes_the_pipeline(model_dir):
     assert cfg["nlp"]["pipeline"][-1] == "pwatch_scorer"
     assert cfg["nlp"]["tokenizer"]["segmenter"] == "char"
     assert cfg["components"]["textcat"]["model"]["@architectures"] == "spacy.TextCatBOW.v3"
+
+
+def test_spacy_load_in_a_fresh_interpreter_finds_the_factories(model_dir):
+    """The factories are spaCy entry points (pyproject.toml), so no import of ours is needed."""
+    import subprocess
+    import sys
+
+    code = ("import spacy, sys; nlp = spacy.load(sys.argv[1]); doc = nlp('CAS 79099-07-3, 99% powder');"
+            "print([m.substance_id for m in doc._.pw_substances])")
+    out = subprocess.run([sys.executable, "-c", code, str(model_dir / "en")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "['79099-07-3']"
