@@ -58,6 +58,7 @@ CASES = [
     ("leetspeak_digits", "1-b0c-4-piperid0ne", BOCPIP, "1-b0c-4-piperid0ne"),
     ("zero_width", "fen\u200btan\u200dyl powder", FENT, "fen\u200btan\u200dyl"),
     ("zero_width_cas", "CAS 79099-\u200b07-3", BOCPIP, "79099-\u200b07-3"),
+    ("bidi_control", "fen\u202etanyl powder", FENT, "fen\u202etanyl"),
     ("misspelling", "xylazin 99%", XYL, "xylazin"),
     ("misspelling_transposed", "fentanly powder", FENT, "fentanly"),
     ("misspelling_in_long_name", "N-Fenethyl-4-piperidone 99%", NPP, "N-Fenethyl-4-piperidone"),
