@@ -100,11 +100,13 @@ def find_relistings(
 
     Incremental, so a day costs what changed: a listing first seen on `day` is compared with every
     original; an older one in the window only with originals that became usable on `day` (it met
-    the others on earlier days). Reconcile is meant to run for every date in order.
+    the others on earlier days), and only by account or handle (the LSH search for copies from
+    unrelated fresh accounts runs for listings first seen on `day`). Reconcile is meant to run for
+    every date in order.
     """
     window = list(
         session.execute(
-            select(Listing.id, Listing.first_seen_on)
+            select(Listing.id, Listing.first_seen_on, Listing.account_id)
             .where(
                 Listing.first_seen_on <= day,
                 Listing.first_seen_on >= day - dt.timedelta(days=window_days),
@@ -138,11 +140,19 @@ def find_relistings(
     if not since:
         return []
     recent = {lid for lid, d in usable.items() if d == day}
-    todo = [(nid, seen) for nid, seen in window if seen == day or recent]
-    if not todo:
+    # a fresh account: the listing is the account's first (ids follow ingest order)
+    first_of_account = dict(session.execute(select(Listing.account_id, func.min(Listing.id)).group_by(Listing.account_id)).all())
+    fresh_ids = {nid for nid, _seen, acct in window if acct is None or first_of_account.get(acct) == nid}
+    new_ids = [nid for nid, seen, _acct in window if seen == day]
+    if recent:
+        # older listings can only relate to a newly usable original by account or (fresh) handle
+        recent_accounts: set[int | None] = set()
+        ordered = sorted(recent)
+        for i in range(0, len(ordered), 900):
+            recent_accounts |= set(session.scalars(select(Listing.account_id).where(Listing.id.in_(ordered[i : i + 900]))))
+        new_ids += [nid for nid, seen, acct in window if seen < day and (nid in fresh_ids or acct in recent_accounts)]
+    if not new_ids:
         return []
-    new_ids = [nid for nid, _ in todo]
-    fresh_of = _first_listing_of_account(session, new_ids)
     docs = _docs(session, sorted(set(new_ids) | set(since)))
     by_contact: dict[str, list[int]] = {}
     by_account: dict[int, list[int]] = {}
@@ -155,8 +165,9 @@ def find_relistings(
         if d.account_id is not None:
             by_account.setdefault(d.account_id, []).append(lid)
     substances = listing_substances(session, set(since) | set(new_ids))
-    fresh_ids = {nid for nid in new_ids if docs.get(nid) and (docs[nid].account_id is None or fresh_of.get(docs[nid].account_id) == nid)}
-    lsh = _text_index(docs, sorted(since if any(docs[n].first_seen_on == day for n in fresh_ids) else recent), text_threshold) if fresh_ids else None
+    # copies from unrelated fresh accounts are searched (LSH) for listings first seen today only
+    lsh_for = {nid for nid in new_ids if nid in fresh_ids and docs.get(nid) and docs[nid].first_seen_on == day}
+    lsh = _text_index(docs, sorted(since), text_threshold) if lsh_for else None
 
     matches = []
     for nid in new_ids:
@@ -182,7 +193,7 @@ def find_relistings(
         related = set(by_account.get(new.account_id, ())) if new.account_id is not None else set()
         related |= {oid for c in new.contacts for oid in by_contact.get(c, ())}
         text_cands = set(related)
-        if fresh and lsh is not None and new.shingles:
+        if nid in lsh_for and new.shingles:
             text_cands |= set(lsh.query(_minhashes([new.shingles])[0]))
         for oid in sorted(text_cands):
             # unrelated (only a fresh account): a copy, not just the same boilerplate
@@ -255,20 +266,4 @@ def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict
         for lid, day in rows:
             if day < removed_on[lid] and (lid not in out or day > out[lid]):
                 out[lid] = day
-    return out
-
-
-def _first_listing_of_account(session: Session, listing_ids: list[int]) -> dict[int, int]:
-    """For the accounts of `listing_ids`: account id -> its earliest listing (first seen, lowest id)."""
-    accounts = set()
-    for i in range(0, len(listing_ids), 900):
-        accounts |= set(session.scalars(select(Listing.account_id).where(Listing.id.in_(listing_ids[i : i + 900]), Listing.account_id.is_not(None))))
-    out: dict[int, int] = {}
-    acc = sorted(accounts)
-    for i in range(0, len(acc), 900):
-        for acct, lid in session.execute(
-            select(Listing.account_id, Listing.id).where(Listing.account_id.in_(acc[i : i + 900]))
-            .order_by(Listing.first_seen_on.desc(), Listing.id.desc())
-        ):
-            out[acct] = lid
     return out
