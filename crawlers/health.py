@@ -13,11 +13,13 @@ these numbers are what it decides on. Keys:
   `redirect_loop`);
 - `items`: items emitted (int), `item_counts`: listings, gone items by reason, duplicates
   dropped; `resumed_skipped`: pages
-  skipped because an interrupted earlier run of this crawl already stored them.
+  skipped because an interrupted earlier run of this crawl already stored them;
+- `elapsed_seconds`: spider open to close; `finish_reason`: Scrapy's (`finished` when complete).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -34,6 +36,8 @@ def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
 
 def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None) -> dict[str, Any]:
     errors = _sub(stats, "pwatch/errors/")
+    started = stats.get("start_time")
+    elapsed = (dt.datetime.now(dt.timezone.utc) - started).total_seconds() if started else None
     attempted = stats.get("pwatch/pages_attempted", 0)
     error_total = sum(errors.values())
     blocked = _sub(stats, "pwatch/blocked/")
@@ -61,6 +65,7 @@ def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, f
         "resumed_skipped": stats.get("pwatch/resume/skipped", 0),
         "backoff_seconds": round(stats.get("pwatch/backoff/seconds", 0.0), 3),
         "finish_reason": finish_reason,
+        "elapsed_seconds": round(elapsed, 3) if elapsed is not None else None,
     }
 
 

@@ -75,6 +75,13 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.FaultCounterMiddleware": 950,
 }
 
+# Items of one response go through the pipelines one after another: they are synchronous, and
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback's output (100 by default).
+CONCURRENT_ITEMS = 1
+# Scrapy re-parses a callback's source on every call to warn about `return value` in generators
+# (its cache is keyed by the bound method, a new object per request): off, we have no such return.
+WARN_ON_GENERATOR_RETURN_VALUE = False
+
 ITEM_PIPELINES = {
     "crawlers.pipelines.EvidenceCheckPipeline": 100,
     "crawlers.pipelines.JsonlPipeline": 500,

@@ -122,7 +122,12 @@ def run_crawl(args, settings: Settings) -> int:
     scrapy_settings.setmodule("crawlers.settings", priority="project")
     scrapy_settings.set("LOG_LEVEL", settings.log_level, priority="cmdline")
     scrapy_settings.set("LOGSTATS_INTERVAL", 15.0, priority="cmdline")  # progress every 15 s
-    process = CrawlerProcess(scrapy_settings, install_root_handler=False)
+    # Scrapy's root handler filters at LOG_LEVEL; the CLI's own handler would pass Scrapy's DEBUG
+    # lines through (one per page), so this process (the crawl's own) hands logging over.
+    for handler in list(logging.root.handlers):
+        logging.root.removeHandler(handler)
+    scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", True, priority="cmdline")
+    process = CrawlerProcess(scrapy_settings)
     spider_cls = process.spider_loader.load(args.site)
     process.crawl(spider_cls, **{k: v for k, v in values.items() if v is not None})
     process.start()
