@@ -97,3 +97,21 @@ def test_cli_with_out_dir_and_period_filter(world, endpoint, tmp_path, capsys):
     assert verify_manifest(out) == []
     code = main(["audit", "--from", D[3].isoformat(), "--to", D[2].isoformat(), "--data-dir", str(world.settings.data_path)])
     assert code != 0 and "before" in capsys.readouterr().err
+
+
+def test_drilldown_equals_storage_explain_for_every_number(world, endpoint):
+    """The one-pass drill-down is exactly what `storage.stats.explain` lists, number by number."""
+    from sqlalchemy.orm import Session
+
+    from reports.audit import collect
+    from storage.stats import METRICS, explain
+
+    build(world, endpoint)
+    with Session(world.engine) as s:
+        data = collect(s, D[0], D[5])
+        for group in data["groups"]:
+            by = None if group == "total" else "platform"
+            for metric in METRICS:
+                mine = [{k: v for k, v in d.items() if k not in ("metric", "group")} for d in data["drill"]
+                        if d["metric"] == metric and d["group"] == group]
+                assert mine == explain(s, metric, D[0], D[5], by=by, group=None if by is None else group), (metric, group)

@@ -1,0 +1,147 @@
+"""Report generation speed on a synthetic tracked world (built through storage's API).
+
+    .venv/bin/python -m bench.reports --listings 5000 --days 10
+
+Builds `--listings` listings over five platforms, flags ~40 %, confirms most flagged ones,
+notices them through a loopback endpoint, removes ~70 % of the noticed ones over the following
+days, then times `write_daily_report` for the last day and `write_audit_report` for the period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import random
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crawlers.items import Evidence, ListingItem
+from reports.audit import write_audit_report
+from reports.daily import write_daily_report
+from reports.notices import send_notices
+from storage import events as ev
+from storage.crawls import close_crawl_run, open_crawl_run
+from storage.db import make_engine, upgrade
+from storage.detections import DetectionResult, pending_snapshots, record_detections
+from storage.ingest import ingest_batch
+from storage.models import Event, Listing
+from storage.reviews import record_review
+from storage.types import logical_ts
+
+PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
+START = dt.date(2026, 11, 1)
+
+
+def _endpoint():
+    tickets: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            ticket = tickets.setdefault(body["idempotency_key"], f"T-{len(tickets) + 1}")
+            data = json.dumps({"ticket": ticket, "received_on": "x", "urls_accepted": len(body["urls"])}).encode()
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespace:
+    rng = random.Random(seed)
+    url = f"sqlite:///{data / 'pwatch.db'}"
+    upgrade(url)
+    settings = SimpleNamespace(data_path=data, db_url=url, notice_overdue_days=7,
+                               notifier_name="bench", notifier_email="bench@example.invalid")
+    engine = make_engine(url)
+    server, origin = _endpoint()
+    per = listings // len(PLATFORMS)
+    dates = [START + dt.timedelta(days=i) for i in range(days)]
+    alive = {p: set(range(per)) for p in PLATFORMS}
+    for d_i, day in enumerate(dates):
+        for p in PLATFORMS:
+            items = [
+                ListingItem(platform=p, listing_key=f"{p[:2].upper()}{i}", url=f"{origin}/{p}/{i}",
+                            title=f"lot {i} " + ("4-ANPP 99%" if i % 5 < 2 else "acetone"),
+                            text=("4-ANPP" if i % 5 < 2 else "acetone") + f" offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
+                            seller_key=f"{p[:2]}-a{i // 6}", lang="en", crawl_date=day,
+                            evidence=Evidence("w.warc", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{p}{i}{day}".encode()).hexdigest()))
+                for i in sorted(alive[p])
+            ]
+            with Session(engine) as s, s.begin():
+                run = open_crawl_run(s, p, day)
+                ingest_batch(s, run, items)
+                close_crawl_run(s, run, {"pages": len(items) + 1, "errors": {}})
+                results = []
+                for snap in pending_snapshots(s, "bench-1"):
+                    hit = snap.text.find("4-ANPP")
+                    subs = [{"id": "21409-26-7", "name": "4-ANPP", "matched": "4-ANPP", "field": "text", "start": hit, "end": hit + 6}] if hit >= 0 else []
+                    results.append(DetectionResult(snap.id, hit >= 0, rng.uniform(0.5, 1) if hit >= 0 else 0.1, subs,
+                                                   [{"message": "monitored substance", "matched": "4-ANPP"}] if hit >= 0 else [], "bench-1"))
+                record_detections(s, results, day=day)
+        with Session(engine) as s, s.begin():
+            flagged = s.scalars(select(Listing.id).where(Listing.review == "flagged")).all()
+            for lid in flagged:
+                if rng.random() < 0.9:
+                    record_review(s, lid, "confirmed", "bench", None, logical_ts(day))
+        send_notices(settings, day)
+        if d_i + 1 < len(dates):  # removals seen on the next day
+            nxt = dates[d_i + 1]
+            with Session(engine) as s, s.begin():
+                reported = s.execute(select(Listing.id, Listing.listing_key, Listing.platform_id)
+                                     .where(Listing.review == "reported", Listing.presence == "active")).all()
+                events = []
+                for lid, key, _ in reported:
+                    if rng.random() < 0.35:
+                        events.append(ev.NewEvent("removal_observed", lid, nxt, cause="not_found",
+                                                  evidence_sha256=hashlib.sha256(key.encode()).hexdigest()))
+                ev.append(s, events)
+            for p in PLATFORMS:
+                gone = {int(k[2:]) for lid, k, _ in reported if k.startswith(p[:2].upper())}
+                alive[p] -= {i for i in gone if rng.random() < 0.5}
+    server.shutdown()
+    with Session(engine) as s:
+        n_events = s.scalar(select(func.count()).select_from(Event))
+    engine.dispose()
+    settings.dates = dates
+    settings.events = n_events
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listings", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        settings = build(Path(tmp), args.listings, args.days)
+        t1 = time.perf_counter()
+        daily = write_daily_report(settings, settings.dates[-1])
+        t2 = time.perf_counter()
+        audit = write_audit_report(settings, settings.dates[0], settings.dates[-1])
+        t3 = time.perf_counter()
+        print(json.dumps({
+            "listings": args.listings, "days": args.days, "events": settings.events,
+            "build_s": round(t1 - t0, 1), "daily_report_s": round(t2 - t1, 2), "audit_report_s": round(t3 - t2, 2),
+            "daily_html_kb": round(daily.stat().st_size / 1024), "drilldown_rows": sum(1 for _ in open(audit.parent / "drilldown.csv")) - 1,
+        }))
+
+
+if __name__ == "__main__":
+    main()
