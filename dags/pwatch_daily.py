@@ -23,6 +23,10 @@ import datetime as dt
 from airflow.sdk import Asset, dag, task
 
 from pwatch import airflow_tasks
+from pwatch.settings import load_settings
+
+# Cheap at parse time (env + optional pwatch.toml); empty schedule = triggered runs only.
+SCHEDULE = load_settings().daily_schedule or None
 
 TRACKING_ASSET = Asset("pwatch://tracking/daily")
 
@@ -38,7 +42,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="pwatch_daily",
-    schedule="@daily",
+    schedule=SCHEDULE,
     start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,

@@ -45,6 +45,14 @@ def airflow_environment(settings: Settings, *, metadata_url: str | None = None) 
     return env
 
 
+def worker_hostname() -> str:
+    """Airflow `hostname_callable`: a worker's name from PWATCH_WORKER_NAME (several workers on one
+    host stay distinguishable in task instances), else the host's FQDN."""
+    import socket
+
+    return os.environ.get("PWATCH_WORKER_NAME") or socket.getfqdn()
+
+
 def test_dates(settings: Settings, dates: list[dt.date]) -> list[dict]:
     """Run the daily DAG with `dag.test()` for each date, in order, in one Airflow child process."""
     env = airflow_environment(settings)

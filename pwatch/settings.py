@@ -52,6 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("faults", "none", "Fault profile of the fixture world: `none`, `flaky` or `hostile`.", str),
     Setting("platforms", "chemdir,tradehub,boardlist,huaxue,mercado", "Comma-separated platforms the daily run crawls.", str),
     Setting("embedded_world", True, "The daily run moves the embedded fixture world to each logical date (off for real marketplaces).", _bool),
+    Setting("daily_schedule", "@daily", "Schedule of the `pwatch_daily` DAG (cron or preset); empty = triggered runs only.", str),
     Setting("absence_k", 2, "Consecutive healthy crawls a listing must be missing before it counts as removed.", int),
     Setting("crawl_error_threshold", 0.2, "Share of failed fetches above which a crawl is unhealthy and never counts toward absence.", float),
     Setting("auto_confirm", False, "Confirm every flag without analyst review (demo only; `pwatch run` turns it on).", _bool),
