@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import case, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
@@ -121,62 +121,86 @@ def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[L
 
 
 def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str, dict]) -> dict[str, int]:
+    """Ids by key; rows not seen before are inserted (ON CONFLICT DO NOTHING: concurrent-safe)."""
     if not rows:
         return {}
-    session.execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **v} for k, v in rows.items()])
-    out = {}
     col = getattr(model, key_col)
-    for chunk in _chunks(list(rows)):
-        out.update(tuple(r) for r in session.execute(select(col, model.id).where(model.platform_id == pid, col.in_(chunk))))
+    out: dict[str, int] = {}
+
+    def load(keys):
+        for chunk in _chunks(keys):
+            out.update(tuple(r) for r in session.execute(select(col, model.id).where(model.platform_id == pid, col.in_(chunk))))
+
+    load(list(rows))
+    missing = [k for k in rows if k not in out]
+    if missing:
+        session.execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **rows[k]} for k in missing])
+        load(missing)
     return out
 
 
 def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary) -> dict[str, int]:
-    """Upsert accounts, stores, listings, snapshots and their events; return listing ids by key."""
+    """Upsert accounts, stores, listings, snapshots and their events; return listing ids by key.
+
+    Only what changed is written: a new listing is inserted; a known one is updated only when its
+    content, URL, account or store changed (its `last_seen_on` is set by reconcile, set-based, from
+    the run's observations), so a steady-state day costs about one observation row per item.
+    """
     accounts = _entity_ids(
         session, Account, "account_key", pid, {it.seller_key: {"name": it.seller_name} for it in items if it.seller_key}
     )
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     keys = list(hashes)
-    before: dict[str, tuple[int, str, dt.date]] = {}
+    before: dict[str, tuple[int, str, dt.date, str, int | None, int | None]] = {}
     for chunk in _chunks(keys):
-        for lid, key, sha, last in session.execute(
-            select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on).where(
-                Listing.platform_id == pid, Listing.listing_key.in_(chunk)
-            )
+        for lid, key, sha, last, url, acct, store in session.execute(
+            select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
+                   Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
         ):
-            before[key] = (lid, sha, last)
+            before[key] = (lid, sha, last, url, acct, store)
 
-    stmt = _insert(session, Listing)
-    newer = stmt.excluded.last_seen_on >= Listing.last_seen_on  # an older date rerun never overrides newer facts
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform_id", "listing_key"],
-        set_={
-            name: case((newer, stmt.excluded[name]), else_=getattr(Listing, name))
-            for name in ("url", "title", "account_id", "store_id", "content_sha256", "last_seen_on")
-        },
-    )
     first = ev.FIRST_SEEN
-    session.execute(
-        stmt,
-        [
-            {
-                "platform_id": pid,
-                "listing_key": it.listing_key,
-                "url": it.url,
-                "title": it.title,
-                "account_id": accounts.get(it.seller_key),
-                "store_id": stores.get(it.store_key),
-                "first_seen_on": day,
-                "last_seen_on": day,
-                "content_sha256": hashes[it.listing_key],
-                "presence": first.presence,
-                "review": first.review,
-            }
-            for it in items
-        ],
-    )
+    fresh = [it for it in items if it.listing_key not in before]
+    if fresh:
+        session.execute(
+            _insert(session, Listing).on_conflict_do_nothing(),
+            [
+                {
+                    "platform_id": pid,
+                    "listing_key": it.listing_key,
+                    "url": it.url,
+                    "title": it.title,
+                    "account_id": accounts.get(it.seller_key),
+                    "store_id": stores.get(it.store_key),
+                    "first_seen_on": day,
+                    "last_seen_on": day,
+                    "content_sha256": hashes[it.listing_key],
+                    "presence": first.presence,
+                    "review": first.review,
+                }
+                for it in fresh
+            ],
+        )
+    # an older date ingested again never overrides newer facts
+    updates = []
+    for it in items:
+        old = before.get(it.listing_key)
+        if old is None or day < old[2]:
+            continue
+        row = (hashes[it.listing_key], it.url, accounts.get(it.seller_key), stores.get(it.store_key))
+        if row != (old[1], old[3], old[4], old[5]):
+            updates.append({"b_id": old[0], "content_sha256": row[0], "url": row[1], "account_id": row[2],
+                            "store_id": row[3], "title": it.title})
+    if updates:
+        table = Listing.__table__
+        session.execute(
+            table.update().where(table.c.id == bindparam("b_id")).values(
+                content_sha256=bindparam("content_sha256"), url=bindparam("url"), account_id=bindparam("account_id"),
+                store_id=bindparam("store_id"), title=bindparam("title"),
+            ),
+            updates,
+        )
     ids = {k: v[0] for k, v in before.items()}
     new_keys = [k for k in keys if k not in before]
     for chunk in _chunks(new_keys):

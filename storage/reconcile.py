@@ -66,12 +66,24 @@ def reconcile_date(
             else:
                 summary.unhealthy_runs += 1
                 summary.unhealthy_platforms.append(pname)
+            _mark_sightings(session, pid, run, day)
             _reappearances(session, run, day, summary)
             _closures_and_gone(session, pid, run, day, healthy, summary)
             if healthy:
                 _silent_removals(session, pid, day, absence_k, error_threshold, summary)
         _relistings(session, day, relist_window_days, text_threshold, summary)
     return summary
+
+
+def _mark_sightings(session: Session, pid: int, run: CrawlRun, day: dt.date) -> None:
+    """listings.last_seen_on from the run's live sightings: one set-based UPDATE, not one per item."""
+    seen = select(Observation.listing_id).where(Observation.crawl_run_id == run.id, Observation.kind == "seen")
+    session.execute(
+        update(Listing)
+        .where(Listing.platform_id == pid, Listing.id.in_(seen), Listing.last_seen_on < day)
+        .values(last_seen_on=day)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _reappearances(session: Session, run: CrawlRun, day: dt.date, summary: ReconcileSummary) -> None:
