@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -178,7 +179,8 @@ def _deliver(engine, key: str, origin: str, body: dict[str, Any], post: Callable
 def send_notices(settings: Any, day: dt.date, post: Callable[[str, dict], Answer] | None = None) -> dict[str, int]:
     """Re-send pending notices, then one new notice per platform for confirmed, unreported, live
     listings. Returns counts: sent (new notices answered), resent (pending ones answered),
-    listings (listings in new notices), failed (left pending for the next run)."""
+    listings (listings in new notices), failed (left pending for the next run). Also rewrites
+    `<data dir>/notices/` (notices.json, statements_of_reasons.csv, manifest) as of `day`."""
     from storage.db import make_engine
     from storage.notices import confirmed_unreported, record_notice
 
@@ -225,6 +227,11 @@ def send_notices(settings: Any, day: dt.date, post: Callable[[str, dict], Answer
             except NoticeSendError as exc:
                 counts["failed"] += 1
                 log.warning("notice %s to %s left pending: %s", draft.idempotency_key, platform, exc)
+        # Keep the exports current: Lumen-like JSON and DSA statement-of-reasons CSV of every notice.
+        from reports.notice_export import export_notices
+
+        with Session(engine) as session:
+            export_notices(session, settings, Path(settings.data_path) / "notices", day)
     finally:
         engine.dispose()
     return dict(counts)

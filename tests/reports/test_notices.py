@@ -45,6 +45,8 @@ def test_one_notice_per_platform_with_ticket_and_reported_events(world, endpoint
         assert notice.ticket == "T-0001" and notice.response["answer"]["ticket"] == "T-0001"
         assert len(s.scalars(select(NoticeListing)).all()) == 3
     assert sorted(_reported_counts(world).values()) == [1, 1, 1]
+    exported = json.loads((world.settings.data_path / "notices" / "notices.json").read_text())["notices"]
+    assert [n["ticket"] for n in exported] == ["T-0001"]
     # rerun: nothing new to send, nothing re-sent
     assert send_notices(world.settings, D0) == {"sent": 0, "resent": 0, "listings": 0, "failed": 0}
     assert len(endpoint.received) == 1
