@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import shutil
 import tempfile
@@ -126,7 +127,13 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> N
     textcat = nlp.get_pipe("textcat")
     textcat.add_label(OFFER_LABEL)
     textcat.add_label(OTHER_LABEL)
-    optimizer = nlp.initialize(lambda: data)
+    spacy_log = logging.getLogger("spacy")
+    level = spacy_log.level
+    spacy_log.setLevel(logging.WARNING)  # "Created vocabulary" x3 is noise on every `pwatch flag`
+    try:
+        optimizer = nlp.initialize(lambda: data)
+    finally:
+        spacy_log.setLevel(level)
     rng = random.Random(seed)
     for _ in range(int(cfg.get("max_epochs", 8))):
         rng.shuffle(data)
