@@ -54,6 +54,28 @@ UNITS = {
     "platforms_closed": "platforms",
     "items_reported": "notice items",
 }
+DEFINITIONS = {
+    "flagged": "distinct listings with a flagged event in the period",
+    "confirmed": "distinct listings confirmed by an analyst in the period",
+    "dismissed": "distinct listings dismissed by an analyst in the period",
+    "reported": "listings whose first report (notice) falls in the period (cohort R)",
+    "removed": "distinct listings with a verified removal in the period",
+    "removal_rate": "share of R removed after the first report, by the end of the period",
+    "median_hours_to_removal": "median hours from first report to the first verified removal after it, over removed listings of R",
+    "p90_hours_to_removal": "90th percentile (nearest rank) of the same hours",
+    "removed_within_1d": "share of R removed within 24 hours of the report",
+    "removed_within_7d": "share of R removed within 168 hours of the report",
+    "removed_within_30d": "share of R removed within 720 hours of the report",
+    "stay_down_rate_15d": "of listings first removed in the period at least 15 days before its end, share not reappeared or relisted within 15 days",
+    "stay_down_rate_30d": "of listings first removed in the period at least 30 days before its end, share not reappeared or relisted within 30 days",
+    "reappeared": "distinct listings back at the same URL after a removal, in the period",
+    "relisted": "distinct new listings linked as relistings in the period (grouped by the original)",
+    "repeat_offenders": "accounts with at least 3 distinct listings removed in the period",
+    "accounts_closed": "account closures observed in the period",
+    "stores_closed": "store closures observed in the period",
+    "platforms_closed": "platform closures observed in the period",
+    "items_reported": "(notice, listing) pairs of notices sent in the period",
+}
 BY = (None, "platform", "account", "store")
 REPEAT_OFFENDER_REMOVALS = 3
 NONE_GROUP = "(none)"
