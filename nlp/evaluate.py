@@ -84,7 +84,9 @@ class Report:
 
         rows.append(row("overall", self.overall))
         rows += [row(f"lang={k}", v) for k, v in sorted(self.by_lang.items())]
-        rows += [row(f"kind={k}", v) for k, v in sorted(self.by_kind.items())]
+        # a kind holds one label only, so its precision/recall are degenerate: show the counts too
+        rows.append(f"{'kind':<28}{'n':>6}{'precision':>11}{'recall':>8}{'F1':>8}{'acc':>8}{'flagged':>9}{'missed':>8}{'false+':>8}")
+        rows += [row(k, v) + f"{v.tp + v.fp:>9}{v.fn:>8}{v.fp:>8}" for k, v in sorted(self.by_kind.items())]
         rows.append(f"substance-id set accuracy (label 1): {self.substance_set_accuracy:.3f} "
                     f"({self.id_sets_equal}/{self.id_sets_total})")
         return "\n".join(rows)
