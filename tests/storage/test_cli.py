@@ -1,0 +1,50 @@
+"""`pwatch db upgrade`, `pwatch reconcile` and `pwatch stats`, in-process through the real CLI."""
+
+import datetime as dt
+import json
+
+from sqlalchemy.orm import Session
+
+from pwatch.cli import main
+from storage.crawls import close_crawl_run, open_crawl_run
+from storage.db import make_engine
+from storage.ingest import ingest_batch
+from storage.stats import METRICS
+
+from .helpers import gone, listing
+
+D0 = dt.date(2026, 11, 1)
+
+
+def test_upgrade_reconcile_stats(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PWATCH_DATABASE_URL", raising=False)
+    data = str(tmp_path)
+    assert main(["db", "upgrade", "--data-dir", data]) == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    for n, items in enumerate([[listing("chemdir", "CD1", D0)], [gone("chemdir", "CD1", D0 + dt.timedelta(days=1))]]):
+        with Session(engine) as s, s.begin():
+            run = open_crawl_run(s, "chemdir", D0 + dt.timedelta(days=n))
+            ingest_batch(s, run, items)
+            close_crawl_run(s, run, {"pages": 5, "errors": {}})
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["reconcile", "--date", "2026-11-02", "--data-dir", data]) == 0
+    assert json.loads(capsys.readouterr().out)["removed_explicit"] == 1
+    assert main(["stats", "--data-dir", data, "--by", "platform", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"total", "groups"} and list(out["total"]) == list(METRICS)
+    assert out["total"]["removed"] == 1 and out["groups"]["chemdir"]["removed"] == 1
+    assert main(["stats", "--data-dir", data, "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split(",")[:3] == ["group", "flagged", "confirmed"] and lines[1].startswith("total,")
+    assert main(["stats", "--data-dir", data, "--explain", "removed", "--format", "csv"]) == 0
+    assert "CD1" in capsys.readouterr().out
+
+
+def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PWATCH_DATABASE_URL", raising=False)
+    assert main(["stats", "--data-dir", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pwatch db upgrade" in err[0]
+    assert main(["stats", "--data-dir", str(tmp_path), "--from", "2026-11-05", "--to", "2026-11-01"]) != 0
+    assert "after" in capsys.readouterr().err
