@@ -1,4 +1,8 @@
-"""One trained detector for the whole session (training takes seconds, not minutes)."""
+"""One trained detector for the whole session (training takes seconds, not minutes).
+
+`trained_model` (tests/conftest.py) is `ensure_model` on a fresh data dir: the same examples and
+seed as `pwatch nlp train`, shared with the pipeline tests so CI trains once.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from nlp.detector import Detector
-from nlp.train import train
-from pwatch.training_data import training_examples
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    return train(training_examples(seed=0), tmp_path_factory.mktemp("detector") / "model", seed=0)
+def model_dir(trained_model) -> Path:
+    return Path(trained_model)
 
 
 @pytest.fixture(scope="session")
