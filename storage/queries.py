@@ -19,11 +19,13 @@ def revisit_targets(session: Session, platform: str, day: dt.date | None = None)
     reaches them from the listing pages.
     """
     reported = exists().where(and_(Event.listing_id == Listing.id, Event.kind == "reported"))
-    recent = Listing.last_seen_on >= (day or dt.date.max) - dt.timedelta(days=STAY_DOWN_WATCH_DAYS) if day else True
+    removed = Listing.presence == "removed"
+    if day is not None:  # without a date every removed listing is watched
+        removed = and_(removed, Listing.last_seen_on >= day - dt.timedelta(days=STAY_DOWN_WATCH_DAYS))
     stmt = (
         select(Listing.url)
         .join(Platform, Platform.id == Listing.platform_id)
-        .where(Platform.name == platform, or_(Listing.presence == "active", reported, and_(Listing.presence == "removed", recent)))
+        .where(Platform.name == platform, or_(Listing.presence == "active", reported, removed))
         .order_by(Listing.id)
     )
     return list(session.scalars(stmt))

@@ -25,6 +25,8 @@ from storage.stats import compute_stats, explain
 from . import expected
 from .replay import K, SILENT, replay
 
+pytestmark = pytest.mark.slow  # ~40 s: a world server and 30 replayed days
+
 START = dt.date(2026, 11, 1)
 DAYS = 30
 FAILURES = {("tradehub", 6), ("mercado", 12), ("chemdir", 17), ("huaxue", 21), ("huaxue", 22)}
