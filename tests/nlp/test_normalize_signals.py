@@ -1,0 +1,64 @@
+"""Normalisation keeps a map back to the original text; signals are found in three languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.normalize import compact_term, normalize
+from nlp.signals import SignalMatcher
+
+
+@pytest.mark.parametrize("text", [
+    "plain ascii N-P-P",
+    "ｆｕｌｌ－ｗｉｄｔｈ　ＮＰＰ",
+    "zero\u200bwidth\u200d fen\u2060tanyl",
+    "Cyrillic НРР and Greek ΝΡΡ",
+    "ligature ﬁ and İstanbul",
+    "中文 芬太尼，现货！",
+])
+def test_every_norm_character_maps_into_the_original(text):
+    nt = normalize(text)
+    for i in range(len(nt.norm)):
+        j = nt.norm_to_orig(i)
+        assert 0 <= j < len(text)
+    for i in range(len(nt.compact)):
+        k = nt.compact_to_norm(i)
+        assert nt.norm[k] == nt.compact[i]
+
+
+def test_views():
+    nt = normalize("Ｎ Ｐ Ｐ, f3nt@nyl")
+    assert nt.norm == "n p p, f3nt@nyl"
+    assert nt.compact == "nppf3nt@nyl"
+    assert "nppfentanyl" in nt.leet
+    assert compact_term("1-Boc-4-piperidone") == "1boc4piperidone"
+    assert normalize("25kg @fake_handle").leet == []  # digits next to units and handles are not leetspeak
+
+
+@pytest.fixture(scope="module")
+def signals():
+    return SignalMatcher.load()
+
+
+@pytest.mark.parametrize("text,kinds", [
+    ("Price USD 95/kg, MOQ 1 kg, in stock, free sample, DHL to Mexico", {"price", "moq", "stock", "sample", "shipping"}),
+    ("pass customs, stealth packing, Telegram @fake_x, pay BTC", {"customs_stealth", "encrypted_messenger", "payment"}),
+    ("价格优惠，起订1公斤，现货，双清包税，微信联系，比特币付款", {"price", "moq", "stock", "customs_stealth", "messenger", "payment"}),
+    ("Precio 20 USD por kg, pedido mínimo 1 kg, envío discreto a México, pago en cripto", {"price", "moq", "shipping", "customs_stealth", "payment"}),
+    ("We do not sell controlled precursors.", {"refusal"}),
+    ("No vendemos precursores controlados.", {"refusal"}),
+    ("本公司不销售易制毒化学品。", {"refusal"}),
+    ("Fentanyl test strips and naloxone", {"harm_reduction"}),
+    ("Police seized 40 kg, according to prosecutors", {"context"}),
+])
+def test_signal_kinds_in_three_languages(signals, text, kinds):
+    hits = signals.find(normalize(text))
+    assert kinds <= {h.kind for h in hits}
+    for h in hits:
+        assert text[h.start:h.end] == h.matched
+
+
+def test_skype_handle_is_not_an_encrypted_messenger(signals):
+    hits = signals.find(normalize("Skype: @fake_seller_1, e-mail nobody@example.invalid"))
+    assert {h.kind for h in hits} == {"messenger"}
+    assert not any(h.red_flag for h in hits)
