@@ -1,0 +1,20 @@
+"""Analyst and auditor outputs: the daily flag report, review, takedown notices, the audit report.
+
+Imports `storage` only. Entry points the pipeline calls (`pwatch/steps.py`):
+`reports.daily.write_daily_report(settings, day)`, `reports.notices.send_notices(settings, day)`,
+`reports.audit.write_audit_report(settings, date_from, date_to, out_dir=None)`. `settings` is any
+object with the attributes of `ReportSettings` (pwatch's settings object has them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class ReportSettings(Protocol):
+    data_path: Path  # reports/, audit/ and notices/ are written below it
+    db_url: str  # the tracking database
+    notice_overdue_days: int
+    notifier_name: str  # optional on the object; defaults apply when missing
+    notifier_email: str

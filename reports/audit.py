@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reports import stats
+from reports import ReportSettings, stats
 from reports.html import Html, join, link, page, table, tag
 from reports.manifest import MANIFEST_NAME, write_manifest
 from reports.safe import safe_name, write_csv
@@ -187,7 +187,7 @@ def render(data: dict[str, Any]) -> str:
     )
 
 
-def write_audit_report(settings: Any, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
+def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
     """Write the audit folder; return its index.html. Missing dates default to the first / last
     event date in the database."""
     from storage.db import make_engine

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from reports import charts, queries, stats
+from reports import ReportSettings, charts, queries, stats
 from reports.html import Html, join, link, page, table, tag
 from reports.safe import safe_name, write_csv
 
@@ -73,7 +73,7 @@ def _session(settings: Any):
     return engine, Session(engine)
 
 
-def write_daily_report(settings: Any, day: dt.date) -> Path:
+def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     """Write the day's report folder and regenerate the reports index; return the day's index.html."""
     folder = Path(settings.data_path) / "reports" / safe_name(day.isoformat())
     folder.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reports import ReportSettings
 from reports import queries
 from reports.notice_docs import (
     GROUND,
@@ -176,7 +177,7 @@ def _deliver(engine, key: str, origin: str, body: dict[str, Any], post: Callable
     return answer
 
 
-def send_notices(settings: Any, day: dt.date, post: Callable[[str, dict], Answer] | None = None) -> dict[str, int]:
+def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, dict], Answer] | None = None) -> dict[str, int]:
     """Re-send pending notices, then one new notice per platform for confirmed, unreported, live
     listings. Returns counts: sent (new notices answered), resent (pending ones answered),
     listings (listings in new notices), failed (left pending for the next run). Also rewrites
