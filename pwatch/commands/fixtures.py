@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from pwatch.errors import ConfigError, InputError, ServiceError
@@ -100,6 +101,8 @@ def run_truth(args, settings) -> int:
             for record in world.truth(date):
                 fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
                 n += 1
+                if n % 100_000 == 0:  # big worlds take minutes: show progress
+                    print(f"  {n:,} records ...", file=sys.stderr, flush=True)
     except OSError as exc:
         raise InputError(f"{out}: {exc.strerror or exc}") from None
     except ValueError as exc:  # e.g. a corrupt notices.jsonl line
