@@ -77,3 +77,24 @@ def test_items_go_to_the_database_and_revisits_come_from_it(fixture_world, tmp_p
         )
         assert gone_obs == len(second.gone)
     engine.dispose()
+
+
+def test_scrapy_crawl_name_works_from_the_repository_root(fixture_world, tmp_path):
+    """`scrapy crawl NAME -a ...` (scrapy.cfg at the root) with typed arguments, revisits only."""
+    world = fixture_world("none")
+    world.handle.set_date(DAY)
+    truth = world.truth("mercado", DAY)
+    live = [r["url"] for r in truth if r["status"] == "live"][:5]
+    removed = [r["url"] for r in truth if r["status"] == "removed"][:1]
+    revisit = tmp_path / "revisit.txt"
+    revisit.write_text("\n".join(live + removed) + "\n", encoding="utf-8")
+    out = tmp_path / "items.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "mercado", "-a", f"base_url={world.base_url('mercado')}",
+         "-a", f"date={DAY}", "-a", f"data_dir={tmp_path}", "-a", f"out={out}", "-a", f"revisit={revisit}",
+         "-a", "discover=false", "-s", "LOG_LEVEL=WARNING"],
+        capture_output=True, text=True, cwd=ROOT, env=crawl_env(), timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = load_result(proc, tmp_path, out, "mercado", DAY)
+    assert set(result.listings) == set(live) and set(result.gone) == set(removed)
+    assert result.health["pages"] == len(live) + len(removed)  # no index, no sitemap

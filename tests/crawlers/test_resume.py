@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from tests.crawlers.conftest import DAY, ROOT, crawl_command, crawl_env, host_of, run_crawl
 
 PLATFORM = "tradehub"
@@ -19,6 +21,7 @@ def _comparable(items):
     return {i["url"]: {k: v for k, v in i.items() if k not in VOLATILE} for i in items}
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_items_as_an_uninterrupted_crawl(flaky_crawls, tmp_path):
     # The uninterrupted crawl: the same world, day and revisit list, crawled for the capture tests.
     world, results, _expected = flaky_crawls
