@@ -30,7 +30,8 @@ for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged"
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
-TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "messenger", "encrypted_messenger",
+TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "destination_stock", "messenger",
+               "encrypted_messenger",
                "payment", "offer", "spec")
 OFFER_LABEL = "OFFER"
 OTHER_LABEL = "OTHER"

@@ -39,7 +39,8 @@ _CAS_BEFORE = re.compile(r"cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?\s*[:：
 
 CHEMICAL_CONTEXT = re.compile(
     r"\bcas\b|\d{2,7}-\d{2}-\d|\bpurity\b|\bpureza\b|纯度|含量|powder|polvo|粉|\bkg\b|公斤|千克|"
-    r"chemical|químic|quimic|化工|化学品|precursor|前体|原料|piperid|fentan|芬太尼|哌啶|\b9\d(?:\.\d+)?\s?%"
+    r"chemical|químic|quimic|化工|化学品|precursor|前体|原料|piperid|fentan|芬太尼|哌啶|\b9\d(?:\.\d+)?\s?%|"
+    r"hplc|\bgc\b|nmr|\bcoa\b|msds|\bwts\b|for sale|en venta|出售|现货"
 )
 _WORD = re.compile(r"[a-zà-öø-ÿ]{7,}")
 
@@ -138,26 +139,42 @@ class SubstanceMatcher:
     def _disambiguate(self, nt: NormText, chosen: list) -> list:
         """Keep an ambiguous abbreviation only with chemical context and no other meaning in sight.
 
-        Dropped when a false friend occurs anywhere, or a valid CAS RN of another substance
-        stands right next to it ("4-AP | 504-24-5" is 4-aminopyridine). Kept when another
-        monitored/watched substance is listed too, or chemical wording is near it.
+        Dropped when a false friend occurs anywhere, when a bracketed gloss right after it spells
+        out something else ("NPP (net profit)"), or when a valid CAS RN of another substance stands
+        right next to it ("4-AP | 504-24-5" is 4-aminopyridine); then every mention of it in the
+        listing goes (one sense per listing). Kept when another
+        monitored/watched substance is listed too, or chemical wording is near it on its line.
         """
         result = []
-        for start, end, sid, how, detail, term in chosen:
+        rejected: set[str] = set()
+        for start, end, sid, how, detail, term in sorted(chosen, key=lambda c: c[5] is None or not c[5].ambiguous):
             if term is not None and term.ambiguous:
                 if any(f in nt.norm for f in term.false_friends):
                     continue
-                window = nt.original[max(0, start - 40) : end + 60].lower()
+                # context must be on the abbreviation's own line (product lists: one per line)
+                line_start = nt.original.rfind("\n", 0, start) + 1
+                line_end = nt.original.find("\n", end)
+                line_end = len(nt.original) if line_end < 0 else line_end
+                window = nt.original[max(line_start, start - 40) : min(line_end, end + 60)].lower()
+                gloss = _GLOSS.match(nt.original, end)
+                if gloss and not any(s == sid and gloss.start(1) <= a < gloss.end(1) for a, _, s, *_ in chosen) \
+                        and not any(ch.isdigit() for ch in gloss.group(1)) \
+                        and not CHEMICAL_CONTEXT.search(gloss.group(1).lower()):
+                    rejected.add(term.compact)
+                    continue  # "NPP (net profit)": the gloss in brackets gives another meaning
                 own = {c for c, (s_id, _) in self.lexicon.cas.items() if s_id == sid}
-                near_cas = {f"{m.group(1)}-{m.group(2)}-{m.group(3)}" for m in CAS_RE.finditer(window)}
-                if any(c not in own and cas_check_digit_ok(c) for c in near_cas):
+                near_cas = {f"{m.group(1)}-{m.group(2)}-{m.group(3)}" for m in CAS_RE.finditer(window)
+                            if not m.group().isdigit()}
+                if any(c not in own for c in near_cas):
+                    rejected.add(term.compact)  # another product's CAS RN (valid or not) names this item
                     continue
                 others = any(s != sid and self.lexicon.substances[s].tier != "ordinary" for _, _, s, *_ in chosen)
                 if not (others or CHEMICAL_CONTEXT.search(window)):
                     continue
                 detail = (detail + "; " if detail else "") + "ambiguous abbreviation, chemical context"
-            result.append((start, end, sid, how, detail))
-        return result
+            result.append((start, end, sid, how, detail, term))
+        # one sense per listing: once a mention is shown to mean something else, all mentions do
+        return [r[:5] for r in result if r[5] is None or r[5].compact not in rejected]
 
     # ------------------------------------------------------------------ CAS
 
@@ -302,6 +319,7 @@ def _boundaries_ok(norm: str, nstart: int, nend: int, compact: str) -> bool:
     return True
 
 
+_GLOSS = re.compile(r"\s*[(（]([^()（）\n]{3,60})[)）]")
 _LOCANT_AFTER = re.compile(r"-\d+(?:,\d+)*-[a-z]")
 
 

@@ -117,10 +117,26 @@ def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path 
     return out_dir
 
 
+# Kinds that are offers to trade, whatever the substance: the classifier learns the *context*
+# (offer vs news, regulation, research, refusal, harm reduction); which substance is offered is the
+# lexicon's and the scorer's business (an ordinary or a plain watched offer stays below the gate).
+OFFER_KINDS = ("offer_monitored", "offer_watched_redflag", "offer_watched_plain", "ordinary_chemical")
+CONTEXT_KINDS = ("news", "regulation", "research", "refusal", "harm_reduction")
+
+
+def is_offer(ex: dict) -> bool:
+    kind = ex.get("kind")
+    if kind in OFFER_KINDS:
+        return True
+    if kind in CONTEXT_KINDS:
+        return False
+    return bool(ex["label"])  # unknown kind: fall back to the flag label
+
+
 def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> None:
     def example(ex: dict) -> Example:
         text = f"{ex['title']}\n{ex['text']}" if ex.get("title") else ex["text"]
-        y = float(ex["label"])
+        y = float(is_offer(ex))
         return Example.from_dict(nlp.make_doc(text), {"cats": {OFFER_LABEL: y, OTHER_LABEL: 1.0 - y}})
 
     data = [example(ex) for ex in subset]

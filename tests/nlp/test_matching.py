@@ -117,3 +117,13 @@ def test_longest_match_wins_and_watched_is_tiered(matcher):
     hits = find(matcher, "1-benzyl-4-piperidone (3612-20-2)")
     assert {h.substance_id for h in hits} == {"3612-20-2"}
     assert {h.tier for h in hits} == {"watched"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Purity: 98%\nOur NPP (net profit) grew 12% this year.", set()),  # gloss gives another meaning
+    ("Pureza: 98%\nNuestra NPP (utilidad neta) creció 12% este año.", set()),
+    ("ANPP and NPP (white powder)", {ANPP, NPP}),  # a chemical gloss keeps it
+    ("NPP (N-phenethyl-4-piperidone) 99%", {NPP}),
+])
+def test_abbreviation_gloss_and_line_context(matcher, text, expected):
+    assert ids(matcher, text) == expected
