@@ -66,14 +66,6 @@ class Incomplete:
     why: str
 
 
-@dataclass(frozen=True)
-class Fetch:
-    """A further request a page object asks for (e.g. the page a removal redirect points to)."""
-
-    url: str
-    why: str
-
-
 # Marker classes of removal pages (fixtures/README.md, "Removal styles"); the mapping from the
 # page's own reason to our GONE_REASONS lives in each platform's page object.
 CLOSURE_HEADER = "x-platform-status"
@@ -195,13 +187,15 @@ class HtmlListingPage(HtmlPage):
                 return Removed("redirected", self.listing_key())
         marker = self.removal_marker()
         if marker is None:
-            return None
+            # A bare 404/410 is the platform's own statement too (and never a transient answer).
+            bare = {404: "not_found", 410: "gone"}.get(self.page.status)
+            return Removed(bare, self.listing_key()) if bare else None
         return Removed(_marker_reason(marker, self.removed_reason), self.listing_key())
 
     removed_reason = "not_found"  # our reason for a plain removal on this platform
 
     # --- result ---------------------------------------------------------------------------
-    def result(self) -> Listing | Removed | Incomplete | Fetch:
+    def result(self) -> Listing | Removed | Incomplete:
         if is_platform_closed(self.page):
             return Removed("platform_closed", self.listing_key())
         gone = self.removed()

@@ -28,7 +28,7 @@ from crawlers.items import Evidence, GoneItem, ListingItem
 from crawlers.journal import Journal
 from crawlers.middlewares import fault_kind, origin_of
 from crawlers.pages import BY_PLATFORM
-from crawlers.pages.base import Fetch, Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
+from crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
 from crawlers.warc import Capture, EvidenceWriter
 
 logger = logging.getLogger(__name__)
@@ -206,8 +206,6 @@ class PlatformSpider(scrapy.Spider):
             if result.reason == "platform_closed":
                 self.platform_closed = True
             yield self._gone_item(response, page_url, result.reason, result.listing_key)
-        elif isinstance(result, Fetch):
-            raise NotImplementedError(result)
 
     def parse_account(self, response: Response, page_url: str, kind: str):
         page = page_of(response)
