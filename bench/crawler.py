@@ -19,6 +19,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,7 @@ def main() -> int:
         ("bare Scrapy fetch of the same URLs: pages/s", f"**{bare_rate:,.0f}**"),
         ("bare fetch: CPU-seconds / pages per CPU-second", f"{bare_cpu:,.0f} s / {bare['responses'] / bare_cpu:,.0f}"),
         ("full / bare (target ≥ 70%)", f"**{ratio:.0%}**"),
+        ("full / bare per CPU-second (load-independent)", f"{(health['responses'] / full_cpu) / (bare['responses'] / bare_cpu):.0%}"),
         ("load average at start / end (2 cores, shared)", f"{load0:.1f} / {load1:.1f}"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
@@ -164,6 +166,7 @@ access log), with no extraction, WARC, storage or robots.txt; it runs second, in
 against the same server. Pages/s are over Scrapy's own elapsed time (spider open to close).
 """
     print(section)
+    shutil.rmtree(tmp, ignore_errors=True)
     if args.write:
         path = ROOT / "BENCHMARKS.md"
         text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
