@@ -35,7 +35,7 @@ def test_blank_pipeline_with_add_pipe_finds_substances_and_signals():
     doc = rule_pipeline()(TEXTS[0])
     assert [m.substance_id for m in doc._.pw_substances] == ["79099-07-3"]
     kinds = {s.kind for s in doc._.pw_signals}
-    assert {"customs_stealth", "encrypted_messenger", "stock"} <= kinds
+    assert {"customs_stealth", "encrypted_messenger", "destination_stock"} <= kinds
     assert doc._.pw_gate == "monitored substance"
 
 
