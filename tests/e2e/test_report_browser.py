@@ -96,3 +96,45 @@ def test_audit_report_in_chromium(world, endpoint, browser):  # noqa: F811
     for (metric, group), value in values.items():
         expected = stats[group][metric]
         assert (value == "") if expected is None else (float(value) == float(expected)), (metric, group)
+
+
+def test_fixture_worlds_hostile_listings_are_inert(world, browser, tmp_path):  # noqa: F811
+    """The fixture world's own hostile listings (formula titles, script/handler/javascript:
+    payloads, RLO overrides), tracked and flagged, then rendered: inert in Chromium and in CSV."""
+    import csv
+
+    from crawlers.items import ListingItem
+    from fixtures.texts.hostile import FORMULA_PREFIXES, PAYLOADS
+    from fixtures.world import World, WorldConfig
+    from reports.safe import FORMULA_PREFIXES as CSV_PREFIXES
+    from tests.reports.conftest import evidence
+
+    day = dt.date(2026, 11, 6)
+    truth = World(WorldConfig(seed=7, start=dt.date(2026, 11, 1), days=30, scale=1000, port=8470,
+                              state_dir=tmp_path / "fixtures")).truth(day)
+    hostile = [r for r in truth if r["status"] == "live" and r["title"].startswith(FORMULA_PREFIXES)]
+    assert len(hostile) >= 5 and any(any(p in r["text"] for p in PAYLOADS) for r in hostile)
+    by_platform: dict[str, list] = {}
+    for r in hostile:
+        by_platform.setdefault(r["platform"], []).append(
+            ListingItem(platform=r["platform"], listing_key=r["listing_key"], url=r["url"], title=r["title"], text=r["text"],
+                        lang=r["lang"], crawl_date=day, evidence=evidence(r["url"])))
+    flag_all = lambda text: (True, 0.9, [{"id": "21409-26-7", "name": "4-ANPP"}], [{"message": "test: flag everything"}])  # noqa: E731
+    for platform, items in by_platform.items():
+        world.crawl(platform, "", day, items, detect=flag_all)
+    path = write_daily_report(world.settings, day)
+
+    load = browser.open(path)
+    assert load.errors == [] and load.requests == []
+    page = json.loads(load.evaluate(PROBE))
+    assert page["title"] == f"Precursor Watch — flags {day.isoformat()}"
+    assert page["scripts"] == 0 and page["handlers"] == []
+    assert load.evaluate("document.querySelectorAll('iframe,img,svg script,body [onload]').length") == 0
+    assert not any(h.lower().lstrip().startswith("javascript:") for h in page["hrefs"])
+    for r in hostile:
+        assert r["title"].replace("\u202e", "[U+202E]").replace("\u202c", "[U+202C]") in page["flagsText"]
+    rows = list(csv.DictReader((path.parent / "flags.csv").open()))
+    assert len(rows) == len(hostile)
+    for row in rows:
+        assert row["title"].startswith("'") and not any(v.startswith(CSV_PREFIXES) for v in row.values())
+        assert "\u202e" not in row["title"]

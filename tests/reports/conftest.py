@@ -100,7 +100,10 @@ class World:
     engine: object
     listings: dict[str, int] = field(default_factory=dict)
 
-    def crawl(self, platform: str, origin: str, day: dt.date, items: list[ListingItem]) -> None:
+    def crawl(self, platform: str, origin: str, day: dt.date, items: list[ListingItem], detect=None) -> None:
+        """Ingest one crawl run and score its new snapshots with `detect(text)` (default
+        `detection_for`), the way the pipeline's crawl and detect steps do."""
+        detect = detect or detection_for
         with Session(self.engine) as s, s.begin():
             run = open_crawl_run(s, platform, day)
             ingest_batch(s, run, items)
@@ -108,7 +111,7 @@ class World:
             pending = pending_snapshots(s, "test-1")
             results = []
             for snap in pending:
-                flagged, score, subs, reasons = detection_for(snap.text)
+                flagged, score, subs, reasons = detect(snap.text)
                 results.append(DetectionResult(snap.id, flagged, score, subs, reasons, "test-1"))
             record_detections(s, results, day=day)
         with Session(self.engine) as s:
