@@ -44,6 +44,7 @@ class CrawlArgs(BaseModel):
     jobdir: Path | None = Field(None, description="resume state; default <data_dir>/jobs/<platform>/<date>")
     db_url: str | None = Field(None, description="SQLAlchemy URL; items go to storage when set")
     discover: bool = Field(True, description="follow index pagination and sitemaps (false: revisit only)")
+    shard: str | None = Field(None, description="I/N: crawl only shard I of N (crawlers/sharding.py)")
 
     @field_validator("platform")
     @classmethod
@@ -66,9 +67,29 @@ class CrawlArgs(BaseModel):
             raise ValueError(f"revisit file {value} does not exist")
         return value
 
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        from crawlers.sharding import Shard
+
+        return None if value is None else str(Shard.parse(value))
+
+    @property
+    def shard_plan(self):
+        """The `crawlers.sharding.Shard`, or None for an unsharded crawl."""
+        from crawlers.sharding import Shard
+
+        return Shard.parse(self.shard) if self.shard else None
+
+    @property
+    def job_root(self) -> Path:
+        return self.jobdir or self.data_dir / "jobs" / self.platform / self.date.isoformat()
+
     @property
     def job_path(self) -> Path:
-        return self.jobdir or self.data_dir / "jobs" / self.platform / self.date.isoformat()
+        # Each shard has its own journal and health; the crawl's folder holds one per shard.
+        plan = self.shard_plan
+        return self.job_root / plan.label if plan else self.job_root
 
     @classmethod
     def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> "CrawlArgs":

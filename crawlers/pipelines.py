@@ -178,8 +178,16 @@ class StoragePipeline:
         if self.engine is None or self.run_id is None:
             return
         health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason)
-        with Session(self.engine) as session, session.begin():
-            close_crawl_run(session, self.run_id, health)
+        if getattr(spider.args, "shard", None):
+            # One run row for all shards: store the merge of every finished shard's health.
+            from crawlers.sharding import merged_with_other_shards
+
+            with merged_with_other_shards(spider.args, health) as merged:
+                with Session(self.engine) as session, session.begin():
+                    close_crawl_run(session, self.run_id, merged)
+        else:
+            with Session(self.engine) as session, session.begin():
+                close_crawl_run(session, self.run_id, health)
         self.engine.dispose()
 
 

@@ -75,6 +75,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.FaultCounterMiddleware": 950,
 }
 
+# `pwatch crawl --shard I/N`: keeps a shard's requests to the pages it owns (inactive otherwise).
+SPIDER_MIDDLEWARES = {
+    "crawlers.sharding.ShardMiddleware": 950,
+}
+
 # Items of one response go through the pipelines one after another: they are synchronous, and
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback's output (100 by default).
 CONCURRENT_ITEMS = 1

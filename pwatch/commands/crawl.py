@@ -37,6 +37,8 @@ def register(subparsers, common) -> None:
     parser.add_argument("--base-url", help="platform origin (default: from settings fixture_host_prefix/fixture_port)")
     parser.add_argument("--jobdir", help="resume state folder (default: <data-dir>/jobs/<site>/<date>)")
     parser.add_argument("--no-discover", action="store_true", help="revisit known URLs only (no index or sitemap)")
+    parser.add_argument("--shard", metavar="I/N", help="crawl only shard I of N (1-based); N processes with "
+                        "I = 1..N fetch disjoint pages whose union is the whole crawl (crawlers/sharding.py)")
     parser.set_defaults(handler=run_crawl)
 
 
@@ -93,6 +95,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         "jobdir": Path(args.jobdir) if args.jobdir else None,
         "db_url": settings.db_url if use_db else None,
         "discover": not args.no_discover,
+        "shard": args.shard,
     }
     try:
         checked = CrawlArgs.checked(platform=args.site, **values)
