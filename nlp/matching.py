@@ -140,10 +140,10 @@ class SubstanceMatcher:
         """Keep an ambiguous abbreviation only with chemical context and no other meaning in sight.
 
         Dropped when a false friend occurs anywhere, when a bracketed gloss right after it spells
-        out something else ("NPP (net profit)"), or when a valid CAS RN of another substance stands
-        right next to it ("4-AP | 504-24-5" is 4-aminopyridine); then every mention of it in the
-        listing goes (one sense per listing). Kept when another
-        monitored/watched substance is listed too, or chemical wording is near it on its line.
+        out something else ("NPP (net profit)"), or when a CAS RN that is not its own stands next
+        to it on its line ("4-AP | 504-24-5" is 4-aminopyridine); then every mention of it in the
+        listing goes (one sense per listing). Kept when another monitored/watched substance is
+        listed too, or chemical wording is near it on its line.
         """
         result = []
         rejected: set[str] = set()
