@@ -1,0 +1,294 @@
+"""Sharded crawls (`pwatch crawl --shard I/N`, crawlers/sharding.py): disjoint and complete.
+
+Against a real fixture server on loopback; every crawl is its own `pwatch crawl` subprocess. The
+world (scale 10,500: 2,100 slots per platform) spans three sitemap blocks of 1,000 slots, so with
+2 shards shard 1 owns blocks 1 and 3 (it must jump over block 2) and shard 2 owns block 2.
+Shards run one after the other when the access log must tell their requests apart (the log does
+not name the client), in parallel when they share a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crawlers.args import CrawlArgs
+from crawlers.pages import BY_PLATFORM
+from crawlers.sharding import IndexPages, Shard, ShardError, merge_health
+from fixtures.server import serve_in_background
+from fixtures.world import World, WorldConfig
+from tests.crawlers.conftest import PLATFORMS, ROOT, SELLER_PATH, crawl_env, host_of
+
+SCALE = 10_500
+START = dt.date(2026, 11, 1)
+DAY = dt.date(2026, 11, 28)  # ~2,080 slots have appeared: three sitemap files
+NEXT = DAY + dt.timedelta(days=1)
+PLATFORM = "chemdir"
+# Fetched by every shard on purpose (crawlers/sharding.py): robots.txt and the sitemap index.
+SHARED_PATHS = {"/robots.txt", "/sitemap.xml"}
+# Differ between any two crawls of the same pages: when and into which WARC file.
+VOLATILE = ("fetched_at", "evidence")
+
+
+# --- the partition itself (pure functions) ------------------------------------------------------
+@pytest.mark.parametrize("text", ["", "2", "0/2", "3/2", "1/0", "a/b", "1/2/3", "-1/2"])
+def test_bad_shard_values_are_named(text):
+    with pytest.raises(ShardError, match="shard"):
+        Shard.parse(text)
+
+
+def test_bad_shard_is_a_one_line_cli_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pwatch", "crawl", "--site", "chemdir", "--no-db", "--shard", "3/2",
+                           "--data-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=crawl_env(), timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "shard" in lines[0] and "1 <= I <= N" in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_index_page_urls_round_trip(platform):
+    site = BY_PLATFORM[platform].SITE
+    pages = IndexPages(site.first_index)
+    assert pages.path(1) == site.first_index
+    for k in (1, 7, 50, 51, 1234):
+        assert pages.number("http://127.0.0.11:8470" + pages.path(k)) == k
+    assert pages.number("http://127.0.0.11:8470/sitemap.xml") is None
+
+
+def test_each_index_page_and_sitemap_file_has_one_owner_and_jumps_land_on_owned_pages():
+    for n in (1, 2, 3, 5):
+        shards = [Shard(i, n) for i in range(1, n + 1)]
+        for k in range(1, 800):
+            assert sum(s.owns_index_page(k) for s in shards) == 1
+            for s in shards:
+                target = s.owned_index_page(k)
+                assert target >= k and s.owns_index_page(target)
+                # no owned page is skipped by a jump
+                assert not any(s.owns_index_page(j) for j in range(k, target))
+        for b in range(1, 40):
+            assert sum(s.owns_sitemap(b) for s in shards) == 1
+
+
+def test_every_url_of_the_world_has_exactly_one_owner(tmp_path):
+    world = World(WorldConfig(seed=7, start=START, days=30, scale=SCALE, port=8470, state_dir=tmp_path))
+    truth = [r for r in world.truth(DAY)]
+    assert len(truth) > 5000
+    for n in (2, 3):
+        shards = [Shard(i, n) for i in range(1, n + 1)]
+        owners = Counter()
+        for record in truth:
+            site = BY_PLATFORM[record["platform"]].SITE
+            for url in (record["url"], world.base_url(record["platform"]) + SELLER_PATH[record["platform"]].format(record["account"])):
+                kind, key = site.classify(url)
+                assert kind in ("listing", "seller"), url
+                mine = [s for s in shards if s.owns_url(kind, key, url, discovered=False)]
+                assert len(mine) == 1, url
+                owners[mine[0].index] += 1
+        assert len(owners) == n  # every shard gets work
+
+
+def test_merged_health_adds_up_and_recomputes_the_rate():
+    a = {"pages": 100, "errors": {"http_503": 2}, "error_count": 2, "error_rate": 0.02, "items": 90,
+         "item_counts": {"listings": 80, "gone": {"not_found": 10}, "duplicates_dropped": 0},
+         "faults": {"http_5xx": 5}, "finish_reason": "finished", "elapsed_seconds": 3.0, "error_urls": ["u1"]}
+    b = {"pages": 300, "errors": {"timeout": 6}, "error_count": 6, "error_rate": 0.02, "items": 290,
+         "item_counts": {"listings": 285, "gone": {"not_found": 5}, "duplicates_dropped": 1},
+         "faults": {"http_5xx": 1, "timeout": 9}, "finish_reason": "finished", "elapsed_seconds": 7.5, "error_urls": ["u2"]}
+    merged = merge_health([a, b])
+    assert merged["pages"] == 400 and merged["items"] == 380
+    assert merged["errors"] == {"http_503": 2, "timeout": 6} and merged["error_rate"] == 0.02
+    assert merged["item_counts"] == {"listings": 365, "gone": {"not_found": 15}, "duplicates_dropped": 1}
+    assert merged["faults"] == {"http_5xx": 6, "timeout": 9}
+    assert merged["finish_reason"] == "finished" and merged["elapsed_seconds"] == 7.5 and merged["shards"] == 2
+    assert merge_health([a, {**b, "finish_reason": "shutdown"}])["finish_reason"] == "shards_unfinished"
+
+
+def test_job_folders_are_per_shard(tmp_path):
+    one = CrawlArgs.checked(platform="chemdir", base_url="http://x", date=DAY, data_dir=tmp_path, shard="1/2")
+    two = CrawlArgs.checked(platform="chemdir", base_url="http://x", date=DAY, data_dir=tmp_path, shard="2/2")
+    plain = CrawlArgs.checked(platform="chemdir", base_url="http://x", date=DAY, data_dir=tmp_path)
+    assert one.job_path != two.job_path and one.job_root == two.job_root == plain.job_path
+
+
+# --- real crawls -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    config = WorldConfig(seed=7, start=START, days=30, scale=SCALE, faults="none", port=0,
+                         state_dir=tmp_path_factory.mktemp("shard-world"))
+    handle = serve_in_background(config, DAY)
+    yield handle, World(handle.config)
+    handle.stop()
+
+
+def _log(handle) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in handle.access_log.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _command(handle, day, data_dir: Path, revisit: Path | None, *extra: str) -> list[str]:
+    out = data_dir / f"{PLATFORM}-{day}-{'-'.join(extra).replace('/', 'of') or 'all'}.jsonl"
+    command = [sys.executable, "-m", "pwatch", "crawl", "--site", PLATFORM, "--date", day.isoformat(),
+               "--base-url", handle.base_urls[PLATFORM], "--data-dir", str(data_dir), "--out", str(out), *extra]
+    if revisit is not None:
+        command += ["--revisit", str(revisit)]
+    return command
+
+
+def _items(command: list[str]) -> list[dict[str, Any]]:
+    out = Path(command[command.index("--out") + 1])
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _run(command: list[str]) -> list[dict[str, Any]]:
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=crawl_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return _items(command)
+
+
+def _run_parallel(commands: list[list[str]]) -> list[list[dict[str, Any]]]:
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=crawl_env())
+             for c in commands]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+    return [_items(c) for c in commands]
+
+
+def _fetched(handle, since: int, day: dt.date) -> list[str]:
+    host = host_of(handle.base_urls[PLATFORM])
+    return [r["path"] for r in _log(handle)[since:] if r["host"] == host and r["date"] == day.isoformat()]
+
+
+def _canonical(items: list[dict[str, Any]]) -> Counter:
+    return Counter(json.dumps({k: v for k, v in i.items() if k not in VOLATILE}, sort_keys=True) for i in items)
+
+
+def _revisit_file(world: World, handle, day: dt.date, folder: Path) -> Path:
+    """Every listing of the truth (live and removed) and each account page: a known-URL list."""
+    base = handle.base_urls[PLATFORM]
+    urls = []
+    for record in world.truth(day):
+        if record["platform"] == PLATFORM:
+            urls += [record["url"], base + SELLER_PATH[PLATFORM].format(record["account"])]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "revisit.txt"
+    path.write_text("".join(f"{u}\n" for u in dict.fromkeys(urls)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def day_one(server, tmp_path_factory):
+    """One single-process crawl and the same crawl in 2 shards (one after the other), same revisit list."""
+    handle, world = server
+    handle.set_date(DAY)
+    root = tmp_path_factory.mktemp("shard-crawls")
+    revisit = _revisit_file(world, handle, DAY, root)
+    mark = len(_log(handle))
+    single = _run(_command(handle, DAY, root / "single", revisit, "--no-db"))
+    single_paths = _fetched(handle, mark, DAY)
+    shards, shard_paths = [], []
+    for i in (1, 2):
+        mark = len(_log(handle))
+        shards.append(_run(_command(handle, DAY, root / "sharded", revisit, "--no-db", "--shard", f"{i}/2")))
+        shard_paths.append(_fetched(handle, mark, DAY))
+    return {"root": root, "revisit": revisit, "single": single, "single_paths": single_paths,
+            "shards": shards, "shard_paths": shard_paths}
+
+
+def test_two_shards_equal_one_process(day_one, server):
+    _, world = server
+    single, shards = day_one["single"], day_one["shards"]
+    union = shards[0] + shards[1]
+    assert _canonical(union) == _canonical(single)
+    keys = [(i["type"], i["url"]) for i in union]
+    assert len(keys) == len(set(keys)), "an item came out of both shards"
+    # Not vacuous: each shard did real work and the world has its three blocks.
+    assert min(len(s) for s in shards) > 500
+    live = {r["url"] for r in world.truth(DAY) if r["platform"] == PLATFORM and r["status"] == "live"}
+    assert {i["url"] for i in union if i["type"] == "listing"} == live
+    assert any(i["type"] == "gone" for i in union)
+
+
+def test_no_url_is_fetched_by_both_shards(day_one):
+    one, two = (Counter(p) for p in day_one["shard_paths"])
+    shared = (set(one) & set(two)) - SHARED_PATHS
+    assert not shared, sorted(shared)[:10]
+    # Together they fetched exactly what the single process fetched (attempts per URL aside).
+    assert (set(one) | set(two)) == set(day_one["single_paths"])
+    # Shard 1 owns blocks 1 and 3: it jumped over block 2 (index pages 51-100) to page 101.
+    assert "/products?page=101" in one and "/products?page=51" in two and "/products?page=51" not in one
+
+
+def test_revisit_list_is_partitioned(day_one, server):
+    handle, _ = server
+    base = handle.base_urls[PLATFORM]
+    revisit = [u.removeprefix(base) for u in day_one["revisit"].read_text(encoding="utf-8").split()]
+    one, two = (set(p) for p in day_one["shard_paths"])
+    accounts = [p for p in revisit if p.startswith("/supplier/")]
+    assert accounts and all((p in one) != (p in two) for p in revisit), "each known URL exactly once"
+    assert any(p in one for p in accounts) and any(p in two for p in accounts)
+
+
+def test_next_day_is_not_filtered_by_the_previous_day(day_one, server):
+    """Day 2 in the same data dir: every URL seen on day 1 is fetched again, once."""
+    handle, world = server
+    handle.set_date(NEXT)
+    root = day_one["root"]
+    seen = sorted({i["url"] for s in day_one["shards"] for i in s})
+    revisit = root / "revisit-next.txt"
+    revisit.write_text("".join(f"{u}\n" for u in seen), encoding="utf-8")
+    mark = len(_log(handle))
+    try:
+        items = _run_parallel([_command(handle, NEXT, root / "sharded", revisit, "--no-db", "--shard", f"{i}/2")
+                               for i in (1, 2)])
+    finally:
+        handle.set_date(DAY)
+    union = items[0] + items[1]
+    assert {i["url"] for i in union} >= set(seen)
+    keys = [(i["type"], i["url"]) for i in union]
+    assert len(keys) == len(set(keys))
+    live = {r["url"] for r in world.truth(NEXT) if r["platform"] == PLATFORM and r["status"] == "live"}
+    assert {i["url"] for i in union if i["type"] == "listing"} == live
+    base = handle.base_urls[PLATFORM]
+    fetched = Counter(_fetched(handle, mark, NEXT))
+    assert all(fetched[u.removeprefix(base)] >= 1 for u in seen)
+
+
+def test_sharded_run_in_storage_is_the_merge_and_reruns_change_nothing(server, tmp_path):
+    """Shards in parallel into one SQLite database: the crawl run's health is the sum of the shards'."""
+    from storage.db import make_engine
+    from storage.models import CrawlRun, Observation
+
+    handle, world = server
+    handle.set_date(DAY)
+    revisit = _revisit_file(world, handle, DAY, tmp_path)
+    commands = [_command(handle, DAY, tmp_path, revisit, "--no-discover", "--shard", f"{i}/2") for i in (1, 2)]
+
+    def state():
+        healths = [json.loads((tmp_path / "jobs" / PLATFORM / DAY.isoformat() / f"shard-{i}-of-2" / "health.json").read_text())
+                   for i in (1, 2)]
+        engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+        with Session(engine) as session:
+            run = session.scalars(select(CrawlRun)).one()
+            observed = session.scalar(select(func.count()).select_from(Observation))
+            row = (run.pages, run.items, dict(run.errors), run.closed, run.healthy)
+        engine.dispose()
+        return healths, row, observed
+
+    first = _run_parallel(commands)
+    healths, row, observed = state()
+    assert all(h["pages"] > 100 for h in healths)
+    assert row == (sum(h["pages"] for h in healths), sum(h["items"] for h in healths), {}, True, True)
+    assert row[1] == len(first[0]) + len(first[1])
+    assert observed == row[1]
+    _run_parallel(commands)
+    _, again, observed_again = state()
+    assert again == row and observed_again == observed
