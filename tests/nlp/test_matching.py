@@ -127,3 +127,10 @@ def test_longest_match_wins_and_watched_is_tiered(matcher):
 ])
 def test_abbreviation_gloss_and_line_context(matcher, text, expected):
     assert ids(matcher, text) == expected
+
+
+def test_one_sense_per_listing(matcher):
+    # the title alone looks like the precursor; the CAS RN on the text line says 4-aminopyridine
+    assert FOURAP not in ids(matcher, "WTS 4-AP >99% (HPLC)\nSelling 4-AP - 504-24-5 ~ 98%, 25 kg drum")
+    # a CAS-shaped number that is not its own (here with a broken check digit) also names the item
+    assert FOURAP not in ids(matcher, "• 79099-07-7 4-AP / glucose 50-99-7")
