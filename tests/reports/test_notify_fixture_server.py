@@ -55,27 +55,29 @@ def _received(server):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-NOTIFY = """
-import datetime as dt, sys
-from pathlib import Path
-from tests.reports.conftest import ReportSettings
-from reports.notices import send_notices
-print(send_notices(ReportSettings(Path(sys.argv[1]), sys.argv[2]), dt.date.fromisoformat(sys.argv[3])), flush=True)
-"""
 
 
 def test_killed_while_waiting_for_the_answer_then_rerun(world, server):
     chosen = _track(world, server)
     server.force_fault("chemdir", "/notices", "slow")  # the platform records it, answers 1.5 s later
-    proc = subprocess.Popen([sys.executable, "-c", NOTIFY, str(world.settings.data_path), world.settings.db_url, START.isoformat()],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the real command, killed while it waits for chemdir's answer
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PWATCH_")}
+    proc = subprocess.Popen([sys.executable, "-m", "pwatch", "notify", "--date", START.isoformat(),
+                             "--data-dir", str(world.settings.data_path)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not any(n["platform"] == "chemdir" for n in _received(server)) and time.monotonic() < deadline:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)  # killed midway: chemdir has the notice, we have no ticket
     proc.wait()
-    # rerun: chemdir's pending notice re-sent with its key (same ticket), mercado's sent for the first time
-    assert send_notices(world.settings, START) == {"sent": 1, "resent": 1, "listings": 3, "failed": 0}
+    with Session(world.engine) as s:
+        assert [n.ticket for n in s.scalars(select(Notice))] == [None]
+    # rerun (`pwatch notify` again): chemdir's pending notice re-sent with its key (same ticket),
+    # mercado's sent for the first time
+    rerun = subprocess.run([sys.executable, "-m", "pwatch", "notify", "--date", START.isoformat(), "--data-dir",
+                            str(world.settings.data_path)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert {k: v for k, v in json.loads(rerun.stdout).items() if k != "auto_confirmed"} == {"sent": 1, "resent": 1, "listings": 3, "failed": 0}
     for _ in range(2):  # and any number of reruns after that
         assert send_notices(world.settings, START) == {"sent": 0, "resent": 0, "listings": 0, "failed": 0}
     received = _received(server)
