@@ -53,18 +53,28 @@ def worker_hostname() -> str:
     return os.environ.get("PWATCH_WORKER_NAME") or socket.getfqdn()
 
 
-def test_dates(settings: Settings, dates: list[dt.date]) -> list[dict]:
-    """Run the daily DAG with `dag.test()` for each date, in order, in one Airflow child process."""
+def test_dates(settings: Settings, dates: list[dt.date], on_result=None) -> list[dict]:
+    """Run the daily DAG with `dag.test()` for each date, in order, in one Airflow child process.
+
+    `on_result(summary)` is called as each date finishes (progress for long replays).
+    """
+    import tempfile
+
     env = airflow_environment(settings)
     command = [sys.executable, "-m", "pwatch.airflow_runner", *[d.isoformat() for d in dates]]
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
     results = []
-    for line in completed.stdout.splitlines():
-        if line.startswith("PWATCH_DAGRUN "):
-            results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))
-    if completed.returncode != 0 or len(results) != len(dates):
-        tail = " | ".join(completed.stderr.strip().splitlines()[-8:])
-        raise ServiceError(f"Airflow run of pwatch_daily failed (exit {completed.returncode}): {tail}")
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        for line in child.stdout:
+            if line.startswith("PWATCH_DAGRUN "):
+                results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))
+                if on_result:
+                    on_result(results[-1])
+        returncode = child.wait()
+        if returncode != 0 or len(results) != len(dates):
+            errors.seek(0)
+            tail = " | ".join(errors.read().strip().splitlines()[-8:])
+            raise ServiceError(f"Airflow run of pwatch_daily failed (exit {returncode}): {tail}")
     return results
 
 

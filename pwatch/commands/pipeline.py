@@ -107,8 +107,8 @@ def cmd_run(args, settings: Settings) -> int:
         else:
             from pwatch.airflow_runner import test_dates
 
-            for result in test_dates(settings, dates):
-                _print_day(result["date"], result["state"], result["failed"])
+            print("running pwatch_daily through Airflow (dag.test), one line per date:", flush=True)
+            test_dates(settings, dates, on_result=lambda r: _print_day(r["date"], r["state"], r["failed"]))
     report_dir = settings.data_path / "reports" / dates[-1].isoformat()
     print(f"latest daily report: {(report_dir / 'index.html').resolve()}")
     print(stats_summary_text(settings, dates[0], dates[-1]))
