@@ -75,7 +75,8 @@ def test_faults_are_counted_and_none_becomes_an_error(flaky_crawl, platform):
     faults = result.health["faults"]
     assert faults.get("http_5xx", 0) == server_5xx
     assert faults.get("http_429", 0) == injected.count("429")
-    assert faults.get("truncated", 0) == injected.count("truncate")
+    # A body cut short against its Content-Length: Twisted reports data loss (or a lost connection).
+    assert faults.get("truncated", 0) + faults.get("connection", 0) == injected.count("truncate")
     assert faults.get("slow", 0) >= injected.count("slow")  # a loaded machine adds slow answers
     assert faults.get("malformed_html", 0) > 0 if "malformed" in injected else True
     assert result.health["errors"] == {} and result.health["error_rate"] == 0.0
