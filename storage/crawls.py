@@ -19,6 +19,13 @@ def _insert(session: Session, model):
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def bulk_execute(session: Session, stmt, rows: list[dict[str, Any]]) -> None:
+    """Many rows through one Core statement (executemany; on PostgreSQL the engine from
+    `storage.db.make_engine` batches them into multi-row VALUES)."""
+    if rows:
+        session.execute(stmt, rows)
+
+
 def platform_id(session: Session, name: str) -> int:
     """The platform's id, created on first sight (safe under concurrent writers)."""
     found = session.scalar(select(Platform.id).where(Platform.name == name))

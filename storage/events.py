@@ -9,6 +9,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from storage.crawls import bulk_execute
 from storage.errors import IllegalTransition, UnknownEntity
 from storage.models import Event, Listing
 from storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
@@ -107,7 +108,7 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
         )
     before = _states(session, states.keys())
     with session.begin_nested():
-        session.execute(insert(Event.__table__), rows)
+        bulk_execute(session, insert(Event.__table__), rows)
         by_state: dict[tuple[str, str], list[int]] = {}
         for lid, st in states.items():
             if before.get(lid) != st:
@@ -129,7 +130,8 @@ def append_first_seen(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    session.execute(
+    bulk_execute(
+        session,
         insert(Event.__table__),
         [
             {

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
 from storage import events as ev
-from storage.crawls import _insert
+from storage.crawls import _insert, bulk_execute
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
 
@@ -180,7 +180,8 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
     first = ev.FIRST_SEEN
     fresh = [it for it in items if it.listing_key not in before]
     if fresh:
-        session.execute(
+        bulk_execute(
+            session,
             _insert(session, Listing).on_conflict_do_nothing(),
             [
                 {
@@ -232,7 +233,8 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
         it for it in items if it.listing_key not in before or (before[it.listing_key][1] != hashes[it.listing_key] and day >= before[it.listing_key][2])
     ]
     if snap_items:
-        session.execute(
+        bulk_execute(
+            session,
             _insert(session, Snapshot).on_conflict_do_nothing(),
             [
                 {
@@ -349,6 +351,9 @@ def _upsert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
         set_={k: stmt.excluded[k] for k in rows[0] if k not in ("crawl_run_id", "url")},
     )
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        bulk_execute(session, stmt, rows)
+        return
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     if compiled.positional:
         order = compiled.positiontup

@@ -2,6 +2,9 @@
 
 import datetime as dt
 import json
+import logging
+
+import pytest
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +17,16 @@ from storage.stats import METRICS
 from .helpers import gone, listing
 
 D0 = dt.date(2026, 11, 1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`pwatch` configures root logging onto pytest's captured stderr; undo it afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_upgrade_reconcile_stats(tmp_path, capsys, monkeypatch):
