@@ -15,7 +15,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from pwatch.errors import ConfigError, StateError
+from pwatch.errors import ConfigError, ServiceError, StateError
 from pwatch.settings import Settings
 
 
@@ -90,12 +90,22 @@ def register(subparsers, common) -> None:
 def _session(settings: Settings, write: bool = False):
     from sqlalchemy.orm import Session
 
-    from pwatch.steps import upgrade_database
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
     from storage.db import make_engine
 
-    upgrade_database(settings)
-    engine = make_engine(settings.db_url)
+    url = settings.db_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        raise ConfigError(f"no tracking database at {url}: run `pwatch run` or `pwatch db upgrade` first")
+    engine = make_engine(url)
     try:
+        try:
+            migrated = inspect(engine).has_table("events")
+        except SQLAlchemyError as exc:
+            raise ServiceError(f"tracking database {settings.db_url} not reachable: {exc.__class__.__name__}") from None
+        if not migrated:
+            raise ConfigError(f"no tracking database at {settings.db_url}: run `pwatch run` or `pwatch db upgrade` first")
         with Session(engine) as session:
             if write:
                 with session.begin():
@@ -196,9 +206,8 @@ def cmd_audit(args, settings: Settings) -> int:
 
     if args.date_to < args.date_from:
         raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
-    from pwatch.steps import upgrade_database
-
-    upgrade_database(settings)
+    with _session(settings):  # fails with one clear line when there is no tracking database
+        pass
     path = write_audit_report(settings, args.date_from, args.date_to, Path(args.out) if args.out else None)
     print(f"audit report: {path}")
     return 0

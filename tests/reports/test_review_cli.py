@@ -62,3 +62,12 @@ def test_list_show_confirm_dismiss_export(world, capsys, tmp_path):
     rows = [json.loads(line) for line in labels.read_text().splitlines()]
     assert code == 0 and {(r["listing_id"], r["label"]) for r in rows} == {(first, 1), (second, 0)}
     assert all(r["text"] and r["id"].startswith("chemdir:") and r["reviewer"] in ("ana", "ben") for r in rows)
+
+
+def test_no_database_is_one_clear_line(tmp_path, capsys):
+    empty = tmp_path / "nothing-here"
+    for argv in (["review", "list"], ["notices", "overdue"], ["audit", "--from", "2026-11-01", "--to", "2026-11-02"]):
+        assert main([*argv, "--data-dir", str(empty)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("pwatch: error: no tracking database") and len(err.splitlines()) == 1
+    assert not empty.exists()  # reading never creates a database
