@@ -27,7 +27,7 @@ from storage.stats import p90
 from tests.e2e.cdp import Browser, chromium_path
 
 START = dt.date(2026, 11, 1)
-DATES = [START + dt.timedelta(days=i) for i in range(4)]
+DATES = [START + dt.timedelta(days=i) for i in range(3)]  # notices on day 1, removals observed on days 2-3
 PLATFORMS = "chemdir,tradehub,mercado"  # 404, 410 and JSON-API removal styles; delays 1-2 days
 SEED, SCALE = 11, 100
 
