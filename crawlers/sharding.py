@@ -118,7 +118,9 @@ class Shard:
                 return self.owns_block(slot // SLOTS_PER_BLOCK)
             if discovered:
                 return True
-        return stable_hash(url) % self.count == self.index - 1
+        # The path only: shards may reach the platform under different origins (a proxy, a replica).
+        parts = urlsplit(url)
+        return stable_hash(parts.path + (f"?{parts.query}" if parts.query else "")) % self.count == self.index - 1
 
 
 class IndexPages:
