@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,10 @@ def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, 
     run.closed = True
     run.healthy = pages > 0 and rate <= error_threshold
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # A crawl can add a whole platform's listings at once; fresh statistics keep the next
+        # run's key lookups on the indexes (autovacuum would get there only later).
+        session.execute(text("ANALYZE listings, observations, snapshots, events"))
     return run.healthy
 
 
