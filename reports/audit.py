@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reports import ReportSettings, stats
-from reports.html import Html, join, link, page, table, tag
+from reports.html import page, table, tag
 from reports.manifest import MANIFEST_NAME, write_manifest
 from reports.safe import safe_name, write_csv
 from storage.models import Event
