@@ -58,12 +58,12 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None) -> list
 
     `on_result(summary)` is called as each date finishes (progress for long replays).
     """
-    import tempfile
-
     env = airflow_environment(settings)
     command = [sys.executable, "-m", "pwatch.airflow_runner", *[d.isoformat() for d in dates]]
     results = []
-    with tempfile.TemporaryFile(mode="w+") as errors:
+    # Airflow's own output (task logs included) goes to a file operators can read after a failure.
+    log_path = Path(env["AIRFLOW_HOME"]) / "dag-test.log"
+    with open(log_path, "w+", encoding="utf-8") as errors:
         child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
         for line in child.stdout:
             if line.startswith("PWATCH_DAGRUN "):
@@ -74,7 +74,7 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None) -> list
         if returncode != 0 or len(results) != len(dates):
             errors.seek(0)
             tail = " | ".join(errors.read().strip().splitlines()[-8:])
-            raise ServiceError(f"Airflow run of pwatch_daily failed (exit {returncode}): {tail}")
+            raise ServiceError(f"Airflow run of pwatch_daily failed (exit {returncode}; log {log_path}): {tail}")
     return results
 
 

@@ -100,18 +100,31 @@ def cmd_run(args, settings: Settings) -> int:
     with serve_in_background(config, dates[0]) as world:
         for platform, url in world.base_urls.items():
             print(f"  fixture platform {platform}: {url}")
+        failed_days = []
         if args.inline:
             for day in dates:
                 result = steps.run_day(settings, day)
-                _print_day(day.isoformat(), "success" if not result["failed"] else "failed", sorted(result["failed"]))
+                failed = sorted(result["failed"])
+                _print_day(day.isoformat(), "failed" if failed else "success", failed)
+                failed_days += [day.isoformat()] if failed else []
         else:
             from pwatch.airflow_runner import test_dates
 
             print("running pwatch_daily through Airflow (dag.test), one line per date:", flush=True)
-            test_dates(settings, dates, on_result=lambda r: _print_day(r["date"], r["state"], r["failed"]))
-    report_dir = settings.data_path / "reports" / dates[-1].isoformat()
-    print(f"latest daily report: {(report_dir / 'index.html').resolve()}")
+
+            def on_result(r: dict) -> None:
+                _print_day(r["date"], r["state"], r["failed"])
+                if r["state"] != "success" or r["failed"]:
+                    failed_days.append(r["date"])
+
+            test_dates(settings, dates, on_result=on_result)
+    report = (settings.data_path / "reports" / dates[-1].isoformat() / "index.html").resolve()
+    if report.exists():
+        print(f"latest daily report: {report}")
     print(stats_summary_text(settings, dates[0], dates[-1]))
+    if failed_days:
+        where = "" if args.inline else f" (Airflow log: {settings.data_path.resolve() / 'airflow' / 'dag-test.log'})"
+        raise ServiceError(f"the daily run failed on {', '.join(failed_days)}{where}")
     return 0
 
 
