@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reports import ReportSettings, stats
-from reports.html import page, table, tag
+from reports.html import Html, join, page, table, tag
 from reports.manifest import MANIFEST_NAME, write_manifest
 from reports.safe import safe_name, write_csv
 from storage.models import Event
@@ -30,7 +30,7 @@ DEFINITIONS = {
     "confirmed": "Distinct listings an analyst confirmed (a `confirmed` event) in the period.",
     "dismissed": "Distinct listings an analyst dismissed (a `dismissed` event) in the period.",
     "reported": "Distinct listings whose first `reported` event (sent in a notice) lies in the period: cohort R.",
-    "removed": "Distinct listings with a `removal_observed` event (removal verified by K consecutive healthy crawls) in the period, whatever the cause.",
+    "removed": "Distinct listings with a `removal_observed` event in the period, whatever the cause (an explicit gone page in a healthy crawl, a closure, or K consecutive healthy crawls without the listing).",
     "removal_rate": "Share of cohort R with a `removal_observed` event after the first report, up to the end of the period.",
     "median_hours_to_removal": "Median, over the removed listings of cohort R, of the hours from the first report to the first observed removal after it.",
     "p90_hours_to_removal": "90th percentile (nearest rank) of the same hours from report to observed removal.",
@@ -163,6 +163,12 @@ def _fmt(value: Any, unit: str) -> str:
     return str(value)
 
 
+def _definition(text: str) -> Html:
+    """`event_kind` spans in a definition shown as code (the text is ours, escaped all the same)."""
+    parts = text.split("`")
+    return join(tag("code", p) if i % 2 else p for i, p in enumerate(parts))
+
+
 def render(data: dict[str, Any]) -> str:
     groups = list(data["groups"])
     headers = ["statistic", "unit", "definition"] + groups
@@ -171,7 +177,7 @@ def render(data: dict[str, Any]) -> str:
         unit = data["units"].get(metric, "")
         cells = [tag("span", _fmt(data["groups"][g].get(metric), unit), data_metric=metric, data_group=g,
                      data_value="" if data["groups"][g].get(metric) is None else data["groups"][g][metric]) for g in groups]
-        rows.append([tag("code", metric), unit, DEFINITIONS.get(metric, "")] + cells)
+        rows.append([tag("code", metric), unit, _definition(DEFINITIONS.get(metric, ""))] + cells)
     period = f"{data['from']} to {data['to']}"
     return page(
         f"Precursor Watch — audit {period}",

@@ -126,7 +126,7 @@ def _controls_text(row: queries.FlagRow) -> str:
         controls = queries.controls_in_force(m, row.first_seen_on)
         status = ", ".join(f"{c.jurisdiction}: {c.status}" for c in controls) or "not controlled on that date"
         if not m.controls:
-            status = "no control record"
+            status = "no control entry in the lexicon"
         parts.append(f"{m.name}: {status}")
     return "; ".join(parts)
 
@@ -209,7 +209,7 @@ def _substances_cell(row: queries.FlagRow) -> Html:
     for m in row.matches:
         controls = queries.controls_in_force(m, row.first_seen_on)
         if not m.controls:
-            status = "no control record"
+            status = "no control entry in the lexicon"
         elif not controls:
             status = "not controlled on that date"
         else:
