@@ -148,7 +148,7 @@ def draft_for(session: Session, platform: str, listing_ids: list[int], notifier:
 
 
 def _pending(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
-    """(idempotency key, origin, stored request body) of every notice not yet answered."""
+    """(idempotency key, a listing URL, stored request body) of every notice not yet answered."""
     out = []
     for key, response, url in session.execute(
         select(Notice.idempotency_key, Notice.response, Listing.url)
@@ -158,13 +158,14 @@ def _pending(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
         .order_by(Notice.id, Listing.id)
     ):
         if isinstance(response, dict) and response.get("status") == PENDING and key not in {k for k, *_ in out}:
-            out.append((key, origin_of(url), response["request"]))
+            out.append((key, url, response["request"]))
     return out
 
 
-def _deliver(engine, key: str, origin: str, body: dict[str, Any], post: Callable[[str, dict], Answer]) -> Answer:
+def _deliver(engine, key: str, listing_url: str, body: dict[str, Any], post: Callable[[str, dict], Answer]) -> Answer:
     from storage.notices import record_notice_response
 
+    origin = origin_of(listing_url)  # the platform's notice endpoint lives on its listings' origin
     answer = post(f"{origin}/notices", body)
     ticket = answer.body.get("ticket")
     if not ticket:
@@ -192,9 +193,9 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
     try:
         with Session(engine) as session:
             pending = _pending(session)
-        for key, origin, body in pending:
+        for key, url, body in pending:
             try:
-                _deliver(engine, key, origin, body, post)
+                _deliver(engine, key, url, body, post)
                 counts["resent"] += 1
             except NoticeSendError as exc:
                 counts["failed"] += 1
@@ -208,7 +209,6 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
                     continue
                 draft = draft_for(session, platform, ids, notifier, day)
                 body = request_body(draft)
-                origin = origin_of(draft.items[0].url)
                 record_notice(
                     session,
                     platform=platform,
@@ -223,7 +223,7 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
             # Committed as pending before the POST: a crash from here on is repaired by a rerun.
             counts["listings"] += len(ids)
             try:
-                _deliver(engine, draft.idempotency_key, origin, body, post)
+                _deliver(engine, draft.idempotency_key, draft.items[0].url, body, post)
                 counts["sent"] += 1
             except NoticeSendError as exc:
                 counts["failed"] += 1
