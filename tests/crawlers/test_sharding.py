@@ -293,6 +293,7 @@ def test_next_day_is_not_filtered_by_the_previous_day(day_one, server):
     assert {i["url"] for i in union if i["type"] == "listing"} == {u for u in seen if u.replace(base, base_single) in live}
 
 
+@pytest.mark.slow  # four crawl processes and a migration: ~60 s on the shared machine, mostly start-up
 def test_sharded_run_in_storage_is_the_merge_and_reruns_change_nothing(server, tmp_path):
     """Shards in parallel into one SQLite database: the crawl run's health is the sum of the shards'."""
     from storage.db import make_engine
