@@ -65,7 +65,7 @@ class Browser:
     def __init__(self, timeout: float = 30.0):
         binary = chromium_path()
         if binary is None:
-            raise RuntimeError("chromium not installed: run tests/e2e/ensure_chromium.sh")
+            raise RuntimeError("chromium not installed: `make test` installs it (tests/ensure_system_packages.sh)")
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="pwatch-chromium-")
         self.proc = subprocess.Popen(

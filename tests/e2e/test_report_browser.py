@@ -12,13 +12,12 @@ from sqlalchemy.orm import Session
 from pwatch.cli import build_parser, main
 from reports.audit import write_audit_report
 from reports.daily import DAY_NUMBERS, write_daily_report
-from tests.e2e.cdp import Browser, chromium_path
+from tests.e2e.cdp import Browser
 from tests.reports.conftest import HOSTILE_TITLES, endpoint, world  # noqa: F401  (fixtures)
 from tests.reports.test_daily import D0, D1, D2, build
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(chromium_path() is None, reason="chromium missing: run tests/e2e/ensure_chromium.sh"),
 ]
 
 # Read the page from outside (the report itself has no scripts).

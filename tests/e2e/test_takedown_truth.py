@@ -24,7 +24,7 @@ from pwatch.settings import load_settings
 from reports.audit import write_audit_report
 from reports.daily import DAY_NUMBERS
 from storage.stats import p90
-from tests.e2e.cdp import Browser, chromium_path
+from tests.e2e.cdp import Browser
 
 START = dt.date(2026, 11, 1)
 DATES = [START + dt.timedelta(days=i) for i in range(3)]  # notices on day 1, removals observed on days 2-3
@@ -153,7 +153,6 @@ def test_audit_numbers_and_drilldown_match_the_truth(run):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(chromium_path() is None, reason="chromium missing: run tests/e2e/ensure_chromium.sh")
 def test_latest_report_in_chromium_after_the_run(run, capsys):
     settings, _, _ = run
     latest = settings.data_path / "reports" / DATES[-1].isoformat() / "index.html"
