@@ -20,8 +20,7 @@ def _insert(session: Session, model):
 
 
 def bulk_execute(session: Session, stmt, rows: list[dict[str, Any]]) -> None:
-    """Many rows through one Core statement (executemany; on PostgreSQL the engine from
-    `storage.db.make_engine` batches them into multi-row VALUES)."""
+    """Many rows through one Core statement (executemany: pipelined by psycopg on PostgreSQL)."""
     if rows:
         session.execute(stmt, rows)
 
