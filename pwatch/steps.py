@@ -89,9 +89,15 @@ def prepare_day(settings: Settings, day: dt.date) -> list[str]:
     return platform_names(settings)
 
 
-def crawl_platform(settings: Settings, platform: str, day: dt.date) -> dict:
-    """Crawl one platform for `day` in its own process (the Twisted reactor cannot restart)."""
+def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str | None = None) -> dict:
+    """Crawl one platform for `day` in its own process (the Twisted reactor cannot restart).
+
+    `shard` "I/N": only shard I of N (crawlers/sharding.py); the run's summary is the merge of the
+    shards finished so far, so read it after all N.
+    """
     command = [sys.executable, "-m", "pwatch", "crawl", "--site", platform, "--date", day.isoformat()]
+    if shard:
+        command += ["--shard", shard]
     env = dict(os.environ, **settings_environment(settings))
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0:
