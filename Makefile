@@ -5,6 +5,8 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS = never
+# Every crawl and task is a fresh Python process: let them reuse compiled bytecode.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup run test airflow bench lock clean
 
@@ -13,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
-	$(BIN)/python -m uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/python -m uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/python -m uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
