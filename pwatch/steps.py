@@ -106,7 +106,15 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     from storage.crawls import crawl_run_summary
 
     with transaction(settings) as session:
-        return crawl_run_summary(session, platform, day)
+        summary = crawl_run_summary(session, platform, day)
+    if not summary.get("healthy"):
+        # What was fetched is stored, but the run never counts toward absence; failing the task
+        # makes Airflow retry it and shows the operator which platform is in trouble.
+        raise ServiceError(
+            f"crawl of {platform} for {day} is unhealthy: {summary.get('errors')} failed fetches of "
+            f"{summary.get('pages')} (error rate {summary.get('error_rate')})"
+        )
+    return summary
 
 
 def detect(settings: Settings, day: dt.date) -> dict:
