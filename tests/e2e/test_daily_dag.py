@@ -9,7 +9,7 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from fixtures.server import serve_in_background
@@ -135,18 +135,27 @@ def test_daily_dag_over_three_days_matches_truth_and_reruns_change_nothing(tmp_p
 @pytest.mark.airflow
 @pytest.mark.slow
 def test_a_platform_that_is_down_fails_only_its_mapped_task(tmp_path, trained_model):
-    config, make_settings = world_and_settings(tmp_path, f"sqlite:///{tmp_path / 'tracking.db'}", faults="down=mercado")
+    config, make_settings = world_and_settings(tmp_path, f"sqlite:///{tmp_path / 'tracking.db'}")
     with serve_in_background(config, DATES[0]) as server:
         settings = make_settings(server.config.port, trained_model)
-        [result] = run_dag_dates(settings, DATES[:1])
-        assert result["failed"] == ["crawl[4]"], result
+        [first] = run_dag_dates(settings, DATES[:1])
+        assert first["state"] == "success" and first["failed"] == [], first
+        server.force_fault("mercado", "*", "down", count=1_000_000)  # every mercado request: 503
+        [second] = run_dag_dates(settings, DATES[1:2])
+        assert second["failed"] == ["crawl[4]"], second
         engine = make_engine(settings.db_url)
         with Session(engine) as s:
-            crawled = dict(s.execute(
-                select(Platform.name, CrawlRun.items).join(CrawlRun, CrawlRun.platform_id == Platform.id)
-                .where(CrawlRun.closed.is_(True))).all())
-            report_written = (tmp_path / "reports" / DATES[0].isoformat() / "index.html").exists()
+            healthy = set(s.execute(
+                select(Platform.name).join(CrawlRun, CrawlRun.platform_id == Platform.id)
+                .where(CrawlRun.crawl_date == DATES[1], CrawlRun.healthy.is_(True))).scalars())
+            mercado_removals = s.scalar(
+                select(func.count()).select_from(Event).join(Platform, Platform.id == Event.platform_id)
+                .where(Event.kind == "removal_observed", Platform.name == "mercado"))
+            other_listings = s.scalar(
+                select(func.count()).select_from(Observation).join(CrawlRun, CrawlRun.id == Observation.crawl_run_id)
+                .where(CrawlRun.crawl_date == DATES[1]))
         engine.dispose()
-        assert set(crawled) == {"chemdir", "tradehub", "boardlist", "huaxue"}
-        assert all(n > 0 for n in crawled.values())
-        assert report_written
+        assert healthy == {"chemdir", "tradehub", "boardlist", "huaxue"}
+        assert other_listings > 0
+        assert mercado_removals == 0  # an unreachable platform is never taken for removed listings
+        assert (tmp_path / "reports" / DATES[1].isoformat() / "index.html").exists()
