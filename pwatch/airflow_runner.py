@@ -53,13 +53,14 @@ def worker_hostname() -> str:
     return os.environ.get("PWATCH_WORKER_NAME") or socket.getfqdn()
 
 
-def test_dates(settings: Settings, dates: list[dt.date], on_result=None) -> list[dict]:
-    """Run the daily DAG with `dag.test()` for each date, in order, in one Airflow child process.
+def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id: str = "pwatch_daily") -> list[dict]:
+    """Run a DAG (the daily one by default) with `dag.test()` for each date, in order, in one Airflow
+    child process.
 
     `on_result(summary)` is called as each date finishes (progress for long replays).
     """
     env = airflow_environment(settings)
-    command = [sys.executable, "-m", "pwatch.airflow_runner", *[d.isoformat() for d in dates]]
+    command = [sys.executable, "-m", "pwatch.airflow_runner", dag_id, *[d.isoformat() for d in dates]]
     results = []
     # Airflow's own output (task logs included) goes to a file operators can read after a failure.
     log_path = Path(env["AIRFLOW_HOME"]) / "dag-test.log"
@@ -74,21 +75,22 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None) -> list
         if returncode != 0 or len(results) != len(dates):
             errors.seek(0)
             tail = " | ".join(errors.read().strip().splitlines()[-8:])
-            raise ServiceError(f"Airflow run of pwatch_daily failed (exit {returncode}; log {log_path}): {tail}")
+            raise ServiceError(f"Airflow run of {dag_id} failed (exit {returncode}; log {log_path}): {tail}")
     return results
 
 
 def main(argv: list[str]) -> int:
-    """Child process: initialise the metadata DB, then `dag.test()` each date given."""
+    """Child process: initialise the metadata DB, then `dag.test()` the DAG `argv[0]` for each date after it."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
     db.initdb()
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).get_dag("pwatch_daily")
+    dag_id, dates = argv[0], argv[1:]
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).get_dag(dag_id)
     if dag is None:
-        print("pwatch_daily not found in the DAG folder", file=sys.stderr)
+        print(f"{dag_id} not found in the DAG folder", file=sys.stderr)
         return 2
-    for text in argv:
+    for text in dates:
         day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
         dag_run = dag.test(logical_date=day)
         instances = dag_run.get_task_instances()

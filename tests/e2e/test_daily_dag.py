@@ -130,6 +130,10 @@ def test_daily_dag_over_three_days_matches_truth_and_reruns_change_nothing(tmp_p
         rerun = run_dag_dates(settings, DATES[-1:])
         assert rerun[0]["state"] == "success", rerun
         assert tracking_dump(settings.db_url) == before
+        [audit] = run_dag_dates(settings, DATES[-1:], dag_id="pwatch_audit")
+        assert audit["state"] == "success", audit
+        audit_dir = tmp_path / "audit" / f"{DATES[0]}_{DATES[-1]}"
+        assert {"index.html", "statistics.csv", "drilldown.csv"} <= {p.name for p in audit_dir.iterdir()}
 
 
 @pytest.mark.airflow
