@@ -4,8 +4,8 @@
 One run per logical date **D** (re-running a date changes nothing):
 
 1. **prepare** — migrates the tracking database and moves the simulated world (embedded default)
-   to day D; returns the platforms to crawl.
-2. **crawl** — one mapped task per platform, each crawl in its own process; a failed platform
+   to day D; returns the crawl targets (platforms, or shards of large ones).
+2. **crawl** — one mapped task per platform (or platform shard), each crawl in its own process; a failed platform
    fails only its own task (the others' results are kept) and is retried with backoff.
 3. **detect** — scores every snapshot not yet scored by the current detector version.
 4. **reconcile** — removals, reappearances, relistings, account/store/platform closures for D.
@@ -56,11 +56,12 @@ def pwatch_daily():
     def prepare(ds: str | None = None) -> list[str]:
         return airflow_tasks.prepare(ds)
 
-    @task(doc_md="""Crawl one platform for D in a subprocess (`pwatch crawl --site NAME --date D`).
+    @task(doc_md="""Crawl one platform (or one shard `platform@I/N` of a large one, setting
+        `crawl_shards`) for D in a subprocess (`pwatch crawl --site NAME --date D [--shard I/N]`).
         On failure: read the task log for the crawl's health stats (errors by kind); a platform that
-        is down fails only this task.""", max_active_tis_per_dagrun=2)
-    def crawl(platform: str, ds: str | None = None) -> dict:
-        return airflow_tasks.crawl(platform, ds)
+        is down fails only this task.""", max_active_tis_per_dagrun=4)
+    def crawl(target: str, ds: str | None = None) -> dict:
+        return airflow_tasks.crawl(target, ds)
 
     @task(trigger_rule="all_done", doc_md="""Score new snapshots with the detector.
         Runs even if a platform's crawl failed. On failure: is the model directory readable?""")
@@ -82,8 +83,8 @@ def pwatch_daily():
     def report(notified: dict, ds: str | None = None) -> dict:
         return airflow_tasks.report(ds)
 
-    platforms = prepare()
-    crawled = crawl.expand(platform=platforms)
+    targets = prepare()
+    crawled = crawl.expand(target=targets)
     report(notify(reconcile(detect(crawled))))
 
 

@@ -29,10 +29,10 @@ def prepare(ds: str | None) -> list[str]:
     return steps.prepare_day(_settings(), _day(ds))
 
 
-def crawl(platform: str, ds: str | None) -> dict:
+def crawl(target: str, ds: str | None) -> dict:
     from pwatch import steps
 
-    return steps.crawl_platform(_settings(), platform, _day(ds))
+    return steps.crawl_target(_settings(), target, _day(ds))
 
 
 def detect(ds: str | None) -> dict:

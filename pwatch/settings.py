@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("platforms", "chemdir,tradehub,boardlist,huaxue,mercado", "Comma-separated platforms the daily run crawls.", str),
     Setting("embedded_world", True, "The daily run moves the embedded fixture world to each logical date (off for real marketplaces).", _bool),
     Setting("daily_schedule", "@daily", "Schedule of the `pwatch_daily` DAG (cron or preset); empty = triggered runs only.", str),
+    Setting("crawl_shards", "", "Platforms whose daily crawl is split over several workers, e.g. `chemdir=2,mercado=3`.", str),
     Setting("absence_k", 2, "Consecutive healthy crawls a listing must be missing before it counts as removed.", int),
     Setting("crawl_error_threshold", 0.2, "Share of failed fetches above which a crawl is unhealthy and never counts toward absence.", float),
     Setting("auto_confirm", False, "Confirm every flag without analyst review (demo only; `pwatch run` turns it on).", _bool),

@@ -19,7 +19,7 @@ import urllib.request
 from contextlib import contextmanager
 from typing import Iterator
 
-from pwatch.errors import ServiceError
+from pwatch.errors import ConfigError, ServiceError
 from pwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,28 @@ def platform_names(settings: Settings) -> list[str]:
     return [name.strip() for name in settings.platforms.split(",") if name.strip()]
 
 
+def crawl_targets(settings: Settings) -> list[str]:
+    """What the daily run crawls, one entry per mapped task: `platform`, or `platform@I/N` for each
+    shard of a platform listed in `crawl_shards` (never one task per listing)."""
+    shards: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in settings.crawl_shards.split(","))):
+        name, _, count = part.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"setting crawl_shards: expected platform=N, got {part!r}")
+        shards[name.strip()] = int(count)
+    targets = []
+    for platform in platform_names(settings):
+        n = shards.get(platform, 1)
+        targets += [platform] if n == 1 else [f"{platform}@{i}/{n}" for i in range(1, n + 1)]
+    return targets
+
+
+def crawl_target(settings: Settings, target: str, day: dt.date) -> dict:
+    """Crawl one entry of `crawl_targets` (a whole platform or one shard of it)."""
+    platform, _, shard = target.partition("@")
+    return crawl_platform(settings, platform, day, shard=shard or None)
+
+
 def control_url(settings: Settings) -> str:
     return f"http://{settings.fixture_host_prefix}.10:{settings.fixture_port}"
 
@@ -82,11 +104,12 @@ def set_world_date(settings: Settings, day: dt.date) -> None:
 
 
 def prepare_day(settings: Settings, day: dt.date) -> list[str]:
-    """Migrate the tracking DB, move the embedded world to `day`; return the platforms to crawl."""
+    """Migrate the tracking DB, move the embedded world to `day`; return the crawl targets."""
+    targets = crawl_targets(settings)
     upgrade_database(settings)
     if settings.embedded_world:
         set_world_date(settings, day)
-    return platform_names(settings)
+    return targets
 
 
 def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str | None = None) -> dict:
@@ -175,9 +198,9 @@ def run_day(settings: Settings, day: dt.date) -> dict:
     """The whole daily cycle in this process (crawls still in their own processes, in parallel)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    platforms = prepare_day(settings, day)
+    targets = prepare_day(settings, day)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {p: pool.submit(crawl_platform, settings, p, day) for p in platforms}
+        futures = {t: pool.submit(crawl_target, settings, t, day) for t in targets}
     crawled, failed = {}, {}
     for platform, future in futures.items():
         try:

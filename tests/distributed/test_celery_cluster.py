@@ -1,6 +1,6 @@
 """The deployment profile for real: Airflow's scheduler, API server, DAG processor and two Celery
 workers on the local PostgreSQL (metadata and tracking) and Redis (broker) run the daily DAG for
-one date of the fixture world; tasks run on both workers; the tracking DB matches the truth; every
+one date of the fixture world, chemdir's crawl split in two shards; tasks run on both workers; the tracking DB matches the truth; every
 process started is stopped again."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_celery_cluster_runs_the_daily_dag_on_both_workers(tmp_path, databases, 
             data_dir=str(tmp_path), environ={},
             database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{databases['tracking']}",
             seed="9", scale="150", world_start=DAY.isoformat(), fixture_port=str(world_server.config.port),
-            auto_confirm="true", model_dir=str(trained_model), daily_schedule="",
+            auto_confirm="true", model_dir=str(trained_model), daily_schedule="", crawl_shards="chemdir=2",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PWATCH"))}
         env.update(settings_environment(settings))
@@ -137,6 +137,8 @@ def test_celery_cluster_runs_the_daily_dag_on_both_workers(tmp_path, databases, 
             summary = [(ti["task_id"], ti["map_index"], ti["state"], ti["hostname"]) for ti in instances]
             assert state == "success", summary
             assert {ti["hostname"] for ti in instances} == {"worker-1", "worker-2"}, summary
+            crawls = sorted(ti["map_index"] for ti in instances if ti["task_id"] == "crawl")
+            assert crawls == list(range(6)), summary  # chemdir in 2 shards + 4 platforms
             check_against_truth(settings.db_url, World(world_server.config), [DAY])
         finally:
             for p in procs:
