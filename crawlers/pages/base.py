@@ -208,19 +208,7 @@ class HtmlListingPage(HtmlPage):
         if key is None or title is None or text is None or self.price() is None:
             # A 200 page without its core parts was cut off or is not a listing page.
             return Incomplete("listing page lacks title, description or price")
-        return Listing(
-            listing_key=key,
-            title=title,
-            text=text,
-            price=self.price(),
-            currency=self.currency(),
-            seller_key=self.seller_key(),
-            seller_name=self.seller_name(),
-            store_key=self.store_key(),
-            contacts=self.contacts(),
-            lang=self.lang(),
-            posted_at=self.posted_at(),
-        )
+        return listing_from_fields(self, key)
 
 
 def _marker_reason(marker: str, plain: str) -> str:
@@ -262,3 +250,20 @@ def load_json(page: Page) -> Any | None:
         return json.loads(decode_body(page.body, page.content_type)[0])
     except ValueError:
         return None
+
+
+def listing_from_fields(page, key: str) -> Listing:
+    """The extracted listing from a page object's field methods (HTML and JSON page objects alike)."""
+    return Listing(
+        listing_key=key,
+        title=page.title(),
+        text=page.text(),
+        price=page.price(),
+        currency=page.currency(),
+        seller_key=page.seller_key(),
+        seller_name=page.seller_name(),
+        store_key=page.store_key(),
+        contacts=page.contacts(),
+        lang=page.lang(),
+        posted_at=page.posted_at(),
+    )

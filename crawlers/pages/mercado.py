@@ -12,7 +12,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from crawlers.pages.base import Incomplete, Listing, Page, Removed, SiteScheme, is_platform_closed, load_json
+from crawlers.pages.base import (Incomplete, Listing, Page, Removed, SiteScheme, is_platform_closed,
+                                 listing_from_fields, load_json)
 
 NAME = "mercado"
 SITE = SiteScheme(
@@ -115,19 +116,7 @@ class ListingPage:
         key = self.listing_key()
         if key is None or self.title() is None or self.text() is None or self.price() is None:
             return Incomplete("listing API answer lacks key, title, text or price")
-        return Listing(
-            listing_key=key,
-            title=self.title(),
-            text=self.text(),
-            price=self.price(),
-            currency=self.currency(),
-            seller_key=self.seller_key(),
-            seller_name=self.seller_name(),
-            store_key=self.store_key(),
-            contacts=self.contacts(),
-            lang=self.lang(),
-            posted_at=self.posted_at(),
-        )
+        return listing_from_fields(self, key)
 
 
 class IndexPage:

@@ -75,23 +75,14 @@ def world_dates(settings: Settings, days: int, end: dt.date | None) -> list[dt.d
 
 def cmd_run(args, settings: Settings) -> int:
     from fixtures.server import serve_in_background
-    from fixtures.world import WorldConfig
+    from pwatch.commands.fixtures import world_config
     from pwatch import steps
 
     settings = settings.with_overrides(seed=args.seed, scale=args.scale, auto_confirm=True, embedded_world=True)
     dates = world_dates(settings, args.days, args.end)
     # Child processes (crawls, Airflow) resolve the same settings through the environment.
     os.environ.update(steps.settings_environment(settings))
-    config = WorldConfig(
-        seed=settings.seed,
-        start=settings.world_start,
-        days=settings.world_days,
-        scale=settings.scale,
-        faults=settings.faults,
-        host_prefix=settings.fixture_host_prefix,
-        port=settings.fixture_port,
-        state_dir=settings.data_path / "fixtures",
-    )
+    config = world_config(args, settings)  # the same builder as `pwatch fixtures`, same errors
     print(f"pwatch run: {len(dates)} days {dates[0]}..{dates[-1]}, seed {settings.seed}, scale {settings.scale}")
     steps.upgrade_database(settings)
     from pwatch.training_data import ensure_model
