@@ -6,23 +6,11 @@ import datetime as dt
 from typing import Any, Mapping
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.bulk import dialect_insert as _insert
 from storage.errors import UnknownEntity
 from storage.models import CrawlRun, Observation, Platform
-
-
-def _insert(session: Session, model):
-    """The dialect's INSERT (for ON CONFLICT) on the model's Core table: bulk rows skip the ORM."""
-    table = getattr(model, "__table__", model)
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-def bulk_execute(session: Session, stmt, rows: list[dict[str, Any]]) -> None:
-    """Many rows through one Core statement (executemany: pipelined by psycopg on PostgreSQL)."""
-    if rows:
-        session.execute(stmt, rows)
 
 
 def platform_id(session: Session, name: str) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from storage import events as ev
-from storage.crawls import _insert
+from storage.bulk import dialect_insert as _insert
 from storage.errors import UnknownEntity
 from storage.models import Detection, Listing, Snapshot
 

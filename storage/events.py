@@ -6,14 +6,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import JSON, Date, String, and_, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from storage.crawls import bulk_execute
+from storage.bulk import executemany
 from storage.errors import IllegalTransition, UnknownEntity
-from storage.models import Event, Listing
+from storage.models import Event, Listing, Observation, Snapshot
 from storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
-from storage.types import logical_ts
+from storage.types import UTCDateTime, logical_ts
 
 
 @dataclass
@@ -108,7 +108,7 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
         )
     before = _states(session, states.keys())
     with session.begin_nested():
-        bulk_execute(session, insert(Event.__table__), rows)
+        executemany(session, insert(Event.__table__), rows)
         by_state: dict[tuple[str, str], list[int]] = {}
         for lid, st in states.items():
             if before.get(lid) != st:
@@ -123,38 +123,46 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
                 )
 
 
-def append_first_seen(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk-write first_seen events for listing rows ingest has just created in state FIRST_SEEN.
+def append_first_seen(
+    session: Session, run_id: int, platform_id: int, day: dt.date, listing_ids: Sequence[int]
+) -> None:
+    """Write first_seen events for the listing rows ingest has just created (in state FIRST_SEEN).
 
-    Each row: listing_id, platform_id, account_id, store_id, on, evidence_sha256, observation_id.
+    Set-based (INSERT .. SELECT): each event is built from the listing row, its sighting in crawl
+    run `run_id` (observation id and the page's evidence hash) and its first snapshot, so no
+    per-row parameters travel from Python, and every first_seen points at its evidence. The new
+    ids are selected as a range: ids only grow, so the platform's listings in it are exactly the
+    ones just created (one writer per platform and date).
     """
-    if not rows:
+    if not listing_ids:
         return
-    bulk_execute(
-        session,
-        insert(Event.__table__),
-        [
-            {
-                "kind": "first_seen",
-                "occurred_on": r["on"],
-                "occurred_at": logical_ts(r["on"]),
-                "platform_id": r["platform_id"],
-                "account_id": r.get("account_id"),
-                "store_id": r.get("store_id"),
-                "listing_id": r["listing_id"],
-                "cause": None,
-                "evidence_sha256": r.get("evidence_sha256"),
-                "observation_id": r.get("observation_id"),
-                "snapshot_id": r.get("snapshot_id"),
-                "detection_id": None,
-                "review_id": None,
-                "notice_id": None,
-                "related_listing_id": None,
-                "details": {},
-            }
-            for r in rows
-        ],
+    columns = ["kind", "occurred_on", "occurred_at", "platform_id", "account_id", "store_id", "listing_id",
+               "evidence_sha256", "observation_id", "snapshot_id", "details"]
+
+    def sighting(column):  # correlated lookups keep the listing range the driving table
+        return (
+            select(column)
+            .where(Observation.listing_id == Listing.id, Observation.crawl_run_id == run_id, Observation.kind == "seen")
+            .order_by(Observation.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    first_snapshot = (
+        select(Snapshot.id)
+        .where(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256)
+        .scalar_subquery()
     )
+    rows = (
+        select(
+            literal("first_seen", String()), literal(day, Date()), literal(logical_ts(day), UTCDateTime()),
+            Listing.platform_id, Listing.account_id, Listing.store_id, Listing.id,
+            sighting(Observation.evidence_sha256), sighting(Observation.id), first_snapshot, literal({}, JSON()),
+        )
+        .where(Listing.id.between(min(listing_ids), max(listing_ids)), Listing.platform_id == platform_id)
+        .order_by(Listing.id)
+    )
+    session.execute(insert(Event.__table__).from_select(columns, rows))
 
 
 def _owners(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, int | None, int | None]]:

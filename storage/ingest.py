@@ -15,17 +15,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
 from storage import events as ev
-from storage.crawls import _insert, bulk_execute
+from storage.bulk import dialect_insert as _insert, executemany
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_CHUNK = 900  # stays under every backend's bound-parameter limit for IN lists
+_CHUNK = 5000  # IN-list size: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
 @dataclass
@@ -57,8 +57,9 @@ def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | Go
     summary = IngestSummary(seen=len(seen), gone=len(gone))
     with session.begin_nested():
         if seen:
-            ids = _ingest_seen(session, pid, day, seen, summary)
+            ids, new_ids = _ingest_seen(session, pid, day, seen, summary)
             _observe_seen(session, run_id, ids, seen)
+            ev.append_first_seen(session, run_id, pid, day, new_ids)  # after the sightings they point at
         if gone:
             _ingest_gone(session, run_id, pid, gone, summary)
     return summary
@@ -156,8 +157,11 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
     return out
 
 
-def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary) -> dict[str, int]:
-    """Upsert accounts, stores, listings, snapshots and their events; return listing ids by key.
+def _ingest_seen(
+    session: Session, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary
+) -> tuple[dict[str, int], list[int]]:
+    """Upsert accounts, stores, listings, snapshots and `changed` events; return listing ids by
+    key and the ids of listings created here (their first_seen events follow their observations).
 
     Only what changed is written: a new listing is inserted; a known one is updated only when its
     content, URL, account or store changed (its `last_seen_on` is set by reconcile, set-based, from
@@ -179,8 +183,11 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
 
     first = ev.FIRST_SEEN
     fresh = [it for it in items if it.listing_key not in before]
+    # New rows get ids above every id committed before the insert (SQLite rowids and PostgreSQL
+    # sequences both only grow), so one range scan finds them instead of a key lookup.
+    id_floor = session.scalar(select(func.coalesce(func.max(Listing.id), 0))) if fresh else 0
     if fresh:
-        bulk_execute(
+        executemany(
             session,
             _insert(session, Listing).on_conflict_do_nothing(),
             [
@@ -200,6 +207,7 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
                 for it in fresh
             ],
         )
+
     # an older date ingested again never overrides newer facts
     updates = []
     for it in items:
@@ -221,19 +229,27 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
         )
     ids = {k: v[0] for k, v in before.items()}
     new_keys = [k for k in keys if k not in before]
-    for chunk in _chunks(new_keys):
-        ids.update(
-            session.execute(
-                select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
-            ).all()
-        )
+    if new_keys:
+        wanted = set(new_keys)
+        for key, lid in session.execute(
+            select(Listing.listing_key, Listing.id).where(Listing.id > id_floor, Listing.platform_id == pid)
+        ):
+            if key in wanted:
+                ids[key] = lid
+        late = [k for k in new_keys if k not in ids]  # inserted meanwhile by another writer
+        for chunk in _chunks(late):
+            ids.update(
+                session.execute(
+                    select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
+                ).all()
+            )
 
     # A snapshot (and a `changed` event) only when the content differs from the latest we hold.
     snap_items = [
         it for it in items if it.listing_key not in before or (before[it.listing_key][1] != hashes[it.listing_key] and day >= before[it.listing_key][2])
     ]
     if snap_items:
-        bulk_execute(
+        executemany(
             session,
             _insert(session, Snapshot).on_conflict_do_nothing(),
             [
@@ -257,21 +273,6 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
         )
     summary.snapshots = len(snap_items)
     summary.new_listings = len(new_keys)
-    by_key = {it.listing_key: it for it in items}
-    ev.append_first_seen(
-        session,
-        [
-            {
-                "listing_id": ids[k],
-                "platform_id": pid,
-                "account_id": accounts.get(by_key[k].seller_key),
-                "store_id": stores.get(by_key[k].store_key),
-                "on": day,
-                "evidence_sha256": by_key[k].evidence.sha256 if by_key[k].evidence else None,
-            }
-            for k in new_keys
-        ],
-    )
     changed = [it for it in snap_items if it.listing_key in before]
     summary.changed = len(changed)
     ev.append(
@@ -287,12 +288,13 @@ def _ingest_seen(session: Session, pid: int, day: dt.date, items: list[ListingIt
             for it in changed
         ],
     )
-    return ids
+    return ids, [ids[k] for k in new_keys]
 
 
 def _observe_seen(session: Session, run_id: int, ids: dict[str, int], items: list[ListingItem]) -> None:
     _upsert_observations(
         session,
+        run_id,
         [
             _observation(run_id, ids[it.listing_key], it.url, "seen", None, it.http_status, it.content_sha256 or content_hash(it.title, it.text), it.evidence)
             for it in items
@@ -321,7 +323,7 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
         if lid is None:
             summary.gone_unknown += 1
         rows.append(_observation(run_id, lid, g.url, "gone", g.reason, g.http_status, None, g.evidence))
-    _upsert_observations(session, rows)
+    _upsert_observations(session, run_id, rows)
 
 
 def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence | None) -> dict[str, Any]:
@@ -339,28 +341,31 @@ def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence
     }
 
 
-def _upsert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One row per (run, URL); the hottest statement: 100k a day. Plain values only (ints, text,
-    None), so the Core-compiled upsert goes straight to the driver's executemany, skipping
-    SQLAlchemy's per-row parameter processing."""
+def _upsert_observations(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """One row per (run, URL), the hottest statement: 100k a day; a rerun overwrites in place.
+
+    New URLs are plain inserts and URLs the run already holds (a rerun of the date) are updated by
+    id. Not one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert into this table
+    (events reference it) cost twice an insert when replaying a 100k-listing day.
+    """
     if not rows:
         return
-    stmt = _insert(session, Observation)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["crawl_run_id", "url"],
-        set_={k: stmt.excluded[k] for k in rows[0] if k not in ("crawl_run_id", "url")},
+    by_url = {r["url"]: r for r in rows}  # one row per URL; the later item wins
+    existing: dict[str, int] = {}
+    for chunk in _chunks(list(by_url)):
+        existing.update(
+            session.execute(
+                select(Observation.url, Observation.id).where(Observation.crawl_run_id == run_id, Observation.url.in_(chunk))
+            ).all()
+        )
+    executemany(
+        session, _insert(session, Observation).on_conflict_do_nothing(), [r for u, r in by_url.items() if u not in existing]
     )
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        bulk_execute(session, stmt, rows)
-        return
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    if compiled.positional:
-        order = compiled.positiontup
-        params: list = [tuple(r[k] for k in order) for r in rows]
-    else:
-        params = rows
-    conn.exec_driver_sql(str(compiled), params)
+    again = [{**r, "b_id": existing[u]} for u, r in by_url.items() if u in existing]
+    if again:
+        table = Observation.__table__
+        values = {k: bindparam(k) for k in rows[0] if k not in ("crawl_run_id", "url")}
+        session.execute(table.update().where(table.c.id == bindparam("b_id")).values(**values), again)
 
 
 def _chunks(seq: Sequence, size: int = _CHUNK):
