@@ -13,10 +13,12 @@ there is small next to the round trips.
 
 from __future__ import annotations
 
+import json
 import operator
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, any_, bindparam, func, select
+from sqlalchemy.types import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +27,19 @@ def dialect_insert(session: Session, model):
     """The dialect's INSERT (for ON CONFLICT) on the model's Core table: bulk rows skip the ORM."""
     table = getattr(model, "__table__", model)
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def one_of(session: Session, column, values: Sequence[Any]):
+    """`column IN (values)` with the values as one bound parameter (a JSON array read by
+    `json_each` on SQLite, an array with `= ANY` on PostgreSQL) instead of one per value.
+
+    SQLAlchemy renders an IN list value by value on every call: ~1.5 ms per 1,000 keys here,
+    several times the query itself. One parameter also has no bound-parameter limit to chunk for.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(select(func.json_each(json.dumps(values)).table_valued("value").c.value))
 
 
 def executemany(session: Session, stmt, rows: Sequence[dict[str, Any]]) -> None:

@@ -20,12 +20,11 @@ from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
 from storage import events as ev
-from storage.bulk import dialect_insert as _insert, executemany
+from storage.bulk import dialect_insert as _insert, executemany, one_of
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_CHUNK = 5000  # IN-list size: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
 @dataclass
@@ -146,8 +145,7 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
     out: dict[str, int] = {}
 
     def load(keys):
-        for chunk in _chunks(keys):
-            out.update(tuple(r) for r in session.execute(select(col, model.id).where(model.platform_id == pid, col.in_(chunk))))
+        out.update(tuple(r) for r in session.execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys))))
 
     load(list(rows))
     missing = [k for k in rows if k not in out]
@@ -174,12 +172,11 @@ def _ingest_seen(
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     keys = list(hashes)
     before: dict[str, tuple[int, str, dt.date, str, int | None, int | None]] = {}
-    for chunk in _chunks(keys):
-        for lid, key, sha, last, url, acct, store in session.execute(
-            select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
-                   Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
-        ):
-            before[key] = (lid, sha, last, url, acct, store)
+    for lid, key, sha, last, url, acct, store in session.execute(
+        select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
+               Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))
+    ):
+        before[key] = (lid, sha, last, url, acct, store)
 
     first = ev.FIRST_SEEN
     fresh = [it for it in items if it.listing_key not in before]
@@ -237,10 +234,10 @@ def _ingest_seen(
             if key in wanted:
                 ids[key] = lid
         late = [k for k in new_keys if k not in ids]  # inserted meanwhile by another writer
-        for chunk in _chunks(late):
+        if late:
             ids.update(
                 session.execute(
-                    select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
+                    select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, late))
                 ).all()
             )
 
@@ -305,17 +302,17 @@ def _observe_seen(session: Session, run_id: int, ids: dict[str, int], items: lis
 def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem], summary: IngestSummary) -> None:
     by_key: dict[str, int] = {}
     keys = [g.listing_key for g in items if g.listing_key]
-    for chunk in _chunks(keys):
+    if keys:
         by_key.update(
             session.execute(
-                select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, Listing.listing_key.in_(chunk))
+                select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))
             ).all()
         )
     by_url: dict[str, int] = {}
     urls = [g.url for g in items if not g.listing_key]
-    for chunk in _chunks(urls):
+    if urls:
         by_url.update(
-            session.execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, Listing.url.in_(chunk))).all()
+            session.execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))).all()
         )
     rows = []
     for g in items:
@@ -351,13 +348,11 @@ def _upsert_observations(session: Session, run_id: int, rows: list[dict[str, Any
     if not rows:
         return
     by_url = {r["url"]: r for r in rows}  # one row per URL; the later item wins
-    existing: dict[str, int] = {}
-    for chunk in _chunks(list(by_url)):
-        existing.update(
-            session.execute(
-                select(Observation.url, Observation.id).where(Observation.crawl_run_id == run_id, Observation.url.in_(chunk))
-            ).all()
-        )
+    existing = dict(
+        session.execute(
+            select(Observation.url, Observation.id).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, by_url))
+        ).all()
+    )
     executemany(
         session, _insert(session, Observation).on_conflict_do_nothing(), [r for u, r in by_url.items() if u not in existing]
     )
@@ -366,9 +361,3 @@ def _upsert_observations(session: Session, run_id: int, rows: list[dict[str, Any
         table = Observation.__table__
         values = {k: bindparam(k) for k in rows[0] if k not in ("crawl_run_id", "url")}
         session.execute(table.update().where(table.c.id == bindparam("b_id")).values(**values), again)
-
-
-def _chunks(seq: Sequence, size: int = _CHUNK):
-    seq = list(seq)
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
