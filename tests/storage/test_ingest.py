@@ -32,6 +32,14 @@ def test_ingest_creates_listings_snapshots_and_first_seen(any_session):
     assert listing_kinds(s, lid) == ["first_seen"]
     row = s.get(Listing, lid)
     assert (row.presence, row.review) == ("active", "none")
+    # each first_seen points at the sighting that evidences it and the snapshot it first stored
+    for event in s.scalars(select(Event).where(Event.kind == "first_seen")):
+        obs = s.get(Observation, event.observation_id)
+        snap = s.get(Snapshot, event.snapshot_id)
+        assert (obs.listing_id, obs.crawl_run_id, obs.kind) == (event.listing_id, run, "seen")
+        assert event.evidence_sha256 == obs.evidence_sha256 and event.evidence_sha256 is not None
+        assert (snap.listing_id, snap.content_sha256) == (event.listing_id, s.get(Listing, event.listing_id).content_sha256)
+        assert (event.occurred_on, event.details) == (D0, {})
 
 
 def test_snapshot_only_when_content_changes(any_session):
