@@ -18,13 +18,14 @@ import hashlib
 import os
 import platform as _platform
 import re
+import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, insert, text
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, event, insert, text
 from sqlalchemy.orm import Session
 
 from crawlers.items import Evidence, GoneItem, ListingItem
@@ -36,6 +37,7 @@ from storage.reconcile import reconcile_date
 PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
 D0 = dt.date(2026, 11, 1)
 SECTION = "## Tracking database: ingest and reconcile (`bench/storage.py`)"
+TARGET = 20_000  # observations/s on SQLite (the tracking-database issue)
 
 
 def _items(n: int, day: dt.date, *, edited: float = 0.0, gone: float = 0.0, missing: float = 0.0):
@@ -75,6 +77,34 @@ def _ingest_day(engine, items: dict[str, list], day: dt.date, batch: int) -> tup
         with Session(engine) as s, s.begin():
             close_crawl_run(s, run, {"pages": len(rows), "errors": {}})
     return count, time.perf_counter() - t0
+
+
+def _sqlite_share(items: dict[str, list], day: dt.date, batch: int, tmp: Path) -> float:
+    """Seconds SQLite itself needs for a day-1 ingest: the ingest runs once more on a fresh database
+    while every statement it sends is recorded, then the same statements are replayed through bare
+    `sqlite3` (same pragmas) on another fresh database. Ingest time minus this is Python's share."""
+    recorded: list[tuple[str, object, bool]] = []
+    url = f"sqlite:///{tmp / 'record.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, stmt, params, _ctx, many: recorded.append((stmt, params, many)))
+    event.listen(engine, "commit", lambda _c: recorded.append(("COMMIT", (), False)))
+    _ingest_day(engine, items, day, batch)
+    engine.dispose()
+    replay = tmp / "replay.db"
+    upgrade(f"sqlite:///{replay}")
+    con = sqlite3.connect(replay, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        con.execute(f"PRAGMA {pragma}")
+    t0 = time.perf_counter()
+    for stmt, params, many in recorded:
+        if many:
+            con.executemany(stmt, params)
+        else:
+            con.execute(stmt, params).fetchall()
+    elapsed = time.perf_counter() - t0
+    con.close()
+    return elapsed
 
 
 def _reconcile(engine, day: dt.date) -> tuple[float, dict]:
@@ -154,6 +184,30 @@ def render(results: list[dict], args, started: str) -> str:
                      f"{c2 / t2:,.0f} ({c2:,} in {t2:.1f} s) | {r['reconcile1']:.2f} | {r['reconcile2']:.2f} "
                      f"({r['removed2']:,} removed) | {r['reconcile4']:.2f} ({r['removed_silent']:,} removed) |")
     lines += ["", "Target: ingest ≥ 20,000 observations/s on SQLite (toolchain-facts: Core insert ≈ 118,000 rows/s).", ""]
+    sqlite = next((r for r in results if r["backend"].startswith("SQLite")), None)
+    if sqlite:
+        (c1, t1), (c2, t2) = sqlite["day1"], sqlite["day2"]
+        verdict = lambda rate: "meets the target" if rate >= TARGET else "below the target"  # noqa: E731
+        lines += [
+            f"On SQLite the first day (every listing new) ingests {c1 / t1:,.0f} obs/s ({verdict(c1 / t1)}) and the "
+            f"steady-state day {c2 / t2:,.0f} obs/s ({verdict(c2 / t2)}).",
+            "",
+            "A first day writes four rows per item (listing, snapshot, `first_seen` event, observation) and ten "
+            "index entries; a revisit day writes about one (the observation). Where the first day's time goes, "
+            "measured in the same run: the statements the ingest sent, recorded and replayed through bare "
+            f"`sqlite3` on a fresh database, take {sqlite['sqlite_day1_sql_s']:.1f} s of the {t1:.1f} s "
+            f"({sqlite['sqlite_day1_sql_s'] / t1:.0%}); the rest is Python: validation, row building and "
+            "SQLAlchemy's per-statement overhead (about 15 statements per batch).",
+            "",
+            "What the ingest does to get there (each step measured with this benchmark): rows go to the driver's "
+            "`executemany` without SQLAlchemy's per-row parameter construction (`storage/bulk.py`); `first_seen` "
+            "events are one `INSERT .. SELECT` per batch that also links each event to its observation and "
+            "snapshot; observations are plain inserts (the `ON CONFLICT DO UPDATE` upsert cost twice as much "
+            "with foreign keys on) with an update only for a rerun; key lookups bind one JSON array / PostgreSQL "
+            "array instead of an IN list of 1,000 parameters; new SQLite databases use 16 KiB pages (-15% SQL "
+            "time in the replay).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -175,6 +229,7 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         results.append(run_backend("SQLite (WAL)", f"sqlite:///{Path(tmp) / 'bench.db'}", args.listings, args.batch))
+        results[-1]["sqlite_day1_sql_s"] = _sqlite_share(_items(args.listings, D0), D0, args.batch, Path(tmp))
         print(results[-1], file=sys.stderr)
     if not args.no_postgres:
         url, schema, admin = _pg_url()

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import JSON, Date, String, and_, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from storage.bulk import executemany
+from storage.bulk import executemany, one_of
 from storage.errors import IllegalTransition, UnknownEntity
 from storage.models import Event, Listing, Observation, Snapshot
 from storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
@@ -39,23 +39,30 @@ class NewEvent:
 FIRST_SEEN = next_state(UNSEEN, "first_seen")  # the state ingest gives a listing row it creates
 
 
+def _listings(session: Session, ids: Iterable[int]) -> dict[int, tuple[State, tuple[int, int | None, int | None]]]:
+    """Cached state and owners (platform, account, store) of each listing, in one query."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Listing.id, Listing.presence, Listing.review, Listing.platform_id, Listing.account_id, Listing.store_id)
+        .where(one_of(session, Listing.id, ids))
+    )
+    return {lid: (State(presence, review), (p, a, s)) for lid, presence, review, p, a, s in rows}
+
+
 def _states(session: Session, ids: Iterable[int]) -> dict[int, State]:
-    states: dict[int, State] = {}
-    for chunk in _chunks(sorted(ids), 900):
-        for lid, presence, review in session.execute(
-            select(Listing.id, Listing.presence, Listing.review).where(Listing.id.in_(chunk))
-        ):
-            states[lid] = State(presence, review)
-    return states
+    return {lid: state for lid, (state, _owners) in _listings(session, ids).items()}
 
 
-def plan(session: Session, events: Sequence[NewEvent]) -> dict[int, State]:
+def plan(session: Session, events: Sequence[NewEvent], current: dict[int, State] | None = None) -> dict[int, State]:
     """Check every event against the state machine; return the final state per listing.
 
+    `current`: the listings' states already read in this transaction (read here otherwise).
     Raises IllegalTransition before anything is written, so a bad batch leaves no trace.
     """
     ids = {e.listing_id for e in events if e.listing_id is not None}
-    states = _states(session, ids)
+    states = dict(current) if current is not None else _states(session, ids)
     missing = ids - states.keys()
     if missing:
         raise UnknownEntity(f"no listing with id {min(missing)}")
@@ -81,8 +88,10 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
     """
     if not events:
         return
-    states = plan(session, events)
-    owners = _owners(session, states.keys())
+    known = _listings(session, {e.listing_id for e in events})
+    before = {lid: state for lid, (state, _owner) in known.items()}
+    states = plan(session, events, before)
+    owners = {lid: owner for lid, (_state, owner) in known.items()}
     rows = []
     for e in events:
         platform_id, account_id, store_id = owners.get(e.listing_id, (e.platform_id, e.account_id, e.store_id))
@@ -106,7 +115,6 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
                 "details": e.details,
             }
         )
-    before = _states(session, states.keys())
     with session.begin_nested():
         executemany(session, insert(Event.__table__), rows)
         by_state: dict[tuple[str, str], list[int]] = {}
@@ -114,13 +122,12 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
             if before.get(lid) != st:
                 by_state.setdefault((st.presence, st.review), []).append(lid)
         for (presence, review), lids in by_state.items():
-            for chunk in _chunks(lids, 900):
-                session.execute(
-                    update(Listing)
-                    .where(Listing.id.in_(chunk))
-                    .values(presence=presence, review=review)
-                    .execution_options(synchronize_session=False)
-                )
+            session.execute(
+                update(Listing)
+                .where(one_of(session, Listing.id, lids))
+                .values(presence=presence, review=review)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def append_first_seen(
@@ -165,23 +172,7 @@ def append_first_seen(
     session.execute(insert(Event.__table__).from_select(columns, rows))
 
 
-def _owners(session: Session, ids: Iterable[int]) -> dict[int, tuple[int, int | None, int | None]]:
-    out = {}
-    for chunk in _chunks(sorted(i for i in ids if i is not None), 900):
-        for lid, p, a, s in session.execute(
-            select(Listing.id, Listing.platform_id, Listing.account_id, Listing.store_id).where(Listing.id.in_(chunk))
-        ):
-            out[lid] = (p, a, s)
-    return out
-
-
 def listing_kinds(session: Session, listing_id: int) -> list[str]:
     return list(
         session.scalars(select(Event.kind).where(Event.listing_id == listing_id).order_by(Event.id))
     )
-
-
-def _chunks(seq: Sequence, size: int):
-    seq = list(seq)
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
