@@ -6,12 +6,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, Date, String, and_, insert, literal, select, update
+from sqlalchemy import JSON, Date, Select, String, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from storage.bulk import executemany, one_of
 from storage.errors import IllegalTransition, UnknownEntity
-from storage.models import Event, Listing, Observation, Snapshot
+from storage.models import Event, Listing
 from storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
 from storage.types import UTCDateTime, logical_ts
 
@@ -130,46 +130,21 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
             )
 
 
-def append_first_seen(
-    session: Session, run_id: int, platform_id: int, day: dt.date, listing_ids: Sequence[int]
-) -> None:
-    """Write first_seen events for the listing rows ingest has just created (in state FIRST_SEEN).
+def append_first_seen(session: Session, day: dt.date, rows: Select) -> None:
+    """Write first_seen events for listing rows ingest has just created (in state FIRST_SEEN).
 
-    Set-based (INSERT .. SELECT): each event is built from the listing row, its sighting in crawl
-    run `run_id` (observation id and the page's evidence hash) and its first snapshot, so no
-    per-row parameters travel from Python, and every first_seen points at its evidence. The new
-    ids are selected as a range: ids only grow, so the platform's listings in it are exactly the
-    ones just created (one writer per platform and date).
+    `rows` selects (platform_id, account_id, store_id, listing_id, evidence_sha256, observation_id,
+    snapshot_id) per new listing: ingest builds it from its staging table, so the events are one
+    INSERT .. SELECT with no per-row parameters, and each points at its sighting and snapshot.
     """
-    if not listing_ids:
-        return
     columns = ["kind", "occurred_on", "occurred_at", "platform_id", "account_id", "store_id", "listing_id",
                "evidence_sha256", "observation_id", "snapshot_id", "details"]
-
-    def sighting(column):  # correlated lookups keep the listing range the driving table
-        return (
-            select(column)
-            .where(Observation.listing_id == Listing.id, Observation.crawl_run_id == run_id, Observation.kind == "seen")
-            .order_by(Observation.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    first_snapshot = (
-        select(Snapshot.id)
-        .where(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256)
-        .scalar_subquery()
+    source = rows.subquery()
+    events = select(
+        literal("first_seen", String()), literal(day, Date()), literal(logical_ts(day), UTCDateTime()),
+        *source.c, literal({}, JSON()),
     )
-    rows = (
-        select(
-            literal("first_seen", String()), literal(day, Date()), literal(logical_ts(day), UTCDateTime()),
-            Listing.platform_id, Listing.account_id, Listing.store_id, Listing.id,
-            sighting(Observation.evidence_sha256), sighting(Observation.id), first_snapshot, literal({}, JSON()),
-        )
-        .where(Listing.id.between(min(listing_ids), max(listing_ids)), Listing.platform_id == platform_id)
-        .order_by(Listing.id)
-    )
-    session.execute(insert(Event.__table__).from_select(columns, rows))
+    session.execute(insert(Event.__table__).from_select(columns, events))
 
 
 def listing_kinds(session: Session, listing_id: int) -> list[str]:

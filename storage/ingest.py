@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import BigInteger, Date, String, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
@@ -23,6 +23,7 @@ from storage import events as ev
 from storage.bulk import dialect_insert as _insert, executemany, one_of
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
+from storage.staging import OBS_INSERT, OBS_UPDATE, clear_stage, open_stage
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,9 +57,7 @@ def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | Go
     summary = IngestSummary(seen=len(seen), gone=len(gone))
     with session.begin_nested():
         if seen:
-            ids, new_ids = _ingest_seen(session, pid, day, seen, summary)
-            _observe_seen(session, run_id, ids, seen)
-            ev.append_first_seen(session, run_id, pid, day, new_ids)  # after the sightings they point at
+            _ingest_seen(session, run_id, pid, day, seen, summary)
         if gone:
             _ingest_gone(session, run_id, pid, gone, summary)
     return summary
@@ -156,54 +155,27 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
 
 
 def _ingest_seen(
-    session: Session, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary
-) -> tuple[dict[str, int], list[int]]:
-    """Upsert accounts, stores, listings, snapshots and `changed` events; return listing ids by
-    key and the ids of listings created here (their first_seen events follow their observations).
+    session: Session, run_id: int, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary
+) -> None:
+    """Accounts, stores, listings, snapshots, observations and their events for the live pages.
 
     Only what changed is written: a new listing is inserted; a known one is updated only when its
     content, URL, account or store changed (its `last_seen_on` is set by reconcile, set-based, from
-    the run's observations), so a steady-state day costs about one observation row per item.
+    the run's observations), so a steady-state day costs about one observation row per item. The
+    rows themselves go through the staging table (`storage.staging`): one row per item from
+    Python, then set-based statements.
     """
     accounts = _entity_ids(
         session, Account, "account_key", pid, {it.seller_key: {"name": it.seller_name} for it in items if it.seller_key}
     )
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
-    keys = list(hashes)
     before: dict[str, tuple[int, str, dt.date, str, int | None, int | None]] = {}
     for lid, key, sha, last, url, acct, store in session.execute(
         select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
-               Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))
+               Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
         before[key] = (lid, sha, last, url, acct, store)
-
-    first = ev.FIRST_SEEN
-    fresh = [it for it in items if it.listing_key not in before]
-    # New rows get ids above every id committed before the insert (SQLite rowids and PostgreSQL
-    # sequences both only grow), so one range scan finds them instead of a key lookup.
-    id_floor = session.scalar(select(func.coalesce(func.max(Listing.id), 0))) if fresh else 0
-    if fresh:
-        executemany(
-            session,
-            _insert(session, Listing).on_conflict_do_nothing(),
-            [
-                {
-                    "platform_id": pid,
-                    "listing_key": it.listing_key,
-                    "url": it.url,
-                    "title": it.title,
-                    "account_id": accounts.get(it.seller_key),
-                    "store_id": stores.get(it.store_key),
-                    "first_seen_on": day,
-                    "last_seen_on": day,
-                    "content_sha256": hashes[it.listing_key],
-                    "presence": first.presence,
-                    "review": first.review,
-                }
-                for it in fresh
-            ],
-        )
 
     # an older date ingested again never overrides newer facts
     updates = []
@@ -224,60 +196,79 @@ def _ingest_seen(
             ),
             updates,
         )
-    ids = {k: v[0] for k, v in before.items()}
-    new_keys = [k for k in keys if k not in before]
-    if new_keys:
-        wanted = set(new_keys)
-        for key, lid in session.execute(
-            select(Listing.listing_key, Listing.id).where(Listing.id > id_floor, Listing.platform_id == pid)
-        ):
-            if key in wanted:
-                ids[key] = lid
-        late = [k for k in new_keys if k not in ids]  # inserted meanwhile by another writer
-        if late:
-            ids.update(
-                session.execute(
-                    select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, late))
-                ).all()
-            )
 
     # A snapshot (and a `changed` event) only when the content differs from the latest we hold.
-    snap_items = [
-        it for it in items if it.listing_key not in before or (before[it.listing_key][1] != hashes[it.listing_key] and day >= before[it.listing_key][2])
-    ]
-    if snap_items:
-        executemany(
-            session,
-            _insert(session, Snapshot).on_conflict_do_nothing(),
-            [
-                {
-                    "listing_id": ids[it.listing_key],
-                    "content_sha256": hashes[it.listing_key],
-                    "seen_on": day,
-                    "title": it.title,
-                    "text": it.text,
-                    "lang": it.lang,
-                    "price": it.price,
-                    "currency": it.currency,
-                    "seller_name": it.seller_name,
-                    "contacts": sorted(set(it.contacts)),
-                    "location": it.location,
-                    "posted_at": it.posted_at,
-                    "evidence_sha256": it.evidence.sha256 if it.evidence else None,
-                }
-                for it in snap_items
-            ],
+    def needs_snapshot(key: str) -> bool:
+        old = before.get(key)
+        return old is None or (old[1] != hashes[key] and day >= old[2])
+
+    # One observation per (run, URL): a URL the run already holds (a rerun) is updated in place;
+    # two items with one URL in a batch keep the later one.
+    last_at_url = {it.url: it.listing_key for it in items}
+    observed = set(
+        session.scalars(
+            select(Observation.url).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(last_at_url)))
         )
-    summary.snapshots = len(snap_items)
-    summary.new_listings = len(new_keys)
-    changed = [it for it in snap_items if it.listing_key in before]
+    )
+
+    def obs_action(it: ListingItem) -> int:
+        if last_at_url[it.url] != it.listing_key:
+            return 0
+        return OBS_UPDATE if it.url in observed else OBS_INSERT
+
+    stage = open_stage(session)
+    executemany(
+        session,
+        insert(stage),
+        [
+            {
+                "seq": seq,
+                "listing_key": it.listing_key,
+                "listing_id": before[it.listing_key][0] if it.listing_key in before else None,
+                "url": it.url,
+                "title": it.title,
+                "text": it.text,
+                "content_sha256": hashes[it.listing_key],
+                "account_id": accounts.get(it.seller_key),
+                "store_id": stores.get(it.store_key),
+                "seller_name": it.seller_name,
+                "contacts": sorted(set(it.contacts)),
+                "lang": it.lang,
+                "price": it.price,
+                "currency": it.currency,
+                "location": it.location,
+                "posted_at": it.posted_at,
+                "http_status": it.http_status,
+                "evidence_file": it.evidence.warc_file if it.evidence else None,
+                "evidence_record": it.evidence.record_id if it.evidence else None,
+                "evidence_sha256": it.evidence.sha256 if it.evidence else None,
+                "fresh": int(it.listing_key not in before),
+                "snap": int(needs_snapshot(it.listing_key)),
+                "obs": obs_action(it),
+            }
+            for seq, it in enumerate(items)
+        ],
+    )
+    new_count = sum(1 for it in items if it.listing_key not in before)
+    created = _insert_new_listings(session, stage, pid, day) if new_count else None
+    snap_count = sum(1 for it in items if needs_snapshot(it.listing_key))
+    if snap_count:
+        _insert_snapshots(session, stage, day)
+    _write_sightings(session, stage, run_id)
+    if created:  # after the sightings they point at
+        ev.append_first_seen(session, day, _first_sightings(stage, run_id, pid, created[0], created[1]))
+    clear_stage(session)
+
+    summary.new_listings = created[2] if created else 0
+    summary.snapshots = snap_count
+    changed = [it for it in items if it.listing_key in before and needs_snapshot(it.listing_key)]
     summary.changed = len(changed)
     ev.append(
         session,
         [
             ev.NewEvent(
                 "changed",
-                ids[it.listing_key],
+                before[it.listing_key][0],
                 day,
                 evidence_sha256=it.evidence.sha256 if it.evidence else None,
                 details={"from": before[it.listing_key][1], "to": hashes[it.listing_key]},
@@ -285,17 +276,91 @@ def _ingest_seen(
             for it in changed
         ],
     )
-    return ids, [ids[k] for k in new_keys]
 
 
-def _observe_seen(session: Session, run_id: int, ids: dict[str, int], items: list[ListingItem]) -> None:
-    _upsert_observations(
-        session,
-        run_id,
-        [
-            _observation(run_id, ids[it.listing_key], it.url, "seen", None, it.http_status, it.content_sha256 or content_hash(it.title, it.text), it.evidence)
-            for it in items
-        ],
+def _insert_new_listings(session: Session, stage, pid: int, day: dt.date) -> tuple[int, int, int] | None:
+    """Insert the staged new listings; return (lowest id, highest id, count) of the rows created.
+
+    New rows get ids above every id committed before the insert (SQLite rowids and PostgreSQL
+    sequences only grow), so one range scan finds them. A key another writer inserted meanwhile is
+    skipped (ON CONFLICT DO NOTHING) and keeps that writer's row and first_seen event.
+    """
+    first = ev.FIRST_SEEN
+    floor = session.scalar(select(func.coalesce(func.max(Listing.id), 0)))
+    columns = ["platform_id", "listing_key", "url", "title", "account_id", "store_id", "first_seen_on", "last_seen_on",
+               "content_sha256", "presence", "review"]
+    rows = (
+        select(
+            literal(pid, BigInteger()), stage.c.listing_key, stage.c.url, stage.c.title, stage.c.account_id, stage.c.store_id,
+            literal(day, Date()), literal(day, Date()), stage.c.content_sha256,
+            literal(first.presence, String()), literal(first.review, String()),
+        )
+        .where(stage.c.fresh == 1)
+        .order_by(stage.c.seq)
+    )
+    session.execute(_insert(session, Listing).from_select(columns, rows).on_conflict_do_nothing())
+    low, high, count = session.execute(
+        select(func.min(Listing.id), func.max(Listing.id), func.count()).where(Listing.id > floor, Listing.platform_id == pid)
+    ).one()
+    known = (
+        select(Listing.id)
+        .where(Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
+        .scalar_subquery()
+    )
+    session.execute(update(stage).where(stage.c.listing_id.is_(None)).values(listing_id=known))
+    return (low, high, count) if count else None
+
+
+def _first_sightings(stage, run_id: int, pid: int, low: int, high: int):
+    """Per listing created in this batch (ids low..high): its owners, sighting and snapshot."""
+    return (
+        select(literal(pid, BigInteger()), stage.c.account_id, stage.c.store_id, stage.c.listing_id, stage.c.evidence_sha256,
+               Observation.id, Snapshot.id)
+        .select_from(stage)
+        .outerjoin(Observation, and_(Observation.crawl_run_id == run_id, Observation.url == stage.c.url,
+                                     Observation.listing_id == stage.c.listing_id))
+        .outerjoin(Snapshot, and_(Snapshot.listing_id == stage.c.listing_id, Snapshot.content_sha256 == stage.c.content_sha256))
+        .where(stage.c.fresh == 1, stage.c.listing_id.between(low, high))
+        .order_by(stage.c.listing_id)
+    )
+
+
+def _insert_snapshots(session: Session, stage, day: dt.date) -> None:
+    columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency", "seller_name",
+               "contacts", "location", "posted_at", "evidence_sha256"]
+    rows = select(
+        stage.c.listing_id, stage.c.content_sha256, literal(day, Date()), stage.c.title, stage.c.text, stage.c.lang,
+        stage.c.price, stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at,
+        stage.c.evidence_sha256,
+    ).where(stage.c.snap == 1).order_by(stage.c.seq)
+    session.execute(_insert(session, Snapshot).from_select(columns, rows).on_conflict_do_nothing())
+
+
+def _write_sightings(session: Session, stage, run_id: int) -> None:
+    """A `seen` observation per staged URL: inserted, or overwritten in place on a rerun.
+
+    Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
+    into this table (events reference it) cost twice an insert when replaying a 100k-listing day.
+    """
+    facts = {
+        "listing_id": stage.c.listing_id,
+        "kind": literal("seen", String()),
+        "gone_reason": literal(None, String()),
+        "http_status": stage.c.http_status,
+        "content_sha256": stage.c.content_sha256,
+        "evidence_file": stage.c.evidence_file,
+        "evidence_record": stage.c.evidence_record,
+        "evidence_sha256": stage.c.evidence_sha256,
+    }
+    rows = select(literal(run_id, BigInteger()), stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
+    session.execute(
+        _insert(session, Observation).from_select(["crawl_run_id", "url", *facts], rows).on_conflict_do_nothing()
+    )
+    table = Observation.__table__
+    session.execute(
+        update(table)
+        .where(table.c.crawl_run_id == run_id, table.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
+        .values(**facts)
     )
 
 
