@@ -23,7 +23,7 @@ from storage import events as ev
 from storage.bulk import dialect_insert as _insert, executemany, one_of
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
-from storage.staging import OBS_INSERT, OBS_UPDATE, clear_stage, open_stage
+from storage.staging import OBS_INSERT, OBS_UPDATE, clear_stage, fill_stage, open_stage
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -217,9 +217,8 @@ def _ingest_seen(
         return OBS_UPDATE if it.url in observed else OBS_INSERT
 
     stage = open_stage(session)
-    executemany(
+    fill_stage(
         session,
-        insert(stage),
         [
             {
                 "seq": seq,
@@ -254,7 +253,7 @@ def _ingest_seen(
     snap_count = sum(1 for it in items if needs_snapshot(it.listing_key))
     if snap_count:
         _insert_snapshots(session, stage, day)
-    _write_sightings(session, stage, run_id)
+    _write_sightings(session, stage, run_id, rerun=bool(observed))
     if created:  # after the sightings they point at
         ev.append_first_seen(session, day, _first_sightings(stage, run_id, pid, created[0], created[1]))
     clear_stage(session)
@@ -302,12 +301,13 @@ def _insert_new_listings(session: Session, stage, pid: int, day: dt.date) -> tup
     low, high, count = session.execute(
         select(func.min(Listing.id), func.max(Listing.id), func.count()).where(Listing.id > floor, Listing.platform_id == pid)
     ).one()
-    known = (
-        select(Listing.id)
-        .where(Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
-        .scalar_subquery()
+    # A join, not a correlated subquery: PostgreSQL, with statistics that predate this crawl,
+    # planned the subquery as a scan of the platform's listings per staged row (quadratic).
+    session.execute(
+        update(stage)
+        .where(stage.c.listing_id.is_(None), Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
+        .values(listing_id=Listing.id)
     )
-    session.execute(update(stage).where(stage.c.listing_id.is_(None)).values(listing_id=known))
     return (low, high, count) if count else None
 
 
@@ -336,7 +336,7 @@ def _insert_snapshots(session: Session, stage, day: dt.date) -> None:
     session.execute(_insert(session, Snapshot).from_select(columns, rows).on_conflict_do_nothing())
 
 
-def _write_sightings(session: Session, stage, run_id: int) -> None:
+def _write_sightings(session: Session, stage, run_id: int, rerun: bool) -> None:
     """A `seen` observation per staged URL: inserted, or overwritten in place on a rerun.
 
     Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
@@ -356,12 +356,13 @@ def _write_sightings(session: Session, stage, run_id: int) -> None:
     session.execute(
         _insert(session, Observation).from_select(["crawl_run_id", "url", *facts], rows).on_conflict_do_nothing()
     )
-    table = Observation.__table__
-    session.execute(
-        update(table)
-        .where(table.c.crawl_run_id == run_id, table.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
-        .values(**facts)
-    )
+    if rerun:
+        table = Observation.__table__
+        session.execute(
+            update(table)
+            .where(table.c.crawl_run_id == run_id, table.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
+            .values(**facts)
+        )
 
 
 def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem], summary: IngestSummary) -> None:

@@ -12,9 +12,14 @@ if needed and empties it before and after each batch, inside the batch's SAVEPOI
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Text, Table, delete
+import json
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, delete, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
+
+from storage.bulk import executemany
 
 # What each row asks ingest to do with it.
 OBS_INSERT, OBS_UPDATE = 1, 2  # `obs`: a new sighting of this run / a rerun's sighting overwritten in place
@@ -66,5 +71,34 @@ def open_stage(session: Session) -> Table:
     return STAGE
 
 
+def fill_stage(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Put a batch into the stage (rows keyed by STAGE's column names).
+
+    SQLite: one executemany. PostgreSQL: COPY, its bulk-load path (pipelined executemany of these
+    wide rows was half of a first-day ingest there), then ANALYZE: PostgreSQL never analyzes
+    temporary tables itself, and without statistics it planned the joins from the stage as scans
+    of the whole observations table.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        executemany(session, insert(STAGE), rows)
+        return
+    names = list(rows[0])
+    json_columns = {c.name for c in STAGE.c if isinstance(c.type, JSON)}
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {STAGE.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[n]) if n in json_columns and row[n] is not None else row[n] for n in names])
+    conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
+
+
 def clear_stage(session: Session) -> None:
-    session.connection().execute(delete(STAGE))
+    """Empty the stage. PostgreSQL: TRUNCATE, because DELETE leaves dead rows that nothing vacuums
+    in a temporary table, and the scans of the stage grew with every batch (quadratic ingest)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"TRUNCATE {STAGE.name}")
+    else:
+        conn.execute(delete(STAGE))
