@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -217,34 +218,34 @@ def _ingest_seen(
         return OBS_UPDATE if it.url in observed else OBS_INSERT
 
     stage = open_stage(session)
-    fill_stage(
+    fill_stage(  # values in staging.COLUMNS order
         session,
         [
-            {
-                "seq": seq,
-                "listing_key": it.listing_key,
-                "listing_id": before[it.listing_key][0] if it.listing_key in before else None,
-                "url": it.url,
-                "title": it.title,
-                "text": it.text,
-                "content_sha256": hashes[it.listing_key],
-                "account_id": accounts.get(it.seller_key),
-                "store_id": stores.get(it.store_key),
-                "seller_name": it.seller_name,
-                "contacts": sorted(set(it.contacts)),
-                "lang": it.lang,
-                "price": it.price,
-                "currency": it.currency,
-                "location": it.location,
-                "posted_at": it.posted_at,
-                "http_status": it.http_status,
-                "evidence_file": it.evidence.warc_file if it.evidence else None,
-                "evidence_record": it.evidence.record_id if it.evidence else None,
-                "evidence_sha256": it.evidence.sha256 if it.evidence else None,
-                "fresh": int(it.listing_key not in before),
-                "snap": int(needs_snapshot(it.listing_key)),
-                "obs": obs_action(it),
-            }
+            (
+                seq,
+                it.listing_key,
+                before[it.listing_key][0] if it.listing_key in before else None,
+                it.url,
+                it.title,
+                it.text,
+                hashes[it.listing_key],
+                accounts.get(it.seller_key),
+                stores.get(it.store_key),
+                it.seller_name,
+                json.dumps(sorted(set(it.contacts))),
+                it.lang,
+                it.price,
+                it.currency,
+                it.location,
+                it.posted_at,
+                it.http_status,
+                it.evidence.warc_file if it.evidence else None,
+                it.evidence.record_id if it.evidence else None,
+                it.evidence.sha256 if it.evidence else None,
+                int(it.listing_key not in before),
+                int(needs_snapshot(it.listing_key)),
+                obs_action(it),
+            )
             for seq, it in enumerate(items)
         ],
     )

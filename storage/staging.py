@@ -12,14 +12,9 @@ if needed and empties it before and after each batch, inside the batch's SAVEPOI
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, delete, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
-
-from storage.bulk import executemany
 
 # What each row asks ingest to do with it.
 OBS_INSERT, OBS_UPDATE = 1, 2  # `obs`: a new sighting of this run / a rerun's sighting overwritten in place
@@ -71,27 +66,36 @@ def open_stage(session: Session) -> Table:
     return STAGE
 
 
-def fill_stage(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Put a batch into the stage (rows keyed by STAGE's column names).
+COLUMNS = tuple(c.name for c in STAGE.c)  # the order of the values in a staged row
+_INSERT: dict[str, str] = {}  # INSERT statement by dialect name, compiled once
 
-    SQLite: one executemany. PostgreSQL: COPY, its bulk-load path (pipelined executemany of these
-    wide rows was half of a first-day ingest there), then ANALYZE: PostgreSQL never analyzes
-    temporary tables itself, and without statistics it planned the joins from the stage as scans
-    of the whole observations table.
+
+def fill_stage(session: Session, rows: list[tuple]) -> None:
+    """Put a batch into the stage: one tuple per item with its values in COLUMNS order, the JSON
+    column (`contacts`) already serialised by `json.dumps` (what SQLAlchemy's JSON type stores).
+
+    SQLite: one executemany of the tuples as they are. PostgreSQL: COPY, its bulk-load path
+    (pipelined executemany of these wide rows was half of a first-day ingest there), then ANALYZE:
+    PostgreSQL never analyzes temporary tables itself, and without statistics it planned the joins
+    from the stage as scans of the whole observations table.
     """
     if not rows:
         return
     conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        executemany(session, insert(STAGE), rows)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {STAGE.name} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
         return
-    names = list(rows[0])
-    json_columns = {c.name for c in STAGE.c if isinstance(c.type, JSON)}
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {STAGE.name} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[n]) if n in json_columns and row[n] is not None else row[n] for n in names])
-    conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
+    name = conn.dialect.name
+    if name not in _INSERT:
+        compiled = insert(STAGE).compile(dialect=conn.dialect, column_keys=list(COLUMNS))
+        if tuple(compiled.positiontup) != COLUMNS:  # pragma: no cover - a qmark dialect keeps column order
+            raise RuntimeError(f"{name}: staged INSERT binds {compiled.positiontup}, expected {COLUMNS}")
+        _INSERT[name] = str(compiled)
+    conn.exec_driver_sql(_INSERT[name], rows)
 
 
 def clear_stage(session: Session) -> None:
