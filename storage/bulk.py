@@ -18,7 +18,7 @@ import json
 import operator
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import JSON, any_, bindparam, func, select
+from sqlalchemy import JSON, any_, bindparam, literal_column, select, text
 from sqlalchemy.types import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -40,7 +40,8 @@ def one_of(session: Session, column, values: Sequence[Any]):
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(select(func.json_each(json.dumps(values)).table_valued("value").c.value))
+    keys = bindparam("pw_values", json.dumps(values), unique=True)  # unique: two in one statement are fine
+    return column.in_(select(literal_column("value")).select_from(text("json_each(:pw_values)").bindparams(keys)))
 
 
 def executemany(session: Session, stmt, rows: Sequence[dict[str, Any]]) -> None:

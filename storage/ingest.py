@@ -318,8 +318,9 @@ def _first_sightings(stage, run_id: int, pid: int, low: int, high: int):
         select(literal(pid, BigInteger()), stage.c.account_id, stage.c.store_id, stage.c.listing_id, stage.c.evidence_sha256,
                Observation.id, Snapshot.id)
         .select_from(stage)
-        .outerjoin(Observation, and_(Observation.crawl_run_id == run_id, Observation.url == stage.c.url,
-                                     Observation.listing_id == stage.c.listing_id))
+        # by (listing, run): a new listing has exactly one sighting in this run, and the integer
+        # index is cheaper than the (run, URL) one
+        .outerjoin(Observation, and_(Observation.listing_id == stage.c.listing_id, Observation.crawl_run_id == run_id))
         .outerjoin(Snapshot, and_(Snapshot.listing_id == stage.c.listing_id, Snapshot.content_sha256 == stage.c.content_sha256))
         .where(stage.c.fresh == 1, stage.c.listing_id.between(low, high))
         .order_by(stage.c.listing_id)
