@@ -40,6 +40,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA temp_store=MEMORY")  # the ingest staging table (storage/staging.py)
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -24,7 +24,7 @@ from storage import events as ev
 from storage.bulk import dialect_insert as _insert, executemany, one_of
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
-from storage.staging import OBS_INSERT, OBS_UPDATE, clear_stage, fill_stage, open_stage
+from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, clear_stage, fill_stage, open_stage
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -217,38 +217,24 @@ def _ingest_seen(
             return 0
         return OBS_UPDATE if it.url in observed else OBS_INSERT
 
+    def staged_row(seq: int, it: ListingItem) -> tuple:  # values in staging.COLUMNS order
+        key, evidence = it.listing_key, it.evidence
+        snap = needs_snapshot(key)
+        content = (
+            (it.title, it.text, it.seller_name, json.dumps(sorted(set(it.contacts))), it.lang, it.price, it.currency,
+             it.location, it.posted_at)
+            if snap else NO_CONTENT
+        )
+        return (
+            seq, key, before[key][0] if key in before else None, it.url, hashes[key],
+            accounts.get(it.seller_key), stores.get(it.store_key), it.http_status,
+            evidence.warc_file if evidence else None, evidence.record_id if evidence else None,
+            evidence.sha256 if evidence else None,
+            int(key not in before), int(snap), obs_action(it),
+        ) + content
+
     stage = open_stage(session)
-    fill_stage(  # values in staging.COLUMNS order
-        session,
-        [
-            (
-                seq,
-                it.listing_key,
-                before[it.listing_key][0] if it.listing_key in before else None,
-                it.url,
-                it.title,
-                it.text,
-                hashes[it.listing_key],
-                accounts.get(it.seller_key),
-                stores.get(it.store_key),
-                it.seller_name,
-                json.dumps(sorted(set(it.contacts))),
-                it.lang,
-                it.price,
-                it.currency,
-                it.location,
-                it.posted_at,
-                it.http_status,
-                it.evidence.warc_file if it.evidence else None,
-                it.evidence.record_id if it.evidence else None,
-                it.evidence.sha256 if it.evidence else None,
-                int(it.listing_key not in before),
-                int(needs_snapshot(it.listing_key)),
-                obs_action(it),
-            )
-            for seq, it in enumerate(items)
-        ],
-    )
+    fill_stage(session, [staged_row(seq, it) for seq, it in enumerate(items)])
     new_count = sum(1 for it in items if it.listing_key not in before)
     created = _insert_new_listings(session, stage, pid, day) if new_count else None
     snap_count = sum(1 for it in items if needs_snapshot(it.listing_key))

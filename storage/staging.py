@@ -16,6 +16,13 @@ from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Tabl
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
+# The listing's content: the last columns of a staged row, staged only when a snapshot is due.
+CONTENT = (
+    ("title", Text), ("text", Text), ("seller_name", String(200)), ("contacts", JSON), ("lang", String(8)),
+    ("price", String(40)), ("currency", String(8)), ("location", String(200)), ("posted_at", String(40)),
+)
+NO_CONTENT = (None,) * len(CONTENT)
+
 # What each row asks ingest to do with it.
 OBS_INSERT, OBS_UPDATE = 1, 2  # `obs`: a new sighting of this run / a rerun's sighting overwritten in place
 
@@ -26,18 +33,9 @@ STAGE = Table(
     Column("listing_key", String(200), nullable=False),
     Column("listing_id", BigInteger, comment="known listing; filled in after the insert for new ones"),
     Column("url", Text, nullable=False),
-    Column("title", Text, nullable=False),
-    Column("text", Text, nullable=False),
     Column("content_sha256", String(64), nullable=False),
     Column("account_id", BigInteger),
     Column("store_id", BigInteger),
-    Column("seller_name", String(200)),
-    Column("contacts", JSON),
-    Column("lang", String(8)),
-    Column("price", String(40)),
-    Column("currency", String(8)),
-    Column("location", String(200)),
-    Column("posted_at", String(40)),
     Column("http_status", Integer),
     Column("evidence_file", Text),
     Column("evidence_record", Text),
@@ -45,6 +43,8 @@ STAGE = Table(
     Column("fresh", Integer, nullable=False, comment="1: the listing is new, insert it"),
     Column("snap", Integer, nullable=False, comment="1: store a snapshot of this content"),
     Column("obs", Integer, nullable=False, comment="0: no observation row (a later item has this URL), else OBS_*"),
+    # The content, staged only for rows with snap=1 (NULL otherwise: a revisit needs none of it).
+    *(Column(name, type_) for name, type_ in CONTENT),
     prefixes=["TEMPORARY"],
 )
 
