@@ -199,9 +199,9 @@ def _ingest_seen(
         )
 
     # A snapshot (and a `changed` event) only when the content differs from the latest we hold.
-    def needs_snapshot(key: str) -> bool:
-        old = before.get(key)
-        return old is None or (old[1] != hashes[key] and day >= old[2])
+    snap_keys = {
+        key for key in hashes if key not in before or (before[key][1] != hashes[key] and day >= before[key][2])
+    }
 
     # One observation per (run, URL): a URL the run already holds (a rerun) is updated in place;
     # two items with one URL in a batch keep the later one.
@@ -219,7 +219,7 @@ def _ingest_seen(
 
     def staged_row(seq: int, it: ListingItem) -> tuple:  # values in staging.COLUMNS order
         key, evidence = it.listing_key, it.evidence
-        snap = needs_snapshot(key)
+        snap = key in snap_keys
         content = (
             (it.title, it.text, it.seller_name, json.dumps(sorted(set(it.contacts))), it.lang, it.price, it.currency,
              it.location, it.posted_at)
@@ -235,10 +235,9 @@ def _ingest_seen(
 
     stage = open_stage(session)
     fill_stage(session, [staged_row(seq, it) for seq, it in enumerate(items)])
-    new_count = sum(1 for it in items if it.listing_key not in before)
-    created = _insert_new_listings(session, stage, pid, day) if new_count else None
-    snap_count = sum(1 for it in items if needs_snapshot(it.listing_key))
-    if snap_count:
+    new_listings = len(hashes) - len(before)  # `before` holds the batch's keys already stored
+    created = _insert_new_listings(session, stage, pid, day) if new_listings else None
+    if snap_keys:
         _insert_snapshots(session, stage, day)
     _write_sightings(session, stage, run_id, rerun=bool(observed))
     if created:  # after the sightings they point at
@@ -246,8 +245,8 @@ def _ingest_seen(
     clear_stage(session)
 
     summary.new_listings = created[2] if created else 0
-    summary.snapshots = snap_count
-    changed = [it for it in items if it.listing_key in before and needs_snapshot(it.listing_key)]
+    summary.snapshots = len(snap_keys)
+    changed = [it for it in items if it.listing_key in before and it.listing_key in snap_keys]
     summary.changed = len(changed)
     ev.append(
         session,
@@ -374,7 +373,7 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
         if lid is None:
             summary.gone_unknown += 1
         rows.append(_observation(run_id, lid, g.url, "gone", g.reason, g.http_status, None, g.evidence))
-    _upsert_observations(session, run_id, rows)
+    _write_gone_observations(session, run_id, rows)
 
 
 def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence | None) -> dict[str, Any]:
@@ -392,13 +391,9 @@ def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence
     }
 
 
-def _upsert_observations(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
-    """One row per (run, URL), the hottest statement: 100k a day; a rerun overwrites in place.
-
-    New URLs are plain inserts and URLs the run already holds (a rerun of the date) are updated by
-    id. Not one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert into this table
-    (events reference it) cost twice an insert when replaying a 100k-listing day.
-    """
+def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """Gone pages' observations, one per (run, URL): inserted, or updated by id on a rerun (plain
+    inserts for the reason given in `_write_sightings`, which writes the live sightings)."""
     if not rows:
         return
     by_url = {r["url"]: r for r in rows}  # one row per URL; the later item wins
