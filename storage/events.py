@@ -144,7 +144,7 @@ def append_first_seen(session: Session, day: dt.date, rows: Select) -> None:
         literal("first_seen", String()), literal(day, Date()), literal(logical_ts(day), UTCDateTime()),
         *source.c, literal({}, JSON()),
     )
-    session.execute(insert(Event.__table__).from_select(columns, events))
+    session.connection().execute(insert(Event.__table__).from_select(columns, events))
 
 
 def listing_kinds(session: Session, listing_id: int) -> list[str]:

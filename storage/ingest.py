@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
+import operator
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
 from storage import events as ev
-from storage.bulk import dialect_insert as _insert, executemany, one_of
+from storage.bulk import dialect_insert as _insert, executemany, json_strings, one_of
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
 from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, clear_stage, fill_stage, open_stage
@@ -46,7 +46,7 @@ def content_hash(title: str, text: str) -> str:
 
 
 def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | GoneItem]) -> IngestSummary:
-    run = session.execute(
+    run = session.connection().execute(
         select(CrawlRun.platform_id, CrawlRun.crawl_date, Platform.name)
         .join(Platform, Platform.id == CrawlRun.platform_id)
         .where(CrawlRun.id == run_id)
@@ -71,42 +71,12 @@ def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[L
     seen: dict[str, ListingItem] = {}
     gone: dict[str, GoneItem] = {}
     for i, item in enumerate(items):
-        where = _Where(i, item)  # formatted only when an error names it
-        if isinstance(item, ListingItem):
-            for name in ("listing_key", "url"):
-                value = getattr(item, name)
-                if not isinstance(value, str) or not value.strip():
-                    raise MalformedItem(f"{where}: field {name} must be a non-empty string, got {value!r}")
-            for name in ("title", "text"):
-                if not isinstance(getattr(item, name), str):
-                    raise MalformedItem(f"{where}: field {name} must be a string, got {getattr(item, name)!r}")
-            for name in _OPTIONAL_STR:
-                value = getattr(item, name)
-                if value is not None and type(value) is not str:
-                    raise MalformedItem(f"{where}: field {name} must be a string or None, got {value!r}")
-            if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
-                raise MalformedItem(f"{where}: field contacts must be a list of strings, got {item.contacts!r}")
-            if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.match(item.content_sha256)):
-                raise MalformedItem(f"{where}: field content_sha256 must be 64 lowercase hex digits, got {item.content_sha256!r}")
-        elif isinstance(item, GoneItem):
-            if not isinstance(item.url, str) or not item.url.strip():
-                raise MalformedItem(f"{where}: field url must be a non-empty string, got {item.url!r}")
-            if item.listing_key is not None and (not isinstance(item.listing_key, str) or not item.listing_key):
-                raise MalformedItem(f"{where}: field listing_key must be a non-empty string or None")
-            if item.reason not in GONE_REASONS:
-                raise MalformedItem(f"{where}: field reason must be one of {GONE_REASONS}, got {item.reason!r}")
-            if item.http_status is not None and not isinstance(item.http_status, int):
-                raise MalformedItem(f"{where}: field http_status must be an int or None")
-        else:
-            raise MalformedItem(f"{where}: expected ListingItem or GoneItem, got {type(item).__name__}")
-        if item.platform != platform:
-            raise MalformedItem(f"{where}: field platform is {item.platform!r} but the crawl run is for {platform!r}")
-        if item.crawl_date is not None and item.crawl_date != day:
-            raise MalformedItem(f"{where}: field crawl_date is {item.crawl_date} but the crawl run is for {day}")
-        if item.evidence is not None and not (
-            isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.match(item.evidence.sha256)
-        ):
-            raise MalformedItem(f"{where}: field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}")
+        # The common case is decided by one expression of C-level checks; anything it does not
+        # accept gets the field-by-field check, which names what is wrong.
+        if not (type(item) is ListingItem and _plainly_valid(item, platform, day)):
+            problem = _problem(item, platform, day)
+            if problem:
+                raise MalformedItem(f"{_where(i, item)}: {problem}")
         if isinstance(item, ListingItem):
             seen[item.listing_key] = item  # a listing seen twice in one batch: the later sighting wins
         else:
@@ -115,23 +85,75 @@ def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[L
     return list(seen.values()), [g for url, g in gone.items() if url not in seen_urls]
 
 
-class _Where:
-    """`item 3 (listing 'CD1')`, built lazily: the hot path validates 100k items a day."""
-
-    def __init__(self, i: int, item: Any):
-        self.i, self.item = i, item
-
-    def __str__(self) -> str:
-        if isinstance(self.item, ListingItem):
-            return f"item {self.i} (listing {getattr(self.item, 'listing_key', None)!r})"
-        if isinstance(self.item, GoneItem):
-            return f"item {self.i} (gone {getattr(self.item, 'url', None)!r})"
-        return f"item {self.i}"
-
-    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
-
-
 _OPTIONAL_STR = ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at")
+_optional_strs = operator.attrgetter(*_OPTIONAL_STR)
+_STR_OR_NONE = frozenset((str, type(None)))
+_STR = frozenset((str,))
+
+
+def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
+    """True when `_problem` would find nothing; False means "look closer", not "malformed"."""
+    evidence = item.evidence
+    return bool(
+        type(item.listing_key) is str and item.listing_key.strip()
+        and type(item.url) is str and item.url.strip()
+        and type(item.title) is str and type(item.text) is str
+        and _STR_OR_NONE.issuperset(map(type, _optional_strs(item)))
+        and type(item.contacts) in (list, tuple) and _STR.issuperset(map(type, item.contacts))
+        and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.match(item.content_sha256)))
+        and item.platform == platform
+        and (item.crawl_date is None or item.crawl_date == day)
+        and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.match(evidence.sha256)))
+    )
+
+
+def _problem(item: Any, platform: str, day: dt.date) -> str | None:
+    """What is wrong with an item, naming the field; None if nothing is."""
+    if isinstance(item, ListingItem):
+        for name in ("listing_key", "url"):
+            value = getattr(item, name)
+            if not isinstance(value, str) or not value.strip():
+                return f"field {name} must be a non-empty string, got {value!r}"
+        for name in ("title", "text"):
+            if not isinstance(getattr(item, name), str):
+                return f"field {name} must be a string, got {getattr(item, name)!r}"
+        for name in _OPTIONAL_STR:
+            value = getattr(item, name)
+            if value is not None and type(value) is not str:
+                return f"field {name} must be a string or None, got {value!r}"
+        if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
+            return f"field contacts must be a list of strings, got {item.contacts!r}"
+        if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.match(item.content_sha256)):
+            return f"field content_sha256 must be 64 lowercase hex digits, got {item.content_sha256!r}"
+    elif isinstance(item, GoneItem):
+        if not isinstance(item.url, str) or not item.url.strip():
+            return f"field url must be a non-empty string, got {item.url!r}"
+        if item.listing_key is not None and (not isinstance(item.listing_key, str) or not item.listing_key):
+            return "field listing_key must be a non-empty string or None"
+        if item.reason not in GONE_REASONS:
+            return f"field reason must be one of {GONE_REASONS}, got {item.reason!r}"
+        if item.http_status is not None and not isinstance(item.http_status, int):
+            return "field http_status must be an int or None"
+    else:
+        return f"expected ListingItem or GoneItem, got {type(item).__name__}"
+    if item.platform != platform:
+        return f"field platform is {item.platform!r} but the crawl run is for {platform!r}"
+    if item.crawl_date is not None and item.crawl_date != day:
+        return f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
+    if item.evidence is not None and not (
+        isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.match(item.evidence.sha256)
+    ):
+        return f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
+    return None
+
+
+def _where(i: int, item: Any) -> str:
+    """`item 3 (listing 'CD1')`: which item of the batch an error is about."""
+    if isinstance(item, ListingItem):
+        return f"item {i} (listing {getattr(item, 'listing_key', None)!r})"
+    if isinstance(item, GoneItem):
+        return f"item {i} (gone {getattr(item, 'url', None)!r})"
+    return f"item {i}"
 
 
 # -- writes --------------------------------------------------------------------------------------
@@ -145,12 +167,12 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
     out: dict[str, int] = {}
 
     def load(keys):
-        out.update(tuple(r) for r in session.execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys))))
+        out.update(tuple(r) for r in session.connection().execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys))))
 
     load(list(rows))
     missing = [k for k in rows if k not in out]
     if missing:
-        session.execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **rows[k]} for k in missing])
+        session.connection().execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **rows[k]} for k in missing])
         load(missing)
     return out
 
@@ -172,7 +194,7 @@ def _ingest_seen(
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     before: dict[str, tuple[int, str, dt.date, str, int | None, int | None]] = {}
-    for lid, key, sha, last, url, acct, store in session.execute(
+    for lid, key, sha, last, url, acct, store in session.connection().execute(
         select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
                Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
@@ -190,7 +212,7 @@ def _ingest_seen(
                             "store_id": row[3], "title": it.title})
     if updates:
         table = Listing.__table__
-        session.execute(
+        session.connection().execute(
             table.update().where(table.c.id == bindparam("b_id")).values(
                 content_sha256=bindparam("content_sha256"), url=bindparam("url"), account_id=bindparam("account_id"),
                 store_id=bindparam("store_id"), title=bindparam("title"),
@@ -207,7 +229,7 @@ def _ingest_seen(
     # two items with one URL in a batch keep the later one.
     last_at_url = {it.url: it.listing_key for it in items}
     observed = set(
-        session.scalars(
+        session.connection().scalars(
             select(Observation.url).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(last_at_url)))
         )
     )
@@ -221,7 +243,7 @@ def _ingest_seen(
         key, evidence = it.listing_key, it.evidence
         snap = key in snap_keys
         content = (
-            (it.title, it.text, it.seller_name, json.dumps(sorted(set(it.contacts))), it.lang, it.price, it.currency,
+            (it.title, it.text, it.seller_name, json_strings(sorted(set(it.contacts))), it.lang, it.price, it.currency,
              it.location, it.posted_at)
             if snap else NO_CONTENT
         )
@@ -271,7 +293,7 @@ def _insert_new_listings(session: Session, stage, pid: int, day: dt.date) -> tup
     skipped (ON CONFLICT DO NOTHING) and keeps that writer's row and first_seen event.
     """
     first = ev.FIRST_SEEN
-    floor = session.scalar(select(func.coalesce(func.max(Listing.id), 0)))
+    floor = session.connection().scalar(select(func.coalesce(func.max(Listing.id), 0)))
     columns = ["platform_id", "listing_key", "url", "title", "account_id", "store_id", "first_seen_on", "last_seen_on",
                "content_sha256", "presence", "review"]
     rows = (
@@ -283,13 +305,13 @@ def _insert_new_listings(session: Session, stage, pid: int, day: dt.date) -> tup
         .where(stage.c.fresh == 1)
         .order_by(stage.c.seq)
     )
-    session.execute(_insert(session, Listing).from_select(columns, rows).on_conflict_do_nothing())
-    low, high, count = session.execute(
+    session.connection().execute(_insert(session, Listing).from_select(columns, rows).on_conflict_do_nothing())
+    low, high, count = session.connection().execute(
         select(func.min(Listing.id), func.max(Listing.id), func.count()).where(Listing.id > floor, Listing.platform_id == pid)
     ).one()
     # A join, not a correlated subquery: PostgreSQL, with statistics that predate this crawl,
     # planned the subquery as a scan of the platform's listings per staged row (quadratic).
-    session.execute(
+    session.connection().execute(
         update(stage)
         .where(stage.c.listing_id.is_(None), Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
         .values(listing_id=Listing.id)
@@ -320,7 +342,7 @@ def _insert_snapshots(session: Session, stage, day: dt.date) -> None:
         stage.c.price, stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at,
         stage.c.evidence_sha256,
     ).where(stage.c.snap == 1).order_by(stage.c.seq)
-    session.execute(_insert(session, Snapshot).from_select(columns, rows).on_conflict_do_nothing())
+    session.connection().execute(_insert(session, Snapshot).from_select(columns, rows).on_conflict_do_nothing())
 
 
 def _write_sightings(session: Session, stage, run_id: int, rerun: bool) -> None:
@@ -340,12 +362,12 @@ def _write_sightings(session: Session, stage, run_id: int, rerun: bool) -> None:
         "evidence_sha256": stage.c.evidence_sha256,
     }
     rows = select(literal(run_id, BigInteger()), stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
-    session.execute(
+    session.connection().execute(
         _insert(session, Observation).from_select(["crawl_run_id", "url", *facts], rows).on_conflict_do_nothing()
     )
     if rerun:
         table = Observation.__table__
-        session.execute(
+        session.connection().execute(
             update(table)
             .where(table.c.crawl_run_id == run_id, table.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
             .values(**facts)
@@ -357,7 +379,7 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
     keys = [g.listing_key for g in items if g.listing_key]
     if keys:
         by_key.update(
-            session.execute(
+            session.connection().execute(
                 select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))
             ).all()
         )
@@ -365,7 +387,7 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
     urls = [g.url for g in items if not g.listing_key]
     if urls:
         by_url.update(
-            session.execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))).all()
+            session.connection().execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))).all()
         )
     rows = []
     for g in items:
@@ -398,7 +420,7 @@ def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str,
         return
     by_url = {r["url"]: r for r in rows}  # one row per URL; the later item wins
     existing = dict(
-        session.execute(
+        session.connection().execute(
             select(Observation.url, Observation.id).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, by_url))
         ).all()
     )
@@ -409,4 +431,4 @@ def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str,
     if again:
         table = Observation.__table__
         values = {k: bindparam(k) for k in rows[0] if k not in ("crawl_run_id", "url")}
-        session.execute(table.update().where(table.c.id == bindparam("b_id")).values(**values), again)
+        session.connection().execute(table.update().where(table.c.id == bindparam("b_id")).values(**values), again)

@@ -1,10 +1,11 @@
 """The bulk helpers against SQLAlchemy's own execution, on SQLite and PostgreSQL."""
 
 import datetime as dt
+import json
 
 from sqlalchemy import Text, cast, insert, select
 
-from storage.bulk import dialect_insert, executemany, one_of
+from storage.bulk import dialect_insert, executemany, json_strings, one_of
 from storage.crawls import platform_id
 from storage.models import Event, Listing
 from storage.types import logical_ts
@@ -82,3 +83,12 @@ def test_one_of_matches_in_for_awkward_values(any_session):
     assert s.scalars(select(Listing.id).where(one_of(s, Listing.listing_key, []))).all() == []
     ids = s.scalars(select(Listing.id).where(Listing.listing_key.in_(wanted))).all()
     assert sorted(s.scalars(select(Listing.id).where(one_of(s, Listing.id, ids)))) == sorted(ids)
+
+
+def test_json_strings_is_json_dumps_byte_for_byte():
+    """Contacts are staged as JSON text: the fast encoder must store exactly what json.dumps would."""
+    awkward = ["", "telegram:@fake_seller", 'quote " and \\ backslash', "new\nline\ttab\x00nul\x1f", "微信:fake_wx",
+               "emoji 🧪", "lone surrogate \ud800", "</script><!--", "=cmd|' /C calc'!A0", "é\u2028\u2029"]
+    for values in ([], awkward[:1], awkward, sorted(set(awkward))):
+        assert json_strings(values) == json.dumps(values)
+        assert json.loads(json_strings(values)) == values

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from crawlers.items import ListingItem
+from crawlers.items import Evidence, ListingItem
 from storage.crawls import close_crawl_run, open_crawl_run
 from storage.errors import MalformedItem
 from storage.events import listing_kinds
@@ -82,6 +82,11 @@ def test_ingesting_the_same_batch_twice_changes_nothing(any_session):
         (lambda it: setattr(it, "content_sha256", "xyz"), "field content_sha256"),
         (lambda it: setattr(it, "crawl_date", D1), "field crawl_date"),
         (lambda it: setattr(it, "title", None), "field title"),
+        (lambda it: setattr(it, "url", "   "), "field url"),
+        (lambda it: setattr(it, "price", 120), "field price"),
+        (lambda it: setattr(it, "contacts", ["telegram:@fake", None]), "field contacts"),
+        (lambda it: setattr(it, "evidence", Evidence("w.warc.gz", "<urn:x>", "not-a-hash")), "field evidence"),
+        (lambda it: setattr(it, "evidence", ("w.warc.gz", "<urn:x>", "0" * 64)), "field evidence"),
     ],
 )
 def test_malformed_item_names_the_field_and_writes_nothing(any_session, mutate, message):
