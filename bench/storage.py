@@ -1,13 +1,13 @@
 """Benchmark: ingest a 100,000-listing day and reconcile it, on SQLite and PostgreSQL, beside a raw
 SQLAlchemy Core insert of the same rows in the same run.
 
-    .venv/bin/python -m bench.storage [--listings 100000] [--batch 1000] [--repeat 3] [--no-postgres] [--write]
+    .venv/bin/python -m bench.storage [--listings 100000] [--batch N] [--repeat 3] [--no-postgres] [--write]
 
 Day 1 is all new listings (listing rows, snapshots, first_seen events, observations). Day 2 is
 the steady state: the same listings again with 10% edited (new snapshot + changed event) and 2%
 gone pages. Day 3 has 3% silently missing, which reconcile removes after K=2 healthy absences
 (days 3 and 4). Throughput = observations (items) per second of wall clock, one transaction per
-batch as the crawler pipeline commits. `--write` replaces this benchmark's section of BENCHMARKS.md.
+batch as the crawler pipeline commits (`--batch` defaults to the crawler's own `PWATCH_DB_BATCH`). `--write` replaces this benchmark's section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, eve
 from sqlalchemy.orm import Session
 
 from crawlers.items import Evidence, GoneItem, ListingItem
+from crawlers.settings import PWATCH_DB_BATCH
 from storage.crawls import close_crawl_run, open_crawl_run
 from storage.db import make_engine, upgrade
 from storage.ingest import ingest_batch
@@ -232,7 +233,7 @@ def write_section(path: Path, section: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--listings", type=int, default=100_000)
-    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=PWATCH_DB_BATCH, help="items per transaction (default: the crawler's)")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="SQLite runs (the table shows the median day-1 run)")
     ap.add_argument("--write", action="store_true", help="replace this benchmark's section of BENCHMARKS.md")

@@ -126,7 +126,7 @@ class StoragePipeline:
         db_url = getattr(getattr(crawler.spider, "args", None), "db_url", None)
         if not db_url:
             raise NotConfigured("no database")
-        pipeline = cls(crawler, db_url, crawler.settings.getint("PWATCH_DB_BATCH", 500))
+        pipeline = cls(crawler, db_url, crawler.settings.getint("PWATCH_DB_BATCH"))
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.spider.stores_in_db = True
         return pipeline
