@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.items import Evidence, GoneItem, ListingItem
 from crawlers.settings import PWATCH_DB_BATCH
-from storage.crawls import close_crawl_run, open_crawl_run
+from storage.crawls import close_crawl_run, open_crawl_run, refresh_statistics
 from storage.db import make_engine, upgrade
 from storage.ingest import ingest_batch
 from storage.reconcile import reconcile_date
@@ -76,6 +76,8 @@ def _ingest_day(engine, items: dict[str, list], day: dt.date, batch: int) -> tup
         for i in range(0, len(rows), batch):
             with Session(engine) as s, s.begin():
                 ingest_batch(s, run, rows[i : i + batch])
+            with Session(engine) as s, s.begin():  # as the storage pipeline does after each batch
+                refresh_statistics(s, only_stale=True)
         with Session(engine) as s, s.begin():
             close_crawl_run(s, run, {"pages": len(rows), "errors": {}})
     return count, time.perf_counter() - t0

@@ -155,11 +155,14 @@ class StoragePipeline:
             return
         from sqlalchemy.orm import Session
 
+        from storage.crawls import refresh_statistics
         from storage.ingest import ingest_batch
 
         batch, self.buffer = self.buffer, []
         with Session(self.engine) as session, session.begin():
             ingest_batch(session, self.run_id, batch)
+        with Session(self.engine) as session, session.begin():  # after the commit: no locks held long
+            refresh_statistics(session, only_stale=True)
         self.crawler.stats.inc_value("pwatch/db/items", len(batch))
         self.crawler.stats.inc_value("pwatch/db/batches")
         journal = getattr(self.crawler.spider, "journal", None)

@@ -61,11 +61,48 @@ def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, 
     run.closed = True
     run.healthy = pages > 0 and rate <= error_threshold
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        # A crawl can add a whole platform's listings at once; fresh statistics keep the next
-        # run's key lookups on the indexes (autovacuum would get there only later).
-        session.execute(text("ANALYZE listings, observations, snapshots, events"))
+    # A crawl can add a whole platform's listings at once; fresh statistics keep the next run's
+    # key lookups on the indexes (autovacuum would get there only later).
+    refresh_statistics(session)
     return run.healthy
+
+
+# The tables ingest grows, in one fixed order: two writers analysing at once then take ANALYZE's
+# (self-conflicting) locks in the same order and never wait on each other in a cycle.
+GROWN_BY_INGEST = ("accounts", "stores", "listings", "observations", "snapshots", "events")
+
+
+def refresh_statistics(session: Session, *, only_stale: bool = False) -> list[str]:
+    """PostgreSQL: ANALYZE the tables ingest grows; with `only_stale`, only those that changed by
+    more rows than the planner believes they hold (its estimate is off by over 2x). Returns the
+    tables analysed; SQLite plans these lookups from its indexes alone and needs nothing.
+
+    Why during a crawl (the storage pipeline calls this after each committed batch): a first
+    crawl fills empty tables, and with statistics from when they were empty PostgreSQL planned the
+    per-batch key lookups as scans of the whole table, so each batch cost more than the last.
+    Doubling as the trigger keeps that to a handful of ANALYZEs per crawl.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    tables = list(GROWN_BY_INGEST)
+    if only_stale:
+        stale = set(
+            session.scalars(
+                text(
+                    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                    "WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables) "
+                    "AND s.n_mod_since_analyze > greatest(:floor, c.reltuples)"
+                ),
+                {"tables": tables, "floor": _STALE_FLOOR},
+            )
+        )
+        tables = [t for t in tables if t in stale]
+    if tables:
+        session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    return tables
+
+
+_STALE_FLOOR = 1000  # rows changed: below this a table's plan does not matter
 
 
 def crawl_run_summary(session: Session, platform: str, crawl_date: dt.date) -> dict[str, Any]:
