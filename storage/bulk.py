@@ -27,8 +27,13 @@ from sqlalchemy.orm import Session
 
 def dialect_insert(session: Session, model):
     """The dialect's INSERT (for ON CONFLICT) on the model's Core table: bulk rows skip the ORM."""
+    return insert_for(session.get_bind().dialect.name, model)
+
+
+def insert_for(dialect: str, model):
+    """`dialect_insert` by dialect name, for statements built once per dialect."""
     table = getattr(model, "__table__", model)
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def one_of(session: Session, column, values: Sequence[Any]):

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import JSON, Date, Select, String, insert, literal, select, update
+from sqlalchemy import JSON, Date, Insert, Select, String, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from storage.bulk import executemany, one_of
@@ -130,21 +130,26 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
             )
 
 
-def append_first_seen(session: Session, day: dt.date, rows: Select) -> None:
-    """Write first_seen events for listing rows ingest has just created (in state FIRST_SEEN).
+def first_seen_insert(rows: Select) -> Insert:
+    """The INSERT of first_seen events for listing rows ingest has just created (in state FIRST_SEEN).
 
     `rows` selects (platform_id, account_id, store_id, listing_id, evidence_sha256, observation_id,
     snapshot_id) per new listing: ingest builds it from its staging table, so the events are one
     INSERT .. SELECT with no per-row parameters, and each points at its sighting and snapshot.
+    Built once (ingest keeps it); run it with `first_seen_params(day)` and `rows`' own parameters.
     """
     columns = ["kind", "occurred_on", "occurred_at", "platform_id", "account_id", "store_id", "listing_id",
                "evidence_sha256", "observation_id", "snapshot_id", "details"]
     source = rows.subquery()
     events = select(
-        literal("first_seen", String()), literal(day, Date()), literal(logical_ts(day), UTCDateTime()),
+        literal("first_seen", String()), bindparam("fs_on", type_=Date()), bindparam("fs_at", type_=UTCDateTime()),
         *source.c, literal({}, JSON()),
     )
-    session.connection().execute(insert(Event.__table__).from_select(columns, events))
+    return insert(Event.__table__).from_select(columns, events)
+
+
+def first_seen_params(day: dt.date) -> dict[str, Any]:
+    return {"fs_on": day, "fs_at": logical_ts(day)}
 
 
 def listing_kinds(session: Session, listing_id: int) -> list[str]:

@@ -10,21 +10,22 @@ leaves the database identical.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import operator
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
-from sqlalchemy import BigInteger, Date, String, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Connection, Date, Insert, Select, String, Update, and_, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
 from storage import events as ev
-from storage.bulk import dialect_insert as _insert, executemany, json_strings, one_of
+from storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
 from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
-from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, clear_stage, fill_stage, open_stage
+from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -255,15 +256,21 @@ def _ingest_seen(
             int(key not in before), int(snap), obs_action(it),
         ) + content
 
-    stage = open_stage(session)
+    open_stage(session)
     fill_stage(session, [staged_row(seq, it) for seq, it in enumerate(items)])
+    conn = session.connection()
+    writes = _stage_writes(conn.dialect.name)
+    params = {"pid": pid, "day": day, "run_id": run_id}
     new_listings = len(hashes) - len(before)  # `before` holds the batch's keys already stored
-    created = _insert_new_listings(session, stage, pid, day) if new_listings else None
+    created = _insert_new_listings(conn, writes, params) if new_listings else None
     if snap_keys:
-        _insert_snapshots(session, stage, day)
-    _write_sightings(session, stage, run_id, rerun=bool(observed))
+        conn.execute(writes.snapshots, params)
+    conn.execute(writes.sightings, params)
+    if observed:  # a rerun: the sightings this run already holds are overwritten in place
+        conn.execute(writes.sightings_again, params)
     if created:  # after the sightings they point at
-        ev.append_first_seen(session, day, _first_sightings(stage, run_id, pid, created[0], created[1]))
+        low, high, _count = created
+        conn.execute(writes.first_seen, {**params, **ev.first_seen_params(day), "low": low, "high": high})
     clear_stage(session)
 
     summary.new_listings = created[2] if created else 0
@@ -285,72 +292,46 @@ def _ingest_seen(
     )
 
 
-def _insert_new_listings(session: Session, stage, pid: int, day: dt.date) -> tuple[int, int, int] | None:
-    """Insert the staged new listings; return (lowest id, highest id, count) of the rows created.
+class _StageWrites(NamedTuple):
+    """The set-based statements that write a staged batch, built once per dialect: building them
+    per batch cost SQLAlchemy more than SQLite spent running several of them. Parameters: pid,
+    day, run_id (all), floor (new_listing_range), low and high (first_seen)."""
 
-    New rows get ids above every id committed before the insert (SQLite rowids and PostgreSQL
-    sequences only grow), so one range scan finds them. A key another writer inserted meanwhile is
-    skipped (ON CONFLICT DO NOTHING) and keeps that writer's row and first_seen event.
-    """
+    max_listing_id: Select
+    new_listings: Insert
+    new_listing_range: Select
+    stage_listing_ids: Update
+    snapshots: Insert
+    sightings: Insert
+    sightings_again: Update
+    first_seen: Insert
+
+
+@functools.cache
+def _stage_writes(dialect: str) -> _StageWrites:
+    stage = STAGE
+    pid, day, run_id = bindparam("pid", type_=BigInteger()), bindparam("day", type_=Date()), bindparam("run_id", type_=BigInteger())
     first = ev.FIRST_SEEN
-    floor = session.connection().scalar(select(func.coalesce(func.max(Listing.id), 0)))
-    columns = ["platform_id", "listing_key", "url", "title", "account_id", "store_id", "first_seen_on", "last_seen_on",
-               "content_sha256", "presence", "review"]
-    rows = (
-        select(
-            literal(pid, BigInteger()), stage.c.listing_key, stage.c.url, stage.c.title, stage.c.account_id, stage.c.store_id,
-            literal(day, Date()), literal(day, Date()), stage.c.content_sha256,
-            literal(first.presence, String()), literal(first.review, String()),
-        )
+
+    listing_columns = ["platform_id", "listing_key", "url", "title", "account_id", "store_id", "first_seen_on",
+                       "last_seen_on", "content_sha256", "presence", "review"]
+    new_rows = (
+        select(pid, stage.c.listing_key, stage.c.url, stage.c.title, stage.c.account_id, stage.c.store_id, day, day,
+               stage.c.content_sha256, literal(first.presence, String()), literal(first.review, String()))
         .where(stage.c.fresh == 1)
         .order_by(stage.c.seq)
     )
-    session.connection().execute(_insert(session, Listing).from_select(columns, rows).on_conflict_do_nothing())
-    low, high, count = session.connection().execute(
-        select(func.min(Listing.id), func.max(Listing.id), func.count()).where(Listing.id > floor, Listing.platform_id == pid)
-    ).one()
-    # A join, not a correlated subquery: PostgreSQL, with statistics that predate this crawl,
-    # planned the subquery as a scan of the platform's listings per staged row (quadratic).
-    session.connection().execute(
-        update(stage)
-        .where(stage.c.listing_id.is_(None), Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
-        .values(listing_id=Listing.id)
-    )
-    return (low, high, count) if count else None
 
-
-def _first_sightings(stage, run_id: int, pid: int, low: int, high: int):
-    """Per listing created in this batch (ids low..high): its owners, sighting and snapshot."""
-    return (
-        select(literal(pid, BigInteger()), stage.c.account_id, stage.c.store_id, stage.c.listing_id, stage.c.evidence_sha256,
-               Observation.id, Snapshot.id)
-        .select_from(stage)
-        # by (listing, run): a new listing has exactly one sighting in this run, and the integer
-        # index is cheaper than the (run, URL) one
-        .outerjoin(Observation, and_(Observation.listing_id == stage.c.listing_id, Observation.crawl_run_id == run_id))
-        .outerjoin(Snapshot, and_(Snapshot.listing_id == stage.c.listing_id, Snapshot.content_sha256 == stage.c.content_sha256))
-        .where(stage.c.fresh == 1, stage.c.listing_id.between(low, high))
-        .order_by(stage.c.listing_id)
-    )
-
-
-def _insert_snapshots(session: Session, stage, day: dt.date) -> None:
-    columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency", "seller_name",
-               "contacts", "location", "posted_at", "evidence_sha256"]
-    rows = select(
-        stage.c.listing_id, stage.c.content_sha256, literal(day, Date()), stage.c.title, stage.c.text, stage.c.lang,
-        stage.c.price, stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at,
-        stage.c.evidence_sha256,
+    snapshot_rows = select(
+        stage.c.listing_id, stage.c.content_sha256, day, stage.c.title, stage.c.text, stage.c.lang, stage.c.price,
+        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, stage.c.evidence_sha256,
     ).where(stage.c.snap == 1).order_by(stage.c.seq)
-    session.connection().execute(_insert(session, Snapshot).from_select(columns, rows).on_conflict_do_nothing())
+    snapshot_columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency",
+                        "seller_name", "contacts", "location", "posted_at", "evidence_sha256"]
 
-
-def _write_sightings(session: Session, stage, run_id: int, rerun: bool) -> None:
-    """A `seen` observation per staged URL: inserted, or overwritten in place on a rerun.
-
-    Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
-    into this table (events reference it) cost twice an insert when replaying a 100k-listing day.
-    """
+    # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
+    # into observations (events reference it) cost twice an insert when replaying a 100k-listing
+    # day. A rerun's sightings (obs = OBS_UPDATE) are overwritten in place instead.
     facts = {
         "listing_id": stage.c.listing_id,
         "kind": literal("seen", String()),
@@ -361,17 +342,53 @@ def _write_sightings(session: Session, stage, run_id: int, rerun: bool) -> None:
         "evidence_record": stage.c.evidence_record,
         "evidence_sha256": stage.c.evidence_sha256,
     }
-    rows = select(literal(run_id, BigInteger()), stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
-    session.connection().execute(
-        _insert(session, Observation).from_select(["crawl_run_id", "url", *facts], rows).on_conflict_do_nothing()
+    sighting_rows = select(run_id, stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
+    observations = Observation.__table__
+
+    # Per listing created in this batch (ids low..high): its owners, sighting and snapshot.
+    first_sightings = (
+        select(pid, stage.c.account_id, stage.c.store_id, stage.c.listing_id, stage.c.evidence_sha256, Observation.id, Snapshot.id)
+        .select_from(stage)
+        # by (listing, run): a new listing has exactly one sighting in this run, and the integer
+        # index is cheaper than the (run, URL) one
+        .outerjoin(Observation, and_(Observation.listing_id == stage.c.listing_id, Observation.crawl_run_id == run_id))
+        .outerjoin(Snapshot, and_(Snapshot.listing_id == stage.c.listing_id, Snapshot.content_sha256 == stage.c.content_sha256))
+        .where(stage.c.fresh == 1, stage.c.listing_id.between(bindparam("low"), bindparam("high")))
+        .order_by(stage.c.listing_id)
     )
-    if rerun:
-        table = Observation.__table__
-        session.connection().execute(
-            update(table)
-            .where(table.c.crawl_run_id == run_id, table.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
-            .values(**facts)
-        )
+
+    return _StageWrites(
+        max_listing_id=select(func.coalesce(func.max(Listing.id), 0)),
+        new_listings=insert_for(dialect, Listing).from_select(listing_columns, new_rows).on_conflict_do_nothing(),
+        new_listing_range=select(func.min(Listing.id), func.max(Listing.id), func.count()).where(
+            Listing.id > bindparam("floor"), Listing.platform_id == pid
+        ),
+        # A join, not a correlated subquery: PostgreSQL, with statistics that predate this crawl,
+        # planned the subquery as a scan of the platform's listings per staged row (quadratic).
+        stage_listing_ids=update(stage)
+        .where(stage.c.listing_id.is_(None), Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
+        .values(listing_id=Listing.id),
+        snapshots=insert_for(dialect, Snapshot).from_select(snapshot_columns, snapshot_rows).on_conflict_do_nothing(),
+        sightings=insert_for(dialect, Observation).from_select(["crawl_run_id", "url", *facts], sighting_rows).on_conflict_do_nothing(),
+        sightings_again=update(observations)
+        .where(observations.c.crawl_run_id == run_id, observations.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
+        .values(**facts),
+        first_seen=ev.first_seen_insert(first_sightings),
+    )
+
+
+def _insert_new_listings(conn: Connection, writes: _StageWrites, params: dict[str, Any]) -> tuple[int, int, int] | None:
+    """Insert the staged new listings; return (lowest id, highest id, count) of the rows created.
+
+    New rows get ids above every id committed before the insert (SQLite rowids and PostgreSQL
+    sequences only grow), so one range scan finds them. A key another writer inserted meanwhile is
+    skipped (ON CONFLICT DO NOTHING) and keeps that writer's row and first_seen event.
+    """
+    floor = conn.scalar(writes.max_listing_id)
+    conn.execute(writes.new_listings, params)
+    low, high, count = conn.execute(writes.new_listing_range, {**params, "floor": floor}).one()
+    conn.execute(writes.stage_listing_ids, params)
+    return (low, high, count) if count else None
 
 
 def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem], summary: IngestSummary) -> None:
