@@ -2,7 +2,7 @@
 definition, a drill-down of the listings (and evidence hashes) behind each number, and a SHA-256
 manifest of every exported file.
 
-Numbers and drill-downs both come from `storage.stats` (`compute_stats` / `explain`), the same
+Numbers and drill-downs both come from `storage.stats` (`compute_stats` / `explain_all`), the same
 single computation `pwatch stats` prints, so a number and its drill-down cannot disagree.
 """
 
@@ -64,54 +64,18 @@ def _period(session: Session, date_from: dt.date | None, date_to: dt.date | None
 
 
 def collect(session: Session, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
-    from storage.stats import METRICS, UNITS
+    from storage.stats import METRICS, UNITS, explain_all
 
     per_platform = stats.compute(session, date_from, date_to, by="platform")
     groups: dict[str, dict[str, Any]] = {"total": per_platform["total"], **per_platform["groups"]}
     drill: list[dict[str, Any]] = []
     for by, names in ((None, ["total"]), ("platform", [g for g in groups if g != "total"])):
-        members = _explain_all(session, date_from, date_to, by)
+        members = explain_all(session, date_from, date_to, by)
         for group in names:
             for metric in METRICS:
                 for member in members.get(group, {}).get(metric, []):
                     drill.append({"metric": metric, "group": group, **member})
     return {"from": date_from, "to": date_to, "metrics": list(METRICS), "units": dict(UNITS), "groups": groups, "drill": drill}
-
-
-def _explain_all(session: Session, date_from: dt.date, date_to: dt.date, by: str | None) -> dict[str, dict[str, list]]:
-    """group -> metric -> what `storage.stats.explain` returns for it.
-
-    `explain` recomputes every statistic per call (20 metrics x 6 groups = 120 passes over the
-    events); storage's `_members` is the single computation behind it, so take it once per
-    grouping and shape its members exactly as `explain` does. Falls back to `explain` if storage
-    changes that internal.
-    """
-    from storage import stats as st
-    from storage.models import Listing, Platform
-
-    members_of = getattr(st, "_members", None)
-    if members_of is None:
-        names = ["total"] if by is None else list(st.compute_stats(session, date_from, date_to, by=by)["groups"])
-        return {g: {m: st.explain(session, m, date_from, date_to, by=by, group=None if by is None else g) for m in st.METRICS}
-                for g in names}
-    raw = members_of(session, date_from, date_to, by)
-    ids = sorted({m.id for metrics in raw.values() for ms in metrics.values() for m in ms if m.subject == "listing"})
-    info = {}
-    for i in range(0, len(ids), 900):
-        for lid, pname, key, url in session.execute(
-            select(Listing.id, Platform.name, Listing.listing_key, Listing.url).join(Platform).where(Listing.id.in_(ids[i : i + 900]))
-        ):
-            info[lid] = {"platform": pname, "listing_key": key, "url": url}
-    out: dict[str, dict[str, list]] = {}
-    for group, metrics in raw.items():
-        for metric in st.METRICS:
-            key = "hours_to_removal" if metric in ("median_hours_to_removal", "p90_hours_to_removal") else metric
-            out.setdefault(group, {})[metric] = [
-                {"subject": m.subject, "id": m.id, **(info.get(m.id, {}) if m.subject == "listing" else {}),
-                 "counted": m.counted, "value": m.value, "evidence": m.evidence}
-                for m in sorted(metrics.get(key, []), key=lambda m: (m.subject, m.id))
-            ]
-    return out
 
 
 def _drill_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:

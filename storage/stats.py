@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.bulk import one_of
 from storage.models import Account, Event, Listing, Notice, NoticeListing, Platform, Store
 
 METRICS = (
@@ -255,18 +256,42 @@ def explain(session: Session, metric: str, date_from: dt.date | None = None, dat
     whether each one is in the numerator; for times: `value` is its hours)."""
     if metric not in METRICS:
         raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
-    key = "hours_to_removal" if metric in ("median_hours_to_removal", "p90_hours_to_removal") else metric
-    members = _members(session, date_from, date_to, by).get(group or "total", {}).get(key, [])
-    listing_ids = [m.id for m in members if m.subject == "listing"]
-    info = {}
-    for i in range(0, len(listing_ids), 900):
-        for lid, pname, key_, url in session.execute(
-            select(Listing.id, Platform.name, Listing.listing_key, Listing.url).join(Platform).where(Listing.id.in_(listing_ids[i : i + 900]))
-        ):
-            info[lid] = {"platform": pname, "listing_key": key_, "url": url}
+    members = _members(session, date_from, date_to, by).get(group or "total", {}).get(_member_key(metric), [])
+    return _described(session, members)
+
+
+def explain_all(session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None,
+                by: str | None = None) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """group -> metric -> what `explain` returns for it, from one computation of every statistic
+    (an audit drills into all of them; `explain` per metric and group would redo it each time)."""
+    raw = _members(session, date_from, date_to, by)
+    everyone = [m for metrics in raw.values() for members in metrics.values() for m in members]
+    info = _listing_info(session, everyone)
+    return {
+        group: {metric: _described(session, metrics.get(_member_key(metric), []), info) for metric in METRICS}
+        for group, metrics in raw.items()
+    }
+
+
+def _member_key(metric: str) -> str:
+    """The member list a statistic is computed from (the two percentiles share theirs)."""
+    return "hours_to_removal" if metric in ("median_hours_to_removal", "p90_hours_to_removal") else metric
+
+
+def _listing_info(session: Session, members: list[Member]) -> dict[int, dict[str, str]]:
+    ids = sorted({m.id for m in members if m.subject == "listing"})
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Listing.id, Platform.name, Listing.listing_key, Listing.url).join(Platform).where(one_of(session, Listing.id, ids))
+    )
+    return {lid: {"platform": pname, "listing_key": key, "url": url} for lid, pname, key, url in rows}
+
+
+def _described(session: Session, members: list[Member], info: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    info = _listing_info(session, members) if info is None else info
     return [
         {"subject": m.subject, "id": m.id, **(info.get(m.id, {}) if m.subject == "listing" else {}),
          "counted": m.counted, "value": m.value, "evidence": m.evidence}
         for m in sorted(members, key=lambda m: (m.subject, m.id))
     ]
-
