@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from storage import events as ev
-from storage.bulk import dialect_insert as _insert
+from storage.bulk import dialect_insert as _insert, one_of
 from storage.errors import UnknownEntity
 from storage.models import Detection, Listing, Snapshot
 
@@ -143,14 +143,12 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
 def listing_substances(session: Session, listing_ids: Iterable[int]) -> dict[int, set[str]]:
     """Substance ids any detection found in each listing (used for relisting)."""
     out: dict[int, set[str]] = {}
-    ids = list(listing_ids)
-    for i in range(0, len(ids), 900):
-        for lid, subs in session.execute(
-            select(Snapshot.listing_id, Detection.substances)
-            .join(Detection, Detection.snapshot_id == Snapshot.id)
-            .where(Snapshot.listing_id.in_(ids[i : i + 900]))
-        ):
-            out.setdefault(lid, set()).update(_substance_id(s) for s in subs or [])
+    for lid, subs in session.execute(
+        select(Snapshot.listing_id, Detection.substances)
+        .join(Detection, Detection.snapshot_id == Snapshot.id)
+        .where(one_of(session, Snapshot.listing_id, list(listing_ids)))
+    ):
+        out.setdefault(lid, set()).update(_substance_id(s) for s in subs or [])
     return out
 
 

@@ -28,6 +28,7 @@ from datasketch import MinHash, MinHashLSH
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from storage.bulk import one_of
 from storage.detections import listing_substances
 from storage.models import Event, Listing, RelistLink, Snapshot
 
@@ -81,15 +82,14 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 def _docs(session: Session, listing_ids: list[int]) -> dict[int, Doc]:
     out = {}
-    for i in range(0, len(listing_ids), 900):
-        rows = session.execute(
-            select(Listing.id, Listing.account_id, Listing.first_seen_on, Snapshot.title, Snapshot.text, Snapshot.contacts,
-                   Snapshot.price, Snapshot.currency)
-            .join(Snapshot, and_(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256))
-            .where(Listing.id.in_(listing_ids[i : i + 900]))
-        )
-        for lid, acct, first, title, text, contacts, price, currency in rows:
-            out[lid] = Doc(lid, acct, first, f"{title}\n{text}", frozenset(contacts or []), (price, currency))
+    rows = session.execute(
+        select(Listing.id, Listing.account_id, Listing.first_seen_on, Snapshot.title, Snapshot.text, Snapshot.contacts,
+               Snapshot.price, Snapshot.currency)
+        .join(Snapshot, and_(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256))
+        .where(one_of(session, Listing.id, listing_ids))
+    )
+    for lid, acct, first, title, text, contacts, price, currency in rows:
+        out[lid] = Doc(lid, acct, first, f"{title}\n{text}", frozenset(contacts or []), (price, currency))
     return out
 
 
@@ -146,10 +146,7 @@ def find_relistings(
     new_ids = [nid for nid, seen, _acct in window if seen == day]
     if recent:
         # older listings can only relate to a newly usable original by account or (fresh) handle
-        recent_accounts: set[int | None] = set()
-        ordered = sorted(recent)
-        for i in range(0, len(ordered), 900):
-            recent_accounts |= set(session.scalars(select(Listing.account_id).where(Listing.id.in_(ordered[i : i + 900]))))
+        recent_accounts = set(session.scalars(select(Listing.account_id).where(one_of(session, Listing.id, sorted(recent)))))
         new_ids += [nid for nid, seen, acct in window if seen < day and (nid in fresh_ids or acct in recent_accounts)]
     if not new_ids:
         return []
@@ -256,14 +253,12 @@ def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict
     from storage.models import CrawlRun, Observation
 
     out: dict[int, dt.date] = {}
-    ids = sorted(removed_on)
-    for i in range(0, len(ids), 900):
-        rows = session.execute(
-            select(Observation.listing_id, CrawlRun.crawl_date)
-            .join(CrawlRun, CrawlRun.id == Observation.crawl_run_id)
-            .where(Observation.listing_id.in_(ids[i : i + 900]), Observation.kind == "seen")
-        )
-        for lid, day in rows:
-            if day < removed_on[lid] and (lid not in out or day > out[lid]):
-                out[lid] = day
+    rows = session.execute(
+        select(Observation.listing_id, CrawlRun.crawl_date)
+        .join(CrawlRun, CrawlRun.id == Observation.crawl_run_id)
+        .where(one_of(session, Observation.listing_id, sorted(removed_on)), Observation.kind == "seen")
+    )
+    for lid, day in rows:
+        if day < removed_on[lid] and (lid not in out or day > out[lid]):
+            out[lid] = day
     return out
