@@ -198,3 +198,24 @@ def test_relisting_does_not_depend_on_ingest_order(session):
     # both of the new account's first-day listings count as fresh: the shared handle links CD8;
     # of two fully tied originals the one with the greater URL wins, whichever got the greater id
     assert forward == {("CD8", "CD5", "contact"), ("CD3", "CD2", "text")}
+
+
+def test_closure_evidence_does_not_depend_on_ingest_order(session):
+    """A closed account's listings all cite one of its "account closed" pages: the same page
+    whichever order the crawl ingested them in (ids, and so `Observation.id`, follow that order)."""
+    s = session
+
+    def evidence_cited(order: int) -> set[tuple[str | None, str, str | None]]:
+        savepoint = s.begin_nested()
+        try:
+            crawl(s, "mercado", 0, [listing("mercado", f"MC{i}", day(0), seller="mc-a1") for i in range(3)][::order])
+            crawl(s, "mercado", 1, [gone("mercado", f"MC{i}", day(1), reason="account_closed") for i in range(3)][::order])
+            keys = dict(s.execute(select(Listing.id, Listing.listing_key)).all())
+            return {(keys.get(e.listing_id), e.kind, e.evidence_sha256) for e in s.scalars(
+                select(Event).where(Event.kind.in_(("account_closed", "removal_observed"))))}
+        finally:
+            savepoint.rollback()
+
+    forward, backward = evidence_cited(1), evidence_cited(-1)
+    assert forward == backward
+    assert len({sha for _key, _kind, sha in forward}) == 1 and len(forward) == 4
