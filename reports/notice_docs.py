@@ -262,7 +262,8 @@ def sor_rows(notice: SentNotice) -> list[list[Any]]:
         removed = notice.removals.get(item.listing_id)
         rows.append(
             [
-                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.idempotency_key}/{item.listing_id}")),
+                # the platform's listing key, not our database id (which follows crawl ingest order)
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.idempotency_key}/{item.listing_key}")),
                 "DECISION_VISIBILITY_CONTENT_REMOVED" if removed else "",
                 "DECISION_GROUND_ILLEGAL_CONTENT",
                 "",

@@ -60,6 +60,9 @@ def test_idempotency_key_names_the_platforms_listings_not_our_database_ids():
     drafts = [NoticeDraft("chemdir", "g", (replace(_item(lid, day), listing_key="CD7"),), NOTIFIER, day) for lid in (1, 2)]
     assert drafts[0].items[0].listing_id != drafts[1].items[0].listing_id
     assert drafts[0].idempotency_key == drafts[1].idempotency_key == idempotency_key("chemdir", ["CD7"], "g")
+    # and the statement of reasons keeps its id too
+    uuids = [sor_rows(SentNotice(1, d, "T-1", "2026-11-01", "sent", {}))[0][0] for d in drafts]
+    assert uuids[0] == uuids[1]
 
 
 def test_legal_basis_only_cites_controls_in_force_at_listing_date():
