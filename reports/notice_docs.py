@@ -81,16 +81,21 @@ class NoticeDraft:
         if not self.items:
             raise ValueError(f"notice for {self.platform} has no listings")
         if not self.idempotency_key:
-            object.__setattr__(self, "idempotency_key", idempotency_key(self.platform, [i.listing_id for i in self.items], self.ground))
+            object.__setattr__(self, "idempotency_key", idempotency_key(self.platform, [i.listing_key for i in self.items], self.ground))
 
     @property
     def urls(self) -> list[str]:
         return [i.url for i in self.items]
 
 
-def idempotency_key(platform: str, listing_ids: Sequence[int], ground: str) -> str:
-    """Same platform, listings and ground -> same key, in any order, across reruns and restarts."""
-    basis = "\n".join([platform, ground, ",".join(str(i) for i in sorted(set(listing_ids)))])
+def idempotency_key(platform: str, listing_keys: Sequence[str], ground: str) -> str:
+    """Same platform, listings and ground -> same key, in any order, across reruns and restarts.
+
+    Built from the platform's own listing keys, never our database ids: ids follow the order
+    concurrent crawls happened to ingest listings in, and the key is sent to the platform (the
+    fixture platforms decide compliance from it), so id-based keys made runs irreproducible.
+    """
+    basis = "\n".join([platform, ground, ",".join(sorted({str(k) for k in listing_keys}))])
     return "pw-" + hashlib.sha256(basis.encode()).hexdigest()
 
 
@@ -257,7 +262,8 @@ def sor_rows(notice: SentNotice) -> list[list[Any]]:
         removed = notice.removals.get(item.listing_id)
         rows.append(
             [
-                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.idempotency_key}/{item.listing_id}")),
+                # the platform's listing key, not our database id (which follows crawl ingest order)
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{d.idempotency_key}/{item.listing_key}")),
                 "DECISION_VISIBILITY_CONTENT_REMOVED" if removed else "",
                 "DECISION_GROUND_ILLEGAL_CONTENT",
                 "",

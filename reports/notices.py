@@ -121,7 +121,8 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     ):
         latest_seen[lid] = sha
     items = []
-    for lid in sorted(listing_ids):
+    # in the platform's listing-key order: our ids follow crawl ingest order, which varies run to run
+    for lid in sorted(listing_ids, key=lambda i: listings[i].listing_key):
         listing = listings[lid]
         det, ev_sha, lang = flagged.get(lid, (None, None, None))
         hashes = tuple(dict.fromkeys(h for h in (ev_sha, latest_seen.get(lid)) if h))

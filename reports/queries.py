@@ -323,8 +323,12 @@ def changes_on(session: Session, day: dt.date) -> list[Change]:
         .join(Platform, Platform.id == Event.platform_id)
         .outerjoin(Listing, Listing.id == Event.listing_id)
         .outerjoin(related, related.c.id == Event.related_listing_id)
+        .outerjoin(Account, Account.id == Event.account_id)
+        .outerjoin(Store, Store.id == Event.store_id)
         .where(Event.occurred_on == day, Event.kind.in_(CHANGE_KINDS))
-        .order_by(Event.kind, Platform.name, Event.id)
+        # by the platforms' own keys: event ids follow crawl ingest order, which varies run to run
+        .order_by(Event.kind, Platform.name, Listing.listing_key, related.c.url, Account.account_key, Store.store_key,
+                  Event.id)
     ).all()
     order = {k: i for i, k in enumerate(CHANGE_KINDS)}
     out = [

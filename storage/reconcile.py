@@ -111,7 +111,9 @@ def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, 
                Listing.account_id, Listing.store_id, Listing.last_seen_on)
         .outerjoin(Listing, Listing.id == Observation.listing_id)
         .where(Observation.crawl_run_id == run.id, Observation.kind == "gone")
-        .order_by(Observation.id)
+        # by URL, not id: the first page of a closed account/store/platform is the evidence cited for
+        # all its listings, and ids follow the crawl's ingest order, which varies run to run
+        .order_by(Observation.url)
     ).all()
     platform_closed = [g for g in gone if g.gone_reason == "platform_closed"]
     if platform_closed and session.scalar(select(Platform.closed_on).where(Platform.id == pid)) is None:

@@ -5,15 +5,17 @@ Three signals, each stored with its method and similarity on the link:
   `text_threshold` from the same account or one sharing a contact handle, or at or above
   `text_threshold + UNRELATED_EXTRA` from a fresh account (found by MinHash LSH); two established
   sellers posting the same boilerplate are not a relisting;
-- `contact`: a fresh account (this is its first listing) sharing a contact handle (phone,
-  messenger, e-mail) with an original of another account, offering at the same price or the same
-  substances; from an established account a shared handle is only the seller's other listings;
+- `contact`: a fresh account (the listing is first seen on the account's first day) sharing a
+  contact handle (phone, messenger, e-mail) with an original of another account, offering at the
+  same price or the same substances; from an established account a shared handle is only the
+  seller's other listings;
 - `account_substances`: the same account offering the same substances (as detected) at the same
   price.
 A relisting is first seen after its original's last live sighting before removal, or after the
 day it was reported. Across URLs, accounts and platforms. Each new listing links to at most one original: a text match
 first, then the candidate with the most similar substances, then the most similar text, then the
-most recent original. Originals are listings removed or reported by the date.
+most recent original, then the URL. Nothing depends on database ids: they follow the order crawls
+ingested listings in, which varies run to run. Originals are listings removed or reported by the date.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Doc:
     text: str
     contacts: frozenset[str]
     price: tuple[str | None, str | None]
+    url: str = ""  # a stable tie-break (ids follow crawl ingest order, which varies run to run)
     _shingles: frozenset[str] | None = None
 
     @property
@@ -84,12 +87,12 @@ def _docs(session: Session, listing_ids: list[int]) -> dict[int, Doc]:
     out = {}
     rows = session.execute(
         select(Listing.id, Listing.account_id, Listing.first_seen_on, Snapshot.title, Snapshot.text, Snapshot.contacts,
-               Snapshot.price, Snapshot.currency)
+               Snapshot.price, Snapshot.currency, Listing.url)
         .join(Snapshot, and_(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256))
         .where(one_of(session, Listing.id, listing_ids))
     )
-    for lid, acct, first, title, text, contacts, price, currency in rows:
-        out[lid] = Doc(lid, acct, first, f"{title}\n{text}", frozenset(contacts or []), (price, currency))
+    for lid, acct, first, title, text, contacts, price, currency, url in rows:
+        out[lid] = Doc(lid, acct, first, f"{title}\n{text}", frozenset(contacts or []), (price, currency), url)
     return out
 
 
@@ -140,9 +143,13 @@ def find_relistings(
     if not since:
         return []
     recent = {lid for lid, d in usable.items() if d == day}
-    # a fresh account: the listing is the account's first (ids follow ingest order)
-    first_of_account = dict(session.execute(select(Listing.account_id, func.min(Listing.id)).group_by(Listing.account_id)).all())
-    fresh_ids = {nid for nid, _seen, acct in window if acct is None or first_of_account.get(acct) == nid}
+    # a fresh account: the listing is among the account's first, i.e. first seen on the day the
+    # account was. Not "the account's lowest id": ids follow the order concurrent crawls happened
+    # to ingest listings in, so two listings a new account posts on one day swapped roles by chance.
+    first_day_of_account = dict(
+        session.execute(select(Listing.account_id, func.min(Listing.first_seen_on)).group_by(Listing.account_id)).all()
+    )
+    fresh_ids = {nid for nid, seen, acct in window if acct is None or first_day_of_account.get(acct) == seen}
     new_ids = [nid for nid, seen, _acct in window if seen == day]
     if recent:
         # older listings can only relate to a newly usable original by account or (fresh) handle
@@ -179,8 +186,8 @@ def find_relistings(
             o = docs.get(oid)
             if o is None or oid not in allowed or oid == nid:
                 return
-            if o.first_seen_on > new.first_seen_on or (o.first_seen_on == new.first_seen_on and oid > nid):
-                return  # an original must predate its relisting
+            if o.first_seen_on >= new.first_seen_on:
+                return  # an original must predate its relisting (first seen on an earlier day, not a lower id)
             if new.first_seen_on < since[oid]:
                 return  # a continuation comes after the takedown
             methods.setdefault(oid, set()).add(method)
@@ -221,7 +228,7 @@ def find_relistings(
             o = docs[oid]
             return ("text" in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
                     jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
-                    jaccard(new.shingles, o.shingles), since[oid], oid)
+                    jaccard(new.shingles, o.shingles), since[oid], o.url)  # URL, not id: see Doc.url
 
         best = max(methods, key=rank)
         method = next(m for m in METHODS if m in methods[best])

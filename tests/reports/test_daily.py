@@ -134,3 +134,45 @@ def test_overdue_notices_listed(world, endpoint):
     assert notice["open_listings"] == [f"{endpoint.origin}/product/CD1.html"] and notice["days_open"] == 4
     early = json.loads((write_daily_report(world.settings, D2).parent / "flags.json").read_text())
     assert early["numbers"]["notices_overdue"] == 0
+
+
+def test_report_and_notice_files_do_not_depend_on_ingest_order(tmp_path, endpoint):
+    """The same listings ingested in another order (other database ids, as parallel crawls give
+    from run to run) give the same daily report and notice exports, byte for byte."""
+    from storage.db import make_engine, upgrade
+    from tests.reports.conftest import ReportSettings
+    from tests.reports.conftest import World as Tracked
+    from tests.storage.helpers import gone
+
+    outputs = []
+    for order in (1, -1):
+        root = tmp_path / f"order{order}"
+        root.mkdir()
+        url = f"sqlite:///{root / 'pwatch.db'}"
+        upgrade(url)
+        world = Tracked(ReportSettings(root, url), make_engine(url))
+        try:
+            keys = [f"CD{i}" for i in range(6)]
+            world.crawl("chemdir", endpoint.origin, D0, [item("chemdir", endpoint.origin, k, D0, "4-ANPP 99%") for k in keys][::order])
+            for k in keys[::order]:
+                world.review(k, "confirmed", D0)
+            endpoint.world_date = D0
+            send_notices(world.settings, D0)
+            removed = [gone("chemdir", k, D1) for k in keys[:4]]
+            for g in removed:
+                g.url = f"{endpoint.origin}/product/{g.listing_key}.html"
+            world.crawl("chemdir", endpoint.origin, D1, (removed + [item("chemdir", endpoint.origin, k, D1, "4-ANPP 99%")
+                                                                    for k in keys[4:]])[::order])
+            from storage.reconcile import reconcile_date
+
+            with Session(world.engine) as s, s.begin():
+                reconcile_date(s, D1)
+            send_notices(world.settings, D1)
+            files = [*(root / "notices").iterdir()]
+            for day in (D0, D1):
+                files += write_daily_report(world.settings, day).parent.iterdir()
+            outputs.append({str(p.relative_to(root)): p.read_bytes() for p in files})
+        finally:
+            world.engine.dispose()
+    assert outputs[0].keys() == outputs[1].keys()
+    assert [name for name in outputs[0] if outputs[0][name] != outputs[1][name]] == []

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+from dataclasses import replace
 
 from reports.notice_docs import (
     GOOD_FAITH,
@@ -46,10 +47,22 @@ def _item(lid, day, url=None):
 
 
 def test_idempotency_key_depends_on_set_not_order():
-    assert idempotency_key("chemdir", [3, 1, 2], "g") == idempotency_key("chemdir", [2, 3, 1, 1], "g")
-    assert idempotency_key("chemdir", [1, 2], "g") != idempotency_key("chemdir", [1, 2, 3], "g")
-    assert idempotency_key("chemdir", [1], "g") != idempotency_key("tradehub", [1], "g")
-    assert idempotency_key("chemdir", [1], "g") != idempotency_key("chemdir", [1], "h")
+    assert idempotency_key("chemdir", ["CD3", "CD1", "CD2"], "g") == idempotency_key("chemdir", ["CD2", "CD3", "CD1", "CD1"], "g")
+    assert idempotency_key("chemdir", ["CD1", "CD2"], "g") != idempotency_key("chemdir", ["CD1", "CD2", "CD3"], "g")
+    assert idempotency_key("chemdir", ["CD1"], "g") != idempotency_key("tradehub", ["CD1"], "g")
+    assert idempotency_key("chemdir", ["CD1"], "g") != idempotency_key("chemdir", ["CD1"], "h")
+
+
+def test_idempotency_key_names_the_platforms_listings_not_our_database_ids():
+    """Database ids follow crawl ingest order (which varies run to run) and the platform decides
+    compliance from the key: the same listings must give the same key whatever ids they got."""
+    day = dt.date(2026, 11, 1)
+    drafts = [NoticeDraft("chemdir", "g", (replace(_item(lid, day), listing_key="CD7"),), NOTIFIER, day) for lid in (1, 2)]
+    assert drafts[0].items[0].listing_id != drafts[1].items[0].listing_id
+    assert drafts[0].idempotency_key == drafts[1].idempotency_key == idempotency_key("chemdir", ["CD7"], "g")
+    # and the statement of reasons keeps its id too
+    uuids = [sor_rows(SentNotice(1, d, "T-1", "2026-11-01", "sent", {}))[0][0] for d in drafts]
+    assert uuids[0] == uuids[1]
 
 
 def test_legal_basis_only_cites_controls_in_force_at_listing_date():
@@ -62,7 +75,7 @@ def test_legal_basis_only_cites_controls_in_force_at_listing_date():
 def test_request_body_has_article_16_elements():
     draft = NoticeDraft("chemdir", "g", (_item(2, dt.date(2026, 11, 1)), _item(1, dt.date(2026, 11, 1))), NOTIFIER, dt.date(2026, 11, 5))
     body = request_body(draft)
-    assert body["idempotency_key"] == idempotency_key("chemdir", [1, 2], "g")
+    assert body["idempotency_key"] == idempotency_key("chemdir", ["CD1", "CD2"], "g")
     assert body["urls"] == [i.url for i in draft.items]
     assert body["notifier"] == {"name": NOTIFIER.name, "email": NOTIFIER.email}
     assert GOOD_FAITH in body["explanation"]

@@ -102,3 +102,42 @@ def test_refused_then_resent_and_the_world_removes_per_policy(world, server):
     truth = {r["url"]: r for r in World(server.config).truth(START + dt.timedelta(days=2))}
     removed = [u for u in chosen["chemdir"] if truth[u]["removal_cause"] == "notice"]
     assert removed and all(truth[u]["removed_on"] == (START + dt.timedelta(days=1)).isoformat() for u in removed)
+
+
+def test_the_world_acts_the_same_whatever_order_we_ingested_the_listings_in(tmp_path):
+    """Two runs that track the same listings, ingested in another order (so with other database
+    ids, as parallel crawls give from run to run), send the same notices and the fixture world
+    removes the same listings: it decides compliance from the notice's idempotency key."""
+    from storage.db import make_engine, upgrade
+    from tests.reports.conftest import ReportSettings
+    from tests.reports.conftest import World as Tracked
+
+    outcomes = []
+    for order in (1, -1):
+        root = tmp_path / f"order{order}"
+        config = WorldConfig(seed=3, start=START, days=30, scale=60, port=0, state_dir=root / "fixtures")
+        url = f"sqlite:///{root / 'pwatch.db'}"
+        root.mkdir()
+        upgrade(url)
+        tracked = Tracked(ReportSettings(root, url), make_engine(url))
+        try:
+            with serve_in_background(config, START) as server:
+                truth = [r for r in World(server.config).truth(START) if r["status"] == "live"]
+                by_platform = {p: [r for r in truth if r["platform"] == p][:8] for p in ("chemdir", "boardlist")}
+                for platform, rows in list(by_platform.items())[::order]:  # which crawl was ingested first
+                    items = [ListingItem(platform=platform, listing_key=r["listing_key"], url=r["url"],
+                                         title=f"4-ANPP {r['listing_key']}", text=f"4-ANPP offer {r['listing_key']}", lang="en",
+                                         crawl_date=START, evidence=evidence(r["listing_key"])) for r in rows]
+                    tracked.crawl(platform, "", START, items[::order])
+                    for r in rows:
+                        tracked.review(r["listing_key"], "confirmed", START)
+                assert send_notices(tracked.settings, START)["sent"] == 2
+                keys = {n["platform"]: n["idempotency_key"] for n in _received(server)}
+                later = World(server.config).truth(START + dt.timedelta(days=5))
+                removed = {(r["listing_key"], r["removed_on"], r["removal_cause"]) for r in later if r["removed_on"]}
+        finally:
+            tracked.engine.dispose()
+        outcomes.append((keys, removed))
+    assert outcomes[0][0] == outcomes[1][0]  # the same idempotency key per platform
+    assert outcomes[0][1] == outcomes[1][1]  # and so the same removals in the world
+    assert any(cause == "notice" for _key, _on, cause in outcomes[0][1])

@@ -161,3 +161,61 @@ def test_relisting_by_text_contact_and_account(session):
     assert kinds.count("relisted_as") == 2
     again = reconcile_date(s, day(2), absence_k=2, error_threshold=0.2)
     assert again.relisted == 0
+
+
+def _relist_links_by_key(s, order: int) -> set[tuple[str, str, str]]:
+    """Two relisting situations where only the crawl's ingest order (and so the ids) differ."""
+    resale = "Pure 4-ANPP 99.5% powder, 1 kg in foil bags, stealth shipping, quick reply on messenger."
+    twin = "NPP 99% crystals, 500 g bags, ships from stock, escrow accepted, ask for the price list."
+    day0 = [listing("chemdir", "CD5", day(0), text=resale, seller="old", contacts=["telegram:@fake_seller_5"]),
+            # one seller's two identical listings: removed together, so they tie as originals
+            listing("chemdir", "CD1", day(0), text=twin, seller="twin", contacts=["telegram:@fake_seller_twin"]),
+            listing("chemdir", "CD2", day(0), text=twin, seller="twin", contacts=["telegram:@fake_seller_twin"])]
+    day1 = [gone("chemdir", k, day(1)) for k in ("CD5", "CD1", "CD2")]
+    day2 = [  # a new account posts two listings on one day; one shares the removed listing's handle
+        listing("chemdir", "CD8", day(2), text="New shop: industrial solvents, lab glassware and steel drums in stock.",
+                seller="new", contacts=["telegram:@fake_seller_5"]),
+        listing("chemdir", "CD9", day(2), text="Calcium carbonate, food grade, 25 kg bags, fast delivery.",
+                seller="new", contacts=[]),
+        listing("chemdir", "CD3", day(2), text=twin, seller="twin", contacts=["telegram:@fake_seller_twin"]),
+    ]
+    savepoint = s.begin_nested()
+    try:
+        for n, items in enumerate((day0, day1, day2)):
+            crawl(s, "chemdir", n, items[::order])
+        keys = dict(s.execute(select(Listing.id, Listing.listing_key)).all())
+        return {(keys[m.new_listing_id], keys[m.original_listing_id], m.method) for m in s.scalars(select(RelistLink))}
+    finally:
+        savepoint.rollback()
+
+
+def test_relisting_does_not_depend_on_ingest_order(session):
+    """Listing ids follow the order a crawl's items were ingested in, which concurrent Scrapy
+    requests and parallel platform crawls change from run to run; relisting must not read them
+    (a new account's "first" listing, ties between originals), or `pwatch run` is irreproducible."""
+    forward, backward = _relist_links_by_key(session, 1), _relist_links_by_key(session, -1)
+    assert forward == backward
+    # both of the new account's first-day listings count as fresh: the shared handle links CD8;
+    # of two fully tied originals the one with the greater URL wins, whichever got the greater id
+    assert forward == {("CD8", "CD5", "contact"), ("CD3", "CD2", "text")}
+
+
+def test_closure_evidence_does_not_depend_on_ingest_order(session):
+    """A closed account's listings all cite one of its "account closed" pages: the same page
+    whichever order the crawl ingested them in (ids, and so `Observation.id`, follow that order)."""
+    s = session
+
+    def evidence_cited(order: int) -> set[tuple[str | None, str, str | None]]:
+        savepoint = s.begin_nested()
+        try:
+            crawl(s, "mercado", 0, [listing("mercado", f"MC{i}", day(0), seller="mc-a1") for i in range(3)][::order])
+            crawl(s, "mercado", 1, [gone("mercado", f"MC{i}", day(1), reason="account_closed") for i in range(3)][::order])
+            keys = dict(s.execute(select(Listing.id, Listing.listing_key)).all())
+            return {(keys.get(e.listing_id), e.kind, e.evidence_sha256) for e in s.scalars(
+                select(Event).where(Event.kind.in_(("account_closed", "removal_observed"))))}
+        finally:
+            savepoint.rollback()
+
+    forward, backward = evidence_cited(1), evidence_cited(-1)
+    assert forward == backward
+    assert len({sha for _key, _kind, sha in forward}) == 1 and len(forward) == 4
