@@ -27,7 +27,7 @@ from storage.errors import MalformedItem, UnknownEntity
 from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
 from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: `$` would let a trailing newline through
 
 
 @dataclass
@@ -101,10 +101,10 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
         and type(item.title) is str and type(item.text) is str
         and _STR_OR_NONE.issuperset(map(type, _optional_strs(item)))
         and type(item.contacts) in (list, tuple) and _STR.issuperset(map(type, item.contacts))
-        and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.match(item.content_sha256)))
+        and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.fullmatch(item.content_sha256)))
         and item.platform == platform
         and (item.crawl_date is None or item.crawl_date == day)
-        and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.match(evidence.sha256)))
+        and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.fullmatch(evidence.sha256)))
     )
 
 
@@ -124,7 +124,7 @@ def _problem(item: Any, platform: str, day: dt.date) -> str | None:
                 return f"field {name} must be a string or None, got {value!r}"
         if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
             return f"field contacts must be a list of strings, got {item.contacts!r}"
-        if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.match(item.content_sha256)):
+        if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.fullmatch(item.content_sha256)):
             return f"field content_sha256 must be 64 lowercase hex digits, got {item.content_sha256!r}"
     elif isinstance(item, GoneItem):
         if not isinstance(item.url, str) or not item.url.strip():
@@ -142,7 +142,7 @@ def _problem(item: Any, platform: str, day: dt.date) -> str | None:
     if item.crawl_date is not None and item.crawl_date != day:
         return f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
     if item.evidence is not None and not (
-        isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.match(item.evidence.sha256)
+        isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.fullmatch(item.evidence.sha256)
     ):
         return f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
     return None

@@ -80,6 +80,7 @@ def test_ingesting_the_same_batch_twice_changes_nothing(any_session):
         (lambda it: setattr(it, "platform", "tradehub"), "field platform"),
         (lambda it: setattr(it, "contacts", "telegram:@fake"), "field contacts"),
         (lambda it: setattr(it, "content_sha256", "xyz"), "field content_sha256"),
+        (lambda it: setattr(it, "content_sha256", "a" * 64 + "\n"), "field content_sha256"),
         (lambda it: setattr(it, "crawl_date", D1), "field crawl_date"),
         (lambda it: setattr(it, "title", None), "field title"),
         (lambda it: setattr(it, "url", "   "), "field url"),
