@@ -96,6 +96,16 @@ def _docs(session: Session, listing_ids: list[int]) -> dict[int, Doc]:
     return out
 
 
+def _contacts(session: Session, listing_ids: list[int]) -> dict[int, frozenset[str]]:
+    """The contact handles of each listing's current content (what `_docs` loads, without the text)."""
+    rows = session.execute(
+        select(Listing.id, Snapshot.contacts)
+        .join(Snapshot, and_(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256))
+        .where(one_of(session, Listing.id, listing_ids))
+    )
+    return {lid: frozenset(contacts or []) for lid, contacts in rows}
+
+
 def find_relistings(
     session: Session, day: dt.date, *, window_days: int = 7, text_threshold: float = 0.7
 ) -> list[Match]:
@@ -152,9 +162,15 @@ def find_relistings(
     fresh_ids = {nid for nid, seen, acct in window if acct is None or first_day_of_account.get(acct) == seen}
     new_ids = [nid for nid, seen, _acct in window if seen == day]
     if recent:
-        # older listings can only relate to a newly usable original by account or (fresh) handle
-        recent_accounts = set(session.scalars(select(Listing.account_id).where(one_of(session, Listing.id, sorted(recent)))))
-        new_ids += [nid for nid, seen, acct in window if seen < day and (nid in fresh_ids or acct in recent_accounts)]
+        # older listings can only relate to a newly usable original by account or (fresh) handle:
+        # a fresh one from another account only if it shares a handle with one of those originals
+        recent_docs = _docs(session, sorted(recent))
+        recent_accounts = {d.account_id for d in recent_docs.values()}
+        recent_handles = {c for d in recent_docs.values() for c in d.contacts}
+        by_handle = [nid for nid, seen, acct in window if seen < day and nid in fresh_ids and acct not in recent_accounts]
+        handles = _contacts(session, by_handle) if recent_handles and by_handle else {}
+        new_ids += [nid for nid, seen, acct in window
+                    if seen < day and (acct in recent_accounts or handles.get(nid, frozenset()) & recent_handles)]
     if not new_ids:
         return []
     docs = _docs(session, sorted(set(new_ids) | set(since)))
