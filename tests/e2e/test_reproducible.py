@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,15 @@ SEED, SCALE = 23, 100
 pytestmark = pytest.mark.slow
 
 
-def _run(data: Path, platforms: list[str], model_dir: Path) -> dict:
-    config = WorldConfig(seed=SEED, start=START, days=30, scale=SCALE, port=0, state_dir=data / "fixtures")
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run(data: Path, platforms: list[str], model_dir: Path, port: int) -> dict:
+    # one port for both runs: URLs (and so the pages' bytes and their evidence hashes) name it
+    config = WorldConfig(seed=SEED, start=START, days=30, scale=SCALE, port=port, state_dir=data / "fixtures")
     with serve_in_background(config, DATES[0]) as server:
         settings = load_settings(
             data_dir=str(data), environ={}, seed=str(SEED), scale=str(SCALE), world_start=START.isoformat(),
@@ -67,8 +75,9 @@ def _run(data: Path, platforms: list[str], model_dir: Path) -> dict:
 
 
 def test_the_same_days_give_the_same_numbers_and_files_whatever_order_listings_were_stored_in(tmp_path, trained_model):
-    first = _run(tmp_path / "a", PLATFORMS, trained_model)
-    second = _run(tmp_path / "b", PLATFORMS[::-1], trained_model)
+    port = _free_port()
+    first = _run(tmp_path / "a", PLATFORMS, trained_model, port)
+    second = _run(tmp_path / "b", PLATFORMS[::-1], trained_model, port)
 
     # the premise: the runs stored the listings in different orders
     shared = first["chemdir_ids"].keys() & second["chemdir_ids"].keys()
