@@ -100,7 +100,8 @@ EXTENSIONS = {
 
 # Items per database transaction in the storage pipeline. Each transaction has a fixed cost
 # (~20 statements and a WAL commit): bench/storage.py measures a first day at both sizes, and
-# 1,000 ingested 15-25% more observations/s than 500 (BENCHMARKS.md). A killed crawl re-fetches at most one batch (the journal marks stored batches).
+# 1,000 ingested 15-25% more observations/s than 500 (BENCHMARKS.md). A killed crawl re-fetches
+# at most one batch (the journal marks stored batches).
 PWATCH_DB_BATCH = 1000
 # Bytes after which the WARC writer starts a new file.
 PWATCH_WARC_ROLLOVER = 100 * 1024 * 1024
