@@ -101,16 +101,17 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         checked = CrawlArgs.checked(platform=args.site, **values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if args.revisit:
-        values["revisit"] = Path(args.revisit)
-    elif use_db:
+    if use_db:  # the crawl stores into it, whichever list of URLs it revisits
         from storage.db import upgrade
 
         try:
             upgrade(settings.db_url)
-            values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path)
+            if not args.revisit:
+                values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path)
         except Exception as exc:  # the database is a service: one line, not a traceback
             raise ServiceError(f"tracking database {settings.db_url.split('@')[-1]}: {exc}") from None
+    if args.revisit:
+        values["revisit"] = Path(args.revisit)
     return values
 
 

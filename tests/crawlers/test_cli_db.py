@@ -98,3 +98,21 @@ def test_scrapy_crawl_name_works_from_the_repository_root(fixture_world, tmp_pat
     result = load_result(proc, tmp_path, out, "mercado", DAY)
     assert set(result.listings) == set(live) and set(result.gone) == set(removed)
     assert result.health["pages"] == len(live) + len(removed)  # no index, no sitemap
+
+
+def test_a_revisit_file_into_a_new_database_creates_its_schema_first(fixture_world, tmp_path):
+    """`--revisit FILE` skips the database's revisit list, not its migrations."""
+    from storage.db import make_engine
+    from storage.models import Observation
+
+    world = fixture_world("none")
+    world.handle.set_date(DAY)
+    live = [r["url"] for r in world.truth("mercado", DAY) if r["status"] == "live"][:5]
+    out = tmp_path / "items.jsonl"
+    command = crawl_command(world, "mercado", DAY, tmp_path, out, revisit=live, extra=("--no-discover",))
+    proc = subprocess.run(command, env=crawl_env(), capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    with Session(engine) as session:
+        assert set(session.scalars(select(Observation.url))) == set(live)
+    engine.dispose()
