@@ -166,14 +166,15 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
         return {}
     col = getattr(model, key_col)
     out: dict[str, int] = {}
+    conn = session.connection()
 
     def load(keys):
-        out.update(tuple(r) for r in session.connection().execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys))))
+        out.update(tuple(r) for r in conn.execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys))))
 
     load(list(rows))
     missing = [k for k in rows if k not in out]
     if missing:
-        session.connection().execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **rows[k]} for k in missing])
+        conn.execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **rows[k]} for k in missing])
         load(missing)
     return out
 
@@ -189,13 +190,14 @@ def _ingest_seen(
     rows themselves go through the staging table (`storage.staging`): one row per item from
     Python, then set-based statements.
     """
+    conn = session.connection()  # Core statements: the ORM layer adds nothing here
     accounts = _entity_ids(
         session, Account, "account_key", pid, {it.seller_key: {"name": it.seller_name} for it in items if it.seller_key}
     )
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     before: dict[str, tuple[int, str, dt.date, str, int | None, int | None]] = {}
-    for lid, key, sha, last, url, acct, store in session.connection().execute(
+    for lid, key, sha, last, url, acct, store in conn.execute(
         select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
                Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
@@ -213,7 +215,7 @@ def _ingest_seen(
                             "store_id": row[3], "title": it.title})
     if updates:
         table = Listing.__table__
-        session.connection().execute(
+        conn.execute(
             table.update().where(table.c.id == bindparam("b_id")).values(
                 content_sha256=bindparam("content_sha256"), url=bindparam("url"), account_id=bindparam("account_id"),
                 store_id=bindparam("store_id"), title=bindparam("title"),
@@ -230,7 +232,7 @@ def _ingest_seen(
     # two items with one URL in a batch keep the later one.
     last_at_url = {it.url: it.listing_key for it in items}
     observed = set(
-        session.connection().scalars(
+        conn.scalars(
             select(Observation.url).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(last_at_url)))
         )
     )
@@ -258,7 +260,6 @@ def _ingest_seen(
 
     open_stage(session)
     fill_stage(session, [staged_row(seq, it) for seq, it in enumerate(items)])
-    conn = session.connection()
     writes = _stage_writes(conn.dialect.name)
     params = {"pid": pid, "day": day, "run_id": run_id}
     new_listings = len(hashes) - len(before)  # `before` holds the batch's keys already stored
@@ -432,7 +433,7 @@ def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence
 
 def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
     """Gone pages' observations, one per (run, URL): inserted, or updated by id on a rerun (plain
-    inserts for the reason given in `_write_sightings`, which writes the live sightings)."""
+    inserts for the reason given in `_stage_writes`, which writes the live sightings)."""
     if not rows:
         return
     by_url = {r["url"]: r for r in rows}  # one row per URL; the later item wins
