@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pwatch.children import child_options, stop_group
 from pwatch.errors import ServiceError
 from pwatch.settings import Settings
 
@@ -65,13 +66,20 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id:
     # Airflow's own output (task logs included) goes to a file operators can read after a failure.
     log_path = Path(env["AIRFLOW_HOME"]) / "dag-test.log"
     with open(log_path, "w+", encoding="utf-8") as errors:
-        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
-        for line in child.stdout:
-            if line.startswith("PWATCH_DAGRUN "):
-                results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))
-                if on_result:
-                    on_result(results[-1])
-        returncode = child.wait()
+        # Its own process group, stopped with everything it started when we leave (even by an
+        # exception); the parent-death signal covers a SIGKILL of this process.
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, **child_options()
+        )
+        try:
+            for line in child.stdout:
+                if line.startswith("PWATCH_DAGRUN "):
+                    results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))
+                    if on_result:
+                        on_result(results[-1])
+            returncode = child.wait()
+        finally:
+            stop_group(child)
         if returncode != 0 or len(results) != len(dates):
             errors.seek(0)
             tail = " | ".join(errors.read().strip().splitlines()[-8:])
@@ -83,6 +91,10 @@ def main(argv: list[str]) -> int:
     """Child process: initialise the metadata DB, then `dag.test()` the DAG `argv[0]` for each date after it."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
+
+    from pwatch import redact
+
+    redact.install()  # task logs end up in dag-test.log
 
     db.initdb()
     dag_id, dates = argv[0], argv[1:]

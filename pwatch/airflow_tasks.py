@@ -12,7 +12,10 @@ import datetime as dt
 
 
 def _settings():
+    from pwatch import redact
     from pwatch.settings import load_settings
+
+    redact.install()  # task logs never show a database password
 
     return load_settings()
 

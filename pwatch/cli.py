@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from pwatch import redact
+from pwatch.datalock import data_dir_lock, lock_mode
 from pwatch.errors import PwatchError
 from pwatch.settings import load_settings
 
@@ -46,14 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    redact.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings(data_dir=args.data_dir)
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        result = args.handler(args, settings)
+        # Writers hold the data dir's lock for the whole command; readers take none.
+        with data_dir_lock(settings.data_path, lock_mode(args)):
+            result = args.handler(args, settings)
     except PwatchError as exc:
-        print(f"pwatch: error: {exc}", file=sys.stderr)
+        print(f"pwatch: error: {redact.redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("pwatch: interrupted", file=sys.stderr)

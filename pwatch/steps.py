@@ -121,8 +121,12 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     command = [sys.executable, "-m", "pwatch", "crawl", "--site", platform, "--date", day.isoformat()]
     if shard:
         command += ["--shard", shard]
+    from pwatch.children import child_options
+
     env = dict(os.environ, **settings_environment(settings))
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    # Its own process group (killed by `run` on any exception) and the parent-death signal: a
+    # crawl never outlives the run or task that started it.
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, **child_options())
     if completed.returncode != 0:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
         raise ServiceError(f"crawl of {platform} for {day} failed (exit {completed.returncode}): " + " | ".join(tail))

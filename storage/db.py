@@ -12,10 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 HERE = Path(__file__).resolve().parent
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and working SAVEPOINTs."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and working SAVEPOINTs.
+
+    `read_only`: SQLite is opened read-only and never created, so readers work beside a writer and
+    on a data dir they cannot write (see `_read_only_sqlite`); other databases are unchanged."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1] if ":///" in url else ""
+        if read_only and path and path != ":memory:":
+            return _read_only_sqlite(path, **kwargs)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -24,6 +29,41 @@ def make_engine(url: str, **kwargs) -> Engine:
     # psycopg 3 pipelines executemany; measured faster here than multi-row VALUES batching
     # (`use_insertmanyvalues_wo_returning`): 18k vs 7k rows/s for a 10k-row Core insert.
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _read_only_sqlite(path: str, **kwargs) -> Engine:
+    """SQLite opened with `mode=ro`; where even that needs a write (a WAL database in a folder we
+    may not write, e.g. a chmod a-w copy of a data dir) it is opened `immutable`: nobody can be
+    writing such a copy, and immutable reads take no locks and create no -wal/-shm files."""
+    import sqlite3
+    from urllib.parse import quote
+
+    base = f"file:{quote(str(Path(path).resolve()))}"
+    uri = f"{base}?mode=ro"
+    try:
+        probe = sqlite3.connect(uri, uri=True)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            probe.close()
+    except sqlite3.OperationalError:
+        uri = f"{base}?immutable=1"
+
+    engine = create_engine(
+        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False), **kwargs
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute("PRAGMA query_only=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")  # deferred: one consistent snapshot, no write lock
+
+    return engine
 
 
 def _sqlite_setup(engine: Engine) -> None:

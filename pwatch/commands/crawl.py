@@ -109,7 +109,9 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
             if not args.revisit:
                 values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path)
         except Exception as exc:  # the database is a service: one line, not a traceback
-            raise ServiceError(f"tracking database {settings.db_url.split('@')[-1]}: {exc}") from None
+            from pwatch.redact import display_url, redact
+
+            raise ServiceError(f"tracking database {display_url(settings.db_url)}: {redact(str(exc))}") from None
     if args.revisit:
         values["revisit"] = Path(args.revisit)
     return values

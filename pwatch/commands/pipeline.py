@@ -88,7 +88,10 @@ def cmd_run(args, settings: Settings) -> int:
     from pwatch.training_data import ensure_model
 
     print(f"detector model: {ensure_model(settings)}")
-    with serve_in_background(config, dates[0]) as world:
+    from pwatch.datalock import inherited_fds
+
+    # The server keeps the data-dir lock's descriptor: a rerun waits until it is really gone.
+    with serve_in_background(config, dates[0], pass_fds=inherited_fds()) as world:
         for platform, url in world.base_urls.items():
             print(f"  fixture platform {platform}: {url}")
         failed_days = []
@@ -167,11 +170,15 @@ def cmd_airflow(args, settings: Settings) -> int:
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
     if not os.path.exists(airflow):
         raise ServiceError(f"airflow executable not found next to {sys.executable}")
+    from pwatch.children import child_options, stop_group
+
+    # Each child in its own process group, killed with it on exit, and signalled by the kernel
+    # should this process die without cleaning up (parent-death signal).
     children = []
     if settings.embedded_world:
         world_cmd = [sys.executable, "-m", "pwatch", "fixtures", "serve"]
-        children.append(subprocess.Popen(world_cmd, env=env, start_new_session=True))
-    children.append(subprocess.Popen([airflow, "standalone"], env=env, start_new_session=True))
+        children.append(subprocess.Popen(world_cmd, env=env, **child_options()))
+    children.append(subprocess.Popen([airflow, "standalone"], env=env, **child_options()))
     print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)
 
     def stop(*_):
@@ -179,10 +186,7 @@ def cmd_airflow(args, settings: Settings) -> int:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
         for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+            stop_group(child, grace=30)
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:

@@ -93,19 +93,21 @@ def _session(settings: Settings, write: bool = False):
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    from pwatch.redact import display_url
     from storage.db import make_engine
 
     url = settings.db_url
+    shown = display_url(url)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
-        raise ConfigError(f"no tracking database at {url}: run `pwatch run` or `pwatch db upgrade` first")
-    engine = make_engine(url)
+        raise ConfigError(f"no tracking database at {shown}: run `pwatch run` or `pwatch db upgrade` first")
+    engine = make_engine(url, read_only=not write)  # readers work beside a writer and on read-only copies
     try:
         try:
             migrated = inspect(engine).has_table("events")
         except SQLAlchemyError as exc:
-            raise ServiceError(f"tracking database {settings.db_url} not reachable: {exc.__class__.__name__}") from None
+            raise ServiceError(f"tracking database {shown} not reachable: {exc.__class__.__name__}") from None
         if not migrated:
-            raise ConfigError(f"no tracking database at {settings.db_url}: run `pwatch run` or `pwatch db upgrade` first")
+            raise ConfigError(f"no tracking database at {shown}: run `pwatch run` or `pwatch db upgrade` first")
         with Session(engine) as session:
             if write:
                 with session.begin():

@@ -50,18 +50,19 @@ def register(subparsers, common) -> None:
     st.set_defaults(handler=cmd_stats)
 
 
-def _session(settings: Settings):
+def _session(settings: Settings, read_only: bool = False):
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
+    from pwatch.redact import display_url
     from storage.db import make_engine
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, read_only=read_only)
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except OperationalError as exc:
-        raise ServiceError(f"tracking database {settings.db_url} not reachable: {exc.orig}") from None
+        raise ServiceError(f"tracking database {display_url(settings.db_url)} not reachable: {exc.orig}") from None
     return engine, Session(engine)
 
 
@@ -71,11 +72,13 @@ def cmd_upgrade(args, settings: Settings) -> int:
     from storage.db import upgrade
 
     settings.data_path.mkdir(parents=True, exist_ok=True)
+    from pwatch.redact import display_url
+
     try:
         upgrade(settings.db_url)
     except OperationalError as exc:
-        raise ServiceError(f"tracking database {settings.db_url}: {exc.orig}") from None
-    print(f"tracking database at head: {settings.db_url}")
+        raise ServiceError(f"tracking database {display_url(settings.db_url)}: {exc.orig}") from None
+    print(f"tracking database at head: {display_url(settings.db_url)}")
     return 0
 
 
@@ -83,7 +86,9 @@ def _require_schema(session, settings: Settings) -> None:
     from sqlalchemy import inspect
 
     if not inspect(session.get_bind()).has_table("events"):
-        raise ConfigError(f"tracking database {settings.db_url} has no tables: run `pwatch db upgrade` first")
+        from pwatch.redact import display_url
+
+        raise ConfigError(f"tracking database {display_url(settings.db_url)} has no tables: run `pwatch db upgrade` first")
 
 
 def cmd_reconcile(args, settings: Settings) -> int:
@@ -116,7 +121,7 @@ def cmd_stats(args, settings: Settings) -> int:
         raise ConfigError(f"--explain: unknown statistic {args.explain!r}; one of {', '.join(METRICS)}")
     if args.group and not (args.explain and args.by):
         raise ConfigError("--group needs --explain and --by")
-    engine, session = _session(settings)
+    engine, session = _session(settings, read_only=True)
     try:
         with session:
             _require_schema(session, settings)
