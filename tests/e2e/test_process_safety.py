@@ -7,6 +7,7 @@ Real processes throughout: `pwatch` subprocesses, the fixture server, crawls, SQ
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -15,7 +16,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +24,15 @@ import pytest
 pytestmark = pytest.mark.slow
 
 RUN_ARGS = ["run", "--days", "2", "--end", "2026-11-03", "--scale", "60", "--seed", "5"]
+
+
+def _without_permission_override() -> None:
+    """Pre-exec: drop CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER from the bounding set,
+    so even root's child obeys the file mode bits after exec."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2, 3):
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP")
 
 
 def _free_port() -> int:
@@ -171,15 +180,12 @@ def test_a_second_writer_is_refused_while_readers_work_also_on_a_read_only_copy(
         assert holder.wait(timeout=600) == 0, holder.stderr.read()
     assert stats(environ, data) == uninterrupted  # the refused writers changed nothing
 
-    # chmod a-w binds nobody as root: then the readers run as `nobody`, for whom it does.
-    unprivileged = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
-    parent = Path(tempfile.mkdtemp(prefix="pwatch-ro-"))
-    parent.chmod(0o755)
-    copy = parent / "data"
+    # chmod a-w binds root only without its capabilities to override file permissions.
+    unprivileged = {"preexec_fn": _without_permission_override} if os.geteuid() == 0 else {}
+    copy = tmp_path / "read-only-copy"
     shutil.copytree(data, copy)
     for path in sorted(copy.rglob("*"), reverse=True) + [copy]:
-        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) | stat.S_IROTH
-                   | (stat.S_IXOTH if path.is_dir() else 0))
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     try:
         before = sorted(p.name for p in copy.iterdir())
         assert stats(environ, copy, **unprivileged) == uninterrupted
@@ -192,4 +198,3 @@ def test_a_second_writer_is_refused_while_readers_work_also_on_a_read_only_copy(
     finally:
         for path in [copy, *copy.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
-        shutil.rmtree(parent)
