@@ -13,7 +13,7 @@ import logging
 import sys
 
 from pwatch import redact
-from pwatch.datalock import data_dir_lock, lock_mode
+from pwatch.datalock import creates_data_dir, data_dir_lock, lock_mode
 from pwatch.errors import PwatchError
 from pwatch.settings import load_settings
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(data_dir=args.data_dir)
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         # Writers hold the data dir's lock for the whole command; readers take none.
-        with data_dir_lock(settings.data_path, lock_mode(args)):
+        with data_dir_lock(settings.data_path, lock_mode(args), creates_data_dir(args)):
             result = args.handler(args, settings)
     except PwatchError as exc:
         print(f"pwatch: error: {redact.redact(str(exc))}", file=sys.stderr)

@@ -57,6 +57,10 @@ WRITERS: dict[tuple[str, ...], str] = {
 }
 
 
+# Writers that may start from no data dir at all; the others need one and never create it.
+CREATORS = {("run",), ("airflow",), ("crawl",), ("db", "upgrade"), ("nlp", "train")}
+
+
 class DataDirBusy(PwatchError):
     """Another process writes to this data dir."""
 
@@ -77,11 +81,17 @@ def lock_mode(args) -> str | None:
     return WRITERS.get(command_words(args))
 
 
+def creates_data_dir(args) -> bool:
+    return command_words(args) in CREATORS
+
+
 @contextmanager
-def data_dir_lock(data_dir: Path, mode: str | None) -> Iterator[None]:
-    """Hold the data dir's lock (`mode` exclusive or shared; None = no lock) for the block."""
+def data_dir_lock(data_dir: Path, mode: str | None, create: bool = True) -> Iterator[None]:
+    """Hold the data dir's lock (`mode` exclusive or shared; None = no lock) for the block.
+
+    `create` False: a missing data dir is left missing (the command reports it), unlocked."""
     path = (Path(data_dir) / LOCK_NAME).resolve()
-    if mode is None or _inherited(path):
+    if mode is None or _inherited(path) or (not create and not path.parent.is_dir()):
         yield
         return
     try:
