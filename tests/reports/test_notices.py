@@ -52,14 +52,14 @@ def test_one_notice_per_platform_with_ticket_and_reported_events(world, endpoint
     assert len(endpoint.received) == 1
 
 
-def test_unreachable_endpoint_leaves_notice_pending_then_resends_same_key(world, endpoint):
+def test_unreachable_endpoint_marks_the_notice_failed_then_resends_same_key(world, endpoint):
     _setup(world, endpoint, n=2)
     endpoint.stop()  # platform down
     counts = send_notices(world.settings, D0)
     assert counts["failed"] == 1 and counts["sent"] == 0
     with Session(world.engine) as s:
         notice = s.scalars(select(Notice)).one()
-        assert notice.ticket is None and notice.response["status"] == "pending"
+        assert notice.ticket is None and notice.status == "failed" and "/notices" in notice.failure
         key = notice.idempotency_key
     endpoint.start()  # back on the same origin: the rerun sends the stored body with the same key
     counts = send_notices(world.settings, D0 + dt.timedelta(days=1))
