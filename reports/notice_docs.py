@@ -173,9 +173,10 @@ class SentNotice:
     draft: NoticeDraft
     ticket: str | None
     received_on: str | None
-    status: str  # pending | sent
+    status: str  # pending | sent | failed
     removals: dict[int, dt.date]  # listing id -> date its removal was observed
     request: dict[str, Any] | None = None  # the body actually POSTed, when recorded
+    failure: str | None = None  # why the last delivery attempt failed
 
 
 def lumen_json(notice: SentNotice) -> dict[str, Any]:
@@ -203,6 +204,7 @@ def lumen_json(notice: SentNotice) -> dict[str, Any]:
         "idempotency_key": d.idempotency_key,
         "ticket": notice.ticket,
         "status": notice.status,
+        "failure": notice.failure,
         "works_attributes": [
             {
                 "description": f"listing {i.listing_key}: "

@@ -84,6 +84,9 @@ def register(subparsers, common) -> None:
     over.add_argument("--date", type=_date, help="as of this logical date (default: latest event date)")
     over.add_argument("--format", choices=["table", "json"], default="table")
     over.set_defaults(handler=cmd_notices_overdue)
+    failed = nact.add_parser("failed", parents=[common], help="notices whose last delivery failed, with the reason")
+    failed.add_argument("--format", choices=["table", "json"], default="table")
+    failed.set_defaults(handler=cmd_notices_failed)
 
 
 @contextmanager
@@ -240,4 +243,19 @@ def cmd_notices_overdue(args, settings: Settings) -> int:
         for key, url in n.open_listings:
             print(f"      {_clean(key)}  {_clean(url)}")
     print(f"{len(rows)} overdue notice(s)")
+    return 0
+
+
+def cmd_notices_failed(args, settings: Settings) -> int:
+    from reports.queries import failed_notices
+
+    with _session(settings) as session:
+        rows = failed_notices(session)
+    if args.format == "json":
+        print(json.dumps([{"notice_id": n.notice_id, "platform": n.platform, "sent_on": n.sent_on.isoformat(),
+                           "failure": n.failure} for n in rows]))
+        return 0
+    for n in rows:
+        print(f"  notice {n.notice_id} ({_clean(n.platform)}), recorded {n.sent_on}: {_clean(n.failure)}")
+    print(f"{len(rows)} failed notice(s), re-sent on the next `pwatch notify`")
     return 0

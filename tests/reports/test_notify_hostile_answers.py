@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from crawlers.items import ListingItem
 from fixtures.server import serve_in_background
 from fixtures.world import World, WorldConfig
+from pwatch.cli import main
+from reports.daily import write_daily_report
 from reports.notices import send_notices
 from storage.db import make_engine, upgrade
 from storage.models import Notice, Platform
@@ -109,6 +111,8 @@ def test_hostile_answers_fail_their_notice_only_and_are_resent_later(tracked, se
         assert len(json.dumps(n.response)) < 64 * 1024 and len(n.failure or "") <= 500
         assert "padding" not in json.dumps(n.response) and "XXXX" not in json.dumps(n.response)
 
+    _failures_are_shown(tracked, {p: notices[p].failure for p in HOSTILE})
+
     # the platforms recorded each notice once; a later run re-sends the failed ones with their key
     # and gets the recorded ticket in a clean answer, without a second notice on the platform
     assert sorted(n["platform"] for n in _received(server)) == sorted([*HOSTILE, "mercado"])
@@ -118,3 +122,23 @@ def test_hostile_answers_fail_their_notice_only_and_are_resent_later(tracked, se
     assert {p: n.ticket for p, n in _notices(tracked).items()} == {n["platform"]: n["ticket"] for n in received}
     assert all(n.status == "sent" and n.failure is None for n in _notices(tracked).values())
     assert send_notices(tracked.settings, START + dt.timedelta(days=2)) == {"sent": 0, "resent": 0, "listings": 0, "failed": 0}
+
+
+def _failures_are_shown(tracked, failures: dict[str, str]) -> None:
+    """The reasons reach the notices export, the daily report and `pwatch notices failed`."""
+    exported = json.loads((tracked.settings.data_path / "notices" / "notices.json").read_text())["notices"]
+    assert {n["entity_notice_roles_attributes"][2]["entity_attributes"]["name"]:
+            (n["status"], n["failure"]) for n in exported} == {**{p: ("failed", f) for p, f in failures.items()}, "mercado": ("sent", None)}
+    folder = write_daily_report(tracked.settings, START).parent
+    report = json.loads((folder / "flags.json").read_text())
+    assert {n["platform"]: n["failure"] for n in report["notices_failed"]} == failures
+    html = (folder / "index.html").read_text()
+    assert "Notices not delivered (3" in html and "200-character limit" in html
+    if tracked.settings.db_url.startswith("sqlite"):  # the CLI finds the SQLite file in the data dir
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["notices", "failed", "--format", "json", "--data-dir", str(tracked.settings.data_path)]) == 0
+        assert {n["platform"]: n["failure"] for n in json.loads(out.getvalue())} == failures
