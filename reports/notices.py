@@ -40,7 +40,7 @@ from reports.notice_docs import (
     legal_basis_text,
     request_body,
 )
-from storage.models import Detection, Event, Listing, Notice, NoticeListing, Observation, Platform, Snapshot
+from storage.models import Detection, Event, Listing, Notice, NoticeListing, Observation, Platform, Review, Snapshot
 from storage.types import logical_ts
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
             .order_by(Event.id)
         )
     }
+    automated = _automated_decisions(session, listing_ids)
     latest_seen: dict[int, str] = {}
     for lid, sha in session.execute(
         select(Observation.listing_id, Observation.evidence_sha256)
@@ -236,9 +237,20 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
                 substances=_substances(det),
                 evidence_sha256=hashes,
                 lang=lang,
+                automated_decision=automated.get(lid, False),
             )
         )
     return items
+
+
+def _automated_decisions(session: Session, listing_ids: list[int]) -> dict[int, bool]:
+    """Per listing: was its latest review decided by a policy rather than a person?"""
+    out: dict[int, bool] = {}
+    for lid, automated in session.execute(
+        select(Review.listing_id, Review.automated).where(Review.listing_id.in_(listing_ids)).order_by(Review.id)
+    ):
+        out[lid] = bool(automated)
+    return out
 
 
 def draft_for(session: Session, platform: str, listing_ids: list[int], notifier: Notifier, day: dt.date) -> NoticeDraft:
