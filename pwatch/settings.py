@@ -58,6 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("crawl_error_threshold", 0.2, "Share of failed fetches above which a crawl is unhealthy and never counts toward absence.", float),
     Setting("auto_confirm", False, "Confirm every flag without analyst review (demo only; `pwatch run` turns it on).", _bool),
     Setting("notice_overdue_days", 7, "Days after which a notice without verified removal is overdue.", int),
+    Setting("notice_deadline_seconds", 30.0, "Whole-request deadline of one notice POST (connect, send, answer), seconds.", float),
+    Setting("notice_answer_max_bytes", 65536, "Largest notice answer read from a platform; a longer one fails that notice.", int),
     Setting("notifier_name", "Precursor Watch (demo)", "Notifier named in takedown notices (DSA Art. 16(2)(c)).", str),
     Setting("notifier_email", "notices@example.invalid", "Notifier e-mail given in takedown notices (DSA Art. 16(2)(c)).", str),
     Setting("model_dir", "", "Trained spaCy detector directory; empty = `<data_dir>/model` (trained on first use).", str),

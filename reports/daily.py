@@ -105,6 +105,7 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
         "numbers": {key: numbers.get(key) for key, _ in DAY_NUMBERS} | {"notices_overdue": len(overdue)},
         "overdue_days": overdue_days,
         "overdue": overdue,
+        "failed_notices": queries.failed_notices(session, day),
         "flags": queries.flag_rows(session, day),
         "changes": queries.changes_on(session, day),
         "flags_per_day": [(d, per_day.get(d, 0)) for d in days],
@@ -180,6 +181,10 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
             {"notice_id": n.notice_id, "platform": n.platform, "ticket": n.ticket, "sent_on": n.sent_on.isoformat(),
              "days_open": n.days_open, "open_listings": [u for _, u in n.open_listings]}
             for n in data["overdue"]
+        ],
+        "notices_failed": [
+            {"notice_id": n.notice_id, "platform": n.platform, "sent_on": n.sent_on.isoformat(), "failure": n.failure}
+            for n in data["failed_notices"]
         ],
     }
 
@@ -264,6 +269,13 @@ def _overdue(data: dict[str, Any]) -> Html:
     return table(["notice", "platform", "ticket", "reported on", "days open", "listings without verified removal"], rows, id="overdue")
 
 
+def _failed(data: dict[str, Any]) -> Html:
+    if not data["failed_notices"]:
+        return tag("p", "Every recorded notice was delivered.", class_="muted")
+    rows = [[n.notice_id, n.platform, n.sent_on.isoformat(), n.failure] for n in data["failed_notices"]]
+    return table(["notice", "platform", "recorded on", "why the last delivery failed"], rows, id="failed-notices")
+
+
 def _charts(data: dict[str, Any]) -> Html:
     funnel = data["funnel"]
     per_day = charts.column_chart("Flags per day", [charts.Bar(d.isoformat(), n) for d, n in data["flags_per_day"]])
@@ -303,6 +315,8 @@ def render_day(data: dict[str, Any]) -> str:
         _changes(data),
         tag("h2", f"Notices overdue (no verified removal after {data['overdue_days']} days)"),
         _overdue(data),
+        tag("h2", f"Notices not delivered ({len(data['failed_notices'])}; re-sent on the next run)"),
+        _failed(data),
     )
 
 

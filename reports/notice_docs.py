@@ -60,6 +60,7 @@ class NoticeItem:
     lang: str | None = None
     account: str | None = None
     automated_detection: bool = True
+    automated_decision: bool = False  # confirmed by a policy (demo auto-confirm), not by a person
 
 
 @dataclass(frozen=True)
@@ -137,15 +138,37 @@ def explanation(draft: NoticeDraft) -> str:
     lines = [
         f"The {len(draft.items)} listing(s) below on {draft.platform} offer for sale substances that are "
         "controlled as drug precursors or narcotic drugs in the jurisdictions cited. Offering them for sale "
-        "to the public is illegal content. Each listing was reviewed and confirmed by an analyst; page "
-        "captures are kept as WARC records identified by the SHA-256 values given.",
+        f"to the public is illegal content. {_decided_by(draft.items)} Page captures are kept as WARC records "
+        "identified by the SHA-256 values given.",
     ]
     for item in draft.items:
         names = ", ".join(f"{s.name} (CAS {s.id})" for s in item.substances) or "monitored substance"
         hashes = ", ".join(item.evidence_sha256) or "none"
-        lines.append(f"- {item.url} (listing {item.listing_key}, first seen {item.listing_date}): {names}; evidence SHA-256: {hashes}")
+        how = " [confirmed automatically]" if item.automated_decision and len(draft.items) > 1 else ""
+        lines.append(f"- {item.url} (listing {item.listing_key}, first seen {item.listing_date}){how}: {names}; "
+                     f"evidence SHA-256: {hashes}")
     lines.append(GOOD_FAITH)
     return "\n".join(lines)
+
+
+def _decided_by(items: Sequence[NoticeItem]) -> str:
+    """Who confirmed the listings, truthfully: a person, or an automated policy without review."""
+    automated = sum(1 for i in items if i.automated_decision)
+    if automated == 0:
+        return "Each listing was reviewed and confirmed by an analyst."
+    if automated == len(items):
+        return ("Each listing was flagged by automated detection and confirmed automatically, without human "
+                "review (automated decision).")
+    return (f"{automated} of the {len(items)} listings were confirmed automatically, without human review "
+            "(marked below); the others were reviewed and confirmed by an analyst.")
+
+
+def decision_automation(items: Sequence[NoticeItem]) -> str:
+    """DSA statement-of-reasons `automated_decision` value for these listings."""
+    automated = sum(1 for i in items if i.automated_decision)
+    if automated == 0:
+        return "DECISION_NOT_AUTOMATED"
+    return "DECISION_FULLY_AUTOMATED" if automated == len(items) else "DECISION_PARTIALLY_AUTOMATED"
 
 
 def request_body(draft: NoticeDraft) -> dict[str, Any]:
@@ -173,9 +196,10 @@ class SentNotice:
     draft: NoticeDraft
     ticket: str | None
     received_on: str | None
-    status: str  # pending | sent
+    status: str  # pending | sent | failed
     removals: dict[int, dt.date]  # listing id -> date its removal was observed
     request: dict[str, Any] | None = None  # the body actually POSTed, when recorded
+    failure: str | None = None  # why the last delivery attempt failed
 
 
 def lumen_json(notice: SentNotice) -> dict[str, Any]:
@@ -203,6 +227,7 @@ def lumen_json(notice: SentNotice) -> dict[str, Any]:
         "idempotency_key": d.idempotency_key,
         "ticket": notice.ticket,
         "status": notice.status,
+        "failure": notice.failure,
         "works_attributes": [
             {
                 "description": f"listing {i.listing_key}: "
@@ -280,7 +305,7 @@ def sor_rows(notice: SentNotice) -> list[list[Any]]:
                 "SOURCE_ARTICLE_16",
                 d.notifier.name,
                 "Yes" if item.automated_detection else "No",
-                "DECISION_NOT_AUTOMATED",
+                decision_automation((item,)),
                 d.platform,
                 item.listing_key,
                 d.sent_on.isoformat(),

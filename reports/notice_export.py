@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from reports.manifest import write_manifest
 from reports.notice_docs import GROUND, SOR_FIELDS, NoticeDraft, SentNotice, lumen_json, sor_rows
-from reports.notices import PENDING, notice_items, notifier_of
+from reports.notices import notice_items, notifier_of
 from reports.safe import write_csv
 from storage.models import Event, Notice, NoticeListing, Platform
 
@@ -40,8 +40,8 @@ def sent_notices(session: Session, settings: Any, day: dt.date | None = None) ->
         for lid, on in session.execute(query.order_by(Event.id)):
             removals.setdefault(lid, on)
         answer = response.get("answer") or {}
-        status = PENDING if notice.ticket is None else "sent"
-        out.append(SentNotice(notice.id, draft, notice.ticket, answer.get("received_on"), status, removals, request or None))
+        out.append(SentNotice(notice.id, draft, notice.ticket, answer.get("received_on"), notice.status, removals,
+                              request or None, notice.failure))
     return out
 
 

@@ -395,5 +395,25 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
     return sorted(out.values(), key=lambda n: (-n.days_open, n.notice_id))
 
 
+@dataclass(frozen=True)
+class FailedNotice:
+    notice_id: int
+    platform: str
+    sent_on: dt.date
+    failure: str
+
+
+def failed_notices(session: Session, day: dt.date | None = None) -> list[FailedNotice]:
+    """Notices (recorded by `day`) whose last delivery attempt failed: re-sent on the next run."""
+    query = (
+        select(Notice.id, Platform.name, Notice.sent_at, Notice.failure)
+        .join(Platform, Platform.id == Notice.platform_id)
+        .where(Notice.status == "failed")
+        .order_by(Notice.id)
+    )
+    rows = [FailedNotice(nid, p, at.date(), failure or "") for nid, p, at, failure in session.execute(query)]
+    return [r for r in rows if day is None or r.sent_on <= day]
+
+
 def latest_event_day(session: Session) -> dt.date | None:
     return session.scalar(select(func.max(Event.occurred_on)))

@@ -97,14 +97,18 @@ def decide(session: Session, listing_id: int, decision: str, reviewer: str, note
         raise ReviewError(f"listing {listing_id}: {exc}") from None
 
 
-def labelled_rows(session: Session) -> list[dict[str, Any]]:
+def labelled_rows(session: Session, include_automated: bool = False) -> list[dict[str, Any]]:
     """Every reviewed listing with its latest decision as a label (1 confirmed, 0 dismissed), in the
-    `pwatch flag` input shape (id, text, title, lang) so it can feed retraining directly."""
+    `pwatch flag` input shape (id, text, title, lang) so it can feed retraining directly. A decision
+    made by a policy (demo auto-confirm) only repeats the model's own flag, so it is no label for
+    training: left out unless `include_automated`."""
     latest: dict[int, Review] = {}
     for review in session.scalars(select(Review).order_by(Review.id)):
         latest[review.listing_id] = review
     out = []
     for lid, review in sorted(latest.items()):
+        if review.automated and not include_automated:
+            continue
         snap = session.execute(
             select(Snapshot, Detection)
             .join(Event, (Event.snapshot_id == Snapshot.id) & (Event.kind == "flagged") & (Event.listing_id == lid))
@@ -124,6 +128,7 @@ def labelled_rows(session: Session) -> list[dict[str, Any]]:
                 "label": 1 if review.decision == "confirmed" else 0,
                 "decision": review.decision,
                 "reviewer": review.reviewer,
+                "automated": review.automated,
                 "decided_at": review.decided_at.isoformat(),
                 "note": review.note,
                 "model_version": detection.model_version if detection else None,
@@ -135,8 +140,8 @@ def labelled_rows(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def write_labels(session: Session, out: Path) -> int:
-    rows = labelled_rows(session)
+def write_labels(session: Session, out: Path, include_automated: bool = False) -> int:
+    rows = labelled_rows(session, include_automated)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
         for row in rows:

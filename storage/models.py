@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -178,6 +179,9 @@ class Review(Base):
     reviewer: Mapped[str200]
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[utcts]
+    automated: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="decided by a policy (demo auto-confirm), not by a person"
+    )
 
 
 class Notice(Base):
@@ -190,6 +194,11 @@ class Notice(Base):
     sent_at: Mapped[utcts]
     ticket: Mapped[str | None] = mapped_column(String(200), comment="platform's ticket id from its answer")
     response: Mapped[json] = mapped_column(comment="platform's answer as received")
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending", server_default="pending",
+        comment="pending | sent | failed (failed ones are re-sent on a later run)",
+    )
+    failure: Mapped[str | None] = mapped_column(Text, comment="why the last delivery attempt failed, in one line")
 
 
 class NoticeListing(Base):

@@ -14,6 +14,9 @@ from storage.errors import IllegalTransition, UnknownEntity
 from storage.models import Listing, Notice, NoticeListing, Platform
 
 
+FAILURE_MAX = 500  # characters of a failure reason kept: one line, never the platform's whole answer
+
+
 @dataclass(frozen=True)
 class ReportableListing:
     id: int
@@ -59,7 +62,8 @@ def record_notice(
         notice_id = session.execute(
             insert(Notice)
             .values(platform_id=pid, idempotency_key=idempotency_key, legal_basis=legal_basis, channel=channel,
-                    sent_at=sent_at, ticket=ticket, response=response if response is not None else {})
+                    sent_at=sent_at, ticket=ticket, status="pending" if ticket is None else "sent",
+                    response=response if response is not None else {})
             .returning(Notice.id)
         ).scalar_one()
         session.execute(insert(NoticeListing.__table__), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
@@ -71,10 +75,17 @@ def record_notice(
 
 
 def record_notice_response(session: Session, idempotency_key: str, *, ticket: str | None, response: Any) -> None:
-    """Store the platform's answer (ticket id, body) to a notice recorded earlier."""
-    done = session.execute(
-        update(Notice).where(Notice.idempotency_key == idempotency_key).values(ticket=ticket, response=response)
-    )
+    """Store the platform's answer (ticket id, body) to a notice recorded earlier: it is sent."""
+    _update(session, idempotency_key, ticket=ticket, response=response, status="sent", failure=None)
+
+
+def record_notice_failure(session: Session, idempotency_key: str, reason: str) -> None:
+    """Mark a notice failed with a one-line reason (capped); a later run re-sends it."""
+    _update(session, idempotency_key, status="failed", failure=reason[:FAILURE_MAX])
+
+
+def _update(session: Session, idempotency_key: str, **values: Any) -> None:
+    done = session.execute(update(Notice).where(Notice.idempotency_key == idempotency_key).values(**values))
     if done.rowcount == 0:
         raise UnknownEntity(f"no notice with idempotency key {idempotency_key!r}")
 

@@ -58,11 +58,14 @@ def register(subparsers, common) -> None:
         act.add_argument("id", type=int, help="listing id")
         act.add_argument("--note", help="free-text reason kept with the decision")
         act.add_argument("--reviewer", help="who decides (default: $PWATCH_REVIEWER or the login name)")
-        act.add_argument("--date", type=_date, help="logical date of the decision (default: today, UTC)")
+        act.add_argument("--date", type=_date, help="logical date of the decision, between the flag date and the "
+                         "database's logical date (default: the database's logical date)")
         act.set_defaults(handler=cmd_review_decide, decision=decision)
 
     export = actions.add_parser("export", parents=[common], help="confirmed and dismissed listings as labelled JSONL for retraining")
     export.add_argument("--out", required=True, help="output JSONL file (id, title, text, lang, label, decision, reviewer, ...)")
+    export.add_argument("--include-automated", action="store_true",
+                        help="also export decisions made by the demo auto-confirm policy (left out: they are no human label)")
     export.set_defaults(handler=cmd_review_export)
 
     audit = subparsers.add_parser("audit", parents=[group_common], help="audit report: every statistic with definitions, drill-down, manifest",
@@ -84,6 +87,9 @@ def register(subparsers, common) -> None:
     over.add_argument("--date", type=_date, help="as of this logical date (default: latest event date)")
     over.add_argument("--format", choices=["table", "json"], default="table")
     over.set_defaults(handler=cmd_notices_overdue)
+    failed = nact.add_parser("failed", parents=[common], help="notices whose last delivery failed, with the reason")
+    failed.add_argument("--format", choices=["table", "json"], default="table")
+    failed.set_defaults(handler=cmd_notices_failed)
 
 
 @contextmanager
@@ -181,10 +187,16 @@ def _reviewer(args) -> str:
 def cmd_review_decide(args, settings: Settings) -> int:
     from reports.review import ReviewError, decide
 
-    now = dt.datetime.now(dt.timezone.utc)
-    at = now if args.date is None else dt.datetime.combine(args.date, now.timetz())
+    from storage.reviews import logical_day
+    from storage.types import logical_ts
+
     reviewer = _reviewer(args)
     with _session(settings, write=True) as session:
+        # a logical date, like every event: never the wall clock, which a simulated world may be ahead of
+        day = args.date or logical_day(session)
+        if day is None:
+            raise StateError("nothing tracked yet: no logical date to date the decision")
+        at = logical_ts(day)
         try:
             review_id = decide(session, args.id, args.decision, reviewer, args.note, at)
         except ReviewError as exc:
@@ -198,7 +210,7 @@ def cmd_review_export(args, settings: Settings) -> int:
 
     out = Path(args.out)
     with _session(settings) as session:
-        n = write_labels(session, out)
+        n = write_labels(session, out, args.include_automated)
     print(f"{n} labelled listing(s) written to {out}")
     return 0
 
@@ -242,4 +254,19 @@ def cmd_notices_overdue(args, settings: Settings) -> int:
         for key, url in n.open_listings:
             print(f"      {_clean(key)}  {_clean(url)}")
     print(f"{len(rows)} overdue notice(s)")
+    return 0
+
+
+def cmd_notices_failed(args, settings: Settings) -> int:
+    from reports.queries import failed_notices
+
+    with _session(settings) as session:
+        rows = failed_notices(session)
+    if args.format == "json":
+        print(json.dumps([{"notice_id": n.notice_id, "platform": n.platform, "sent_on": n.sent_on.isoformat(),
+                           "failure": n.failure} for n in rows]))
+        return 0
+    for n in rows:
+        print(f"  notice {n.notice_id} ({_clean(n.platform)}), recorded {n.sent_on}: {_clean(n.failure)}")
+    print(f"{len(rows)} failed notice(s), re-sent on the next `pwatch notify`")
     return 0

@@ -52,14 +52,14 @@ def test_one_notice_per_platform_with_ticket_and_reported_events(world, endpoint
     assert len(endpoint.received) == 1
 
 
-def test_unreachable_endpoint_leaves_notice_pending_then_resends_same_key(world, endpoint):
+def test_unreachable_endpoint_marks_the_notice_failed_then_resends_same_key(world, endpoint):
     _setup(world, endpoint, n=2)
     endpoint.stop()  # platform down
     counts = send_notices(world.settings, D0)
     assert counts["failed"] == 1 and counts["sent"] == 0
     with Session(world.engine) as s:
         notice = s.scalars(select(Notice)).one()
-        assert notice.ticket is None and notice.response["status"] == "pending"
+        assert notice.ticket is None and notice.status == "failed" and "/notices" in notice.failure
         key = notice.idempotency_key
     endpoint.start()  # back on the same origin: the rerun sends the stored body with the same key
     counts = send_notices(world.settings, D0 + dt.timedelta(days=1))
@@ -124,3 +124,46 @@ def test_killed_before_the_platform_recorded_it_sends_once_on_rerun(world, endpo
     assert send_notices(world.settings, D0) == {"sent": 0, "resent": 1, "listings": 0, "failed": 0}
     assert [b["urls"] for b in endpoint.received] == [[f"{endpoint.origin}/product/CD0.html"]]
     assert sorted(_reported_counts(world).values()) == [1]
+
+
+def _sor(world):
+    import csv
+
+    path = world.settings.data_path / "notices" / "statements_of_reasons.csv"
+    return {row["platform_uid"]: row for row in csv.DictReader(path.open(encoding="utf-8"))}
+
+
+def test_notices_say_when_the_decision_was_automated(world, endpoint):
+    """Under the demo auto-confirm policy the notice, its export and its statements of reasons say
+    the decision was automated; a listing an analyst confirmed is still said to be reviewed."""
+    from storage.reviews import auto_confirm_flags
+
+    items = [item("chemdir", endpoint.origin, f"CD{i}", D0, f"4-ANPP 99% lot {i}") for i in range(3)]
+    world.crawl("chemdir", endpoint.origin, D0, items)
+    world.review("CD0", "confirmed", D0)
+    with Session(world.engine) as s, s.begin():
+        assert auto_confirm_flags(s, D0) == 2
+    assert send_notices(world.settings, D0)["sent"] == 1
+    (body,) = endpoint.received
+    assert "2 of the 3 listings were confirmed automatically, without human review" in body["explanation"]
+    assert body["explanation"].count("[confirmed automatically]") == 2
+    sor = _sor(world)
+    assert {k: r["automated_decision"] for k, r in sor.items()} == {
+        "CD0": "DECISION_NOT_AUTOMATED", "CD1": "DECISION_FULLY_AUTOMATED", "CD2": "DECISION_FULLY_AUTOMATED"}
+    assert "reviewed and confirmed by an analyst" in sor["CD0"]["illegal_content_explanation"]
+    assert "without human review" in sor["CD1"]["illegal_content_explanation"]
+    assert "analyst" not in sor["CD1"]["illegal_content_explanation"]
+    exported = json.loads((world.settings.data_path / "notices" / "notices.json").read_text())["notices"]
+    assert "confirmed automatically" in exported[0]["body"]
+
+
+def test_a_fully_automated_notice_never_mentions_an_analyst(world, endpoint):
+    from storage.reviews import auto_confirm_flags
+
+    world.crawl("chemdir", endpoint.origin, D0, [item("chemdir", endpoint.origin, "CD0", D0, "4-ANPP 99%")])
+    with Session(world.engine) as s, s.begin():
+        auto_confirm_flags(s, D0)
+    send_notices(world.settings, D0)
+    (body,) = endpoint.received
+    assert "analyst" not in body["explanation"] and "(automated decision)" in body["explanation"]
+    assert _sor(world)["CD0"]["automated_decision"] == "DECISION_FULLY_AUTOMATED"

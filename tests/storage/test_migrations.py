@@ -17,7 +17,7 @@ def _assert_at_head(url):
         tables = set(inspect(eng).get_table_names())
         assert set(Base.metadata.tables) <= tables and "alembic_version" in tables
         with eng.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005_notice_limits"
     finally:
         eng.dispose()
 
