@@ -23,11 +23,17 @@ GONE_REASONS = (
 
 @dataclass(frozen=True)
 class Evidence:
-    """Where the exact bytes of a fetched page are kept."""
+    """Where the exact bytes of a fetched page are kept: one WARC response record.
+
+    File + record id name the record (two identical 404 bodies share `sha256`, never a record);
+    `target_uri` is the record's WARC-Target-URI, the URL that answered (after any redirects for
+    a live listing, so it may differ from the item's canonical `url`).
+    """
 
     warc_file: str  # path relative to the data dir
     record_id: str  # WARC-Record-ID of the response record
     sha256: str  # hex SHA-256 of the HTTP payload (body) as received
+    target_uri: str = ""  # WARC-Target-URI of that record
 
 
 @dataclass

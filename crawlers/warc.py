@@ -91,6 +91,7 @@ class EvidenceWriter:
             warc_file=self._relpath,
             record_id=record.rec_headers.get_header("WARC-Record-ID"),
             sha256=payload_hex,
+            target_uri=capture.url,
         )
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """The audit report for a period: every statistic per platform and in total with its unit and
-definition, a drill-down of the listings (and evidence hashes) behind each number, and a SHA-256
-manifest of every exported file.
+definition, a drill-down of the listings (and evidence hashes) behind each number, the WARC record
+(file, record id, target URI, payload hash) every counted event cites, and a SHA-256 manifest of
+every exported file.
 
 Numbers and drill-downs both come from `storage.stats` (`compute_stats` / `explain_all`), the same
 single computation `pwatch stats` prints, so a number and its drill-down cannot disagree.
@@ -49,7 +50,11 @@ DEFINITIONS = {
 }
 
 DRILL_FIELDS = ["metric", "group", "subject", "id", "platform", "listing_key", "url", "counted", "value",
-                "evidence_events", "evidence_sha256"]
+                "evidence_events", "evidence_sha256", "evidence_records"]
+# One row per event behind a number and the WARC record it cites (blank for an event that cites no
+# page: a removal concluded from absence, a review, a notice).
+EVIDENCE_FIELDS = ["metric", "group", "subject", "id", "listing_key", "event", "on", "evidence_sha256", "warc_file",
+                   "warc_record_id", "target_uri"]
 STAT_FIELDS = ["metric", "group", "value", "unit", "definition", "drilldown_rows", "drilldown_counted"]
 
 
@@ -95,9 +100,19 @@ def _drill_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:
                 "" if d.get("value") is None else round(float(d["value"]), 3),
                 " ".join(f"{e.get('event')}@{e.get('on')}" for e in evidence),
                 " ".join(e["evidence_sha256"] for e in evidence if e.get("evidence_sha256")),
+                " ".join(e["warc_record_id"] for e in evidence if e.get("warc_record_id")),
             ]
         )
     return rows
+
+
+def _evidence_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [d["metric"], d["group"], d["subject"], d["id"], d.get("listing_key", ""), e.get("event", ""), e.get("on", ""),
+         e.get("evidence_sha256") or "", e.get("warc_file") or "", e.get("warc_record_id") or "", e.get("target_uri") or ""]
+        for d in drill
+        for e in d.get("evidence") or []
+    ]
 
 
 def _stat_rows(data: dict[str, Any]) -> list[list[Any]]:
@@ -149,7 +164,8 @@ def render(data: dict[str, Any]) -> str:
         tag("p", "Period: logical dates ", tag("b", period), " inclusive. Every number is a query over the append-only "
             "tracking events; ", tag("a", "drilldown.csv", href="drilldown.csv"), " lists the listings (or accounts, "
             "stores, platforms) and evidence hashes behind each one (column ", tag("code", "counted"), " marks the "
-            "numerator of a share). ", tag("a", "statistics.csv", href="statistics.csv"), " has the same numbers; ",
+            "numerator of a share); ", tag("a", "evidence.csv", href="evidence.csv"), " names the WARC file, record id, "
+            "target URI and payload hash each of their events cites. ", tag("a", "statistics.csv", href="statistics.csv"), " has the same numbers; ",
             tag("a", MANIFEST_NAME, href=MANIFEST_NAME), " holds the SHA-256 of every file (check with ",
             tag("code", f"sha256sum -c {MANIFEST_NAME}"), ")."),
         tag("h2", "Statistics per platform and in total"),
@@ -175,6 +191,7 @@ def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "statistics.csv", STAT_FIELDS, _stat_rows(data))
     write_csv(out_dir / "drilldown.csv", DRILL_FIELDS, _drill_rows(data["drill"]))
+    write_csv(out_dir / "evidence.csv", EVIDENCE_FIELDS, _evidence_rows(data["drill"]))
     (out_dir / "statistics.json").write_text(
         json.dumps({"from": date_from.isoformat(), "to": date_to.isoformat(), "units": data["units"],
                     "definitions": DEFINITIONS, "groups": data["groups"]}, indent=1) + "\n", encoding="utf-8")

@@ -93,9 +93,10 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
         if not 0.0 <= r.score <= 1.0:
             raise ValueError(f"detection for snapshot {r.snapshot_id}: score {r.score} outside [0, 1]")
     snaps = {
-        sid: (lid, seen_on, sha)
-        for sid, lid, seen_on, sha in session.execute(
-            select(Snapshot.id, Snapshot.listing_id, Snapshot.seen_on, Snapshot.evidence_sha256).where(
+        sid: (lid, seen_on, ev.cited(sha, warc_file, record_id, uri))
+        for sid, lid, seen_on, sha, warc_file, record_id, uri in session.execute(
+            select(Snapshot.id, Snapshot.listing_id, Snapshot.seen_on, Snapshot.evidence_sha256, Snapshot.evidence_file,
+                   Snapshot.evidence_record, Snapshot.evidence_uri).where(
                 Snapshot.id.in_({r.snapshot_id for r in rows})
             )
         )
@@ -126,7 +127,7 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
         )
         new_events = []
         for r in rows:
-            lid, seen_on, sha = snaps[r.snapshot_id]
+            lid, seen_on, cites = snaps[r.snapshot_id]
             if r.flagged and lid in unreviewed:
                 unreviewed.discard(lid)
                 det_id = session.scalar(
@@ -134,7 +135,7 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
                 )
                 new_events.append(
                     ev.NewEvent("flagged", lid, day or seen_on, snapshot_id=r.snapshot_id, detection_id=det_id,
-                                evidence_sha256=sha, details={"score": r.score, "model_version": r.model_version})
+                                **cites, details={"score": r.score, "model_version": r.model_version})
                 )
         ev.append(session, new_events)
     return len(new_events)

@@ -26,7 +26,10 @@ class NewEvent:
     account_id: int | None = None
     store_id: int | None = None
     cause: str | None = None
-    evidence_sha256: str | None = None
+    evidence_sha256: str | None = None  # the cited page: payload hash, WARC file, record id, target URI
+    evidence_file: str | None = None
+    evidence_record: str | None = None
+    evidence_uri: str | None = None
     observation_id: int | None = None
     snapshot_id: int | None = None
     detection_id: int | None = None
@@ -34,6 +37,14 @@ class NewEvent:
     notice_id: int | None = None
     related_listing_id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+EVIDENCE_FIELDS = ("evidence_sha256", "evidence_file", "evidence_record", "evidence_uri")
+
+
+def cited(sha256: str | None, warc_file: str | None, record_id: str | None, target_uri: str | None) -> dict[str, str | None]:
+    """NewEvent keywords naming one WARC record (hash, file, record id, target URI)."""
+    return dict(zip(EVIDENCE_FIELDS, (sha256, warc_file, record_id, target_uri)))
 
 
 FIRST_SEEN = next_state(UNSEEN, "first_seen")  # the state ingest gives a listing row it creates
@@ -105,7 +116,7 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
                 "store_id": e.store_id if e.store_id is not None else store_id,
                 "listing_id": e.listing_id,
                 "cause": e.cause,
-                "evidence_sha256": e.evidence_sha256,
+                **{name: getattr(e, name) for name in EVIDENCE_FIELDS},
                 "observation_id": e.observation_id,
                 "snapshot_id": e.snapshot_id,
                 "detection_id": e.detection_id,
@@ -133,13 +144,13 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
 def first_seen_insert(rows: Select) -> Insert:
     """The INSERT of first_seen events for listing rows ingest has just created (in state FIRST_SEEN).
 
-    `rows` selects (platform_id, account_id, store_id, listing_id, evidence_sha256, observation_id,
-    snapshot_id) per new listing: ingest builds it from its staging table, so the events are one
+    `rows` selects (platform_id, account_id, store_id, listing_id, evidence_sha256, evidence_file,
+    evidence_record, evidence_uri, observation_id, snapshot_id) per new listing: ingest builds it from its staging table, so the events are one
     INSERT .. SELECT with no per-row parameters, and each points at its sighting and snapshot.
     Built once (ingest keeps it); run it with `first_seen_params(day)` and `rows`' own parameters.
     """
     columns = ["kind", "occurred_on", "occurred_at", "platform_id", "account_id", "store_id", "listing_id",
-               "evidence_sha256", "observation_id", "snapshot_id", "details"]
+               *EVIDENCE_FIELDS, "observation_id", "snapshot_id", "details"]
     source = rows.subquery()
     events = select(
         literal("first_seen", String()), bindparam("fs_on", type_=Date()), bindparam("fs_at", type_=UTCDateTime()),

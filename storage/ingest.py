@@ -104,7 +104,8 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
         and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.fullmatch(item.content_sha256)))
         and item.platform == platform
         and (item.crawl_date is None or item.crawl_date == day)
-        and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.fullmatch(evidence.sha256)))
+        and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.fullmatch(evidence.sha256)
+                                  and type(evidence.target_uri) is str))
     )
 
 
@@ -145,6 +146,8 @@ def _problem(item: Any, platform: str, day: dt.date) -> str | None:
         isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.fullmatch(item.evidence.sha256)
     ):
         return f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
+    if item.evidence is not None and not isinstance(item.evidence.target_uri, str):
+        return f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}"
     return None
 
 
@@ -254,7 +257,7 @@ def _ingest_seen(
             seq, key, before[key][0] if key in before else None, it.url, hashes[key],
             accounts.get(it.seller_key), stores.get(it.store_key), it.http_status,
             evidence.warc_file if evidence else None, evidence.record_id if evidence else None,
-            evidence.sha256 if evidence else None,
+            evidence.sha256 if evidence else None, (evidence.target_uri or None) if evidence else None,
             int(key not in before), int(snap), obs_action(it),
         ) + content
 
@@ -285,7 +288,7 @@ def _ingest_seen(
                 "changed",
                 before[it.listing_key][0],
                 day,
-                evidence_sha256=it.evidence.sha256 if it.evidence else None,
+                **_cites(it.evidence),
                 details={"from": before[it.listing_key][1], "to": hashes[it.listing_key]},
             )
             for it in changed
@@ -311,6 +314,7 @@ class _StageWrites(NamedTuple):
 @functools.cache
 def _stage_writes(dialect: str) -> _StageWrites:
     stage = STAGE
+    cited = [stage.c[name] for name in ev.EVIDENCE_FIELDS]  # the WARC record a row's page is kept in
     pid, day, run_id = bindparam("pid", type_=BigInteger()), bindparam("day", type_=Date()), bindparam("run_id", type_=BigInteger())
     first = ev.FIRST_SEEN
 
@@ -325,10 +329,10 @@ def _stage_writes(dialect: str) -> _StageWrites:
 
     snapshot_rows = select(
         stage.c.listing_id, stage.c.content_sha256, day, stage.c.title, stage.c.text, stage.c.lang, stage.c.price,
-        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, stage.c.evidence_sha256,
+        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, *cited,
     ).where(stage.c.snap == 1).order_by(stage.c.seq)
     snapshot_columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency",
-                        "seller_name", "contacts", "location", "posted_at", "evidence_sha256"]
+                        "seller_name", "contacts", "location", "posted_at", *ev.EVIDENCE_FIELDS]
 
     # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
     # into observations (events reference it) cost twice an insert when replaying a 100k-listing
@@ -342,13 +346,14 @@ def _stage_writes(dialect: str) -> _StageWrites:
         "evidence_file": stage.c.evidence_file,
         "evidence_record": stage.c.evidence_record,
         "evidence_sha256": stage.c.evidence_sha256,
+        "evidence_uri": stage.c.evidence_uri,
     }
     sighting_rows = select(run_id, stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
     observations = Observation.__table__
 
     # Per listing created in this batch (ids low..high): its owners, sighting and snapshot.
     first_sightings = (
-        select(pid, stage.c.account_id, stage.c.store_id, stage.c.listing_id, stage.c.evidence_sha256, Observation.id, Snapshot.id)
+        select(pid, stage.c.account_id, stage.c.store_id, stage.c.listing_id, *cited, Observation.id, Snapshot.id)
         .select_from(stage)
         # by (listing, run): a new listing has exactly one sighting in this run, and the integer
         # index is cheaper than the (run, URL) one
@@ -428,7 +433,15 @@ def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence
         "evidence_file": evidence.warc_file if evidence else None,
         "evidence_record": evidence.record_id if evidence else None,
         "evidence_sha256": evidence.sha256 if evidence else None,
+        "evidence_uri": (evidence.target_uri or None) if evidence else None,
     }
+
+
+def _cites(evidence: Evidence | None) -> dict[str, str | None]:
+    """An event's evidence keywords from an item's evidence (all None without one)."""
+    if evidence is None:
+        return ev.cited(None, None, None, None)
+    return ev.cited(evidence.sha256, evidence.warc_file, evidence.record_id, evidence.target_uri or None)
 
 
 def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:

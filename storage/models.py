@@ -136,6 +136,7 @@ class Observation(Base):
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="SHA-256 of the HTTP payload")
+    evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of the cited record (the final URL of a live page)")
 
 
 class Snapshot(Base):
@@ -157,6 +158,9 @@ class Snapshot(Base):
     location: Mapped[str | None] = mapped_column(String(200))
     posted_at: Mapped[str | None] = mapped_column(String(40))
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page it came from")
+    evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")
+    evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page")
+    evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of that page")
 
 
 class Detection(Base):
@@ -236,6 +240,9 @@ class Event(Base):
     listing_id: Mapped[int | None] = _fk("listings.id", comment="null for account/store/platform closures")
     cause: Mapped[str | None] = mapped_column(String(20), comment="removal cause, e.g. not_found, silent, account_closed")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page that evidences the event")
+    evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")
+    evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page: tells identical bodies apart")
+    evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of that page")
     observation_id: Mapped[int | None] = _fk("observations.id")
     snapshot_id: Mapped[int | None] = _fk("snapshots.id")
     detection_id: Mapped[int | None] = _fk("detections.id")

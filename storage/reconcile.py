@@ -75,6 +75,15 @@ def reconcile_date(
     return summary
 
 
+# The observation columns that name its WARC record, in `ev.EVIDENCE_FIELDS` order: every event
+# born of an observation carries its own copy (a rerun of the date overwrites the observation).
+_CITED = (Observation.evidence_sha256, Observation.evidence_file, Observation.evidence_record, Observation.evidence_uri)
+
+
+def _cites(row) -> dict[str, str | None]:
+    return ev.cited(row.evidence_sha256, row.evidence_file, row.evidence_record, row.evidence_uri)
+
+
 def _mark_sightings(session: Session, pid: int, run: CrawlRun, day: dt.date) -> None:
     """listings.last_seen_on from the run's live sightings: one set-based UPDATE, not one per item."""
     seen = select(Observation.listing_id).where(Observation.crawl_run_id == run.id, Observation.kind == "seen")
@@ -94,20 +103,20 @@ def _reappearances(session: Session, run: CrawlRun, day: dt.date, summary: Recon
         .subquery()
     )
     rows = session.execute(
-        select(Observation.listing_id, Observation.id, Observation.evidence_sha256)
+        select(Observation.listing_id, Observation.id, *_CITED)
         .join(Listing, Listing.id == Observation.listing_id)
         .join(last_removal, last_removal.c.listing_id == Listing.id)
         .where(Observation.crawl_run_id == run.id, Observation.kind == "seen", Listing.presence == "removed",
                last_removal.c.on < day)
         .order_by(Observation.listing_id)
     ).all()
-    ev.append(session, [ev.NewEvent("reappeared", lid, day, observation_id=oid, evidence_sha256=sha) for lid, oid, sha in rows])
+    ev.append(session, [ev.NewEvent("reappeared", r.listing_id, day, observation_id=r.id, **_cites(r)) for r in rows])
     summary.reappeared += len(rows)
 
 
 def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, healthy: bool, summary: ReconcileSummary) -> None:
     gone = session.execute(
-        select(Observation.id, Observation.listing_id, Observation.gone_reason, Observation.evidence_sha256,
+        select(Observation.id, Observation.listing_id, Observation.gone_reason, *_CITED,
                Listing.account_id, Listing.store_id, Listing.last_seen_on)
         .outerjoin(Listing, Listing.id == Observation.listing_id)
         .where(Observation.crawl_run_id == run.id, Observation.kind == "gone")
@@ -119,7 +128,7 @@ def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, 
     if platform_closed and session.scalar(select(Platform.closed_on).where(Platform.id == pid)) is None:
         g = platform_closed[0]
         session.execute(update(Platform).where(Platform.id == pid).values(closed_on=day))
-        ev.append(session, [ev.NewEvent("platform_closed", None, day, platform_id=pid, observation_id=g.id, evidence_sha256=g.evidence_sha256)])
+        ev.append(session, [ev.NewEvent("platform_closed", None, day, platform_id=pid, observation_id=g.id, **_cites(g))])
         summary.platforms_closed += 1
         summary.removed_by_closure += _remove_all(session, Listing.platform_id == pid, day, "platform_closed", g)
     if not healthy:
@@ -143,7 +152,7 @@ def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, 
         if g.listing_id in active and g.last_seen_on < day:
             active.discard(g.listing_id)
             events.append(ev.NewEvent("removal_observed", g.listing_id, day, cause=g.gone_reason, observation_id=g.id,
-                                      evidence_sha256=g.evidence_sha256))
+                                      **_cites(g)))
     ev.append(session, events)
     summary.removed_explicit += len(events)
 
@@ -153,13 +162,13 @@ def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.dat
         return False
     session.execute(update(model).where(model.id == entity_id).values(closed_on=day))
     ids = {"account_id": entity_id} if model is Account else {"store_id": entity_id}
-    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, observation_id=g.id, evidence_sha256=g.evidence_sha256, **ids)])
+    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, observation_id=g.id, **_cites(g), **ids)])
     return True
 
 
 def _remove_all(session: Session, where, day: dt.date, cause: str, g) -> int:
     ids = list(session.scalars(select(Listing.id).where(where, Listing.presence == "active", Listing.last_seen_on < day).order_by(Listing.id)))
-    ev.append(session, [ev.NewEvent("removal_observed", lid, day, cause=cause, observation_id=g.id, evidence_sha256=g.evidence_sha256) for lid in ids])
+    ev.append(session, [ev.NewEvent("removal_observed", lid, day, cause=cause, observation_id=g.id, **_cites(g)) for lid in ids])
     return len(ids)
 
 

@@ -105,6 +105,9 @@ class _Ev:
     listing_id: int | None
     related_listing_id: int | None
     evidence_sha256: str | None
+    evidence_file: str | None
+    evidence_record: str | None
+    evidence_uri: str | None
 
 
 def _in(on: dt.date, lo: dt.date | None, hi: dt.date | None) -> bool:
@@ -134,7 +137,10 @@ class _Names:
 
 
 def _evidence(e: _Ev) -> dict[str, Any]:
-    return {"event": e.kind, "on": e.on.isoformat(), "evidence_sha256": e.evidence_sha256}
+    """One event behind a number with the WARC record it cites: identical pages (one generic 404
+    body for many listings) share a hash, never a record."""
+    return {"event": e.kind, "on": e.on.isoformat(), "evidence_sha256": e.evidence_sha256,
+            "warc_file": e.evidence_file, "warc_record_id": e.evidence_record, "target_uri": e.evidence_uri}
 
 
 def _members(session: Session, date_from: dt.date | None, date_to: dt.date | None, by: str | None) -> dict[str, dict[str, list[Member]]]:
@@ -143,7 +149,8 @@ def _members(session: Session, date_from: dt.date | None, date_to: dt.date | Non
         raise ValueError(f"by must be one of platform, account, store; got {by!r}")
     names = _Names(session)
     stmt = select(Event.id, Event.kind, Event.occurred_on, Event.occurred_at, Event.platform_id, Event.account_id,
-                  Event.store_id, Event.listing_id, Event.related_listing_id, Event.evidence_sha256).order_by(Event.id)
+                  Event.store_id, Event.listing_id, Event.related_listing_id, Event.evidence_sha256, Event.evidence_file,
+                  Event.evidence_record, Event.evidence_uri).order_by(Event.id)
     if date_to is not None:
         stmt = stmt.where(Event.occurred_on <= date_to)
     events = [_Ev(*row) for row in session.execute(stmt)]
@@ -219,7 +226,7 @@ def _members(session: Session, date_from: dt.date | None, date_to: dt.date | Non
     )
     for notice_id, lid, sent_at, pid, aid, sid in rows:
         if _in(sent_at.date(), date_from, date_to):
-            pseudo = _Ev(0, "notice", sent_at.date(), sent_at, pid, aid, sid, lid, None, None)
+            pseudo = _Ev(0, "notice", sent_at.date(), sent_at, pid, aid, sid, lid, None, None, None, None, None)
             add(pseudo, "items_reported", Member("listing", lid, evidence=[{"event": "notice", "notice_id": notice_id, "on": sent_at.date().isoformat()}]))
     return out
 

@@ -230,17 +230,22 @@ class PlatformSpider(scrapy.Spider):
             yield self._gone_item(response, page_url, "store_closed", None)
 
     # --- items ----------------------------------------------------------------------------
-    def _evidence(self, response: Response) -> Evidence:
-        # A removal redirect: keep every hop, cite the first (the answer at the listing URL).
+    def _evidence(self, response: Response, cite_final: bool = False) -> Evidence:
+        """Archive every redirect hop and the final answer; return the record to cite.
+
+        A removal redirect cites its first hop (the answer at the listing URL says it is gone).
+        A live listing cites the final answer (`cite_final`): the page that shows it, never a
+        hop's empty body.
+        """
         first: Evidence | None = None
         for hop in response.meta.get("pwatch_hops", []):
             written = self.evidence.write(hop)
             first = first or written
         final = self.evidence.write(capture_of(response))
-        return first or final
+        return final if cite_final or first is None else first
 
     def _listing_item(self, response: Response, page_url: str, data: Listing) -> ListingItem:
-        evidence = self._evidence(response)
+        evidence = self._evidence(response, cite_final=True)
         return ListingItem(
             platform=self.name,
             listing_key=data.listing_key,

@@ -45,7 +45,8 @@ def register(subparsers, common) -> None:
     st.add_argument("--to", dest="date_to", type=_date, help="last logical date (default: unbounded)")
     st.add_argument("--by", choices=("platform", "account", "store"), help="also give per-group numbers")
     st.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    st.add_argument("--explain", metavar="STATISTIC", help="list the listings and evidence hashes behind one statistic")
+    st.add_argument("--explain", metavar="STATISTIC",
+                    help="list the listings behind one statistic and the WARC record (file, record id, target URI, hash) of each event")
     st.add_argument("--group", help="with --explain and --by: the group to explain (default: the total)")
     st.set_defaults(handler=cmd_stats)
 
@@ -166,11 +167,13 @@ def _print_explain(rows, fmt: str) -> None:
         return
     if fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256"])
+        writer.writerow(["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256",
+                         "warc_file", "warc_record_id", "target_uri"])
         for r in rows:
-            hashes = " ".join(e.get("evidence_sha256") or "-" for e in r["evidence"])
+            cited = [" ".join(e.get(name) or "-" for e in r["evidence"])
+                     for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")]
             writer.writerow([r["subject"], r["id"], r.get("platform", ""), r.get("listing_key", ""), r.get("url", ""),
-                             r["counted"], "" if r["value"] is None else r["value"], hashes])
+                             r["counted"], "" if r["value"] is None else r["value"], *cited])
         return
     for r in rows:
         ident = f"{r.get('platform')}/{r.get('listing_key')}" if r["subject"] == "listing" else f"{r['subject']} {r['id']}"
@@ -178,6 +181,10 @@ def _print_explain(rows, fmt: str) -> None:
         flag = "" if r["counted"] else " (not counted)"
         value = "" if r["value"] is None else f" value={r['value']:.1f}"
         print(f"{ident}{flag}{value}  {events}")
+        for e in r["evidence"]:
+            if e.get("warc_record_id"):
+                print(f"    {e['event']}@{e['on']} {e['warc_file']} {e['warc_record_id']} {e.get('target_uri') or '-'} "
+                      f"sha256:{e.get('evidence_sha256') or '-'}")
     print(f"{len(rows)} subject(s)")
 
 
