@@ -14,7 +14,7 @@ def as_pwatch_error(exc: Exception, url: str) -> PwatchError:
     if isinstance(exc, DatabaseUnreachable):
         return ServiceError(message)
     if isinstance(exc, DatabaseMissing):
-        return ConfigError(message)
+        return ConfigError(f"no tracking database at {mask_url(url)}: {exc}")
     return DatabaseError(message)  # corrupt, or another version's schema
 
 

@@ -133,7 +133,7 @@ def _sqlite_revision(path: Path) -> str | None:
     import sqlite3
 
     if not path.exists():
-        raise DatabaseMissing("no database file there: check --data-dir, or run `pwatch db upgrade` first")
+        raise DatabaseMissing("no file there; check --data-dir, or run `pwatch db upgrade` first")
     if not path.is_file():
         raise DatabaseMissing(f"{path} is not a file")
     # mode=rw never creates the file; a plain read leaves the main file as it was, and closing the
@@ -205,7 +205,7 @@ def verify_database(url: str, *, require_head: bool = True, allow_missing: bool 
     if revision is None:
         if allow_missing:
             return None
-        raise DatabaseMissing("has no schema yet: run `pwatch db upgrade` first")
+        raise DatabaseMissing("the file has no schema yet; run `pwatch db upgrade` first")
     known = {script.revision for script in _script().walk_revisions()}
     if revision not in known:
         raise SchemaMismatch(f"schema revision {revision!r} is newer than this code (head {head!r}): "

@@ -235,7 +235,7 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path, migrated_db, argv, 
 @pytest.mark.parametrize("case, expected", [
     ("newer-stats", "newer than this code"),
     ("corrupt-stats", "not a readable SQLite database"),
-    ("missing-stats", "no database file there: check --data-dir, or run `pwatch db upgrade`"),
+    ("missing-stats", "no file there; check --data-dir, or run `pwatch db upgrade`"),
     ("empty-file-stats", "pwatch db upgrade"),
     ("absence-k-0", "absence_k"),
     ("error-threshold-5", "between 0 and 1"),
