@@ -1,8 +1,10 @@
 """`pwatch`: the one entry point.
 
 Each command group lives in its own module under `pwatch/commands/` and exposes
-`register(subparsers, common)`; this module only assembles them and turns `PwatchError` into one
-line on stderr and a non-zero exit.
+`register(subparsers, common)`; this module only assembles them and turns every error into one
+line on stderr and a non-zero exit: `PwatchError` (and the database problems of `storage.db`) as
+`pwatch: error: ...`, anything else (a bug) as `pwatch: internal error: ...` naming the exception
+and where it was raised, with the traceback under `--debug` or `PWATCH_LOG_LEVEL=DEBUG`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import traceback
 
 from pwatch import redact
 from pwatch.datalock import creates_data_dir, data_dir_lock, lock_mode
-from pwatch.errors import PwatchError
+from pwatch.errors import PwatchError, StateError
 from pwatch.settings import load_settings
 
 # Command modules, imported lazily per invocation so `pwatch --help` stays fast.
@@ -28,13 +32,20 @@ COMMAND_MODULES = (
 )
 
 
+DEBUG_HELP = "show the traceback of an internal error (also PWATCH_LOG_LEVEL=DEBUG)"
+EX_SOFTWARE = 70  # sysexits.h: internal software error
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data folder (env PWATCH_DATA_DIR, default var/)")
+    # SUPPRESS: a subcommand's default must not overwrite `pwatch --debug COMMAND`.
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     parser = argparse.ArgumentParser(
         prog="pwatch",
         description="Precursor Watch: monitor marketplaces for fentanyl-precursor offers and audit takedowns.",
     )
+    parser.add_argument("--debug", action="store_true", default=False, help=DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         try:
@@ -47,22 +58,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(line: str) -> None:
+    """One line on stderr, whatever the message holds (newlines, lone surrogates)."""
+    text = " | ".join(part.strip() for part in str(line).splitlines() if part.strip())
+    sys.stderr.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+    sys.stderr.flush()
+
+
+def _debug(args) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("PWATCH_LOG_LEVEL", "").strip().upper() == "DEBUG"
+
+
+def _known_error(exc: BaseException, settings) -> PwatchError | None:
+    """The one-line error for an expected failure outside `PwatchError`, or None (a bug)."""
+    from storage.errors import StorageError
+
+    if isinstance(exc, PwatchError):
+        return exc
+    if settings is None or not isinstance(exc, StorageError):
+        return _database_failure(exc, settings)
+    from storage.db import DatabaseProblem
+
+    from pwatch.database import as_pwatch_error
+
+    if isinstance(exc, DatabaseProblem):
+        return as_pwatch_error(exc, settings.db_url)
+    return StateError(str(exc))
+
+
+def _database_failure(exc: BaseException, settings) -> PwatchError | None:
+    """The database server or file failing under a command (gone, locked, read-only, malformed)."""
+    from sqlalchemy import exc as sa_exc
+
+    from pwatch.errors import ServiceError, mask_url
+
+    if settings is None or type(exc) not in (sa_exc.OperationalError, sa_exc.DatabaseError):
+        return None
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return ServiceError(f"tracking database {mask_url(settings.db_url)}: {reason[0] if reason else 'failed'}")
+
+
+def _internal_error(exc: BaseException) -> None:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {frame.filename}:{frame.lineno}" if frame else ""
+    _say(f"pwatch: internal error{where}: {exc.__class__.__name__}: {redact.redact(str(exc))} "
+         "(a bug; rerun with --debug for the traceback)")
+
+
 def main(argv: list[str] | None = None) -> int:
     redact.install()
     parser = build_parser()
     args = parser.parse_args(argv)
+    settings = None
     try:
         settings = load_settings(data_dir=args.data_dir)
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         # Writers hold the data dir's lock for the whole command; readers take none.
         with data_dir_lock(settings.data_path, lock_mode(args), creates_data_dir(args)):
             result = args.handler(args, settings)
-    except PwatchError as exc:
-        print(f"pwatch: error: {redact.redact(str(exc))}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("pwatch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # every error ends here: one line, or the traceback under --debug
+        known = _known_error(exc, settings)
+        if known is not None:
+            _say(f"pwatch: error: {redact.redact(str(known))}")
+            return known.exit_code
+        if _debug(args):
+            raise
+        _internal_error(exc)
+        return EX_SOFTWARE
     return int(result or 0)
 
 

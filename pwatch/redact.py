@@ -22,14 +22,10 @@ def redact(text: str) -> str:
 
 
 def display_url(url: str) -> str:
-    """A database URL fit for output: SQLAlchemy's own rendering with the password hidden."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    """A database URL fit for output (one rule with `pwatch.errors.mask_url`)."""
+    from pwatch.errors import mask_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return redact(url)
+    return mask_url(url)
 
 
 def _redacting_factory(make_record):

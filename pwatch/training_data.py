@@ -71,18 +71,19 @@ def fixture_examples(n: int, *, seed: int, held_out: bool, langs: tuple[str, ...
 def read_labelled(path: Path) -> list[dict]:
     """A labelled JSONL file (`text`, `lang`, `label`, optional `title`, `kind`, `substances`)."""
     path = Path(path)
+    from pwatch.jsonl import parse_line
+
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     out = []
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        rec = parse_line(line, f"{path}:{lineno}")
         if not isinstance(rec, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object")
         for key, typ in (("text", str), ("lang", str), ("label", int)):

@@ -9,7 +9,11 @@ import logging
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.errors import StorageError
+
 HERE = Path(__file__).resolve().parent
+# Alembic logs one line per plugin at its first import (from any of its modules): keep stderr quiet.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
@@ -97,7 +101,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def alembic_config(url: str):
     from alembic.config import Config
 
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin otherwise
     import sys
 
     cfg = Config(str(HERE / "alembic.ini"), stdout=sys.stdout)  # alembic's default is bound at its import
@@ -110,6 +113,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Alembic upgrade to `revision`, programmatically (what `pwatch db upgrade` runs)."""
     from alembic import command
 
+    verify_database(url, require_head=False, allow_missing=True)  # never migrate a newer or corrupt one
     command.upgrade(alembic_config(url), revision)
 
 
@@ -118,3 +122,191 @@ def check(url: str) -> None:
     from alembic import command
 
     command.check(alembic_config(url))
+
+
+# -- checks on open ------------------------------------------------------------------------------
+
+
+class DatabaseProblem(StorageError):
+    """The tracking database cannot be used as it is; nothing was written to it."""
+
+
+class DatabaseMissing(DatabaseProblem):
+    """No database there (no SQLite file, or no tables yet)."""
+
+
+class DatabaseUnreachable(DatabaseProblem):
+    """The URL is unusable or the server does not answer."""
+
+
+class DatabaseCorrupt(DatabaseProblem):
+    """The file is not a database, or the database fails its own integrity check."""
+
+
+class SchemaMismatch(DatabaseProblem):
+    """The schema revision is not this code's head (newer: written by a later version)."""
+
+
+def _script():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def head_revision() -> str:
+    """The Alembic head of this code's migrations."""
+    return _script().get_current_head()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """alembic_version of a SQLite file, read without writing (no WAL switch, no write lock)."""
+    import sqlite3
+
+    if not path.exists():
+        raise DatabaseMissing("no file there; check --data-dir, or run `pwatch db upgrade` first")
+    if not path.is_file():
+        raise DatabaseMissing(f"{path} is not a file")
+    # mode=rw never creates the file; a plain read leaves the main file as it was, and closing the
+    # last connection removes the -wal/-shm files again (a mode=ro connection would leave them).
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+    except sqlite3.OperationalError:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "alembic_version" not in tables:
+            return None
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseCorrupt(f"{path} is not a readable SQLite database ({exc})") from None
+    finally:
+        conn.close()
+    return rows[0][0] if rows else None
+
+
+def _server_revision(url: str) -> str | None:
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(url, pool_pre_ping=False, connect_args=_connect_timeout(url))
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).fetchall()
+            conn.rollback()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise DatabaseUnreachable(f"not reachable ({reason[0] if reason else exc.__class__.__name__})") from None
+    finally:
+        engine.dispose()
+    return rows[0][0] if rows else None
+
+
+def _connect_timeout(url: str) -> dict:
+    return {"connect_timeout": 10} if url.startswith("postgresql") else {}
+
+
+def schema_revision(url: str) -> str | None:
+    """The database's alembic_version (None: no schema yet); raises DatabaseProblem, never writes."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        path = sqlite_file(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise DatabaseUnreachable(f"not a usable database URL ({exc.__class__.__name__})") from None
+    return _sqlite_revision(path) if path is not None else _server_revision(url)
+
+
+def verify_database(url: str, *, require_head: bool = True, allow_missing: bool = False) -> str | None:
+    """Check the database before anything uses it: it exists (unless `allow_missing`), is readable,
+    and its schema revision is this code's (`require_head`) or at least one this code knows.
+
+    A revision this code does not know was written by a newer version: reading it could misreport
+    and writing it could corrupt it, so that is always refused.
+    """
+    try:
+        revision = schema_revision(url)
+    except DatabaseMissing:
+        if allow_missing:
+            return None
+        raise
+    head = head_revision()
+    if revision is None:
+        if allow_missing:
+            return None
+        raise DatabaseMissing("the file has no schema yet; run `pwatch db upgrade` first")
+    known = {script.revision for script in _script().walk_revisions()}
+    if revision not in known:
+        raise SchemaMismatch(f"schema revision {revision!r} is newer than this code (head {head!r}): "
+                             "use the pwatch version that wrote it")
+    if require_head and revision != head:
+        raise SchemaMismatch(f"schema revision {revision!r} is older than this code (head {head!r}): "
+                             "run `pwatch db upgrade` first")
+    return revision
+
+
+def integrity_problems(url: str, limit: int = 5) -> list[str]:
+    """The database's own consistency checks, read-only; [] when all pass.
+
+    SQLite: `PRAGMA integrity_check` and `PRAGMA foreign_key_check`. PostgreSQL: indexes left
+    invalid (a failed concurrent build) and constraints never validated, in the current schema.
+    Both: the tables and columns the models expect are there (Alembic's model comparison).
+    """
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    path = sqlite_file(url)
+    engine = create_engine(url, connect_args=_connect_timeout(url)) if path is None else \
+        create_engine("sqlite://", creator=lambda: _sqlite_connect_readonly(path))
+    problems: list[str] = []
+    try:
+        with engine.connect() as conn:
+            if path is not None:
+                rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
+                problems += [f"integrity_check: {r}" for r in rows if r != "ok"]
+                fk = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                problems += [f"foreign_key_check: {r[0]} row {r[1]} references missing {r[2]}" for r in fk]
+            else:
+                problems += [f"index {r[0]} is invalid" for r in conn.execute(text(
+                    "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+                    "WHERE c.relnamespace = current_schema()::regnamespace AND NOT (i.indisvalid AND i.indisready)"))]
+                problems += [f"constraint {r[0]} is not validated" for r in conn.execute(text(
+                    "SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+                    "AND NOT convalidated"))]
+            if not problems:
+                problems += _model_drift(conn)
+            conn.rollback()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        problems.append(f"check failed: {reason[0] if reason else exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return problems[:limit] + ([f"... and {len(problems) - limit} more"] if len(problems) > limit else [])
+
+
+def _sqlite_connect_readonly(path: Path):
+    import sqlite3
+
+    return sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+
+
+def _model_drift(conn) -> list[str]:
+    """Differences between the models and the tables (what `alembic check` reports)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.models import Base
+
+    context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+    return [f"schema differs from the models: {diff!r}"[:200] for diff in compare_metadata(context, Base.metadata)]

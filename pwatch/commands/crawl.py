@@ -14,7 +14,8 @@ import json
 import logging
 from pathlib import Path
 
-from pwatch.errors import ConfigError, ServiceError
+from pwatch.errors import ConfigError, InputError, ServiceError, mask_url
+from pwatch.outputs import output_file, output_folder
 from pwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,12 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.timezone.utc).date()
     except ValueError:
         raise ConfigError(f"--date: expected YYYY-MM-DD, got {args.date!r}") from None
-    if args.revisit and not Path(args.revisit).is_file():
-        raise ConfigError(f"--revisit: file {args.revisit} does not exist")
+    if args.revisit:
+        check_revisit_file(Path(args.revisit))
+    if args.out:
+        output_file(args.out, "--out", inputs=[args.revisit] if args.revisit else [], settings=settings)
+    if args.jobdir:
+        output_folder(args.jobdir, "--jobdir")
     base_url = args.base_url or f"http://{settings.fixture_host_prefix}.{11 + PLATFORMS.index(args.site)}:{settings.fixture_port}"
     use_db = not args.no_db and _storage_available()
     if not args.no_db and not use_db:
@@ -102,19 +107,48 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if use_db:  # the crawl stores into it, whichever list of URLs it revisits
-        from storage.db import upgrade
+        from storage.db import DatabaseProblem, upgrade
+
+        from pwatch.database import as_pwatch_error
 
         try:
             upgrade(settings.db_url)
             if not args.revisit:
                 values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path)
+        except DatabaseProblem as exc:
+            raise as_pwatch_error(exc, settings.db_url) from None
         except Exception as exc:  # the database is a service: one line, not a traceback
-            from pwatch.redact import display_url, redact
-
-            raise ServiceError(f"tracking database {display_url(settings.db_url)}: {redact(str(exc))}") from None
+            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise ServiceError(f"tracking database {mask_url(settings.db_url)}: {reason}") from None
     if args.revisit:
         values["revisit"] = Path(args.revisit)
     return values
+
+
+# Scrapy's UrlLengthMiddleware drops longer URLs without an error (URLLENGTH_LIMIT): a listing
+# revisited through one would never be fetched and later look removed.
+MAX_URL_LENGTH = 2083
+
+
+def check_revisit_file(path: Path) -> None:
+    """Read the revisit file the way the spider will; any bad line is one InputError naming it."""
+    from crawlers.args import SpiderArgumentError, read_revisit_file
+
+    if not path.is_file():
+        raise ConfigError(f"--revisit: file {path} does not exist")
+    try:
+        urls = read_revisit_file(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except SpiderArgumentError as exc:
+        raise InputError(str(exc)) from None
+    for url in urls:
+        if len(url) > MAX_URL_LENGTH:
+            raise InputError(f"{path}: URL of {len(url)} characters, over the {MAX_URL_LENGTH} a crawl fetches: {url[:60]!r}...")
+        if any(ord(c) < 32 or ord(c) == 127 for c in url):
+            raise InputError(f"{path}: URL holds a control character: {url[:60]!r}")
 
 
 def run_crawl(args, settings: Settings) -> int:

@@ -90,9 +90,11 @@ def run_serve(args, settings) -> int:
 def run_truth(args, settings) -> int:
     from fixtures.world import World
 
+    from pwatch.outputs import output_file
+
+    out = output_file(args.out, "--out", settings=settings)
     config = world_config(args, settings)
     date = _date(args.date, config)
-    out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         world = World(config)

@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 from pwatch.errors import ConfigError, InputError
+from pwatch.jsonl import parse_line
+from pwatch.outputs import output_file, output_folder
 
 GATES = {"f1_overall": 0.95, "f1_per_lang": 0.90, "substance_set_accuracy": 0.95}
 
@@ -65,10 +67,7 @@ def read_flag_input(path: Path):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        obj = parse_line(line, where)
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         rid = obj.get("id")
@@ -109,9 +108,9 @@ def _detector(settings, model: str | None):
 
 
 def cmd_flag(args, settings) -> int:
+    out = output_file(args.output, "--output", inputs=[args.input], settings=settings)
     records = read_flag_input(Path(args.input))
     detector = _detector(settings, args.model)
-    out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".flag-", suffix=".jsonl", dir=out.parent)
     flagged = 0
@@ -142,7 +141,7 @@ def cmd_train(args, settings) -> int:
     from nlp.train import train
     from pwatch.training_data import TRAIN_SIZE, training_examples
 
-    out = Path(args.out) if args.out else settings.model_path
+    out = output_folder(args.out if args.out else settings.model_path, "--out")
     examples = training_examples(args.seed, args.size or TRAIN_SIZE)
     print(f"training on {len(examples)} listings (seed {args.seed}) ...", file=sys.stderr)
     path = train(examples, out, seed=args.seed)

@@ -144,6 +144,9 @@ def _print_day(day: str, state: str, failed: list[str]) -> None:
 
 def cmd_step(args, settings: Settings) -> int:
     from pwatch import steps
+    from pwatch.database import require_database
+
+    require_database(settings)  # the steps work on a migrated database; never create one here
 
     result = getattr(steps, args.step)(settings, args.date)
     print(json.dumps(result, default=str))

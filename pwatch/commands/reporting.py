@@ -15,7 +15,9 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from pwatch.errors import ConfigError, ServiceError, StateError
+from pwatch.database import require_database
+from pwatch.errors import ConfigError, StateError
+from pwatch.outputs import output_file, output_folder
 from pwatch.settings import Settings
 
 
@@ -96,24 +98,11 @@ def register(subparsers, common) -> None:
 def _session(settings: Settings, write: bool = False):
     from sqlalchemy.orm import Session
 
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from pwatch.redact import display_url
     from storage.db import make_engine
 
-    url = settings.db_url
-    shown = display_url(url)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
-        raise ConfigError(f"no tracking database at {shown}: run `pwatch run` or `pwatch db upgrade` first")
-    engine = make_engine(url, read_only=not write)  # readers work beside a writer and on read-only copies
+    require_database(settings)  # never creates one; refuses corrupt and other-version schemas
+    engine = make_engine(settings.db_url, read_only=not write)  # readers work beside a writer and on read-only copies
     try:
-        try:
-            migrated = inspect(engine).has_table("events")
-        except SQLAlchemyError as exc:
-            raise ServiceError(f"tracking database {shown} not reachable: {exc.__class__.__name__}") from None
-        if not migrated:
-            raise ConfigError(f"no tracking database at {shown}: run `pwatch run` or `pwatch db upgrade` first")
         with Session(engine) as session:
             if write:
                 with session.begin():
@@ -208,7 +197,7 @@ def cmd_review_decide(args, settings: Settings) -> int:
 def cmd_review_export(args, settings: Settings) -> int:
     from reports.review import write_labels
 
-    out = Path(args.out)
+    out = output_file(args.out, "--out", settings=settings)
     with _session(settings) as session:
         n = write_labels(session, out, args.include_automated)
     print(f"{n} labelled listing(s) written to {out}")
@@ -220,9 +209,10 @@ def cmd_audit(args, settings: Settings) -> int:
 
     if args.date_to < args.date_from:
         raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
+    out = output_folder(args.out, "--out", empty=True) if args.out else None
     with _session(settings):  # fails with one clear line when there is no tracking database
         pass
-    path = write_audit_report(settings, args.date_from, args.date_to, Path(args.out) if args.out else None)
+    path = write_audit_report(settings, args.date_from, args.date_to, out)
     print(f"audit report: {path}")
     return 0
 
@@ -230,7 +220,7 @@ def cmd_audit(args, settings: Settings) -> int:
 def cmd_notices_export(args, settings: Settings) -> int:
     from reports.notice_export import export_notices
 
-    out = Path(args.out) if args.out else settings.data_path / "notices"
+    out = output_folder(args.out if args.out else settings.data_path / "notices", "--out")
     with _session(settings) as session:
         result = export_notices(session, settings, out, args.date)
     print(json.dumps(result))

@@ -1,4 +1,4 @@
-"""`pwatch db upgrade`, `pwatch reconcile --date D` and `pwatch stats` (tracking database)."""
+"""`pwatch db upgrade|check`, `pwatch reconcile --date D` and `pwatch stats` (tracking database)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import io
 import json
 import sys
 
-from pwatch.errors import ConfigError, ServiceError, StateError
+from pwatch.database import require_database
+from pwatch.errors import ConfigError, DatabaseError, ServiceError, StateError, mask_url
 from pwatch.settings import Settings
 
 
@@ -25,6 +26,12 @@ def register(subparsers, common) -> None:
     db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     up = db_sub.add_parser("upgrade", parents=[common], help="apply Alembic migrations up to head (creates the DB)")
     up.set_defaults(handler=cmd_upgrade)
+    chk = db_sub.add_parser("check", parents=[common], help="integrity and schema-version check (read-only)",
+                            description="Run the database's own integrity checks (SQLite integrity_check and "
+                            "foreign_key_check; PostgreSQL invalid indexes and unvalidated constraints), compare "
+                            "the tables with the models and the schema revision with this code's. Exit 0 when "
+                            "all pass; otherwise one line naming the first problem. Writes nothing.")
+    chk.set_defaults(handler=cmd_check)
 
     rec = subparsers.add_parser(
         "reconcile", parents=[common],
@@ -55,15 +62,15 @@ def _session(settings: Settings, read_only: bool = False):
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
-    from pwatch.redact import display_url
     from storage.db import make_engine
 
+    require_database(settings)  # never creates one; refuses corrupt and other-version schemas
     engine = make_engine(settings.db_url, read_only=read_only)
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except OperationalError as exc:
-        raise ServiceError(f"tracking database {display_url(settings.db_url)} not reachable: {exc.orig}") from None
+        raise ServiceError(f"tracking database {mask_url(settings.db_url)} not reachable: {exc.orig}") from None
     return engine, Session(engine)
 
 
@@ -72,14 +79,24 @@ def cmd_upgrade(args, settings: Settings) -> int:
 
     from storage.db import upgrade
 
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    from pwatch.redact import display_url
-
+    if not settings.database_url:  # the SQLite file lives in the data dir
+        settings.data_path.mkdir(parents=True, exist_ok=True)
     try:
         upgrade(settings.db_url)
     except OperationalError as exc:
-        raise ServiceError(f"tracking database {display_url(settings.db_url)}: {exc.orig}") from None
-    print(f"tracking database at head: {display_url(settings.db_url)}")
+        raise ServiceError(f"tracking database {mask_url(settings.db_url)}: {exc.orig}") from None
+    print(f"tracking database at head: {mask_url(settings.db_url)}")
+    return 0
+
+
+def cmd_check(args, settings: Settings) -> int:
+    from storage.db import integrity_problems
+
+    revision = require_database(settings)
+    problems = integrity_problems(settings.db_url)
+    if problems:
+        raise DatabaseError(f"tracking database {mask_url(settings.db_url)} fails its check: {'; '.join(problems)}")
+    print(f"tracking database {mask_url(settings.db_url)}: ok (schema revision {revision})")
     return 0
 
 
@@ -87,9 +104,7 @@ def _require_schema(session, settings: Settings) -> None:
     from sqlalchemy import inspect
 
     if not inspect(session.get_bind()).has_table("events"):
-        from pwatch.redact import display_url
-
-        raise ConfigError(f"tracking database {display_url(settings.db_url)} has no tables: run `pwatch db upgrade` first")
+        raise ConfigError(f"tracking database {mask_url(settings.db_url)} has no tables: run `pwatch db upgrade` first")
 
 
 def cmd_reconcile(args, settings: Settings) -> int:
