@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(data_dir=args.data_dir)
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         # Writers hold the data dir's lock for the whole command; readers take none.
-        with data_dir_lock(settings.data_path, lock_mode(args), creates_data_dir(args)):
+        with data_dir_lock(settings.data_path, lock_mode(args), creates_data_dir(args, settings)):
             result = args.handler(args, settings)
     except KeyboardInterrupt:
         print("pwatch: interrupted", file=sys.stderr)

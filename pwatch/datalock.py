@@ -81,8 +81,12 @@ def lock_mode(args) -> str | None:
     return WRITERS.get(command_words(args))
 
 
-def creates_data_dir(args) -> bool:
-    return command_words(args) in CREATORS
+def creates_data_dir(args, settings) -> bool:
+    """Whether this command may create a missing data dir (upgrading a server database needs none)."""
+    words = command_words(args)
+    if words == ("db", "upgrade") and settings.database_url:
+        return False
+    return words in CREATORS
 
 
 @contextmanager
@@ -94,6 +98,7 @@ def data_dir_lock(data_dir: Path, mode: str | None, create: bool = True) -> Iter
     if mode is None or _inherited(path) or (not create and not path.parent.is_dir()):
         yield
         return
+    created = _missing_dirs(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -106,6 +111,9 @@ def data_dir_lock(data_dir: Path, mode: str | None, create: bool = True) -> Iter
         os.environ.update({FD_VARIABLE: str(fd), PATH_VARIABLE: str(path)})
         try:
             yield
+        except BaseException:
+            _remove_if_only_lock(path, created)  # a command that failed leaves no data dir behind
+            raise
         finally:
             for key, value in previous.items():
                 if value is None:
@@ -114,6 +122,28 @@ def data_dir_lock(data_dir: Path, mode: str | None, create: bool = True) -> Iter
                     os.environ[key] = value
     finally:
         os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _missing_dirs(folder: Path) -> list[Path]:
+    """The folders from `folder` upwards that do not exist yet (deepest first)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_if_only_lock(path: Path, created: list[Path]) -> None:
+    """Undo the data dir this lock created, if the command put nothing else in it."""
+    if not created:
+        return
+    try:
+        if [p.name for p in path.parent.iterdir()] == [LOCK_NAME]:
+            path.unlink()
+            for folder in created:
+                folder.rmdir()
+    except OSError:
+        pass  # something else is there now: keep it
 
 
 def inherited_fds() -> tuple[int, ...]:

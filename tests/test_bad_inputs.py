@@ -191,9 +191,14 @@ CASES: list[tuple[str, list[str], dict[str, str], Callable]] = [
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every path under `root` with the SHA-256 of its bytes (folders as `dir`)."""
+    """Every path under `root` with the SHA-256 of its bytes (folders as `dir`).
+
+    A writer's lock file (`<data_dir>/.lock`, who holds the data dir) is left out: it holds no data,
+    and removing it on release would let two writers lock two different files."""
     out = {}
     for path in sorted(root.rglob("*")):
+        if path.name == ".lock" and path.parent.is_dir() and path.parent != root:
+            continue
         out[str(path.relative_to(root))] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
