@@ -54,8 +54,8 @@ FLAG_FIELDS = [
 
 CHANGE_LABELS = {
     "flagged": "newly flagged",
-    "confirmed": "confirmed by an analyst",
-    "dismissed": "dismissed by an analyst",
+    "confirmed": "confirmed (by an analyst or the demo auto-confirm policy)",
+    "dismissed": "dismissed on review",
     "reported": "reported to the platform",
     "removal_observed": "removal observed",
     "reappeared": "reappeared at the same URL",

@@ -57,8 +57,8 @@ UNITS = {
 }
 DEFINITIONS = {
     "flagged": "distinct listings with a flagged event in the period",
-    "confirmed": "distinct listings confirmed by an analyst in the period",
-    "dismissed": "distinct listings dismissed by an analyst in the period",
+    "confirmed": "distinct listings confirmed in the period (by an analyst, or automatically under the demo auto-confirm policy)",
+    "dismissed": "distinct listings dismissed on review in the period",
     "reported": "listings whose first report (notice) falls in the period (cohort R)",
     "removed": "distinct listings with a verified removal in the period",
     "removal_rate": "share of R removed after the first report, by the end of the period",
