@@ -66,6 +66,14 @@ class ControlEntry:
 
 
 @dataclass(frozen=True)
+class DetectionError:
+    """A record the detector could not judge (`Detector.detect_each`): its id and why."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Detection:
     id: str
     flagged: bool

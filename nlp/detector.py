@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -22,12 +24,29 @@ from spacy.tokens import Doc
 
 import nlp.components  # noqa: F401  (registers the pwatch_* factories)
 from nlp.components import OFFER_LABEL
-from nlp.detection import ControlEntry, Detection, DetectInput, Reason, SignalHitOut, SubstanceHit
+from nlp.detection import ControlEntry, Detection, DetectInput, DetectionError, Reason, SignalHitOut, SubstanceHit
 from nlp.lexicon import Lexicon
+from nlp.matching import SubstanceMatch
 from nlp.normalize import normalize
+from nlp.signals import SignalHit
 
 LANGS = ("en", "es", "zh")
 MANIFEST = "detector.json"
+
+# Texts longer than LONG_TEXT_CHARS are judged in overlapping windows of WINDOW_CHARS. spaCy
+# refuses texts over its max_length (1,000,000, error E088), and the zh segmenter's tokenisation
+# is quadratic in the text length (measured on one doc: zh 100k chars 0.9 s, 200k 3.7 s, 1M 43 s;
+# en 1M 1.2 s, +74 MB). Windows are listing-sized because the bag-of-words classifier sums over
+# the whole doc: an offer inside 10k characters of legal boilerplate scored P(offer) 0.00.
+LONG_TEXT_CHARS = 100_000
+WINDOW_CHARS = 5_000
+WINDOW_OVERLAP = 2_000  # a match or an offer of up to 1,000 characters is seen whole in its window
+WINDOW_BATCH = 64  # windows in memory at once
+# The bag-of-words classifier sums over its doc, so a page padded with repeated template lines
+# sways it either way (measured: 10k characters of lorem ipsum took a news text from P(offer)
+# 0.25 to 0.999); in a long text, lines repeated this often are left out of what it reads.
+REPEATED_LINE_MIN = 5
+MAX_REASON = 1000  # characters of an exception kept as the reason a detection failed
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ES = re.compile(r"[ñ¿¡áéíóú]|\b(?:de|el|la|los|las|para|con|por|envío|envio|precio|venta|disponible|pureza|y|en|del)\b")
@@ -86,34 +105,94 @@ class Detector:
         return got
 
     def detect(self, records: Iterable[DetectInput], batch_size: int = 256) -> Iterator[Detection]:
+        """One `Detection` per record, in order; the first exception stops the run."""
         it = iter(records)
         while True:
             chunk = list(islice(it, batch_size))
             if not chunk:
                 return
-            langs = [self._lang(r) for r in chunk]
-            docs: list[Doc | None] = [None] * len(chunk)
-            for lang in set(langs):
-                idx = [i for i, lg in enumerate(langs) if lg == lang]
-                nlp = self.pipelines[lang]
-                made = []
-                for i in idx:
-                    text = _joined(chunk[i])
-                    doc = nlp.make_doc(text)
-                    doc._.pw_norm = normalize(text)  # spares the pipeline a re-join of doc.text
-                    made.append(doc)
-                for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size)):
-                    docs[i] = doc
-            for rec, lang, doc in zip(chunk, langs, docs):
-                yield self._result(rec, lang, doc)
+            yield from self._detect_chunk(chunk, batch_size)
+
+    def detect_each(self, records: Iterable[DetectInput], batch_size: int = 256) -> Iterator[Detection | DetectionError]:
+        """Like `detect`, but a record whose detection raises yields a `DetectionError` and the
+        others are still judged (a failing batch is redone one record at a time)."""
+        it = iter(records)
+        while True:
+            chunk = list(islice(it, batch_size))
+            if not chunk:
+                return
+            try:
+                results: list[Detection | DetectionError] = list(self._detect_chunk(chunk, batch_size))
+            except Exception:  # noqa: BLE001 - isolate the record below, whatever it raised
+                results = [self._detect_one(rec) for rec in chunk]
+            yield from results
+
+    def _detect_one(self, rec: DetectInput) -> Detection | DetectionError:
+        try:
+            return self._detect_chunk([rec], 1)[0]
+        except Exception as exc:  # noqa: BLE001 - reported per record, never swallowed silently
+            return DetectionError(rec.id, f"{type(exc).__name__}: {exc}"[:MAX_REASON])
+
+    def _detect_chunk(self, chunk: list[DetectInput], batch_size: int) -> list[Detection]:
+        langs = [self._lang(r) for r in chunk]
+        texts = [_joined(r) for r in chunk]
+        docs: list[Doc | None] = [None] * len(chunk)
+        for lang in set(langs):
+            nlp = self.pipelines[lang]
+            limit = min(LONG_TEXT_CHARS, nlp.max_length)
+            idx = [i for i, lg in enumerate(langs) if lg == lang and len(texts[i]) <= limit]
+            made = []
+            for i in idx:
+                doc = nlp.make_doc(texts[i])
+                doc._.pw_norm = normalize(texts[i])  # spares the pipeline a re-join of doc.text
+                made.append(doc)
+            for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size)):
+                docs[i] = doc
+        out = []
+        for rec, lang, text, doc in zip(chunk, langs, texts, docs):
+            if doc is None:
+                out.append(self._build(rec, lang, self._judge_windows(text, lang)))
+            else:
+                out.append(self._build(rec, lang, _Judgement.of(doc)))
+        return out
+
+    def _judge_windows(self, text: str, lang: str) -> "_Judgement":
+        """A text longer than one window, judged window by window (see `windows`)."""
+        nlp = self.pipelines[lang]
+        spans = windows(len(text), WINDOW_CHARS, WINDOW_OVERLAP)
+
+        boilerplate = _repeated_lines(text)
+
+        def made() -> Iterator[Doc]:
+            for start, end, _lo, _hi in spans:
+                part = text[start:end]
+                # the classifier reads the window without the page's boilerplate; the matchers
+                # read every character (their offsets come from pw_norm, not from the tokens)
+                doc = nlp.make_doc(_without_lines(part, boilerplate) if boilerplate else part)
+                doc._.pw_norm = normalize(part)
+                yield doc
+
+        subs: list[SubstanceMatch] = []
+        sigs: list[SignalHit] = []
+        best: _Judgement | None = None
+        for (start, _end, lo, hi), doc in zip(spans, nlp.pipe(made(), batch_size=WINDOW_BATCH)):
+            one = _Judgement.of(doc)
+            # each window keeps only the matches that start in the part it owns: found once
+            subs += [replace(m, start=m.start + start, end=m.end + start) for m in one.substances
+                     if lo <= m.start + start < hi]
+            sigs += [replace(h, start=h.start + start, end=h.end + start) for h in one.signals
+                     if lo <= h.start + start < hi]
+            if best is None or one.score > best.score:
+                best = one  # an offer anywhere in the page counts: the best window decides
+        assert best is not None
+        return replace(best, substances=tuple(subs), signals=tuple(sigs))
 
     def _lang(self, rec: DetectInput) -> str:
         lang = rec.lang if rec.lang in self.pipelines else guess_lang(((rec.title or "") + " " + rec.text)[:2000])
         return lang if lang in self.pipelines else next(iter(self.pipelines))
 
-    def _result(self, rec: DetectInput, lang: str, doc: Doc) -> Detection:
+    def _build(self, rec: DetectInput, lang: str, judged: "_Judgement") -> Detection:
         lex = self._lexicon
-        ext = doc._
         title_len = len(rec.title) if rec.title else -1
 
         def locate(start: int, end: int) -> tuple[str, int, int] | None:
@@ -126,14 +205,14 @@ class Detector:
             return None  # straddles the title/text seam: not a real mention
 
         subs: list[SubstanceHit] = []
-        for m in ext.pw_substances or []:
+        for m in judged.substances:
             loc = locate(m.start, m.end)
             if loc is None:
                 continue
             s = lex.substances[m.substance_id]
             subs.append(SubstanceHit(s.id, s.name, s.tier, s.category, m.matched, loc[0], loc[1], loc[2], m.how, m.detail))
         sigs: list[SignalHitOut] = []
-        for h in ext.pw_signals or []:
+        for h in judged.signals:
             loc = locate(h.start, h.end)
             if loc is not None:
                 sigs.append(SignalHitOut(h.kind, h.matched, loc[0], loc[1], loc[2], h.red_flag))
@@ -149,16 +228,62 @@ class Detector:
             seen_kinds.add(g.kind)
             label = "refusal or legal-only statement" if g.kind == "refusal" else f"trade signal: {g.kind}"
             reasons.append(Reason(label + (" (red flag)" if g.red_flag else ""), g.field, g.start, g.end, g.matched))
-        p_offer = float(doc.cats.get(OFFER_LABEL, 0.0))
         ids = tuple(dict.fromkeys(h.id for h in subs))
         controls = tuple(c for sid in ids for c in self.controls(sid, rec.listing_date))
         return Detection(
-            id=rec.id, flagged=bool(ext.pw_flagged), score=float(ext.pw_score), lang=lang,
+            id=rec.id, flagged=judged.flagged, score=judged.score, lang=lang,
             substances=tuple(subs), signals=tuple(sigs), reasons=tuple(reasons), controls=controls,
-            model_version=self.model_version, offer_probability=round(p_offer, 4), gate=ext.pw_gate or "",
+            model_version=self.model_version, offer_probability=round(judged.p_offer, 4), gate=judged.gate,
             substance_ids=ids,
         )
 
 
 def _joined(rec: DetectInput) -> str:
     return f"{rec.title}\n{rec.text}" if rec.title else rec.text
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    """What the pipeline concluded about one doc (or, merged, about all windows of a text)."""
+
+    substances: tuple[SubstanceMatch, ...]
+    signals: tuple[SignalHit, ...]
+    flagged: bool
+    score: float
+    gate: str
+    p_offer: float
+
+    @classmethod
+    def of(cls, doc: Doc) -> "_Judgement":
+        ext = doc._
+        return cls(tuple(ext.pw_substances or ()), tuple(ext.pw_signals or ()), bool(ext.pw_flagged),
+                   float(ext.pw_score), ext.pw_gate or "", float(doc.cats.get(OFFER_LABEL, 0.0)))
+
+
+def _repeated_lines(text: str) -> frozenset[str]:
+    """Lines a long page repeats REPEATED_LINE_MIN times or more: template, not the listing."""
+    counts = Counter(text.split("\n"))
+    return frozenset(line for line, n in counts.items() if n >= REPEATED_LINE_MIN and line.strip())
+
+
+def _without_lines(part: str, lines: frozenset[str]) -> str:
+    return "\n".join(line for line in part.split("\n") if line not in lines)
+
+
+def windows(n: int, size: int = WINDOW_CHARS, overlap: int = WINDOW_OVERLAP) -> list[tuple[int, int, int, int]]:
+    """Overlapping windows over a text of `n` characters: (start, end, own_start, own_end).
+
+    Consecutive windows share `overlap` characters; the boundary of ownership lies in the middle
+    of the shared part. A match starting in a window's own part and at most `overlap // 2` long
+    lies wholly inside that window, with `overlap // 2` characters of context on each side, so it
+    is found there and kept once; the same match seen by the neighbour is dropped there.
+    """
+    if not 0 < overlap < size:
+        raise ValueError(f"window overlap {overlap} must lie between 0 and the window size {size}")
+    if n <= size:
+        return [(0, n, 0, n)]
+    step = size - overlap
+    count = -(-(n - size) // step) + 1
+    starts = [k * step for k in range(count)]
+    cuts = [0] + [s + overlap // 2 for s in starts[1:]] + [n]
+    return [(s, min(s + size, n), cuts[k], cuts[k + 1]) for k, s in enumerate(starts)]

@@ -144,21 +144,36 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     return summary
 
 
-def detect(settings: Settings, day: dt.date) -> dict:
-    """Score every snapshot not yet scored by the current detector version."""
-    from nlp.detector import DetectInput, Detector
-    from pwatch.training_data import ensure_model
-    from storage.detections import pending_snapshots, record_detections
+def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None) -> dict:  # noqa: F821
+    """Score every snapshot not yet scored by the current detector version.
 
-    detector = Detector.load(ensure_model(settings))
+    A snapshot whose detection raises is recorded as failed with its reason and counted; the
+    others are scored and stored, and the failed one is tried again by the next run. Only when
+    every one of several snapshots fails (the detector itself is broken) does the step fail.
+    """
+    from nlp.detection import DetectInput, DetectionError
+    from nlp.detector import Detector
+    from pwatch.training_data import ensure_model
+    from storage.detections import pending_snapshots, record_detections, record_failures
+
+    detector = detector or Detector.load(ensure_model(settings))
     with transaction(settings) as session:
         pending = pending_snapshots(session, detector.model_version)
         inputs = [
             DetectInput(id=str(s.id), text=s.text, title=s.title, lang=s.lang, listing_date=day) for s in pending
         ]
-        results = list(detector.detect(inputs))
-        flagged = record_detections(session, [(int(r.id), r) for r in results], day=day)
-    return {"scored": len(results), "flagged": flagged}
+        scored, failed = [], []
+        for snap, result in zip(pending, detector.detect_each(inputs)):
+            if isinstance(result, DetectionError):
+                log.error("detection failed for snapshot %s of listing %s: %s", snap.id, snap.listing_id, result.reason)
+                failed.append((snap.id, result.reason))
+            else:
+                scored.append((snap.id, result))
+        flagged = record_detections(session, scored, day=day)
+        record_failures(session, failed, detector.model_version, day)
+    if len(failed) > 1 and not scored:
+        raise ServiceError(f"detection failed for all {len(failed)} snapshots on {day} (first: {failed[0][1]})")
+    return {"scored": len(scored), "flagged": flagged, "failed": len(failed)}
 
 
 def reconcile(settings: Settings, day: dt.date) -> dict:

@@ -107,6 +107,7 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
         "overdue": overdue,
         "failed_notices": queries.failed_notices(session, day),
         "flags": queries.flag_rows(session, day),
+        "failed_detections": queries.failed_detections_on(session, day),
         "changes": queries.changes_on(session, day),
         "flags_per_day": [(d, per_day.get(d, 0)) for d in days],
         "funnel": period["total"],
@@ -177,6 +178,11 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
             }
             for c in data["changes"]
         ],
+        "detection_failed": [
+            {"platform": f.platform, "listing_key": f.listing_key, "url": f.url, "snapshot_id": f.snapshot_id,
+             "model_version": f.model_version, "reason": f.reason}
+            for f in data["failed_detections"]
+        ],
         "notices_overdue": [
             {"notice_id": n.notice_id, "platform": n.platform, "ticket": n.ticket, "sent_on": n.sent_on.isoformat(),
              "days_open": n.days_open, "open_listings": [u for _, u in n.open_listings]}
@@ -246,6 +252,17 @@ def _flags_table(flags: list[queries.FlagRow]) -> Html:
     return table(headers, rows, id="flags")
 
 
+def _failed_detections(data: dict[str, Any]) -> Html:
+    if not data["failed_detections"]:
+        return tag("p", "The detector judged every new snapshot.", class_="muted")
+    rows = [
+        [f.platform, join([link(f.url, f.title or f.url), tag("br"), tag("small", f.listing_key, class_="muted")]),
+         "detection failed", f.snapshot_id, f.model_version, tag("code", f.reason)]
+        for f in data["failed_detections"]
+    ]
+    return table(["platform", "listing", "status", "snapshot", "model", "reason"], rows, id="detection-failed")
+
+
 def _changes(data: dict[str, Any]) -> Html:
     if not data["changes"]:
         return tag("p", "No tracking events on this day.", class_="muted")
@@ -311,6 +328,8 @@ def render_day(data: dict[str, Any]) -> str:
         _charts(data),
         tag("h2", f"Flags ranked by score ({len(data['flags'])})"),
         _flags_table(data["flags"]),
+        tag("h2", f"Detection failed ({len(data['failed_detections'])}; tried again by the next detect run)"),
+        _failed_detections(data),
         tag("h2", "What changed since the previous day"),
         _changes(data),
         tag("h2", f"Notices overdue (no verified removal after {data['overdue_days']} days)"),

@@ -14,7 +14,8 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Account, Detection, Event, Listing, Notice, NoticeListing, Platform, Snapshot, Store
+from storage.models import (Account, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
+                            Snapshot, Store)
 from storage.state import UNSEEN, next_state
 
 # -- substances as the detector recorded them ----------------------------------------------------
@@ -417,3 +418,28 @@ def failed_notices(session: Session, day: dt.date | None = None) -> list[FailedN
 
 def latest_event_day(session: Session) -> dt.date | None:
     return session.scalar(select(func.max(Event.occurred_on)))
+
+
+@dataclass(frozen=True)
+class FailedDetection:
+    platform: str
+    listing_key: str
+    url: str
+    title: str
+    snapshot_id: int
+    model_version: str
+    reason: str
+
+
+def failed_detections_on(session: Session, day: dt.date) -> list[FailedDetection]:
+    """Snapshots the detector could not judge on `day` (retried by the next detect run)."""
+    rows = session.execute(
+        select(Platform.name, Listing.listing_key, Listing.url, Listing.title, DetectionFailure.snapshot_id,
+               DetectionFailure.model_version, DetectionFailure.reason)
+        .join(Snapshot, Snapshot.id == DetectionFailure.snapshot_id)
+        .join(Listing, Listing.id == Snapshot.listing_id)
+        .join(Platform, Platform.id == Listing.platform_id)
+        .where(DetectionFailure.failed_on == day)
+        .order_by(Platform.name, Listing.listing_key, DetectionFailure.snapshot_id)
+    )
+    return [FailedDetection(*row) for row in rows]

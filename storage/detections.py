@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from storage import events as ev
 from storage.bulk import dialect_insert as _insert, one_of
 from storage.errors import UnknownEntity
-from storage.models import Detection, Listing, Snapshot
+from storage.models import Detection, DetectionFailure, Listing, Snapshot
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,30 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
                 )
         ev.append(session, new_events)
     return len(new_events)
+
+
+MAX_REASON = 2000  # characters of a failure reason kept
+
+
+def record_failures(session: Session, failures: Sequence[tuple[int, str]], model_version: str, day: dt.date) -> int:
+    """Store snapshots the detector could not judge on `day`, as (snapshot_id, reason); return how
+    many. Idempotent per snapshot, model version and day. No detection is written, so the
+    snapshot stays pending and the next run tries it again."""
+    if not failures:
+        return 0
+    if not model_version:
+        raise ValueError("detection failures: model_version is empty")
+    ids = {sid for sid, _ in failures}
+    known = set(session.scalars(select(Snapshot.id).where(Snapshot.id.in_(ids))))
+    if ids - known:
+        raise UnknownEntity(f"no snapshot with id {min(ids - known)}")
+    with session.begin_nested():
+        session.execute(
+            _insert(session, DetectionFailure).on_conflict_do_nothing(),
+            [{"snapshot_id": sid, "model_version": model_version, "failed_on": day, "reason": reason[:MAX_REASON]}
+             for sid, reason in failures],
+        )
+    return len(ids)
 
 
 def listing_substances(session: Session, listing_ids: Iterable[int]) -> dict[int, set[str]]:

@@ -175,6 +175,19 @@ class Detection(Base):
     reasons: Mapped[json]
 
 
+class DetectionFailure(Base):
+    """A snapshot the detector could not judge on a logical date. It has no detection, so the next
+    detect run tries it again; these rows stay as the record of what failed and why."""
+
+    __tablename__ = "detection_failures"
+    __table_args__ = (UniqueConstraint("snapshot_id", "model_version", "failed_on"),)
+    id: Mapped[intpk]
+    snapshot_id: Mapped[int] = _fk("snapshots.id")
+    model_version: Mapped[str40]
+    failed_on: Mapped[dt.date] = mapped_column(Date, comment="logical date of the detect run")
+    reason: Mapped[str] = mapped_column(Text, comment="the exception, as text")
+
+
 class Review(Base):
     __tablename__ = "reviews"
     id: Mapped[intpk]

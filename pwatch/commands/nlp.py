@@ -21,7 +21,8 @@ def register(subparsers, common) -> None:
                               description="Read JSONL (id, text, optional title, lang, listing_date); write one JSON "
                                           "line per input, in order: id, flagged, score, substances, reasons, "
                                           "model_version. A malformed input line stops the run before anything "
-                                          "is written.")
+                                          "is written; a listing the detector fails on gets `error` instead of a "
+                                          "result and the others are still flagged.")
     p.add_argument("--input", required=True, help="input JSONL")
     p.add_argument("--output", required=True, help="output JSONL (written whole, or not at all)")
     p.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
@@ -108,30 +109,45 @@ def _detector(settings, model: str | None):
 
 
 def cmd_flag(args, settings) -> int:
+    from nlp.detection import DetectionError
+
     out = output_file(args.output, "--output", inputs=[args.input], settings=settings)
     records = read_flag_input(Path(args.input))
     detector = _detector(settings, args.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".flag-", suffix=".jsonl", dir=out.parent)
-    flagged = 0
+    flagged = failed = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for n, ((rid, _), det) in enumerate(zip(records, detector.detect(r for _, r in records)), start=1):
+            results = detector.detect_each(r for _, r in records)
+            for n, ((rid, _), det) in enumerate(zip(records, results), start=1):
+                if isinstance(det, DetectionError):
+                    # one listing the detector cannot judge gets its error; the others go on
+                    failed += 1
+                    print(f"pwatch flag: {args.input}: id {rid!r}: detection failed: {det.reason}", file=sys.stderr)
+                    fh.write(json.dumps({"id": rid, "error": det.reason, "model_version": detector.model_version},
+                                        ensure_ascii=False) + "\n")
+                    continue
                 flagged += det.flagged
-                fh.write(json.dumps({
-                    "id": rid, "flagged": det.flagged, "score": det.score, "substances": list(det.substance_ids),
-                    "reasons": [{"reason": r.message, "field": r.field, "start": r.start, "end": r.end,
-                                 "matched": r.matched} for r in det.reasons],
-                    "model_version": det.model_version,
-                }, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(_flag_line(rid, det), ensure_ascii=False) + "\n")
                 if n % 5000 == 0:
                     print(f"pwatch flag: {n}/{len(records)} listings", file=sys.stderr)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    print(f"{len(records)} listings, {flagged} flagged -> {out} (model {detector.model_version})")
+    note = f", {failed} failed (see their `error`)" if failed else ""
+    print(f"{len(records)} listings, {flagged} flagged{note} -> {out} (model {detector.model_version})")
     return 0
+
+
+def _flag_line(rid, det) -> dict:
+    return {
+        "id": rid, "flagged": det.flagged, "score": det.score, "substances": list(det.substance_ids),
+        "reasons": [{"reason": r.message, "field": r.field, "start": r.start, "end": r.end, "matched": r.matched}
+                    for r in det.reasons],
+        "model_version": det.model_version,
+    }
 
 
 # ---------------------------------------------------------------------------- train / evaluate

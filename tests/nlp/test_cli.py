@@ -106,3 +106,53 @@ def test_ensure_model_reuses_an_existing_model(tmp_path, model_dir):
     before = (settings.model_path / "detector.json").stat().st_mtime_ns
     assert ensure_model(settings) == settings.model_path
     assert (settings.model_path / "detector.json").stat().st_mtime_ns == before
+
+
+TRIPWIRE_CONFIG = '\n[components.pwatch_test_cli_tripwire]\nfactory = "pwatch_test_cli_tripwire"\n'
+
+
+def _tripwire_model(model_dir, tmp_path):
+    """A copy of the model whose en pipeline raises on the word TRIPWIRE (a real spaCy component)."""
+    import shutil
+
+    from spacy.language import Language
+
+    if "pwatch_test_cli_tripwire" not in Language.factories:
+        @Language.factory("pwatch_test_cli_tripwire")
+        def make_tripwire(nlp, name):
+            def tripwire(doc):
+                if "TRIPWIRE" in doc.text:
+                    raise ValueError("tripwire touched")
+                return doc
+            return tripwire
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    cfg = copy / "en" / "config.cfg"
+    text = cfg.read_text(encoding="utf-8").replace('pipeline = ["', 'pipeline = ["pwatch_test_cli_tripwire","', 1)
+    cfg.write_text(text + TRIPWIRE_CONFIG, encoding="utf-8")
+    return copy
+
+
+def test_flag_survives_one_giant_line_and_one_failing_line(tmp_path, model_dir, capsys):
+    offer = "CAS79099 powder, USA warehouse, pay btc, Wickr: fake_wickr_1"
+    giant = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n" * 21_100) + offer
+    assert len(giant) > 1_200_000
+    rows = [GOOD[0], {"id": "giant", "text": giant, "lang": "en"},
+            {"id": "trip", "text": "TRIPWIRE " + offer, "lang": "en"}, GOOD[2]]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    model = _tripwire_model(model_dir, tmp_path)
+    rc = main(["flag", "--data-dir", str(tmp_path), "--model", str(model),
+               "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")])
+    captured = capsys.readouterr()
+    assert rc == 0
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [o["id"] for o in out] == ["a1", "giant", "trip", "c3"]
+    assert [o.get("flagged") for o in out] == [True, True, None, True]
+    assert out[1]["substances"] == ["79099-07-3"]
+    [cas] = [r for r in out[1]["reasons"] if "79099-07-3" in r["reason"]]
+    assert len(giant) - len(offer) <= cas["start"] < len(giant) - len(offer) + 8
+    assert giant[cas["start"]:cas["end"]] == cas["matched"] and cas["matched"].startswith("79099")
+    assert out[2]["error"] == "ValueError: tripwire touched" and "score" not in out[2]
+    assert "4 listings, 3 flagged, 1 failed" in captured.out
+    assert "id 'trip': detection failed: ValueError: tripwire touched" in captured.err

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_notice_limits'
-down_revision = '0003_evidence_records'
+down_revision = '0004_detection_failures'
 branch_labels = None
 depends_on = None
 
