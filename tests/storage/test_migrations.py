@@ -11,13 +11,21 @@ from storage.models import Base
 from .conftest import PG_BASE, pg_url_with_schema
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def _assert_at_head(url):
     eng = make_engine(url)
     try:
         tables = set(inspect(eng).get_table_names())
         assert set(Base.metadata.tables) <= tables and "alembic_version" in tables
         with eng.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()
     finally:
         eng.dispose()
 
