@@ -30,9 +30,12 @@ def test_platform_down_gives_errors_and_no_gone_item(fixture_world, tmp_path):
     world.handle.set_date(DAY)
     world.handle.force_fault("mercado", "*", "down", count=100_000)
     try:
-        result = run_crawl(world, "mercado", DAY, tmp_path, revisit=revisit)
+        result = run_crawl(world, "mercado", DAY, tmp_path, revisit=revisit, check=False)
     finally:
         world.handle.clear_faults()
+    # every fetch failed: health recorded, and the crawl exits non-zero with one line saying so
+    assert result.proc.returncode != 0 and "every fetch failed" in result.proc.stderr.splitlines()[-1]
+    assert "Traceback" not in result.proc.stderr
     assert result.gone == {} and result.listings == {}
     assert result.health["error_count"] >= len(revisit)
     assert result.health["error_rate"] == 1.0
