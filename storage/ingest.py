@@ -93,6 +93,7 @@ def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | Go
     with session.begin_nested():
         _write_isolated(session, run_id, pid, day, seen, summary, refused)
         _write_isolated(session, run_id, pid, day, gone, summary, refused)
+        _clear_quarantined(session, run_id, [it.url for it in seen] + [it.url for it in gone])
         if refused:
             write_quarantine(session, run_id, pid, refused, summary)
     return summary
@@ -284,10 +285,24 @@ def _text_or_none(value: Any) -> str | None:
     return clean_text(value) if isinstance(value, str) else None
 
 
-def write_quarantine(session: Session, run_id: int, pid: int, refused: list[Refused], summary: IngestSummary) -> None:
-    """One quarantine row per refused item (a rerun replaces the run's rows for those URLs), and a
-    live sighting for every refused listing page, so reconcile never reads it as absent."""
+def _clear_quarantined(session: Session, run_id: int, urls: list[str]) -> None:
+    """Drop the run's quarantine rows for URLs just stored (or refused again, rewritten next): a
+    rerun that stores an item cleanly leaves no stale row to count. One indexed probe per batch
+    when the run has none."""
+    if not urls:
+        return
     conn = session.connection()
+    if conn.execute(select(Quarantine.id).where(Quarantine.crawl_run_id == run_id).limit(1)).first() is None:
+        return
+    conn.execute(delete(Quarantine).where(Quarantine.crawl_run_id == run_id, one_of(session, Quarantine.url, urls)))
+
+
+def write_quarantine(session: Session, run_id: int, pid: int, refused: list[Refused], summary: IngestSummary) -> None:
+    """One quarantine row per refused URL of the run (a rerun replaces it), and a live sighting
+    for every refused listing page, so reconcile never reads it as absent."""
+    conn = session.connection()
+    by_url = {_text_or_none(getattr(r.item, "url", None)) or _short(getattr(r.item, "url", None)): r for r in refused}
+    refused = list(by_url.values())  # the same page twice in a batch: the later one stands
     rows = []
     for r in refused:
         item = r.item

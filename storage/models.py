@@ -247,10 +247,11 @@ class Event(Base):
 
 class Quarantine(Base):
     """An item ingest refused (a field it cannot store) or a live page whose item could not be
-    built: kept with its reason and evidence so it is counted and shown, never silently lost."""
+    built: kept with its reason and evidence so it is counted and shown, never silently lost. One
+    row per run and URL: a rerun replaces it, or deletes it once the item is stored."""
 
     __tablename__ = "quarantine"
-    __table_args__ = (Index("ix_quarantine_run", "crawl_run_id"),)
+    __table_args__ = (UniqueConstraint("crawl_run_id", "url"),)
     id: Mapped[intpk]
     crawl_run_id: Mapped[int] = _fk("crawl_runs.id")
     platform_id: Mapped[int] = _fk("platforms.id")

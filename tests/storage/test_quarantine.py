@@ -131,3 +131,33 @@ def test_a_quarantined_live_listing_is_never_concluded_absent(any_session):
     presence = dict(s.execute(select(Listing.listing_key, Listing.presence)).all())
     assert presence == {"M1": "active", "M2": "active", "M3": "active"}
     assert _count(s, Quarantine) == 6
+
+
+def test_a_rerun_that_stores_the_item_clears_its_quarantine_row(any_session):
+    """The quarantine holds one row per run and URL, the run's current state: a rerun of the date
+    that refuses the page again replaces its row, one that stores it (or finds it gone) deletes it,
+    so the day's report never counts a page twice or counts one that is stored."""
+    s = any_session
+    items = _batch(20)
+    bad = [dataclasses.replace(items[i], seller_key="k" * 600) for i in (3, 7)]
+    run = open_crawl_run(s, "mercado", D0)
+    ingest_batch(s, run, items[:3] + bad[:1] + items[4:7] + bad[1:] + items[8:])
+    assert _count(s, Quarantine) == 2
+
+    rerun = open_crawl_run(s, "mercado", D0)
+    assert rerun == run
+    summary = ingest_batch(s, rerun, items[:3] + bad[:1] + items[4:7] + bad[1:] + items[8:])  # refused again
+    assert summary.quarantined == {"too_long": 2}
+    assert sorted(s.scalars(select(Quarantine.url))) == sorted(b.url for b in bad)
+
+    ingest_batch(s, rerun, [items[3]])  # the page now fits: stored, its stale row gone
+    assert list(s.scalars(select(Quarantine.url))) == [items[7].url]
+    stored = s.scalars(select(Observation).where(Observation.crawl_run_id == run, Observation.url == items[3].url)).one()
+    assert stored.listing_id is not None and stored.content_sha256 is not None
+    assert _count(s, Listing) == 19
+
+    from .helpers import gone
+
+    removed = gone("mercado", "M0007", D0)
+    ingest_batch(s, rerun, [removed])  # the page is gone now: no longer a quarantined item either
+    assert _count(s, Quarantine) == 0

@@ -58,12 +58,11 @@ def upgrade() -> None:
     sa.Column('evidence_sha256', sa.String(length=64), nullable=True, comment='SHA-256 of the HTTP payload'),
     sa.ForeignKeyConstraint(['crawl_run_id'], ['crawl_runs.id'], name=op.f('fk_quarantine_crawl_run_id_crawl_runs'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['platform_id'], ['platforms.id'], name=op.f('fk_quarantine_platform_id_platforms'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine')),
+    sa.UniqueConstraint('crawl_run_id', 'url', name=op.f('uq_quarantine_crawl_run_id_url'))
     )
-    op.create_index('ix_quarantine_run', 'quarantine', ['crawl_run_id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_quarantine_run', table_name='quarantine')
     op.drop_table('quarantine')
     _alter(0)
