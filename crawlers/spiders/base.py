@@ -94,6 +94,7 @@ class PlatformSpider(scrapy.Spider):
         self.health: dict[str, Any] | None = None
         self.stores_in_db = False
         self.platform_closed = False
+        self.closure_recorded = False  # a closure page has been yielded as a gone item
         self.max_page_bytes = 0
 
     @classmethod
@@ -121,7 +122,10 @@ class PlatformSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.args.discover:
-            yield scrapy.Request(self.url(self.site.first_index), callback=self.parse_index, errback=self.on_error)
+            # Fetched even when robots.txt announces a closure: its closure page is the evidence
+            # (a gone item) that lets a platform closed before its first crawl be counted closed.
+            yield scrapy.Request(self.url(self.site.first_index), callback=self.parse_index, errback=self.on_error,
+                                 meta={"pwatch_known": True})
             yield scrapy.Request(self.url(self.site.sitemap), callback=self.parse_sitemap, errback=self.on_error)
         if self.args.revisit is not None:
             for url in read_revisit_file(self.args.revisit):
@@ -336,7 +340,8 @@ class PlatformSpider(scrapy.Spider):
         """Discovery hit the closure notice: every revisited URL will say so too. The first one is
         recorded as a gone page, so a platform closed before its first crawl is counted closed."""
         self._attempted()
-        first = not self.platform_closed
+        first = not self.closure_recorded  # robots.txt may have told of the closure before any page
+        self.closure_recorded = True
         if first:
             logger.warning("%s announces it is closed (%s)", self.name, response.url)
         self.platform_closed = True
