@@ -182,8 +182,15 @@ _limited = operator.attrgetter(*_LIMITS)
 _LIMIT_VALUES = tuple(_LIMITS.values())
 
 
+_SHORTEST_LIMIT = min(_LIMIT_VALUES)
+_not_none = functools.partial(operator.is_not, None)
+
+
 def _fits(item: ListingItem) -> bool:
-    return all(value is None or len(value) <= limit for value, limit in zip(_limited(item), _LIMIT_VALUES))
+    values = _limited(item)
+    if max(map(len, filter(_not_none, values)), default=0) <= _SHORTEST_LIMIT:
+        return True  # the common item, decided at C speed: every value shorter than any limit
+    return all(value is None or len(value) <= limit for value, limit in zip(values, _LIMIT_VALUES))
 
 
 def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:

@@ -93,6 +93,35 @@ def test_sanitising_is_one_function_that_leaves_clean_items_alone():
     assert sanitize_listing(dataclasses.replace(item, title=True)).title is True  # left for validation to name
 
 
+@pytest.mark.parametrize("changes, cleaned", [
+    (dict(title="氯化 4-ANPP 纯度 99%", text="非ASCII文本 ñ é"), {}),  # clean non-ASCII: the item itself
+    (dict(location=None, store_key=None, posted_at=None), {}),
+    (dict(text="中文\x00文本"), dict(text="中文文本")),
+    (dict(location="Zürich\ud800"), dict(location="Zürich\ufffd")),
+    (dict(contacts=["wechat:中文\udfff"]), dict(contacts=["wechat:中文\ufffd"])),
+    (dict(listing_key="M1\x00"), dict(listing_key="M1")),
+    (dict(price=12), dict(price="12")),
+])
+def test_sanitising_fast_path_agrees_with_the_field_by_field_path(changes, cleaned):
+    item = dataclasses.replace(listing("mercado", "M1", D0), **changes)
+    out = sanitize_listing(item)
+    if not cleaned:
+        assert out is item
+    else:
+        assert {name: getattr(out, name) for name in cleaned} == cleaned
+
+
+def test_length_check_fast_path_agrees_with_the_limits():
+    from storage.ingest import _fits
+
+    item = listing("mercado", "M1", D0)
+    assert _fits(item) and _fits(dataclasses.replace(item, seller_name="N" * 512, lang="x" * 35))
+    assert not _fits(dataclasses.replace(item, lang="x" * 36))
+    assert not _fits(dataclasses.replace(item, currency="C" * 33))
+    assert not _fits(dataclasses.replace(item, seller_name="N" * 513))
+    assert _fits(dataclasses.replace(item, seller_key=None, seller_name=None, lang=None, price=None, currency=None))
+
+
 def test_a_write_the_database_still_refuses_isolates_only_that_item(any_session):
     """PostgreSQL refuses NUL in any text column, here one validation does not look at (the
     evidence file name): the batch is split until the item is alone, and only it is quarantined."""
