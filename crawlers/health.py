@@ -14,6 +14,9 @@ these numbers are what it decides on. Keys:
 - `items`: items emitted (int), `item_counts`: listings, gone items by reason, duplicates
   dropped; `resumed_skipped`: pages
   skipped because an interrupted earlier run of this crawl already stored them;
+- `quarantined`: live listing pages whose item could not be stored, by kind (`extraction`,
+  `invalid_field`, `too_long`, `storage_error`), `quarantine_count`, and `quarantine_share` =
+  quarantined / pages; each still counts as a sighting of its URL;
 - `elapsed_seconds`: spider open to close; `finish_reason`: Scrapy's (`finished` when complete).
 """
 
@@ -45,6 +48,8 @@ def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, f
         blocked["robots"] = stats["robotstxt/forbidden"]
     gone = _sub(stats, "pwatch/items/gone/")
     listings = stats.get("pwatch/items/listing", 0)
+    quarantined = _sub(stats, "pwatch/quarantine/")
+    quarantine_total = sum(quarantined.values())
     return {
         "pages": attempted,
         "responses": stats.get("pwatch/responses", 0),
@@ -56,6 +61,9 @@ def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, f
         "error_rate": round(error_total / attempted, 6) if attempted else 0.0,
         "error_urls": list(error_urls or [])[:50],
         "blocked": blocked,
+        "quarantined": quarantined,
+        "quarantine_count": quarantine_total,
+        "quarantine_share": round(quarantine_total / attempted, 6) if attempted else 0.0,
         "items": listings + sum(gone.values()),
         "item_counts": {
             "listings": listings,
@@ -89,12 +97,13 @@ class HealthStats:
             job_path.mkdir(parents=True, exist_ok=True)
             (job_path / "health.json").write_text(json.dumps(health, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         logger.info(
-            "crawl health %s: pages=%d listings=%d gone=%d errors=%d faults=%s blocked=%s",
+            "crawl health %s: pages=%d listings=%d gone=%d errors=%d quarantined=%s faults=%s blocked=%s",
             spider.name,
             health["pages"],
             health["item_counts"]["listings"],
             sum(health["item_counts"]["gone"].values()),
             health["error_count"],
+            health["quarantined"],
             health["faults"],
             health["blocked"],
         )

@@ -7,7 +7,10 @@ Timestamps are timezone-aware UTC; dates are the world/logical date of the crawl
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+import functools
+import operator
+import re
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 GONE_REASONS = (
@@ -79,6 +82,79 @@ class GoneItem:
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
+
+
+@dataclass
+class QuarantinedItem:
+    """A live listing page whose item could not be built (extraction failed or a field is unusable).
+
+    Still a sighting: storage records the URL as seen that day and keeps the reason, so a page
+    the platform serves is never counted as removed because we could not read it.
+    """
+
+    platform: str
+    url: str
+    listing_key: str | None
+    kind: str  # extraction | invalid_field | too_long | storage_error
+    field: str | None
+    message: str
+    http_status: int | None = 200
+    fetched_at: dt.datetime | None = None
+    crawl_date: dt.date | None = None
+    evidence: Evidence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+# -- clean text ----------------------------------------------------------------------------------
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+_TEXT_FIELDS = ("listing_key", "url", "title", "text", "price", "currency", "seller_key", "seller_name",
+                "store_key", "location", "lang", "posted_at")
+_COERCED = ("title", "text", "price", "currency", "seller_name", "posted_at")  # a number shown as text
+
+
+def clean_text(value: str) -> str:
+    """`value` with NULs removed and lone surrogates replaced by U+FFFD: storable and encodable."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+
+
+_text_values = operator.attrgetter(*_TEXT_FIELDS)
+_not_none = functools.partial(operator.is_not, None)
+
+
+def _plainly_clean(item: ListingItem) -> bool:
+    """True when every text field and contact is a str (or None) free of NULs and surrogates:
+    one join and two C-level scans, so the common item costs about a microsecond."""
+    try:
+        joined = "".join(filter(_not_none, _text_values(item))) + "".join(item.contacts)
+    except TypeError:  # a number or other non-text value: the field-by-field path decides
+        return False
+    if joined.isascii():
+        return "\x00" not in joined
+    return _UNSTORABLE.search(joined) is None
+
+
+def sanitize_listing(item: ListingItem) -> ListingItem:
+    """The one sanitising step between a page and storage: text cleaned, numbers shown as text
+    (a JSON `title: 12345`) turned into text. Other wrong types are left for validation to name."""
+    if _plainly_clean(item):
+        return item
+    changes: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(item, name)
+        if name in _COERCED and type(value) in (int, float):
+            value = str(value)
+        if type(value) is str:
+            cleaned = clean_text(value)
+            if cleaned is not getattr(item, name):
+                changes[name] = cleaned
+    if type(item.contacts) in (list, tuple) and not all(type(c) is str and c.isascii() and "\x00" not in c for c in item.contacts):
+        changes["contacts"] = [clean_text(c) if type(c) is str else c for c in item.contacts]
+    return replace(item, **changes) if changes else item
 
 
 def _jsonable(value: Any) -> Any:

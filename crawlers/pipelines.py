@@ -15,12 +15,14 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawlers.items import GoneItem, ListingItem
+from crawlers.items import GoneItem, ListingItem, QuarantinedItem
+
+ITEM_TYPES = {ListingItem: "listing", GoneItem: "gone", QuarantinedItem: "quarantined"}
 
 logger = logging.getLogger(__name__)
 
 
-def item_key(item: ListingItem | GoneItem) -> str:
+def item_key(item: ListingItem | GoneItem | QuarantinedItem) -> str:
     """The page an item came from: one item per requested URL and crawl."""
     return item.url
 
@@ -37,8 +39,8 @@ class EvidenceCheckPipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        if not isinstance(item, (ListingItem, GoneItem)):
-            raise DropItem(f"not a ListingItem or GoneItem: {type(item).__name__}")
+        if not isinstance(item, (ListingItem, GoneItem, QuarantinedItem)):
+            raise DropItem(f"not a ListingItem, GoneItem or QuarantinedItem: {type(item).__name__}")
         if item.evidence is None or not item.evidence.sha256:
             self.stats.inc_value("pwatch/dropped/no_evidence")
             raise DropItem(f"item without evidence: {item.url}")
@@ -49,6 +51,8 @@ class EvidenceCheckPipeline:
         self.seen.add(key)
         if isinstance(item, ListingItem):
             self.stats.inc_value("pwatch/items/listing")
+        elif isinstance(item, QuarantinedItem):
+            self.stats.inc_value(f"pwatch/quarantine/{item.kind}")
         else:
             self.stats.inc_value(f"pwatch/items/gone/{item.reason}")
         return item
@@ -95,7 +99,7 @@ class JsonlPipeline:
         key = item_key(item)
         if key in self.present:
             return item
-        record = {"type": "listing" if isinstance(item, ListingItem) else "gone", **item.to_json()}
+        record = {"type": ITEM_TYPES[type(item)], **item.to_json()}
         os.write(self.fd, (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
         self.present.add(key)
         return item
@@ -160,7 +164,9 @@ class StoragePipeline:
 
         batch, self.buffer = self.buffer, []
         with Session(self.engine) as session, session.begin():
-            ingest_batch(session, self.run_id, batch)
+            summary = ingest_batch(session, self.run_id, batch)
+        for kind, count in summary.refused.items():  # what the crawler sent as items but storage refused
+            self.crawler.stats.inc_value(f"pwatch/quarantine/{kind}", count)
         with Session(self.engine) as session, session.begin():  # after the commit: no locks held long
             refresh_statistics(session, only_stale=True)
         self.crawler.stats.inc_value("pwatch/db/items", len(batch))
@@ -181,16 +187,17 @@ class StoragePipeline:
         if self.engine is None or self.run_id is None:
             return
         health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason)
+        threshold = self.crawler.settings.getfloat("PWATCH_ERROR_THRESHOLD", 0.2)
         if getattr(spider.args, "shard", None):
             # One run row for all shards: store the merge of every finished shard's health.
             from crawlers.sharding import merged_with_other_shards
 
             with merged_with_other_shards(spider.args, health) as merged:
                 with Session(self.engine) as session, session.begin():
-                    close_crawl_run(session, self.run_id, merged)
+                    close_crawl_run(session, self.run_id, merged, error_threshold=threshold)
         else:
             with Session(self.engine) as session, session.begin():
-                close_crawl_run(session, self.run_id, health)
+                close_crawl_run(session, self.run_id, health, error_threshold=threshold)
         self.engine.dispose()
 
 

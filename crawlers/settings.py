@@ -103,6 +103,8 @@ EXTENSIONS = {
 # 1,000 ingested 15-25% more observations/s than 500 (BENCHMARKS.md). A killed crawl re-fetches
 # at most one batch (the journal marks stored batches).
 PWATCH_DB_BATCH = 1000
+# Failed-fetch rate or quarantine share above which a crawl run is unhealthy (setting crawl_error_threshold).
+PWATCH_ERROR_THRESHOLD = 0.2
 # Bytes after which the WARC writer starts a new file.
 PWATCH_WARC_ROLLOVER = 100 * 1024 * 1024
 

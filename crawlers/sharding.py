@@ -220,8 +220,9 @@ def merge_health(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """
     merged: dict[str, Any] = {}
     for part in parts:
-        _add(merged, {k: v for k, v in part.items() if k not in ("error_rate", "elapsed_seconds")})
+        _add(merged, {k: v for k, v in part.items() if k not in ("error_rate", "quarantine_share", "elapsed_seconds")})
     merged["error_rate"] = round(merged.get("error_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
+    merged["quarantine_share"] = round(merged.get("quarantine_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
     merged["error_urls"] = [u for part in parts for u in part.get("error_urls", [])][:50]
     reasons = {part.get("finish_reason") for part in parts}
     merged["finish_reason"] = reasons.pop() if len(reasons) == 1 else "shards_unfinished"

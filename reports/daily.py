@@ -1,8 +1,9 @@
-"""The daily flag report: `<data dir>/reports/<day>/index.html` + `flags.csv` + `flags.json`, and
-the `<data dir>/reports/index.html` page linking every day.
+"""The daily flag report: `<data dir>/reports/<day>/index.html` + `flags.csv` + `flags.json` +
+`quarantine.csv`, and the `<data dir>/reports/index.html` page linking every day.
 
 Top: the day's numbers (from storage's statistics, the same as `pwatch stats` for that day). Then
-flags ranked by score, what changed since the previous day, and inline SVG charts.
+flags ranked by score, what changed since the previous day, inline SVG charts, and the items of
+the day's crawls that could not be stored (quarantined), so none is lost without a trace.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ FLAG_FIELDS = [
     "evidence_sha256",
 ]
 
+QUARANTINE_FIELDS = ["platform", "kind", "field", "url", "listing_key", "reason", "evidence_sha256"]
+
 CHANGE_LABELS = {
     "flagged": "newly flagged",
     "confirmed": "confirmed (by an analyst or the demo auto-confirm policy)",
@@ -84,6 +87,7 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     finally:
         engine.dispose()
     write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
+    write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))
     (folder / "flags.json").write_text(json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
     (folder / "index.html").write_text(render_day(data), encoding="utf-8")
     write_index(Path(settings.data_path) / "reports")
@@ -112,6 +116,7 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
         "flags_per_day": [(d, per_day.get(d, 0)) for d in days],
         "funnel": period["total"],
         "per_platform": per_platform,
+        "quarantined": queries.quarantined_on(session, day),
     }
 
 
@@ -160,6 +165,19 @@ def flag_csv_rows(flags: list[queries.FlagRow]) -> list[list[Any]]:
     ]
 
 
+def quarantine_counts(rows: list[queries.QuarantinedRow]) -> dict[str, dict[str, int]]:
+    """{platform: {kind: quarantined items}}, sorted."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_kind = counts.setdefault(r.platform, {})
+        by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+    return {p: dict(sorted(k.items())) for p, k in sorted(counts.items())}
+
+
+def quarantine_csv_rows(rows: list[queries.QuarantinedRow]) -> list[list[Any]]:
+    return [[r.platform, r.kind, r.field or "", r.url, r.listing_key or "", r.message, r.evidence_sha256 or ""] for r in rows]
+
+
 def to_json(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "day": data["day"].isoformat(),
@@ -192,6 +210,10 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
             {"notice_id": n.notice_id, "platform": n.platform, "sent_on": n.sent_on.isoformat(), "failure": n.failure}
             for n in data["failed_notices"]
         ],
+        "quarantined": {
+            "counts": quarantine_counts(data["quarantined"]),
+            "items": [dict(zip(QUARANTINE_FIELDS, row)) for row in quarantine_csv_rows(data["quarantined"])],
+        },
     }
 
 
@@ -293,6 +315,22 @@ def _failed(data: dict[str, Any]) -> Html:
     return table(["notice", "platform", "recorded on", "why the last delivery failed"], rows, id="failed-notices")
 
 
+def _quarantined(data: dict[str, Any]) -> Html:
+    rows = data["quarantined"]
+    if not rows:
+        return tag("p", "No item of this day's crawls was quarantined.", class_="muted")
+    counts = quarantine_counts(rows)
+    kinds = sorted({kind for by_kind in counts.values() for kind in by_kind})
+    count_rows = [[platform, *(by_kind.get(k, 0) for k in kinds), sum(by_kind.values())] for platform, by_kind in counts.items()]
+    items = [[r.platform, r.kind, r.field or "", join([link(r.url), tag("br"), tag("small", r.listing_key or "", class_="muted")]),
+              r.message, tag("span", r.evidence_sha256 or "", class_="hash")] for r in rows]
+    return join([
+        tag("p", "Live pages whose item could not be stored: each still counts as a sighting, never as a removal."),
+        table(["platform", *kinds, "total"], count_rows, id="quarantine-counts"),
+        table(["platform", "kind", "field", "listing", "reason", "evidence SHA-256"], items, id="quarantined"),
+    ])
+
+
 def _charts(data: dict[str, Any]) -> Html:
     funnel = data["funnel"]
     per_day = charts.column_chart("Flags per day", [charts.Bar(d.isoformat(), n) for d, n in data["flags_per_day"]])
@@ -321,7 +359,8 @@ def render_day(data: dict[str, Any]) -> str:
         f"Precursor Watch — flags {day}",
         tag("h1", f"Daily flag report {day}"),
         tag("p", tag("a", "all days", href="../index.html"),
-            " · ", tag("a", "flags.csv", href="flags.csv"), " · ", tag("a", "flags.json", href="flags.json")),
+            " · ", tag("a", "flags.csv", href="flags.csv"), " · ", tag("a", "flags.json", href="flags.json"),
+            " · ", tag("a", "quarantine.csv", href="quarantine.csv")),
         tag("h2", "The day's numbers"),
         _numbers(data),
         tag("h2", "Charts"),
@@ -336,6 +375,8 @@ def render_day(data: dict[str, Any]) -> str:
         _overdue(data),
         tag("h2", f"Notices not delivered ({len(data['failed_notices'])}; re-sent on the next run)"),
         _failed(data),
+        tag("h2", f"Quarantined items ({len(data['quarantined'])})"),
+        _quarantined(data),
     )
 
 

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import (Account, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
-                            Snapshot, Store)
+from storage.models import (Account, CrawlRun, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
+                            Quarantine, Snapshot, Store)
 from storage.state import UNSEEN, next_state
 
 # -- substances as the detector recorded them ----------------------------------------------------
@@ -352,6 +352,35 @@ def events_per_day(session: Session, kind: str, until: dt.date) -> list[tuple[dt
 
 def first_event_day(session: Session) -> dt.date | None:
     return session.scalar(select(func.min(Event.occurred_on)))
+
+
+# -- quarantined items ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """An item of the day's crawls that could not be stored; every text is as the page gave it."""
+
+    platform: str
+    kind: str
+    field: str | None
+    url: str
+    listing_key: str | None
+    message: str
+    evidence_sha256: str | None
+
+
+def quarantined_on(session: Session, day: dt.date) -> list[QuarantinedRow]:
+    """The quarantine rows of the crawl runs of `day` (one per run and URL), by platform and URL."""
+    rows = session.execute(
+        select(Platform.name, Quarantine.kind, Quarantine.field, Quarantine.url, Quarantine.listing_key,
+               Quarantine.message, Quarantine.evidence_sha256)
+        .join(CrawlRun, CrawlRun.id == Quarantine.crawl_run_id)
+        .join(Platform, Platform.id == Quarantine.platform_id)
+        .where(CrawlRun.crawl_date == day)
+        .order_by(Platform.name, Quarantine.url, Quarantine.id)
+    ).all()
+    return [QuarantinedRow(*row) for row in rows]
 
 
 # -- notices overdue -----------------------------------------------------------------------------

@@ -42,7 +42,8 @@ def open_crawl_run(session: Session, platform: str, crawl_date: dt.date) -> int:
 def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, error_threshold: float = 0.2) -> bool:
     """Record the crawl's health: `pages` (fetch attempts), `errors` ({kind: count}), `items`.
 
-    error rate = failed fetches / pages; a run is healthy when it has pages and the rate is at most
+    error rate = the larger of failed fetches / pages and quarantined items / pages (`quarantined`:
+    {kind: count}, or `quarantine_count`); a run is healthy when it has pages and the rate is at most
     `error_threshold`. Returns healthy. Reconcile re-applies its own threshold to `error_rate`.
     """
     run = session.get(CrawlRun, run_id)
@@ -53,7 +54,8 @@ def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, 
     if pages < 0 or any(v < 0 for v in errors.values()):
         raise ValueError(f"crawl run {run_id}: negative counts in {dict(stats)!r}")
     failed = sum(errors.values())
-    rate = failed / pages if pages else 1.0
+    quarantined = int(stats.get("quarantine_count") or sum(dict(stats.get("quarantined") or {}).values()))
+    rate = max(failed, quarantined) / pages if pages else 1.0
     items = stats.get("items")
     if items is None:
         items = session.scalar(select(func.count()).select_from(Observation).where(Observation.crawl_run_id == run_id))

@@ -1,7 +1,8 @@
 """Ingest crawler items: idempotent Core upserts on the hot path.
 
-One batch = items of one crawl run. Everything is validated before the first write (a malformed
-item names its index and field and nothing is stored), then, per batch: accounts and stores
+One batch = items of one crawl run. Every item is sanitised and validated before the first write;
+one that cannot be stored goes to the quarantine table (naming its index and field) and the
+others are stored all the same. Then, per batch: accounts and stores
 created on first sight, listings upserted, a snapshot only when the content hash changed, one
 observation per URL (upserted), and first_seen / changed events. Ingesting the same items twice
 leaves the database identical.
@@ -14,17 +15,19 @@ import functools
 import hashlib
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
 
-from sqlalchemy import BigInteger, Connection, Date, Insert, Select, String, Update, and_, bindparam, func, literal, select, update
+from sqlalchemy import (BigInteger, Connection, Date, Insert, Select, String, Update, and_, bindparam, delete, func, insert,
+                        literal, select, update)
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem
+from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, sanitize_listing
 from storage import events as ev
 from storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
 from storage.errors import MalformedItem, UnknownEntity
-from storage.models import Account, CrawlRun, Listing, Observation, Platform, Snapshot, Store
+from storage.models import Account, CrawlRun, Listing, Observation, Platform, Quarantine, Snapshot, Store
 from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: `$` would let a trailing newline through
@@ -38,6 +41,30 @@ class IngestSummary:
     snapshots: int = 0
     changed: int = 0
     gone_unknown: int = 0  # gone pages of listings never seen alive
+    quarantined: dict[str, int] = field(default_factory=dict)  # every quarantine row written, by kind
+    refused: dict[str, int] = field(default_factory=dict)  # ... of which refused here (not by the crawler)
+
+    def add(self, other: "IngestSummary") -> None:
+        for name in ("new_listings", "snapshots", "changed", "gone_unknown"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Refused:
+    """An item kept out of the tables it was meant for, on its way to the quarantine table."""
+
+    item: Any
+    kind: str  # invalid_field | too_long | extraction | storage_error
+    field: str | None
+    message: str
+    by_crawler: bool = False  # a QuarantinedItem: counted by the crawler already
+
+    @property
+    def live(self) -> bool:
+        """A listing page fetched live: its URL counts as seen that day whatever went wrong."""
+        if isinstance(self.item, QuarantinedItem):
+            return self.item.http_status is None or 200 <= self.item.http_status < 300
+        return isinstance(self.item, ListingItem)
 
 
 def content_hash(title: str, text: str) -> str:
@@ -46,7 +73,13 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
-def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | GoneItem]) -> IngestSummary:
+def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | GoneItem | QuarantinedItem]) -> IngestSummary:
+    """Store a batch; an item that cannot be stored is quarantined, never the batch with it.
+
+    Items are sanitised and checked one by one first (types, column lengths); the rest go through
+    the set-based writes together. Should the database still refuse a write, the batch is split
+    until the item at fault is alone, and only that item is quarantined.
+    """
     run = session.connection().execute(
         select(CrawlRun.platform_id, CrawlRun.crawl_date, Platform.name)
         .join(Platform, Platform.id == CrawlRun.platform_id)
@@ -55,41 +88,109 @@ def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | Go
     if run is None:
         raise UnknownEntity(f"no crawl run with id {run_id}")
     pid, day, pname = run
-    seen, gone = _validate(items, pname, day)
+    seen, gone, refused = _validate(items, pname, day)
     summary = IngestSummary(seen=len(seen), gone=len(gone))
     with session.begin_nested():
-        if seen:
-            _ingest_seen(session, run_id, pid, day, seen, summary)
-        if gone:
-            _ingest_gone(session, run_id, pid, gone, summary)
+        _write_isolated(session, run_id, pid, day, seen, summary, refused)
+        _write_isolated(session, run_id, pid, day, gone, summary, refused)
+        _clear_quarantined(session, run_id, [it.url for it in seen] + [it.url for it in gone])
+        if refused:
+            write_quarantine(session, run_id, pid, refused, summary)
     return summary
+
+
+def _write_isolated(session: Session, run_id: int, pid: int, day: dt.date, items: list, summary: IngestSummary,
+                    refused: list[Refused]) -> None:
+    """All `items` (all seen or all gone) in one go; on a database error, each half on its own."""
+    if not items:
+        return
+    part = IngestSummary()
+    errors = _database_errors(session)
+    try:
+        with session.begin_nested():
+            if isinstance(items[0], ListingItem):
+                _ingest_seen(session, run_id, pid, day, items, part)
+            else:
+                _ingest_gone(session, run_id, pid, items, part)
+    except errors as exc:
+        if len(items) == 1:
+            message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:500]
+            refused.append(Refused(items[0], "storage_error", None, f"the database refused it: {message}"))
+            if isinstance(items[0], ListingItem):
+                summary.seen -= 1
+            else:
+                summary.gone -= 1
+            return
+        half = len(items) // 2
+        _write_isolated(session, run_id, pid, day, items[:half], summary, refused)
+        _write_isolated(session, run_id, pid, day, items[half:], summary, refused)
+        return
+    summary.add(part)
+
+
+def _database_errors(session: Session) -> tuple[type[BaseException], ...]:
+    """What a refused write raises: SQLAlchemy's errors, and the driver's own (COPY runs on it)."""
+    dbapi = session.connection().dialect.dbapi
+    driver = getattr(dbapi, "Error", None)
+    return (SQLAlchemyError, driver) if isinstance(driver, type) else (SQLAlchemyError,)
 
 
 # -- validation ----------------------------------------------------------------------------------
 
 
-def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[ListingItem], list[GoneItem]]:
+def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[ListingItem], list[GoneItem], list[Refused]]:
     seen: dict[str, ListingItem] = {}
     gone: dict[str, GoneItem] = {}
+    refused: list[Refused] = []
     for i, item in enumerate(items):
+        if type(item) is QuarantinedItem:
+            refused.append(Refused(item, item.kind, item.field, item.message, by_crawler=True))
+            continue
+        if type(item) is ListingItem:
+            item = sanitize_listing(item)
         # The common case is decided by one expression of C-level checks; anything it does not
         # accept gets the field-by-field check, which names what is wrong.
         if not (type(item) is ListingItem and _plainly_valid(item, platform, day)):
             problem = _problem(item, platform, day)
             if problem:
-                raise MalformedItem(f"{_where(i, item)}: {problem}")
+                if not isinstance(item, (ListingItem, GoneItem)):
+                    raise MalformedItem(f"{_where(i, item)}: {problem[2]}")  # not an item at all: a bug upstream
+                refused.append(Refused(item, problem[0], problem[1], f"{_where(i, item)}: {problem[2]}"))
+                continue
         if isinstance(item, ListingItem):
             seen[item.listing_key] = item  # a listing seen twice in one batch: the later sighting wins
         else:
             gone[item.url] = item
     seen_urls = {it.url for it in seen.values()}
-    return list(seen.values()), [g for url, g in gone.items() if url not in seen_urls]
+    return list(seen.values()), [g for url, g in gone.items() if url not in seen_urls], refused
 
 
 _OPTIONAL_STR = ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at")
 _optional_strs = operator.attrgetter(*_OPTIONAL_STR)
 _STR_OR_NONE = frozenset((str, type(None)))
 _STR = frozenset((str,))
+
+# The longest value each bounded text column takes (SQLite does not enforce VARCHAR lengths, so
+# ingest checks them itself, the same on both databases).
+_LIMITS = {
+    "listing_key": Listing.__table__.c.listing_key.type.length,
+    "seller_key": Account.__table__.c.account_key.type.length,
+    "store_key": Store.__table__.c.store_key.type.length,
+    **{name: Snapshot.__table__.c[name].type.length for name in ("seller_name", "location", "lang", "price", "currency", "posted_at")},
+}
+_limited = operator.attrgetter(*_LIMITS)
+_LIMIT_VALUES = tuple(_LIMITS.values())
+
+
+_SHORTEST_LIMIT = min(_LIMIT_VALUES)
+_not_none = functools.partial(operator.is_not, None)
+
+
+def _fits(item: ListingItem) -> bool:
+    values = _limited(item)
+    if max(map(len, filter(_not_none, values)), default=0) <= _SHORTEST_LIMIT:
+        return True  # the common item, decided at C speed: every value shorter than any limit
+    return all(value is None or len(value) <= limit for value, limit in zip(values, _LIMIT_VALUES))
 
 
 def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
@@ -106,58 +207,152 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
         and (item.crawl_date is None or item.crawl_date == day)
         and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.fullmatch(evidence.sha256)
                                   and type(evidence.target_uri) is str))
+        and _fits(item)
     )
 
 
-def _problem(item: Any, platform: str, day: dt.date) -> str | None:
-    """What is wrong with an item, naming the field; None if nothing is."""
+def _problem(item: Any, platform: str, day: dt.date) -> tuple[str, str | None, str] | None:
+    """(kind, field, message) of what is wrong with an item; None if nothing is."""
     if isinstance(item, ListingItem):
-        for name in ("listing_key", "url"):
-            value = getattr(item, name)
-            if not isinstance(value, str) or not value.strip():
-                return f"field {name} must be a non-empty string, got {value!r}"
-        for name in ("title", "text"):
-            if not isinstance(getattr(item, name), str):
-                return f"field {name} must be a string, got {getattr(item, name)!r}"
-        for name in _OPTIONAL_STR:
-            value = getattr(item, name)
-            if value is not None and type(value) is not str:
-                return f"field {name} must be a string or None, got {value!r}"
-        if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
-            return f"field contacts must be a list of strings, got {item.contacts!r}"
-        if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.fullmatch(item.content_sha256)):
-            return f"field content_sha256 must be 64 lowercase hex digits, got {item.content_sha256!r}"
+        found = _listing_problem(item)
+        if found:
+            return found
     elif isinstance(item, GoneItem):
-        if not isinstance(item.url, str) or not item.url.strip():
-            return f"field url must be a non-empty string, got {item.url!r}"
-        if item.listing_key is not None and (not isinstance(item.listing_key, str) or not item.listing_key):
-            return "field listing_key must be a non-empty string or None"
-        if item.reason not in GONE_REASONS:
-            return f"field reason must be one of {GONE_REASONS}, got {item.reason!r}"
-        if item.http_status is not None and not isinstance(item.http_status, int):
-            return "field http_status must be an int or None"
+        found = _gone_problem(item)
+        if found:
+            return ("invalid_field",) + found
     else:
-        return f"expected ListingItem or GoneItem, got {type(item).__name__}"
+        return "invalid_field", None, f"expected ListingItem or GoneItem, got {type(item).__name__}"
     if item.platform != platform:
-        return f"field platform is {item.platform!r} but the crawl run is for {platform!r}"
+        return "invalid_field", "platform", f"field platform is {item.platform!r} but the crawl run is for {platform!r}"
     if item.crawl_date is not None and item.crawl_date != day:
-        return f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
+        return "invalid_field", "crawl_date", f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
     if item.evidence is not None and not (
         isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.fullmatch(item.evidence.sha256)
     ):
-        return f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
+        return "invalid_field", "evidence", f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
     if item.evidence is not None and not isinstance(item.evidence.target_uri, str):
-        return f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}"
+        return "invalid_field", "evidence", f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}"
     return None
+
+
+def _listing_problem(item: ListingItem) -> tuple[str, str | None, str] | None:
+    for name in ("listing_key", "url"):
+        value = getattr(item, name)
+        if not isinstance(value, str) or not value.strip():
+            return "invalid_field", name, f"field {name} must be a non-empty string, got {_short(value)}"
+    for name in ("title", "text"):
+        if not isinstance(getattr(item, name), str):
+            return "invalid_field", name, f"field {name} must be a string, got {_short(getattr(item, name))}"
+    for name in _OPTIONAL_STR:
+        value = getattr(item, name)
+        if value is not None and type(value) is not str:
+            return "invalid_field", name, f"field {name} must be a string or None, got {_short(value)}"
+    if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
+        return "invalid_field", "contacts", f"field contacts must be a list of strings, got {_short(item.contacts)}"
+    if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.fullmatch(item.content_sha256)):
+        return "invalid_field", "content_sha256", f"field content_sha256 must be 64 lowercase hex digits, got {_short(item.content_sha256)}"
+    for name, limit in _LIMITS.items():
+        value = getattr(item, name)
+        if value is not None and len(value) > limit:
+            return "too_long", name, f"field {name} has {len(value)} characters, the column holds {limit}"
+    return None
+
+
+def _gone_problem(item: GoneItem) -> tuple[str, str] | None:
+    if not isinstance(item.url, str) or not item.url.strip():
+        return "url", f"field url must be a non-empty string, got {_short(item.url)}"
+    if item.listing_key is not None and (not isinstance(item.listing_key, str) or not item.listing_key):
+        return "listing_key", "field listing_key must be a non-empty string or None"
+    if isinstance(item.listing_key, str) and len(item.listing_key) > _LIMITS["listing_key"]:
+        return "listing_key", f"field listing_key has {len(item.listing_key)} characters, the column holds {_LIMITS['listing_key']}"
+    if item.reason not in GONE_REASONS:
+        return "reason", f"field reason must be one of {GONE_REASONS}, got {_short(item.reason)}"
+    if item.http_status is not None and not isinstance(item.http_status, int):
+        return "http_status", "field http_status must be an int or None"
+    return None
+
+
+def _short(value: Any) -> str:
+    """repr of a value for a message: bounded, whatever the page put there."""
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
 
 
 def _where(i: int, item: Any) -> str:
     """`item 3 (listing 'CD1')`: which item of the batch an error is about."""
     if isinstance(item, ListingItem):
-        return f"item {i} (listing {getattr(item, 'listing_key', None)!r})"
+        return f"item {i} (listing {_short(getattr(item, 'listing_key', None))})"
     if isinstance(item, GoneItem):
-        return f"item {i} (gone {getattr(item, 'url', None)!r})"
+        return f"item {i} (gone {_short(getattr(item, 'url', None))})"
     return f"item {i}"
+
+
+# -- quarantine ----------------------------------------------------------------------------------
+
+
+def _text_or_none(value: Any) -> str | None:
+    return clean_text(value) if isinstance(value, str) else None
+
+
+def _clear_quarantined(session: Session, run_id: int, urls: list[str]) -> None:
+    """Drop the run's quarantine rows for URLs just stored (or refused again, rewritten next): a
+    rerun that stores an item cleanly leaves no stale row to count. One indexed probe per batch
+    when the run has none."""
+    if not urls:
+        return
+    conn = session.connection()
+    if conn.execute(select(Quarantine.id).where(Quarantine.crawl_run_id == run_id).limit(1)).first() is None:
+        return
+    conn.execute(delete(Quarantine).where(Quarantine.crawl_run_id == run_id, one_of(session, Quarantine.url, urls)))
+
+
+def write_quarantine(session: Session, run_id: int, pid: int, refused: list[Refused], summary: IngestSummary) -> None:
+    """One quarantine row per refused URL of the run (a rerun replaces it), and a live sighting
+    for every refused listing page, so reconcile never reads it as absent."""
+    conn = session.connection()
+    by_url = {_text_or_none(getattr(r.item, "url", None)) or _short(getattr(r.item, "url", None)): r for r in refused}
+    refused = list(by_url.values())  # the same page twice in a batch: the later one stands
+    rows = []
+    for r in refused:
+        item = r.item
+        evidence = item.evidence if isinstance(getattr(item, "evidence", None), Evidence) else None
+        rows.append({
+            "crawl_run_id": run_id, "platform_id": pid,
+            "url": _text_or_none(getattr(item, "url", None)) or _short(getattr(item, "url", None)),
+            "listing_key": _text_or_none(getattr(item, "listing_key", None)),
+            "kind": r.kind[:24], "field": (r.field or None) and r.field[:40], "message": clean_text(r.message),
+            "evidence_file": _text_or_none(evidence.warc_file) if evidence else None,
+            "evidence_record": _text_or_none(evidence.record_id) if evidence else None,
+            "evidence_sha256": evidence.sha256 if evidence and isinstance(evidence.sha256, str) and _HEX64.fullmatch(evidence.sha256) else None,
+        })
+        summary.quarantined[r.kind] = summary.quarantined.get(r.kind, 0) + 1
+        if not r.by_crawler:
+            summary.refused[r.kind] = summary.refused.get(r.kind, 0) + 1
+    conn.execute(delete(Quarantine).where(Quarantine.crawl_run_id == run_id, one_of(session, Quarantine.url, [r["url"] for r in rows])))
+    conn.execute(insert(Quarantine), rows)
+    _live_sightings(session, run_id, pid, [(r, row) for r, row in zip(refused, rows) if r.live])
+
+
+def _live_sightings(session: Session, run_id: int, pid: int, live: list[tuple[Refused, dict[str, Any]]]) -> None:
+    """A `seen` observation per live page whose item was refused: of its listing when we know it
+    (by key, else by URL), without content; a URL the run already holds keeps its observation."""
+    if not live:
+        return
+    conn = session.connection()
+    keys = [row["listing_key"] for _r, row in live if row["listing_key"]]
+    by_key = dict(conn.execute(select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))).all()) if keys else {}
+    urls = [row["url"] for _r, row in live]
+    by_url = dict(conn.execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))).all())
+    rows = {}
+    for r, row in live:
+        status = getattr(r.item, "http_status", None)
+        rows[row["url"]] = {
+            "crawl_run_id": run_id, "listing_id": by_key.get(row["listing_key"]) or by_url.get(row["url"]), "url": row["url"],
+            "kind": "seen", "gone_reason": None, "http_status": status if type(status) is int else None, "content_sha256": None,
+            "evidence_file": row["evidence_file"], "evidence_record": row["evidence_record"], "evidence_sha256": row["evidence_sha256"],
+        }
+    executemany(session, _insert(session, Observation).on_conflict_do_nothing(), list(rows.values()))
 
 
 # -- writes --------------------------------------------------------------------------------------

@@ -42,6 +42,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# Widths of the columns that hold page text: what real pages carry, with room to spare (BCP 47
+# allows language tags of 35 characters). Ingest refuses, per item, a value longer than these.
+KEY_LEN = 512
+NAME_LEN = 512
+LANG_LEN = 35
+SHOWN_LEN = 200
+CURRENCY_LEN = 32
+
+
 def _fk(target: str, **kw: Any) -> Any:
     return mapped_column(BigID, ForeignKey(target, ondelete="RESTRICT"), **kw)
 
@@ -60,8 +69,8 @@ class Account(Base):
     __table_args__ = (UniqueConstraint("platform_id", "account_key"),)
     id: Mapped[intpk]
     platform_id: Mapped[int] = _fk("platforms.id")
-    account_key: Mapped[str200] = mapped_column(comment="the platform's own seller id")
-    name: Mapped[str | None] = mapped_column(String(200))
+    account_key: Mapped[str] = mapped_column(String(KEY_LEN), comment="the platform's own seller id")
+    name: Mapped[str | None] = mapped_column(String(NAME_LEN))
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
@@ -70,7 +79,7 @@ class Store(Base):
     __table_args__ = (UniqueConstraint("platform_id", "store_key"),)
     id: Mapped[intpk]
     platform_id: Mapped[int] = _fk("platforms.id")
-    store_key: Mapped[str200] = mapped_column(comment="the platform's own store id")
+    store_key: Mapped[str] = mapped_column(String(KEY_LEN), comment="the platform's own store id")
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
@@ -150,13 +159,13 @@ class Snapshot(Base):
     seen_on: Mapped[dt.date] = mapped_column(Date, comment="crawl date this content was first seen")
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    lang: Mapped[str | None] = mapped_column(String(8))
-    price: Mapped[str | None] = mapped_column(String(40))
-    currency: Mapped[str | None] = mapped_column(String(8))
-    seller_name: Mapped[str | None] = mapped_column(String(200))
+    lang: Mapped[str | None] = mapped_column(String(LANG_LEN), comment="BCP 47 tag as declared, e.g. zh-Hans-CN")
+    price: Mapped[str | None] = mapped_column(String(SHOWN_LEN), comment="as shown on the page")
+    currency: Mapped[str | None] = mapped_column(String(CURRENCY_LEN), comment="as shown on the page")
+    seller_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
     contacts: Mapped[json] = mapped_column(comment="normalised contact handles found on the page")
-    location: Mapped[str | None] = mapped_column(String(200))
-    posted_at: Mapped[str | None] = mapped_column(String(40))
+    location: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    posted_at: Mapped[str | None] = mapped_column(String(SHOWN_LEN), comment="as shown on the page")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page it came from")
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page")
@@ -263,3 +272,23 @@ class Event(Base):
     notice_id: Mapped[int | None] = _fk("notices.id")
     related_listing_id: Mapped[int | None] = _fk("listings.id", comment="relisted_as: the new listing")
     details: Mapped[json]
+
+
+class Quarantine(Base):
+    """An item ingest refused (a field it cannot store) or a live page whose item could not be
+    built: kept with its reason and evidence so it is counted and shown, never silently lost. One
+    row per run and URL: a rerun replaces it, or deletes it once the item is stored."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("crawl_run_id", "url"),)
+    id: Mapped[intpk]
+    crawl_run_id: Mapped[int] = _fk("crawl_runs.id")
+    platform_id: Mapped[int] = _fk("platforms.id")
+    url: Mapped[str] = mapped_column(Text)
+    listing_key: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(24), comment="invalid_field | too_long | extraction | storage_error")
+    field: Mapped[str | None] = mapped_column(String(40), comment="the item field at fault, when one is")
+    message: Mapped[str] = mapped_column(Text)
+    evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
+    evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID")
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="SHA-256 of the HTTP payload")

@@ -16,10 +16,12 @@ from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Tabl
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
+from storage.models import CURRENCY_LEN, LANG_LEN, NAME_LEN, SHOWN_LEN
+
 # The listing's content: the last columns of a staged row, staged only when a snapshot is due.
 CONTENT = (
-    ("title", Text), ("text", Text), ("seller_name", String(200)), ("contacts", JSON), ("lang", String(8)),
-    ("price", String(40)), ("currency", String(8)), ("location", String(200)), ("posted_at", String(40)),
+    ("title", Text), ("text", Text), ("seller_name", String(NAME_LEN)), ("contacts", JSON), ("lang", String(LANG_LEN)),
+    ("price", String(SHOWN_LEN)), ("currency", String(CURRENCY_LEN)), ("location", String(NAME_LEN)), ("posted_at", String(SHOWN_LEN)),
 )
 NO_CONTENT = (None,) * len(CONTENT)
 

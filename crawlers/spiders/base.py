@@ -24,7 +24,7 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 
 from crawlers.args import CrawlArgs, read_revisit_file
-from crawlers.items import Evidence, GoneItem, ListingItem
+from crawlers.items import Evidence, GoneItem, ListingItem, QuarantinedItem, sanitize_listing
 from crawlers.journal import Journal
 from crawlers.middlewares import fault_kind, origin_of
 from crawlers.pages import BY_PLATFORM
@@ -72,6 +72,12 @@ def page_url_of(request: scrapy.Request) -> str:
     return request.cb_kwargs.get("page_url", request.url)
 
 
+class _UnusableField(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class PlatformSpider(scrapy.Spider):
     """Base of the five platform spiders; subclasses set `name` only."""
 
@@ -88,6 +94,7 @@ class PlatformSpider(scrapy.Spider):
         self.health: dict[str, Any] | None = None
         self.stores_in_db = False
         self.platform_closed = False
+        self.closure_recorded = False  # a closure page has been yielded as a gone item
         self.max_page_bytes = 0
 
     @classmethod
@@ -115,7 +122,10 @@ class PlatformSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.args.discover:
-            yield scrapy.Request(self.url(self.site.first_index), callback=self.parse_index, errback=self.on_error)
+            # Fetched even when robots.txt announces a closure: its closure page is the evidence
+            # (a gone item) that lets a platform closed before its first crawl be counted closed.
+            yield scrapy.Request(self.url(self.site.first_index), callback=self.parse_index, errback=self.on_error,
+                                 meta={"pwatch_known": True})
             yield scrapy.Request(self.url(self.site.sitemap), callback=self.parse_sitemap, errback=self.on_error)
         if self.args.revisit is not None:
             for url in read_revisit_file(self.args.revisit):
@@ -195,13 +205,18 @@ class PlatformSpider(scrapy.Spider):
         page = page_of(response)
         if response.status == 200:
             self._check_markup(response)
-        result = self.pages.ListingPage(page).result()
+        try:
+            result = self.pages.ListingPage(page).result()
+        except Exception as exc:  # a page the parser cannot take: live all the same, never a removal
+            self._attempted()
+            yield self._quarantined(response, page_url, "extraction", None, f"{type(exc).__name__}: {exc}")
+            return
         if isinstance(result, Incomplete):
             yield from self._incomplete(response, result)
             return
         self._attempted()
         if isinstance(result, Listing):
-            yield self._listing_item(response, page_url, result)
+            yield self._listing_or_quarantined(response, page_url, result)
         elif isinstance(result, Removed):
             if result.reason == "platform_closed":
                 self.platform_closed = True
@@ -244,27 +259,58 @@ class PlatformSpider(scrapy.Spider):
         final = self.evidence.write(capture_of(response))
         return final if cite_final or first is None else first
 
+    def _listing_or_quarantined(self, response: Response, page_url: str, data: Listing) -> ListingItem | QuarantinedItem:
+        """The listing's item, sanitised; a QuarantinedItem naming the field when one is unusable."""
+        try:
+            return self._listing_item(response, page_url, data)
+        except _UnusableField as exc:
+            return self._quarantined(response, page_url, "invalid_field", exc.field, str(exc), data.listing_key)
+
+    def _quarantined(self, response: Response, page_url: str, kind: str, field: str | None, message: str,
+                     listing_key: str | None = None) -> QuarantinedItem:
+        logger.warning("live listing page quarantined (%s%s): %s: %s", kind, f", field {field}" if field else "", page_url,
+                       message[:200].encode("utf-8", "backslashreplace").decode("utf-8"))
+        if listing_key is None or type(listing_key) is not str:
+            listing_key = self.site.classify(page_url)[1]
+        return QuarantinedItem(
+            platform=self.name, url=page_url, listing_key=listing_key, kind=kind, field=field,
+            message=message.encode("utf-8", "backslashreplace").decode("utf-8"), http_status=response.status,
+            fetched_at=dt.datetime.now(dt.timezone.utc), crawl_date=self.args.date, evidence=self._evidence(response, cite_final=True),
+        )
+
     def _listing_item(self, response: Response, page_url: str, data: Listing) -> ListingItem:
+        item = sanitize_listing(ListingItem(
+            platform=self.name, listing_key=data.listing_key, url=page_url, title=data.title, text=data.text,
+            price=data.price, currency=data.currency, seller_key=data.seller_key, seller_name=data.seller_name,
+            store_key=data.store_key, contacts=list(data.contacts), location=data.location, lang=data.lang,
+            posted_at=data.posted_at,
+        ))
+        for name in ("listing_key", "title", "text"):
+            if type(getattr(item, name)) is not str:
+                raise _UnusableField(name, f"field {name} must be text, got {type(getattr(item, name)).__name__}")
+        for name in ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at"):
+            if getattr(item, name) is not None and type(getattr(item, name)) is not str:
+                raise _UnusableField(name, f"field {name} must be text or absent, got {type(getattr(item, name)).__name__}")
         evidence = self._evidence(response, cite_final=True)
         return ListingItem(
             platform=self.name,
-            listing_key=data.listing_key,
+            listing_key=item.listing_key,
             url=page_url,
-            title=data.title,
-            text=data.text,
-            price=data.price,
-            currency=data.currency,
-            seller_key=data.seller_key,
-            seller_name=data.seller_name,
-            store_key=data.store_key,
-            contacts=list(data.contacts),
-            location=data.location,
-            lang=data.lang,
-            posted_at=data.posted_at,
+            title=item.title,
+            text=item.text,
+            price=item.price,
+            currency=item.currency,
+            seller_key=item.seller_key,
+            seller_name=item.seller_name,
+            store_key=item.store_key,
+            contacts=[c for c in item.contacts if type(c) is str],
+            location=item.location,
+            lang=item.lang,
+            posted_at=item.posted_at,
             fetched_at=dt.datetime.now(dt.timezone.utc),
             crawl_date=self.args.date,
             http_status=response.status,
-            content_sha256=content_fingerprint(data.title, data.text),
+            content_sha256=content_fingerprint(item.title, item.text),
             evidence=evidence,
         )
 
@@ -296,13 +342,17 @@ class PlatformSpider(scrapy.Spider):
         )
 
     def _platform_closed(self, response: Response):
-        """Discovery hit the closure notice: every revisited URL will say so too."""
+        """Discovery hit the closure notice: every revisited URL will say so too. The first one is
+        recorded as a gone page, so a platform closed before its first crawl is counted closed."""
         self._attempted()
-        if not self.platform_closed:
+        first = not self.closure_recorded  # robots.txt may have told of the closure before any page
+        self.closure_recorded = True
+        if first:
             logger.warning("%s announces it is closed (%s)", self.name, response.url)
         self.platform_closed = True
         self.crawler.stats.set_value("pwatch/platform_closed", 1)
-        return iter(())
+        if first:
+            yield self._gone_item(response, response.url, "platform_closed", None)
 
     # --- failures -------------------------------------------------------------------------
     def _attempted(self) -> None:

@@ -162,6 +162,7 @@ def run_crawl(args, settings: Settings) -> int:
     scrapy_settings.setmodule("crawlers.settings", priority="project")
     scrapy_settings.set("LOG_LEVEL", settings.log_level, priority="cmdline")
     scrapy_settings.set("LOGSTATS_INTERVAL", 15.0, priority="cmdline")  # progress every 15 s
+    scrapy_settings.set("PWATCH_ERROR_THRESHOLD", settings.crawl_error_threshold, priority="cmdline")
     # Scrapy's root handler filters at LOG_LEVEL; the CLI's own handler would pass Scrapy's DEBUG
     # lines through (one per page), so this process (the crawl's own) hands logging over.
     for handler in list(logging.root.handlers):
@@ -181,9 +182,27 @@ def run_crawl(args, settings: Settings) -> int:
     print(
         f"pwatch crawl: {args.site} {values['date']}: {counts['listings']} listings, "
         f"{sum(counts['gone'].values())} gone, {health['pages']} pages, {health['error_count']} errors "
-        f"(rate {health['error_rate']:.3f}), faults {sum(health['faults'].values())}; "
+        f"(rate {health['error_rate']:.3f}), {health.get('quarantine_count', 0)} quarantined, "
+        f"faults {sum(health['faults'].values())}; "
         f"finish {health['finish_reason']}; health {health_file}"
     )
     if health["finish_reason"] != "finished":
         raise ServiceError(f"crawl of {args.site} did not finish ({health['finish_reason']})")
+    unhealthy = unhealthy_reason(health, settings.crawl_error_threshold)
+    if unhealthy:  # health is recorded; failing here makes the scheduler's task fail visibly
+        raise ServiceError(f"crawl of {args.site} {values['date']} is unhealthy: {unhealthy} (health {health_file})")
     return 0
+
+
+def unhealthy_reason(health: dict, threshold: float) -> str | None:
+    """Why a finished crawl cannot be trusted (absence is never concluded from it), or None."""
+    pages, errors = health.get("pages", 0), health.get("error_count", 0)
+    if pages == 0:
+        return "no page was fetched"
+    if errors >= pages:
+        return f"every fetch failed ({errors} of {pages} pages)"
+    if health.get("error_rate", 0.0) > threshold:
+        return f"error rate {health['error_rate']:.3f} is over crawl_error_threshold {threshold}"
+    if health.get("quarantine_share", 0.0) > threshold:
+        return f"quarantined share {health['quarantine_share']:.3f} is over crawl_error_threshold {threshold}"
+    return None

@@ -12,6 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.settings import PWATCH_PAGE_MAXSIZE, REDIRECT_MAX_TIMES
+from fixtures.faults import JSON_POISONS, UNSTORABLE_POISONS
 from tests.crawlers.conftest import DAY, host_of, run_crawls_parallel
 
 DISALLOWED = {"chemdir": "/compare", "huaxue": "/inquiry/"}  # fixtures/README.md, "URL scheme"
@@ -84,6 +85,8 @@ def test_everything_else_is_captured_exactly_including_the_misdeclared_charset(h
         assert set(result.listings) == expected
         for url in expected:
             item, record = result.listings[url], live[url]
+            if world.world.poison(platform, record["listing_key"]):
+                continue  # the page shows a poisoned field (fixtures/README.md, "Poisoned fields")
             assert (item["title"], item["text"], item["contacts"], item["seller_name"]) == (
                 record["title"], record["text"], record["contacts"], record["seller_name"])
     huaxue_host = host_of(world.base_url("huaxue"))
@@ -112,3 +115,54 @@ def test_oversized_answers_are_cut_logged_and_counted(hostile):
                     pytest.fail(f"no WARC record for {url}")
             cut_total += 1
     assert cut_total >= len(OVERSIZE)
+
+
+def test_poisoned_fields_are_cleaned_or_quarantined_and_counted_in_health(fixture_world, tmp_path):
+    """mercado under `hostile`, stored in a database: every live listing is either stored or
+    quarantined (a seller key longer than the key column), each quarantined one is counted in the
+    crawl's health by kind and still recorded as a sighting of its URL."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from storage.db import make_engine
+    from storage.models import Listing, Observation, Quarantine, Snapshot
+    from tests.crawlers.conftest import crawl_command, crawl_env, load_result, ROOT
+    import subprocess
+
+    world = fixture_world("hostile")
+    day = DAY
+    world.handle.set_date(day)
+    live = {r["url"]: r for r in world.truth("mercado", day) if r["status"] == "live"}
+    kinds = {url: world.world.poison("mercado", r["listing_key"], True) for url, r in live.items()}
+    assert set(JSON_POISONS) <= set(kinds.values())  # every kind on the page of at least one live listing
+    out = tmp_path / "mercado.jsonl"
+    env = {**crawl_env(), "PWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'pwatch.db'}"}
+    proc = subprocess.run(crawl_command(world, "mercado", day, tmp_path, out), env=env, capture_output=True, text=True,
+                          timeout=240, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    result = load_result(proc, tmp_path, out, "mercado", day)
+    # counted from the fixture side: the live listings whose page shows a value no column holds
+    too_long = {url for url, k in kinds.items() if k in UNSTORABLE_POISONS}
+    assert too_long
+    assert result.health["quarantined"] == {"too_long": len(too_long)}
+    assert result.health["quarantine_count"] == len(too_long) > 0
+    engine = make_engine(env["PWATCH_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            stored = set(conn.scalars(select(Listing.url)))
+            quarantined = dict(conn.execute(select(Quarantine.url, Quarantine.field)).all())
+            seen = set(conn.scalars(select(Observation.url).where(Observation.kind == "seen")))
+            titles = dict(conn.execute(select(Listing.url, Snapshot.title).join(Snapshot, Snapshot.listing_id == Listing.id)).all())
+            texts = dict(conn.execute(select(Listing.url, Snapshot.text).join(Snapshot, Snapshot.listing_id == Listing.id)).all())
+    finally:
+        engine.dispose()
+    assert quarantined == {url: "seller_key" for url in too_long}
+    assert stored | set(quarantined) == set(live) and not stored & set(quarantined)
+    assert set(live) <= seen  # every live page is a sighting, the quarantined ones included
+    for url, kind in kinds.items():
+        if kind == "numeric_title":
+            assert titles[url].isdigit()
+        if kind in ("nul", "lone_surrogate"):
+            assert "\x00" not in texts[url] and texts[url].encode("utf-8")

@@ -67,7 +67,7 @@ def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
     for day in (D0, D1, D2):
         path = write_daily_report(world.settings, day)
     folder = path.parent
-    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags.csv", "flags.json", "index.html"]
+    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags.csv", "flags.json", "index.html", "quarantine.csv"]
 
     # D1's page: its numbers are storage's statistics for that day (what `pwatch stats` prints)
     d1 = (folder.parent / D1.isoformat() / "index.html").read_text()
@@ -84,7 +84,7 @@ def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
     # hostile listings are inert: no script, no event handlers, no javascript: links, no remote loads
     assert "script" not in doc.tags and "img" not in doc.tags and "iframe" not in doc.tags
     assert not [a for a in doc.attrs if a[1].startswith("on")]
-    assert all(v.startswith(("http://", "https://", "../", "flags.", "data:")) or v.endswith("index.html")
+    assert all(v.startswith(("http://", "https://", "../", "flags.", "quarantine.csv", "data:")) or v.endswith("index.html")
                for _, k, v in doc.attrs if k in ("href", "src"))
     text = "".join(doc.text)
     for title in HOSTILE_TITLES.values():
@@ -176,3 +176,58 @@ def test_report_and_notice_files_do_not_depend_on_ingest_order(tmp_path, endpoin
             world.engine.dispose()
     assert outputs[0].keys() == outputs[1].keys()
     assert [name for name in outputs[0] if outputs[0][name] != outputs[1][name]] == []
+
+
+SCRIPT = '<script>document.title="pwned"</script>'
+FORMULA = '=HYPERLINK("http://198.51.100.7/x","q")'
+
+
+def _quarantine_day(world, endpoint):
+    """D0: chemdir stores CD0 and refuses CD1 (a seller key longer than its column, hostile
+    text everywhere); mercado's crawler quarantined a page it could not read."""
+    import dataclasses
+
+    from crawlers.items import QuarantinedItem
+    from tests.reports.conftest import evidence
+
+    o = endpoint.origin
+    long_key = dataclasses.replace(item("chemdir", o, FORMULA, D0, SCRIPT), seller_key=SCRIPT * 30)
+    world.crawl("chemdir", o, D0, [item("chemdir", o, "CD0", D0, "4-ANPP 99%"), long_key])
+    unreadable = QuarantinedItem(platform="mercado", url=f"{o}/api/anuncios/MX1", listing_key="MX1", kind="extraction",
+                                 field=None, message=FORMULA + " " + SCRIPT, crawl_date=D0, evidence=evidence("mx1"))
+    world.crawl("mercado", o, D0, [unreadable])
+    world.crawl("chemdir", o, D1, [item("chemdir", o, "CD0", D1, "4-ANPP 99%")])
+
+
+def test_quarantined_items_are_counted_and_listed_inert(world, endpoint):
+    _quarantine_day(world, endpoint)
+    path = write_daily_report(world.settings, D0)
+    html_text = path.read_text()
+    doc = Doc()
+    doc.feed(html_text)
+    assert "script" not in doc.tags and "<script>" not in html_text
+    text = "".join(doc.text)
+    assert "Quarantined items (2)" in text
+    assert SCRIPT in text and FORMULA in text  # shown as text, escaped
+    assert "field seller_key has 1170 characters, the column holds 512" in text
+
+    data = json.loads((path.parent / "flags.json").read_text())
+    assert data["quarantined"]["counts"] == {"chemdir": {"too_long": 1}, "mercado": {"extraction": 1}}
+    by_platform = {q["platform"]: q for q in data["quarantined"]["items"]}
+    assert by_platform["chemdir"]["field"] == "seller_key" and by_platform["chemdir"]["listing_key"] == FORMULA
+    assert by_platform["mercado"]["kind"] == "extraction" and by_platform["mercado"]["url"].endswith("/api/anuncios/MX1")
+
+    rows = list(csv.DictReader((path.parent / "quarantine.csv").open()))
+    assert len(rows) == 2
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(FORMULA_PREFIXES), value
+    by_platform = {r["platform"]: r for r in rows}
+    assert by_platform["chemdir"]["listing_key"] == "'" + FORMULA
+    assert by_platform["mercado"]["reason"] == "'" + FORMULA + " " + SCRIPT
+
+    # a day without quarantined items says so, and its CSV has the header only
+    quiet = write_daily_report(world.settings, D1)
+    assert "No item of this day&#x27;s crawls was quarantined." in quiet.read_text()
+    assert (quiet.parent / "quarantine.csv").read_text().splitlines() == [",".join(
+        ["platform", "kind", "field", "url", "listing_key", "reason", "evidence_sha256"])]

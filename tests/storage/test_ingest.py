@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -8,7 +9,7 @@ from storage.crawls import close_crawl_run, open_crawl_run
 from storage.errors import MalformedItem
 from storage.events import listing_kinds
 from storage.ingest import ingest_batch
-from storage.models import Account, Event, Listing, Observation, Snapshot
+from storage.models import Account, Event, Listing, Observation, Quarantine, Snapshot
 from storage.reconcile import reconcile_date
 from storage.state import derive_state
 
@@ -84,21 +85,26 @@ def test_ingesting_the_same_batch_twice_changes_nothing(any_session):
         (lambda it: setattr(it, "crawl_date", D1), "field crawl_date"),
         (lambda it: setattr(it, "title", None), "field title"),
         (lambda it: setattr(it, "url", "   "), "field url"),
-        (lambda it: setattr(it, "price", 120), "field price"),
+        (lambda it: setattr(it, "price", ["120"]), "field price"),
         (lambda it: setattr(it, "contacts", ["telegram:@fake", None]), "field contacts"),
         (lambda it: setattr(it, "evidence", Evidence("w.warc.gz", "<urn:x>", "not-a-hash")), "field evidence"),
         (lambda it: setattr(it, "evidence", ("w.warc.gz", "<urn:x>", "0" * 64)), "field evidence"),
     ],
 )
-def test_malformed_item_names_the_field_and_writes_nothing(any_session, mutate, message):
+def test_malformed_item_is_quarantined_naming_the_field_and_the_other_is_stored(any_session, mutate, message):
     s = any_session
     run = open_crawl_run(s, "chemdir", D0)
     before = _counts(s)
     items = [listing("chemdir", "CD1", D0), listing("chemdir", "CD2", D0)]
     mutate(items[1])
-    with pytest.raises(MalformedItem, match=rf"item 1 .*{message}"):
-        ingest_batch(s, run, items)
-    assert _counts(s) == before
+    summary = ingest_batch(s, run, items)
+    assert summary.quarantined == {"invalid_field": 1}
+    (row,) = s.scalars(select(Quarantine).where(Quarantine.crawl_run_id == run)).all()
+    assert re.search(rf"item 1 .*{message}", row.message), row.message
+    assert row.kind == "invalid_field" and row.field == message.split()[1]
+    after = _counts(s)
+    assert (after["listings"], after["snapshots"]) == (before["listings"] + 1, before["snapshots"] + 1)
+    assert s.scalar(select(Listing.listing_key).where(Listing.platform_id == s.scalar(select(Listing.platform_id)))) == "CD1"
 
 
 def test_not_an_item_is_rejected(session):

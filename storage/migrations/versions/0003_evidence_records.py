@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003_evidence_records'
-down_revision = '0001'
+down_revision = '0002_ingest_quarantine'
 branch_labels = None
 depends_on = None
 
