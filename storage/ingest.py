@@ -23,7 +23,8 @@ from sqlalchemy import (BigInteger, Connection, Date, Insert, Select, String, Up
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawlers.items import GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, sanitize_listing
+from crawlers.items import (GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, sanitize_listing,
+                            storable_text)
 from storage import events as ev
 from storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
 from storage.errors import MalformedItem, UnknownEntity
@@ -146,11 +147,12 @@ def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[L
         if type(item) is QuarantinedItem:
             refused.append(Refused(item, item.kind, item.field, item.message, by_crawler=True))
             continue
-        if type(item) is ListingItem:
-            item = sanitize_listing(item)
-        # The common case is decided by one expression of C-level checks; anything it does not
-        # accept gets the field-by-field check, which names what is wrong.
+        # The common item (right types, clean text, within the column widths) is decided by
+        # C-level checks; any other is sanitised and gets the field-by-field check, which names
+        # what is wrong.
         if not (type(item) is ListingItem and _plainly_valid(item, platform, day)):
+            if type(item) is ListingItem:
+                item = sanitize_listing(item)
             problem = _problem(item, platform, day)
             if problem:
                 if not isinstance(item, (ListingItem, GoneItem)):
@@ -183,14 +185,22 @@ _LIMIT_VALUES = tuple(_LIMITS.values())
 
 
 _SHORTEST_LIMIT = min(_LIMIT_VALUES)
-_not_none = functools.partial(operator.is_not, None)
+_BOUNDED = len(_LIMITS)
+_texts = operator.attrgetter(*_LIMITS, "url", "title", "text")  # the bounded fields first
 
 
-def _fits(item: ListingItem) -> bool:
-    values = _limited(item)
-    if max(map(len, filter(_not_none, values)), default=0) <= _SHORTEST_LIMIT:
-        return True  # the common item, decided at C speed: every value shorter than any limit
-    return all(value is None or len(value) <= limit for value, limit in zip(values, _LIMIT_VALUES))
+def _plainly_storable(item: ListingItem) -> bool:
+    """For an item whose text fields are str or None and contacts a list of str (checked
+    before): every bounded value within its column's width, and no NUL or lone surrogate in any
+    text. The common item is decided by a few C-level calls."""
+    values = _texts(item)
+    bounded = values[:_BOUNDED]
+    # listing_key is among them and non-empty (checked before), so max() always has a value
+    if max(map(len, filter(None, bounded))) > _SHORTEST_LIMIT and not all(
+        value is None or len(value) <= limit for value, limit in zip(bounded, _LIMIT_VALUES)
+    ):
+        return False
+    return storable_text("".join(filter(None, values)) + "".join(item.contacts))
 
 
 def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
@@ -207,7 +217,7 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
         and (item.crawl_date is None or item.crawl_date == day)
         and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.fullmatch(evidence.sha256)
                                   and type(evidence.target_uri) is str))
-        and _fits(item)
+        and _plainly_storable(item)
     )
 
 

@@ -111,15 +111,17 @@ def test_sanitising_fast_path_agrees_with_the_field_by_field_path(changes, clean
         assert {name: getattr(out, name) for name in cleaned} == cleaned
 
 
-def test_length_check_fast_path_agrees_with_the_limits():
-    from storage.ingest import _fits
+def test_storage_fast_path_agrees_with_the_limits_and_the_text_scan():
+    from storage.ingest import _plainly_storable as ok
 
     item = listing("mercado", "M1", D0)
-    assert _fits(item) and _fits(dataclasses.replace(item, seller_name="N" * 512, lang="x" * 35))
-    assert not _fits(dataclasses.replace(item, lang="x" * 36))
-    assert not _fits(dataclasses.replace(item, currency="C" * 33))
-    assert not _fits(dataclasses.replace(item, seller_name="N" * 513))
-    assert _fits(dataclasses.replace(item, seller_key=None, seller_name=None, lang=None, price=None, currency=None))
+    assert ok(item) and ok(dataclasses.replace(item, seller_name="N" * 512, lang="x" * 35, title="氯化 ñ"))
+    assert not ok(dataclasses.replace(item, lang="x" * 36))
+    assert not ok(dataclasses.replace(item, currency="C" * 33))
+    assert not ok(dataclasses.replace(item, seller_name="N" * 513))
+    assert ok(dataclasses.replace(item, seller_key=None, seller_name=None, lang=None, price=None, currency=None))
+    assert not ok(dataclasses.replace(item, text="a\x00b")) and not ok(dataclasses.replace(item, title="中\ud800"))
+    assert not ok(dataclasses.replace(item, contacts=["x\x00"])) and not ok(dataclasses.replace(item, url="http://x/\udc80"))
 
 
 def test_a_write_the_database_still_refuses_isolates_only_that_item(any_session):
