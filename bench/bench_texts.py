@@ -12,7 +12,7 @@ import argparse
 import random
 import time
 
-from fixtures.texts import compose, kind_weights, vary
+from precursor_watch.fixtures.texts import compose, kind_weights, vary
 
 CONTACTS = ["telegram:@fake_chem_a1b2c3", "email:chem.a1b2c3@example.invalid",
             "whatsapp:+1-555-0142"]

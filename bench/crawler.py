@@ -94,8 +94,8 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(ROOT))
-    from fixtures.server import serve_in_background
-    from fixtures.world import World, WorldConfig
+    from precursor_watch.fixtures.server import serve_in_background
+    from precursor_watch.fixtures.world import World, WorldConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-crawler-"))
     start = dt.date(2026, 11, 1)
@@ -112,7 +112,7 @@ def main() -> int:
         # 1. the full crawl
         data_dir = tmp / "full"
         log_start = server.access_log.stat().st_size if server.access_log.exists() else 0
-        command = [sys.executable, "-m", "pwatch", "crawl", "--site", args.site, "--date", day.isoformat(),
+        command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", args.site, "--date", day.isoformat(),
                    "--base-url", base, "--data-dir", str(data_dir)]
         full_wall, full_cpu, _proc = _run(command, env)
         health = json.loads((data_dir / "jobs" / args.site / day.isoformat() / "health.json").read_text())

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import spacy
 
-from nlp.detection import DetectInput
-from nlp.detector import Detector
-from nlp.train import train
-from pwatch.training_data import fixture_examples, training_examples
+from precursor_watch.nlp.detection import DetectInput
+from precursor_watch.nlp.detector import Detector
+from precursor_watch.nlp.train import train
+from precursor_watch.training_data import fixture_examples, training_examples
 
 
 def _timed(fn) -> tuple[float, float]:

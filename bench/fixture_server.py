@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixtures.server import serve_in_background  # noqa: E402
-from fixtures.world import World, WorldConfig  # noqa: E402
+from precursor_watch.fixtures.server import serve_in_background  # noqa: E402
+from precursor_watch.fixtures.world import World, WorldConfig  # noqa: E402
 
 SECTION = "## Fixture server"
 TARGETS = {  # platform → (path template, label)

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     cpu_before = os.times()
     completed = subprocess.run(
-        [sys.executable, "-m", "pwatch", "run", "--days", str(args.days), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "precursor_watch", "run", "--days", str(args.days), "--data-dir", str(data_dir)],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     seconds = time.monotonic() - started

@@ -24,18 +24,18 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawlers.items import Evidence, ListingItem
-from reports.audit import write_audit_report
-from reports.daily import write_daily_report
-from reports.notices import send_notices
-from storage import events as ev
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.db import make_engine, upgrade
-from storage.detections import DetectionResult, pending_snapshots, record_detections
-from storage.ingest import ingest_batch
-from storage.models import Event, Listing
-from storage.reviews import record_review
-from storage.types import logical_ts
+from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.reports.audit import write_audit_report
+from precursor_watch.reports.daily import write_daily_report
+from precursor_watch.reports.notices import send_notices
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.detections import DetectionResult, pending_snapshots, record_detections
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Event, Listing
+from precursor_watch.storage.reviews import record_review
+from precursor_watch.storage.types import logical_ts
 
 PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
 START = dt.date(2026, 11, 1)

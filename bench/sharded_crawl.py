@@ -70,8 +70,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from fixtures.server import serve_in_background
-    from fixtures.world import World, WorldConfig
+    from precursor_watch.fixtures.server import serve_in_background
+    from precursor_watch.fixtures.world import World, WorldConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sharded-"))
     config = WorldConfig(seed=7, start=dt.date(2026, 11, 1), days=30, scale=args.scale, faults="none", port=0,
@@ -84,7 +84,7 @@ def main() -> int:
         base = server.base_urls[args.site]
 
         def command(data_dir: Path, out: Path, *extra: str) -> list[str]:
-            return [sys.executable, "-m", "pwatch", "crawl", "--site", args.site, "--date", day.isoformat(),
+            return [sys.executable, "-m", "precursor_watch", "crawl", "--site", args.site, "--date", day.isoformat(),
                     "--base-url", base, "--data-dir", str(data_dir), "--no-db", "--out", str(out), *extra]
 
         load0 = os.getloadavg()[0]

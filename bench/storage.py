@@ -29,12 +29,12 @@ from pathlib import Path
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, event, insert, text
 from sqlalchemy.orm import Session
 
-from crawlers.items import Evidence, GoneItem, ListingItem
-from crawlers.settings import PWATCH_DB_BATCH
-from storage.crawls import close_crawl_run, open_crawl_run, refresh_statistics
-from storage.db import make_engine, upgrade
-from storage.ingest import ingest_batch
-from storage.reconcile import reconcile_date
+from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.crawlers.settings import PWATCH_DB_BATCH
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run, refresh_statistics
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.reconcile import reconcile_date
 
 PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
 D0 = dt.date(2026, 11, 1)

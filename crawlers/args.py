@@ -70,14 +70,14 @@ class CrawlArgs(BaseModel):
     @field_validator("shard")
     @classmethod
     def _shard(cls, value: str | None) -> str | None:
-        from crawlers.sharding import Shard
+        from precursor_watch.crawlers.sharding import Shard
 
         return None if value is None else str(Shard.parse(value))
 
     @property
     def shard_plan(self):
         """The `crawlers.sharding.Shard`, or None for an unsharded crawl."""
-        from crawlers.sharding import Shard
+        from precursor_watch.crawlers.sharding import Shard
 
         return Shard.parse(self.shard) if self.shard else None
 

@@ -120,7 +120,7 @@ class RedirectCaptureMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         if 300 <= response.status < 400 and b"Location" in response.headers:
-            from crawlers.spiders.base import capture_of
+            from precursor_watch.crawlers.spiders.base import capture_of
 
             request.meta["pwatch_hops"] = [*request.meta.get("pwatch_hops", []), capture_of(response)]
         return response

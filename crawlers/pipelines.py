@@ -15,7 +15,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawlers.items import GoneItem, ListingItem, QuarantinedItem
+from precursor_watch.crawlers.items import GoneItem, ListingItem, QuarantinedItem
 
 ITEM_TYPES = {ListingItem: "listing", GoneItem: "gone", QuarantinedItem: "quarantined"}
 
@@ -139,8 +139,8 @@ class StoragePipeline:
         # Imported here: `storage` is the only package of ours the crawlers may use, and only here.
         from sqlalchemy.orm import Session
 
-        from storage.crawls import open_crawl_run
-        from storage.db import make_engine
+        from precursor_watch.storage.crawls import open_crawl_run
+        from precursor_watch.storage.db import make_engine
 
         self.engine = make_engine(self.db_url)
         args = self.crawler.spider.args
@@ -159,8 +159,8 @@ class StoragePipeline:
             return
         from sqlalchemy.orm import Session
 
-        from storage.crawls import refresh_statistics
-        from storage.ingest import ingest_batch
+        from precursor_watch.storage.crawls import refresh_statistics
+        from precursor_watch.storage.ingest import ingest_batch
 
         batch, self.buffer = self.buffer, []
         with Session(self.engine) as session, session.begin():
@@ -181,8 +181,8 @@ class StoragePipeline:
     def spider_closed(self, spider, reason):
         from sqlalchemy.orm import Session
 
-        from crawlers.health import compute_health
-        from storage.crawls import close_crawl_run
+        from precursor_watch.crawlers.health import compute_health
+        from precursor_watch.storage.crawls import close_crawl_run
 
         if self.engine is None or self.run_id is None:
             return
@@ -190,7 +190,7 @@ class StoragePipeline:
         threshold = self.crawler.settings.getfloat("PWATCH_ERROR_THRESHOLD", 0.2)
         if getattr(spider.args, "shard", None):
             # One run row for all shards: store the merge of every finished shard's health.
-            from crawlers.sharding import merged_with_other_shards
+            from precursor_watch.crawlers.sharding import merged_with_other_shards
 
             with merged_with_other_shards(spider.args, health) as merged:
                 with Session(self.engine) as session, session.begin():

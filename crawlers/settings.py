@@ -7,8 +7,8 @@ Our own settings are prefixed `PWATCH_`.
 """
 
 BOT_NAME = "pwatch"
-SPIDER_MODULES = ["crawlers.spiders"]
-NEWSPIDER_MODULE = "crawlers.spiders"
+SPIDER_MODULES = ["precursor_watch.crawlers.spiders"]
+NEWSPIDER_MODULE = "precursor_watch.crawlers.spiders"
 
 # Identify ourselves honestly; robots.txt is read for this agent.
 USER_AGENT = "PrecursorWatchBot/0.1 (+https://example.invalid/precursor-watch; research crawler)"
@@ -63,21 +63,21 @@ HTTPERROR_ALLOW_ALL = True
 
 DOWNLOADER_MIDDLEWARES = {
     # Before robots.txt (100): requests for another origin never leave, redirects included.
-    "crawlers.middlewares.OriginGuardMiddleware": 60,
+    "precursor_watch.crawlers.middlewares.OriginGuardMiddleware": 60,
     # An unreadable robots.txt (5xx, network) means "disallow all" instead of Scrapy's "allow all".
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawlers.middlewares.StrictRobotsTxtMiddleware": 100,
+    "precursor_watch.crawlers.middlewares.StrictRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawlers.middlewares.BackoffRetryMiddleware": 550,
+    "precursor_watch.crawlers.middlewares.BackoffRetryMiddleware": 550,
     # Just after the redirect middleware (600) on the way back: keeps each 3xx hop as evidence.
-    "crawlers.middlewares.RedirectCaptureMiddleware": 650,
+    "precursor_watch.crawlers.middlewares.RedirectCaptureMiddleware": 650,
     # Closest to the downloader: sees every raw response and exception once per attempt.
-    "crawlers.middlewares.FaultCounterMiddleware": 950,
+    "precursor_watch.crawlers.middlewares.FaultCounterMiddleware": 950,
 }
 
 # `pwatch crawl --shard I/N`: keeps a shard's requests to the pages it owns (inactive otherwise).
 SPIDER_MIDDLEWARES = {
-    "crawlers.sharding.ShardMiddleware": 950,
+    "precursor_watch.crawlers.sharding.ShardMiddleware": 950,
 }
 
 # Items of one response go through the pipelines one after another: they are synchronous, and
@@ -88,14 +88,14 @@ CONCURRENT_ITEMS = 1
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
 ITEM_PIPELINES = {
-    "crawlers.pipelines.EvidenceCheckPipeline": 100,
-    "crawlers.pipelines.JsonlPipeline": 500,
-    "crawlers.pipelines.StoragePipeline": 600,
-    "crawlers.pipelines.JournalPipeline": 900,
+    "precursor_watch.crawlers.pipelines.EvidenceCheckPipeline": 100,
+    "precursor_watch.crawlers.pipelines.JsonlPipeline": 500,
+    "precursor_watch.crawlers.pipelines.StoragePipeline": 600,
+    "precursor_watch.crawlers.pipelines.JournalPipeline": 900,
 }
 
 EXTENSIONS = {
-    "crawlers.health.HealthStats": 500,
+    "precursor_watch.crawlers.health.HealthStats": 500,
 }
 
 # Items per database transaction in the storage pipeline. Each transaction has a fixed cost

@@ -12,7 +12,7 @@ import datetime as dt
 
 from airflow.sdk import Asset, dag, task
 
-from pwatch import airflow_tasks
+from precursor_watch import airflow_tasks
 
 
 @dag(

@@ -22,8 +22,8 @@ import datetime as dt
 
 from airflow.sdk import Asset, dag, task
 
-from pwatch import airflow_tasks
-from pwatch.settings import load_settings
+from precursor_watch import airflow_tasks
+from precursor_watch.settings import load_settings
 
 # Cheap at parse time (env + optional pwatch.toml); empty schedule = triggered runs only.
 SCHEDULE = load_settings().daily_schedule or None

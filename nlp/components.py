@@ -21,10 +21,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import ConfigValidationError
 
-from nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
-from nlp.matching import SubstanceMatcher
-from nlp.normalize import normalize
-from nlp.signals import DEFAULT_SIGNALS, SignalMatcher
+from precursor_watch.nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
+from precursor_watch.nlp.matching import SubstanceMatcher
+from precursor_watch.nlp.normalize import normalize
+from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalMatcher
 
 for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate"):
     if not Doc.has_extension(_name):

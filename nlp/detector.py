@@ -22,13 +22,13 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-import nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from nlp.components import OFFER_LABEL
-from nlp.detection import ControlEntry, Detection, DetectInput, DetectionError, Reason, SignalHitOut, SubstanceHit
-from nlp.lexicon import Lexicon
-from nlp.matching import SubstanceMatch
-from nlp.normalize import normalize
-from nlp.signals import SignalHit
+import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
+from precursor_watch.nlp.components import OFFER_LABEL
+from precursor_watch.nlp.detection import ControlEntry, Detection, DetectInput, DetectionError, Reason, SignalHitOut, SubstanceHit
+from precursor_watch.nlp.lexicon import Lexicon
+from precursor_watch.nlp.matching import SubstanceMatch
+from precursor_watch.nlp.normalize import normalize
+from precursor_watch.nlp.signals import SignalHit
 
 LANGS = ("en", "es", "zh")
 MANIFEST = "detector.json"

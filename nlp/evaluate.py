@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from nlp.detection import Detection
+from precursor_watch.nlp.detection import Detection
 
 
 @dataclass

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp.normalize import SEPARATORS, compact_term, normalize_term
+from precursor_watch.nlp.normalize import SEPARATORS, compact_term, normalize_term
 
 DEFAULT_LEXICON = Path(__file__).resolve().parent / "lexicon" / "substances.toml"
 

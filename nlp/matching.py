@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nlp.lexicon import Lexicon, Term, cas_check_digit_ok
-from nlp.normalize import HOMOGLYPHS, SEPARATORS, ZERO_WIDTH, NormText, normalize
+from precursor_watch.nlp.lexicon import Lexicon, Term, cas_check_digit_ok
+from precursor_watch.nlp.normalize import HOMOGLYPHS, SEPARATORS, ZERO_WIDTH, NormText, normalize
 
 _FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _HOMO = re.compile("[" + "".join(k for k, v in HOMOGLYPHS.items() if v != "-") + "]")

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from nlp.normalize import NormText
+from precursor_watch.nlp.normalize import NormText
 
 DEFAULT_SIGNALS = Path(__file__).resolve().parent / "lexicon" / "signals.toml"
 KNOWN_KINDS = (
@@ -145,7 +145,7 @@ class SignalMatcher:
                 compiled.append((kind, re.compile("|".join(f"(?:{p})" for p in led)), red, True))
             if free:
                 compiled.append((kind, re.compile("|".join(f"(?:{p})" for p in free)), red, False))
-        from nlp.matching import trie_regex  # a prefix trie: one fast pass for every literal pattern
+        from precursor_watch.nlp.matching import trie_regex  # a prefix trie: one fast pass for every literal pattern
 
         # Word-led literals are tried only at word starts (a cheap look-behind fails fast
         # mid-word); the rest (Chinese, symbols) everywhere. ~4x faster than one trie.

@@ -21,9 +21,9 @@ from spacy.training import Example
 from spacy.util import fix_random_seed, load_model_from_config, minibatch
 from thinc.api import Config
 
-import nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from nlp.components import OFFER_LABEL, OTHER_LABEL
-from nlp.detector import LANGS, MANIFEST
+import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
+from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
+from precursor_watch.nlp.detector import LANGS, MANIFEST
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.cfg"
 PACKAGE_VERSION = "0.1.0"
@@ -57,8 +57,8 @@ def _check(examples: list[dict]) -> None:
 
 def data_fingerprint(config_path: Path = DEFAULT_CONFIG) -> str:
     """SHA-256 over the config and the packaged lexicon and signal files a model is built from."""
-    from nlp.lexicon import DEFAULT_LEXICON
-    from nlp.signals import DEFAULT_SIGNALS
+    from precursor_watch.nlp.lexicon import DEFAULT_LEXICON
+    from precursor_watch.nlp.signals import DEFAULT_SIGNALS
 
     h = hashlib.sha256()
     for path in (Path(config_path), DEFAULT_LEXICON, DEFAULT_SIGNALS):
@@ -160,7 +160,7 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> N
 
 def load(model_dir: Path):
     """Shorthand for `nlp.detector.Detector.load`."""
-    from nlp.detector import Detector
+    from precursor_watch.nlp.detector import Detector
 
     return Detector.load(model_dir)
 

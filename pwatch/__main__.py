@@ -1,5 +1,5 @@
 import sys
 
-from pwatch.cli import main
+from precursor_watch.cli import main
 
 sys.exit(main())

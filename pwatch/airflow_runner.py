@@ -14,16 +14,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pwatch.children import child_options, stop_group
-from pwatch.errors import ServiceError
-from pwatch.settings import Settings
+from precursor_watch.children import child_options, stop_group
+from precursor_watch.errors import ServiceError
+from precursor_watch.settings import Settings
 
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
 
 def airflow_environment(settings: Settings, *, metadata_url: str | None = None) -> dict[str, str]:
     """Environment for Airflow processes: metadata DB in the data dir, separate from tracking."""
-    from pwatch.steps import settings_environment
+    from precursor_watch.steps import settings_environment
 
     home = (settings.data_path / "airflow").resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id:
     `on_result(summary)` is called as each date finishes (progress for long replays).
     """
     env = airflow_environment(settings)
-    command = [sys.executable, "-m", "pwatch.airflow_runner", dag_id, *[d.isoformat() for d in dates]]
+    command = [sys.executable, "-m", "precursor_watch.airflow_runner", dag_id, *[d.isoformat() for d in dates]]
     results = []
     # Airflow's own output (task logs included) goes to a file operators can read after a failure.
     log_path = Path(env["AIRFLOW_HOME"]) / "dag-test.log"
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
-    from pwatch import redact
+    from precursor_watch import redact
 
     redact.install()  # task logs end up in dag-test.log
 

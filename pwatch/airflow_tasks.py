@@ -12,8 +12,8 @@ import datetime as dt
 
 
 def _settings():
-    from pwatch import redact
-    from pwatch.settings import load_settings
+    from precursor_watch import redact
+    from precursor_watch.settings import load_settings
 
     redact.install()  # task logs never show a database password
 
@@ -27,42 +27,42 @@ def _day(ds: str | None) -> dt.date:
 
 
 def prepare(ds: str | None) -> list[str]:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.prepare_day(_settings(), _day(ds))
 
 
 def crawl(target: str, ds: str | None) -> dict:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.crawl_target(_settings(), target, _day(ds))
 
 
 def detect(ds: str | None) -> dict:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.detect(_settings(), _day(ds))
 
 
 def reconcile(ds: str | None) -> dict:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.reconcile(_settings(), _day(ds))
 
 
 def notify(ds: str | None) -> dict:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.notify(_settings(), _day(ds))
 
 
 def report(ds: str | None) -> dict:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.report(_settings(), _day(ds))
 
 
 def audit() -> dict:
-    from pwatch import steps
+    from precursor_watch import steps
 
     return steps.audit(_settings())

@@ -48,7 +48,7 @@ def die_with_parent_hook(death_signal: int = signal.SIGTERM) -> Callable[[], Non
 def child_options(death_signal: int = signal.SIGTERM) -> dict[str, Any]:
     """`subprocess.Popen` keywords for a child that dies with this process: its own process group,
     the parent-death signal, and the data-dir lock's descriptor if this process holds one."""
-    from pwatch.datalock import inherited_fds
+    from precursor_watch.datalock import inherited_fds
 
     options: dict[str, Any] = {"start_new_session": True, "pass_fds": inherited_fds()}
     hook = die_with_parent_hook(death_signal)

@@ -16,19 +16,19 @@ import os
 import sys
 import traceback
 
-from pwatch import redact
-from pwatch.datalock import creates_data_dir, data_dir_lock, lock_mode
-from pwatch.errors import PwatchError, StateError
-from pwatch.settings import load_settings
+from precursor_watch import redact
+from precursor_watch.datalock import creates_data_dir, data_dir_lock, lock_mode
+from precursor_watch.errors import PwatchError, StateError
+from precursor_watch.settings import load_settings
 
 # Command modules, imported lazily per invocation so `pwatch --help` stays fast.
 COMMAND_MODULES = (
-    "pwatch.commands.fixtures",
-    "pwatch.commands.crawl",
-    "pwatch.commands.nlp",
-    "pwatch.commands.storage",
-    "pwatch.commands.pipeline",
-    "pwatch.commands.reporting",
+    "precursor_watch.commands.fixtures",
+    "precursor_watch.commands.crawl",
+    "precursor_watch.commands.nlp",
+    "precursor_watch.commands.storage",
+    "precursor_watch.commands.pipeline",
+    "precursor_watch.commands.reporting",
 )
 
 
@@ -71,15 +71,15 @@ def _debug(args) -> bool:
 
 def _known_error(exc: BaseException, settings) -> PwatchError | None:
     """The one-line error for an expected failure outside `PwatchError`, or None (a bug)."""
-    from storage.errors import StorageError
+    from precursor_watch.storage.errors import StorageError
 
     if isinstance(exc, PwatchError):
         return exc
     if settings is None or not isinstance(exc, StorageError):
         return _database_failure(exc, settings)
-    from storage.db import DatabaseProblem
+    from precursor_watch.storage.db import DatabaseProblem
 
-    from pwatch.database import as_pwatch_error
+    from precursor_watch.database import as_pwatch_error
 
     if isinstance(exc, DatabaseProblem):
         return as_pwatch_error(exc, settings.db_url)
@@ -90,7 +90,7 @@ def _database_failure(exc: BaseException, settings) -> PwatchError | None:
     """The database server or file failing under a command (gone, locked, read-only, malformed)."""
     from sqlalchemy import exc as sa_exc
 
-    from pwatch.errors import ServiceError, mask_url
+    from precursor_watch.errors import ServiceError, mask_url
 
     if settings is None or type(exc) not in (sa_exc.OperationalError, sa_exc.DatabaseError):
         return None

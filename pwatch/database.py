@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pwatch.errors import ConfigError, DatabaseError, PwatchError, ServiceError, mask_url
-from pwatch.settings import Settings
+from precursor_watch.errors import ConfigError, DatabaseError, PwatchError, ServiceError, mask_url
+from precursor_watch.settings import Settings
 
 
 def as_pwatch_error(exc: Exception, url: str) -> PwatchError:
     """The one-line error for a `storage.db.DatabaseProblem` on `url` (password masked)."""
-    from storage.db import DatabaseMissing, DatabaseUnreachable
+    from precursor_watch.storage.db import DatabaseMissing, DatabaseUnreachable
 
     message = f"tracking database {mask_url(url)}: {exc}"
     if isinstance(exc, DatabaseUnreachable):
@@ -24,7 +24,7 @@ def require_database(settings: Settings) -> str:
     A missing database is an error here, never created: a mistyped `--data-dir` must not leave
     an empty database behind.
     """
-    from storage.db import DatabaseProblem, verify_database
+    from precursor_watch.storage.db import DatabaseProblem, verify_database
 
     try:
         return verify_database(settings.db_url)

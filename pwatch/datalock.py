@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from pwatch.errors import ConfigError, PwatchError
-from pwatch.redact import redact
+from precursor_watch.errors import ConfigError, PwatchError
+from precursor_watch.redact import redact
 
 LOCK_NAME = ".lock"
 FD_VARIABLE = "PWATCH_LOCK_FD"

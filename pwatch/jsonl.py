@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pwatch.errors import InputError
+from precursor_watch.errors import InputError
 
 MAX_DEPTH = 32  # our records are flat; anything nested deeper is not one of them
 

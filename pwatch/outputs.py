@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from pwatch.errors import ConfigError
+from precursor_watch.errors import ConfigError
 
 
 def _same(a: Path, b: Path) -> bool:

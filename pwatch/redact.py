@@ -23,7 +23,7 @@ def redact(text: str) -> str:
 
 def display_url(url: str) -> str:
     """A database URL fit for output (one rule with `pwatch.errors.mask_url`)."""
-    from pwatch.errors import mask_url
+    from precursor_watch.errors import mask_url
 
     return mask_url(url)
 

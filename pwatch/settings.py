@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pwatch.errors import ConfigError
+from precursor_watch.errors import ConfigError
 
 
 @dataclass(frozen=True)

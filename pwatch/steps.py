@@ -19,8 +19,8 @@ import urllib.request
 from contextlib import contextmanager
 from typing import Iterator
 
-from pwatch.errors import ConfigError, ServiceError
-from pwatch.settings import Settings
+from precursor_watch.errors import ConfigError, ServiceError
+from precursor_watch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
     """A session in one transaction on the tracking database (commit on success)."""
     from sqlalchemy.orm import Session
 
-    from storage.db import make_engine
+    from precursor_watch.storage.db import make_engine
 
     engine = make_engine(settings.db_url)
     try:
@@ -44,7 +44,7 @@ def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
 
 
 def upgrade_database(settings: Settings) -> None:
-    from storage.db import upgrade
+    from precursor_watch.storage.db import upgrade
 
     settings.data_path.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
@@ -118,10 +118,10 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     `shard` "I/N": only shard I of N (crawlers/sharding.py); the run's summary is the merge of the
     shards finished so far, so read it after all N.
     """
-    command = [sys.executable, "-m", "pwatch", "crawl", "--site", platform, "--date", day.isoformat()]
+    command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", platform, "--date", day.isoformat()]
     if shard:
         command += ["--shard", shard]
-    from pwatch.children import child_options
+    from precursor_watch.children import child_options
 
     env = dict(os.environ, **settings_environment(settings))
     # Its own process group (killed by `run` on any exception) and the parent-death signal: a
@@ -130,7 +130,7 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     if completed.returncode != 0:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
         raise ServiceError(f"crawl of {platform} for {day} failed (exit {completed.returncode}): " + " | ".join(tail))
-    from storage.crawls import crawl_run_summary
+    from precursor_watch.storage.crawls import crawl_run_summary
 
     with transaction(settings) as session:
         summary = crawl_run_summary(session, platform, day)
@@ -151,10 +151,10 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
     others are scored and stored, and the failed one is tried again by the next run. Only when
     every one of several snapshots fails (the detector itself is broken) does the step fail.
     """
-    from nlp.detection import DetectInput, DetectionError
-    from nlp.detector import Detector
-    from pwatch.training_data import ensure_model
-    from storage.detections import pending_snapshots, record_detections, record_failures
+    from precursor_watch.nlp.detection import DetectInput, DetectionError
+    from precursor_watch.nlp.detector import Detector
+    from precursor_watch.training_data import ensure_model
+    from precursor_watch.storage.detections import pending_snapshots, record_detections, record_failures
 
     detector = detector or Detector.load(ensure_model(settings))
     with transaction(settings) as session:
@@ -177,7 +177,7 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
 
 
 def reconcile(settings: Settings, day: dt.date) -> dict:
-    from storage.reconcile import reconcile_date
+    from precursor_watch.storage.reconcile import reconcile_date
 
     with transaction(settings) as session:
         summary = reconcile_date(
@@ -188,8 +188,8 @@ def reconcile(settings: Settings, day: dt.date) -> dict:
 
 def notify(settings: Settings, day: dt.date) -> dict:
     """Auto-confirm (demo policy only), then send one notice per platform for confirmed flags."""
-    from reports.notices import send_notices
-    from storage.reviews import auto_confirm_flags
+    from precursor_watch.reports.notices import send_notices
+    from precursor_watch.storage.reviews import auto_confirm_flags
 
     confirmed = 0
     if settings.auto_confirm:
@@ -200,14 +200,14 @@ def notify(settings: Settings, day: dt.date) -> dict:
 
 
 def report(settings: Settings, day: dt.date) -> dict:
-    from reports.daily import write_daily_report
+    from precursor_watch.reports.daily import write_daily_report
 
     path = write_daily_report(settings, day)
     return {"report": str(path)}
 
 
 def audit(settings: Settings, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:
-    from reports.audit import write_audit_report
+    from precursor_watch.reports.audit import write_audit_report
 
     path = write_audit_report(settings, date_from, date_to)
     return {"audit": str(path)}

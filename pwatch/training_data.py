@@ -18,7 +18,7 @@ import logging
 import random
 from pathlib import Path
 
-from pwatch.errors import InputError
+from precursor_watch.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _fake_contacts(rng: random.Random) -> list[str]:
 def fixture_examples(n: int, *, seed: int, held_out: bool, langs: tuple[str, ...] = LANGS,
                      hostile_share: float = 0.1) -> list[dict]:
     """`n` fixture listings from the training families (held_out=False) or the held-out ones."""
-    from fixtures.texts import compose, kind_weights
+    from precursor_watch.fixtures.texts import compose, kind_weights
 
     rng = random.Random(f"pwatch-training:{seed}:{held_out}")
     out: list[dict] = []
@@ -71,7 +71,7 @@ def fixture_examples(n: int, *, seed: int, held_out: bool, langs: tuple[str, ...
 def read_labelled(path: Path) -> list[dict]:
     """A labelled JSONL file (`text`, `lang`, `label`, optional `title`, `kind`, `substances`)."""
     path = Path(path)
-    from pwatch.jsonl import parse_line
+    from precursor_watch.jsonl import parse_line
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -125,7 +125,7 @@ def world_examples(*, seed: int = 7, scale: int = 1000, days: int = 30, platform
     import datetime as dt
     import tempfile
 
-    from fixtures.world import World, WorldConfig
+    from precursor_watch.fixtures.world import World, WorldConfig
 
     with tempfile.TemporaryDirectory(prefix="pwatch-eval-world-") as state:
         world = World(WorldConfig(seed=seed, start=dt.date(2026, 11, 1), days=days, scale=scale, state_dir=Path(state)))
@@ -143,8 +143,8 @@ def world_examples(*, seed: int = 7, scale: int = 1000, days: int = 30, platform
 def ensure_model(settings, seed: int = 0) -> Path:
     """Train into `settings.model_path` unless a model built from the current config, lexicon and
     signal files is already there (a reviewed lexicon change retrains); returns the path."""
-    from nlp.detector import MANIFEST
-    from nlp.train import data_fingerprint, train
+    from precursor_watch.nlp.detector import MANIFEST
+    from precursor_watch.nlp.train import data_fingerprint, train
 
     path = settings.model_path
     manifest = path / MANIFEST

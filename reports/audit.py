@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reports import ReportSettings, stats
-from reports.html import Html, join, page, table, tag
-from reports.manifest import MANIFEST_NAME, write_manifest
-from reports.safe import safe_name, write_csv
-from storage.models import Event
+from precursor_watch.reports import ReportSettings, stats
+from precursor_watch.reports.html import Html, join, page, table, tag
+from precursor_watch.reports.manifest import MANIFEST_NAME, write_manifest
+from precursor_watch.reports.safe import safe_name, write_csv
+from precursor_watch.storage.models import Event
 
 # What each number means, in words an auditor can check against the drill-down (see the module
 # docstring of storage/stats.py, which is the implementation). Cohort R = listings whose first
@@ -69,7 +69,7 @@ def _period(session: Session, date_from: dt.date | None, date_to: dt.date | None
 
 
 def collect(session: Session, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
-    from storage.stats import METRICS, UNITS, explain_all
+    from precursor_watch.storage.stats import METRICS, UNITS, explain_all
 
     per_platform = stats.compute(session, date_from, date_to, by="platform")
     groups: dict[str, dict[str, Any]] = {"total": per_platform["total"], **per_platform["groups"]}
@@ -176,7 +176,7 @@ def render(data: dict[str, Any]) -> str:
 def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
     """Write the audit folder; return its index.html. Missing dates default to the first / last
     event date in the database."""
-    from storage.db import make_engine
+    from precursor_watch.storage.db import make_engine
 
     engine = make_engine(settings.db_url)
     try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from reports.html import Html
-from reports.safe import escape_html
+from precursor_watch.reports.html import Html
+from precursor_watch.reports.safe import escape_html
 
 _BAR = "#3a6ea5"
 _ALT = "#d08a2c"

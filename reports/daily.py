@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from reports import ReportSettings, charts, queries, stats
-from reports.html import Html, join, link, page, table, tag
-from reports.safe import safe_name, write_csv
+from precursor_watch.reports import ReportSettings, charts, queries, stats
+from precursor_watch.reports.html import Html, join, link, page, table, tag
+from precursor_watch.reports.safe import safe_name, write_csv
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
 DAY_NUMBERS = (
@@ -70,7 +70,7 @@ CHANGE_LABELS = {
 
 
 def _session(settings: Any):
-    from storage.db import make_engine
+    from precursor_watch.storage.db import make_engine
 
     engine = make_engine(settings.db_url)
     return engine, Session(engine)

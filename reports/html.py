@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from reports.safe import escape_html, safe_href
+from precursor_watch.reports.safe import escape_html, safe_href
 
 
 class Html(str):

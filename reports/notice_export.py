@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reports.manifest import write_manifest
-from reports.notice_docs import GROUND, SOR_FIELDS, NoticeDraft, SentNotice, lumen_json, sor_rows
-from reports.notices import notice_items, notifier_of
-from reports.safe import write_csv
-from storage.models import Event, Notice, NoticeListing, Platform
+from precursor_watch.reports.manifest import write_manifest
+from precursor_watch.reports.notice_docs import GROUND, SOR_FIELDS, NoticeDraft, SentNotice, lumen_json, sor_rows
+from precursor_watch.reports.notices import notice_items, notifier_of
+from precursor_watch.reports.safe import write_csv
+from precursor_watch.storage.models import Event, Notice, NoticeListing, Platform
 
 
 def sent_notices(session: Session, settings: Any, day: dt.date | None = None) -> list[SentNotice]:

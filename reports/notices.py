@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reports import ReportSettings
-from reports import queries
-from reports.notice_docs import (
+from precursor_watch.reports import ReportSettings
+from precursor_watch.reports import queries
+from precursor_watch.reports.notice_docs import (
     GROUND,
     Control,
     NoticeDraft,
@@ -40,8 +40,8 @@ from reports.notice_docs import (
     legal_basis_text,
     request_body,
 )
-from storage.models import Detection, Event, Listing, Notice, NoticeListing, Observation, Platform, Review, Snapshot
-from storage.types import logical_ts
+from precursor_watch.storage.models import Detection, Event, Listing, Notice, NoticeListing, Observation, Platform, Review, Snapshot
+from precursor_watch.storage.types import logical_ts
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def _deliver(engine, key: str, listing_url: str, body: dict[str, Any], post: Cal
     it never touches another notice."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.notices import record_notice_failure, record_notice_response
+    from precursor_watch.storage.notices import record_notice_failure, record_notice_response
 
     try:
         origin = origin_of(listing_url)  # the platform's notice endpoint lives on its listings' origin
@@ -304,7 +304,7 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
     answered now), listings (listings in new notices), failed (marked failed, re-sent on a later
     run). Also rewrites `<data dir>/notices/` (notices.json, statements_of_reasons.csv, manifest)
     as of `day`."""
-    from storage.db import make_engine
+    from precursor_watch.storage.db import make_engine
 
     limits = limits_of(settings)
     post = post or (lambda url, body: http_post(url, body, limits))
@@ -320,7 +320,7 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
         for platform in platforms:
             _new_notice(engine, settings, platform, day, post, counts)
         # Keep the exports current: Lumen-like JSON and DSA statement-of-reasons CSV of every notice.
-        from reports.notice_export import export_notices
+        from precursor_watch.reports.notice_export import export_notices
 
         with Session(engine) as session:
             export_notices(session, settings, Path(settings.data_path) / "notices", day)
@@ -339,7 +339,7 @@ def _count(counts: Counter[str], done: str, key: str, deliver: Callable[[], None
 
 
 def _new_notice(engine, settings: Any, platform: str, day: dt.date, post: Callable, counts: Counter[str]) -> None:
-    from storage.notices import confirmed_unreported, record_notice
+    from precursor_watch.storage.notices import confirmed_unreported, record_notice
 
     with Session(engine) as session, session.begin():
         ids = [r.id for r in confirmed_unreported(session, platform)]

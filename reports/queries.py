@@ -14,9 +14,9 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import (Account, CrawlRun, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
+from precursor_watch.storage.models import (Account, CrawlRun, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
                             Quarantine, Snapshot, Store)
-from storage.state import UNSEEN, next_state
+from precursor_watch.storage.state import UNSEEN, next_state
 
 # -- substances as the detector recorded them ----------------------------------------------------
 
@@ -59,7 +59,7 @@ def parse_matches(substances: Any) -> list[Match]:
     """Detection.substances is a list of CAS ids or of dicts (the detector's SubstanceHit: id, name,
     tier, matched, field, start, end, how; optionally controls). Control entries missing from the
     stored hit come from the lexicon data (`reports.legal`)."""
-    from reports.legal import lexicon_controls
+    from precursor_watch.reports.legal import lexicon_controls
 
     out = []
     for entry in substances or []:

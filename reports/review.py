@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reports import queries
-from storage.models import Account, Detection, Event, Listing, Platform, Review, Snapshot
+from precursor_watch.reports import queries
+from precursor_watch.storage.models import Account, Detection, Event, Listing, Platform, Review, Snapshot
 
 
 class ReviewError(Exception):
@@ -86,8 +86,8 @@ def case_file(session: Session, listing_id: int, day: dt.date | None = None) -> 
 
 
 def decide(session: Session, listing_id: int, decision: str, reviewer: str, note: str | None, at: dt.datetime) -> int:
-    from storage.errors import StorageError
-    from storage.reviews import record_review
+    from precursor_watch.storage.errors import StorageError
+    from precursor_watch.storage.reviews import record_review
 
     if session.get(Listing, listing_id) is None:
         raise ReviewError(f"no listing with id {listing_id}")

@@ -20,7 +20,7 @@ def _plain(value: Any) -> Any:
 
 def compute(session: Session, date_from: dt.date | None, date_to: dt.date | None, by: str | None = None) -> dict[str, Any]:
     """`{"total": {...}, "groups": {name: {...}}}` exactly as `pwatch stats --format json`."""
-    from storage.stats import compute_stats
+    from precursor_watch.storage.stats import compute_stats
 
     result = _plain(compute_stats(session, date_from, date_to, by=by))
     total = _plain(result["total"]) if isinstance(result, dict) else _plain(result.total)

@@ -8,9 +8,9 @@ from typing import Any, Mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from storage.bulk import dialect_insert as _insert
-from storage.errors import UnknownEntity
-from storage.models import CrawlRun, Observation, Platform
+from precursor_watch.storage.bulk import dialect_insert as _insert
+from precursor_watch.storage.errors import UnknownEntity
+from precursor_watch.storage.models import CrawlRun, Observation, Platform
 
 
 def platform_id(session: Session, name: str) -> int:

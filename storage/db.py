@@ -9,7 +9,7 @@ import logging
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.errors import StorageError
+from precursor_watch.storage.errors import StorageError
 
 HERE = Path(__file__).resolve().parent
 # Alembic logs one line per plugin at its first import (from any of its modules): keep stderr quiet.
@@ -306,7 +306,7 @@ def _model_drift(conn) -> list[str]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from storage.models import Base
+    from precursor_watch.storage.models import Base
 
     context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
     return [f"schema differs from the models: {diff!r}"[:200] for diff in compare_metadata(context, Base.metadata)]

@@ -13,10 +13,10 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from storage import events as ev
-from storage.bulk import dialect_insert as _insert, one_of
-from storage.errors import UnknownEntity
-from storage.models import Detection, DetectionFailure, Listing, Snapshot
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.bulk import dialect_insert as _insert, one_of
+from precursor_watch.storage.errors import UnknownEntity
+from precursor_watch.storage.models import Detection, DetectionFailure, Listing, Snapshot
 
 
 @dataclass(frozen=True)

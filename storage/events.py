@@ -9,11 +9,11 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import JSON, Date, Insert, Select, String, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from storage.bulk import executemany, one_of
-from storage.errors import IllegalTransition, UnknownEntity
-from storage.models import Event, Listing
-from storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
-from storage.types import UTCDateTime, logical_ts
+from precursor_watch.storage.bulk import executemany, one_of
+from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
+from precursor_watch.storage.models import Event, Listing
+from precursor_watch.storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
+from precursor_watch.storage.types import UTCDateTime, logical_ts
 
 
 @dataclass

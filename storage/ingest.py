@@ -23,13 +23,13 @@ from sqlalchemy import (BigInteger, Connection, Date, Insert, Select, String, Up
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawlers.items import (GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, sanitize_listing,
+from precursor_watch.crawlers.items import (GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, sanitize_listing,
                             storable_text)
-from storage import events as ev
-from storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
-from storage.errors import MalformedItem, UnknownEntity
-from storage.models import Account, CrawlRun, Listing, Observation, Platform, Quarantine, Snapshot, Store
-from storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
+from precursor_watch.storage.errors import MalformedItem, UnknownEntity
+from precursor_watch.storage.models import Account, CrawlRun, Listing, Observation, Platform, Quarantine, Snapshot, Store
+from precursor_watch.storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: `$` would let a trailing newline through
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.types import BigID, intpk, json, sha256, str40, str200, utcts
+from precursor_watch.storage.types import BigID, intpk, json, sha256, str40, str200, utcts
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -9,9 +9,9 @@ from typing import Any, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from storage import events as ev
-from storage.errors import IllegalTransition, UnknownEntity
-from storage.models import Listing, Notice, NoticeListing, Platform
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
+from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
 
 
 FAILURE_MAX = 500  # characters of a failure reason kept: one line, never the platform's whole answer

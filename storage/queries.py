@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Event, Listing, Platform
+from precursor_watch.storage.models import Event, Listing, Platform
 
 STAY_DOWN_WATCH_DAYS = 30  # removed listings are revisited this long, to catch reappearance
 

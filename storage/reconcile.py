@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from storage import events as ev
-from storage.crawls import run_is_healthy
-from storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, RelistLink, Store
-from storage.relisting import find_relistings
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.crawls import run_is_healthy
+from precursor_watch.storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, RelistLink, Store
+from precursor_watch.storage.relisting import find_relistings
 
 
 @dataclass

@@ -30,9 +30,9 @@ from datasketch import MinHash, MinHashLSH
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from storage.bulk import one_of
-from storage.detections import listing_substances
-from storage.models import Event, Listing, RelistLink, Snapshot
+from precursor_watch.storage.bulk import one_of
+from precursor_watch.storage.detections import listing_substances
+from precursor_watch.storage.models import Event, Listing, RelistLink, Snapshot
 
 METHODS = ("text", "contact", "account_substances")
 NUM_PERM = 128
@@ -273,7 +273,7 @@ def _text_index(docs: dict[int, "Doc"], ids: list[int], threshold: float) -> Min
 
 def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict[int, dt.date]:
     """listing id -> its latest live sighting before its first removal."""
-    from storage.models import CrawlRun, Observation
+    from precursor_watch.storage.models import CrawlRun, Observation
 
     out: dict[int, dt.date] = {}
     rows = session.execute(

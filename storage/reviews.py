@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from storage import events as ev
-from storage.models import CrawlRun, Event, Listing, Review
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.models import CrawlRun, Event, Listing, Review
 
 DECISIONS = ("confirmed", "dismissed")
 
@@ -64,7 +64,7 @@ def flagged_unreviewed(session: Session) -> list[int]:
 
 def auto_confirm_flags(session: Session, day: dt.date) -> int:
     """Demo policy (off by default): confirm every flagged, unreviewed listing as of `day`."""
-    from storage.types import logical_ts
+    from precursor_watch.storage.types import logical_ts
 
     at = logical_ts(day)
     ids = flagged_unreviewed(session)

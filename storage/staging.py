@@ -16,7 +16,7 @@ from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Tabl
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
-from storage.models import CURRENCY_LEN, LANG_LEN, NAME_LEN, SHOWN_LEN
+from precursor_watch.storage.models import CURRENCY_LEN, LANG_LEN, NAME_LEN, SHOWN_LEN
 
 # The listing's content: the last columns of a staged row, staged only when a snapshot is due.
 CONTENT = (

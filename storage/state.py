@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from storage.errors import IllegalTransition
+from precursor_watch.storage.errors import IllegalTransition
 
 LISTING_EVENTS = (
     "first_seen",

@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.bulk import one_of
-from storage.models import Account, Event, Listing, Notice, NoticeListing, Platform, Store
+from precursor_watch.storage.bulk import one_of
+from precursor_watch.storage.models import Account, Event, Listing, Notice, NoticeListing, Platform, Store
 
 METRICS = (
     "flagged", "confirmed", "dismissed", "reported", "removed", "removal_rate",

@@ -20,7 +20,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import text
 
-from storage.db import make_engine, upgrade
+from precursor_watch.storage.db import make_engine, upgrade
 
 PG_BASE = os.environ.get("PWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DOWN = "postgresql+psycopg://pw:s3cr3t-pw@127.0.0.1:1/pwatch"  # nothing listens on port 1
@@ -205,7 +205,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 def run_pwatch(root: Path, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PWATCH_")}
-    command = [sys.executable, "-m", "pwatch", *argv, "--data-dir", "data"]
+    command = [sys.executable, "-m", "precursor_watch", *argv, "--data-dir", "data"]
     return subprocess.run(command, cwd=root, env={**base, **env}, capture_output=True, text=True,
                           errors="backslashreplace", timeout=300)
 
@@ -259,7 +259,7 @@ def test_error_line_names_the_problem(tmp_path, migrated_db, case, expected):
 
 
 def test_a_bug_is_named_and_its_traceback_is_behind_debug(tmp_path, monkeypatch, capsys):
-    from pwatch import cli
+    from precursor_watch import cli
 
     def broken(args, settings):
         return {}["no such key"]

@@ -1,8 +1,8 @@
 import pytest
 
-from pwatch.errors import ConfigError
-from pwatch.settings import load_settings
-from pwatch.steps import crawl_targets
+from precursor_watch.errors import ConfigError
+from precursor_watch.settings import load_settings
+from precursor_watch.steps import crawl_targets
 
 
 def test_platforms_map_one_task_each_and_sharded_ones_one_per_shard(tmp_path):

@@ -13,15 +13,15 @@ from spacy.language import Language
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawlers.items import Evidence, ListingItem
-from nlp.detector import Detector
-from pwatch import steps
-from pwatch.errors import ServiceError
-from pwatch.settings import load_settings
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.db import make_engine
-from storage.ingest import ingest_batch
-from storage.models import Detection, DetectionFailure
+from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.nlp.detector import Detector
+from precursor_watch import steps
+from precursor_watch.errors import ServiceError
+from precursor_watch.settings import load_settings
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Detection, DetectionFailure
 
 D0 = dt.date(2026, 11, 1)
 OFFER = "4-ANPP powder 99% purity, MOQ 1 kg, price USD 120 per kg, free samples, Wickr: fake_wickr_{k}"

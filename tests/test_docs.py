@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pwatch.settings import SETTINGS
+from precursor_watch.settings import SETTINGS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from pwatch.redact import display_url, redact
+from precursor_watch.redact import display_url, redact
 
 pytestmark = pytest.mark.postgres
 
@@ -63,7 +63,7 @@ def test_no_command_prints_or_writes_the_database_password(tmp_path, schema):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PWATCH_")}
     failures = 0
     for url, args, expected in commands:
-        out = subprocess.run([sys.executable, "-m", "pwatch", *args, "--data-dir", str(data)],
+        out = subprocess.run([sys.executable, "-m", "precursor_watch", *args, "--data-dir", str(data)],
                              env={**env, "PWATCH_DATABASE_URL": url, "PWATCH_LOG_LEVEL": "DEBUG"},
                              capture_output=True, text=True, timeout=300)
         if expected is not None:

@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from pwatch.errors import ConfigError
-from pwatch.settings import load_settings
+from precursor_watch.errors import ConfigError
+from precursor_watch.settings import load_settings
 
 
 def test_defaults_then_toml_then_env_then_option(tmp_path):

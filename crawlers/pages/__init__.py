@@ -1,5 +1,5 @@
 """Page objects, one module per platform: URL scheme, listing, index and account pages."""
 
-from crawlers.pages import boardlist, chemdir, huaxue, mercado, tradehub
+from precursor_watch.crawlers.pages import boardlist, chemdir, huaxue, mercado, tradehub
 
 BY_PLATFORM = {m.NAME: m for m in (chemdir, tradehub, boardlist, huaxue, mercado)}

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
-from crawlers.encoding import decode_body
+from precursor_watch.crawlers.encoding import decode_body
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from crawlers.pages.base import HtmlAccountPage, HtmlIndexPage, HtmlListingPage, SiteScheme
+from precursor_watch.crawlers.pages.base import HtmlAccountPage, HtmlIndexPage, HtmlListingPage, SiteScheme
 
 NAME = "boardlist"
 SITE = SiteScheme(

@@ -11,7 +11,7 @@ import re
 from functools import cached_property
 from typing import Any
 
-from crawlers.pages.base import HtmlAccountPage, HtmlIndexPage, HtmlListingPage, SiteScheme
+from precursor_watch.crawlers.pages.base import HtmlAccountPage, HtmlIndexPage, HtmlListingPage, SiteScheme
 
 NAME = "tradehub"
 SITE = SiteScheme(

@@ -23,13 +23,13 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 
-from crawlers.args import CrawlArgs, read_revisit_file
-from crawlers.items import Evidence, GoneItem, ListingItem, QuarantinedItem, sanitize_listing
-from crawlers.journal import Journal
-from crawlers.middlewares import fault_kind, origin_of
-from crawlers.pages import BY_PLATFORM
-from crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
-from crawlers.warc import Capture, EvidenceWriter
+from precursor_watch.crawlers.args import CrawlArgs, read_revisit_file
+from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem, QuarantinedItem, sanitize_listing
+from precursor_watch.crawlers.journal import Journal
+from precursor_watch.crawlers.middlewares import fault_kind, origin_of
+from precursor_watch.crawlers.pages import BY_PLATFORM
+from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
+from precursor_watch.crawlers.warc import Capture, EvidenceWriter
 
 logger = logging.getLogger(__name__)
 

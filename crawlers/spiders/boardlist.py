@@ -1,6 +1,6 @@
 """The boardlist spider: all behaviour is shared; extraction is in `crawlers.pages.boardlist`."""
 
-from crawlers.spiders.base import PlatformSpider
+from precursor_watch.crawlers.spiders.base import PlatformSpider
 
 
 class BoardlistSpider(PlatformSpider):

@@ -1,6 +1,6 @@
 """The chemdir spider: all behaviour is shared; extraction is in `crawlers.pages.chemdir`."""
 
-from crawlers.spiders.base import PlatformSpider
+from precursor_watch.crawlers.spiders.base import PlatformSpider
 
 
 class ChemdirSpider(PlatformSpider):

@@ -1,6 +1,6 @@
 """The huaxue spider: all behaviour is shared; extraction is in `crawlers.pages.huaxue`."""
 
-from crawlers.spiders.base import PlatformSpider
+from precursor_watch.crawlers.spiders.base import PlatformSpider
 
 
 class HuaxueSpider(PlatformSpider):

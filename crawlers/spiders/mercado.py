@@ -1,7 +1,7 @@
 """The mercado spider: pages are HTML shells, so listings and sellers are read from the JSON API."""
 
-from crawlers.pages.mercado import api_url
-from crawlers.spiders.base import PlatformSpider
+from precursor_watch.crawlers.pages.mercado import api_url
+from precursor_watch.crawlers.spiders.base import PlatformSpider
 
 
 class MercadoSpider(PlatformSpider):

@@ -1,6 +1,6 @@
 """The tradehub spider: all behaviour is shared; extraction is in `crawlers.pages.tradehub`."""
 
-from crawlers.spiders.base import PlatformSpider
+from precursor_watch.crawlers.spiders.base import PlatformSpider
 
 
 class TradehubSpider(PlatformSpider):

@@ -14,9 +14,9 @@ import json
 import logging
 from pathlib import Path
 
-from pwatch.errors import ConfigError, InputError, ServiceError, mask_url
-from pwatch.outputs import output_file, output_folder
-from pwatch.settings import Settings
+from precursor_watch.errors import ConfigError, InputError, ServiceError, mask_url
+from precursor_watch.outputs import output_file, output_folder
+from precursor_watch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,9 @@ def register(subparsers, common) -> None:
 
 def _storage_available() -> bool:
     try:
-        import storage.crawls  # noqa: F401
-        import storage.db  # noqa: F401
-        import storage.ingest  # noqa: F401
+        import precursor_watch.storage.crawls  # noqa: F401
+        import precursor_watch.storage.db  # noqa: F401
+        import precursor_watch.storage.ingest  # noqa: F401
     except ImportError:
         return False
     return True
@@ -56,8 +56,8 @@ def _storage_available() -> bool:
 def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path) -> Path:
     from sqlalchemy.orm import Session
 
-    from storage.db import make_engine
-    from storage.queries import revisit_targets
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.queries import revisit_targets
 
     engine = make_engine(settings.db_url)
     try:
@@ -74,7 +74,7 @@ def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: 
 
 def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     """Validated spider arguments for this invocation (ConfigError names the bad option)."""
-    from crawlers.args import PLATFORMS, CrawlArgs
+    from precursor_watch.crawlers.args import PLATFORMS, CrawlArgs
 
     if args.site not in PLATFORMS:
         raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(PLATFORMS)}")
@@ -107,9 +107,9 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if use_db:  # the crawl stores into it, whichever list of URLs it revisits
-        from storage.db import DatabaseProblem, upgrade
+        from precursor_watch.storage.db import DatabaseProblem, upgrade
 
-        from pwatch.database import as_pwatch_error
+        from precursor_watch.database import as_pwatch_error
 
         try:
             upgrade(settings.db_url)
@@ -132,7 +132,7 @@ MAX_URL_LENGTH = 2083
 
 def check_revisit_file(path: Path) -> None:
     """Read the revisit file the way the spider will; any bad line is one InputError naming it."""
-    from crawlers.args import SpiderArgumentError, read_revisit_file
+    from precursor_watch.crawlers.args import SpiderArgumentError, read_revisit_file
 
     if not path.is_file():
         raise ConfigError(f"--revisit: file {path} does not exist")
@@ -156,10 +156,10 @@ def run_crawl(args, settings: Settings) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings as ScrapySettings
 
-    from crawlers.args import CrawlArgs
+    from precursor_watch.crawlers.args import CrawlArgs
 
     scrapy_settings = ScrapySettings()
-    scrapy_settings.setmodule("crawlers.settings", priority="project")
+    scrapy_settings.setmodule("precursor_watch.crawlers.settings", priority="project")
     scrapy_settings.set("LOG_LEVEL", settings.log_level, priority="cmdline")
     scrapy_settings.set("LOGSTATS_INTERVAL", 15.0, priority="cmdline")  # progress every 15 s
     scrapy_settings.set("PWATCH_ERROR_THRESHOLD", settings.crawl_error_threshold, priority="cmdline")

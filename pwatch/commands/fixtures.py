@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from pwatch.errors import ConfigError, InputError, ServiceError
+from precursor_watch.errors import ConfigError, InputError, ServiceError
 
 
 def register(subparsers, common) -> None:
@@ -37,7 +37,7 @@ def _world_options(parser) -> None:
 
 def world_config(args, settings, **extra):
     """Build a WorldConfig from settings + options; any problem is one ConfigError line."""
-    from fixtures.world import WorldConfig
+    from precursor_watch.fixtures.world import WorldConfig
 
     try:
         settings = settings.with_overrides(seed=args.seed, scale=args.scale,
@@ -66,7 +66,7 @@ def _date(raw: str | None, config) -> dt.date:
 
 
 def run_serve(args, settings) -> int:
-    from fixtures.server import serve
+    from precursor_watch.fixtures.server import serve
 
     config = world_config(args, settings)
     date = _date(args.date, config)
@@ -88,9 +88,9 @@ def run_serve(args, settings) -> int:
 
 
 def run_truth(args, settings) -> int:
-    from fixtures.world import World
+    from precursor_watch.fixtures.world import World
 
-    from pwatch.outputs import output_file
+    from precursor_watch.outputs import output_file
 
     out = output_file(args.out, "--out", settings=settings)
     config = world_config(args, settings)

@@ -9,9 +9,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pwatch.errors import ConfigError, InputError
-from pwatch.jsonl import parse_line
-from pwatch.outputs import output_file, output_folder
+from precursor_watch.errors import ConfigError, InputError
+from precursor_watch.jsonl import parse_line
+from precursor_watch.outputs import output_file, output_folder
 
 GATES = {"f1_overall": 0.95, "f1_per_lang": 0.90, "substance_set_accuracy": 0.95}
 
@@ -55,7 +55,7 @@ def register(subparsers, common) -> None:
 
 def read_flag_input(path: Path):
     """Parse and validate the whole input first: an error names the line and nothing is flagged."""
-    from nlp.detection import DetectInput
+    from precursor_watch.nlp.detection import DetectInput
 
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # tolerate a BOM
@@ -95,8 +95,8 @@ def read_flag_input(path: Path):
 
 
 def _detector(settings, model: str | None):
-    from nlp.detector import Detector, ModelError
-    from pwatch.training_data import ensure_model
+    from precursor_watch.nlp.detector import Detector, ModelError
+    from precursor_watch.training_data import ensure_model
 
     if model:
         path = Path(model)
@@ -109,7 +109,7 @@ def _detector(settings, model: str | None):
 
 
 def cmd_flag(args, settings) -> int:
-    from nlp.detection import DetectionError
+    from precursor_watch.nlp.detection import DetectionError
 
     out = output_file(args.output, "--output", inputs=[args.input], settings=settings)
     records = read_flag_input(Path(args.input))
@@ -154,8 +154,8 @@ def _flag_line(rid, det) -> dict:
 
 
 def cmd_train(args, settings) -> int:
-    from nlp.train import train
-    from pwatch.training_data import TRAIN_SIZE, training_examples
+    from precursor_watch.nlp.train import train
+    from precursor_watch.training_data import TRAIN_SIZE, training_examples
 
     out = output_folder(args.out if args.out else settings.model_path, "--out")
     examples = training_examples(args.seed, args.size or TRAIN_SIZE)
@@ -167,9 +167,9 @@ def cmd_train(args, settings) -> int:
 
 
 def cmd_evaluate(args, settings) -> int:
-    from nlp.detection import DetectInput
-    from nlp.evaluate import evaluate
-    from pwatch.training_data import heldout_examples, read_labelled, world_examples
+    from precursor_watch.nlp.detection import DetectInput
+    from precursor_watch.nlp.evaluate import evaluate
+    from precursor_watch.training_data import heldout_examples, read_labelled, world_examples
 
     if not args.input and not args.heldout and not args.world:
         raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl, --heldout N and/or --world SCALE")

@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from pwatch.errors import ConfigError, ServiceError
-from pwatch.settings import Settings
+from precursor_watch.errors import ConfigError, ServiceError
+from precursor_watch.settings import Settings
 
 
 def _date(text: str) -> dt.date:
@@ -74,9 +74,9 @@ def world_dates(settings: Settings, days: int, end: dt.date | None) -> list[dt.d
 
 
 def cmd_run(args, settings: Settings) -> int:
-    from fixtures.server import serve_in_background
-    from pwatch.commands.fixtures import world_config
-    from pwatch import steps
+    from precursor_watch.fixtures.server import serve_in_background
+    from precursor_watch.commands.fixtures import world_config
+    from precursor_watch import steps
 
     settings = settings.with_overrides(seed=args.seed, scale=args.scale, auto_confirm=True, embedded_world=True)
     dates = world_dates(settings, args.days, args.end)
@@ -85,10 +85,10 @@ def cmd_run(args, settings: Settings) -> int:
     config = world_config(args, settings)  # the same builder as `pwatch fixtures`, same errors
     print(f"pwatch run: {len(dates)} days {dates[0]}..{dates[-1]}, seed {settings.seed}, scale {settings.scale}")
     steps.upgrade_database(settings)
-    from pwatch.training_data import ensure_model
+    from precursor_watch.training_data import ensure_model
 
     print(f"detector model: {ensure_model(settings)}")
-    from pwatch.datalock import inherited_fds
+    from precursor_watch.datalock import inherited_fds
 
     # The server keeps the data-dir lock's descriptor: a rerun waits until it is really gone.
     with serve_in_background(config, dates[0], pass_fds=inherited_fds()) as world:
@@ -102,7 +102,7 @@ def cmd_run(args, settings: Settings) -> int:
                 _print_day(day.isoformat(), "failed" if failed else "success", failed)
                 failed_days += [day.isoformat()] if failed else []
         else:
-            from pwatch.airflow_runner import test_dates
+            from precursor_watch.airflow_runner import test_dates
 
             print("running pwatch_daily through Airflow (dag.test), one line per date:", flush=True)
 
@@ -124,9 +124,9 @@ def cmd_run(args, settings: Settings) -> int:
 
 def stats_summary_text(settings: Settings, date_from: dt.date, date_to: dt.date) -> str:
     """The headline statistics of the run, each with its unit (`pwatch stats` has them all)."""
-    from storage.stats import UNITS, compute_stats
+    from precursor_watch.storage.stats import UNITS, compute_stats
 
-    from pwatch.steps import transaction
+    from precursor_watch.steps import transaction
 
     with transaction(settings) as session:
         total = compute_stats(session, date_from, date_to)["total"]
@@ -143,8 +143,8 @@ def _print_day(day: str, state: str, failed: list[str]) -> None:
 
 
 def cmd_step(args, settings: Settings) -> int:
-    from pwatch import steps
-    from pwatch.database import require_database
+    from precursor_watch import steps
+    from precursor_watch.database import require_database
 
     require_database(settings)  # the steps work on a migrated database; never create one here
 
@@ -158,7 +158,7 @@ def cmd_airflow(args, settings: Settings) -> int:
     import signal
     import subprocess
 
-    from pwatch.airflow_runner import airflow_environment
+    from precursor_watch.airflow_runner import airflow_environment
 
     env = airflow_environment(settings)
     env.update(
@@ -173,13 +173,13 @@ def cmd_airflow(args, settings: Settings) -> int:
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
     if not os.path.exists(airflow):
         raise ServiceError(f"airflow executable not found next to {sys.executable}")
-    from pwatch.children import child_options, stop_group
+    from precursor_watch.children import child_options, stop_group
 
     # Each child in its own process group, killed with it on exit, and signalled by the kernel
     # should this process die without cleaning up (parent-death signal).
     children = []
     if settings.embedded_world:
-        world_cmd = [sys.executable, "-m", "pwatch", "fixtures", "serve"]
+        world_cmd = [sys.executable, "-m", "precursor_watch", "fixtures", "serve"]
         children.append(subprocess.Popen(world_cmd, env=env, **child_options()))
     children.append(subprocess.Popen([airflow, "standalone"], env=env, **child_options()))
     print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)

@@ -15,10 +15,10 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from pwatch.database import require_database
-from pwatch.errors import ConfigError, StateError
-from pwatch.outputs import output_file, output_folder
-from pwatch.settings import Settings
+from precursor_watch.database import require_database
+from precursor_watch.errors import ConfigError, StateError
+from precursor_watch.outputs import output_file, output_folder
+from precursor_watch.settings import Settings
 
 
 def _date(text: str) -> dt.date:
@@ -98,7 +98,7 @@ def register(subparsers, common) -> None:
 def _session(settings: Settings, write: bool = False):
     from sqlalchemy.orm import Session
 
-    from storage.db import make_engine
+    from precursor_watch.storage.db import make_engine
 
     require_database(settings)  # never creates one; refuses corrupt and other-version schemas
     engine = make_engine(settings.db_url, read_only=not write)  # readers work beside a writer and on read-only copies
@@ -114,13 +114,13 @@ def _session(settings: Settings, write: bool = False):
 
 
 def _clean(value) -> str:
-    from reports.safe import visible_controls
+    from precursor_watch.reports.safe import visible_controls
 
     return visible_controls("" if value is None else str(value))
 
 
 def cmd_review_list(args, settings: Settings) -> int:
-    from reports.review import queue
+    from precursor_watch.reports.review import queue
 
     with _session(settings) as session:
         rows = queue(session, args.status, args.limit)
@@ -135,7 +135,7 @@ def cmd_review_list(args, settings: Settings) -> int:
 
 
 def cmd_review_show(args, settings: Settings) -> int:
-    from reports.review import ReviewError, case_file
+    from precursor_watch.reports.review import ReviewError, case_file
 
     with _session(settings) as session:
         try:
@@ -174,10 +174,10 @@ def _reviewer(args) -> str:
 
 
 def cmd_review_decide(args, settings: Settings) -> int:
-    from reports.review import ReviewError, decide
+    from precursor_watch.reports.review import ReviewError, decide
 
-    from storage.reviews import logical_day
-    from storage.types import logical_ts
+    from precursor_watch.storage.reviews import logical_day
+    from precursor_watch.storage.types import logical_ts
 
     reviewer = _reviewer(args)
     with _session(settings, write=True) as session:
@@ -195,7 +195,7 @@ def cmd_review_decide(args, settings: Settings) -> int:
 
 
 def cmd_review_export(args, settings: Settings) -> int:
-    from reports.review import write_labels
+    from precursor_watch.reports.review import write_labels
 
     out = output_file(args.out, "--out", settings=settings)
     with _session(settings) as session:
@@ -205,7 +205,7 @@ def cmd_review_export(args, settings: Settings) -> int:
 
 
 def cmd_audit(args, settings: Settings) -> int:
-    from reports.audit import write_audit_report
+    from precursor_watch.reports.audit import write_audit_report
 
     if args.date_to < args.date_from:
         raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
@@ -218,7 +218,7 @@ def cmd_audit(args, settings: Settings) -> int:
 
 
 def cmd_notices_export(args, settings: Settings) -> int:
-    from reports.notice_export import export_notices
+    from precursor_watch.reports.notice_export import export_notices
 
     out = output_folder(args.out if args.out else settings.data_path / "notices", "--out")
     with _session(settings) as session:
@@ -228,7 +228,7 @@ def cmd_notices_export(args, settings: Settings) -> int:
 
 
 def cmd_notices_overdue(args, settings: Settings) -> int:
-    from reports.queries import latest_event_day, overdue_notices
+    from precursor_watch.reports.queries import latest_event_day, overdue_notices
 
     with _session(settings) as session:
         day = args.date or latest_event_day(session) or dt.date.today()
@@ -248,7 +248,7 @@ def cmd_notices_overdue(args, settings: Settings) -> int:
 
 
 def cmd_notices_failed(args, settings: Settings) -> int:
-    from reports.queries import failed_notices
+    from precursor_watch.reports.queries import failed_notices
 
     with _session(settings) as session:
         rows = failed_notices(session)

@@ -9,9 +9,9 @@ import io
 import json
 import sys
 
-from pwatch.database import require_database
-from pwatch.errors import ConfigError, DatabaseError, ServiceError, StateError, mask_url
-from pwatch.settings import Settings
+from precursor_watch.database import require_database
+from precursor_watch.errors import ConfigError, DatabaseError, ServiceError, StateError, mask_url
+from precursor_watch.settings import Settings
 
 
 def _date(text: str) -> dt.date:
@@ -62,7 +62,7 @@ def _session(settings: Settings, read_only: bool = False):
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
-    from storage.db import make_engine
+    from precursor_watch.storage.db import make_engine
 
     require_database(settings)  # never creates one; refuses corrupt and other-version schemas
     engine = make_engine(settings.db_url, read_only=read_only)
@@ -77,7 +77,7 @@ def _session(settings: Settings, read_only: bool = False):
 def cmd_upgrade(args, settings: Settings) -> int:
     from sqlalchemy.exc import OperationalError
 
-    from storage.db import upgrade
+    from precursor_watch.storage.db import upgrade
 
     if not settings.database_url:  # the SQLite file lives in the data dir
         settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def cmd_upgrade(args, settings: Settings) -> int:
 
 
 def cmd_check(args, settings: Settings) -> int:
-    from storage.db import integrity_problems
+    from precursor_watch.storage.db import integrity_problems
 
     revision = require_database(settings)
     problems = integrity_problems(settings.db_url)
@@ -110,9 +110,9 @@ def _require_schema(session, settings: Settings) -> None:
 def cmd_reconcile(args, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from storage.reconcile import reconcile_date
+    from precursor_watch.storage.reconcile import reconcile_date
 
-    from storage.errors import StorageError
+    from precursor_watch.storage.errors import StorageError
 
     engine, session = _session(settings)
     try:
@@ -129,7 +129,7 @@ def cmd_reconcile(args, settings: Settings) -> int:
 
 
 def cmd_stats(args, settings: Settings) -> int:
-    from storage.stats import METRICS, UNITS, compute_stats, explain
+    from precursor_watch.storage.stats import METRICS, UNITS, compute_stats, explain
 
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise ConfigError(f"--from {args.date_from} is after --to {args.date_to}")

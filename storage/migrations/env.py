@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from storage.db import make_engine
-from storage.models import Base
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from fixtures.server import ServerHandle, serve_in_background
-from fixtures.world import World, WorldConfig
+from precursor_watch.fixtures.server import ServerHandle, serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 7
@@ -97,7 +97,7 @@ class CrawlResult:
 
 def crawl_command(world: FixtureWorld, platform: str, day: dt.date, data_dir: Path, out: Path,
                   revisit: list[str] | None = None, extra: tuple[str, ...] = ()) -> list[str]:
-    command = [sys.executable, "-m", "pwatch", "crawl", "--site", platform, "--date", day.isoformat(),
+    command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", platform, "--date", day.isoformat(),
                "--base-url", world.base_url(platform), "--data-dir", str(data_dir), "--out", str(out)]
     if revisit is not None:
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,8 @@ import hashlib
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.items import Evidence
-from crawlers.warc import read_evidence
+from precursor_watch.crawlers.items import Evidence
+from precursor_watch.crawlers.warc import read_evidence
 from tests.crawlers.conftest import DAY, PLATFORMS
 
 FIELDS = {  # item field -> truth field

@@ -15,7 +15,7 @@ from tests.crawlers.conftest import DAY, ROOT, crawl_command, crawl_env, load_re
 
 
 def _pwatch(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pwatch", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "precursor_watch", *args], capture_output=True, text=True, cwd=ROOT,
                           env=env or crawl_env(), timeout=240)
 
 
@@ -46,8 +46,8 @@ def _crawl_db(world, platform: str, day: dt.date, data_dir):
 
 
 def test_items_go_to_the_database_and_revisits_come_from_it(fixture_world, tmp_path):
-    from storage.db import make_engine
-    from storage.models import CrawlRun, Observation
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun, Observation
 
     world = fixture_world("none")
     platform = "chemdir"
@@ -102,8 +102,8 @@ def test_scrapy_crawl_name_works_from_the_repository_root(fixture_world, tmp_pat
 
 def test_a_revisit_file_into_a_new_database_creates_its_schema_first(fixture_world, tmp_path):
     """`--revisit FILE` skips the database's revisit list, not its migrations."""
-    from storage.db import make_engine
-    from storage.models import Observation
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import Observation
 
     world = fixture_world("none")
     world.handle.set_date(DAY)

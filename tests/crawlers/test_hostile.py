@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.settings import PWATCH_PAGE_MAXSIZE, REDIRECT_MAX_TIMES
-from fixtures.faults import JSON_POISONS, UNSTORABLE_POISONS
+from precursor_watch.crawlers.settings import PWATCH_PAGE_MAXSIZE, REDIRECT_MAX_TIMES
+from precursor_watch.fixtures.faults import JSON_POISONS, UNSTORABLE_POISONS
 from tests.crawlers.conftest import DAY, host_of, run_crawls_parallel
 
 DISALLOWED = {"chemdir": "/compare", "huaxue": "/inquiry/"}  # fixtures/README.md, "URL scheme"
@@ -125,8 +125,8 @@ def test_poisoned_fields_are_cleaned_or_quarantined_and_counted_in_health(fixtur
 
     from sqlalchemy import select
 
-    from storage.db import make_engine
-    from storage.models import Listing, Observation, Quarantine, Snapshot
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import Listing, Observation, Quarantine, Snapshot
     from tests.crawlers.conftest import crawl_command, crawl_env, load_result, ROOT
     import subprocess
 

@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawlers.pages import BY_PLATFORM
-from crawlers.pages.base import Incomplete, Listing, Page, Removed
-from crawlers.pages.mercado import api_url
-from fixtures.server import _malformed
-from fixtures.sites import build_sites
-from fixtures.world import World, WorldConfig
+from precursor_watch.crawlers.pages import BY_PLATFORM
+from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed
+from precursor_watch.crawlers.pages.mercado import api_url
+from precursor_watch.fixtures.server import _malformed
+from precursor_watch.fixtures.sites import build_sites
+from precursor_watch.fixtures.world import World, WorldConfig
 from tests.crawlers.conftest import DAY, PLATFORMS, SCALE, SEED, START, expected_reason
 
 
@@ -84,7 +84,7 @@ def test_a_cut_page_is_incomplete_never_removed(world, platform):
 
 
 def test_a_transient_503_is_incomplete_but_a_closure_503_is_platform_closed():
-    from crawlers.pages import boardlist
+    from precursor_watch.crawlers.pages import boardlist
 
     url = "http://127.0.0.13:1/ad/BL1"
     body = b'<html><body><div class="platform-closed">This site has been closed</div></body></html>'

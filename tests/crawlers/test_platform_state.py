@@ -4,7 +4,7 @@ without the announcement) gives crawl errors and not a single GoneItem."""
 
 from __future__ import annotations
 
-from crawlers.pages import BY_PLATFORM
+from precursor_watch.crawlers.pages import BY_PLATFORM
 from tests.crawlers.conftest import DAY, run_crawl
 
 
@@ -64,7 +64,7 @@ def _pwatch(data_dir, *args):
 
     from tests.crawlers.conftest import ROOT, crawl_env
 
-    return subprocess.run([sys.executable, "-m", "pwatch", *args, "--data-dir", str(data_dir)], env=crawl_env(),
+    return subprocess.run([sys.executable, "-m", "precursor_watch", *args, "--data-dir", str(data_dir)], env=crawl_env(),
                           capture_output=True, text=True, timeout=240, cwd=ROOT)
 
 
@@ -90,8 +90,8 @@ def test_crawl_exits_non_zero_when_every_fetch_failed_and_still_records_health(f
 
     from sqlalchemy import select
 
-    from storage.db import make_engine
-    from storage.models import CrawlRun
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun
 
     world = fixture_world("none")
     world.handle.force_fault("mercado", "*", "down", count=100_000)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from fixtures.faults import MOVED_QUERY
+from precursor_watch.fixtures.faults import MOVED_QUERY
 from tests.crawlers.conftest import DAY, host_of, run_crawls_parallel
 
 EMPTY_SHA = hashlib.sha256(b"").hexdigest()

@@ -23,11 +23,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawlers.args import CrawlArgs
-from crawlers.pages import BY_PLATFORM
-from crawlers.sharding import IndexPages, Shard, ShardError, merge_health
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
+from precursor_watch.crawlers.args import CrawlArgs
+from precursor_watch.crawlers.pages import BY_PLATFORM
+from precursor_watch.crawlers.sharding import IndexPages, Shard, ShardError, merge_health
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
 from tests.crawlers.conftest import PLATFORMS, ROOT, SELLER_PATH, crawl_env, host_of
 
 SCALE = 7_500
@@ -49,7 +49,7 @@ def test_bad_shard_values_are_named(text):
 
 
 def test_bad_shard_is_a_one_line_cli_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pwatch", "crawl", "--site", "chemdir", "--no-db", "--shard", "3/2",
+    proc = subprocess.run([sys.executable, "-m", "precursor_watch", "crawl", "--site", "chemdir", "--no-db", "--shard", "3/2",
                            "--data-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=crawl_env(), timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -153,7 +153,7 @@ def _log(handle) -> list[dict[str, Any]]:
 
 def _command(handle, day, data_dir: Path, revisit: Path | None, *extra: str) -> list[str]:
     out = data_dir / f"{PLATFORM}-{day}-{'-'.join(extra).replace('/', 'of') or 'all'}.jsonl"
-    command = [sys.executable, "-m", "pwatch", "crawl", "--site", PLATFORM, "--date", day.isoformat(),
+    command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", PLATFORM, "--date", day.isoformat(),
                "--base-url", handle.base_urls[PLATFORM], "--data-dir", str(data_dir), "--out", str(out), *extra]
     if revisit is not None:
         command += ["--revisit", str(revisit)]
@@ -296,8 +296,8 @@ def test_next_day_is_not_filtered_by_the_previous_day(day_one, server):
 @pytest.mark.slow  # four crawl processes and a migration: ~60 s on the shared machine, mostly start-up
 def test_sharded_run_in_storage_is_the_merge_and_reruns_change_nothing(server, tmp_path):
     """Shards in parallel into one SQLite database: the crawl run's health is the sum of the shards'."""
-    from storage.db import make_engine
-    from storage.models import CrawlRun, Observation
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun, Observation
 
     handle, world = server
     handle.set_date(DAY)
@@ -306,7 +306,7 @@ def test_sharded_run_in_storage_is_the_merge_and_reruns_change_nothing(server, t
     # not read the revisit list from the database, so it does not upgrade it).
     urls = revisit.read_text(encoding="utf-8").split()[::3]
     revisit.write_text("".join(f"{u}\n" for u in urls), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "pwatch", "db", "upgrade", "--data-dir", str(tmp_path)], check=True,
+    subprocess.run([sys.executable, "-m", "precursor_watch", "db", "upgrade", "--data-dir", str(tmp_path)], check=True,
                    capture_output=True, cwd=ROOT, env=crawl_env(), timeout=120)
     commands = [_command(handle, DAY, tmp_path, revisit, "--no-discover", "--shard", f"{i}/2") for i in (1, 2)]
 

@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from crawlers.args import CrawlArgs, SpiderArgumentError, read_revisit_file
-from crawlers.encoding import decode_body
-from crawlers.health import compute_health
-from crawlers.items import Evidence
-from crawlers.journal import Journal
-from crawlers.middlewares import fault_kind, parse_retry_after
-from crawlers.warc import Capture, EvidenceWriter, iter_records, read_evidence
+from precursor_watch.crawlers.args import CrawlArgs, SpiderArgumentError, read_revisit_file
+from precursor_watch.crawlers.encoding import decode_body
+from precursor_watch.crawlers.health import compute_health
+from precursor_watch.crawlers.items import Evidence
+from precursor_watch.crawlers.journal import Journal
+from precursor_watch.crawlers.middlewares import fault_kind, parse_retry_after
+from precursor_watch.crawlers.warc import Capture, EvidenceWriter, iter_records, read_evidence
 
 ZH = "新货到：二氯甲烷 高纯度 99% 🔥✅ 联系邮箱 📩"
 ES = "Año de fabricación: España, envío rápido, ñandú"

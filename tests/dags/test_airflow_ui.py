@@ -35,7 +35,7 @@ def test_airflow_standalone_serves_health_and_both_dags(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PWATCH"))}
     env.update({"PWATCH_DATA_DIR": str(tmp_path), "PWATCH_EMBEDDED_WORLD": "false"})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pwatch", "airflow", "--port", str(port)],
+        [sys.executable, "-m", "precursor_watch", "airflow", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

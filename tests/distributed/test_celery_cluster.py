@@ -20,10 +20,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
-from pwatch.settings import load_settings
-from pwatch.steps import settings_environment
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch.settings import load_settings
+from precursor_watch.steps import settings_environment
 from tests.e2e.test_daily_dag import check_against_truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_celery_cluster_runs_the_daily_dag_on_both_workers(tmp_path, databases, 
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "pwatch.airflow_runner.worker_hostname",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "precursor_watch.airflow_runner.worker_hostname",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{databases['airflow']}",
             "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{databases['airflow']}",

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
-from pwatch.airflow_runner import test_dates as run_dag_dates
-from pwatch.settings import load_settings
-from storage.db import make_engine
-from storage.models import CrawlRun, Event, Listing, Notice, NoticeListing, Observation, Platform
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch.airflow_runner import test_dates as run_dag_dates
+from precursor_watch.settings import load_settings
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.models import CrawlRun, Event, Listing, Notice, NoticeListing, Observation, Platform
 
 START = dt.date(2026, 11, 1)
 DATES = [START + dt.timedelta(days=i) for i in range(3)]

@@ -52,7 +52,7 @@ def environ(trained_model) -> dict[str, str]:
 
 
 def pwatch(env, data: Path, *args: str, timeout: float = 600, **options) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pwatch", *args, "--data-dir", str(data)],
+    return subprocess.run([sys.executable, "-m", "precursor_watch", *args, "--data-dir", str(data)],
                           env=env, capture_output=True, text=True, timeout=timeout, **options)
 
 
@@ -104,7 +104,7 @@ def _processes_using(data: Path) -> list[str]:
 
 def _kill_when(env, data: Path, args: list[str], ready) -> None:
     """Start `pwatch <args>`, SIGKILL it (only it) as soon as `ready(pid)` holds, reap it."""
-    proc = subprocess.Popen([sys.executable, "-m", "pwatch", *args, "--data-dir", str(data)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "precursor_watch", *args, "--data-dir", str(data)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not ready(proc.pid):
@@ -144,7 +144,7 @@ def test_sigkill_then_immediate_rerun_equals_an_uninterrupted_run(tmp_path, envi
     data = tmp_path / "data"
     args = RUN_ARGS + ([mode] if mode == "--inline" else [])
     ready = {
-        "fixture-start": child_running("fixtures.server"),
+        "fixture-start": child_running("precursor_watch.fixtures.server"),
         "mid-crawl": child_running("pwatch crawl"),
         "mid-report": report_written(data, "2026-11-02"),
     }[kill_point]
@@ -159,7 +159,7 @@ def test_sigkill_then_immediate_rerun_equals_an_uninterrupted_run(tmp_path, envi
 
 def test_a_second_writer_is_refused_while_readers_work_also_on_a_read_only_copy(tmp_path, environ, uninterrupted):
     data = tmp_path / "data"
-    holder = subprocess.Popen([sys.executable, "-m", "pwatch", *RUN_ARGS, "--inline", "--data-dir", str(data)],
+    holder = subprocess.Popen([sys.executable, "-m", "precursor_watch", *RUN_ARGS, "--inline", "--data-dir", str(data)],
                               env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300

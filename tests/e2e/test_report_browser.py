@@ -9,9 +9,9 @@ import json
 import pytest
 from sqlalchemy.orm import Session
 
-from pwatch.cli import build_parser, main
-from reports.audit import write_audit_report
-from reports.daily import DAY_NUMBERS, write_daily_report
+from precursor_watch.cli import build_parser, main
+from precursor_watch.reports.audit import write_audit_report
+from precursor_watch.reports.daily import DAY_NUMBERS, write_daily_report
 from tests.e2e.cdp import Browser
 from tests.reports.conftest import HOSTILE_TITLES, endpoint, world  # noqa: F401  (fixtures)
 from tests.reports.test_daily import D0, D1, D2, build
@@ -41,7 +41,7 @@ def _stats_for(world, day: dt.date, capsys) -> dict:
         assert main(["stats", "--from", day.isoformat(), "--to", day.isoformat(), "--format", "json",
                      "--data-dir", str(world.settings.data_path)]) == 0
         return json.loads(capsys.readouterr().out)["total"]
-    from storage.stats import compute_stats
+    from precursor_watch.storage.stats import compute_stats
 
     with Session(world.engine) as s:
         return compute_stats(s, day, day)["total"]
@@ -102,10 +102,10 @@ def test_fixture_worlds_hostile_listings_are_inert(world, browser, tmp_path):  #
     payloads, RLO overrides), tracked and flagged, then rendered: inert in Chromium and in CSV."""
     import csv
 
-    from crawlers.items import ListingItem
-    from fixtures.texts.hostile import FORMULA_PREFIXES, PAYLOADS
-    from fixtures.world import World, WorldConfig
-    from reports.safe import FORMULA_PREFIXES as CSV_PREFIXES
+    from precursor_watch.crawlers.items import ListingItem
+    from precursor_watch.fixtures.texts.hostile import FORMULA_PREFIXES, PAYLOADS
+    from precursor_watch.fixtures.world import World, WorldConfig
+    from precursor_watch.reports.safe import FORMULA_PREFIXES as CSV_PREFIXES
     from tests.reports.conftest import evidence
 
     day = dt.date(2026, 11, 6)

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from fixtures.server import serve_in_background
-from fixtures.world import WorldConfig
-from pwatch import steps
-from pwatch.settings import load_settings
-from storage.db import make_engine
-from storage.models import Listing, Platform
-from storage.stats import compute_stats
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import WorldConfig
+from precursor_watch import steps
+from precursor_watch.settings import load_settings
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.models import Listing, Platform
+from precursor_watch.storage.stats import compute_stats
 
 START = dt.date(2026, 11, 1)
 DATES = [START + dt.timedelta(days=i) for i in range(3)]  # notices on day 1, removals and relistings after

@@ -16,14 +16,14 @@ import statistics
 
 import pytest
 
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
-from pwatch import steps
-from pwatch.cli import main
-from pwatch.settings import load_settings
-from reports.audit import write_audit_report
-from reports.daily import DAY_NUMBERS
-from storage.stats import p90
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch import steps
+from precursor_watch.cli import main
+from precursor_watch.settings import load_settings
+from precursor_watch.reports.audit import write_audit_report
+from precursor_watch.reports.daily import DAY_NUMBERS
+from precursor_watch.storage.stats import p90
 from tests.e2e.cdp import Browser
 
 START = dt.date(2026, 11, 1)
@@ -73,8 +73,8 @@ def observed_takedowns(settings, date_from, date_to):
     """Per reported URL, the hours to removal the tracking database holds (None = not removed)."""
     from sqlalchemy.orm import Session
 
-    from storage.db import make_engine
-    from storage.stats import explain
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.stats import explain
 
     engine = make_engine(settings.db_url)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.detector import Detector
+from precursor_watch.nlp.detector import Detector
 
 
 @pytest.fixture(scope="session")

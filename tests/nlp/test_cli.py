@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pwatch.cli import main
+from precursor_watch.cli import main
 
 GOOD = [
     {"id": "a1", "title": "CAS79099 powder", "text": "79099 in USA warehouse, pay btc, Wickr: fake_wickr_1", "lang": "en"},
@@ -98,8 +98,8 @@ def test_nlp_train_writes_a_versioned_model(tmp_path, capsys):
 def test_ensure_model_reuses_an_existing_model(tmp_path, model_dir):
     import shutil
 
-    from pwatch.settings import load_settings
-    from pwatch.training_data import ensure_model
+    from precursor_watch.settings import load_settings
+    from precursor_watch.training_data import ensure_model
 
     settings = load_settings(data_dir=str(tmp_path), environ={})
     shutil.copytree(model_dir, settings.model_path)

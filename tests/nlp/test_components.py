@@ -6,9 +6,9 @@ import pytest
 import spacy
 from thinc.api import ConfigValidationError
 
-import nlp.components  # noqa: F401  (registers the factories)
-from nlp.signals import SignalMatcher, SignalsError
-from nlp.train import build_pipeline
+import precursor_watch.nlp.components  # noqa: F401  (registers the factories)
+from precursor_watch.nlp.signals import SignalMatcher, SignalsError
+from precursor_watch.nlp.train import build_pipeline
 
 RULE_PIPES = ("pwatch_normalizer", "pwatch_substances", "pwatch_signals", "pwatch_scorer")
 TEXTS = [

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from nlp.detection import DetectInput
-from nlp.detector import Detector, ModelError, guess_lang
-from nlp.train import train
-from pwatch.training_data import heldout_examples, read_labelled, EVAL_HANDWRITTEN
+from precursor_watch.nlp.detection import DetectInput
+from precursor_watch.nlp.detector import Detector, ModelError, guess_lang
+from precursor_watch.nlp.train import train
+from precursor_watch.training_data import heldout_examples, read_labelled, EVAL_HANDWRITTEN
 
 
 def one(detector, text, title=None, lang=None, date=None):

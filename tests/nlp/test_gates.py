@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.detection import DetectInput
-from nlp.evaluate import evaluate
-from pwatch.commands.nlp import gate_results
-from pwatch.training_data import EVAL_HANDWRITTEN, heldout_examples, is_held_out, read_labelled, training_examples, world_examples
+from precursor_watch.nlp.detection import DetectInput
+from precursor_watch.nlp.evaluate import evaluate
+from precursor_watch.commands.nlp import gate_results
+from precursor_watch.training_data import EVAL_HANDWRITTEN, heldout_examples, is_held_out, read_labelled, training_examples, world_examples
 
 
 def run(detector, records):

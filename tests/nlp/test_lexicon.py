@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from nlp.lexicon import DEFAULT_LEXICON, LexiconError, cas_check_digit_ok, load_lexicon, parse_lexicon
+from precursor_watch.nlp.lexicon import DEFAULT_LEXICON, LexiconError, cas_check_digit_ok, load_lexicon, parse_lexicon
 
 GOOD_ENTRY = """
 version = "t1"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.lexicon import load_lexicon
-from nlp.matching import SubstanceMatcher
-from nlp.normalize import normalize
+from precursor_watch.nlp.lexicon import load_lexicon
+from precursor_watch.nlp.matching import SubstanceMatcher
+from precursor_watch.nlp.normalize import normalize
 
 NPP, ANPP, FOURAP, BOC4AP = "39742-60-4", "21409-26-7", "23056-29-3", "125541-22-2"
 NORF, PIP, BOCPIP, FENT, XYL = "1609-66-1", "41661-47-6", "79099-07-3", "437-38-7", "7361-61-7"

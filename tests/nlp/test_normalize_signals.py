@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.normalize import compact_term, normalize
-from nlp.signals import SignalMatcher
+from precursor_watch.nlp.normalize import compact_term, normalize
+from precursor_watch.nlp.signals import SignalMatcher
 
 
 @pytest.mark.parametrize("text", [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from spacy.language import Language
 
-from nlp import detector as D
-from nlp.detection import DetectInput, DetectionError
-from nlp.detector import Detector, windows
+from precursor_watch.nlp import detector as D
+from precursor_watch.nlp.detection import DetectInput, DetectionError
+from precursor_watch.nlp.detector import Detector, windows
 
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed eiusmod tempor incididunt ut labore.\n"
 OFFER = "4-ANPP powder 99% purity, MOQ 1 kg, price USD 120 per kg, free samples, Wickr: fake_wickr_1"

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from crawlers.items import Evidence, ListingItem
-from storage import events as ev
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.db import make_engine, upgrade
-from storage.detections import DetectionResult, pending_snapshots, record_detections
-from storage.ingest import ingest_batch
-from storage.reviews import record_review
-from storage.types import logical_ts
+from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.storage import events as ev
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.detections import DetectionResult, pending_snapshots, record_detections
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.reviews import record_review
+from precursor_watch.storage.types import logical_ts
 
 D0 = dt.date(2026, 11, 1)
 
@@ -117,7 +117,7 @@ class World:
         with Session(self.engine) as s:
             from sqlalchemy import select
 
-            from storage.models import Listing
+            from precursor_watch.storage.models import Listing
 
             for lid, key in s.execute(select(Listing.id, Listing.listing_key)):
                 self.listings[key] = lid

@@ -5,11 +5,11 @@ import datetime as dt
 import json
 import subprocess
 
-from pwatch.cli import main
-from reports.audit import write_audit_report
-from reports.manifest import MANIFEST_NAME, verify_manifest
-from reports.notices import send_notices
-from reports.safe import FORMULA_PREFIXES
+from precursor_watch.cli import main
+from precursor_watch.reports.audit import write_audit_report
+from precursor_watch.reports.manifest import MANIFEST_NAME, verify_manifest
+from precursor_watch.reports.notices import send_notices
+from precursor_watch.reports.safe import FORMULA_PREFIXES
 from tests.reports.conftest import D0, item
 
 D = [D0 + dt.timedelta(days=i) for i in range(6)]
@@ -103,8 +103,8 @@ def test_drilldown_equals_storage_explain_for_every_number(world, endpoint):
     """The one-pass drill-down is exactly what `storage.stats.explain` lists, number by number."""
     from sqlalchemy.orm import Session
 
-    from reports.audit import collect
-    from storage.stats import METRICS, explain
+    from precursor_watch.reports.audit import collect
+    from precursor_watch.storage.stats import METRICS, explain
 
     build(world, endpoint)
     with Session(world.engine) as s:

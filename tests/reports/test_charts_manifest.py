@@ -1,8 +1,8 @@
 import subprocess
 import xml.etree.ElementTree as ET
 
-from reports.charts import Bar, bar_chart, column_chart
-from reports.manifest import MANIFEST_NAME, verify_manifest, write_manifest
+from precursor_watch.reports.charts import Bar, bar_chart, column_chart
+from precursor_watch.reports.manifest import MANIFEST_NAME, verify_manifest, write_manifest
 
 SVG = "{http://www.w3.org/2000/svg}"
 

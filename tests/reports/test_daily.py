@@ -7,10 +7,10 @@ import json
 
 from sqlalchemy.orm import Session
 
-from reports.daily import DAY_NUMBERS, write_daily_report
-from reports.notices import send_notices
-from reports.safe import FORMULA_PREFIXES
-from storage.stats import compute_stats
+from precursor_watch.reports.daily import DAY_NUMBERS, write_daily_report
+from precursor_watch.reports.notices import send_notices
+from precursor_watch.reports.safe import FORMULA_PREFIXES
+from precursor_watch.storage.stats import compute_stats
 from tests.reports.conftest import D0, HOSTILE_TITLES, item
 
 D1, D2 = D0 + dt.timedelta(days=1), D0 + dt.timedelta(days=2)
@@ -139,7 +139,7 @@ def test_overdue_notices_listed(world, endpoint):
 def test_report_and_notice_files_do_not_depend_on_ingest_order(tmp_path, endpoint):
     """The same listings ingested in another order (other database ids, as parallel crawls give
     from run to run) give the same daily report and notice exports, byte for byte."""
-    from storage.db import make_engine, upgrade
+    from precursor_watch.storage.db import make_engine, upgrade
     from tests.reports.conftest import ReportSettings
     from tests.reports.conftest import World as Tracked
     from tests.storage.helpers import gone
@@ -163,7 +163,7 @@ def test_report_and_notice_files_do_not_depend_on_ingest_order(tmp_path, endpoin
                 g.url = f"{endpoint.origin}/product/{g.listing_key}.html"
             world.crawl("chemdir", endpoint.origin, D1, (removed + [item("chemdir", endpoint.origin, k, D1, "4-ANPP 99%")
                                                                     for k in keys[4:]])[::order])
-            from storage.reconcile import reconcile_date
+            from precursor_watch.storage.reconcile import reconcile_date
 
             with Session(world.engine) as s, s.begin():
                 reconcile_date(s, D1)
@@ -187,7 +187,7 @@ def _quarantine_day(world, endpoint):
     text everywhere); mercado's crawler quarantined a page it could not read."""
     import dataclasses
 
-    from crawlers.items import QuarantinedItem
+    from precursor_watch.crawlers.items import QuarantinedItem
     from tests.reports.conftest import evidence
 
     o = endpoint.origin

@@ -5,7 +5,7 @@ import datetime as dt
 import io
 from dataclasses import replace
 
-from reports.notice_docs import (
+from precursor_watch.reports.notice_docs import (
     GOOD_FAITH,
     SOR_FIELDS,
     Control,
@@ -20,7 +20,7 @@ from reports.notice_docs import (
     request_body,
     sor_rows,
 )
-from reports.safe import csv_text
+from precursor_watch.reports.safe import csv_text
 
 PIPERIDONE = Substance(
     "41661-47-6",

@@ -4,9 +4,9 @@ import csv
 import datetime as dt
 import json
 
-from pwatch.cli import main
-from reports.manifest import verify_manifest
-from reports.notice_docs import SOR_FIELDS
+from precursor_watch.cli import main
+from precursor_watch.reports.manifest import verify_manifest
+from precursor_watch.reports.notice_docs import SOR_FIELDS
 from tests.reports.test_audit import D, build
 
 

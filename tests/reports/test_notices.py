@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reports.notices import send_notices
-from storage.models import Event, Notice, NoticeListing
+from precursor_watch.reports.notices import send_notices
+from precursor_watch.storage.models import Event, Notice, NoticeListing
 from tests.reports.conftest import D0, item
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_unreachable_endpoint_marks_the_notice_failed_then_resends_same_key(worl
 SEND = """
 import datetime as dt, sys
 from tests.reports.conftest import ReportSettings
-from reports.notices import send_notices
+from precursor_watch.reports.notices import send_notices
 from pathlib import Path
 print(send_notices(ReportSettings(Path(sys.argv[1]), sys.argv[2]), dt.date.fromisoformat(sys.argv[3])), flush=True)
 """
@@ -136,7 +136,7 @@ def _sor(world):
 def test_notices_say_when_the_decision_was_automated(world, endpoint):
     """Under the demo auto-confirm policy the notice, its export and its statements of reasons say
     the decision was automated; a listing an analyst confirmed is still said to be reviewed."""
-    from storage.reviews import auto_confirm_flags
+    from precursor_watch.storage.reviews import auto_confirm_flags
 
     items = [item("chemdir", endpoint.origin, f"CD{i}", D0, f"4-ANPP 99% lot {i}") for i in range(3)]
     world.crawl("chemdir", endpoint.origin, D0, items)
@@ -158,7 +158,7 @@ def test_notices_say_when_the_decision_was_automated(world, endpoint):
 
 
 def test_a_fully_automated_notice_never_mentions_an_analyst(world, endpoint):
-    from storage.reviews import auto_confirm_flags
+    from precursor_watch.storage.reviews import auto_confirm_flags
 
     world.crawl("chemdir", endpoint.origin, D0, [item("chemdir", endpoint.origin, "CD0", D0, "4-ANPP 99%")])
     with Session(world.engine) as s, s.begin():

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawlers.items import ListingItem
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
-from reports.notices import send_notices
-from storage.models import Notice
+from precursor_watch.crawlers.items import ListingItem
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch.reports.notices import send_notices
+from precursor_watch.storage.models import Notice
 from tests.reports.conftest import evidence
 
 START = dt.date(2026, 11, 1)
@@ -62,7 +62,7 @@ def test_killed_while_waiting_for_the_answer_then_rerun(world, server):
     server.force_fault("chemdir", "/notices", "slow")  # the platform records it, answers 1.5 s later
     # the real command, killed while it waits for chemdir's answer
     env = {k: v for k, v in os.environ.items() if not k.startswith("PWATCH_")}
-    proc = subprocess.Popen([sys.executable, "-m", "pwatch", "notify", "--date", START.isoformat(),
+    proc = subprocess.Popen([sys.executable, "-m", "precursor_watch", "notify", "--date", START.isoformat(),
                              "--data-dir", str(world.settings.data_path)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -74,7 +74,7 @@ def test_killed_while_waiting_for_the_answer_then_rerun(world, server):
         assert [n.ticket for n in s.scalars(select(Notice))] == [None]
     # rerun (`pwatch notify` again): chemdir's pending notice re-sent with its key (same ticket),
     # mercado's sent for the first time
-    rerun = subprocess.run([sys.executable, "-m", "pwatch", "notify", "--date", START.isoformat(), "--data-dir",
+    rerun = subprocess.run([sys.executable, "-m", "precursor_watch", "notify", "--date", START.isoformat(), "--data-dir",
                             str(world.settings.data_path)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert {k: v for k, v in json.loads(rerun.stdout).items() if k != "auto_confirmed"} == {"sent": 1, "resent": 1, "listings": 3, "failed": 0}
@@ -108,7 +108,7 @@ def test_the_world_acts_the_same_whatever_order_we_ingested_the_listings_in(tmp_
     """Two runs that track the same listings, ingested in another order (so with other database
     ids, as parallel crawls give from run to run), send the same notices and the fixture world
     removes the same listings: it decides compliance from the notice's idempotency key."""
-    from storage.db import make_engine, upgrade
+    from precursor_watch.storage.db import make_engine, upgrade
     from tests.reports.conftest import ReportSettings
     from tests.reports.conftest import World as Tracked
 

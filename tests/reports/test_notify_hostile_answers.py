@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from crawlers.items import ListingItem
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
-from pwatch.cli import main
-from reports.daily import write_daily_report
-from reports.notices import send_notices
-from storage.db import make_engine, upgrade
-from storage.models import Notice, Platform
+from precursor_watch.crawlers.items import ListingItem
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch.cli import main
+from precursor_watch.reports.daily import write_daily_report
+from precursor_watch.reports.notices import send_notices
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.models import Notice, Platform
 from tests.reports.conftest import ReportSettings, evidence
 from tests.reports.conftest import World as Tracked
 from tests.storage.conftest import PG_BASE, pg_url_with_schema

@@ -5,8 +5,8 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pwatch.cli import main
-from storage.models import Review
+from precursor_watch.cli import main
+from precursor_watch.storage.models import Review
 from tests.reports.conftest import D0, HOSTILE_TITLES, item
 
 
@@ -91,7 +91,7 @@ def test_review_date_must_lie_between_flag_date_and_logical_date(world, capsys):
 
 
 def test_export_leaves_automated_decisions_out_unless_asked(world, capsys, tmp_path):
-    from storage.reviews import auto_confirm_flags
+    from precursor_watch.storage.reviews import auto_confirm_flags
 
     _world(world)
     rows = json.loads(_run(capsys, world, "review", "list", "--format", "json")[1])

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from reports.html import Html, link, page, table, tag
-from reports.safe import csv_text, neutralise_cell, safe_href, safe_name, visible_controls
+from precursor_watch.reports.html import Html, link, page, table, tag
+from precursor_watch.reports.safe import csv_text, neutralise_cell, safe_href, safe_name, visible_controls
 
 HOSTILE = [
     '<script>alert("x")</script>',
@@ -120,7 +120,7 @@ def test_page_is_self_contained():
 
 
 def test_snippet_highlights_recorded_offsets_and_falls_back_to_search():
-    from reports.queries import highlight_spans, parse_matches, snippet
+    from precursor_watch.reports.queries import highlight_spans, parse_matches, snippet
 
     text = "Offer: 4-ANPP 99%, 1 kg foil bag"
     hits = parse_matches([
@@ -134,7 +134,7 @@ def test_snippet_highlights_recorded_offsets_and_falls_back_to_search():
 
 
 def test_control_status_falls_back_to_the_lexicon_data():
-    from reports.queries import controls_in_force, parse_matches
+    from precursor_watch.reports.queries import controls_in_force, parse_matches
 
     import datetime as dt
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from storage.db import make_engine, upgrade
+from precursor_watch.storage.db import make_engine, upgrade
 
 PG_BASE = os.environ.get("PWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 D0 = dt.date(2026, 11, 1)

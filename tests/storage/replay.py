@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawlers.items import Evidence, GoneItem, ListingItem
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.detections import DetectionResult, pending_snapshots, record_detections
-from storage.ingest import ingest_batch
-from storage.models import Listing, Snapshot
-from storage.notices import confirmed_unreported, record_notice
-from storage.queries import revisit_targets
-from storage.reconcile import reconcile_date
-from storage.reviews import flagged_unreviewed, record_review
-from storage.types import logical_ts
+from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.detections import DetectionResult, pending_snapshots, record_detections
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Listing, Snapshot
+from precursor_watch.storage.notices import confirmed_unreported, record_notice
+from precursor_watch.storage.queries import revisit_targets
+from precursor_watch.storage.reconcile import reconcile_date
+from precursor_watch.storage.reviews import flagged_unreviewed, record_review
+from precursor_watch.storage.types import logical_ts
 
 PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
 GONE_STYLE = {"chemdir": ("not_found", 404), "tradehub": ("gone", 410), "boardlist": ("soft_removed", 200),

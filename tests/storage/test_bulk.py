@@ -5,10 +5,10 @@ import json
 
 from sqlalchemy import Text, cast, insert, select
 
-from storage.bulk import dialect_insert, executemany, json_strings, one_of
-from storage.crawls import platform_id
-from storage.models import Event, Listing
-from storage.types import logical_ts
+from precursor_watch.storage.bulk import dialect_insert, executemany, json_strings, one_of
+from precursor_watch.storage.crawls import platform_id
+from precursor_watch.storage.models import Event, Listing
+from precursor_watch.storage.types import logical_ts
 
 D0 = dt.date(2026, 11, 1)
 

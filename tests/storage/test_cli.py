@@ -8,11 +8,11 @@ import pytest
 
 from sqlalchemy.orm import Session
 
-from pwatch.cli import main
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.db import make_engine
-from storage.ingest import ingest_batch
-from storage.stats import METRICS
+from precursor_watch.cli import main
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.stats import METRICS
 
 from .helpers import gone, listing
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from storage.db import make_engine, upgrade
-from storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, Snapshot
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, Snapshot
 
 from .conftest import PG_BASE, pg_url_with_schema
 
@@ -20,8 +20,8 @@ BATCH = 100
 
 
 def _worker(url: str, platform: str, barrier, errors) -> None:
-    from storage.crawls import close_crawl_run, open_crawl_run
-    from storage.ingest import ingest_batch
+    from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+    from precursor_watch.storage.ingest import ingest_batch
     from tests.storage.helpers import listing
 
     engine = make_engine(url)

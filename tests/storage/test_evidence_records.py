@@ -18,16 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.items import Evidence, GoneItem, ListingItem
-from crawlers.warc import Capture, EvidenceWriter
-from pwatch.cli import main
-from reports.audit import _evidence_rows, collect
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.db import make_engine
-from storage.ingest import ingest_batch
-from storage.models import Event, Listing, Observation, Snapshot
-from storage.reconcile import reconcile_date
-from storage.stats import explain
+from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.crawlers.warc import Capture, EvidenceWriter
+from precursor_watch.cli import main
+from precursor_watch.reports.audit import _evidence_rows, collect
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Event, Listing, Observation, Snapshot
+from precursor_watch.storage.reconcile import reconcile_date
+from precursor_watch.storage.stats import explain
 
 D0 = dt.date(2026, 11, 1)
 D1 = D0 + dt.timedelta(days=1)
@@ -213,7 +213,7 @@ def legacy_url(request, tmp_path):
 def test_migration_upgrades_an_existing_database_and_backfills_event_records(legacy_url):
     from sqlalchemy import text
 
-    from storage.db import upgrade
+    from precursor_watch.storage.db import upgrade
 
     upgrade(legacy_url, "0001")
     engine = make_engine(legacy_url)

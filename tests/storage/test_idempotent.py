@@ -5,11 +5,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.db import make_engine, upgrade
-from storage.ingest import ingest_batch
-from storage.models import Base
-from storage.reconcile import reconcile_date
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Base
+from precursor_watch.storage.reconcile import reconcile_date
 
 from .helpers import gone, listing
 

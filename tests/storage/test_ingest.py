@@ -4,14 +4,14 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from crawlers.items import Evidence, ListingItem
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.errors import MalformedItem
-from storage.events import listing_kinds
-from storage.ingest import ingest_batch
-from storage.models import Account, Event, Listing, Observation, Quarantine, Snapshot
-from storage.reconcile import reconcile_date
-from storage.state import derive_state
+from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.errors import MalformedItem
+from precursor_watch.storage.events import listing_kinds
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Account, Event, Listing, Observation, Quarantine, Snapshot
+from precursor_watch.storage.reconcile import reconcile_date
+from precursor_watch.storage.state import derive_state
 
 from .helpers import gone, listing
 

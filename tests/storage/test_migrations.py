@@ -5,8 +5,8 @@ import uuid
 import pytest
 from sqlalchemy import inspect, text
 
-from storage.db import check, make_engine, upgrade
-from storage.models import Base
+from precursor_watch.storage.db import check, make_engine, upgrade
+from precursor_watch.storage.models import Base
 
 from .conftest import PG_BASE, pg_url_with_schema
 
@@ -14,7 +14,7 @@ from .conftest import PG_BASE, pg_url_with_schema
 def _head() -> str:
     from alembic.script import ScriptDirectory
 
-    from storage.db import alembic_config
+    from precursor_watch.storage.db import alembic_config
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 

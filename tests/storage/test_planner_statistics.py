@@ -7,9 +7,9 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from storage.crawls import GROWN_BY_INGEST, close_crawl_run, open_crawl_run, refresh_statistics
-from storage.db import make_engine, upgrade
-from storage.ingest import ingest_batch
+from precursor_watch.storage.crawls import GROWN_BY_INGEST, close_crawl_run, open_crawl_run, refresh_statistics
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.ingest import ingest_batch
 
 from .conftest import D0, PG_BASE, pg_url_with_schema
 from .helpers import listing

@@ -12,11 +12,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from crawlers.items import Evidence, QuarantinedItem, clean_text, sanitize_listing
-from storage.crawls import open_crawl_run
-from storage.ingest import ingest_batch
-from storage.models import Listing, Observation, Quarantine, Snapshot
-from storage.reconcile import reconcile_date
+from precursor_watch.crawlers.items import Evidence, QuarantinedItem, clean_text, sanitize_listing
+from precursor_watch.storage.crawls import open_crawl_run
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Listing, Observation, Quarantine, Snapshot
+from precursor_watch.storage.reconcile import reconcile_date
 
 from .helpers import evidence, listing
 
@@ -112,7 +112,7 @@ def test_sanitising_fast_path_agrees_with_the_field_by_field_path(changes, clean
 
 
 def test_storage_fast_path_agrees_with_the_limits_and_the_text_scan():
-    from storage.ingest import _plainly_storable as ok
+    from precursor_watch.storage.ingest import _plainly_storable as ok
 
     item = listing("mercado", "M1", D0)
     assert ok(item) and ok(dataclasses.replace(item, seller_name="N" * 512, lang="x" * 35, title="氯化 ñ"))
@@ -155,7 +155,7 @@ def test_a_quarantined_live_listing_is_never_concluded_absent(any_session):
         extraction = QuarantinedItem("mercado", "http://mercado.test/item/M3", "M3", "extraction", None,
                                      "UnicodeEncodeError: surrogates not allowed", crawl_date=day, evidence=evidence(f"x{n}"))
         ingest_batch(s, run, [keep, bad] + ([extraction] if n else [listing("mercado", "M3", day)]))
-        from storage.crawls import close_crawl_run
+        from precursor_watch.storage.crawls import close_crawl_run
 
         close_crawl_run(s, run, {"pages": 50, "errors": {}})
         reconcile_date(s, day, absence_k=2, error_threshold=0.2)

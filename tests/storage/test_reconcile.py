@@ -3,17 +3,17 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.detections import pending_snapshots, record_detections
-from storage.errors import IllegalTransition
-from storage.events import listing_kinds
-from storage.ingest import ingest_batch
-from storage.models import Account, Event, Listing, RelistLink
-from storage.notices import confirmed_unreported, record_notice
-from storage.queries import revisit_targets
-from storage.reconcile import reconcile_date
-from storage.reviews import record_review
-from storage.types import logical_ts
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.detections import pending_snapshots, record_detections
+from precursor_watch.storage.errors import IllegalTransition
+from precursor_watch.storage.events import listing_kinds
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Account, Event, Listing, RelistLink
+from precursor_watch.storage.notices import confirmed_unreported, record_notice
+from precursor_watch.storage.queries import revisit_targets
+from precursor_watch.storage.reconcile import reconcile_date
+from precursor_watch.storage.reviews import record_review
+from precursor_watch.storage.types import logical_ts
 
 from .helpers import gone, listing
 

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fixtures.server import serve_in_background
-from fixtures.world import World, WorldConfig
-from storage.db import make_engine, upgrade
-from storage.events import listing_kinds
-from storage.models import Event, Listing, Platform, RelistLink
-from storage.state import derive_state
-from storage.stats import compute_stats, explain
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch.storage.db import make_engine, upgrade
+from precursor_watch.storage.events import listing_kinds
+from precursor_watch.storage.models import Event, Listing, Platform, RelistLink
+from precursor_watch.storage.state import derive_state
+from precursor_watch.storage.stats import compute_stats, explain
 
 from . import expected
 from .replay import K, SILENT, replay

@@ -2,8 +2,8 @@
 
 import pytest
 
-from storage.errors import IllegalTransition
-from storage.state import UNSEEN, State, derive_state, next_state
+from precursor_watch.storage.errors import IllegalTransition
+from precursor_watch.storage.state import UNSEEN, State, derive_state, next_state
 
 
 def test_a_full_life():

@@ -5,14 +5,14 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
-from storage.crawls import close_crawl_run, open_crawl_run
-from storage.detections import pending_snapshots, record_detections
-from storage.ingest import ingest_batch
-from storage.notices import record_notice
-from storage.reconcile import reconcile_date
-from storage.reviews import record_review
-from storage.stats import METRICS, compute_stats, explain, p90
-from storage.types import logical_ts
+from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
+from precursor_watch.storage.detections import pending_snapshots, record_detections
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.notices import record_notice
+from precursor_watch.storage.reconcile import reconcile_date
+from precursor_watch.storage.reviews import record_review
+from precursor_watch.storage.stats import METRICS, compute_stats, explain, p90
+from precursor_watch.storage.types import logical_ts
 
 from .helpers import gone, listing
 
@@ -49,7 +49,7 @@ def _history(s: Session):
         if n == 0:
             from sqlalchemy import select
 
-            from storage.models import Listing
+            from precursor_watch.storage.models import Listing
 
             ids = dict(s.execute(select(Listing.listing_key, Listing.id)).all())
             for k in keys:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
+import precursor_watch.storage.types
 
 
 revision = '0001'
@@ -57,7 +57,7 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
     sa.Column('legal_basis', sa.Text(), nullable=False),
     sa.Column('channel', sa.String(length=40), nullable=False, comment='e.g. http, email, export'),
-    sa.Column('sent_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', precursor_watch.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ticket', sa.String(length=200), nullable=True, comment="platform's ticket id from its answer"),
     sa.Column('response', sa.JSON(), nullable=False, comment="platform's answer as received"),
     sa.ForeignKeyConstraint(['platform_id'], ['platforms.id'], name=op.f('fk_notices_platform_id_platforms'), ondelete='RESTRICT'),
@@ -146,7 +146,7 @@ def upgrade() -> None:
     sa.Column('decision', sa.String(length=16), nullable=False, comment='confirmed | dismissed'),
     sa.Column('reviewer', sa.String(length=200), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('decided_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', precursor_watch.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['listing_id'], ['listings.id'], name=op.f('fk_reviews_listing_id_listings'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reviews'))
     )
@@ -188,7 +188,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('occurred_on', sa.Date(), nullable=False, comment='logical date'),
-    sa.Column('occurred_at', storage.types.UTCDateTime(timezone=True), nullable=False, comment='derived from the logical date, never wall clock'),
+    sa.Column('occurred_at', precursor_watch.storage.types.UTCDateTime(timezone=True), nullable=False, comment='derived from the logical date, never wall clock'),
     sa.Column('platform_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
