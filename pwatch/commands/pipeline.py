@@ -185,13 +185,19 @@ def cmd_airflow(args, settings: Settings) -> int:
     print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)
 
     def stop(*_):
+        # One shared grace period: every group is asked at once, whatever is left is killed.
         for child in children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
         for child in children:
-            stop_group(child, grace=30)
+            stop_group(child, grace=10)
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def on_sigterm(*_):
+        # Only unwind here: stopping inside the handler would call Popen.wait re-entrantly while
+        # the interrupted `wait()` below holds its lock (a deadlock). `finally` stops the children.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         children[-1].wait()
     except KeyboardInterrupt:
