@@ -145,7 +145,7 @@ def test_sigkill_then_immediate_rerun_equals_an_uninterrupted_run(tmp_path, envi
     args = RUN_ARGS + ([mode] if mode == "--inline" else [])
     ready = {
         "fixture-start": child_running("precursor_watch.fixtures.server"),
-        "mid-crawl": child_running("pwatch crawl"),
+        "mid-crawl": child_running("precursor_watch crawl"),
         "mid-report": report_written(data, "2026-11-02"),
     }[kill_point]
     _kill_when(environ, data, args, ready)
@@ -163,7 +163,7 @@ def test_a_second_writer_is_refused_while_readers_work_also_on_a_read_only_copy(
                               env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
-        while not child_running("pwatch crawl")(holder.pid):  # the database exists, the lock is held
+        while not child_running("precursor_watch crawl")(holder.pid):  # the database exists, the lock is held
             assert holder.poll() is None and time.monotonic() < deadline, holder.stderr.read()
             time.sleep(0.05)
         for writer in (["run", "--days", "1", "--inline"], ["detect", "--date", "2026-11-02"],
