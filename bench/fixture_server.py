@@ -183,7 +183,7 @@ def write_section(results: dict, args) -> None:
               "this machine has 2 cores shared by several engineers). Pages per server CPU-second is the "
               "capacity of one worker process on one free core; with `--workers 2` on two free cores the "
               "server offers about twice that. Either way it is an order of magnitude above what a Scrapy "
-              "crawl fetches (~400 pages/s per core, toolchain-facts).", ""]
+              "crawl fetches (~400 pages/s per core, see Reference figures).", ""]
     block = "\n".join(lines)
     if SECTION in text:
         start = text.index(SECTION)

@@ -137,8 +137,8 @@ def _reconcile(engine, day: dt.date) -> tuple[float, dict]:
 
 def _core_insert(engine, items: dict[str, list], batch: int | None) -> float:
     """The same listing rows through a bare Core INSERT into an unindexed scratch table, one
-    transaction per `batch` rows, or all in one transaction (`None`: how toolchain-facts measured
-    the 118,000 rows/s the target was set against)."""
+    transaction per `batch` rows, or all in one transaction (`None`: how the reference figure in
+    BENCHMARKS.md, the 118,000 rows/s the target was set against, was measured)."""
     md = MetaData()
     table = Table(f"bench_raw_{uuid.uuid4().hex[:6]}", md, Column("id", Integer, primary_key=True),
                   Column("platform", String(40)), Column("listing_key", String(200)), Column("url", Text),
@@ -199,7 +199,7 @@ def render(results: list[dict], args, started: str) -> str:
              "Observations/s = items ingested per wall-clock second, one transaction per batch of "
              f"{args.batch}; \"Core insert\" = the same day-1 rows through a bare SQLAlchemy Core `INSERT` "
              "into an unindexed table in the same run (the ceiling), batched as the ingest is and, as "
-             "toolchain-facts measured it, all in one transaction. Reconcile = one `reconcile_date` over "
+             "the reference figure was measured, all in one transaction. Reconcile = one `reconcile_date` over "
              "all listings (removals, relisting search, closures).", "",
              "| backend | Core insert rows/s, batched | Core insert rows/s, one transaction | day 1 ingest (all new) obs/s | day 2 ingest (10% edited, 2% gone) obs/s | reconcile day 1 s | reconcile day 2 s | reconcile day 4 (silent removals) s |",
              "|---|---|---|---|---|---|---|---|"]
@@ -209,7 +209,7 @@ def render(results: list[dict], args, started: str) -> str:
         lines.append(f"| {r['backend']} | {r['core_rows_per_s']:,.0f} | {r['core_one_tx_rows_per_s']:,.0f} | {c1 / t1:,.0f} ({c1:,} in {t1:.1f} s) | "
                      f"{c2 / t2:,.0f} ({c2:,} in {t2:.1f} s) | {r['reconcile1']:.2f} | {r['reconcile2']:.2f} "
                      f"({r['removed2']:,} removed) | {r['reconcile4']:.2f} ({r['removed_silent']:,} removed) |")
-    lines += ["", "Target: ingest ≥ 20,000 observations/s on SQLite (toolchain-facts: Core insert ≈ 118,000 rows/s).", ""]
+    lines += ["", "Target: ingest ≥ 20,000 observations/s on SQLite (reference figure: Core insert ≈ 118,000 rows/s).", ""]
     sqlite = next((r for r in results if r["backend"].startswith("SQLite")), None)
     if sqlite:
         (c1, t1), (c2, t2) = sqlite["day1"], sqlite["day2"]

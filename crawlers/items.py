@@ -1,4 +1,4 @@
-"""Typed items the crawlers hand to storage (see DESIGN.md, "Typed data between stages").
+"""Typed items the crawlers hand to storage (README, "The detector": typed data between stages).
 
 Plain dataclasses that import no framework, so `storage` and tests can use them freely.
 Timestamps are timezone-aware UTC; dates are the world/logical date of the crawl.

@@ -193,7 +193,7 @@ class Scorer:
     """Blends the context classifier with trade signals behind a substance gate.
 
     The gate opens for a monitored substance, or a watched one with a red-flag signal or a
-    monitored co-listing (DESIGN.md, "What is flagged"). Closed gate: the score is capped below
+    monitored co-listing (README, "What is flagged"). Closed gate: the score is capped below
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
     research wording; a refusal ("we do not sell ...") or a harm-reduction product (test strips,

@@ -1,4 +1,4 @@
-"""Typed results of the detector (DESIGN.md, "Typed data between stages": `Detection`).
+"""Typed results of the detector (`Detection`; README, "The detector").
 
 Offsets: the detector reads one string per listing, `title + "\\n" + text` when a title is given.
 Every offset here is given per *field*: `field` is "title" or "text" and `start`/`end` index that

@@ -37,7 +37,7 @@ def airflow_environment(settings: Settings, *, metadata_url: str | None = None) 
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
-            # Sized for 2 cores: the default spawns ~40 processes (toolchain-facts.md).
+            # Sized for 2 cores: the default spawns ~40 processes (~1.2 GB); 4 fits.
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
