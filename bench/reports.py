@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.contract import Evidence, ListingItem
 from precursor_watch.reports.audit import write_audit_report
 from precursor_watch.reports.daily import write_daily_report
 from precursor_watch.reports.notices import send_notices

@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, event, insert, text
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.contract import Evidence, GoneItem, ListingItem
 from precursor_watch.crawlers.settings import PWATCH_DB_BATCH
 from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run, refresh_statistics
 from precursor_watch.storage.db import make_engine, upgrade

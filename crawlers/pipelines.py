@@ -15,7 +15,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from precursor_watch.crawlers.items import GoneItem, ListingItem, QuarantinedItem
+from precursor_watch.contract import GoneItem, ListingItem, QuarantinedItem
 
 ITEM_TYPES = {ListingItem: "listing", GoneItem: "gone", QuarantinedItem: "quarantined"}
 

@@ -21,7 +21,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from precursor_watch.crawlers.items import Evidence
+from precursor_watch.contract import Evidence
 
 # The stored body is the de-chunked body as received; these headers would make readers decode it again.
 _DROP_HEADERS = {"transfer-encoding"}

@@ -5,5 +5,6 @@ the only event writer (`events`), and the functions other stages call with a Ses
 `crawls` (open/close a crawl run), `ingest` (items -> observations, snapshots, listings),
 `detections`, `reviews`, `notices`, `queries` (revisit targets), `reconcile` (a logical date ->
 removals, reappearances, closures, `relisting`) and `stats` (numbers and their drill-down).
-Imports nothing of ours but `crawlers.items`.
+Imports nothing of ours but `precursor_watch.contract` (the items crawlers hand over); the
+layers are in docs/ARCHITECTURE.md and checked by tests/test_layers.py.
 """

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import operator
 import re
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from sqlalchemy import (BigInteger, Connection, Date, Insert, Select, String, Up
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import (GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, sanitize_listing,
-                            storable_text)
+from precursor_watch.contract import (GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, content_hash,
+                                      sanitize_listing, storable_text)
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
 from precursor_watch.storage.errors import MalformedItem, UnknownEntity
@@ -66,12 +65,6 @@ class Refused:
         if isinstance(self.item, QuarantinedItem):
             return self.item.http_status is None or 200 <= self.item.http_status < 300
         return isinstance(self.item, ListingItem)
-
-
-def content_hash(title: str, text: str) -> str:
-    """SHA-256 of the normalised title + text (used when the crawler did not set one)."""
-    norm = " ".join(f"{title}\n{text}".split())
-    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
 def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | GoneItem | QuarantinedItem]) -> IngestSummary:

@@ -13,7 +13,7 @@ from spacy.language import Language
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.contract import Evidence, ListingItem
 from precursor_watch.nlp.detector import Detector
 from precursor_watch import steps
 from precursor_watch.errors import ServiceError

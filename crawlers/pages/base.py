@@ -57,7 +57,7 @@ class Listing:
 
 @dataclass(frozen=True)
 class Removed:
-    reason: str  # one of crawlers.items.GONE_REASONS
+    reason: str  # one of contract.GONE_REASONS
     listing_key: str | None = None
 
 

@@ -12,7 +12,6 @@ platform's closure notice) does.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from typing import Any, AsyncIterator, Iterable
 from urllib.parse import urljoin
@@ -23,8 +22,8 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 
+from precursor_watch.contract import Evidence, GoneItem, ListingItem, QuarantinedItem, content_hash, sanitize_listing
 from precursor_watch.crawlers.args import CrawlArgs, read_revisit_file
-from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem, QuarantinedItem, sanitize_listing
 from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import fault_kind, origin_of
 from precursor_watch.crawlers.pages import BY_PLATFORM
@@ -34,12 +33,6 @@ from precursor_watch.crawlers.warc import Capture, EvidenceWriter
 logger = logging.getLogger(__name__)
 
 LISTING_PRIORITY = 10  # listings before further index pages: keeps the queue short
-
-
-def content_fingerprint(title: str, text: str) -> str:
-    """SHA-256 of the normalised title + text: whitespace runs collapsed (as `storage.ingest.content_hash`)."""
-    norm = " ".join(f"{title}\n{text}".split())
-    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
 def capture_of(response: Response) -> Capture:
@@ -310,7 +303,7 @@ class PlatformSpider(scrapy.Spider):
             fetched_at=dt.datetime.now(dt.timezone.utc),
             crawl_date=self.args.date,
             http_status=response.status,
-            content_sha256=content_fingerprint(item.title, item.text),
+            content_sha256=content_hash(item.title, item.text),
             evidence=evidence,
         )
 

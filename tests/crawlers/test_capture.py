@@ -16,7 +16,7 @@ import hashlib
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from precursor_watch.crawlers.items import Evidence
+from precursor_watch.contract import Evidence
 from precursor_watch.crawlers.warc import read_evidence
 from tests.crawlers.conftest import DAY, PLATFORMS
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from precursor_watch.contract import Evidence
 from precursor_watch.crawlers.args import CrawlArgs, SpiderArgumentError, read_revisit_file
 from precursor_watch.crawlers.encoding import decode_body
 from precursor_watch.crawlers.health import compute_health
-from precursor_watch.crawlers.items import Evidence
 from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import fault_kind, parse_retry_after
 from precursor_watch.crawlers.warc import Capture, EvidenceWriter, iter_records, read_evidence

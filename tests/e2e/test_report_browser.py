@@ -102,7 +102,7 @@ def test_fixture_worlds_hostile_listings_are_inert(world, browser, tmp_path):  #
     payloads, RLO overrides), tracked and flagged, then rendered: inert in Chromium and in CSV."""
     import csv
 
-    from precursor_watch.crawlers.items import ListingItem
+    from precursor_watch.contract import ListingItem
     from precursor_watch.fixtures.texts.hostile import FORMULA_PREFIXES, PAYLOADS
     from precursor_watch.fixtures.world import World, WorldConfig
     from precursor_watch.reports.safe import FORMULA_PREFIXES as CSV_PREFIXES

@@ -187,7 +187,7 @@ def _quarantine_day(world, endpoint):
     text everywhere); mercado's crawler quarantined a page it could not read."""
     import dataclasses
 
-    from precursor_watch.crawlers.items import QuarantinedItem
+    from precursor_watch.contract import QuarantinedItem
     from tests.reports.conftest import evidence
 
     o = endpoint.origin

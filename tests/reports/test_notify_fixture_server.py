@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import ListingItem
+from precursor_watch.contract import ListingItem
 from precursor_watch.fixtures.server import serve_in_background
 from precursor_watch.fixtures.world import World, WorldConfig
 from precursor_watch.reports.notices import send_notices

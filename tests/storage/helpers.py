@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.contract import Evidence, GoneItem, ListingItem
 
 
 def evidence(tag: str) -> Evidence:

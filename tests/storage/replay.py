@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.contract import Evidence, GoneItem, ListingItem
 from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
 from precursor_watch.storage.detections import DetectionResult, pending_snapshots, record_detections
 from precursor_watch.storage.ingest import ingest_batch

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
-from precursor_watch.crawlers.items import Evidence, GoneItem, ListingItem
+from precursor_watch.contract import Evidence, GoneItem, ListingItem
 from precursor_watch.crawlers.warc import Capture, EvidenceWriter
 from precursor_watch.cli import main
 from precursor_watch.reports.audit import _evidence_rows, collect

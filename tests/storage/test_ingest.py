@@ -4,7 +4,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.contract import Evidence, ListingItem
 from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
 from precursor_watch.storage.errors import MalformedItem
 from precursor_watch.storage.events import listing_kinds

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from precursor_watch.crawlers.items import Evidence, QuarantinedItem, clean_text, sanitize_listing
+from precursor_watch.contract import Evidence, QuarantinedItem, clean_text, sanitize_listing
 from precursor_watch.storage.crawls import open_crawl_run
 from precursor_watch.storage.ingest import ingest_batch
 from precursor_watch.storage.models import Listing, Observation, Quarantine, Snapshot

@@ -1,13 +1,17 @@
-"""Typed items the crawlers hand to storage (README, "The detector": typed data between stages).
+"""The crawler-storage contract: the typed items crawlers hand to storage, and the rules both
+sides share (text cleaning, the content hash). See docs/ARCHITECTURE.md, "Contracts".
 
-Plain dataclasses that import no framework, so `storage` and tests can use them freely.
-Timestamps are timezone-aware UTC; dates are the world/logical date of the crawl.
+A leaf module: plain dataclasses that import no framework and nothing else of the project, so
+`crawlers`, `storage` and tests all depend on it and it depends on none of them
+(tests/test_layers.py checks this). Timestamps are timezone-aware UTC; dates are the
+world/logical date of the crawl.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import operator
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -105,6 +109,16 @@ class QuarantinedItem:
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
+
+
+def content_hash(title: str, text: str) -> str:
+    """SHA-256 of the normalised title + text (whitespace runs collapsed): `ListingItem.content_sha256`.
+
+    The crawler sets it; storage computes it when an item arrives without one. One function, so
+    the two can never disagree on what "the content changed" means.
+    """
+    norm = " ".join(f"{title}\n{text}".split())
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
 # -- clean text ----------------------------------------------------------------------------------
