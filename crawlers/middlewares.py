@@ -9,17 +9,28 @@ Stats keys written here (read by `crawlers.health.HealthStats`):
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email.utils
 import logging
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
+                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
 from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
+from twisted.internet import defer
+from twisted.internet import error as tx
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
+from twisted.web.http import _DataLoss
+
+from precursor_watch.crawlers.refusals import OffsiteRequest, PlatformClosed, RobotsForbidden, RobotsUnavailable, TooManyRedirects
+from precursor_watch.crawlers.warc import Capture
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +68,7 @@ class OriginGuardMiddleware:
             self._logged += 1
             via = request.meta.get("redirect_urls", [])
             logger.warning("blocked off-site request %s (redirected from %s)", request.url, via[-1] if via else "-")
-        raise IgnoreRequest(f"off-site request to {request.url}")
+        raise OffsiteRequest(f"off-site request to {request.url}")
 
 
 def is_closure(response: Response) -> bool:
@@ -70,9 +81,9 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     Scrapy's default treats an unreadable robots.txt as "allow all", which under a faulty platform
     would fetch disallowed paths. A 4xx robots.txt (none published) still means "allow all".
-    Refusals say why in the IgnoreRequest message, which the spider turns into health stats:
-    "robots.txt unavailable" is a crawl error; "platform closed" is not (a closed platform's
-    known URLs, `meta["pwatch_known"]`, are still fetched once each to record the closure).
+    Refusals are typed (`crawlers.refusals`), and the spider turns them into health stats:
+    `RobotsUnavailable` is a crawl error; `PlatformClosed` is not (a closed platform's known URLs,
+    `meta["pwatch_known"]`, are still fetched once each to record the closure).
     """
 
     _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
@@ -104,10 +115,37 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         if netloc in self._closed:
             if request.meta.get("pwatch_known"):
                 return
-            raise IgnoreRequest("platform closed")
+            raise PlatformClosed("platform closed")
         if netloc in self._unavailable:
-            raise IgnoreRequest("robots.txt unavailable")
-        super().process_request_2(rp, request)
+            raise RobotsUnavailable("robots.txt unavailable")
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest as exc:  # Scrapy's only refusal here: the URL is disallowed
+            raise RobotsForbidden(str(exc)) from None
+
+
+class TypedRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's redirects, with "max redirections reached" raised as our `TooManyRedirects`."""
+
+    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+        try:
+            return super()._redirect(redirected, request, reason)
+        except IgnoreRequest as exc:
+            raise TooManyRedirects(str(exc)) from None
+
+
+def capture_of(response: Response) -> Capture:
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values
+    ]
+    return Capture(
+        url=response.url,
+        status=response.status,
+        headers=headers,
+        body=response.body,
+        fetched_at=dt.datetime.now(dt.timezone.utc),
+        truncated="download_stopped" in response.flags,
+    )
 
 
 class RedirectCaptureMiddleware:
@@ -120,8 +158,6 @@ class RedirectCaptureMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         if 300 <= response.status < 400 and b"Location" in response.headers:
-            from precursor_watch.crawlers.spiders.base import capture_of
-
             request.meta["pwatch_hops"] = [*request.meta.get("pwatch_hops", []), capture_of(response)]
         return response
 
@@ -196,23 +232,40 @@ def parse_retry_after(value: bytes | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Download faults by class, Scrapy's own first (its download handlers wrap Twisted's errors in
+# them), then the Twisted and built-in classes that can still reach a middleware unwrapped.
+# Checked in this order: TCPTimedOutError is a ConnectError but means a timeout.
+_TIMEOUT = (DownloadTimeoutError, tx.TimeoutError, tx.TCPTimedOutError, TimeoutError)
+_UNREACHABLE = (DownloadConnectionRefusedError, CannotResolveHostError, tx.ConnectError, tx.DNSLookupError,
+                ConnectionRefusedError)
+_CONNECTION = (DownloadFailedError, ResponseFailed, ResponseNeverReceived, tx.ConnectionLost, tx.ConnectionDone)
+
+
+def _data_lost(exception: BaseException) -> bool:
+    """A body cut short: Scrapy's ResponseDataLossError, or a Twisted ResponseFailed (possibly
+    wrapped in DownloadFailedError) whose reasons include a `_DataLoss`."""
+    if isinstance(exception, (ResponseDataLossError, _DataLoss)):
+        return True
+    failed = exception.__cause__ if isinstance(exception, DownloadFailedError) else exception
+    return isinstance(failed, ResponseFailed) and any(r.check(_DataLoss) for r in failed.reasons)
+
+
 def fault_kind(exception: BaseException) -> str:
     """A short, stable name for a download exception (used in health stats)."""
-    name = type(exception).__name__
-    text = str(exception)
-    if name == "DownloadCancelledError" and "max size" in text:
-        return "oversized"
-    if "Timeout" in name or "TimeoutError" in name:
+    if isinstance(exception, DownloadCancelledError):
+        # Scrapy raises it itself at the size limit; a Twisted cancellation arrives wrapped, as its cause.
+        return "cancelled" if isinstance(exception.__cause__, defer.CancelledError) else "oversized"
+    if isinstance(exception, _TIMEOUT):
         return "timeout"
-    if name in {"ResponseDataLossError", "_DataLoss"} or "DataLoss" in text:
+    if _data_lost(exception):
         return "truncated"
-    if name in {"ConnectionRefusedError", "DownloadConnectionRefusedError", "ConnectError", "CannotResolveHostError"}:
+    if isinstance(exception, _UNREACHABLE):
         return "unreachable"
-    if name in {"ConnectionLost", "ConnectionDone", "ResponseNeverReceived", "ResponseFailed", "DownloadFailedError"}:
+    if isinstance(exception, _CONNECTION):
         return "connection"
-    if name == "IgnoreRequest":
+    if isinstance(exception, IgnoreRequest):
         return "ignored"
-    return name
+    return type(exception).__name__  # unforeseen: named as it is, so the health stats show it
 
 
 class FaultCounterMiddleware:

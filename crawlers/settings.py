@@ -69,6 +69,9 @@ DOWNLOADER_MIDDLEWARES = {
     "precursor_watch.crawlers.middlewares.StrictRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "precursor_watch.crawlers.middlewares.BackoffRetryMiddleware": 550,
+    # Scrapy's redirects; "too many" arrives at the spider as a typed refusal.
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "precursor_watch.crawlers.middlewares.TypedRedirectMiddleware": 600,
     # Just after the redirect middleware (600) on the way back: keeps each 3xx hop as evidence.
     "precursor_watch.crawlers.middlewares.RedirectCaptureMiddleware": 650,
     # Closest to the downloader: sees every raw response and exception once per attempt.

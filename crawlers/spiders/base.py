@@ -25,28 +25,15 @@ from scrapy.http import Response
 from precursor_watch.contract import Evidence, GoneItem, ListingItem, QuarantinedItem, content_hash, sanitize_listing
 from precursor_watch.crawlers.args import CrawlArgs, read_revisit_file
 from precursor_watch.crawlers.journal import Journal
-from precursor_watch.crawlers.middlewares import fault_kind, origin_of
+from precursor_watch.crawlers.middlewares import capture_of, fault_kind, origin_of
 from precursor_watch.crawlers.pages import BY_PLATFORM
 from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
-from precursor_watch.crawlers.warc import Capture, EvidenceWriter
+from precursor_watch.crawlers.refusals import OffsiteRequest, PlatformClosed, RobotsForbidden, RobotsUnavailable, TooManyRedirects
+from precursor_watch.crawlers.warc import EvidenceWriter
 
 logger = logging.getLogger(__name__)
 
 LISTING_PRIORITY = 10  # listings before further index pages: keeps the queue short
-
-
-def capture_of(response: Response) -> Capture:
-    headers = [
-        (k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values
-    ]
-    return Capture(
-        url=response.url,
-        status=response.status,
-        headers=headers,
-        body=response.body,
-        fetched_at=dt.datetime.now(dt.timezone.utc),
-        truncated="download_stopped" in response.flags,
-    )
 
 
 def page_of(response: Response) -> Page:
@@ -384,8 +371,7 @@ class PlatformSpider(scrapy.Spider):
         url = page_url_of(request)
         exc = failure.value
         if isinstance(exc, IgnoreRequest):
-            message = str(exc)
-            if "Forbidden by robots.txt" in message:
+            if isinstance(exc, RobotsForbidden):
                 hops = request.meta.get("pwatch_hops", [])
                 if hops and request.callback == self.parse_listing:
                     # A removal redirect to a page robots.txt forbids: decide from the 3xx alone.
@@ -397,17 +383,17 @@ class PlatformSpider(scrapy.Spider):
                         return
                 self.crawler.stats.inc_value("pwatch/blocked/robots")
                 return
-            if "platform closed" in message:
+            if isinstance(exc, PlatformClosed):
                 self.platform_closed = True
                 self.crawler.stats.inc_value("pwatch/blocked/platform_closed")
                 return
-            if "robots.txt unavailable" in message:
+            if isinstance(exc, RobotsUnavailable):
                 self._error(url, "unreachable")
                 return
-            if "off-site" in message:
+            if isinstance(exc, OffsiteRequest):
                 self._error(url, "offsite_redirect")
                 return
-            if "max redirections" in message:
+            if isinstance(exc, TooManyRedirects):
                 self._error(url, "redirect_loop")
                 return
             self._error(url, "ignored")
