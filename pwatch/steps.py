@@ -188,7 +188,7 @@ def reconcile(settings: Settings, day: dt.date) -> dict:
 
 def notify(settings: Settings, day: dt.date) -> dict:
     """Auto-confirm (demo policy only), then send one notice per platform for confirmed flags."""
-    from precursor_watch.reports.notices import send_notices
+    from precursor_watch.enforcement.notices import send_notices
     from precursor_watch.storage.reviews import auto_confirm_flags
 
     confirmed = 0

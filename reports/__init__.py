@@ -1,7 +1,9 @@
-"""Analyst and auditor outputs: the daily flag report, review, takedown notices, the audit report.
+"""Analyst and auditor outputs, rendering and reading only: the daily flag report, the review
+queue and case files, what a takedown notice says and the notice exports, the audit report.
 
-Imports `storage` only. Entry points the pipeline calls (`pwatch/steps.py`):
-`reports.daily.write_daily_report(settings, day)`, `reports.notices.send_notices(settings, day)`,
+Imports `storage` only, and nothing that sends or writes a decision (that is
+`precursor_watch.enforcement`; tests/test_layers.py checks it). Entry points the pipeline calls
+(`pwatch/steps.py`): `reports.daily.write_daily_report(settings, day)`,
 `reports.audit.write_audit_report(settings, date_from, date_to, out_dir=None)`. `settings` is any
 object with the attributes of `ReportSettings` (pwatch's settings object has them).
 """

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.reports.manifest import write_manifest
 from precursor_watch.reports.notice_docs import GROUND, SOR_FIELDS, NoticeDraft, SentNotice, lumen_json, sor_rows
-from precursor_watch.reports.notices import notice_items, notifier_of
+from precursor_watch.reports.notice_drafts import notice_items, notifier_of
 from precursor_watch.reports.safe import write_csv
 from precursor_watch.storage.models import Event, Notice, NoticeListing, Platform
 

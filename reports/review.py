@@ -1,4 +1,7 @@
-"""Analyst review: the queue, one listing's case file, decisions, and labelled-data export."""
+"""Analyst review, reading side: the queue, one listing's case file, and labelled-data export.
+
+Recording a decision (confirm / dismiss) is `precursor_watch.enforcement.review.decide`.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from precursor_watch.storage.models import Account, Detection, Event, Listing, P
 
 
 class ReviewError(Exception):
-    """Unknown listing or a decision the state machine forbids (one clear line for the CLI)."""
+    """Unknown listing or a decision the state machine forbids (one clear line for the CLI).
+    Raised here for reading and by `enforcement.review.decide` for writing."""
 
 
 @dataclass(frozen=True)
@@ -83,18 +87,6 @@ def case_file(session: Session, listing_id: int, day: dt.date | None = None) -> 
             for r in session.scalars(select(Review).where(Review.listing_id == listing_id).order_by(Review.id))
         ],
     }
-
-
-def decide(session: Session, listing_id: int, decision: str, reviewer: str, note: str | None, at: dt.datetime) -> int:
-    from precursor_watch.storage.errors import StorageError
-    from precursor_watch.storage.reviews import record_review
-
-    if session.get(Listing, listing_id) is None:
-        raise ReviewError(f"no listing with id {listing_id}")
-    try:
-        return record_review(session, listing_id, decision, reviewer, note, at)
-    except (StorageError, ValueError) as exc:
-        raise ReviewError(f"listing {listing_id}: {exc}") from None
 
 
 def labelled_rows(session: Session, include_automated: bool = False) -> list[dict[str, Any]]:

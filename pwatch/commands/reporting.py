@@ -174,8 +174,8 @@ def _reviewer(args) -> str:
 
 
 def cmd_review_decide(args, settings: Settings) -> int:
-    from precursor_watch.reports.review import ReviewError, decide
-
+    from precursor_watch.enforcement.review import decide
+    from precursor_watch.reports.review import ReviewError
     from precursor_watch.storage.reviews import logical_day
     from precursor_watch.storage.types import logical_ts
 

@@ -8,7 +8,7 @@ import subprocess
 from precursor_watch.cli import main
 from precursor_watch.reports.audit import write_audit_report
 from precursor_watch.reports.manifest import MANIFEST_NAME, verify_manifest
-from precursor_watch.reports.notices import send_notices
+from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.reports.safe import FORMULA_PREFIXES
 from tests.reports.conftest import D0, item
 

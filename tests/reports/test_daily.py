@@ -8,7 +8,7 @@ import json
 from sqlalchemy.orm import Session
 
 from precursor_watch.reports.daily import DAY_NUMBERS, write_daily_report
-from precursor_watch.reports.notices import send_notices
+from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.reports.safe import FORMULA_PREFIXES
 from precursor_watch.storage.stats import compute_stats
 from tests.reports.conftest import D0, HOSTILE_TITLES, item

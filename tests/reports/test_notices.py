@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.reports.notices import send_notices
+from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.storage.models import Event, Notice, NoticeListing
 from tests.reports.conftest import D0, item
 
@@ -71,7 +71,7 @@ def test_unreachable_endpoint_marks_the_notice_failed_then_resends_same_key(worl
 SEND = """
 import datetime as dt, sys
 from tests.reports.conftest import ReportSettings
-from precursor_watch.reports.notices import send_notices
+from precursor_watch.enforcement.notices import send_notices
 from pathlib import Path
 print(send_notices(ReportSettings(Path(sys.argv[1]), sys.argv[2]), dt.date.fromisoformat(sys.argv[3])), flush=True)
 """

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.contract import ListingItem
 from precursor_watch.fixtures.server import serve_in_background
 from precursor_watch.fixtures.world import World, WorldConfig
-from precursor_watch.reports.notices import send_notices
+from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.storage.models import Notice
 from tests.reports.conftest import evidence
 

@@ -21,7 +21,7 @@ from precursor_watch.fixtures.server import serve_in_background
 from precursor_watch.fixtures.world import World, WorldConfig
 from precursor_watch.cli import main
 from precursor_watch.reports.daily import write_daily_report
-from precursor_watch.reports.notices import send_notices
+from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.storage.db import make_engine, upgrade
 from precursor_watch.storage.models import Notice, Platform
 from tests.reports.conftest import ReportSettings, evidence

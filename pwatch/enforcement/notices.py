@@ -1,5 +1,8 @@
 """Sending takedown notices: one per platform for confirmed listings not yet reported.
 
+The one module that decides "notice sent" (docs/ARCHITECTURE.md, "Where each decision lives").
+What a notice says is rendered by `reports.notice_docs` from drafts read by `reports.notice_drafts`.
+
 Never twice for the same listing and ground, even when rerun or killed midway:
 1. the notice is recorded first (storage writes the notice, its listings and their `reported`
    events in one transaction; the stored request marks it pending) and committed;
@@ -25,22 +28,16 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from precursor_watch.reports import ReportSettings
-from precursor_watch.reports import queries
-from precursor_watch.reports.notice_docs import (
-    GROUND,
-    Control,
-    NoticeDraft,
-    NoticeItem,
-    Notifier,
-    Substance,
-    legal_basis,
-    legal_basis_text,
-    request_body,
-)
-from precursor_watch.storage.models import Detection, Event, Listing, Notice, NoticeListing, Observation, Platform, Review, Snapshot
+from precursor_watch.reports.notice_docs import legal_basis, legal_basis_text, request_body
+from precursor_watch.reports.notice_drafts import draft_for, notifier_of
+from precursor_watch.reports.notice_export import export_notices
+from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
+from precursor_watch.storage.notices import confirmed_unreported, record_notice, record_notice_failure, record_notice_response
 from precursor_watch.storage.types import logical_ts
 
 log = logging.getLogger(__name__)
@@ -76,13 +73,6 @@ def limits_of(settings: Any) -> Limits:
     return Limits(
         float(getattr(settings, "notice_deadline_seconds", None) or Limits.deadline),
         int(getattr(settings, "notice_answer_max_bytes", None) or Limits.max_answer_bytes),
-    )
-
-
-def notifier_of(settings: Any) -> Notifier:
-    return Notifier(
-        getattr(settings, "notifier_name", None) or "Precursor Watch",
-        getattr(settings, "notifier_email", None) or "notices@example.invalid",
     )
 
 
@@ -186,77 +176,6 @@ def valid_ticket(answer: Answer) -> str:
     return ticket
 
 
-# -- building drafts from the database -----------------------------------------------------------
-
-
-def _substances(detection_substances: Any) -> tuple[Substance, ...]:
-    out = {}
-    for m in queries.parse_matches(detection_substances):
-        controls = tuple(Control(c.jurisdiction, c.status, c.effective, c.source) for c in m.controls)
-        out.setdefault(m.substance_id, Substance(m.substance_id, m.name, controls))
-    return tuple(out[k] for k in sorted(out))
-
-
-def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
-    """What a notice says about each listing: its flagged detection's substances and the evidence
-    hashes of the flagged snapshot's page and of the latest live sighting."""
-    listings = {
-        l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
-    }
-    flagged = {
-        lid: (det, ev_sha, lang)
-        for lid, det, ev_sha, lang in session.execute(
-            select(Event.listing_id, Detection.substances, Event.evidence_sha256, Snapshot.lang)
-            .outerjoin(Detection, Detection.id == Event.detection_id)
-            .outerjoin(Snapshot, Snapshot.id == Event.snapshot_id)
-            .where(Event.kind == "flagged", Event.listing_id.in_(listing_ids))
-            .order_by(Event.id)
-        )
-    }
-    automated = _automated_decisions(session, listing_ids)
-    latest_seen: dict[int, str] = {}
-    for lid, sha in session.execute(
-        select(Observation.listing_id, Observation.evidence_sha256)
-        .where(Observation.listing_id.in_(listing_ids), Observation.kind == "seen", Observation.evidence_sha256.is_not(None))
-        .order_by(Observation.id)
-    ):
-        latest_seen[lid] = sha
-    items = []
-    # in the platform's listing-key order: our ids follow crawl ingest order, which varies run to run
-    for lid in sorted(listing_ids, key=lambda i: listings[i].listing_key):
-        listing = listings[lid]
-        det, ev_sha, lang = flagged.get(lid, (None, None, None))
-        hashes = tuple(dict.fromkeys(h for h in (ev_sha, latest_seen.get(lid)) if h))
-        items.append(
-            NoticeItem(
-                listing_id=lid,
-                listing_key=listing.listing_key,
-                url=listing.url,
-                title=listing.title,
-                listing_date=listing.first_seen_on,
-                substances=_substances(det),
-                evidence_sha256=hashes,
-                lang=lang,
-                automated_decision=automated.get(lid, False),
-            )
-        )
-    return items
-
-
-def _automated_decisions(session: Session, listing_ids: list[int]) -> dict[int, bool]:
-    """Per listing: was its latest review decided by a policy rather than a person?"""
-    out: dict[int, bool] = {}
-    for lid, automated in session.execute(
-        select(Review.listing_id, Review.automated).where(Review.listing_id.in_(listing_ids)).order_by(Review.id)
-    ):
-        out[lid] = bool(automated)
-    return out
-
-
-def draft_for(session: Session, platform: str, listing_ids: list[int], notifier: Notifier, day: dt.date) -> NoticeDraft:
-    return NoticeDraft(platform, GROUND, tuple(notice_items(session, listing_ids)), notifier, day)
-
-
 # -- sending -------------------------------------------------------------------------------------
 
 
@@ -280,10 +199,6 @@ def _deliver(engine, key: str, listing_url: str, body: dict[str, Any], post: Cal
     """POST one notice and store the outcome. Any failure (network, deadline, size, bad ticket,
     even storing the answer) marks this notice failed with the reason and raises NoticeSendError;
     it never touches another notice."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from precursor_watch.storage.notices import record_notice_failure, record_notice_response
-
     try:
         origin = origin_of(listing_url)  # the platform's notice endpoint lives on its listings' origin
         answer = post(f"{origin}/notices", body)
@@ -304,8 +219,6 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
     answered now), listings (listings in new notices), failed (marked failed, re-sent on a later
     run). Also rewrites `<data dir>/notices/` (notices.json, statements_of_reasons.csv, manifest)
     as of `day`."""
-    from precursor_watch.storage.db import make_engine
-
     limits = limits_of(settings)
     post = post or (lambda url, body: http_post(url, body, limits))
     counts: Counter[str] = Counter(sent=0, resent=0, listings=0, failed=0)
@@ -320,8 +233,6 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
         for platform in platforms:
             _new_notice(engine, settings, platform, day, post, counts)
         # Keep the exports current: Lumen-like JSON and DSA statement-of-reasons CSV of every notice.
-        from precursor_watch.reports.notice_export import export_notices
-
         with Session(engine) as session:
             export_notices(session, settings, Path(settings.data_path) / "notices", day)
     finally:
@@ -339,8 +250,6 @@ def _count(counts: Counter[str], done: str, key: str, deliver: Callable[[], None
 
 
 def _new_notice(engine, settings: Any, platform: str, day: dt.date, post: Callable, counts: Counter[str]) -> None:
-    from precursor_watch.storage.notices import confirmed_unreported, record_notice
-
     with Session(engine) as session, session.begin():
         ids = [r.id for r in confirmed_unreported(session, platform)]
         if not ids:

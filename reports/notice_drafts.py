@@ -1,0 +1,92 @@
+"""What a takedown notice says about its listings, read from the tracking database.
+
+Reading only: the sender (`precursor_watch.enforcement.notices`) builds the draft it records and
+POSTs from here, and the export (`reports.notice_export`) rebuilds the drafts of recorded notices
+from here, so both describe a listing the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from precursor_watch.reports import queries
+from precursor_watch.reports.notice_docs import GROUND, Control, NoticeDraft, NoticeItem, Notifier, Substance
+from precursor_watch.storage.models import Detection, Event, Listing, Observation, Review, Snapshot
+
+
+def notifier_of(settings: Any) -> Notifier:
+    return Notifier(
+        getattr(settings, "notifier_name", None) or "Precursor Watch",
+        getattr(settings, "notifier_email", None) or "notices@example.invalid",
+    )
+
+def _substances(detection_substances: Any) -> tuple[Substance, ...]:
+    out = {}
+    for m in queries.parse_matches(detection_substances):
+        controls = tuple(Control(c.jurisdiction, c.status, c.effective, c.source) for c in m.controls)
+        out.setdefault(m.substance_id, Substance(m.substance_id, m.name, controls))
+    return tuple(out[k] for k in sorted(out))
+
+
+def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
+    """What a notice says about each listing: its flagged detection's substances and the evidence
+    hashes of the flagged snapshot's page and of the latest live sighting."""
+    listings = {
+        l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
+    }
+    flagged = {
+        lid: (det, ev_sha, lang)
+        for lid, det, ev_sha, lang in session.execute(
+            select(Event.listing_id, Detection.substances, Event.evidence_sha256, Snapshot.lang)
+            .outerjoin(Detection, Detection.id == Event.detection_id)
+            .outerjoin(Snapshot, Snapshot.id == Event.snapshot_id)
+            .where(Event.kind == "flagged", Event.listing_id.in_(listing_ids))
+            .order_by(Event.id)
+        )
+    }
+    automated = _automated_decisions(session, listing_ids)
+    latest_seen: dict[int, str] = {}
+    for lid, sha in session.execute(
+        select(Observation.listing_id, Observation.evidence_sha256)
+        .where(Observation.listing_id.in_(listing_ids), Observation.kind == "seen", Observation.evidence_sha256.is_not(None))
+        .order_by(Observation.id)
+    ):
+        latest_seen[lid] = sha
+    items = []
+    # in the platform's listing-key order: our ids follow crawl ingest order, which varies run to run
+    for lid in sorted(listing_ids, key=lambda i: listings[i].listing_key):
+        listing = listings[lid]
+        det, ev_sha, lang = flagged.get(lid, (None, None, None))
+        hashes = tuple(dict.fromkeys(h for h in (ev_sha, latest_seen.get(lid)) if h))
+        items.append(
+            NoticeItem(
+                listing_id=lid,
+                listing_key=listing.listing_key,
+                url=listing.url,
+                title=listing.title,
+                listing_date=listing.first_seen_on,
+                substances=_substances(det),
+                evidence_sha256=hashes,
+                lang=lang,
+                automated_decision=automated.get(lid, False),
+            )
+        )
+    return items
+
+
+def _automated_decisions(session: Session, listing_ids: list[int]) -> dict[int, bool]:
+    """Per listing: was its latest review decided by a policy rather than a person?"""
+    out: dict[int, bool] = {}
+    for lid, automated in session.execute(
+        select(Review.listing_id, Review.automated).where(Review.listing_id.in_(listing_ids)).order_by(Review.id)
+    ):
+        out[lid] = bool(automated)
+    return out
+
+
+def draft_for(session: Session, platform: str, listing_ids: list[int], notifier: Notifier, day: dt.date) -> NoticeDraft:
+    return NoticeDraft(platform, GROUND, tuple(notice_items(session, listing_ids)), notifier, day)
