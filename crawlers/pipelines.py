@@ -136,7 +136,8 @@ class StoragePipeline:
         return pipeline
 
     def open_spider(self):
-        # Imported here: `storage` is the only package of ours the crawlers may use, and only here.
+        # Imported here: `storage` is the only layer above the contract the crawlers may use, and only
+        # here (docs/ARCHITECTURE.md, "Layers").
         from sqlalchemy.orm import Session
 
         from precursor_watch.storage.crawls import open_crawl_run

@@ -1,4 +1,4 @@
-"""Typed results of the detector (`Detection`; README, "The detector").
+"""Typed results of the detector (`Detection`; docs/ARCHITECTURE.md, "Contracts between packages").
 
 Offsets: the detector reads one string per listing, `title + "\\n" + text` when a title is given.
 Every offset here is given per *field*: `field` is "title" or "text" and `start`/`end` index that

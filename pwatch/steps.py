@@ -1,5 +1,5 @@
 """The pipeline steps of the daily run, shared by the CLI (`pwatch run`, `pwatch detect`, ...) and
-the Airflow DAGs.
+the Airflow DAGs (the data flow of one run: docs/ARCHITECTURE.md, "One daily run").
 
 Each step takes the resolved settings and the logical date, does its work through the tracking
 database, and returns a small dict of counts (what Airflow keeps as XCom). Every step is
