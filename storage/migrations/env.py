@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from alembic import context
 
 from precursor_watch.storage.db import make_engine
@@ -42,8 +44,35 @@ def _run(connection) -> None:
         compare_type=True,
         compare_server_default=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    with _sqlite_foreign_keys_off(connection):
+        with context.begin_transaction():
+            context.run_migrations()
+            _check_references(connection)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection):
+    """SQLite alters a table by copying it (batch mode), and with foreign keys on, dropping the old
+    copy of a table other rows reference fails. The PRAGMA only takes effect outside a transaction,
+    so it is set on the bare connection here; `_check_references` proves nothing dangles before commit."""
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        yield
+        return
+    dbapi = connection.connection.dbapi_connection
+    dbapi.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        dbapi.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_references(connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _fk = broken[0]
+        raise RuntimeError(f"migration left {len(broken)} dangling reference(s), e.g. {table} row {rowid} -> {parent}")
 
 
 if context.is_offline_mode():
