@@ -32,9 +32,10 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.storage.bulk import one_of
 from precursor_watch.storage.detections import listing_substances
+from precursor_watch.storage.kinds import ObservationKind, RelistMethod
 from precursor_watch.storage.models import Event, Listing, RelistLink, Snapshot
 
-METHODS = ("text", "contact", "account_substances")
+METHODS = tuple(RelistMethod)
 NUM_PERM = 128
 SHINGLE = 5
 UNRELATED_EXTRA = 0.2  # text similarity a fresh account without shared handles needs on top
@@ -279,7 +280,7 @@ def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict
     rows = session.execute(
         select(Observation.listing_id, CrawlRun.crawl_date)
         .join(CrawlRun, CrawlRun.id == Observation.crawl_run_id)
-        .where(one_of(session, Observation.listing_id, sorted(removed_on)), Observation.kind == "seen")
+        .where(one_of(session, Observation.listing_id, sorted(removed_on)), Observation.kind == ObservationKind.SEEN)
     )
     for lid, day in rows:
         if day < removed_on[lid] and (lid not in out or day > out[lid]):
