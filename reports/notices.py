@@ -40,14 +40,11 @@ from precursor_watch.reports.notice_docs import (
     legal_basis_text,
     request_body,
 )
+from precursor_watch.storage.kinds import EventKind, NoticeStatus, ObservationKind
 from precursor_watch.storage.models import Detection, Event, Listing, Notice, NoticeListing, Observation, Platform, Review, Snapshot
 from precursor_watch.storage.types import logical_ts
 
 log = logging.getLogger(__name__)
-
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"
 
 MAX_TICKET = 200  # the width of notices.ticket
 TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]*")
@@ -209,7 +206,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
             select(Event.listing_id, Detection.substances, Event.evidence_sha256, Snapshot.lang)
             .outerjoin(Detection, Detection.id == Event.detection_id)
             .outerjoin(Snapshot, Snapshot.id == Event.snapshot_id)
-            .where(Event.kind == "flagged", Event.listing_id.in_(listing_ids))
+            .where(Event.kind == EventKind.FLAGGED, Event.listing_id.in_(listing_ids))
             .order_by(Event.id)
         )
     }
@@ -217,7 +214,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     latest_seen: dict[int, str] = {}
     for lid, sha in session.execute(
         select(Observation.listing_id, Observation.evidence_sha256)
-        .where(Observation.listing_id.in_(listing_ids), Observation.kind == "seen", Observation.evidence_sha256.is_not(None))
+        .where(Observation.listing_id.in_(listing_ids), Observation.kind == ObservationKind.SEEN, Observation.evidence_sha256.is_not(None))
         .order_by(Observation.id)
     ):
         latest_seen[lid] = sha
@@ -268,7 +265,7 @@ def _unsent(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
         select(Notice.idempotency_key, Notice.response, Listing.url)
         .join(NoticeListing, NoticeListing.notice_id == Notice.id)
         .join(Listing, Listing.id == NoticeListing.listing_id)
-        .where(Notice.status.in_((PENDING, FAILED)), Notice.channel == "http")
+        .where(Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.FAILED)), Notice.channel == "http")
         .order_by(Notice.id, Listing.id)
     ):
         if isinstance(response, dict) and isinstance(response.get("request"), dict):
