@@ -28,7 +28,7 @@ from precursor_watch.crawlers.items import (GONE_REASONS, Evidence, GoneItem, Li
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
 from precursor_watch.storage.errors import MalformedItem, UnknownEntity
-from precursor_watch.storage.kinds import ObservationKind, QuarantineKind
+from precursor_watch.storage.kinds import EventKind, ObservationKind, QuarantineKind
 from precursor_watch.storage.models import Account, CrawlRun, Listing, Observation, Platform, Quarantine, Snapshot, Store
 from precursor_watch.storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
 
@@ -498,7 +498,7 @@ def _ingest_seen(
         session,
         [
             ev.NewEvent(
-                "changed",
+                EventKind.CHANGED,
                 before[it.listing_key][0],
                 day,
                 **_cites(it.evidence),
