@@ -43,11 +43,16 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER needs table copies
         compare_type=True,
         compare_server_default=True,
+        # SQLite DDL is transactional (we issue BEGIN ourselves): one transaction for the whole
+        # upgrade, so a failed step or reference check leaves the database at its old revision
+        transactional_ddl=True,
     )
     with _sqlite_foreign_keys_off(connection):
         with context.begin_transaction():
+            before = context.get_context().get_current_heads()
             context.run_migrations()
-            _check_references(connection)
+            if context.get_context().get_current_heads() != before:  # a no-op upgrade skips the scan
+                _check_references(connection)
 
 
 @contextmanager

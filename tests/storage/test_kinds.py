@@ -208,3 +208,26 @@ def test_downgrade_drops_the_constraints_and_upgrade_restores_them(upgraded):
             assert s.scalar(select(Listing.review).where(Listing.id == 1)) == "reported"
     finally:
         engine.dispose()
+
+
+def test_sqlite_upgrade_refuses_to_commit_dangling_references(tmp_path):
+    """Migrations run with SQLite foreign keys off (batch mode copies tables); a reference that
+    points nowhere afterwards stops the upgrade, and the database stays at its old revision."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'dangling.db'}"
+    upgrade(url, BEFORE)
+    _run(url, ROWS_AT_0005)
+    raw = sqlite3.connect(tmp_path / "dangling.db")  # foreign keys are off by default here
+    raw.execute("UPDATE events SET listing_id = 99 WHERE id = 5")
+    raw.commit()
+    raw.close()
+    with pytest.raises(RuntimeError, match="dangling reference"):
+        upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == BEFORE
+        assert not inspect(engine).get_check_constraints("events")
+    finally:
+        engine.dispose()
