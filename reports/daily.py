@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.reports import ReportSettings, charts, queries, stats
 from precursor_watch.reports.html import Html, join, link, page, table, tag
 from precursor_watch.reports.safe import safe_name, write_csv
+from precursor_watch.storage.kinds import EventKind
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
 DAY_NUMBERS = (
@@ -56,16 +57,16 @@ FLAG_FIELDS = [
 QUARANTINE_FIELDS = ["platform", "kind", "field", "url", "listing_key", "reason", "evidence_sha256"]
 
 CHANGE_LABELS = {
-    "flagged": "newly flagged",
-    "confirmed": "confirmed (by an analyst or the demo auto-confirm policy)",
-    "dismissed": "dismissed on review",
-    "reported": "reported to the platform",
-    "removal_observed": "removal observed",
-    "reappeared": "reappeared at the same URL",
-    "relisted_as": "relisted (new listing linked to an earlier one)",
-    "account_closed": "account closed",
-    "store_closed": "store closed",
-    "platform_closed": "platform closed",
+    EventKind.FLAGGED: "newly flagged",
+    EventKind.CONFIRMED: "confirmed (by an analyst or the demo auto-confirm policy)",
+    EventKind.DISMISSED: "dismissed on review",
+    EventKind.REPORTED: "reported to the platform",
+    EventKind.REMOVAL_OBSERVED: "removal observed",
+    EventKind.REAPPEARED: "reappeared at the same URL",
+    EventKind.RELISTED_AS: "relisted (new listing linked to an earlier one)",
+    EventKind.ACCOUNT_CLOSED: "account closed",
+    EventKind.STORE_CLOSED: "store closed",
+    EventKind.PLATFORM_CLOSED: "platform closed",
 }
 
 
@@ -101,7 +102,7 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
     overdue = queries.overdue_notices(session, day, overdue_days)
     period = stats.compute(session, first, day)
     per_platform = stats.compute(session, first, day, by="platform")["groups"]
-    per_day = dict(queries.events_per_day(session, "flagged", day))
+    per_day = dict(queries.events_per_day(session, EventKind.FLAGGED, day))
     days = [first + dt.timedelta(days=i) for i in range((day - first).days + 1)]
     return {
         "day": day,

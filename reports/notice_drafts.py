@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.reports import queries
 from precursor_watch.reports.notice_docs import GROUND, Control, NoticeDraft, NoticeItem, Notifier, Substance
+from precursor_watch.storage.kinds import EventKind, ObservationKind
 from precursor_watch.storage.models import Detection, Event, Listing, Observation, Review, Snapshot
 
 
@@ -44,7 +45,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
             select(Event.listing_id, Detection.substances, Event.evidence_sha256, Snapshot.lang)
             .outerjoin(Detection, Detection.id == Event.detection_id)
             .outerjoin(Snapshot, Snapshot.id == Event.snapshot_id)
-            .where(Event.kind == "flagged", Event.listing_id.in_(listing_ids))
+            .where(Event.kind == EventKind.FLAGGED, Event.listing_id.in_(listing_ids))
             .order_by(Event.id)
         )
     }
@@ -52,7 +53,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     latest_seen: dict[int, str] = {}
     for lid, sha in session.execute(
         select(Observation.listing_id, Observation.evidence_sha256)
-        .where(Observation.listing_id.in_(listing_ids), Observation.kind == "seen", Observation.evidence_sha256.is_not(None))
+        .where(Observation.listing_id.in_(listing_ids), Observation.kind == ObservationKind.SEEN, Observation.evidence_sha256.is_not(None))
         .order_by(Observation.id)
     ):
         latest_seen[lid] = sha

@@ -14,6 +14,7 @@ from precursor_watch.reports.manifest import write_manifest
 from precursor_watch.reports.notice_docs import GROUND, SOR_FIELDS, NoticeDraft, SentNotice, lumen_json, sor_rows
 from precursor_watch.reports.notice_drafts import notice_items, notifier_of
 from precursor_watch.reports.safe import write_csv
+from precursor_watch.storage.kinds import EventKind
 from precursor_watch.storage.models import Event, Notice, NoticeListing, Platform
 
 
@@ -33,7 +34,7 @@ def sent_notices(session: Session, settings: Any, day: dt.date | None = None) ->
                             notice.idempotency_key)
         removals: dict[int, dt.date] = {}
         query = select(Event.listing_id, Event.occurred_on).where(
-            Event.kind == "removal_observed", Event.listing_id.in_(ids), Event.occurred_on >= sent_on
+            Event.kind == EventKind.REMOVAL_OBSERVED, Event.listing_id.in_(ids), Event.occurred_on >= sent_on
         )
         if day is not None:
             query = query.where(Event.occurred_on <= day)

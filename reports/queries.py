@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.storage.models import (Account, CrawlRun, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
                             Quarantine, Snapshot, Store)
+from precursor_watch.storage.kinds import EventKind, NoticeStatus, Presence, ReviewState
 from precursor_watch.storage.state import UNSEEN, next_state
 
 # -- substances as the detector recorded them ----------------------------------------------------
@@ -219,7 +220,7 @@ def flag_rows(session: Session, day: dt.date) -> list[FlagRow]:
     """Every listing flagged on or before `day`, highest score first, with its state on `day`."""
     flagged = session.execute(
         select(Event.listing_id, func.max(Event.id))
-        .where(Event.kind == "flagged", Event.occurred_on <= day, Event.listing_id.is_not(None))
+        .where(Event.kind == EventKind.FLAGGED, Event.occurred_on <= day, Event.listing_id.is_not(None))
         .group_by(Event.listing_id)
     ).all()
     if not flagged:
@@ -243,7 +244,7 @@ def flag_rows(session: Session, day: dt.date) -> list[FlagRow]:
         matches = parse_matches(detection.substances if detection else [])
         reasons, anchors = parse_reasons(detection.reasons if detection else [])
         text = snap.text if snap else ""
-        review, presence = states.get(listing.id, ("flagged", "active"))
+        review, presence = states.get(listing.id, (ReviewState.FLAGGED, Presence.ACTIVE))
         notice = notices.get(listing.id)
         out.append(
             FlagRow(
@@ -303,16 +304,16 @@ class Change:
 
 
 CHANGE_KINDS = (
-    "flagged",
-    "confirmed",
-    "dismissed",
-    "reported",
-    "removal_observed",
-    "reappeared",
-    "relisted_as",
-    "account_closed",
-    "store_closed",
-    "platform_closed",
+    EventKind.FLAGGED,
+    EventKind.CONFIRMED,
+    EventKind.DISMISSED,
+    EventKind.REPORTED,
+    EventKind.REMOVAL_OBSERVED,
+    EventKind.REAPPEARED,
+    EventKind.RELISTED_AS,
+    EventKind.ACCOUNT_CLOSED,
+    EventKind.STORE_CLOSED,
+    EventKind.PLATFORM_CLOSED,
 )
 
 
@@ -340,7 +341,7 @@ def changes_on(session: Session, day: dt.date) -> list[Change]:
     return out
 
 
-def events_per_day(session: Session, kind: str, until: dt.date) -> list[tuple[dt.date, int]]:
+def events_per_day(session: Session, kind: EventKind, until: dt.date) -> list[tuple[dt.date, int]]:
     rows = session.execute(
         select(Event.occurred_on, func.count())
         .where(Event.kind == kind, Event.occurred_on <= until)
@@ -404,7 +405,7 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
         .join(Platform, Platform.id == Event.platform_id)
         .join(Notice, Notice.id == Event.notice_id)
         .join(Listing, Listing.id == Event.listing_id)
-        .where(Event.kind == "reported", Event.occurred_on <= day - dt.timedelta(days=overdue_days))
+        .where(Event.kind == EventKind.REPORTED, Event.occurred_on <= day - dt.timedelta(days=overdue_days))
         .order_by(Event.notice_id, Listing.listing_key)
     ).all()
     if not reported:
@@ -412,7 +413,7 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
     removed_after: dict[int, list[dt.date]] = defaultdict(list)
     for lid, on in session.execute(
         select(Event.listing_id, Event.occurred_on).where(
-            Event.kind == "removal_observed", Event.occurred_on <= day, Event.listing_id.in_({r[1] for r in reported})
+            Event.kind == EventKind.REMOVAL_OBSERVED, Event.occurred_on <= day, Event.listing_id.in_({r[1] for r in reported})
         )
     ):
         removed_after[lid].append(on)
@@ -438,7 +439,7 @@ def failed_notices(session: Session, day: dt.date | None = None) -> list[FailedN
     query = (
         select(Notice.id, Platform.name, Notice.sent_at, Notice.failure)
         .join(Platform, Platform.id == Notice.platform_id)
-        .where(Notice.status == "failed")
+        .where(Notice.status == NoticeStatus.FAILED)
         .order_by(Notice.id)
     )
     rows = [FailedNotice(nid, p, at.date(), failure or "") for nid, p, at, failure in session.execute(query)]

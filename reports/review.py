@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from precursor_watch.reports import queries
+from precursor_watch.storage.kinds import EventKind, ReviewDecision, ReviewState
 from precursor_watch.storage.models import Account, Detection, Event, Listing, Platform, Review, Snapshot
 
 
@@ -34,12 +35,12 @@ class QueueRow:
     flagged_on: dt.date
 
 
-def queue(session: Session, status: str = "flagged", limit: int | None = None) -> list[QueueRow]:
+def queue(session: Session, status: str = ReviewState.FLAGGED, limit: int | None = None) -> list[QueueRow]:
     """Listings in review state `status` (default: flagged, awaiting a decision), best score first."""
     rows = session.execute(
         select(Listing.id, Platform.name, Listing.listing_key, Listing.title, Detection.score, Listing.review, Event.occurred_on)
         .join(Platform, Platform.id == Listing.platform_id)
-        .join(Event, (Event.listing_id == Listing.id) & (Event.kind == "flagged"))
+        .join(Event, (Event.listing_id == Listing.id) & (Event.kind == EventKind.FLAGGED))
         .outerjoin(Detection, Detection.id == Event.detection_id)
         .where(Listing.review == status)
         .order_by(Detection.score.desc(), Listing.id)
@@ -103,7 +104,7 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
             continue
         snap = session.execute(
             select(Snapshot, Detection)
-            .join(Event, (Event.snapshot_id == Snapshot.id) & (Event.kind == "flagged") & (Event.listing_id == lid))
+            .join(Event, (Event.snapshot_id == Snapshot.id) & (Event.kind == EventKind.FLAGGED) & (Event.listing_id == lid))
             .outerjoin(Detection, Detection.id == Event.detection_id)
         ).first()
         if snap is None:
@@ -117,7 +118,7 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
                 "title": snapshot.title if snapshot else listing.title,
                 "text": snapshot.text if snapshot else "",
                 "lang": snapshot.lang if snapshot else None,
-                "label": 1 if review.decision == "confirmed" else 0,
+                "label": 1 if review.decision == ReviewDecision.CONFIRMED else 0,
                 "decision": review.decision,
                 "reviewer": review.reviewer,
                 "automated": review.automated,

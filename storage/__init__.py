@@ -1,6 +1,6 @@
 """The tracking database: what auditors count.
 
-Models (`models`), engine and migrations (`db`, `migrations/`), the state machine (`state`) and
+Models (`models`) and the closed sets of values they store (`kinds`), engine and migrations (`db`, `migrations/`), the state machine (`state`) and
 the only event writer (`events`), and the functions other stages call with a Session they own:
 `crawls` (open/close a crawl run), `ingest` (items -> observations, snapshots, listings),
 `detections`, `reviews`, `notices`, `queries` (revisit targets), `reconcile` (a logical date ->

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.bulk import dialect_insert as _insert, one_of
 from precursor_watch.storage.errors import UnknownEntity
+from precursor_watch.storage.kinds import EventKind, ReviewState
 from precursor_watch.storage.models import Detection, DetectionFailure, Listing, Snapshot
 
 
@@ -123,7 +124,7 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
         if not flagged_listings:
             return 0
         unreviewed = set(
-            session.scalars(select(Listing.id).where(Listing.id.in_(flagged_listings), Listing.review == "none"))
+            session.scalars(select(Listing.id).where(Listing.id.in_(flagged_listings), Listing.review == ReviewState.NONE))
         )
         new_events = []
         for r in rows:
@@ -134,7 +135,7 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
                     select(Detection.id).where(Detection.snapshot_id == r.snapshot_id, Detection.model_version == r.model_version)
                 )
                 new_events.append(
-                    ev.NewEvent("flagged", lid, day or seen_on, snapshot_id=r.snapshot_id, detection_id=det_id,
+                    ev.NewEvent(EventKind.FLAGGED, lid, day or seen_on, snapshot_id=r.snapshot_id, detection_id=det_id,
                                 **cites, details={"score": r.score, "model_version": r.model_version})
                 )
         ev.append(session, new_events)

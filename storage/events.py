@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.storage.bulk import executemany, one_of
 from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
+from precursor_watch.storage.kinds import EventKind, RemovalCause
 from precursor_watch.storage.models import Event, Listing
 from precursor_watch.storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
 from precursor_watch.storage.types import UTCDateTime, logical_ts
@@ -18,14 +19,14 @@ from precursor_watch.storage.types import UTCDateTime, logical_ts
 
 @dataclass
 class NewEvent:
-    kind: str
+    kind: EventKind
     listing_id: int | None
     on: dt.date
     at: dt.datetime | None = None  # default: the logical date's timestamp
     platform_id: int | None = None  # needed for entity events; taken from the listing otherwise
     account_id: int | None = None
     store_id: int | None = None
-    cause: str | None = None
+    cause: RemovalCause | None = None
     evidence_sha256: str | None = None  # the cited page: payload hash, WARC file, record id, target URI
     evidence_file: str | None = None
     evidence_record: str | None = None
@@ -47,7 +48,7 @@ def cited(sha256: str | None, warc_file: str | None, record_id: str | None, targ
     return dict(zip(EVIDENCE_FIELDS, (sha256, warc_file, record_id, target_uri)))
 
 
-FIRST_SEEN = next_state(UNSEEN, "first_seen")  # the state ingest gives a listing row it creates
+FIRST_SEEN = next_state(UNSEEN, EventKind.FIRST_SEEN)  # the state ingest gives a listing row it creates
 
 
 def _listings(session: Session, ids: Iterable[int]) -> dict[int, tuple[State, tuple[int, int | None, int | None]]]:
@@ -153,7 +154,7 @@ def first_seen_insert(rows: Select) -> Insert:
                *EVIDENCE_FIELDS, "observation_id", "snapshot_id", "details"]
     source = rows.subquery()
     events = select(
-        literal("first_seen", String()), bindparam("fs_on", type_=Date()), bindparam("fs_at", type_=UTCDateTime()),
+        literal(EventKind.FIRST_SEEN, String()), bindparam("fs_on", type_=Date()), bindparam("fs_at", type_=UTCDateTime()),
         *source.c, literal({}, JSON()),
     )
     return insert(Event.__table__).from_select(columns, events)
@@ -163,7 +164,7 @@ def first_seen_params(day: dt.date) -> dict[str, Any]:
     return {"fs_on": day, "fs_at": logical_ts(day)}
 
 
-def listing_kinds(session: Session, listing_id: int) -> list[str]:
+def listing_kinds(session: Session, listing_id: int) -> list[EventKind]:
     return list(
         session.scalars(select(Event.kind).where(Event.listing_id == listing_id).order_by(Event.id))
     )

@@ -27,6 +27,7 @@ from precursor_watch.contract import (GONE_REASONS, Evidence, GoneItem, ListingI
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
 from precursor_watch.storage.errors import MalformedItem, UnknownEntity
+from precursor_watch.storage.kinds import EventKind, ObservationKind, QuarantineKind
 from precursor_watch.storage.models import Account, CrawlRun, Listing, Observation, Platform, Quarantine, Snapshot, Store
 from precursor_watch.storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
 
@@ -54,7 +55,7 @@ class Refused:
     """An item kept out of the tables it was meant for, on its way to the quarantine table."""
 
     item: Any
-    kind: str  # invalid_field | too_long | extraction | storage_error
+    kind: QuarantineKind
     field: str | None
     message: str
     by_crawler: bool = False  # a QuarantinedItem: counted by the crawler already
@@ -109,7 +110,7 @@ def _write_isolated(session: Session, run_id: int, pid: int, day: dt.date, items
     except errors as exc:
         if len(items) == 1:
             message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:500]
-            refused.append(Refused(items[0], "storage_error", None, f"the database refused it: {message}"))
+            refused.append(Refused(items[0], QuarantineKind.STORAGE_ERROR, None, f"the database refused it: {message}"))
             if isinstance(items[0], ListingItem):
                 summary.seen -= 1
             else:
@@ -132,12 +133,19 @@ def _database_errors(session: Session) -> tuple[type[BaseException], ...]:
 # -- validation ----------------------------------------------------------------------------------
 
 
+_QUARANTINE_KINDS = tuple(k.value for k in QuarantineKind)
+
+
 def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[ListingItem], list[GoneItem], list[Refused]]:
     seen: dict[str, ListingItem] = {}
     gone: dict[str, GoneItem] = {}
     refused: list[Refused] = []
     for i, item in enumerate(items):
         if type(item) is QuarantinedItem:
+            if item.kind not in _QUARANTINE_KINDS:  # the column refuses it: keep the page, say why
+                refused.append(Refused(item, QuarantineKind.INVALID_FIELD, "kind",
+                                       f"{_where(i, item)}: field kind must be one of {_QUARANTINE_KINDS}, got {_short(item.kind)}"))
+                continue
             refused.append(Refused(item, item.kind, item.field, item.message, by_crawler=True))
             continue
         # The common item (right types, clean text, within the column widths) is decided by
@@ -223,19 +231,19 @@ def _problem(item: Any, platform: str, day: dt.date) -> tuple[str, str | None, s
     elif isinstance(item, GoneItem):
         found = _gone_problem(item)
         if found:
-            return ("invalid_field",) + found
+            return (QuarantineKind.INVALID_FIELD,) + found
     else:
-        return "invalid_field", None, f"expected ListingItem or GoneItem, got {type(item).__name__}"
+        return QuarantineKind.INVALID_FIELD, None, f"expected ListingItem or GoneItem, got {type(item).__name__}"
     if item.platform != platform:
-        return "invalid_field", "platform", f"field platform is {item.platform!r} but the crawl run is for {platform!r}"
+        return QuarantineKind.INVALID_FIELD, "platform", f"field platform is {item.platform!r} but the crawl run is for {platform!r}"
     if item.crawl_date is not None and item.crawl_date != day:
-        return "invalid_field", "crawl_date", f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
+        return QuarantineKind.INVALID_FIELD, "crawl_date", f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
     if item.evidence is not None and not (
         isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.fullmatch(item.evidence.sha256)
     ):
-        return "invalid_field", "evidence", f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
+        return QuarantineKind.INVALID_FIELD, "evidence", f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
     if item.evidence is not None and not isinstance(item.evidence.target_uri, str):
-        return "invalid_field", "evidence", f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}"
+        return QuarantineKind.INVALID_FIELD, "evidence", f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}"
     return None
 
 
@@ -243,22 +251,22 @@ def _listing_problem(item: ListingItem) -> tuple[str, str | None, str] | None:
     for name in ("listing_key", "url"):
         value = getattr(item, name)
         if not isinstance(value, str) or not value.strip():
-            return "invalid_field", name, f"field {name} must be a non-empty string, got {_short(value)}"
+            return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a non-empty string, got {_short(value)}"
     for name in ("title", "text"):
         if not isinstance(getattr(item, name), str):
-            return "invalid_field", name, f"field {name} must be a string, got {_short(getattr(item, name))}"
+            return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a string, got {_short(getattr(item, name))}"
     for name in _OPTIONAL_STR:
         value = getattr(item, name)
         if value is not None and type(value) is not str:
-            return "invalid_field", name, f"field {name} must be a string or None, got {_short(value)}"
+            return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a string or None, got {_short(value)}"
     if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
-        return "invalid_field", "contacts", f"field contacts must be a list of strings, got {_short(item.contacts)}"
+        return QuarantineKind.INVALID_FIELD, "contacts", f"field contacts must be a list of strings, got {_short(item.contacts)}"
     if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.fullmatch(item.content_sha256)):
-        return "invalid_field", "content_sha256", f"field content_sha256 must be 64 lowercase hex digits, got {_short(item.content_sha256)}"
+        return QuarantineKind.INVALID_FIELD, "content_sha256", f"field content_sha256 must be 64 lowercase hex digits, got {_short(item.content_sha256)}"
     for name, limit in _LIMITS.items():
         value = getattr(item, name)
         if value is not None and len(value) > limit:
-            return "too_long", name, f"field {name} has {len(value)} characters, the column holds {limit}"
+            return QuarantineKind.TOO_LONG, name, f"field {name} has {len(value)} characters, the column holds {limit}"
     return None
 
 
@@ -352,7 +360,7 @@ def _live_sightings(session: Session, run_id: int, pid: int, live: list[tuple[Re
         status = getattr(r.item, "http_status", None)
         rows[row["url"]] = {
             "crawl_run_id": run_id, "listing_id": by_key.get(row["listing_key"]) or by_url.get(row["url"]), "url": row["url"],
-            "kind": "seen", "gone_reason": None, "http_status": status if type(status) is int else None, "content_sha256": None,
+            "kind": ObservationKind.SEEN, "gone_reason": None, "http_status": status if type(status) is int else None, "content_sha256": None,
             "evidence_file": row["evidence_file"], "evidence_record": row["evidence_record"], "evidence_sha256": row["evidence_sha256"],
         }
     executemany(session, _insert(session, Observation).on_conflict_do_nothing(), list(rows.values()))
@@ -483,7 +491,7 @@ def _ingest_seen(
         session,
         [
             ev.NewEvent(
-                "changed",
+                EventKind.CHANGED,
                 before[it.listing_key][0],
                 day,
                 **_cites(it.evidence),
@@ -537,7 +545,7 @@ def _stage_writes(dialect: str) -> _StageWrites:
     # day. A rerun's sightings (obs = OBS_UPDATE) are overwritten in place instead.
     facts = {
         "listing_id": stage.c.listing_id,
-        "kind": literal("seen", String()),
+        "kind": literal(ObservationKind.SEEN, String()),
         "gone_reason": literal(None, String()),
         "http_status": stage.c.http_status,
         "content_sha256": stage.c.content_sha256,
@@ -615,7 +623,7 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
         lid = by_key.get(g.listing_key) if g.listing_key else by_url.get(g.url)
         if lid is None:
             summary.gone_unknown += 1
-        rows.append(_observation(run_id, lid, g.url, "gone", g.reason, g.http_status, None, g.evidence))
+        rows.append(_observation(run_id, lid, g.url, ObservationKind.GONE, g.reason, g.http_status, None, g.evidence))
     _write_gone_observations(session, run_id, rows)
 
 

@@ -9,12 +9,14 @@ cache of what the events imply (`listings.presence` / `listings.review`, kept in
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -27,6 +29,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from precursor_watch.storage.kinds import (
+    EventKind,
+    GoneReason,
+    NoticeStatus,
+    ObservationKind,
+    Presence,
+    QuarantineKind,
+    RelistMethod,
+    RemovalCause,
+    ReviewDecision,
+    ReviewState,
+    values,
+)
 from precursor_watch.storage.types import BigID, intpk, json, sha256, str40, str200, utcts
 
 NAMING_CONVENTION = {
@@ -53,6 +68,13 @@ CURRENCY_LEN = 32
 
 def _fk(target: str, **kw: Any) -> Any:
     return mapped_column(BigID, ForeignKey(target, ondelete="RESTRICT"), **kw)
+
+
+def closed_set(kind: type[StrEnum], name: str, length: int) -> Enum:
+    """A text column of `length` holding a value of `kind`: the database refuses any other through
+    the CHECK constraint `ck_<table>_<name>` (named by the naming convention above)."""
+    return Enum(kind, name=name, native_enum=False, values_callable=values, validate_strings=True,
+                create_constraint=True, length=length)
 
 
 class Platform(Base):
@@ -100,11 +122,11 @@ class Listing(Base):
     first_seen_on: Mapped[dt.date] = mapped_column(Date)
     last_seen_on: Mapped[dt.date] = mapped_column(Date, comment="latest crawl date with a live sighting")
     content_sha256: Mapped[sha256] = mapped_column(comment="hash of the latest snapshot")
-    presence: Mapped[str] = mapped_column(
-        String(16), comment="cache of the state machine: active | removed (derived from events)"
+    presence: Mapped[Presence] = mapped_column(
+        closed_set(Presence, "presence", 16), comment="cache of the state machine: active | removed (derived from events)"
     )
-    review: Mapped[str] = mapped_column(
-        String(16), comment="cache of the state machine: none | flagged | confirmed | dismissed | reported"
+    review: Mapped[ReviewState] = mapped_column(
+        closed_set(ReviewState, "review", 16), comment="cache of the state machine: none | flagged | confirmed | dismissed | reported"
     )
 
 
@@ -138,8 +160,8 @@ class Observation(Base):
     crawl_run_id: Mapped[int] = _fk("crawl_runs.id")
     listing_id: Mapped[int | None] = _fk("listings.id", comment="null for a gone page of a listing never seen alive")
     url: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(8), comment="seen | gone")
-    gone_reason: Mapped[str | None] = mapped_column(String(20), comment="GoneItem.reason for kind=gone")
+    kind: Mapped[ObservationKind] = mapped_column(closed_set(ObservationKind, "kind", 8), comment="seen | gone")
+    gone_reason: Mapped[GoneReason | None] = mapped_column(closed_set(GoneReason, "gone_reason", 20), comment="GoneItem.reason for kind=gone")
     http_status: Mapped[int | None] = mapped_column(Integer)
     content_sha256: Mapped[str | None] = mapped_column(String(64))
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
@@ -201,7 +223,7 @@ class Review(Base):
     __tablename__ = "reviews"
     id: Mapped[intpk]
     listing_id: Mapped[int] = _fk("listings.id", index=True)
-    decision: Mapped[str] = mapped_column(String(16), comment="confirmed | dismissed")
+    decision: Mapped[ReviewDecision] = mapped_column(closed_set(ReviewDecision, "decision", 16), comment="confirmed | dismissed")
     reviewer: Mapped[str200]
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[utcts]
@@ -220,8 +242,8 @@ class Notice(Base):
     sent_at: Mapped[utcts]
     ticket: Mapped[str | None] = mapped_column(String(200), comment="platform's ticket id from its answer")
     response: Mapped[json] = mapped_column(comment="platform's answer as received")
-    status: Mapped[str] = mapped_column(
-        String(16), default="pending", server_default="pending",
+    status: Mapped[NoticeStatus] = mapped_column(
+        closed_set(NoticeStatus, "status", 16), default=NoticeStatus.PENDING, server_default=NoticeStatus.PENDING.value,
         comment="pending | sent | failed (failed ones are re-sent on a later run)",
     )
     failure: Mapped[str | None] = mapped_column(Text, comment="why the last delivery attempt failed, in one line")
@@ -239,7 +261,7 @@ class RelistLink(Base):
     id: Mapped[intpk]
     original_listing_id: Mapped[int] = _fk("listings.id", index=True)
     new_listing_id: Mapped[int] = _fk("listings.id")
-    method: Mapped[str] = mapped_column(String(24), comment="text | contact | account_substances")
+    method: Mapped[RelistMethod] = mapped_column(closed_set(RelistMethod, "method", 24), comment="text | contact | account_substances")
     similarity: Mapped[float] = mapped_column(Float, comment="estimated Jaccard for text, shared-handle Jaccard for contact, 1.0 otherwise")
     detected_on: Mapped[dt.date] = mapped_column(Date)
 
@@ -253,14 +275,14 @@ class Event(Base):
         Index("ix_events_listing_id", "listing_id", "id"),
     )
     id: Mapped[intpk]
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[EventKind] = mapped_column(closed_set(EventKind, "kind", 20))
     occurred_on: Mapped[dt.date] = mapped_column(Date, comment="logical date")
     occurred_at: Mapped[utcts] = mapped_column(comment="derived from the logical date, never wall clock")
     platform_id: Mapped[int] = _fk("platforms.id")
     account_id: Mapped[int | None] = _fk("accounts.id")
     store_id: Mapped[int | None] = _fk("stores.id")
     listing_id: Mapped[int | None] = _fk("listings.id", comment="null for account/store/platform closures")
-    cause: Mapped[str | None] = mapped_column(String(20), comment="removal cause, e.g. not_found, silent, account_closed")
+    cause: Mapped[RemovalCause | None] = mapped_column(closed_set(RemovalCause, "cause", 20), comment="removal cause, e.g. not_found, silent, account_closed")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page that evidences the event")
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page: tells identical bodies apart")
@@ -286,7 +308,7 @@ class Quarantine(Base):
     platform_id: Mapped[int] = _fk("platforms.id")
     url: Mapped[str] = mapped_column(Text)
     listing_key: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(24), comment="invalid_field | too_long | extraction | storage_error")
+    kind: Mapped[QuarantineKind] = mapped_column(closed_set(QuarantineKind, "kind", 24), comment="invalid_field | too_long | extraction | storage_error")
     field: Mapped[str | None] = mapped_column(String(40), comment="the item field at fault, when one is")
     message: Mapped[str] = mapped_column(Text)
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
+from precursor_watch.storage.kinds import EventKind, NoticeStatus, Presence, ReviewState
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
 
 
@@ -56,13 +57,13 @@ def record_notice(
             raise UnknownEntity(f"notice {idempotency_key!r}: no listing with id {lid}")
         if owners[lid] != pid:
             raise IllegalTransition(f"notice {idempotency_key!r}: listing {lid} is not on {platform}")
-    planned = [ev.NewEvent("reported", lid, sent_at.date(), at=sent_at) for lid in ids]
+    planned = [ev.NewEvent(EventKind.REPORTED, lid, sent_at.date(), at=sent_at) for lid in ids]
     ev.plan(session, planned)  # every listing must be live and confirmed: checked before writing
     with session.begin_nested():
         notice_id = session.execute(
             insert(Notice)
             .values(platform_id=pid, idempotency_key=idempotency_key, legal_basis=legal_basis, channel=channel,
-                    sent_at=sent_at, ticket=ticket, status="pending" if ticket is None else "sent",
+                    sent_at=sent_at, ticket=ticket, status=NoticeStatus.PENDING if ticket is None else NoticeStatus.SENT,
                     response=response if response is not None else {})
             .returning(Notice.id)
         ).scalar_one()
@@ -76,12 +77,12 @@ def record_notice(
 
 def record_notice_response(session: Session, idempotency_key: str, *, ticket: str | None, response: Any) -> None:
     """Store the platform's answer (ticket id, body) to a notice recorded earlier: it is sent."""
-    _update(session, idempotency_key, ticket=ticket, response=response, status="sent", failure=None)
+    _update(session, idempotency_key, ticket=ticket, response=response, status=NoticeStatus.SENT, failure=None)
 
 
 def record_notice_failure(session: Session, idempotency_key: str, reason: str) -> None:
     """Mark a notice failed with a one-line reason (capped); a later run re-sends it."""
-    _update(session, idempotency_key, status="failed", failure=reason[:FAILURE_MAX])
+    _update(session, idempotency_key, status=NoticeStatus.FAILED, failure=reason[:FAILURE_MAX])
 
 
 def _update(session: Session, idempotency_key: str, **values: Any) -> None:
@@ -95,7 +96,7 @@ def confirmed_unreported(session: Session, platform: str) -> list[ReportableList
     rows = session.execute(
         select(Listing.id, Platform.name, Listing.listing_key, Listing.url, Listing.title)
         .join(Platform, Platform.id == Listing.platform_id)
-        .where(Platform.name == platform, Listing.review == "confirmed", Listing.presence == "active")
+        .where(Platform.name == platform, Listing.review == ReviewState.CONFIRMED, Listing.presence == Presence.ACTIVE)
         .order_by(Listing.id)
     )
     return [ReportableListing(*r) for r in rows]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.crawls import run_is_healthy
+from precursor_watch.storage.kinds import EventKind, GoneReason, ObservationKind, Presence, RemovalCause
 from precursor_watch.storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, RelistLink, Store
 from precursor_watch.storage.relisting import find_relistings
 
@@ -86,7 +87,7 @@ def _cites(row) -> dict[str, str | None]:
 
 def _mark_sightings(session: Session, pid: int, run: CrawlRun, day: dt.date) -> None:
     """listings.last_seen_on from the run's live sightings: one set-based UPDATE, not one per item."""
-    seen = select(Observation.listing_id).where(Observation.crawl_run_id == run.id, Observation.kind == "seen")
+    seen = select(Observation.listing_id).where(Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.SEEN)
     session.execute(
         update(Listing)
         .where(Listing.platform_id == pid, Listing.id.in_(seen), Listing.last_seen_on < day)
@@ -98,7 +99,7 @@ def _mark_sightings(session: Session, pid: int, run: CrawlRun, day: dt.date) -> 
 def _reappearances(session: Session, run: CrawlRun, day: dt.date, summary: ReconcileSummary) -> None:
     last_removal = (
         select(Event.listing_id, func.max(Event.occurred_on).label("on"))
-        .where(Event.kind == "removal_observed")
+        .where(Event.kind == EventKind.REMOVAL_OBSERVED)
         .group_by(Event.listing_id)
         .subquery()
     )
@@ -106,11 +107,11 @@ def _reappearances(session: Session, run: CrawlRun, day: dt.date, summary: Recon
         select(Observation.listing_id, Observation.id, *_CITED)
         .join(Listing, Listing.id == Observation.listing_id)
         .join(last_removal, last_removal.c.listing_id == Listing.id)
-        .where(Observation.crawl_run_id == run.id, Observation.kind == "seen", Listing.presence == "removed",
+        .where(Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.SEEN, Listing.presence == Presence.REMOVED,
                last_removal.c.on < day)
         .order_by(Observation.listing_id)
     ).all()
-    ev.append(session, [ev.NewEvent("reappeared", r.listing_id, day, observation_id=r.id, **_cites(r)) for r in rows])
+    ev.append(session, [ev.NewEvent(EventKind.REAPPEARED, r.listing_id, day, observation_id=r.id, **_cites(r)) for r in rows])
     summary.reappeared += len(rows)
 
 
@@ -119,45 +120,45 @@ def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, 
         select(Observation.id, Observation.listing_id, Observation.gone_reason, *_CITED,
                Listing.account_id, Listing.store_id, Listing.last_seen_on)
         .outerjoin(Listing, Listing.id == Observation.listing_id)
-        .where(Observation.crawl_run_id == run.id, Observation.kind == "gone")
+        .where(Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.GONE)
         # by URL, not id: the first page of a closed account/store/platform is the evidence cited for
         # all its listings, and ids follow the crawl's ingest order, which varies run to run
         .order_by(Observation.url)
     ).all()
-    platform_closed = [g for g in gone if g.gone_reason == "platform_closed"]
+    platform_closed = [g for g in gone if g.gone_reason == GoneReason.PLATFORM_CLOSED]
     if platform_closed and session.scalar(select(Platform.closed_on).where(Platform.id == pid)) is None:
         g = platform_closed[0]
         session.execute(update(Platform).where(Platform.id == pid).values(closed_on=day))
-        ev.append(session, [ev.NewEvent("platform_closed", None, day, platform_id=pid, observation_id=g.id, **_cites(g))])
+        ev.append(session, [ev.NewEvent(EventKind.PLATFORM_CLOSED, None, day, platform_id=pid, observation_id=g.id, **_cites(g))])
         summary.platforms_closed += 1
-        summary.removed_by_closure += _remove_all(session, Listing.platform_id == pid, day, "platform_closed", g)
+        summary.removed_by_closure += _remove_all(session, Listing.platform_id == pid, day, RemovalCause.PLATFORM_CLOSED, g)
     if not healthy:
         return
     for g in gone:
         if g.listing_id is None or g.last_seen_on >= day:
             continue  # never seen alive, or seen again since (an older date reconciled again)
-        if g.gone_reason == "account_closed" and g.account_id is not None:
-            if _close_entity(session, Account, g.account_id, pid, day, "account_closed", g):
+        if g.gone_reason == GoneReason.ACCOUNT_CLOSED and g.account_id is not None:
+            if _close_entity(session, Account, g.account_id, pid, day, EventKind.ACCOUNT_CLOSED, g):
                 summary.accounts_closed += 1
-            summary.removed_by_closure += _remove_all(session, Listing.account_id == g.account_id, day, "account_closed", g)
-        elif g.gone_reason == "store_closed" and g.store_id is not None:
-            if _close_entity(session, Store, g.store_id, pid, day, "store_closed", g):
+            summary.removed_by_closure += _remove_all(session, Listing.account_id == g.account_id, day, RemovalCause.ACCOUNT_CLOSED, g)
+        elif g.gone_reason == GoneReason.STORE_CLOSED and g.store_id is not None:
+            if _close_entity(session, Store, g.store_id, pid, day, EventKind.STORE_CLOSED, g):
                 summary.stores_closed += 1
-            summary.removed_by_closure += _remove_all(session, Listing.store_id == g.store_id, day, "store_closed", g)
+            summary.removed_by_closure += _remove_all(session, Listing.store_id == g.store_id, day, RemovalCause.STORE_CLOSED, g)
     active = set(
-        session.scalars(select(Listing.id).where(Listing.id.in_({g.listing_id for g in gone if g.listing_id}), Listing.presence == "active"))
+        session.scalars(select(Listing.id).where(Listing.id.in_({g.listing_id for g in gone if g.listing_id}), Listing.presence == Presence.ACTIVE))
     )
     events = []
     for g in gone:
         if g.listing_id in active and g.last_seen_on < day:
             active.discard(g.listing_id)
-            events.append(ev.NewEvent("removal_observed", g.listing_id, day, cause=g.gone_reason, observation_id=g.id,
+            events.append(ev.NewEvent(EventKind.REMOVAL_OBSERVED, g.listing_id, day, cause=g.gone_reason, observation_id=g.id,
                                       **_cites(g)))
     ev.append(session, events)
     summary.removed_explicit += len(events)
 
 
-def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.date, kind: str, g) -> bool:
+def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.date, kind: EventKind, g) -> bool:
     if session.scalar(select(model.closed_on).where(model.id == entity_id)) is not None:
         return False
     session.execute(update(model).where(model.id == entity_id).values(closed_on=day))
@@ -166,9 +167,9 @@ def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.dat
     return True
 
 
-def _remove_all(session: Session, where, day: dt.date, cause: str, g) -> int:
-    ids = list(session.scalars(select(Listing.id).where(where, Listing.presence == "active", Listing.last_seen_on < day).order_by(Listing.id)))
-    ev.append(session, [ev.NewEvent("removal_observed", lid, day, cause=cause, observation_id=g.id, **_cites(g)) for lid in ids])
+def _remove_all(session: Session, where, day: dt.date, cause: RemovalCause, g) -> int:
+    ids = list(session.scalars(select(Listing.id).where(where, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < day).order_by(Listing.id)))
+    ev.append(session, [ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=cause, observation_id=g.id, **_cites(g)) for lid in ids])
     return len(ids)
 
 
@@ -182,12 +183,12 @@ def _silent_removals(session: Session, pid: int, day: dt.date, k: int, threshold
     first_absent = last_k[-1].crawl_date
     ids = list(
         session.scalars(
-            select(Listing.id).where(Listing.platform_id == pid, Listing.presence == "active", Listing.last_seen_on < first_absent)
+            select(Listing.id).where(Listing.platform_id == pid, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < first_absent)
             .order_by(Listing.id)
         )
     )
     details = {"first_absent_on": first_absent.isoformat(), "absent_in_runs": [r.id for r in reversed(last_k)]}
-    ev.append(session, [ev.NewEvent("removal_observed", lid, day, cause="absent", details=details) for lid in ids])
+    ev.append(session, [ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=RemovalCause.ABSENT, details=details) for lid in ids])
     summary.removed_silent += len(ids)
 
 
@@ -201,7 +202,7 @@ def _relistings(session: Session, day: dt.date, window: int, threshold: float, s
           "similarity": m.similarity, "detected_on": day} for m in matches],
     )
     ev.append(session, [
-        ev.NewEvent("relisted_as", m.original_listing_id, day, related_listing_id=m.new_listing_id,
+        ev.NewEvent(EventKind.RELISTED_AS, m.original_listing_id, day, related_listing_id=m.new_listing_id,
                     details={"method": m.method, "similarity": m.similarity})
         for m in matches
     ])

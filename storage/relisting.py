@@ -32,9 +32,10 @@ from sqlalchemy.orm import Session
 
 from precursor_watch.storage.bulk import one_of
 from precursor_watch.storage.detections import listing_substances
+from precursor_watch.storage.kinds import EventKind, ObservationKind, RelistMethod
 from precursor_watch.storage.models import Event, Listing, RelistLink, Snapshot
 
-METHODS = ("text", "contact", "account_substances")
+METHODS = tuple(RelistMethod)
 NUM_PERM = 128
 SHINGLE = 5
 UNRELATED_EXTRA = 0.2  # text similarity a fresh account without shared handles needs on top
@@ -63,7 +64,7 @@ class Doc:
 class Match:
     new_listing_id: int
     original_listing_id: int
-    method: str
+    method: RelistMethod
     similarity: float
 
 
@@ -133,7 +134,7 @@ def find_relistings(
     # originals: listings removed or reported by `day`; `since` = the first of those dates,
     # `usable` = the first reconcile that sees it (a notice is sent after that day's reconcile)
     first = {}
-    for kind in ("removal_observed", "reported"):
+    for kind in (EventKind.REMOVAL_OBSERVED, EventKind.REPORTED):
         first[kind] = dict(
             session.execute(
                 select(Event.listing_id, func.min(Event.occurred_on))
@@ -142,9 +143,9 @@ def find_relistings(
             ).all()
         )
     since, usable = {}, {}
-    last_alive = _last_alive_before(session, first["removal_observed"])
-    for lid in first["removal_observed"].keys() | first["reported"].keys():
-        removed, reported = first["removal_observed"].get(lid), first["reported"].get(lid)
+    last_alive = _last_alive_before(session, first[EventKind.REMOVAL_OBSERVED])
+    for lid in first[EventKind.REMOVAL_OBSERVED].keys() | first[EventKind.REPORTED].keys():
+        removed, reported = first[EventKind.REMOVAL_OBSERVED].get(lid), first[EventKind.REPORTED].get(lid)
         day_after = lambda d: d and d + dt.timedelta(days=1)  # noqa: E731
         # a continuation is first seen after the original's last live sighting (it may have been
         # removed unseen, on a failed crawl or silently) or after the day it was reported
@@ -198,7 +199,7 @@ def find_relistings(
         fresh = nid in fresh_ids
         methods: dict[int, set[str]] = {}
 
-        def offer(oid: int, method: str) -> None:
+        def offer(oid: int, method: RelistMethod) -> None:
             o = docs.get(oid)
             if o is None or oid not in allowed or oid == nid:
                 return
@@ -219,7 +220,7 @@ def find_relistings(
             # unrelated (only a fresh account): a copy, not just the same boilerplate
             need = text_threshold if oid in related else min(1.0, text_threshold + UNRELATED_EXTRA)
             if oid in allowed and jaccard(new.shingles, docs[oid].shingles) >= need:
-                offer(oid, "text")
+                offer(oid, RelistMethod.TEXT)
         subs = substances.get(nid)
         if fresh:
             # a shared handle links a *fresh* account (this is its first listing) to the old one;
@@ -232,17 +233,17 @@ def find_relistings(
                     if o.account_id != new.account_id and (
                         o.price[0] == new.price[0] or (subs and substances.get(oid) == subs)
                     ):
-                        offer(oid, "contact")
+                        offer(oid, RelistMethod.CONTACT)
         if subs and new.account_id is not None:
             for oid in by_account.get(new.account_id, ()):
                 if substances.get(oid) == subs and docs[oid].price[0] == new.price[0]:
-                    offer(oid, "account_substances")
+                    offer(oid, RelistMethod.ACCOUNT_SUBSTANCES)
         if not methods:
             continue
 
         def rank(oid: int) -> tuple:
             o = docs[oid]
-            return ("text" in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
+            return (RelistMethod.TEXT in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
                     jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
                     jaccard(new.shingles, o.shingles), since[oid], o.url)  # URL, not id: see Doc.url
 
@@ -250,9 +251,9 @@ def find_relistings(
         method = next(m for m in METHODS if m in methods[best])
         o = docs[best]
         similarity = {
-            "text": jaccard(new.shingles, o.shingles),
-            "contact": jaccard(new.contacts, o.contacts),
-            "account_substances": 1.0,
+            RelistMethod.TEXT: jaccard(new.shingles, o.shingles),
+            RelistMethod.CONTACT: jaccard(new.contacts, o.contacts),
+            RelistMethod.ACCOUNT_SUBSTANCES: 1.0,
         }[method]
         matches.append(Match(nid, best, method, round(similarity, 6)))
     return matches
@@ -279,7 +280,7 @@ def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict
     rows = session.execute(
         select(Observation.listing_id, CrawlRun.crawl_date)
         .join(CrawlRun, CrawlRun.id == Observation.crawl_run_id)
-        .where(one_of(session, Observation.listing_id, sorted(removed_on)), Observation.kind == "seen")
+        .where(one_of(session, Observation.listing_id, sorted(removed_on)), Observation.kind == ObservationKind.SEEN)
     )
     for lid, day in rows:
         if day < removed_on[lid] and (lid not in out or day > out[lid]):

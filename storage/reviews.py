@@ -8,9 +8,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
+from precursor_watch.storage.kinds import EventKind, ReviewDecision, ReviewState
 from precursor_watch.storage.models import CrawlRun, Event, Listing, Review
 
-DECISIONS = ("confirmed", "dismissed")
+DECISIONS = tuple(d.value for d in ReviewDecision)
 
 
 def logical_day(session: Session) -> dt.date | None:
@@ -23,7 +24,7 @@ def _check_date(session: Session, listing_id: int, on: dt.date, latest: dt.date 
     """A decision lies between the listing's flag date and the logical date (never before the
     evidence existed, never in the pipeline's future)."""
     flagged_on = session.scalar(
-        select(func.max(Event.occurred_on)).where(Event.listing_id == listing_id, Event.kind == "flagged")
+        select(func.max(Event.occurred_on)).where(Event.listing_id == listing_id, Event.kind == EventKind.FLAGGED)
     )
     latest = latest or logical_day(session)
     if flagged_on is not None and on < flagged_on:
@@ -33,7 +34,7 @@ def _check_date(session: Session, listing_id: int, on: dt.date, latest: dt.date 
 
 
 def record_review(
-    session: Session, listing_id: int, decision: str, reviewer: str, note: str | None, at: dt.datetime,
+    session: Session, listing_id: int, decision: ReviewDecision | str, reviewer: str, note: str | None, at: dt.datetime,
     *, automated: bool = False, latest: dt.date | None = None,
 ) -> int:
     """Record a decision on a flagged listing and its event; IllegalTransition if not flagged,
@@ -45,7 +46,7 @@ def record_review(
         raise ValueError("reviewer must be named")
     if at.tzinfo is None:
         raise ValueError("review time must be timezone-aware UTC")
-    ev.plan(session, [ev.NewEvent(decision, listing_id, at.date(), at=at)])  # raises before any write
+    ev.plan(session, [ev.NewEvent(EventKind(decision), listing_id, at.date(), at=at)])  # raises before any write
     _check_date(session, listing_id, at.date(), latest)
     with session.begin_nested():
         review_id = session.execute(
@@ -53,13 +54,13 @@ def record_review(
                                   automated=automated)
             .returning(Review.id)
         ).scalar_one()
-        ev.append(session, [ev.NewEvent(decision, listing_id, at.date(), at=at, review_id=review_id,
+        ev.append(session, [ev.NewEvent(EventKind(decision), listing_id, at.date(), at=at, review_id=review_id,
                                         details={"reviewer": reviewer, "automated": automated})])
     return review_id
 
 
 def flagged_unreviewed(session: Session) -> list[int]:
-    return list(session.scalars(select(Listing.id).where(Listing.review == "flagged").order_by(Listing.id)))
+    return list(session.scalars(select(Listing.id).where(Listing.review == ReviewState.FLAGGED).order_by(Listing.id)))
 
 
 def auto_confirm_flags(session: Session, day: dt.date) -> int:
@@ -69,6 +70,6 @@ def auto_confirm_flags(session: Session, day: dt.date) -> int:
     at = logical_ts(day)
     ids = flagged_unreviewed(session)
     for lid in ids:
-        record_review(session, lid, "confirmed", "auto-confirm", "demo auto-confirm policy", at, automated=True, latest=day)
+        record_review(session, lid, ReviewDecision.CONFIRMED, "auto-confirm", "demo auto-confirm policy", at, automated=True, latest=day)
     return len(ids)
 

@@ -12,29 +12,20 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from precursor_watch.storage.errors import IllegalTransition
+from precursor_watch.storage.kinds import EventKind, Presence, ReviewState
 
-LISTING_EVENTS = (
-    "first_seen",
-    "changed",
-    "flagged",
-    "confirmed",
-    "dismissed",
-    "reported",
-    "removal_observed",
-    "reappeared",
-    "relisted_as",
-)
-ENTITY_EVENTS = ("account_closed", "store_closed", "platform_closed")
+ENTITY_EVENTS = (EventKind.ACCOUNT_CLOSED, EventKind.STORE_CLOSED, EventKind.PLATFORM_CLOSED)
+LISTING_EVENTS = tuple(kind for kind in EventKind if kind not in ENTITY_EVENTS)
 EVENT_KINDS = LISTING_EVENTS + ENTITY_EVENTS
 
-PRESENCES = ("active", "removed")
-REVIEWS = ("none", "flagged", "confirmed", "dismissed", "reported")
+PRESENCES = tuple(Presence)
+REVIEWS = tuple(ReviewState)
 
 
 @dataclass(frozen=True)
 class State:
-    presence: str | None  # None = never seen
-    review: str | None
+    presence: Presence | None  # None = never seen
+    review: ReviewState | None
 
 
 UNSEEN = State(None, None)
@@ -42,28 +33,29 @@ UNSEEN = State(None, None)
 # kind -> (allowed presences, allowed reviews, new presence or None = keep, new review or None = keep)
 _ANY_P = frozenset(PRESENCES)
 _ANY_R = frozenset(REVIEWS)
-_RULES: dict[str, tuple[frozenset, frozenset, str | None, str | None]] = {
+_RULES: dict[str, tuple[frozenset, frozenset, Presence | None, ReviewState | None]] = {
     # content facts: legal whenever the listing exists
-    "changed": (_ANY_P, _ANY_R, None, None),
-    "relisted_as": (_ANY_P, _ANY_R, None, None),
+    EventKind.CHANGED: (_ANY_P, _ANY_R, None, None),
+    EventKind.RELISTED_AS: (_ANY_P, _ANY_R, None, None),
     # detection and review
-    "flagged": (_ANY_P, frozenset({"none"}), None, "flagged"),
-    "confirmed": (_ANY_P, frozenset({"flagged"}), None, "confirmed"),
-    "dismissed": (_ANY_P, frozenset({"flagged"}), None, "dismissed"),
+    EventKind.FLAGGED: (_ANY_P, frozenset({ReviewState.NONE}), None, ReviewState.FLAGGED),
+    EventKind.CONFIRMED: (_ANY_P, frozenset({ReviewState.FLAGGED}), None, ReviewState.CONFIRMED),
+    EventKind.DISMISSED: (_ANY_P, frozenset({ReviewState.FLAGGED}), None, ReviewState.DISMISSED),
     # a notice can only be sent for a confirmed (or already reported: follow-up) live listing
-    "reported": (frozenset({"active"}), frozenset({"confirmed", "reported"}), None, "reported"),
+    EventKind.REPORTED: (frozenset({Presence.ACTIVE}), frozenset({ReviewState.CONFIRMED, ReviewState.REPORTED}), None,
+                         ReviewState.REPORTED),
     # presence
-    "removal_observed": (frozenset({"active"}), _ANY_R, "removed", None),
-    "reappeared": (frozenset({"removed"}), _ANY_R, "active", None),
+    EventKind.REMOVAL_OBSERVED: (frozenset({Presence.ACTIVE}), _ANY_R, Presence.REMOVED, None),
+    EventKind.REAPPEARED: (frozenset({Presence.REMOVED}), _ANY_R, Presence.ACTIVE, None),
 }
 
 
 def next_state(state: State, kind: str) -> State:
     """The state after `kind`, or IllegalTransition naming both."""
-    if kind == "first_seen":
+    if kind == EventKind.FIRST_SEEN:
         if state.presence is not None:
             raise IllegalTransition(f"first_seen on a listing already seen ({state.presence}/{state.review})")
-        return State("active", "none")
+        return State(Presence.ACTIVE, ReviewState.NONE)
     if kind not in _RULES:
         raise IllegalTransition(f"unknown listing event kind {kind!r}")
     if state.presence is None:

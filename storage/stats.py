@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage.bulk import one_of
+from precursor_watch.storage.kinds import EventKind
 from precursor_watch.storage.models import Account, Event, Listing, Notice, NoticeListing, Platform, Store
 
 METRICS = (
@@ -96,7 +97,7 @@ class Member:
 @dataclass(frozen=True)
 class _Ev:
     id: int
-    kind: str
+    kind: EventKind
     on: dt.date
     at: dt.datetime
     platform_id: int
@@ -167,16 +168,17 @@ def _members(session: Session, date_from: dt.date | None, date_to: dt.date | Non
             out[g][metric].append(member)
 
     for lid, evs in per_listing.items():
-        for kind in ("flagged", "confirmed", "dismissed", "removed", "reappeared"):
-            wanted = "removal_observed" if kind == "removed" else kind
+        for metric, wanted in (("flagged", EventKind.FLAGGED), ("confirmed", EventKind.CONFIRMED),
+                               ("dismissed", EventKind.DISMISSED), ("removed", EventKind.REMOVAL_OBSERVED),
+                               ("reappeared", EventKind.REAPPEARED)):
             hits = [e for e in evs if e.kind == wanted and _in(e.on, date_from, date_to)]
             if hits:
-                add(hits[0], kind, Member("listing", lid, evidence=[_evidence(h) for h in hits]))
-        reports = [e for e in evs if e.kind == "reported"]
+                add(hits[0], metric, Member("listing", lid, evidence=[_evidence(h) for h in hits]))
+        reports = [e for e in evs if e.kind == EventKind.REPORTED]
         if reports and _in(reports[0].on, date_from, date_to):
             first = reports[0]
             add(first, "reported", Member("listing", lid, evidence=[_evidence(first)]))
-            removal = next((e for e in evs if e.kind == "removal_observed" and e.id > first.id), None)
+            removal = next((e for e in evs if e.kind == EventKind.REMOVAL_OBSERVED and e.id > first.id), None)
             hours = (removal.at - first.at).total_seconds() / 3600 if removal else None
             ev_list = [_evidence(first)] + ([_evidence(removal)] if removal else [])
             add(first, "removal_rate", Member("listing", lid, counted=removal is not None, value=hours, evidence=ev_list))
@@ -185,24 +187,24 @@ def _members(session: Session, date_from: dt.date | None, date_to: dt.date | Non
             for days in (1, 7, 30):
                 add(first, f"removed_within_{days}d",
                     Member("listing", lid, counted=hours is not None and hours <= 24 * days, value=hours, evidence=ev_list))
-        removals = [e for e in evs if e.kind == "removal_observed" and _in(e.on, date_from, date_to)]
+        removals = [e for e in evs if e.kind == EventKind.REMOVAL_OBSERVED and _in(e.on, date_from, date_to)]
         if removals and horizon is not None:
             first_removal = removals[0]
             for days in (15, 30):
                 end = first_removal.on + dt.timedelta(days=days)
                 if end > horizon:
                     continue  # window not over yet: cannot tell
-                back = [e for e in evs if e.kind in ("reappeared", "relisted_as") and first_removal.on < e.on <= end]
+                back = [e for e in evs if e.kind in (EventKind.REAPPEARED, EventKind.RELISTED_AS) and first_removal.on < e.on <= end]
                 add(first_removal, f"stay_down_rate_{days}d",
                     Member("listing", lid, counted=not back, evidence=[_evidence(x) for x in [first_removal, *back]]))
         for e in evs:
-            if e.kind == "relisted_as" and _in(e.on, date_from, date_to):
+            if e.kind == EventKind.RELISTED_AS and _in(e.on, date_from, date_to):
                 add(e, "relisted", Member("listing", e.related_listing_id, evidence=[_evidence(e)]))
 
     # accounts with >= 3 distinct removed listings (within each group's removal events)
     removed_by_account: dict[tuple[str, int], dict[int, _Ev]] = defaultdict(dict)
     for e in events:
-        if e.kind == "removal_observed" and e.account_id is not None and _in(e.on, date_from, date_to):
+        if e.kind == EventKind.REMOVAL_OBSERVED and e.account_id is not None and _in(e.on, date_from, date_to):
             g = names.key(by, e)
             if g is not None:
                 removed_by_account[(g, e.account_id)].setdefault(e.listing_id, e)
@@ -212,9 +214,9 @@ def _members(session: Session, date_from: dt.date | None, date_to: dt.date | Non
                 Member("account", account_id, value=len(removed), evidence=[_evidence(e) for e in removed.values()])
             )
     for e in events:
-        if e.kind in ("account_closed", "store_closed", "platform_closed") and _in(e.on, date_from, date_to):
-            subject, ident = {"account_closed": ("account", e.account_id), "store_closed": ("store", e.store_id),
-                              "platform_closed": ("platform", e.platform_id)}[e.kind]
+        if e.kind in (EventKind.ACCOUNT_CLOSED, EventKind.STORE_CLOSED, EventKind.PLATFORM_CLOSED) and _in(e.on, date_from, date_to):
+            subject, ident = {EventKind.ACCOUNT_CLOSED: ("account", e.account_id), EventKind.STORE_CLOSED: ("store", e.store_id),
+                              EventKind.PLATFORM_CLOSED: ("platform", e.platform_id)}[e.kind]
             add(e, e.kind.replace("_closed", "s_closed"), Member(subject, ident, evidence=[_evidence(e)]), entity_event=True)
 
     # notice items: one per (notice, listing), dated by the notice

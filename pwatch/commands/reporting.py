@@ -19,6 +19,7 @@ from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, StateError
 from precursor_watch.outputs import output_file, output_folder
 from precursor_watch.settings import Settings
+from precursor_watch.storage.kinds import ReviewDecision, ReviewState
 
 
 def _date(text: str) -> dt.date:
@@ -44,7 +45,8 @@ def register(subparsers, common) -> None:
     actions = review.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", parents=[common], help="flagged listings awaiting a decision, best score first")
-    listing.add_argument("--status", default="flagged", choices=["flagged", "confirmed", "dismissed", "reported"],
+    listing.add_argument("--status", default=ReviewState.FLAGGED.value,
+                         choices=[s.value for s in (ReviewState.FLAGGED, ReviewState.CONFIRMED, ReviewState.DISMISSED, ReviewState.REPORTED)],
                          help="review state to list (default flagged = awaiting a decision)")
     listing.add_argument("--limit", type=int, help="show at most N listings")
     listing.add_argument("--format", choices=["table", "json"], default="table")
@@ -55,7 +57,7 @@ def register(subparsers, common) -> None:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.set_defaults(handler=cmd_review_show)
 
-    for decision, verb in (("confirmed", "confirm"), ("dismissed", "dismiss")):
+    for decision, verb in ((ReviewDecision.CONFIRMED, "confirm"), (ReviewDecision.DISMISSED, "dismiss")):
         act = actions.add_parser(verb, parents=[common], help=f"{verb} a flagged listing (records who and when)")
         act.add_argument("id", type=int, help="listing id")
         act.add_argument("--note", help="free-text reason kept with the decision")

@@ -36,15 +36,12 @@ from precursor_watch.reports.notice_docs import legal_basis, legal_basis_text, r
 from precursor_watch.reports.notice_drafts import draft_for, notifier_of
 from precursor_watch.reports.notice_export import export_notices
 from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.kinds import NoticeStatus
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
 from precursor_watch.storage.notices import confirmed_unreported, record_notice, record_notice_failure, record_notice_response
 from precursor_watch.storage.types import logical_ts
 
 log = logging.getLogger(__name__)
-
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"
 
 MAX_TICKET = 200  # the width of notices.ticket
 TICKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]*")
@@ -187,7 +184,7 @@ def _unsent(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
         select(Notice.idempotency_key, Notice.response, Listing.url)
         .join(NoticeListing, NoticeListing.notice_id == Notice.id)
         .join(Listing, Listing.id == NoticeListing.listing_id)
-        .where(Notice.status.in_((PENDING, FAILED)), Notice.channel == "http")
+        .where(Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.FAILED)), Notice.channel == "http")
         .order_by(Notice.id, Listing.id)
     ):
         if isinstance(response, dict) and isinstance(response.get("request"), dict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from alembic import context
 
 from precursor_watch.storage.db import make_engine
@@ -41,9 +43,41 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER needs table copies
         compare_type=True,
         compare_server_default=True,
+        # SQLite DDL is transactional (we issue BEGIN ourselves): one transaction for the whole
+        # upgrade, so a failed step or reference check leaves the database at its old revision
+        transactional_ddl=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    with _sqlite_foreign_keys_off(connection):
+        with context.begin_transaction():
+            before = context.get_context().get_current_heads()
+            context.run_migrations()
+            if context.get_context().get_current_heads() != before:  # a no-op upgrade skips the scan
+                _check_references(connection)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection):
+    """SQLite alters a table by copying it (batch mode), and with foreign keys on, dropping the old
+    copy of a table other rows reference fails. The PRAGMA only takes effect outside a transaction,
+    so it is set on the bare connection here; `_check_references` proves nothing dangles before commit."""
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        yield
+        return
+    dbapi = connection.connection.dbapi_connection
+    dbapi.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        dbapi.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_references(connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _fk = broken[0]
+        raise RuntimeError(f"migration left {len(broken)} dangling reference(s), e.g. {table} row {rowid} -> {parent}")
 
 
 if context.is_offline_mode():
