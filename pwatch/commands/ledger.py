@@ -23,7 +23,8 @@ def cmd_keys_init(args, settings: Settings) -> int:
     from precursor_watch.ledger.keys import init_key
 
     info = init_key(settings)
-    print(f"signing key: {info.private_path} ({'created' if info.created else 'exists'}, mode 0600)")
+    mode = info.private_path.stat().st_mode & 0o777
+    print(f"signing key: {info.private_path} ({'created' if info.created else 'exists'}, mode {mode:04o})")
     print(f"key id: {info.key_id}")
     print(f"public key: {info.public_path}")
     if args.export:
@@ -53,7 +54,7 @@ def _summary(outcome, key_source: str, export: str | None) -> list[str]:
     first, last = outcome.first_head, outcome.last_head
     lines = [f"verifying key: {key_source}",
              f"signed heads checked: {outcome.heads}" + (f" (log covered from head #{first.id} of {first.head_date}, "
-                                                          f"{first.tree_size} leaves logged at once)" if first else " (no head yet)"),
+                                                          f"whose {first.tree_size} leaves were logged when it was sealed)" if first else " (no head yet)"),
              f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; events not yet under a head: {outcome.pending}",
              f"cited WARC records re-read: {outcome.records} ({outcome.warc_bytes / 1e6:.1f} MB of payload)"]
     if last:
