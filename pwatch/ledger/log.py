@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.ledger.encoding import COLUMNS, event_leaf
 from precursor_watch.ledger.merkle import MerkleTree
 from precursor_watch.ledger.signing import HeadStatement, key_id, sign
+from precursor_watch.storage.bulk import executemany
 from precursor_watch.storage.models import Event, LedgerHead, LedgerLeaf
 
 BATCH = 5000
@@ -70,7 +71,7 @@ def _append(session: Session) -> int:
         rows.append({"leaf_index": index, "event_id": row["id"], "leaf_hash": digest.hex(), "leaf_data": data})
         index += 1
     for start in range(0, len(rows), BATCH):
-        session.execute(insert(LedgerLeaf), rows[start:start + BATCH])
+        executemany(session, insert(LedgerLeaf.__table__), rows[start:start + BATCH])
     return len(rows)
 
 
