@@ -88,3 +88,19 @@ def cmd_audit_verify(args, settings: Settings, session) -> int:
     for line in _summary(outcome, source, args.export):
         print("  " + line)
     return 1
+
+
+def cmd_audit_pack(args, settings: Settings, session) -> int:
+    from precursor_watch.ledger.pack import PackError, build_pack
+    from precursor_watch.ledger.signing import public_pem
+
+    if not args.listing or not args.out:
+        raise ConfigError("pwatch audit pack PLATFORM/LISTING_KEY --out FILE.zip: both are required")
+    public, _source = _public_key(args, settings)
+    try:
+        summary = build_pack(session, settings.data_path, args.listing, Path(args.out), public_pem(public))
+    except PackError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"evidence pack: {summary.path} ({summary.events} events, {summary.records} WARC records, "
+          f"head of {summary.head_date}, size {summary.tree_size})")
+    return 0

@@ -74,8 +74,10 @@ def register(subparsers, common) -> None:
                                   description="Write the audit report for a period: HTML and CSV with every statistic per platform "
                                   "and in total (unit and definition next to each), a drill-down CSV of the listings and evidence "
                                   "hashes behind each number, and a SHA-256 manifest.")
-    audit.add_argument("action", nargs="?", choices=["verify"], help="verify: check the signed ledger, the cited WARC "
-                       "records and (with --export) an audit export's numbers; exit 0 only when every link holds")
+    audit.add_argument("action", nargs="?", choices=["verify", "pack"], help="verify: check the signed ledger, the cited WARC "
+                       "records and (with --export) an audit export's numbers; exit 0 only when every link holds. "
+                       "pack: the evidence pack of LISTING (zip, to --out)")
+    audit.add_argument("listing", nargs="?", metavar="LISTING", help="pack: PLATFORM/LISTING_KEY")
     audit.add_argument("--from", dest="date_from", type=_date, help="first logical date (YYYY-MM-DD; required for the report)")
     audit.add_argument("--to", dest="date_to", type=_date, help="last logical date (YYYY-MM-DD; required for the report)")
     audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
@@ -211,11 +213,11 @@ def cmd_review_export(args, settings: Settings) -> int:
 def cmd_audit(args, settings: Settings) -> int:
     from precursor_watch.reports.audit import write_audit_report
 
-    if args.action == "verify":
-        from precursor_watch.commands.ledger import cmd_audit_verify
+    if args.action in ("verify", "pack"):
+        from precursor_watch.commands.ledger import cmd_audit_pack, cmd_audit_verify
 
         with _session(settings) as session:
-            return cmd_audit_verify(args, settings, session)
+            return (cmd_audit_verify if args.action == "verify" else cmd_audit_pack)(args, settings, session)
     if args.date_from is None or args.date_to is None:
         raise ConfigError("pwatch audit: --from and --to are required for the report")
     if args.date_to < args.date_from:

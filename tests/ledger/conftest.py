@@ -1,5 +1,5 @@
 """A small real run (two days of the daily cycle over a small fixture world) per database, made
-once per module; tests tamper with it and put it back."""
+once per test package; tests tamper with it and put it back."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SEED, SCALE = 5, 60
 PLATFORMS = "chemdir,tradehub"
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="package", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger_run(request, tmp_path_factory, trained_model):
     """Settings of a data dir after DATES were run (world server stopped again)."""
     data = tmp_path_factory.mktemp(f"ledger-{request.param}")
