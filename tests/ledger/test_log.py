@@ -88,3 +88,18 @@ def test_keys_init_creates_a_private_key_0600_and_exports_the_public_key(tmp_pat
     before = private.read_bytes()
     assert main(["keys", "init", "--data-dir", str(tmp_path / "data")]) == 0
     assert "exists" in capsys.readouterr().out and private.read_bytes() == before
+
+
+def test_the_pack_verifier_needs_only_the_standard_library_and_cryptography():
+    import ast
+    from pathlib import Path
+
+    from precursor_watch.ledger.pack import VERIFIER
+
+    tops = set()
+    for node in ast.walk(ast.parse(Path(VERIFIER).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            tops |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            tops.add(node.module.split(".")[0])
+    assert tops - {"cryptography"} <= set(__import__("sys").stdlib_module_names), tops
