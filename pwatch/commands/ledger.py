@@ -55,7 +55,8 @@ def _summary(outcome, key_source: str, export: str | None) -> list[str]:
     lines = [f"verifying key: {key_source}",
              f"signed heads checked: {outcome.heads}" + (f" (log covered from head #{first.id} of {first.head_date}, "
                                                           f"whose {first.tree_size} leaves were logged when it was sealed)" if first else " (no head yet)"),
-             f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; events not yet under a head: {outcome.pending}",
+             f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; events not yet under a head: {outcome.pending}"
+             + (f" (ids {', '.join(map(str, outcome.pending_ids[:5]))}{', ...' if outcome.pending > 5 else ''})" if outcome.pending else ""),
              f"cited WARC records re-read: {outcome.records} ({outcome.warc_bytes / 1e6:.1f} MB of payload)"]
     if last:
         lines.append(f"latest head: {last.head_date}, size {last.tree_size}, root {last.root_hash}")
