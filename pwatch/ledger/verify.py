@@ -61,6 +61,7 @@ class _Context:
     date_to: dt.date | None
     outcome: Outcome
     listing_names: dict[int, str] = field(default_factory=dict)
+    leaf_events: list[int | None] = field(default_factory=list)  # event id of each leaf, in leaf order
 
     def in_period(self, day: str | dt.date) -> bool:
         day = dt.date.fromisoformat(day) if isinstance(day, str) else day
@@ -98,7 +99,9 @@ def _check_leaves(ctx: _Context, events: dict[int, dict]) -> list[bytes]:
         logged = json.loads(data)
         if index != len(hashes):
             ctx.outcome.problems.append(f"leaf {len(hashes)} of the log is missing (next stored leaf is {index}): a leaf was deleted")
+            ctx.leaf_events.extend(None for _ in range(index - len(hashes)))
             hashes.extend(DELETED for _ in range(index - len(hashes)))
+        ctx.leaf_events.append(event_id)
         if leaf_hash(data.encode("utf-8")).hex() != stored_hash:
             ctx.outcome.problems.append(f"leaf {index} ({ctx.event(logged)}): its stored hash does not match its logged encoding")
         row = events.pop(event_id, None)
@@ -130,6 +133,17 @@ def _check_unlogged(ctx: _Context, unlogged: dict[int, dict], last: Head | None)
             ctx.outcome.pending_ids.append(event_id)
 
 
+def _out_of_order(ctx: _Context, start: int, end: int) -> str:
+    """A hint for a reordered log: leaves whose events are out of id order (sealing appends in id
+    order, so this names the swapped events unless concurrent writers interleaved)."""
+    ids = ctx.leaf_events[start:end]
+    for i in range(1, len(ids)):
+        if ids[i] is not None and ids[i - 1] is not None and ids[i] < ids[i - 1]:
+            return (f"; leaf {start + i - 1} holds event {ids[i - 1]} before leaf {start + i} with event {ids[i]}: "
+                    f"the log's order was changed")
+    return ""
+
+
 def _check_roots(ctx: _Context, tree: MerkleTree, chosen: list[Head]) -> None:
     ordered = sorted(chosen, key=lambda h: (h.tree_size, h.id))
     previous: Head | None = None
@@ -140,7 +154,8 @@ def _check_roots(ctx: _Context, tree: MerkleTree, chosen: list[Head]) -> None:
         elif tree.root(h.tree_size).hex() != h.root_hash:
             start = previous.tree_size if previous else 0
             ctx.outcome.problems.append(f"{where}: the events it covers no longer hash to its signed root "
-                                        f"(leaves {start}..{h.tree_size - 1} differ from what was signed)")
+                                        f"(leaves {start}..{h.tree_size - 1} differ from what was signed)"
+                                        + _out_of_order(ctx, start, h.tree_size))
         elif previous is not None:
             proof = tree.consistency_proof(previous.tree_size, h.tree_size)
             try:

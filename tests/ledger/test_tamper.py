@@ -141,6 +141,8 @@ def test_reorder_two_events(ledger_run, capsys):
     first = out.split("first broken link:")[1].splitlines()[0]
     assert f"signed head #1 of {DATES[0]}" in first and "no longer hash to its signed root" in first
     assert f"leaves 0..{int(first.split('tree size ')[1].split(')')[0]) - 1} differ" in first
+    assert (f"leaf {a['leaf_index']} holds event {b['event_id']} before leaf {b['leaf_index']} with event {a['event_id']}: "
+            "the log's order was changed") in first
 
 
 def test_change_a_listings_stored_evidence_hash(ledger_run, capsys):
