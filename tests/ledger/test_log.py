@@ -103,3 +103,25 @@ def test_the_pack_verifier_needs_only_the_standard_library_and_cryptography():
         elif isinstance(node, ast.ImportFrom):
             tops.add(node.module.split(".")[0])
     assert tops - {"cryptography"} <= set(__import__("sys").stdlib_module_names), tops
+
+
+def test_a_database_with_events_from_before_the_ledger_is_logged_in_id_order_at_its_first_seal(tmp_path):
+    from sqlalchemy.orm import Session
+
+    from precursor_watch.storage.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0005_notice_limits")  # the schema before the ledger
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s, s.begin():
+            ingest_batch(s, open_crawl_run(s, "chemdir", D0), [listing("chemdir", f"OLD{i}", D0) for i in range(4)])
+        upgrade(url)
+        key = Ed25519PrivateKey.generate()
+        with Session(engine) as s, s.begin():
+            result = seal(s, D1, key)
+            ids = list(s.scalars(select(Event.id).order_by(Event.id)))
+            assert result.appended == len(ids) == 4 and result.head.tree_size == 4
+            assert list(s.scalars(select(LedgerLeaf.event_id).order_by(LedgerLeaf.leaf_index))) == ids
+    finally:
+        engine.dispose()
