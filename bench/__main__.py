@@ -18,6 +18,7 @@ BENCHMARKS = (
     ("bench.sharded_crawl", ["--write"]),
     ("bench.reports", []),
     ("bench.make_run", ["--write"]),
+    ("bench.ledger", ["--write"]),
 )
 
 

@@ -10,7 +10,8 @@ One run per logical date **D** (re-running a date changes nothing):
 3. **detect** — scores every snapshot not yet scored by the current detector version.
 4. **reconcile** — removals, reappearances, relistings, account/store/platform closures for D.
 5. **notify** — sends notices for confirmed flags not yet reported (auto-confirm is a demo policy).
-6. **report** — writes the daily flag report and updates the `pwatch://tracking/daily` asset,
+6. **report** — seals the event ledger (new leaves, signed head of D; docs/LEDGER.md), writes the
+   daily flag report and updates the `pwatch://tracking/daily` asset,
    which triggers the `pwatch_audit` DAG.
 
 XComs carry counts and ids only; all data goes through the tracking database.
@@ -78,8 +79,9 @@ def pwatch_daily():
     def notify(reconciled: dict, ds: str | None = None) -> dict:
         return airflow_tasks.notify(ds)
 
-    @task(outlets=[TRACKING_ASSET], doc_md="""Write the daily flag report for D and update the
-        tracking asset (triggers `pwatch_audit`). On failure: is the data dir writable?""")
+    @task(outlets=[TRACKING_ASSET], doc_md="""Seal the event ledger (signed head of D), write the daily
+        flag report for D and update the tracking asset (triggers `pwatch_audit`). On failure: is
+        the data dir writable, is the ledger key (`ledger_key_file`) readable?""")
     def report(notified: dict, ds: str | None = None) -> dict:
         return airflow_tasks.report(ds)
 

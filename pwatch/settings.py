@@ -110,6 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notifier_name", "Precursor Watch (demo)", "Notifier named in takedown notices (DSA Art. 16(2)(c)).", str),
     Setting("notifier_email", "notices@example.invalid", "Notifier e-mail given in takedown notices (DSA Art. 16(2)(c)).", str),
     Setting("model_dir", "", "Trained spaCy detector directory; empty = `<data_dir>/model` (trained on first use).", str),
+    Setting("ledger_key_file", "", "Ed25519 private key (PEM) that signs the ledger's tree heads and audit manifests; empty = `<data_dir>/ledger/signing_key.pem` (`pwatch keys init`).", str),
     Setting("log_level", "INFO", "Logging level of commands and crawls (DEBUG also shows tracebacks).", _log_level),
 )
 

@@ -199,11 +199,25 @@ def notify(settings: Settings, day: dt.date) -> dict:
     return {"auto_confirmed": confirmed, **_counts(result)}
 
 
+def seal_ledger(settings: Settings, day: dt.date) -> dict:
+    """Log every event written so far in the Merkle log and sign the head of `day` (docs/LEDGER.md)."""
+    from precursor_watch.ledger.keys import signing_key
+    from precursor_watch.ledger.log import seal
+
+    key = signing_key(settings)
+    with transaction(settings) as session:
+        result = seal(session, day, key)
+    return {"leaves_appended": result.appended, "tree_size": result.head.tree_size,
+            "root_hash": result.head.root_hash, "new_head": result.new_head}
+
+
 def report(settings: Settings, day: dt.date) -> dict:
+    """Seal the ledger for `day` (the report carries the head it rests on), then write the report."""
     from precursor_watch.reports.daily import write_daily_report
 
+    ledger = seal_ledger(settings, day)
     path = write_daily_report(settings, day)
-    return {"report": str(path)}
+    return {"report": str(path), "ledger": ledger}
 
 
 def audit(settings: Settings, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:

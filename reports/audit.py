@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from precursor_watch.ledger.heads import HEADS_NAME, sign_manifest, write_heads
 from precursor_watch.reports import ReportSettings, stats
 from precursor_watch.reports.html import Html, join, page, table, tag
 from precursor_watch.reports.manifest import MANIFEST_NAME, write_manifest
@@ -196,5 +197,7 @@ def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date
         json.dumps({"from": date_from.isoformat(), "to": date_to.isoformat(), "units": data["units"],
                     "definitions": DEFINITIONS, "groups": data["groups"]}, indent=1) + "\n", encoding="utf-8")
     (out_dir / "index.html").write_text(render(data), encoding="utf-8")
-    write_manifest(out_dir)
+    write_heads(out_dir / HEADS_NAME, settings, date_to, date_from)
+    (out_dir / (MANIFEST_NAME + ".sig")).unlink(missing_ok=True)  # a previous export's, never hashed
+    sign_manifest(write_manifest(out_dir), settings)
     return out_dir / "index.html"

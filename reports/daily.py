@@ -20,6 +20,7 @@ from precursor_watch.reports import ReportSettings, charts, queries, stats
 from precursor_watch.reports.html import Html, join, link, page, table, tag
 from precursor_watch.reports.safe import safe_name, write_csv
 from precursor_watch.storage.kinds import EventKind
+from precursor_watch.ledger.heads import HEADS_NAME, write_heads
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
 DAY_NUMBERS = (
@@ -91,6 +92,7 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))
     (folder / "flags.json").write_text(json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
     (folder / "index.html").write_text(render_day(data), encoding="utf-8")
+    write_heads(folder / HEADS_NAME, settings, day)
     write_index(Path(settings.data_path) / "reports")
     return folder / "index.html"
 

@@ -314,3 +314,28 @@ class Quarantine(Base):
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="SHA-256 of the HTTP payload")
+
+
+class LedgerLeaf(Base):
+    """One event in the tamper-evident log (precursor_watch.ledger, docs/LEDGER.md): its place in
+    append order and the canonical encoding its leaf hash is taken over. No foreign key on purpose:
+    the log must be able to say that a logged event was deleted."""
+
+    __tablename__ = "ledger_leaves"
+    leaf_index: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=False, comment="0-based position in append order")
+    event_id: Mapped[int] = mapped_column(BigID, unique=True, comment="events.id of the logged event")
+    leaf_hash: Mapped[sha256] = mapped_column(comment="RFC 9162 leaf hash: SHA-256(0x00 || leaf_data)")
+    leaf_data: Mapped[str] = mapped_column(Text, comment="the event's canonical encoding when it was logged")
+
+
+class LedgerHead(Base):
+    """A signed tree head: the log's size and root after a daily run, signed with Ed25519."""
+
+    __tablename__ = "ledger_heads"
+    __table_args__ = (UniqueConstraint("head_date", "tree_size"),)
+    id: Mapped[intpk]
+    head_date: Mapped[dt.date] = mapped_column(Date, comment="logical date of the run that sealed the log")
+    tree_size: Mapped[int] = mapped_column(BigID, comment="leaves covered")
+    root_hash: Mapped[sha256] = mapped_column(comment="Merkle tree hash of the first tree_size leaves, hex")
+    key_id: Mapped[str] = mapped_column(String(64), comment="SHA-256 of the raw Ed25519 public key, hex")
+    signature: Mapped[str] = mapped_column(String(128), comment="Ed25519 signature of the head's statement, hex")

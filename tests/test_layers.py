@@ -26,16 +26,24 @@ ALLOWED: dict[str, frozenset[str]] = {
     "storage": frozenset({"contract"}),
     "nlp": frozenset({"contract"}),
     "crawlers": frozenset({"contract", "storage"}),
-    "reports": frozenset({"contract", "storage"}),
+    "ledger": frozenset({"contract", "storage"}),
+    "reports": frozenset({"contract", "storage", "ledger"}),
+    "verification": frozenset({"contract", "storage", "ledger", "crawlers", "reports"}),
     "enforcement": frozenset({"contract", "storage", "reports"}),
-    "pipeline": frozenset({"contract", "storage", "nlp", "crawlers", "fixtures", "reports", "enforcement"}),
-    "cli": frozenset({"contract", "storage", "nlp", "crawlers", "fixtures", "reports", "enforcement", "pipeline"}),
+    "pipeline": frozenset({"contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "verification",
+                           "enforcement"}),
+    "cli": frozenset({"contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "verification",
+                      "enforcement", "pipeline"}),
     "dags": frozenset({"pipeline"}),
 }
 
 # Modules that send over the network; these layers render, read or store and must not send.
 SENDERS = ("urllib.request", "http.client", "httpx", "requests", "aiohttp", "smtplib", "socket")
 NO_SENDING = ("contract", "storage", "nlp", "reports")
+
+
+# The auditor's side of the ledger re-reads WARC records and recomputes reports, so it sits above both.
+VERIFICATION = {"verify", "exports", "pack", "pack_verifier"}
 
 
 def layer_of(module: str) -> str:
@@ -45,7 +53,9 @@ def layer_of(module: str) -> str:
         return "dags"
     if len(parts) == 1:
         return "pipeline"
-    if parts[1] in ("contract", "storage", "nlp", "crawlers", "fixtures", "reports", "enforcement"):
+    if parts[1] == "ledger" and len(parts) > 2 and parts[2] in VERIFICATION:
+        return "verification"
+    if parts[1] in ("contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "enforcement"):
         return parts[1]
     if parts[1] in ("cli", "__main__", "commands"):
         return "cli"

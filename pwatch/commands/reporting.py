@@ -76,9 +76,15 @@ def register(subparsers, common) -> None:
                                   description="Write the audit report for a period: HTML and CSV with every statistic per platform "
                                   "and in total (unit and definition next to each), a drill-down CSV of the listings and evidence "
                                   "hashes behind each number, and a SHA-256 manifest.")
-    audit.add_argument("--from", dest="date_from", type=_date, required=True, help="first logical date (YYYY-MM-DD)")
-    audit.add_argument("--to", dest="date_to", type=_date, required=True, help="last logical date (YYYY-MM-DD)")
+    audit.add_argument("action", nargs="?", choices=["verify", "pack"], help="verify: check the signed ledger, the cited WARC "
+                       "records and (with --export) an audit export's numbers; exit 0 only when every link holds. "
+                       "pack: the evidence pack of LISTING (zip, to --out)")
+    audit.add_argument("listing", nargs="?", metavar="LISTING", help="pack: PLATFORM/LISTING_KEY")
+    audit.add_argument("--from", dest="date_from", type=_date, help="first logical date (YYYY-MM-DD; required for the report)")
+    audit.add_argument("--to", dest="date_to", type=_date, help="last logical date (YYYY-MM-DD; required for the report)")
     audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
+    audit.add_argument("--public-key", metavar="FILE", help="verify: the signer's public key (default: the data dir's own)")
+    audit.add_argument("--export", metavar="DIR", help="verify: also check this audit export folder")
     audit.set_defaults(handler=cmd_audit)
 
     notices = subparsers.add_parser("notices", parents=[group_common], help="export sent notices; list overdue ones")
@@ -209,6 +215,13 @@ def cmd_review_export(args, settings: Settings) -> int:
 def cmd_audit(args, settings: Settings) -> int:
     from precursor_watch.reports.audit import write_audit_report
 
+    if args.action in ("verify", "pack"):
+        from precursor_watch.commands.ledger import cmd_audit_pack, cmd_audit_verify
+
+        with _session(settings) as session:
+            return (cmd_audit_verify if args.action == "verify" else cmd_audit_pack)(args, settings, session)
+    if args.date_from is None or args.date_to is None:
+        raise ConfigError("pwatch audit: --from and --to are required for the report")
     if args.date_to < args.date_from:
         raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
     out = output_folder(args.out, "--out", empty=True) if args.out else None

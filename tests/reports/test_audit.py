@@ -79,7 +79,8 @@ def test_every_number_and_its_drilldown(world, endpoint):
     for row in drill:
         assert not any(v.startswith(FORMULA_PREFIXES) for v in row.values())
     listed = [line.split("  ", 1)[1] for line in (folder / MANIFEST_NAME).read_text().splitlines()]
-    assert sorted(listed) == ["drilldown.csv", "evidence.csv", "index.html", "statistics.csv", "statistics.json"]
+    assert sorted(listed) == ["drilldown.csv", "evidence.csv", "heads.json", "index.html", "statistics.csv", "statistics.json"]
+    assert (folder / (MANIFEST_NAME + ".sig")).is_file()
     assert subprocess.run(["sha256sum", "-c", MANIFEST_NAME], cwd=folder, capture_output=True).returncode == 0
     html = path.read_text()
     assert 'data-metric="removal_rate" data-group="tradehub" data-value="1.0"' in html

@@ -67,7 +67,7 @@ def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
     for day in (D0, D1, D2):
         path = write_daily_report(world.settings, day)
     folder = path.parent
-    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags.csv", "flags.json", "index.html", "quarantine.csv"]
+    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags.csv", "flags.json", "heads.json", "index.html", "quarantine.csv"]
 
     # D1's page: its numbers are storage's statistics for that day (what `pwatch stats` prints)
     d1 = (folder.parent / D1.isoformat() / "index.html").read_text()

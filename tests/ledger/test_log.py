@@ -1,0 +1,127 @@
+"""Appending and sealing on SQLite and PostgreSQL: bulk leaves in id order, signed heads, no new
+leaf or head from a rerun, proofs from the stored log; the v1 encoding; `pwatch keys init`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from precursor_watch.ledger.encoding import encode, event_leaf, leaf_content
+from precursor_watch.ledger.log import event_rows, heads, leaf_hashes, seal
+from precursor_watch.ledger.merkle import MerkleTree, verify_consistency, verify_inclusion
+from precursor_watch.ledger.signing import key_id, verifies
+from precursor_watch.storage.crawls import open_crawl_run
+from precursor_watch.storage.ingest import ingest_batch
+from precursor_watch.storage.models import Event, LedgerLeaf
+from tests.storage.conftest import any_engine, any_session, pg_schema, pg_url, sqlite_url  # noqa: F401
+from tests.storage.helpers import listing
+
+D0 = dt.date(2026, 11, 1)
+D1 = D0 + dt.timedelta(days=1)
+
+
+def test_seal_logs_new_events_once_and_signs_heads(any_session):
+    s = any_session
+    key = Ed25519PrivateKey.generate()
+    ingest_batch(s, open_crawl_run(s, "chemdir", D0), [listing("chemdir", f"L{i}", D0) for i in range(3)])
+    first = seal(s, D0, key)
+    assert first.appended == 3 and first.new_head and first.head.tree_size == 3
+    again = seal(s, D0, key)
+    assert again.appended == 0 and not again.new_head and again.head == first.head
+
+    ingest_batch(s, open_crawl_run(s, "chemdir", D1), [listing("chemdir", "L9", D1)])
+    second = seal(s, D1, key)
+    assert second.appended == 1 and second.head.tree_size == 4
+
+    # leaves in event id order, each the hash of the event's encoding as it is now
+    ids = list(s.scalars(select(Event.id).order_by(Event.id)))
+    assert list(s.scalars(select(LedgerLeaf.event_id).order_by(LedgerLeaf.leaf_index))) == ids
+    tree = MerkleTree(leaf_hashes(s))
+    assert tree.leaves == [event_leaf(row)[1] for row in event_rows(s)]
+    stored = heads(s)
+    assert [(h.head_date, h.tree_size) for h in stored] == [(D0, 3), (D1, 4)]
+    for h in stored:
+        assert h.key_id == key_id(key.public_key()) and verifies(key.public_key(), h.statement().message(), h.signature)
+        assert h.root_hash == tree.root(h.tree_size).hex()
+        for i in range(h.tree_size):
+            verify_inclusion(tree.leaves[i], i, h.tree_size, tree.inclusion_proof(i, h.tree_size), bytes.fromhex(h.root_hash))
+    verify_consistency(3, 4, bytes.fromhex(stored[0].root_hash), bytes.fromhex(stored[1].root_hash), tree.consistency_proof(3, 4))
+    # a logged leaf keeps the encoding it was logged with
+    data = s.scalar(select(LedgerLeaf.leaf_data).where(LedgerLeaf.leaf_index == 0))
+    assert json.loads(data)["v"] == 1 and json.loads(data)["event_id"] == ids[0] and json.loads(data)["kind"] == "first_seen"
+
+
+def test_encoding_v1_is_canonical():
+    row = {"id": 7, "occurred_on": D0, "occurred_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC), "kind": "removal_observed",
+           "platform_id": 1, "account_id": None, "store_id": None, "listing_id": 3, "cause": "not_found",
+           "observation_id": 9, "snapshot_id": None, "detection_id": None, "review_id": None, "notice_id": None,
+           "related_listing_id": None, "details": {"b": 1, "a": "é"}, "evidence_record": "<urn:uuid:1>",
+           "evidence_uri": "http://127.0.0.11/x", "evidence_sha256": "ab" * 32, "evidence_file": "evidence/x.warc.gz"}
+    text = encode(leaf_content(row))
+    assert text == (
+        '{"account_id":null,"cause":"not_found","details":{"a":"é","b":1},"detection_id":null,'
+        '"event_id":7,"evidence":{"payload_sha256":"' + "ab" * 32 + '","target_uri":"http://127.0.0.11/x",'
+        '"warc_file":"evidence/x.warc.gz","warc_record_id":"<urn:uuid:1>"},"kind":"removal_observed",'
+        '"listing_id":3,"notice_id":null,"observation_id":9,"occurred_at":"2026-11-01T00:00:00.000000Z",'
+        '"occurred_on":"2026-11-01","platform_id":1,"related_listing_id":null,"review_id":null,"snapshot_id":null,"store_id":null,"v":1}'
+    )
+    # a naive timestamp is UTC; another zone is converted
+    plus_one = dt.datetime(2026, 11, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert encode(leaf_content(row | {"occurred_at": plus_one})) == text
+    assert encode(leaf_content(row | {"occurred_at": dt.datetime(2026, 11, 1)})) == text
+
+
+def test_keys_init_creates_a_private_key_0600_and_exports_the_public_key(tmp_path, capsys):
+    from precursor_watch.cli import main
+
+    exported = tmp_path / "pub.pem"
+    assert main(["keys", "init", "--data-dir", str(tmp_path / "data"), "--export", str(exported)]) == 0
+    out = capsys.readouterr().out
+    private = tmp_path / "data" / "ledger" / "signing_key.pem"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert "created" in out and "BEGIN PUBLIC KEY" in out
+    assert exported.read_text() == (tmp_path / "data" / "ledger" / "public_key.pem").read_text()
+    before = private.read_bytes()
+    assert main(["keys", "init", "--data-dir", str(tmp_path / "data")]) == 0
+    assert "exists" in capsys.readouterr().out and private.read_bytes() == before
+
+
+def test_the_pack_verifier_needs_only_the_standard_library_and_cryptography():
+    import ast
+    from pathlib import Path
+
+    from precursor_watch.ledger.pack import VERIFIER
+
+    tops = set()
+    for node in ast.walk(ast.parse(Path(VERIFIER).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            tops |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            tops.add(node.module.split(".")[0])
+    assert tops - {"cryptography"} <= set(__import__("sys").stdlib_module_names), tops
+
+
+def test_a_database_with_events_from_before_the_ledger_is_logged_in_id_order_at_its_first_seal(tmp_path):
+    from sqlalchemy.orm import Session
+
+    from precursor_watch.storage.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0006_typed_kinds")  # the schema before the ledger
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s, s.begin():
+            ingest_batch(s, open_crawl_run(s, "chemdir", D0), [listing("chemdir", f"OLD{i}", D0) for i in range(4)])
+        upgrade(url)
+        key = Ed25519PrivateKey.generate()
+        with Session(engine) as s, s.begin():
+            result = seal(s, D1, key)
+            ids = list(s.scalars(select(Event.id).order_by(Event.id)))
+            assert result.appended == len(ids) == 4 and result.head.tree_size == 4
+            assert list(s.scalars(select(LedgerLeaf.event_id).order_by(LedgerLeaf.leaf_index))) == ids
+    finally:
+        engine.dispose()
