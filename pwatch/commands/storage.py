@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import io
 import json
 import sys
 
@@ -129,6 +127,7 @@ def cmd_reconcile(args, settings: Settings) -> int:
 
 
 def cmd_stats(args, settings: Settings) -> int:
+    from precursor_watch.reports.safe import csv_text
     from precursor_watch.storage.stats import METRICS, UNITS, compute_stats, explain
 
     if args.date_from and args.date_to and args.date_from > args.date_to:
@@ -151,12 +150,9 @@ def cmd_stats(args, settings: Settings) -> int:
     if args.format == "json":
         print(json.dumps(result, indent=2, sort_keys=False))
     elif args.format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["group", *METRICS])
-        for name, numbers in [("total", result["total"]), *result["groups"].items()]:
-            writer.writerow([name, *["" if numbers[m] is None else numbers[m] for m in METRICS]])
-        sys.stdout.write(out.getvalue())
+        # Group names carry account and store keys the marketplaces chose: neutralised like a report.
+        rows = [[name, *(numbers[m] for m in METRICS)] for name, numbers in [("total", result["total"]), *result["groups"].items()]]
+        sys.stdout.write(csv_text(["group", *METRICS], rows))
     else:
         names = ["total", *result["groups"]]
         columns = [result["total"], *result["groups"].values()]
@@ -181,14 +177,17 @@ def _print_explain(rows, fmt: str) -> None:
         print(json.dumps(rows, indent=2))
         return
     if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256",
-                         "warc_file", "warc_record_id", "target_uri"])
+        from precursor_watch.reports.safe import csv_text
+
+        header = ["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256",
+                  "warc_file", "warc_record_id", "target_uri"]
+        lines = []
         for r in rows:
             cited = [" ".join(e.get(name) or "-" for e in r["evidence"])
                      for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")]
-            writer.writerow([r["subject"], r["id"], r.get("platform", ""), r.get("listing_key", ""), r.get("url", ""),
-                             r["counted"], "" if r["value"] is None else r["value"], *cited])
+            lines.append([r["subject"], r["id"], r.get("platform", ""), r.get("listing_key", ""), r.get("url", ""),
+                          r["counted"], r["value"], *cited])
+        sys.stdout.write(csv_text(header, lines))
         return
     for r in rows:
         ident = f"{r.get('platform')}/{r.get('listing_key')}" if r["subject"] == "listing" else f"{r['subject']} {r['id']}"
