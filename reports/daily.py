@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.reports import ReportSettings, charts, queries, stats
 from precursor_watch.reports.html import Html, join, link, page, table, tag
 from precursor_watch.reports.safe import safe_name, write_csv
+from precursor_watch.storage.stats import load_event_log
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
 DAY_NUMBERS = (
@@ -97,10 +98,10 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
 def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]:
     first = queries.first_event_day(session) or day
     first = min(first, day)
-    numbers = stats.compute(session, day, day)["total"]
+    log = load_event_log(session, day)  # read once; the day's and the period's numbers come from it
+    numbers = stats.totals(log, day, day)
     overdue = queries.overdue_notices(session, day, overdue_days)
-    period = stats.compute(session, first, day)
-    per_platform = stats.compute(session, first, day, by="platform")["groups"]
+    period = stats.period_statistics(log, first, day)
     per_day = dict(queries.events_per_day(session, "flagged", day))
     days = [first + dt.timedelta(days=i) for i in range((day - first).days + 1)]
     return {
@@ -114,8 +115,8 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
         "failed_detections": queries.failed_detections_on(session, day),
         "changes": queries.changes_on(session, day),
         "flags_per_day": [(d, per_day.get(d, 0)) for d in days],
-        "funnel": period["total"],
-        "per_platform": per_platform,
+        "funnel": period.total,
+        "per_platform": period.per_platform,
         "quarantined": queries.quarantined_on(session, day),
     }
 

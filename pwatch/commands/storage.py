@@ -128,7 +128,8 @@ def cmd_reconcile(args, settings: Settings) -> int:
 
 def cmd_stats(args, settings: Settings) -> int:
     from precursor_watch.reports.safe import csv_text
-    from precursor_watch.storage.stats import METRICS, UNITS, compute_stats, explain
+    from precursor_watch.storage.statistics import METRICS, UNITS
+    from precursor_watch.storage.stats import compute_stats, explain
 
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise ConfigError(f"--from {args.date_from} is after --to {args.date_to}")
