@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-# Platform i of the fixture world listens on <prefix>.<11+i>:<port> (pwatch settings
-# `fixture_host_prefix` / `fixture_port`); the order is part of the fixture contract.
-PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
+from precursor_watch.platforms import PLATFORMS, platform_base_url
+
+__all__ = ["PLATFORMS", "CrawlArgs", "SpiderArgumentError", "default_base_url", "read_revisit_file"]
 
 
 def default_base_url(platform: str, environ: dict[str, str] | None = None) -> str:
@@ -23,7 +23,7 @@ def default_base_url(platform: str, environ: dict[str, str] | None = None) -> st
     env = os.environ if environ is None else environ
     prefix = env.get("PWATCH_FIXTURE_HOST_PREFIX", "127.0.0")
     port = int(env.get("PWATCH_FIXTURE_PORT", "8470"))
-    return f"http://{prefix}.{11 + PLATFORMS.index(platform)}:{port}"
+    return platform_base_url(platform, prefix, port)
 
 
 class SpiderArgumentError(ValueError):

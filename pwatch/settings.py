@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from precursor_watch.errors import ConfigError
+from precursor_watch.platforms import PLATFORMS
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fixture_host_prefix", "127.0.0", "Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`.", str, _host_prefix),
     Setting("fixture_port", 8470, "TCP port every fixture platform listens on (0 = pick a free one).", int, _port),
     Setting("faults", "none", "Fault profile of the fixture world: `none`, `flaky` or `hostile`.", str),
-    Setting("platforms", "chemdir,tradehub,boardlist,huaxue,mercado", "Comma-separated platforms the daily run crawls.", str),
+    Setting("platforms", ",".join(PLATFORMS), "Comma-separated platforms the daily run crawls.", str),
     Setting("embedded_world", True, "The daily run moves the embedded fixture world to each logical date (off for real marketplaces).", _bool),
     Setting("daily_schedule", "@daily", "Schedule of the `pwatch_daily` DAG (cron or preset); empty = triggered runs only.", str),
     Setting("crawl_shards", "", "Platforms whose daily crawl is split over several workers, e.g. `chemdir=2,mercado=3`.", str),

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from precursor_watch.errors import ConfigError, ServiceError
+from precursor_watch.platforms import control_base_url
 from precursor_watch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def crawl_target(settings: Settings, target: str, day: dt.date) -> dict:
 
 
 def control_url(settings: Settings) -> str:
-    return f"http://{settings.fixture_host_prefix}.10:{settings.fixture_port}"
+    return control_base_url(settings.fixture_host_prefix, settings.fixture_port)
 
 
 def set_world_date(settings: Settings, day: dt.date) -> None:

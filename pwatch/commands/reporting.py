@@ -15,17 +15,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, StateError
 from precursor_watch.outputs import output_file, output_folder
 from precursor_watch.settings import Settings
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 def _leaf_common() -> argparse.ArgumentParser:
@@ -60,7 +54,7 @@ def register(subparsers, common) -> None:
         act.add_argument("id", type=int, help="listing id")
         act.add_argument("--note", help="free-text reason kept with the decision")
         act.add_argument("--reviewer", help="who decides (default: $PWATCH_REVIEWER or the login name)")
-        act.add_argument("--date", type=_date, help="logical date of the decision, between the flag date and the "
+        act.add_argument("--date", type=iso_date, help="logical date of the decision, between the flag date and the "
                          "database's logical date (default: the database's logical date)")
         act.set_defaults(handler=cmd_review_decide, decision=decision)
 
@@ -74,8 +68,8 @@ def register(subparsers, common) -> None:
                                   description="Write the audit report for a period: HTML and CSV with every statistic per platform "
                                   "and in total (unit and definition next to each), a drill-down CSV of the listings and evidence "
                                   "hashes behind each number, and a SHA-256 manifest.")
-    audit.add_argument("--from", dest="date_from", type=_date, required=True, help="first logical date (YYYY-MM-DD)")
-    audit.add_argument("--to", dest="date_to", type=_date, required=True, help="last logical date (YYYY-MM-DD)")
+    audit.add_argument("--from", dest="date_from", type=iso_date, required=True, help="first logical date (YYYY-MM-DD)")
+    audit.add_argument("--to", dest="date_to", type=iso_date, required=True, help="last logical date (YYYY-MM-DD)")
     audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
     audit.set_defaults(handler=cmd_audit)
 
@@ -83,10 +77,10 @@ def register(subparsers, common) -> None:
     nact = notices.add_subparsers(dest="action", metavar="ACTION", required=True)
     nexp = nact.add_parser("export", parents=[common], help="Lumen-like notices.json + DSA statements_of_reasons.csv + manifest")
     nexp.add_argument("--out", help="output folder (default <data dir>/notices/)")
-    nexp.add_argument("--date", type=_date, help="notices sent up to this logical date, removals observed by it (default: all)")
+    nexp.add_argument("--date", type=iso_date, help="notices sent up to this logical date, removals observed by it (default: all)")
     nexp.set_defaults(handler=cmd_notices_export)
     over = nact.add_parser("overdue", parents=[common], help="notices without verified removal after `notice_overdue_days`")
-    over.add_argument("--date", type=_date, help="as of this logical date (default: latest event date)")
+    over.add_argument("--date", type=iso_date, help="as of this logical date (default: latest event date)")
     over.add_argument("--format", choices=["table", "json"], default="table")
     over.set_defaults(handler=cmd_notices_overdue)
     failed = nact.add_parser("failed", parents=[common], help="notices whose last delivery failed, with the reason")

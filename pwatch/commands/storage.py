@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import sys
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, DatabaseError, ServiceError, StateError, mask_url
 from precursor_watch.settings import Settings
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(subparsers, common) -> None:
@@ -38,7 +30,7 @@ def register(subparsers, common) -> None:
         "(setting absence_k) become removals; unhealthy crawls (error rate over crawl_error_threshold) "
         "never count. Rerunning a date changes nothing.",
     )
-    rec.add_argument("--date", type=_date, required=True, help="logical date (YYYY-MM-DD)")
+    rec.add_argument("--date", type=iso_date, required=True, help="logical date (YYYY-MM-DD)")
     rec.set_defaults(handler=cmd_reconcile)
 
     st = subparsers.add_parser(
@@ -46,8 +38,8 @@ def register(subparsers, common) -> None:
         description="Takedown statistics for a period (inclusive logical dates), in total and per "
         "platform, account or store. --explain lists the listings and evidence behind one number.",
     )
-    st.add_argument("--from", dest="date_from", type=_date, help="first logical date (default: unbounded)")
-    st.add_argument("--to", dest="date_to", type=_date, help="last logical date (default: unbounded)")
+    st.add_argument("--from", dest="date_from", type=iso_date, help="first logical date (default: unbounded)")
+    st.add_argument("--to", dest="date_to", type=iso_date, help="last logical date (default: unbounded)")
     st.add_argument("--by", choices=("platform", "account", "store"), help="also give per-group numbers")
     st.add_argument("--format", choices=("table", "csv", "json"), default="table")
     st.add_argument("--explain", metavar="STATISTIC",

@@ -1,0 +1,27 @@
+"""Argument types and the parser class every `pwatch` command uses.
+
+A bad value on the command line is one stderr line naming the option, like every other pwatch
+error: `OneLineParser` drops argparse's usage block (`--help` still shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import NoReturn
+
+
+def iso_date(text: str) -> dt.date:
+    """A logical date as YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(f"{self.prog}: error: {message} (see {self.prog} --help)".split())
+        sys.stderr.write(line + "\n")
+        sys.exit(2)
