@@ -31,17 +31,11 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
-    """A session in one transaction on the tracking database (commit on success)."""
-    from sqlalchemy.orm import Session
+    """A session in one transaction on the settings' tracking database (`storage.db.session_scope`)."""
+    from precursor_watch.storage.db import session_scope
 
-    from precursor_watch.storage.db import make_engine
-
-    engine = make_engine(settings.db_url)
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        yield session
 
 
 def upgrade_database(settings: Settings) -> None:

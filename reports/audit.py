@@ -151,15 +151,11 @@ def render(data: dict[str, Any]) -> str:
 def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
     """Write the audit folder; return its index.html. Missing dates default to the first / last
     event date in the database."""
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
 
-    engine = make_engine(settings.db_url)
-    try:
-        with Session(engine) as session:
-            date_from, date_to = _period(session, date_from, date_to)
-            data = collect(session, date_from, date_to)
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        date_from, date_to = _period(session, date_from, date_to)
+        data = collect(session, date_from, date_to)
     if out_dir is None:
         out_dir = Path(settings.data_path) / "audit" / safe_name(f"{date_from.isoformat()}_{date_to.isoformat()}")
     out_dir = Path(out_dir)

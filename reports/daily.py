@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.reports import ReportSettings, charts, queries, stats
 from precursor_watch.reports.html import Html, join, link, page, table, tag
 from precursor_watch.reports.safe import safe_name, write_csv
+from precursor_watch.storage.db import session_scope
 from precursor_watch.storage.stats import load_event_log
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
@@ -70,23 +71,12 @@ CHANGE_LABELS = {
 }
 
 
-def _session(settings: Any):
-    from precursor_watch.storage.db import make_engine
-
-    engine = make_engine(settings.db_url)
-    return engine, Session(engine)
-
-
 def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     """Write the day's report folder and regenerate the reports index; return the day's index.html."""
     folder = Path(settings.data_path) / "reports" / safe_name(day.isoformat())
     folder.mkdir(parents=True, exist_ok=True)
-    engine, session = _session(settings)
-    try:
-        with session:
-            data = collect(session, day, int(settings.notice_overdue_days))
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        data = collect(session, day, int(settings.notice_overdue_days))
     write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
     write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))
     (folder / "flags.json").write_text(json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")

@@ -22,6 +22,7 @@ def iso_date(text: str) -> dt.date:
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        line = " ".join(f"{self.prog}: error: {message} (see {self.prog} --help)".split())
+        # The same prefix as every other pwatch error; the command is named in the help hint.
+        line = " ".join(f"pwatch: error: {message} (see {self.prog} --help)".split())
         sys.stderr.write(line + "\n")
         sys.exit(2)

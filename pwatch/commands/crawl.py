@@ -55,17 +55,11 @@ def _storage_available() -> bool:
 
 
 def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path) -> Path:
-    from sqlalchemy.orm import Session
-
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
     from precursor_watch.storage.queries import revisit_targets
 
-    engine = make_engine(settings.db_url)
-    try:
-        with Session(engine) as session:
-            urls = revisit_targets(session, platform, day)
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        urls = revisit_targets(session, platform, day)
     job_path.mkdir(parents=True, exist_ok=True)
     path = job_path / "revisit.txt"
     path.write_text("".join(f"{u}\n" for u in urls), encoding="utf-8")

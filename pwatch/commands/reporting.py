@@ -90,21 +90,12 @@ def register(subparsers, common) -> None:
 
 @contextmanager
 def _session(settings: Settings, write: bool = False):
-    from sqlalchemy.orm import Session
-
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
 
     require_database(settings)  # never creates one; refuses corrupt and other-version schemas
-    engine = make_engine(settings.db_url, read_only=not write)  # readers work beside a writer and on read-only copies
-    try:
-        with Session(engine) as session:
-            if write:
-                with session.begin():
-                    yield session
-            else:
-                yield session
-    finally:
-        engine.dispose()
+    # readers work beside a writer and on read-only copies
+    with session_scope(settings.db_url, read_only=not write) as session:
+        yield session
 
 
 def _clean(value) -> str:

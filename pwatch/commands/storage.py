@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, DatabaseError, ServiceError, StateError, mask_url
 from precursor_watch.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def register(subparsers, common) -> None:
@@ -48,20 +53,19 @@ def register(subparsers, common) -> None:
     st.set_defaults(handler=cmd_stats)
 
 
-def _session(settings: Settings, read_only: bool = False):
+@contextmanager
+def _session(settings: Settings, read_only: bool = False) -> Iterator[Session]:
     from sqlalchemy.exc import OperationalError
-    from sqlalchemy.orm import Session
 
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
 
     require_database(settings)  # never creates one; refuses corrupt and other-version schemas
-    engine = make_engine(settings.db_url, read_only=read_only)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except OperationalError as exc:
-        raise ServiceError(f"tracking database {mask_url(settings.db_url)} not reachable: {exc.orig}") from None
-    return engine, Session(engine)
+    with session_scope(settings.db_url, read_only=read_only) as session:
+        try:
+            session.connection().exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            raise ServiceError(f"tracking database {mask_url(settings.db_url)} not reachable: {exc.orig}") from None
+        yield session
 
 
 def cmd_upgrade(args, settings: Settings) -> int:
@@ -93,7 +97,7 @@ def cmd_check(args, settings: Settings) -> int:
 def _require_schema(session, settings: Settings) -> None:
     from sqlalchemy import inspect
 
-    if not inspect(session.get_bind()).has_table("events"):
+    if not inspect(session.connection()).has_table("events"):
         raise ConfigError(f"tracking database {mask_url(settings.db_url)} has no tables: run `pwatch db upgrade` first")
 
 
@@ -104,16 +108,13 @@ def cmd_reconcile(args, settings: Settings) -> int:
 
     from precursor_watch.storage.errors import StorageError
 
-    engine, session = _session(settings)
     try:
-        with session, session.begin():
+        with _session(settings) as session:
             _require_schema(session, settings)
             summary = reconcile_date(session, args.date, absence_k=settings.absence_k,
                                      error_threshold=settings.crawl_error_threshold)
     except StorageError as exc:
         raise StateError(f"reconcile {args.date}: {exc}") from None
-    finally:
-        engine.dispose()
     print(json.dumps(asdict(summary), indent=2))
     return 0
 
@@ -129,17 +130,13 @@ def cmd_stats(args, settings: Settings) -> int:
         raise ConfigError(f"--explain: unknown statistic {args.explain!r}; one of {', '.join(METRICS)}")
     if args.group and not (args.explain and args.by):
         raise ConfigError("--group needs --explain and --by")
-    engine, session = _session(settings, read_only=True)
-    try:
-        with session:
-            _require_schema(session, settings)
-            if args.explain:
-                rows = explain(session, args.explain, args.date_from, args.date_to, by=args.by, group=args.group)
-                _print_explain(rows, args.format)
-                return 0
-            result = compute_stats(session, args.date_from, args.date_to, by=args.by)
-    finally:
-        engine.dispose()
+    with _session(settings, read_only=True) as session:
+        _require_schema(session, settings)
+        if args.explain:
+            rows = explain(session, args.explain, args.date_from, args.date_to, by=args.by, group=args.group)
+            _print_explain(rows, args.format)
+            return 0
+        result = compute_stats(session, args.date_from, args.date_to, by=args.by)
     if args.format == "json":
         print(json.dumps(result, indent=2, sort_keys=False))
     elif args.format == "csv":
