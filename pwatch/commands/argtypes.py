@@ -17,12 +17,13 @@ def iso_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
 
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # The same prefix as every other pwatch error; the command is named in the help hint.
+        message = message.removeprefix("argument ")  # "--date: expected YYYY-MM-DD, got ..."
         line = " ".join(f"pwatch: error: {message} (see {self.prog} --help)".split())
         sys.stderr.write(line + "\n")
         sys.exit(2)
