@@ -88,10 +88,11 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
 def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]:
     first = queries.first_event_day(session) or day
     first = min(first, day)
-    log = load_event_log(session, day)  # read once; the day's and the period's numbers come from it
-    numbers = stats.totals(log, day, day)
+    # One read of the event log and one member computation: the day's numbers are read off the
+    # period's members.
+    period = stats.period_statistics(load_event_log(session, day), first, day)
+    numbers = stats.day_counts(period, day, tuple(key for key, _ in DAY_NUMBERS))
     overdue = queries.overdue_notices(session, day, overdue_days)
-    period = stats.period_statistics(log, first, day)
     per_day = dict(queries.events_per_day(session, "flagged", day))
     days = [first + dt.timedelta(days=i) for i in range((day - first).days + 1)]
     return {

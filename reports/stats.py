@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from precursor_watch.storage.statistics import BY_NAME
 from precursor_watch.storage.stats import EventLog, Members, compute_members, stats_result
 
 
@@ -28,6 +29,22 @@ def period_statistics(log: EventLog, date_from: dt.date | None, date_to: dt.date
     members = compute_members(log, date_from, date_to, (None, "platform"))
     result = stats_result(members, "platform")
     return PeriodStatistics(result["total"], result["groups"], members)
+
+
+def day_counts(period: PeriodStatistics, day: dt.date, names: tuple[str, ...]) -> dict[str, int]:
+    """Distinct-subject statistics of one day of the period, from the period's members: a member
+    counts on `day` when one of the events behind it (of the statistic's own kinds) happened then.
+    Equal to `totals(log, day, day)` for these statistics (tests/reports/test_daily.py checks)."""
+    members = period.members[None].get("total", {})
+    counts = {}
+    for name in names:
+        stat = BY_NAME[name]
+        if stat.aggregate != "distinct" or not stat.events:
+            raise ValueError(f"{name}: only distinct counts of events can be read per day")
+        on_day = {m.id for m in members.get(stat.members, [])
+                  if any(e.get("on") == day.isoformat() and e.get("event") in stat.events for e in m.evidence)}
+        counts[name] = len(on_day)
+    return counts
 
 
 def totals(log: EventLog, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
