@@ -179,9 +179,11 @@ def _timed_in_child(data: Path, listings: int, days: int, pythonpath: str | None
         env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
     code = (f"import json, pathlib; from bench.reports import time_reports; "
             f"print(json.dumps(time_reports(pathlib.Path({str(data)!r}), {listings}, {days})))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    if done.returncode != 0:
+        raise SystemExit(f"report timing failed ({pythonpath or 'working tree'}): {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
