@@ -1,6 +1,12 @@
 """Report generation speed on a synthetic tracked world (built through storage's API).
 
     .venv/bin/python -m bench.reports --listings 5000 --days 10
+    .venv/bin/python -m bench.reports --listings 5000 --days 10 --baseline main --rounds 3
+
+`--baseline REV` is an A/B run: the world is built once, then the reports are timed alternately
+with the package as of git revision REV (exported to a temporary folder and laid out as
+pyproject's `package-dir` says) and with the working tree, so both see the same data and the same
+machine load.
 
 Builds `--listings` listings over five platforms, flags ~40 %, confirms most flagged ones,
 notices them through a loopback endpoint, removes ~70 % of the noticed ones over the following
@@ -12,9 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import io
 import json
+import os
 import random
+import subprocess
+import sys
+import tarfile
 import tempfile
+import tomllib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,24 +135,78 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
     return settings
 
 
+def time_reports(data: Path, listings: int, days: int) -> dict[str, float]:
+    """Time both reports over an already built world (`build`'s database in `data`)."""
+    url = f"sqlite:///{data / 'pwatch.db'}"
+    dates = [START + dt.timedelta(days=i) for i in range(days)]
+    settings = SimpleNamespace(data_path=data, db_url=url, notice_overdue_days=7,
+                               notifier_name="bench", notifier_email="bench@example.invalid")
+    # CPU seconds as well as wall seconds: on a shared machine the CPU time varies far less.
+    t0, c0 = time.perf_counter(), time.process_time()
+    daily = write_daily_report(settings, dates[-1])
+    t1, c1 = time.perf_counter(), time.process_time()
+    audit = write_audit_report(settings, dates[0], dates[-1])
+    t2, c2 = time.perf_counter(), time.process_time()
+    groups = json.loads((audit.parent / "statistics.json").read_text())["groups"]
+    return {"daily_report_s": round(t1 - t0, 2), "audit_report_s": round(t2 - t1, 2),
+            "daily_report_cpu_s": round(c1 - c0, 2), "audit_report_cpu_s": round(c2 - c1, 2),
+            "daily_html_kb": round(daily.stat().st_size / 1024),
+            "drilldown_rows": sum(1 for _ in open(audit.parent / "drilldown.csv")) - 1,
+            # equal digests in an A/B run: both revisions computed the same numbers and drill-down
+            "numbers_sha256": hashlib.sha256(json.dumps(groups, sort_keys=True).encode()).hexdigest()[:16],
+            "drilldown_sha256": hashlib.sha256((audit.parent / "drilldown.csv").read_bytes()).hexdigest()[:16]}
+
+
+def _baseline_tree(rev: str, into: Path) -> Path:
+    """`precursor_watch` as of git revision `rev`, importable from the returned folder."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", rev], cwd=root, check=True, capture_output=True).stdout
+    source = into / "source"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(source, filter="data")
+    mapping = tomllib.loads((source / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    package = into / "path" / "precursor_watch"  # a copy of pwatch/ with its sibling folders linked in
+    package.parent.mkdir()
+    subprocess.run(["cp", "-r", str(source / mapping.pop("precursor_watch")), str(package)], check=True)
+    for name, folder in mapping.items():
+        (package / name.split(".")[-1]).symlink_to(source / folder, target_is_directory=True)
+    return into / "path"
+
+
+def _timed_in_child(data: Path, listings: int, days: int, pythonpath: str | None) -> dict[str, float]:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    code = (f"import json, pathlib; from bench.reports import time_reports; "
+            f"print(json.dumps(time_reports(pathlib.Path({str(data)!r}), {listings}, {days})))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    if done.returncode != 0:
+        raise SystemExit(f"report timing failed ({pythonpath or 'working tree'}): {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listings", type=int, default=5000)
     parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--baseline", metavar="REV", help="A/B: also time the reports of git revision REV")
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: alternating rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         settings = build(Path(tmp), args.listings, args.days)
-        t1 = time.perf_counter()
-        daily = write_daily_report(settings, settings.dates[-1])
-        t2 = time.perf_counter()
-        audit = write_audit_report(settings, settings.dates[0], settings.dates[-1])
-        t3 = time.perf_counter()
-        print(json.dumps({
-            "listings": args.listings, "days": args.days, "events": settings.events,
-            "build_s": round(t1 - t0, 1), "daily_report_s": round(t2 - t1, 2), "audit_report_s": round(t3 - t2, 2),
-            "daily_html_kb": round(daily.stat().st_size / 1024), "drilldown_rows": sum(1 for _ in open(audit.parent / "drilldown.csv")) - 1,
-        }))
+        build_s = round(time.perf_counter() - t0, 1)
+        head = {"listings": args.listings, "days": args.days, "events": settings.events, "build_s": build_s}
+        if not args.baseline:
+            print(json.dumps(head | time_reports(Path(tmp), args.listings, args.days)))
+            return
+        with tempfile.TemporaryDirectory() as base:
+            path = str(_baseline_tree(args.baseline, Path(base)))
+            for n in range(args.rounds):
+                a = _timed_in_child(Path(tmp), args.listings, args.days, path)
+                b = _timed_in_child(Path(tmp), args.listings, args.days, None)
+                print(json.dumps(head | {"round": n + 1, "baseline": args.baseline, "A": a, "B (working tree)": b}))
 
 
 if __name__ == "__main__":

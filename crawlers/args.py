@@ -8,22 +8,30 @@ failing somewhere in a callback.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-# Platform i of the fixture world listens on <prefix>.<11+i>:<port> (pwatch settings
-# `fixture_host_prefix` / `fixture_port`); the order is part of the fixture contract.
-PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
+from precursor_watch.platforms import PLATFORMS, platform_base_url
+
+__all__ = ["PLATFORMS", "CrawlArgs", "SpiderArgumentError", "default_base_url", "read_revisit_file"]
+
+
+def pwatch_settings(environ: dict[str, str] | None = None):
+    """The typed pwatch settings (same sources: `PWATCH_*`, `pwatch.toml`), for a bare `scrapy crawl`."""
+    from precursor_watch.errors import ConfigError
+    from precursor_watch.settings import load_settings
+
+    try:
+        return load_settings(environ=environ)
+    except ConfigError as exc:
+        raise SpiderArgumentError(str(exc)) from None
 
 
 def default_base_url(platform: str, environ: dict[str, str] | None = None) -> str:
-    """Base URL of a fixture platform from the same environment variables pwatch reads."""
-    env = os.environ if environ is None else environ
-    prefix = env.get("PWATCH_FIXTURE_HOST_PREFIX", "127.0.0")
-    port = int(env.get("PWATCH_FIXTURE_PORT", "8470"))
-    return f"http://{prefix}.{11 + PLATFORMS.index(platform)}:{port}"
+    """Base URL of a fixture platform from the same settings pwatch reads."""
+    settings = pwatch_settings(environ)
+    return platform_base_url(platform, settings.fixture_host_prefix, settings.fixture_port)
 
 
 class SpiderArgumentError(ValueError):
@@ -97,7 +105,8 @@ class CrawlArgs(BaseModel):
         if platform in PLATFORMS:
             values.setdefault("base_url", default_base_url(platform))
         values.setdefault("date", dt.datetime.now(dt.timezone.utc).date())
-        values.setdefault("data_dir", os.environ.get("PWATCH_DATA_DIR", "var"))
+        if "data_dir" not in values:
+            values["data_dir"] = pwatch_settings().data_dir
         return cls.checked(platform=platform, **values)
 
     @classmethod

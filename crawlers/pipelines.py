@@ -138,14 +138,12 @@ class StoragePipeline:
     def open_spider(self):
         # Imported here: `storage` is the only layer above the contract the crawlers may use, and only
         # here (docs/ARCHITECTURE.md, "Layers").
-        from sqlalchemy.orm import Session
-
         from precursor_watch.storage.crawls import open_crawl_run
-        from precursor_watch.storage.db import make_engine
+        from precursor_watch.storage.db import make_engine, session_scope
 
         self.engine = make_engine(self.db_url)
         args = self.crawler.spider.args
-        with Session(self.engine) as session, session.begin():
+        with session_scope(self.engine) as session:
             self.run_id = open_crawl_run(session, args.platform, args.date)
         logger.info("crawl run %s opened in %s", self.run_id, self.db_url.split("@")[-1])
 
@@ -158,17 +156,16 @@ class StoragePipeline:
     def flush(self) -> None:
         if not self.buffer:
             return
-        from sqlalchemy.orm import Session
-
         from precursor_watch.storage.crawls import refresh_statistics
+        from precursor_watch.storage.db import session_scope
         from precursor_watch.storage.ingest import ingest_batch
 
         batch, self.buffer = self.buffer, []
-        with Session(self.engine) as session, session.begin():
+        with session_scope(self.engine) as session:
             summary = ingest_batch(session, self.run_id, batch)
         for kind, count in summary.refused.items():  # what the crawler sent as items but storage refused
             self.crawler.stats.inc_value(f"pwatch/quarantine/{kind}", count)
-        with Session(self.engine) as session, session.begin():  # after the commit: no locks held long
+        with session_scope(self.engine) as session:  # after the commit: no locks held long
             refresh_statistics(session, only_stale=True)
         self.crawler.stats.inc_value("pwatch/db/items", len(batch))
         self.crawler.stats.inc_value("pwatch/db/batches")
@@ -180,10 +177,9 @@ class StoragePipeline:
         self.flush()
 
     def spider_closed(self, spider, reason):
-        from sqlalchemy.orm import Session
-
         from precursor_watch.crawlers.health import compute_health
         from precursor_watch.storage.crawls import close_crawl_run
+        from precursor_watch.storage.db import session_scope
 
         if self.engine is None or self.run_id is None:
             return
@@ -194,10 +190,10 @@ class StoragePipeline:
             from precursor_watch.crawlers.sharding import merged_with_other_shards
 
             with merged_with_other_shards(spider.args, health) as merged:
-                with Session(self.engine) as session, session.begin():
+                with session_scope(self.engine) as session:
                     close_crawl_run(session, self.run_id, merged, error_threshold=threshold)
         else:
-            with Session(self.engine) as session, session.begin():
+            with session_scope(self.engine) as session:
                 close_crawl_run(session, self.run_id, health, error_threshold=threshold)
         self.engine.dispose()
 

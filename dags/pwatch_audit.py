@@ -17,7 +17,7 @@ from precursor_watch import airflow_tasks
 
 @dag(
     dag_id="pwatch_audit",
-    schedule=[Asset("pwatch://tracking/daily")],
+    schedule=[Asset(airflow_tasks.TRACKING_ASSET_URI)],
     start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,

@@ -29,7 +29,7 @@ from precursor_watch.settings import load_settings
 # Cheap at parse time (env + optional pwatch.toml); empty schedule = triggered runs only.
 SCHEDULE = load_settings().daily_schedule or None
 
-TRACKING_ASSET = Asset("pwatch://tracking/daily")
+TRACKING_ASSET = Asset(airflow_tasks.TRACKING_ASSET_URI)
 
 DEFAULT_ARGS = {
     "owner": "precursor-watch",

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+# The asset the daily DAG's report task updates and the audit DAG is scheduled on.
+TRACKING_ASSET_URI = "pwatch://tracking/daily"
+
 
 def _settings():
     from precursor_watch import redact

@@ -17,6 +17,7 @@ import sys
 import traceback
 
 from precursor_watch import redact
+from precursor_watch.commands.argtypes import OneLineParser
 from precursor_watch.datalock import creates_data_dir, data_dir_lock, lock_mode
 from precursor_watch.errors import PwatchError, StateError
 from precursor_watch.settings import load_settings
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", help="data folder (env PWATCH_DATA_DIR, default var/)")
     # SUPPRESS: a subcommand's default must not overwrite `pwatch --debug COMMAND`.
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pwatch",
         description="Precursor Watch: monitor marketplaces for fentanyl-precursor offers and audit takedowns.",
     )

@@ -1,8 +1,10 @@
-"""One settings object, each setting declared exactly once.
+"""One settings object, each setting declared exactly once, typed and range-checked.
 
-Precedence (later wins): declared default < `pwatch.toml` < environment `PWATCH_<NAME>` <
-command-line options. `pwatch.toml` is read from the data dir, then from the current directory.
-README.md documents every setting in `SETTINGS`; `tests/test_docs.py` checks that it does.
+`Settings` is a pydantic-settings model; its sources, later winning: declared default <
+`pwatch.toml` < environment `PWATCH_<NAME>` < command-line options. `pwatch.toml` is read from the
+data dir, then from the current directory. Every value is validated against its field where it
+comes from, so an error names the setting and its origin in one line. README.md documents every
+setting in `SETTINGS`; `tests/test_docs.py` checks that it does.
 """
 
 from __future__ import annotations
@@ -10,74 +12,66 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Mapping, NamedTuple
+
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import TomlConfigSettingsSource
+from pydantic_settings.sources.utils import parse_env_vars
 
 from precursor_watch.errors import ConfigError
+from precursor_watch.platforms import PLATFORMS
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: Any
-    help: str
-    parse: Callable[[str], Any] = str
-    check: Callable[[Any], str | None] = lambda _value: None  # a problem with the parsed value, or None
+def _check(problem: Callable[[Any], str | None]) -> AfterValidator:
+    def check(value: Any) -> Any:
+        message = problem(value)
+        if message:
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
 
 
-def _bool(text: str) -> bool:
-    value = str(text).strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(f"expected true/false, got {text!r}")
+def _at_least(low: int) -> AfterValidator:
+    return _check(lambda value: None if value >= low else f"must be at least {low}, got {value}")
 
 
-def _date(text: str) -> dt.date:
-    if isinstance(text, dt.date):
-        return text
-    return dt.date.fromisoformat(str(text))
-
-
-def _at_least(low: int) -> Callable[[Any], str | None]:
-    return lambda value: None if value >= low else f"must be at least {low}, got {value}"
-
-
-def _share(value: float) -> str | None:
-    return None if 0.0 <= value <= 1.0 else f"must lie between 0 and 1, got {value}"
-
-
-def _positive(value: float) -> str | None:
-    return None if value > 0 else f"must be greater than 0, got {value}"
-
-
-def _port(value: int) -> str | None:
-    return None if 0 <= value <= 65535 else f"must be a TCP port from 0 to 65535, got {value}"
+def _bool(value: Any) -> Any:
+    """Environment spellings of a switch; an empty variable is off."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"expected true/false, got {value!r}")
+    return value
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _log_level(text: str) -> str:
-    value = str(text).strip().upper()
-    if value not in LOG_LEVELS:
-        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
-    return value
+def _log_level(value: Any) -> str:
+    text = str(value).strip().upper()
+    if text not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return text
 
 
-def _database_url(text: str) -> str:
+def _database_url(value: Any) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    value = str(text).strip()
-    if value:
+    text = str(value).strip()
+    if text:
         try:
-            make_url(value)
+            make_url(text)
         except (ArgumentError, ValueError):
             raise ValueError("not a database URL (expected dialect+driver://user@host/db)") from None
-    return value
+    return text
 
 
 def _host_prefix(value: str) -> str | None:
@@ -87,50 +81,67 @@ def _host_prefix(value: str) -> str | None:
     return f"expected three dotted numbers such as 127.0.0, got {value!r}"
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", "var", "Folder for the tracking database, evidence, reports and fixture state."),
-    Setting("database_url", "", "SQLAlchemy URL of the tracking database; empty = SQLite file `<data_dir>/pwatch.db`.", _database_url),
-    Setting("seed", 7, "Seed of the simulated marketplace world.", int),
-    Setting("world_start", dt.date(2026, 11, 1), "First day of the simulated world (ISO date).", _date),
-    Setting("world_days", 30, "Number of days the simulated world runs.", int, _at_least(1)),
-    Setting("scale", 1000, "Number of listings in the simulated world, over all platforms.", int, _at_least(1)),
-    Setting("fixture_host_prefix", "127.0.0", "Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`.", str, _host_prefix),
-    Setting("fixture_port", 8470, "TCP port every fixture platform listens on (0 = pick a free one).", int, _port),
-    Setting("faults", "none", "Fault profile of the fixture world: `none`, `flaky` or `hostile`.", str),
-    Setting("platforms", "chemdir,tradehub,boardlist,huaxue,mercado", "Comma-separated platforms the daily run crawls.", str),
-    Setting("embedded_world", True, "The daily run moves the embedded fixture world to each logical date (off for real marketplaces).", _bool),
-    Setting("daily_schedule", "@daily", "Schedule of the `pwatch_daily` DAG (cron or preset); empty = triggered runs only.", str),
-    Setting("crawl_shards", "", "Platforms whose daily crawl is split over several workers, e.g. `chemdir=2,mercado=3`.", str),
-    Setting("absence_k", 2, "Consecutive healthy crawls a listing must be missing before it counts as removed.", int, _at_least(1)),
-    Setting("crawl_error_threshold", 0.2, "Share of failed fetches above which a crawl is unhealthy and never counts toward absence.", float, _share),
-    Setting("auto_confirm", False, "Confirm every flag without analyst review (demo only; `pwatch run` turns it on).", _bool),
-    Setting("notice_overdue_days", 7, "Days after which a notice without verified removal is overdue.", int, _at_least(1)),
-    Setting("notice_deadline_seconds", 30.0, "Whole-request deadline of one notice POST (connect, send, answer), seconds.", float, _positive),
-    Setting("notice_answer_max_bytes", 65536, "Largest notice answer read from a platform; a longer one fails that notice.", int, _at_least(1024)),
-    Setting("notifier_name", "Precursor Watch (demo)", "Notifier named in takedown notices (DSA Art. 16(2)(c)).", str),
-    Setting("notifier_email", "notices@example.invalid", "Notifier e-mail given in takedown notices (DSA Art. 16(2)(c)).", str),
-    Setting("model_dir", "", "Trained spaCy detector directory; empty = `<data_dir>/model` (trained on first use).", str),
-    Setting("ledger_key_file", "", "Ed25519 private key (PEM) that signs the ledger's tree heads and audit manifests; empty = `<data_dir>/ledger/signing_key.pem` (`pwatch keys init`).", str),
-    Setting("log_level", "INFO", "Logging level of commands and crawls (DEBUG also shows tracebacks).", _log_level),
-)
-
-_BY_NAME = {s.name: s for s in SETTINGS}
+Count = Annotated[int, _at_least(1)]
+Share = Annotated[float, _check(lambda v: None if 0.0 <= v <= 1.0 else f"must lie between 0 and 1, got {v}")]
+Positive = Annotated[float, _check(lambda v: None if v > 0 else f"must be greater than 0, got {v}")]
+Port = Annotated[int, _check(lambda v: None if 0 <= v <= 65535 else f"must be a TCP port from 0 to 65535, got {v}")]
+Switch = Annotated[bool, BeforeValidator(_bool)]
 
 
-class Settings:
-    """Resolved settings; attribute access by setting name."""
+class Settings(BaseSettings):
+    """Resolved settings (frozen); `load_settings` builds it from its sources."""
 
-    def __init__(self, values: dict[str, Any]):
-        self._values = values
+    model_config = SettingsConfigDict(env_prefix="PWATCH_", case_sensitive=False, extra="forbid", frozen=True)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    data_dir: str = Field("var", description="Folder for the tracking database, evidence, reports and fixture state.")
+    database_url: Annotated[str, BeforeValidator(_database_url)] = Field(
+        "", description="SQLAlchemy URL of the tracking database; empty = SQLite file `<data_dir>/pwatch.db`.")
+    seed: int = Field(7, description="Seed of the simulated marketplace world.")
+    world_start: dt.date = Field(dt.date(2026, 11, 1), description="First day of the simulated world (ISO date).")
+    world_days: Count = Field(30, description="Number of days the simulated world runs.")
+    scale: Count = Field(1000, description="Number of listings in the simulated world, over all platforms.")
+    fixture_host_prefix: Annotated[str, _check(_host_prefix)] = Field(
+        "127.0.0", description="Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`.")
+    fixture_port: Port = Field(8470, description="TCP port every fixture platform listens on (0 = pick a free one).")
+    faults: str = Field("none", description="Fault profile of the fixture world: `none`, `flaky` or `hostile`.")
+    platforms: str = Field(",".join(PLATFORMS), description="Comma-separated platforms the daily run crawls.")
+    embedded_world: Switch = Field(True, description="The daily run moves the embedded fixture world to each logical "
+                                   "date (off for real marketplaces).")
+    daily_schedule: str = Field("@daily", description="Schedule of the `pwatch_daily` DAG (cron or preset); empty = "
+                                "triggered runs only.")
+    crawl_shards: str = Field("", description="Platforms whose daily crawl is split over several workers, e.g. "
+                              "`chemdir=2,mercado=3`.")
+    absence_k: Count = Field(2, description="Consecutive healthy crawls a listing must be missing before it counts as "
+                             "removed.")
+    crawl_error_threshold: Share = Field(0.2, description="Share of failed fetches above which a crawl is unhealthy "
+                                         "and never counts toward absence.")
+    auto_confirm: Switch = Field(False, description="Confirm every flag without analyst review (demo only; `pwatch run` "
+                                 "turns it on).")
+    notice_overdue_days: Count = Field(7, description="Days after which a notice without verified removal is overdue.")
+    notice_deadline_seconds: Positive = Field(30.0, description="Whole-request deadline of one notice POST (connect, "
+                                              "send, answer), seconds.")
+    notice_answer_max_bytes: Annotated[int, _at_least(1024)] = Field(
+        65536, description="Largest notice answer read from a platform; a longer one fails that notice.")
+    notifier_name: str = Field("Precursor Watch (demo)", description="Notifier named in takedown notices (DSA Art. "
+                               "16(2)(c)).")
+    notifier_email: str = Field("notices@example.invalid", description="Notifier e-mail given in takedown notices (DSA "
+                                "Art. 16(2)(c)).")
+    model_dir: str = Field("", description="Trained spaCy detector directory; empty = `<data_dir>/model` (trained on "
+                           "first use).")
+    ledger_key_file: str = Field("", description="Ed25519 private key (PEM) that signs the ledger's tree heads and audit "
+                                 "manifests; empty = `<data_dir>/ledger/signing_key.pem` (`pwatch keys init`).")
+    log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
+        "INFO", description="Logging level of commands and crawls (DEBUG also shows tracebacks).")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `load_settings` reads and checks every source itself (to name a bad value's origin) and
+        # passes the merged values in; the model must not read the process environment again.
+        return (init_settings,)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        return self.model_dump()
 
     @property
     def data_path(self) -> Path:
@@ -145,38 +156,67 @@ class Settings:
         return Path(self.model_dir) if self.model_dir else self.data_path / "model"
 
     def with_overrides(self, **overrides: Any) -> "Settings":
-        values = dict(self._values)
-        for name, raw in overrides.items():
+        """Command-line values (None = not given) over these settings."""
+        given = {name: _coerce(name, raw, "option") for name, raw in overrides.items() if raw is not None}
+        return self.model_copy(update=given)
+
+
+class Setting(NamedTuple):
+    """One setting as README.md documents it."""
+
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(name, info.default, info.description or "") for name, info in Settings.model_fields.items()
+)
+_FIELDS: dict[str, FieldInfo] = dict(Settings.model_fields)
+_ADAPTERS = {name: TypeAdapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+             for name, info in _FIELDS.items()}
+
+
+def _coerce(name: str, raw: Any, origin: str) -> Any:
+    """`raw` validated as setting `name`; a bad value is a ConfigError naming setting and origin.
+
+    Text (environment, options, quoted TOML) is parsed; typed TOML values must have the setting's
+    type (`absence_k = true` is not a count), except that a whole number is a valid float."""
+    strict = not isinstance(raw, str) and not (_FIELDS[name].annotation is float and type(raw) is int)
+    strict = strict and name not in ("log_level", "database_url", "auto_confirm", "embedded_world")
+    try:
+        return _ADAPTERS[name].validate_python(raw, strict=strict)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["type"] != "value_error":
+            message = f"{message}, got {raw!r}"
+        raise ConfigError(f"setting {name} from {origin}: {message}") from None
+
+
+class _Environ(EnvSettingsSource):
+    """`PWATCH_<NAME>` variables from a given mapping (the process environment by default)."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+    def variables(self) -> dict[str, tuple[str, Any]]:
+        """setting name -> (variable name, raw text) for every variable set."""
+        found = {}
+        for name, info in _FIELDS.items():
+            raw, _key, _complex = self.get_field_value(info, name)
             if raw is not None:
-                values[name] = _coerce(_BY_NAME[name], raw, "option")
-        return Settings(values)
-
-
-def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
-    value = _parse(setting, raw, origin)
-    problem = setting.check(value)
-    if problem:
-        raise ConfigError(f"setting {setting.name} from {origin}: {problem}")
-    return value
-
-
-def _parse(setting: Setting, raw: Any, origin: str) -> Any:
-    if isinstance(raw, str) or setting.parse in (_date, _log_level, _database_url):
-        try:
-            return setting.parse(raw)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"setting {setting.name} from {origin}: {exc}") from None
-    expected = type(setting.default)
-    if expected is float and isinstance(raw, int) and not isinstance(raw, bool):
-        return float(raw)
-    if not isinstance(raw, expected) or (isinstance(raw, bool) and expected is not bool):
-        raise ConfigError(f"setting {setting.name} from {origin}: expected {expected.__name__}, got {raw!r}")
-    return raw
+                found[name] = (f"PWATCH_{name.upper()}", raw)
+        return found
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = TomlConfigSettingsSource(Settings, toml_file=path)()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -185,30 +225,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: nested too deeply") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    unknown = sorted(set(data) - set(_BY_NAME))
+    unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
     return data
 
 
-def load_settings(data_dir: str | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+def load_settings(data_dir: str | None = None, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Resolve every setting; `data_dir` and `overrides` are command-line values (None = unset)."""
-    env = os.environ if environ is None else environ
-    values = {s.name: s.default for s in SETTINGS}
-    chosen_dir = data_dir or env.get("PWATCH_DATA_DIR") or values["data_dir"]
+    env = _Environ(os.environ if environ is None else environ).variables()
+    values: dict[str, Any] = {}
+    chosen_dir = data_dir or (env["data_dir"][1] if "data_dir" in env else _FIELDS["data_dir"].default)
     for candidate in (Path(chosen_dir) / "pwatch.toml", Path("pwatch.toml")):
         if candidate.is_file():
             for name, raw in _read_toml(candidate).items():
-                values[name] = _coerce(_BY_NAME[name], raw, str(candidate))
+                values[name] = _coerce(name, raw, str(candidate))
             break
-    for setting in SETTINGS:
-        key = f"PWATCH_{setting.name.upper()}"
-        if key in env:
-            values[setting.name] = _coerce(setting, env[key], f"environment {key}")
+    for name, (key, raw) in env.items():
+        values[name] = _coerce(name, raw, f"environment {key}")
     if data_dir:
         values["data_dir"] = data_dir
-    _check_data_dir(Path(values["data_dir"]))
-    return Settings(values).with_overrides(**overrides)
+    _check_data_dir(Path(values.get("data_dir", _FIELDS["data_dir"].default)))
+    return Settings(**values).with_overrides(**overrides)
 
 
 def _check_data_dir(path: Path) -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from precursor_watch.errors import ConfigError, ServiceError
+from precursor_watch.platforms import control_base_url
 from precursor_watch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,17 +31,11 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
-    """A session in one transaction on the tracking database (commit on success)."""
-    from sqlalchemy.orm import Session
+    """A session in one transaction on the settings' tracking database (`storage.db.session_scope`)."""
+    from precursor_watch.storage.db import session_scope
 
-    from precursor_watch.storage.db import make_engine
-
-    engine = make_engine(settings.db_url)
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        yield session
 
 
 def upgrade_database(settings: Settings) -> None:
@@ -80,7 +75,7 @@ def crawl_target(settings: Settings, target: str, day: dt.date) -> dict:
 
 
 def control_url(settings: Settings) -> str:
-    return f"http://{settings.fixture_host_prefix}.10:{settings.fixture_port}"
+    return control_base_url(settings.fixture_host_prefix, settings.fixture_port)
 
 
 def set_world_date(settings: Settings, day: dt.date) -> None:

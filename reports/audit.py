@@ -3,8 +3,9 @@ definition, a drill-down of the listings (and evidence hashes) behind each numbe
 (file, record id, target URI, payload hash) every counted event cites, and a SHA-256 manifest of
 every exported file.
 
-Numbers and drill-downs both come from `storage.stats` (`compute_stats` / `explain_all`), the same
-single computation `pwatch stats` prints, so a number and its drill-down cannot disagree.
+Numbers and drill-downs both come from one computation of `storage.stats`'s members (the one
+`pwatch stats` prints), so a number and its drill-down cannot disagree; units and definitions come
+from the registry `storage.statistics`.
 """
 
 from __future__ import annotations
@@ -23,32 +24,8 @@ from precursor_watch.reports.html import Html, join, page, table, tag
 from precursor_watch.reports.manifest import MANIFEST_NAME, write_manifest
 from precursor_watch.reports.safe import safe_name, write_csv
 from precursor_watch.storage.models import Event
-
-# What each number means, in words an auditor can check against the drill-down (see the module
-# docstring of storage/stats.py, which is the implementation). Cohort R = listings whose first
-# `reported` event lies in the period.
-DEFINITIONS = {
-    "flagged": "Distinct listings with a `flagged` event (detector flagged an offer) in the period.",
-    "confirmed": "Distinct listings an analyst confirmed (a `confirmed` event) in the period.",
-    "dismissed": "Distinct listings an analyst dismissed (a `dismissed` event) in the period.",
-    "reported": "Distinct listings whose first `reported` event (sent in a notice) lies in the period: cohort R.",
-    "removed": "Distinct listings with a `removal_observed` event in the period, whatever the cause (an explicit gone page in a healthy crawl, a closure, or K consecutive healthy crawls without the listing).",
-    "removal_rate": "Share of cohort R with a `removal_observed` event after the first report, up to the end of the period.",
-    "median_hours_to_removal": "Median, over the removed listings of cohort R, of the hours from the first report to the first observed removal after it.",
-    "p90_hours_to_removal": "90th percentile (nearest rank) of the same hours from report to observed removal.",
-    "removed_within_1d": "Share of cohort R removed within 24 hours of the report.",
-    "removed_within_7d": "Share of cohort R removed within 168 hours (7 days) of the report.",
-    "removed_within_30d": "Share of cohort R removed within 720 hours (30 days) of the report.",
-    "stay_down_rate_15d": "Of listings first removed in the period at least 15 days before its end, the share with no `reappeared` or `relisted_as` event in the 15 days after removal.",
-    "stay_down_rate_30d": "As stay_down_rate_15d with a 30-day window.",
-    "reappeared": "Distinct listings seen live again at the same URL after an observed removal (`reappeared` event) in the period.",
-    "relisted": "Distinct new listings linked as relistings of an earlier listing (`relisted_as` event) in the period; grouped by the original's platform.",
-    "repeat_offenders": "Accounts with at least 3 distinct listings removed in the period.",
-    "accounts_closed": "Seller accounts whose closure was observed (`account_closed` event) in the period.",
-    "stores_closed": "Stores whose closure was observed (`store_closed` event) in the period.",
-    "platforms_closed": "Platforms whose closure was observed (`platform_closed` event) in the period.",
-    "items_reported": "(notice, listing) pairs of the notices sent in the period.",
-}
+from precursor_watch.storage.statistics import DEFINITIONS, METRICS, UNITS
+from precursor_watch.storage.stats import explain_members, load_event_log
 
 DRILL_FIELDS = ["metric", "group", "subject", "id", "platform", "listing_key", "url", "counted", "value",
                 "evidence_events", "evidence_sha256", "evidence_records"]
@@ -70,13 +47,11 @@ def _period(session: Session, date_from: dt.date | None, date_to: dt.date | None
 
 
 def collect(session: Session, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
-    from precursor_watch.storage.stats import METRICS, UNITS, explain_all
-
-    per_platform = stats.compute(session, date_from, date_to, by="platform")
-    groups: dict[str, dict[str, Any]] = {"total": per_platform["total"], **per_platform["groups"]}
+    period = stats.period_statistics(load_event_log(session, date_to), date_from, date_to)
+    groups: dict[str, dict[str, Any]] = {"total": period.total, **period.per_platform}
     drill: list[dict[str, Any]] = []
-    for by, names in ((None, ["total"]), ("platform", [g for g in groups if g != "total"])):
-        members = explain_all(session, date_from, date_to, by)
+    for by, names in ((None, ["total"]), ("platform", list(period.per_platform))):
+        members = explain_members(session, period.members[by])
         for group in names:
             for metric in METRICS:
                 for member in members.get(group, {}).get(metric, []):
@@ -177,15 +152,11 @@ def render(data: dict[str, Any]) -> str:
 def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
     """Write the audit folder; return its index.html. Missing dates default to the first / last
     event date in the database."""
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
 
-    engine = make_engine(settings.db_url)
-    try:
-        with Session(engine) as session:
-            date_from, date_to = _period(session, date_from, date_to)
-            data = collect(session, date_from, date_to)
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        date_from, date_to = _period(session, date_from, date_to)
+        data = collect(session, date_from, date_to)
     if out_dir is None:
         out_dir = Path(settings.data_path) / "audit" / safe_name(f"{date_from.isoformat()}_{date_to.isoformat()}")
     out_dir = Path(out_dir)

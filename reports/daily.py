@@ -21,6 +21,8 @@ from precursor_watch.reports.html import Html, join, link, page, table, tag
 from precursor_watch.reports.safe import safe_name, write_csv
 from precursor_watch.storage.kinds import EventKind
 from precursor_watch.ledger.heads import HEADS_NAME, write_heads
+from precursor_watch.storage.db import session_scope
+from precursor_watch.storage.stats import load_event_log
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
 DAY_NUMBERS = (
@@ -71,23 +73,12 @@ CHANGE_LABELS = {
 }
 
 
-def _session(settings: Any):
-    from precursor_watch.storage.db import make_engine
-
-    engine = make_engine(settings.db_url)
-    return engine, Session(engine)
-
-
 def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     """Write the day's report folder and regenerate the reports index; return the day's index.html."""
     folder = Path(settings.data_path) / "reports" / safe_name(day.isoformat())
     folder.mkdir(parents=True, exist_ok=True)
-    engine, session = _session(settings)
-    try:
-        with session:
-            data = collect(session, day, int(settings.notice_overdue_days))
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        data = collect(session, day, int(settings.notice_overdue_days))
     write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
     write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))
     (folder / "flags.json").write_text(json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
@@ -100,10 +91,11 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
 def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]:
     first = queries.first_event_day(session) or day
     first = min(first, day)
-    numbers = stats.compute(session, day, day)["total"]
+    # One read of the event log and one member computation: the day's numbers are read off the
+    # period's members.
+    period = stats.period_statistics(load_event_log(session, day), first, day)
+    numbers = stats.day_counts(period, day, tuple(key for key, _ in DAY_NUMBERS))
     overdue = queries.overdue_notices(session, day, overdue_days)
-    period = stats.compute(session, first, day)
-    per_platform = stats.compute(session, first, day, by="platform")["groups"]
     per_day = dict(queries.events_per_day(session, EventKind.FLAGGED, day))
     days = [first + dt.timedelta(days=i) for i in range((day - first).days + 1)]
     return {
@@ -117,8 +109,8 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
         "failed_detections": queries.failed_detections_on(session, day),
         "changes": queries.changes_on(session, day),
         "flags_per_day": [(d, per_day.get(d, 0)) for d in days],
-        "funnel": period["total"],
-        "per_platform": per_platform,
+        "funnel": period.total,
+        "per_platform": period.per_platform,
         "quarantined": queries.quarantined_on(session, day),
     }
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import logging
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from precursor_watch.storage.errors import StorageError
 
@@ -94,8 +96,28 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+@contextmanager
+def session_scope(bind: Engine | str, *, read_only: bool = False) -> Iterator[Session]:
+    """The one way code opens the tracking database for a unit of work: one session in one
+    transaction, committed when the block ends, rolled back when it raises.
+
+    `bind` is a URL (an engine is made by `make_engine` and disposed afterwards) or an engine a
+    caller keeps across several transactions (the crawl pipeline, notice sending between HTTP
+    calls). `read_only` (URL only): the engine is opened read-only and nothing is committed."""
+    if isinstance(bind, str):
+        engine = make_engine(bind, read_only=read_only)
+        try:
+            with session_scope(engine, read_only=read_only) as session:
+                yield session
+        finally:
+            engine.dispose()
+        return
+    with Session(bind, expire_on_commit=False) as session:
+        if read_only:
+            yield session  # autobegun on first use; ends with a rollback on close
+        else:
+            with session.begin():
+                yield session
 
 
 def alembic_config(url: str):

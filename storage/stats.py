@@ -29,7 +29,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,49 +37,11 @@ from sqlalchemy.orm import Session
 from precursor_watch.storage.bulk import one_of
 from precursor_watch.storage.kinds import EventKind
 from precursor_watch.storage.models import Account, Event, Listing, Notice, NoticeListing, Platform, Store
+from precursor_watch.storage.statistics import BY_NAME, METRICS, REPEAT_OFFENDER_REMOVALS, STATISTICS, UNITS
 
-METRICS = (
-    "flagged", "confirmed", "dismissed", "reported", "removed", "removal_rate",
-    "median_hours_to_removal", "p90_hours_to_removal", "removed_within_1d", "removed_within_7d",
-    "removed_within_30d", "stay_down_rate_15d", "stay_down_rate_30d", "reappeared", "relisted",
-    "repeat_offenders", "accounts_closed", "stores_closed", "platforms_closed", "items_reported",
-)
-UNITS = {
-    **{m: "listings" for m in ("flagged", "confirmed", "dismissed", "reported", "removed", "reappeared", "relisted")},
-    **{m: "share of listings (0-1)" for m in ("removal_rate", "removed_within_1d", "removed_within_7d",
-                                               "removed_within_30d", "stay_down_rate_15d", "stay_down_rate_30d")},
-    "median_hours_to_removal": "hours",
-    "p90_hours_to_removal": "hours",
-    "repeat_offenders": "accounts",
-    "accounts_closed": "accounts",
-    "stores_closed": "stores",
-    "platforms_closed": "platforms",
-    "items_reported": "notice items",
-}
-DEFINITIONS = {
-    "flagged": "distinct listings with a flagged event in the period",
-    "confirmed": "distinct listings confirmed in the period (by an analyst, or automatically under the demo auto-confirm policy)",
-    "dismissed": "distinct listings dismissed on review in the period",
-    "reported": "listings whose first report (notice) falls in the period (cohort R)",
-    "removed": "distinct listings with a verified removal in the period",
-    "removal_rate": "share of R removed after the first report, by the end of the period",
-    "median_hours_to_removal": "median hours from first report to the first verified removal after it, over removed listings of R",
-    "p90_hours_to_removal": "90th percentile (nearest rank) of the same hours",
-    "removed_within_1d": "share of R removed within 24 hours of the report",
-    "removed_within_7d": "share of R removed within 168 hours of the report",
-    "removed_within_30d": "share of R removed within 720 hours of the report",
-    "stay_down_rate_15d": "of listings first removed in the period at least 15 days before its end, share not reappeared or relisted within 15 days",
-    "stay_down_rate_30d": "of listings first removed in the period at least 30 days before its end, share not reappeared or relisted within 30 days",
-    "reappeared": "distinct listings back at the same URL after a removal, in the period",
-    "relisted": "distinct new listings linked as relistings in the period (grouped by the original)",
-    "repeat_offenders": "accounts with at least 3 distinct listings removed in the period",
-    "accounts_closed": "account closures observed in the period",
-    "stores_closed": "store closures observed in the period",
-    "platforms_closed": "platform closures observed in the period",
-    "items_reported": "(notice, listing) pairs of notices sent in the period",
-}
+__all__ = ["METRICS", "UNITS", "compute_members", "compute_stats", "explain", "explain_all", "load_event_log"]
+
 BY = (None, "platform", "account", "store")
-REPEAT_OFFENDER_REMOVALS = 3
 NONE_GROUP = "(none)"
 
 
@@ -111,8 +73,24 @@ class _Ev:
     evidence_uri: str | None
 
 
-def _in(on: dt.date, lo: dt.date | None, hi: dt.date | None) -> bool:
-    return (lo is None or on >= lo) and (hi is None or on <= hi)
+class NoticeItem(NamedTuple):
+    """One (notice, listing) pair with the listing's place, dated by the notice."""
+
+    notice_id: int
+    listing_id: int
+    sent_at: dt.datetime
+    platform_id: int
+    account_id: int | None
+    store_id: int | None
+
+
+@dataclass(frozen=True)
+class Period:
+    date_from: dt.date | None
+    date_to: dt.date | None
+
+    def __contains__(self, on: dt.date) -> bool:
+        return (self.date_from is None or on >= self.date_from) and (self.date_to is None or on <= self.date_to)
 
 
 def p90(values: list[float]) -> float:
@@ -137,6 +115,56 @@ class _Names:
         return (self.account if by == "account" else self.store)[ident]
 
 
+@dataclass
+class EventLog:
+    """The events up to a date, read once: every period and grouping of a report is computed from it."""
+
+    events: list[_Ev]
+    per_listing: dict[int, list[_Ev]]
+    notice_items: list[NoticeItem]
+    names: _Names
+
+
+def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
+    stmt = select(Event.id, Event.kind, Event.occurred_on, Event.occurred_at, Event.platform_id, Event.account_id,
+                  Event.store_id, Event.listing_id, Event.related_listing_id, Event.evidence_sha256, Event.evidence_file,
+                  Event.evidence_record, Event.evidence_uri).order_by(Event.id)
+    if date_to is not None:
+        stmt = stmt.where(Event.occurred_on <= date_to)
+    events = [_Ev(*row) for row in session.execute(stmt)]
+    per_listing: dict[int, list[_Ev]] = defaultdict(list)
+    for e in events:
+        if e.listing_id is not None:
+            per_listing[e.listing_id].append(e)
+    rows = session.execute(
+        select(NoticeListing.notice_id, NoticeListing.listing_id, Notice.sent_at, Listing.platform_id, Listing.account_id, Listing.store_id)
+        .join(Notice, Notice.id == NoticeListing.notice_id)
+        .join(Listing, Listing.id == NoticeListing.listing_id)
+        .order_by(NoticeListing.notice_id, NoticeListing.listing_id)
+    )
+    return EventLog(events, per_listing, [NoticeItem(*row) for row in rows], _Names(session))
+
+
+# group -> member list name (`Statistic.members`) -> members
+Members = dict[str, dict[str, list[Member]]]
+
+
+class _Sink:
+    """Files each member under its group in every requested grouping at once."""
+
+    def __init__(self, names: _Names, bys: tuple[str | None, ...]):
+        self.names = names
+        self.out: dict[str | None, Members] = {by: defaultdict(lambda: defaultdict(list)) for by in bys}
+
+    def groups(self, e: _Ev, entity_event: bool = False) -> list[tuple[str | None, str]]:
+        keys = [(by, self.names.key(by, e, entity_event)) for by in self.out]
+        return [(by, g) for by, g in keys if g is not None]
+
+    def add(self, e: _Ev, metric: str, member: Member, entity_event: bool = False) -> None:
+        for by, g in self.groups(e, entity_event):
+            self.out[by][g][metric].append(member)
+
+
 def _evidence(e: _Ev) -> dict[str, Any]:
     """One event behind a number with the WARC record it cites: identical pages (one generic 404
     body for many listings) share a hash, never a record."""
@@ -144,147 +172,167 @@ def _evidence(e: _Ev) -> dict[str, Any]:
             "warc_file": e.evidence_file, "warc_record_id": e.evidence_record, "target_uri": e.evidence_uri}
 
 
-def _members(session: Session, date_from: dt.date | None, date_to: dt.date | None, by: str | None) -> dict[str, dict[str, list[Member]]]:
-    """group -> metric -> members; the single computation behind numbers and drill-downs."""
-    if by not in BY:
-        raise ValueError(f"by must be one of platform, account, store; got {by!r}")
-    names = _Names(session)
-    stmt = select(Event.id, Event.kind, Event.occurred_on, Event.occurred_at, Event.platform_id, Event.account_id,
-                  Event.store_id, Event.listing_id, Event.related_listing_id, Event.evidence_sha256, Event.evidence_file,
-                  Event.evidence_record, Event.evidence_uri).order_by(Event.id)
-    if date_to is not None:
-        stmt = stmt.where(Event.occurred_on <= date_to)
-    events = [_Ev(*row) for row in session.execute(stmt)]
-    horizon = date_to or max((e.on for e in events), default=None)  # stay-down windows must end by it
-    out: dict[str, dict[str, list[Member]]] = defaultdict(lambda: defaultdict(list))
-    per_listing: dict[int, list[_Ev]] = defaultdict(list)
+def _event_counts(lid: int, evs: list[_Ev], period: Period, sink: _Sink) -> None:
+    """flagged / confirmed / dismissed / removed / reappeared: listings with such an event in the period."""
+    for metric in ("flagged", "confirmed", "dismissed", "removed", "reappeared"):
+        wanted = EventKind.REMOVAL_OBSERVED if metric == "removed" else EventKind(metric)
+        hits = [e for e in evs if e.kind == wanted and e.on in period]
+        if hits:
+            sink.add(hits[0], metric, Member("listing", lid, evidence=[_evidence(h) for h in hits]))
+
+
+def _report_cohort(lid: int, evs: list[_Ev], period: Period, sink: _Sink) -> None:
+    """Cohort R (first report in the period) and how long each of its listings took to go."""
+    first = next((e for e in evs if e.kind == EventKind.REPORTED), None)
+    if first is None or first.on not in period:
+        return
+    sink.add(first, "reported", Member("listing", lid, evidence=[_evidence(first)]))
+    removal = next((e for e in evs if e.kind == EventKind.REMOVAL_OBSERVED and e.id > first.id), None)
+    hours = (removal.at - first.at).total_seconds() / 3600 if removal else None
+    cited = [_evidence(first)] + ([_evidence(removal)] if removal else [])
+    sink.add(first, "removal_rate", Member("listing", lid, counted=removal is not None, value=hours, evidence=cited))
+    if removal is not None:
+        sink.add(first, "hours_to_removal", Member("listing", lid, value=hours, evidence=cited))
+    for days in (1, 7, 30):
+        sink.add(first, f"removed_within_{days}d",
+                 Member("listing", lid, counted=hours is not None and hours <= 24 * days, value=hours, evidence=cited))
+
+
+def _stay_down(lid: int, evs: list[_Ev], period: Period, horizon: dt.date | None, sink: _Sink) -> None:
+    """Whether the first removal in the period held for 15 / 30 days (windows ending by `horizon`)."""
+    first_removal = next((e for e in evs if e.kind == EventKind.REMOVAL_OBSERVED and e.on in period), None)
+    if first_removal is None or horizon is None:
+        return
+    for days in (15, 30):
+        end = first_removal.on + dt.timedelta(days=days)
+        if end > horizon:
+            continue  # window not over yet: cannot tell
+        back = [e for e in evs if e.kind in (EventKind.REAPPEARED, EventKind.RELISTED_AS) and first_removal.on < e.on <= end]
+        sink.add(first_removal, f"stay_down_rate_{days}d",
+                 Member("listing", lid, counted=not back, evidence=[_evidence(x) for x in [first_removal, *back]]))
+
+
+def _relisted(evs: list[_Ev], period: Period, sink: _Sink) -> None:
+    for e in evs:
+        if e.kind == EventKind.RELISTED_AS and e.on in period:
+            sink.add(e, "relisted", Member("listing", e.related_listing_id, evidence=[_evidence(e)]))
+
+
+def _repeat_offenders(events: list[_Ev], period: Period, sink: _Sink) -> None:
+    """Accounts with enough distinct removed listings, counted within each group's removal events."""
+    removed_by_account: dict[tuple[str | None, str, int], dict[int, _Ev]] = defaultdict(dict)
     for e in events:
-        if e.listing_id is not None:
-            per_listing[e.listing_id].append(e)
-
-    def add(e: _Ev, metric: str, member: Member, entity_event: bool = False) -> None:
-        g = names.key(by, e, entity_event)
-        if g is not None:
-            out[g][metric].append(member)
-
-    for lid, evs in per_listing.items():
-        for metric, wanted in (("flagged", EventKind.FLAGGED), ("confirmed", EventKind.CONFIRMED),
-                               ("dismissed", EventKind.DISMISSED), ("removed", EventKind.REMOVAL_OBSERVED),
-                               ("reappeared", EventKind.REAPPEARED)):
-            hits = [e for e in evs if e.kind == wanted and _in(e.on, date_from, date_to)]
-            if hits:
-                add(hits[0], metric, Member("listing", lid, evidence=[_evidence(h) for h in hits]))
-        reports = [e for e in evs if e.kind == EventKind.REPORTED]
-        if reports and _in(reports[0].on, date_from, date_to):
-            first = reports[0]
-            add(first, "reported", Member("listing", lid, evidence=[_evidence(first)]))
-            removal = next((e for e in evs if e.kind == EventKind.REMOVAL_OBSERVED and e.id > first.id), None)
-            hours = (removal.at - first.at).total_seconds() / 3600 if removal else None
-            ev_list = [_evidence(first)] + ([_evidence(removal)] if removal else [])
-            add(first, "removal_rate", Member("listing", lid, counted=removal is not None, value=hours, evidence=ev_list))
-            if removal is not None:
-                add(first, "hours_to_removal", Member("listing", lid, value=hours, evidence=ev_list))
-            for days in (1, 7, 30):
-                add(first, f"removed_within_{days}d",
-                    Member("listing", lid, counted=hours is not None and hours <= 24 * days, value=hours, evidence=ev_list))
-        removals = [e for e in evs if e.kind == EventKind.REMOVAL_OBSERVED and _in(e.on, date_from, date_to)]
-        if removals and horizon is not None:
-            first_removal = removals[0]
-            for days in (15, 30):
-                end = first_removal.on + dt.timedelta(days=days)
-                if end > horizon:
-                    continue  # window not over yet: cannot tell
-                back = [e for e in evs if e.kind in (EventKind.REAPPEARED, EventKind.RELISTED_AS) and first_removal.on < e.on <= end]
-                add(first_removal, f"stay_down_rate_{days}d",
-                    Member("listing", lid, counted=not back, evidence=[_evidence(x) for x in [first_removal, *back]]))
-        for e in evs:
-            if e.kind == EventKind.RELISTED_AS and _in(e.on, date_from, date_to):
-                add(e, "relisted", Member("listing", e.related_listing_id, evidence=[_evidence(e)]))
-
-    # accounts with >= 3 distinct removed listings (within each group's removal events)
-    removed_by_account: dict[tuple[str, int], dict[int, _Ev]] = defaultdict(dict)
-    for e in events:
-        if e.kind == EventKind.REMOVAL_OBSERVED and e.account_id is not None and _in(e.on, date_from, date_to):
-            g = names.key(by, e)
-            if g is not None:
-                removed_by_account[(g, e.account_id)].setdefault(e.listing_id, e)
-    for (g, account_id), removed in removed_by_account.items():
+        if e.kind == EventKind.REMOVAL_OBSERVED and e.account_id is not None and e.on in period:
+            for by, g in sink.groups(e):
+                removed_by_account[(by, g, e.account_id)].setdefault(e.listing_id, e)
+    for (by, g, account_id), removed in removed_by_account.items():
         if len(removed) >= REPEAT_OFFENDER_REMOVALS:
-            out[g]["repeat_offenders"].append(
+            sink.out[by][g]["repeat_offenders"].append(
                 Member("account", account_id, value=len(removed), evidence=[_evidence(e) for e in removed.values()])
             )
+
+
+_CLOSED_SUBJECT = {EventKind.ACCOUNT_CLOSED: "account", EventKind.STORE_CLOSED: "store", EventKind.PLATFORM_CLOSED: "platform"}
+
+
+def _closures(events: list[_Ev], period: Period, sink: _Sink) -> None:
     for e in events:
-        if e.kind in (EventKind.ACCOUNT_CLOSED, EventKind.STORE_CLOSED, EventKind.PLATFORM_CLOSED) and _in(e.on, date_from, date_to):
-            subject, ident = {EventKind.ACCOUNT_CLOSED: ("account", e.account_id), EventKind.STORE_CLOSED: ("store", e.store_id),
-                              EventKind.PLATFORM_CLOSED: ("platform", e.platform_id)}[e.kind]
-            add(e, e.kind.replace("_closed", "s_closed"), Member(subject, ident, evidence=[_evidence(e)]), entity_event=True)
-
-    # notice items: one per (notice, listing), dated by the notice
-    rows = session.execute(
-        select(NoticeListing.notice_id, NoticeListing.listing_id, Notice.sent_at, Listing.platform_id, Listing.account_id, Listing.store_id)
-        .join(Notice, Notice.id == NoticeListing.notice_id)
-        .join(Listing, Listing.id == NoticeListing.listing_id)
-        .order_by(NoticeListing.notice_id, NoticeListing.listing_id)
-    )
-    for notice_id, lid, sent_at, pid, aid, sid in rows:
-        if _in(sent_at.date(), date_from, date_to):
-            pseudo = _Ev(0, "notice", sent_at.date(), sent_at, pid, aid, sid, lid, None, None, None, None, None)
-            add(pseudo, "items_reported", Member("listing", lid, evidence=[{"event": "notice", "notice_id": notice_id, "on": sent_at.date().isoformat()}]))
-    return out
+        if e.kind in _CLOSED_SUBJECT and e.on in period:
+            subject = _CLOSED_SUBJECT[e.kind]
+            ident = {"account": e.account_id, "store": e.store_id, "platform": e.platform_id}[subject]
+            sink.add(e, f"{subject}s_closed", Member(subject, ident, evidence=[_evidence(e)]), entity_event=True)
 
 
-def _numbers(metrics: dict[str, list[Member]]) -> dict[str, Any]:
-    res: dict[str, Any] = {}
-    for m in ("flagged", "confirmed", "dismissed", "reported", "removed", "reappeared", "relisted",
-              "repeat_offenders", "accounts_closed", "stores_closed", "platforms_closed", "items_reported"):
-        members = metrics.get(m, [])
-        res[m] = len(members) if m == "items_reported" else len({x.id for x in members})
-    for m in ("removal_rate", "removed_within_1d", "removed_within_7d", "removed_within_30d",
-              "stay_down_rate_15d", "stay_down_rate_30d"):
-        members = metrics.get(m, [])
-        res[m] = round(sum(x.counted for x in members) / len(members), 6) if members else None
-    hours = [x.value for x in metrics.get("hours_to_removal", [])]
-    res["median_hours_to_removal"] = round(statistics.median(hours), 3) if hours else None
-    res["p90_hours_to_removal"] = round(p90(hours), 3) if hours else None
-    return {m: res[m] for m in METRICS}
+def _notice_items(items: list[NoticeItem], period: Period, sink: _Sink) -> None:
+    """One member per (notice, listing), dated by the notice."""
+    for item in items:
+        on = item.sent_at.date()
+        if on in period:
+            pseudo = _Ev(0, "notice", on, item.sent_at, item.platform_id, item.account_id, item.store_id,
+                         item.listing_id, None, None, None, None, None)
+            sink.add(pseudo, "items_reported", Member("listing", item.listing_id, evidence=[
+                {"event": "notice", "notice_id": item.notice_id, "on": on.isoformat()}]))
+
+
+def compute_members(log: EventLog, date_from: dt.date | None, date_to: dt.date | None,
+                    bys: tuple[str | None, ...] = (None,)) -> dict[str | None, Members]:
+    """by -> group -> member list -> members, for every grouping in `bys` in one pass; the single
+    computation behind numbers and drill-downs."""
+    for by in bys:
+        if by not in BY:
+            raise ValueError(f"by must be one of platform, account, store; got {by!r}")
+    period = Period(date_from, date_to)
+    horizon = date_to or max((e.on for e in log.events), default=None)  # stay-down windows must end by it
+    sink = _Sink(log.names, bys)
+    for lid, evs in log.per_listing.items():
+        _event_counts(lid, evs, period, sink)
+        _report_cohort(lid, evs, period, sink)
+        _stay_down(lid, evs, period, horizon, sink)
+        _relisted(evs, period, sink)
+    _repeat_offenders(log.events, period, sink)
+    _closures(log.events, period, sink)
+    _notice_items(log.notice_items, period, sink)
+    return sink.out
+
+
+def _members(session: Session, date_from: dt.date | None, date_to: dt.date | None, by: str | None) -> Members:
+    return compute_members(load_event_log(session, date_to), date_from, date_to, (by,))[by]
+
+
+_AGGREGATES: dict[str, Callable[[list[Member]], Any]] = {
+    "distinct": lambda members: len({m.id for m in members}),
+    "pairs": len,
+    "share": lambda members: round(sum(m.counted for m in members) / len(members), 6) if members else None,
+    "median": lambda members: round(statistics.median([m.value for m in members]), 3) if members else None,
+    "p90": lambda members: round(p90([m.value for m in members]), 3) if members else None,
+}
+
+
+def numbers(metrics: dict[str, list[Member]]) -> dict[str, Any]:
+    """Every statistic of one group, in registry order, from its members."""
+    return {s.name: _AGGREGATES[s.aggregate](metrics.get(s.members, [])) for s in STATISTICS}
+
+
+def stats_result(members: dict[str | None, Members], by: str | None = None) -> dict[str, Any]:
+    """`{"total": {metric: value}, "groups": {name: {metric: value}}}` from `compute_members`
+    output that holds the total (by None) and, when `by` is given, that grouping."""
+    total = members[None].get("total", {})
+    groups = {g: numbers(ms) for g, ms in sorted(members[by].items())} if by is not None else {}
+    return {"total": numbers(total), "groups": groups}
 
 
 def compute_stats(session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None,
                   by: str | None = None) -> dict[str, Any]:
     """`{"total": {metric: value}, "groups": {name: {metric: value}}}` (groups empty when by=None)."""
-    total = _members(session, date_from, date_to, None).get("total", {})
-    groups = {}
-    if by is not None:
-        groups = {g: _numbers(ms) for g, ms in sorted(_members(session, date_from, date_to, by).items())}
-    return {"total": _numbers(total), "groups": groups}
+    bys = (None,) if by is None else (None, by)
+    return stats_result(compute_members(load_event_log(session, date_to), date_from, date_to, bys), by)
 
 
 def explain(session: Session, metric: str, date_from: dt.date | None = None, date_to: dt.date | None = None,
             by: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
     """The subjects behind one number, with their evidence hashes (for shares: `counted` says
     whether each one is in the numerator; for times: `value` is its hours)."""
-    if metric not in METRICS:
+    if metric not in BY_NAME:
         raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
-    members = _members(session, date_from, date_to, by).get(group or "total", {}).get(_member_key(metric), [])
+    members = _members(session, date_from, date_to, by).get(group or "total", {}).get(BY_NAME[metric].members, [])
     return _described(session, members)
+
+
+def explain_members(session: Session, raw: Members) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """group -> metric -> what `explain` returns for it, from one `compute_members` grouping."""
+    everyone = [m for metrics in raw.values() for members in metrics.values() for m in members]
+    info = _listing_info(session, everyone)
+    return {
+        group: {s.name: _described(session, metrics.get(s.members, []), info) for s in STATISTICS}
+        for group, metrics in raw.items()
+    }
 
 
 def explain_all(session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None,
                 by: str | None = None) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """group -> metric -> what `explain` returns for it, from one computation of every statistic
     (an audit drills into all of them; `explain` per metric and group would redo it each time)."""
-    raw = _members(session, date_from, date_to, by)
-    everyone = [m for metrics in raw.values() for members in metrics.values() for m in members]
-    info = _listing_info(session, everyone)
-    return {
-        group: {metric: _described(session, metrics.get(_member_key(metric), []), info) for metric in METRICS}
-        for group, metrics in raw.items()
-    }
-
-
-def _member_key(metric: str) -> str:
-    """The member list a statistic is computed from (the two percentiles share theirs)."""
-    return "hours_to_removal" if metric in ("median_hours_to_removal", "p90_hours_to_removal") else metric
+    return explain_members(session, _members(session, date_from, date_to, by))
 
 
 def _listing_info(session: Session, members: list[Member]) -> dict[int, dict[str, str]]:

@@ -22,19 +22,20 @@ FOLDERS = {"pwatch": "precursor_watch", "crawlers": "precursor_watch.crawlers", 
 # Layer -> the other layers its modules may import (a layer may always import itself).
 ALLOWED: dict[str, frozenset[str]] = {
     "contract": frozenset(),
-    "fixtures": frozenset(),
+    "config": frozenset(),
+    "fixtures": frozenset({"config"}),
     "storage": frozenset({"contract"}),
     "nlp": frozenset({"contract"}),
-    "crawlers": frozenset({"contract", "storage"}),
+    "crawlers": frozenset({"contract", "config", "storage"}),
     "ledger": frozenset({"contract", "storage"}),
-    "reports": frozenset({"contract", "storage", "ledger"}),
-    "verification": frozenset({"contract", "storage", "ledger", "crawlers", "reports"}),
-    "enforcement": frozenset({"contract", "storage", "reports"}),
-    "pipeline": frozenset({"contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "verification",
-                           "enforcement"}),
-    "cli": frozenset({"contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "verification",
-                      "enforcement", "pipeline"}),
-    "dags": frozenset({"pipeline"}),
+    "reports": frozenset({"contract", "config", "storage", "ledger"}),
+    "verification": frozenset({"contract", "config", "storage", "ledger", "crawlers", "reports"}),
+    "enforcement": frozenset({"contract", "config", "storage", "reports"}),
+    "pipeline": frozenset({"contract", "config", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports",
+                           "verification", "enforcement"}),
+    "cli": frozenset({"contract", "config", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports",
+                      "verification", "enforcement", "pipeline"}),
+    "dags": frozenset({"config", "pipeline"}),
 }
 
 # Modules that send over the network; these layers render, read or store and must not send.
@@ -42,6 +43,8 @@ SENDERS = ("urllib.request", "http.client", "httpx", "requests", "aiohttp", "smt
 NO_SENDING = ("contract", "storage", "nlp", "reports")
 
 
+# What every layer may read: the settings, their one-line error type and the platform list.
+CONFIG = {"settings", "errors", "platforms"}
 # The auditor's side of the ledger re-reads WARC records and recomputes reports, so it sits above both.
 VERIFICATION = {"verify", "exports", "pack", "pack_verifier"}
 
@@ -53,6 +56,8 @@ def layer_of(module: str) -> str:
         return "dags"
     if len(parts) == 1:
         return "pipeline"
+    if parts[1] in CONFIG:
+        return "config"
     if parts[1] == "ledger" and len(parts) > 2 and parts[2] in VERIFICATION:
         return "verification"
     if parts[1] in ("contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "enforcement"):

@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.errors import ConfigError, InputError, ServiceError, mask_url
 from precursor_watch.outputs import output_file, output_folder
 from precursor_watch.settings import Settings
@@ -31,7 +32,7 @@ def register(subparsers, common) -> None:
         "<data-dir>/evidence/<site>/<date>/*.warc.gz. Re-running an interrupted crawl resumes it.",
     )
     parser.add_argument("--site", required=True, help="platform: chemdir, tradehub, boardlist, huaxue or mercado")
-    parser.add_argument("--date", help="logical (world) date YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--date", type=iso_date, help="logical (world) date YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--out", help="also append the items to this JSONL file")
     parser.add_argument("--revisit", help="file of known URLs to revisit, one per line (default: from the database)")
     parser.add_argument("--no-db", action="store_true", help="do not use the tracking database (JSONL/evidence only)")
@@ -54,17 +55,11 @@ def _storage_available() -> bool:
 
 
 def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path) -> Path:
-    from sqlalchemy.orm import Session
-
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
     from precursor_watch.storage.queries import revisit_targets
 
-    engine = make_engine(settings.db_url)
-    try:
-        with Session(engine) as session:
-            urls = revisit_targets(session, platform, day)
-    finally:
-        engine.dispose()
+    with session_scope(settings.db_url) as session:
+        urls = revisit_targets(session, platform, day)
     job_path.mkdir(parents=True, exist_ok=True)
     path = job_path / "revisit.txt"
     path.write_text("".join(f"{u}\n" for u in urls), encoding="utf-8")
@@ -74,21 +69,19 @@ def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: 
 
 def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     """Validated spider arguments for this invocation (ConfigError names the bad option)."""
-    from precursor_watch.crawlers.args import PLATFORMS, CrawlArgs
+    from precursor_watch.crawlers.args import CrawlArgs
+    from precursor_watch.platforms import PLATFORMS, platform_base_url
 
     if args.site not in PLATFORMS:
         raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(PLATFORMS)}")
-    try:
-        day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.timezone.utc).date()
-    except ValueError:
-        raise ConfigError(f"--date: expected YYYY-MM-DD, got {args.date!r}") from None
+    day = args.date or dt.datetime.now(dt.timezone.utc).date()
     if args.revisit:
         check_revisit_file(Path(args.revisit))
     if args.out:
         output_file(args.out, "--out", inputs=[args.revisit] if args.revisit else [], settings=settings)
     if args.jobdir:
         output_folder(args.jobdir, "--jobdir")
-    base_url = args.base_url or f"http://{settings.fixture_host_prefix}.{11 + PLATFORMS.index(args.site)}:{settings.fixture_port}"
+    base_url = args.base_url or platform_base_url(args.site, settings.fixture_host_prefix, settings.fixture_port)
     use_db = not args.no_db and _storage_available()
     if not args.no_db and not use_db:
         log.warning("storage is not importable: items go to JSONL and evidence only")

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.errors import ConfigError, InputError, ServiceError
 
 
@@ -16,7 +17,7 @@ def register(subparsers, common) -> None:
 
     serve = sub.add_parser("serve", parents=[common], help="serve the world on loopback until stopped")
     _world_options(serve)
-    serve.add_argument("--date", help="world date to serve (default: the world's start date)")
+    serve.add_argument("--date", type=iso_date, help="world date to serve (default: the world's start date)")
     serve.add_argument("--faults", help="fault profile: none, flaky, hostile, optionally ,down=<platform>")
     serve.add_argument("--port", help="TCP port of every host (0 = a free one)")
     serve.add_argument("--workers", default="1", help="platform worker processes sharing the port (default 1)")
@@ -24,7 +25,7 @@ def register(subparsers, common) -> None:
 
     truth = sub.add_parser("truth", parents=[common], help="write the ground truth for a date as JSONL")
     _world_options(truth)
-    truth.add_argument("--date", required=True, help="world date (YYYY-MM-DD)")
+    truth.add_argument("--date", type=iso_date, required=True, help="world date (YYYY-MM-DD)")
     truth.add_argument("--out", required=True, help="output JSONL file")
     truth.set_defaults(handler=run_truth)
 
@@ -53,13 +54,9 @@ def world_config(args, settings, **extra):
         raise ConfigError(f"world config: {exc}") from None
 
 
-def _date(raw: str | None, config) -> dt.date:
-    if raw is None:
+def _world_date(date: dt.date | None, config) -> dt.date:
+    if date is None:
         return config.start
-    try:
-        date = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ConfigError(f"--date: expected YYYY-MM-DD, got {raw!r}") from None
     if not config.start <= date <= config.end:
         raise ConfigError(f"--date: {date} is outside the world ({config.start} .. {config.end})")
     return date
@@ -69,7 +66,7 @@ def run_serve(args, settings) -> int:
     from precursor_watch.fixtures.server import serve
 
     config = world_config(args, settings)
-    date = _date(args.date, config)
+    date = _world_date(args.date, config)
     if not args.workers.isdigit() or not 1 <= int(args.workers) <= 64:
         raise ConfigError(f"--workers: expected an integer from 1 to 64, got {args.workers!r}")
 
@@ -94,7 +91,7 @@ def run_truth(args, settings) -> int:
 
     out = output_file(args.out, "--out", settings=settings)
     config = world_config(args, settings)
-    date = _date(args.date, config)
+    date = _world_date(args.date, config)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         world = World(config)

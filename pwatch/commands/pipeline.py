@@ -3,21 +3,14 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
 import sys
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.errors import ConfigError, ServiceError
 from precursor_watch.settings import Settings
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(subparsers, common) -> None:
@@ -30,7 +23,7 @@ def register(subparsers, common) -> None:
         "simulated by the auto-confirm policy (demo only). Prints where the reports are.",
     )
     run.add_argument("--days", type=int, default=7, help="number of logical dates (default 7)")
-    run.add_argument("--end", type=_date, help="last logical date (default: yesterday, kept inside the world)")
+    run.add_argument("--end", type=iso_date, help="last logical date (default: yesterday, kept inside the world)")
     run.add_argument("--seed", type=int, help="world seed (setting `seed`)")
     run.add_argument("--scale", type=int, help="listings in the world (setting `scale`)")
     run.add_argument(
@@ -46,7 +39,7 @@ def register(subparsers, common) -> None:
         ("report", "write the daily flag report"),
     ):
         step = subparsers.add_parser(name, parents=[common], help=helptext, description=helptext)
-        step.add_argument("--date", type=_date, required=True, help="logical date (YYYY-MM-DD)")
+        step.add_argument("--date", type=iso_date, required=True, help="logical date (YYYY-MM-DD)")
         step.set_defaults(handler=cmd_step, step=name)
 
     airflow = subparsers.add_parser(
@@ -124,7 +117,8 @@ def cmd_run(args, settings: Settings) -> int:
 
 def stats_summary_text(settings: Settings, date_from: dt.date, date_to: dt.date) -> str:
     """The headline statistics of the run, each with its unit (`pwatch stats` has them all)."""
-    from precursor_watch.storage.stats import UNITS, compute_stats
+    from precursor_watch.storage.statistics import UNITS
+    from precursor_watch.storage.stats import compute_stats
 
     from precursor_watch.steps import transaction
 

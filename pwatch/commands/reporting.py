@@ -15,18 +15,12 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, StateError
 from precursor_watch.outputs import output_file, output_folder
 from precursor_watch.settings import Settings
 from precursor_watch.storage.kinds import ReviewDecision, ReviewState
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
 def _leaf_common() -> argparse.ArgumentParser:
@@ -62,7 +56,7 @@ def register(subparsers, common) -> None:
         act.add_argument("id", type=int, help="listing id")
         act.add_argument("--note", help="free-text reason kept with the decision")
         act.add_argument("--reviewer", help="who decides (default: $PWATCH_REVIEWER or the login name)")
-        act.add_argument("--date", type=_date, help="logical date of the decision, between the flag date and the "
+        act.add_argument("--date", type=iso_date, help="logical date of the decision, between the flag date and the "
                          "database's logical date (default: the database's logical date)")
         act.set_defaults(handler=cmd_review_decide, decision=decision)
 
@@ -80,8 +74,8 @@ def register(subparsers, common) -> None:
                        "records and (with --export) an audit export's numbers; exit 0 only when every link holds. "
                        "pack: the evidence pack of LISTING (zip, to --out)")
     audit.add_argument("listing", nargs="?", metavar="LISTING", help="pack: PLATFORM/LISTING_KEY")
-    audit.add_argument("--from", dest="date_from", type=_date, help="first logical date (YYYY-MM-DD; required for the report)")
-    audit.add_argument("--to", dest="date_to", type=_date, help="last logical date (YYYY-MM-DD; required for the report)")
+    audit.add_argument("--from", dest="date_from", type=iso_date, help="first logical date (YYYY-MM-DD; required for the report)")
+    audit.add_argument("--to", dest="date_to", type=iso_date, help="last logical date (YYYY-MM-DD; required for the report)")
     audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
     audit.add_argument("--public-key", metavar="FILE", help="verify: the signer's public key (default: the data dir's own)")
     audit.add_argument("--export", metavar="DIR", help="verify: also check this audit export folder")
@@ -91,10 +85,10 @@ def register(subparsers, common) -> None:
     nact = notices.add_subparsers(dest="action", metavar="ACTION", required=True)
     nexp = nact.add_parser("export", parents=[common], help="Lumen-like notices.json + DSA statements_of_reasons.csv + manifest")
     nexp.add_argument("--out", help="output folder (default <data dir>/notices/)")
-    nexp.add_argument("--date", type=_date, help="notices sent up to this logical date, removals observed by it (default: all)")
+    nexp.add_argument("--date", type=iso_date, help="notices sent up to this logical date, removals observed by it (default: all)")
     nexp.set_defaults(handler=cmd_notices_export)
     over = nact.add_parser("overdue", parents=[common], help="notices without verified removal after `notice_overdue_days`")
-    over.add_argument("--date", type=_date, help="as of this logical date (default: latest event date)")
+    over.add_argument("--date", type=iso_date, help="as of this logical date (default: latest event date)")
     over.add_argument("--format", choices=["table", "json"], default="table")
     over.set_defaults(handler=cmd_notices_overdue)
     failed = nact.add_parser("failed", parents=[common], help="notices whose last delivery failed, with the reason")
@@ -104,21 +98,12 @@ def register(subparsers, common) -> None:
 
 @contextmanager
 def _session(settings: Settings, write: bool = False):
-    from sqlalchemy.orm import Session
-
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
 
     require_database(settings)  # never creates one; refuses corrupt and other-version schemas
-    engine = make_engine(settings.db_url, read_only=not write)  # readers work beside a writer and on read-only copies
-    try:
-        with Session(engine) as session:
-            if write:
-                with session.begin():
-                    yield session
-            else:
-                yield session
-    finally:
-        engine.dispose()
+    # readers work beside a writer and on read-only copies
+    with session_scope(settings.db_url, read_only=not write) as session:
+        yield session
 
 
 def _clean(value) -> str:

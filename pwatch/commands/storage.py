@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-import csv
-import datetime as dt
-import io
 import json
 import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
+from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, DatabaseError, ServiceError, StateError, mask_url
 from precursor_watch.settings import Settings
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def register(subparsers, common) -> None:
@@ -40,7 +35,7 @@ def register(subparsers, common) -> None:
         "(setting absence_k) become removals; unhealthy crawls (error rate over crawl_error_threshold) "
         "never count. Rerunning a date changes nothing.",
     )
-    rec.add_argument("--date", type=_date, required=True, help="logical date (YYYY-MM-DD)")
+    rec.add_argument("--date", type=iso_date, required=True, help="logical date (YYYY-MM-DD)")
     rec.set_defaults(handler=cmd_reconcile)
 
     st = subparsers.add_parser(
@@ -48,8 +43,8 @@ def register(subparsers, common) -> None:
         description="Takedown statistics for a period (inclusive logical dates), in total and per "
         "platform, account or store. --explain lists the listings and evidence behind one number.",
     )
-    st.add_argument("--from", dest="date_from", type=_date, help="first logical date (default: unbounded)")
-    st.add_argument("--to", dest="date_to", type=_date, help="last logical date (default: unbounded)")
+    st.add_argument("--from", dest="date_from", type=iso_date, help="first logical date (default: unbounded)")
+    st.add_argument("--to", dest="date_to", type=iso_date, help="last logical date (default: unbounded)")
     st.add_argument("--by", choices=("platform", "account", "store"), help="also give per-group numbers")
     st.add_argument("--format", choices=("table", "csv", "json"), default="table")
     st.add_argument("--explain", metavar="STATISTIC",
@@ -58,20 +53,19 @@ def register(subparsers, common) -> None:
     st.set_defaults(handler=cmd_stats)
 
 
-def _session(settings: Settings, read_only: bool = False):
+@contextmanager
+def _session(settings: Settings, read_only: bool = False) -> Iterator[Session]:
     from sqlalchemy.exc import OperationalError
-    from sqlalchemy.orm import Session
 
-    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.db import session_scope
 
     require_database(settings)  # never creates one; refuses corrupt and other-version schemas
-    engine = make_engine(settings.db_url, read_only=read_only)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except OperationalError as exc:
-        raise ServiceError(f"tracking database {mask_url(settings.db_url)} not reachable: {exc.orig}") from None
-    return engine, Session(engine)
+    with session_scope(settings.db_url, read_only=read_only) as session:
+        try:
+            session.connection().exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            raise ServiceError(f"tracking database {mask_url(settings.db_url)} not reachable: {exc.orig}") from None
+        yield session
 
 
 def cmd_upgrade(args, settings: Settings) -> int:
@@ -103,7 +97,7 @@ def cmd_check(args, settings: Settings) -> int:
 def _require_schema(session, settings: Settings) -> None:
     from sqlalchemy import inspect
 
-    if not inspect(session.get_bind()).has_table("events"):
+    if not inspect(session.connection()).has_table("events"):
         raise ConfigError(f"tracking database {mask_url(settings.db_url)} has no tables: run `pwatch db upgrade` first")
 
 
@@ -114,22 +108,21 @@ def cmd_reconcile(args, settings: Settings) -> int:
 
     from precursor_watch.storage.errors import StorageError
 
-    engine, session = _session(settings)
     try:
-        with session, session.begin():
+        with _session(settings) as session:
             _require_schema(session, settings)
             summary = reconcile_date(session, args.date, absence_k=settings.absence_k,
                                      error_threshold=settings.crawl_error_threshold)
     except StorageError as exc:
         raise StateError(f"reconcile {args.date}: {exc}") from None
-    finally:
-        engine.dispose()
     print(json.dumps(asdict(summary), indent=2))
     return 0
 
 
 def cmd_stats(args, settings: Settings) -> int:
-    from precursor_watch.storage.stats import METRICS, UNITS, compute_stats, explain
+    from precursor_watch.reports.safe import csv_text
+    from precursor_watch.storage.statistics import METRICS, UNITS
+    from precursor_watch.storage.stats import compute_stats, explain
 
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise ConfigError(f"--from {args.date_from} is after --to {args.date_to}")
@@ -137,26 +130,19 @@ def cmd_stats(args, settings: Settings) -> int:
         raise ConfigError(f"--explain: unknown statistic {args.explain!r}; one of {', '.join(METRICS)}")
     if args.group and not (args.explain and args.by):
         raise ConfigError("--group needs --explain and --by")
-    engine, session = _session(settings, read_only=True)
-    try:
-        with session:
-            _require_schema(session, settings)
-            if args.explain:
-                rows = explain(session, args.explain, args.date_from, args.date_to, by=args.by, group=args.group)
-                _print_explain(rows, args.format)
-                return 0
-            result = compute_stats(session, args.date_from, args.date_to, by=args.by)
-    finally:
-        engine.dispose()
+    with _session(settings, read_only=True) as session:
+        _require_schema(session, settings)
+        if args.explain:
+            rows = explain(session, args.explain, args.date_from, args.date_to, by=args.by, group=args.group)
+            _print_explain(rows, args.format)
+            return 0
+        result = compute_stats(session, args.date_from, args.date_to, by=args.by)
     if args.format == "json":
         print(json.dumps(result, indent=2, sort_keys=False))
     elif args.format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["group", *METRICS])
-        for name, numbers in [("total", result["total"]), *result["groups"].items()]:
-            writer.writerow([name, *["" if numbers[m] is None else numbers[m] for m in METRICS]])
-        sys.stdout.write(out.getvalue())
+        # Group names carry account and store keys the marketplaces chose: neutralised like a report.
+        rows = [[name, *(numbers[m] for m in METRICS)] for name, numbers in [("total", result["total"]), *result["groups"].items()]]
+        sys.stdout.write(csv_text(["group", *METRICS], rows))
     else:
         names = ["total", *result["groups"]]
         columns = [result["total"], *result["groups"].values()]
@@ -181,14 +167,17 @@ def _print_explain(rows, fmt: str) -> None:
         print(json.dumps(rows, indent=2))
         return
     if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256",
-                         "warc_file", "warc_record_id", "target_uri"])
+        from precursor_watch.reports.safe import csv_text
+
+        header = ["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256",
+                  "warc_file", "warc_record_id", "target_uri"]
+        lines = []
         for r in rows:
             cited = [" ".join(e.get(name) or "-" for e in r["evidence"])
                      for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")]
-            writer.writerow([r["subject"], r["id"], r.get("platform", ""), r.get("listing_key", ""), r.get("url", ""),
-                             r["counted"], "" if r["value"] is None else r["value"], *cited])
+            lines.append([r["subject"], r["id"], r.get("platform", ""), r.get("listing_key", ""), r.get("url", ""),
+                          r["counted"], r["value"], *cited])
+        sys.stdout.write(csv_text(header, lines))
         return
     for r in rows:
         ident = f"{r.get('platform')}/{r.get('listing_key')}" if r["subject"] == "listing" else f"{r['subject']} {r['id']}"

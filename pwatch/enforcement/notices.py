@@ -35,7 +35,7 @@ from precursor_watch.reports import ReportSettings
 from precursor_watch.reports.notice_docs import legal_basis, legal_basis_text, request_body
 from precursor_watch.reports.notice_drafts import draft_for, notifier_of
 from precursor_watch.reports.notice_export import export_notices
-from precursor_watch.storage.db import make_engine
+from precursor_watch.storage.db import make_engine, session_scope
 from precursor_watch.storage.kinds import NoticeStatus
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
 from precursor_watch.storage.notices import confirmed_unreported, record_notice, record_notice_failure, record_notice_response
@@ -200,12 +200,12 @@ def _deliver(engine, key: str, listing_url: str, body: dict[str, Any], post: Cal
         origin = origin_of(listing_url)  # the platform's notice endpoint lives on its listings' origin
         answer = post(f"{origin}/notices", body)
         ticket = valid_ticket(answer)
-        with Session(engine) as session, session.begin():
+        with session_scope(engine) as session:
             record_notice_response(session, key, ticket=ticket,
                                    response={"http_status": answer.status, "answer": answer.body, "request": body})
     except (NoticeSendError, SQLAlchemyError) as exc:
         reason = _short(exc, 500) if isinstance(exc, NoticeSendError) else f"answer not stored: {exc.__class__.__name__}"
-        with Session(engine) as session, session.begin():
+        with session_scope(engine) as session:
             record_notice_failure(session, key, reason)
         raise NoticeSendError(reason) from None
 
@@ -221,16 +221,16 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
     counts: Counter[str] = Counter(sent=0, resent=0, listings=0, failed=0)
     engine = make_engine(settings.db_url)
     try:
-        with Session(engine) as session:
+        with session_scope(engine) as session:
             unsent = _unsent(session)
         for key, url, body in unsent:
             _count(counts, "resent", key, lambda: _deliver(engine, key, url, body, post))
-        with Session(engine) as session:
+        with session_scope(engine) as session:
             platforms = list(session.scalars(select(Platform.name).order_by(Platform.name)))
         for platform in platforms:
             _new_notice(engine, settings, platform, day, post, counts)
         # Keep the exports current: Lumen-like JSON and DSA statement-of-reasons CSV of every notice.
-        with Session(engine) as session:
+        with session_scope(engine) as session:
             export_notices(session, settings, Path(settings.data_path) / "notices", day)
     finally:
         engine.dispose()
@@ -247,7 +247,7 @@ def _count(counts: Counter[str], done: str, key: str, deliver: Callable[[], None
 
 
 def _new_notice(engine, settings: Any, platform: str, day: dt.date, post: Callable, counts: Counter[str]) -> None:
-    with Session(engine) as session, session.begin():
+    with session_scope(engine) as session:
         ids = [r.id for r in confirmed_unreported(session, platform)]
         if not ids:
             return

@@ -231,3 +231,21 @@ def test_quarantined_items_are_counted_and_listed_inert(world, endpoint):
     assert "No item of this day&#x27;s crawls was quarantined." in quiet.read_text()
     assert (quiet.parent / "quarantine.csv").read_text().splitlines() == [",".join(
         ["platform", "kind", "field", "url", "listing_key", "reason", "evidence_sha256"])]
+
+
+def test_day_numbers_read_off_the_period_members_equal_a_separate_computation(world, endpoint):
+    """The daily report computes the members once (first day .. D) and reads each day's numbers
+    off them; a separate computation over [day, day] is the oracle."""
+    from precursor_watch.reports import stats
+    from precursor_watch.storage.stats import load_event_log
+
+    build(world, endpoint)
+    names = tuple(k for k, _ in DAY_NUMBERS)
+    with Session(world.engine) as s:
+        for end in (D0, D1, D2):
+            period = stats.period_statistics(load_event_log(s, end), D0, end)
+            for day in (D0, D1, D2):
+                if day <= end:
+                    truth = compute_stats(s, day, day)["total"]
+                    assert stats.day_counts(period, day, names) == {k: truth[k] for k in names}, (end, day)
+        assert sum(compute_stats(s, D0, D2)["total"][k] for k in names) > 5  # the world has events to count

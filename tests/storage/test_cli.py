@@ -1,6 +1,8 @@
 """`pwatch db upgrade`, `pwatch reconcile` and `pwatch stats`, in-process through the real CLI."""
 
+import csv
 import datetime as dt
+import io
 import json
 import logging
 
@@ -61,3 +63,30 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert len(err) == 1 and "pwatch db upgrade" in err[0]
     assert main(["stats", "--data-dir", str(tmp_path), "--from", "2026-11-05", "--to", "2026-11-01"]) != 0
     assert "after" in capsys.readouterr().err
+
+
+def test_stats_csv_neutralises_hostile_names(tmp_path, capsys, monkeypatch):
+    """Account, store and listing keys are the marketplace's text: the CSV neither evaluates a
+    formula nor passes a right-to-left override through, as in the reports."""
+    monkeypatch.delenv("PWATCH_DATABASE_URL", raising=False)
+    data = str(tmp_path)
+    assert main(["db", "upgrade", "--data-dir", data]) == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    with Session(engine) as s, s.begin():
+        run = open_crawl_run(s, "chemdir", D0)
+        ingest_batch(s, run, [listing("chemdir", "=HYPERLINK(1)", D0, seller="acct\u202egpj.exe", store="+SUM(A1)")])
+        close_crawl_run(s, run, {"pages": 5, "errors": {}})
+    with Session(engine) as s, s.begin():
+        run = open_crawl_run(s, "chemdir", D0 + dt.timedelta(days=1))
+        ingest_batch(s, run, [gone("chemdir", "=HYPERLINK(1)", D0 + dt.timedelta(days=1))])
+        close_crawl_run(s, run, {"pages": 5, "errors": {}})
+    engine.dispose()
+    assert main(["reconcile", "--date", "2026-11-02", "--data-dir", data]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--data-dir", data, "--by", "account", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "\u202e" not in out and "chemdir/acct[U+202E]gpj.exe," in out
+    assert main(["stats", "--data-dir", data, "--explain", "removed", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[1][3] == "'=HYPERLINK(1)"
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
