@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "precursor_watch.commands.storage",
     "precursor_watch.commands.pipeline",
     "precursor_watch.commands.reporting",
+    "precursor_watch.commands.console",
 )
 
 

@@ -110,6 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notifier_name", "Precursor Watch (demo)", "Notifier named in takedown notices (DSA Art. 16(2)(c)).", str),
     Setting("notifier_email", "notices@example.invalid", "Notifier e-mail given in takedown notices (DSA Art. 16(2)(c)).", str),
     Setting("model_dir", "", "Trained spaCy detector directory; empty = `<data_dir>/model` (trained on first use).", str),
+    Setting("console_secret", "", "Key that signs the review console's session cookies; required to bind `pwatch console` to anything but loopback (no default: empty = a random key per process on loopback).", str),
     Setting("log_level", "INFO", "Logging level of commands and crawls (DEBUG also shows tracebacks).", _log_level),
 )
 
