@@ -137,7 +137,9 @@ class Browser:
         """Navigate to `url` (a file: or http: URL), wait for load plus `settle` seconds, and collect events."""
         self._events.clear()
         self.call("Page.navigate", {"url": url}, session=True)
-        return self._loaded(url, settle)
+        load = self._loaded(None, settle)  # load.url: where it landed, after any redirect
+        load.requests = [r for r in load.requests if r != url]
+        return load
 
     def _loaded(self, url: str | None, settle: float) -> PageLoad:
         """Wait for the load event plus `settle` seconds; collect the events (url None: wherever we landed)."""
@@ -163,7 +165,7 @@ class Browser:
         """Press one printable key (or Escape/Enter) in the page; with `navigates`, wait for the next page."""
         self._events.clear()
         codes = {"Escape": ("Escape", 27), "Enter": ("Enter", 13)}
-        code, vk = codes.get(key, (f"Key{key.upper()}", ord(key.upper())))
+        code, vk = codes[key] if key in codes else (f"Key{key.upper()}", ord(key.upper()))
         text = {"Enter": "\r"}.get(key, key if len(key) == 1 else "")
         down = {"type": "keyDown", "key": key, "code": code, "windowsVirtualKeyCode": vk}
         if text:
