@@ -39,6 +39,18 @@ class ConsoleState:
     engine: Engine
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     write_lock: threading.Lock = field(default_factory=threading.Lock)  # one decision batch at a time
+    choices: tuple[float, dict] | None = None  # (monotonic time, filter menu values), see `filter_menus`
+
+    def filter_menus(self, session: Session, max_age: float = 60.0) -> dict:
+        """The filter menus' values (platforms, languages), re-read at most once a minute: a scan
+        of every snapshot is too slow to repeat on each queue page."""
+        import time
+
+        from precursor_watch.console.queue import filter_choices
+
+        if self.choices is None or time.monotonic() - self.choices[0] > max_age:
+            self.choices = (time.monotonic(), filter_choices(session))
+        return self.choices[1]
 
 
 class NeedLogin(Exception):

@@ -146,8 +146,8 @@ def _flag(session: Session, listing_id: int) -> tuple[Event | None, Detection | 
 
 
 def _events(session: Session, listing_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Event).where((Event.listing_id == listing_id) | (Event.related_listing_id == listing_id))
-                           .order_by(Event.id))
+    # this listing's own events (ix_events_listing_id); relistings pointing here are in the relisting section
+    rows = session.scalars(select(Event).where(Event.listing_id == listing_id).order_by(Event.id))
     return [{"kind": e.kind, "on": e.occurred_on, "cause": e.cause or "", "evidence_sha256": e.evidence_sha256 or "",
              "notice_id": e.notice_id, "review_id": e.review_id, "listing_id": e.listing_id,
              "related_listing_id": e.related_listing_id} for e in rows]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, Text, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from precursor_watch.reports.queries import parse_matches
 from precursor_watch.storage.models import Account, Detection, Event, Listing, Platform, Snapshot, Store
@@ -57,22 +57,36 @@ class SellerGroup:
     items: list[QueueItem] = field(default_factory=list)
 
 
+def _latest_flag_id():
+    """The listing's latest `flagged` event, looked up per listing through ix_events_listing_id
+    (cheap for the few rows of one page)."""
+    flag = aliased(Event)
+    return (select(func.max(flag.id)).where(flag.listing_id == Listing.id, flag.kind == "flagged")
+            .correlate(Listing).scalar_subquery())
+
+
 def _latest_flags():
+    """Every listing's latest `flagged` event in one pass over ix_events_kind_on (cheaper than a
+    lookup per listing when the whole queue is ordered or counted)."""
     return (select(Event.listing_id.label("listing_id"), func.max(Event.id).label("event_id"))
             .where(Event.kind == "flagged", Event.listing_id.is_not(None))
             .group_by(Event.listing_id).subquery("latest_flag"))
 
 
-def _filtered(columns: list, filters: QueueFilters) -> Select:
-    latest = _latest_flags()
-    stmt = (select(*columns)
-            .select_from(Listing)
-            .join(latest, latest.c.listing_id == Listing.id)
-            .join(Event, Event.id == latest.c.event_id)
-            .join(Platform, Platform.id == Listing.platform_id)
-            .outerjoin(Detection, Detection.id == Event.detection_id)
-            .outerjoin(Snapshot, Snapshot.id == func.coalesce(Detection.snapshot_id, Event.snapshot_id))
-            .where(Listing.review == filters.status))
+def _filtered(columns: list, filters: QueueFilters, display: bool = False, page_ids: list[int] | None = None) -> Select:
+    """Listings in the filters' review state with their latest flag (`page_ids`: only those). The
+    platform and snapshot are joined only when a filter or the displayed columns need them."""
+    stmt = select(*columns).select_from(Listing)
+    if page_ids is None:
+        latest = _latest_flags()
+        stmt = stmt.join(latest, latest.c.listing_id == Listing.id).join(Event, Event.id == latest.c.event_id)
+    else:
+        stmt = stmt.join(Event, Event.id == _latest_flag_id()).where(Listing.id.in_(page_ids))
+    stmt = stmt.outerjoin(Detection, Detection.id == Event.detection_id).where(Listing.review == filters.status)
+    if display or filters.platform:
+        stmt = stmt.join(Platform, Platform.id == Listing.platform_id)
+    if display or filters.lang:
+        stmt = stmt.outerjoin(Snapshot, Snapshot.id == func.coalesce(Detection.snapshot_id, Event.snapshot_id))
     if filters.platform:
         stmt = stmt.where(Platform.name == filters.platform)
     if filters.substance:  # substance ids are quoted JSON strings in detections.substances
@@ -112,39 +126,51 @@ def _with_seller(stmt: Select) -> Select:
 
 
 def queue_page(session: Session, filters: QueueFilters, page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[QueueItem], int]:
-    """One page of the queue and the number of listings matching the filters."""
-    total = session.scalar(select(func.count()).select_from(_filtered([Listing.id], filters).subquery()))
-    stmt = (_with_seller(_filtered(_item_columns(), filters))
-            .order_by(Detection.score.desc().nulls_last(), Listing.id)
-            .limit(per_page).offset((max(page, 1) - 1) * per_page))
-    return _items(session, stmt), int(total or 0)
+    """One page of the queue and the number of listings matching the filters. The page's ids (and
+    the total, as a window count) come from one ordered pass over the few columns the order needs;
+    only those rows are then read in full."""
+    ranked = session.execute(_filtered([Listing.id, func.count().over().label("total")], filters)
+                             .order_by(Detection.score.desc().nulls_last(), Listing.id)
+                             .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    if not ranked:
+        total = session.scalar(select(func.count()).select_from(_filtered([Listing.id], filters).subquery()))
+        return [], int(total or 0)
+    ids = [row.id for row in ranked]
+    stmt = _with_seller(_filtered(_item_columns(), filters, display=True, page_ids=ids))
+    rows = {item.listing_id: item for item in _items(session, stmt)}
+    return [rows[i] for i in ids if i in rows], int(ranked[0].total)
 
 
 def seller_groups(session: Session, filters: QueueFilters, page: int = 1, per_page: int = 20) -> tuple[list[SellerGroup], int]:
     """The queue grouped by seller account, sellers with the best flag first, each with its listings."""
     best = func.max(Detection.score)
-    grouped = (_filtered([Listing.account_id, Platform.name.label("platform"), func.count().label("n"), best.label("best")], filters)
-               .group_by(Listing.account_id, Platform.name))
-    total = session.scalar(select(func.count()).select_from(grouped.subquery()))
-    rows = session.execute(grouped.order_by(best.desc().nulls_last(), Listing.account_id.nulls_last())
-                           .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
-    groups = {(r.account_id, r.platform): SellerGroup(r.account_id, None, r.platform, r.n, float(r.best or 0.0)) for r in rows}
-    account_ids = [a for a, _ in groups if a is not None]
-    stmt = _with_seller(_filtered(_item_columns(), filters)).order_by(Detection.score.desc().nulls_last(), Listing.id)
-    conditions = []
-    if account_ids:
-        conditions.append(Listing.account_id.in_(account_ids))
+    grouped = session.execute(
+        _filtered([Listing.account_id, Listing.platform_id, func.count().label("n"), best.label("best"),
+                   func.count().over().label("total")], filters)
+        .group_by(Listing.account_id, Listing.platform_id)
+        .order_by(best.desc().nulls_last(), Listing.account_id.nulls_last(), Listing.platform_id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    if not grouped:
+        return [], 0
+    names = dict(session.execute(select(Platform.id, Platform.name)).all())
+    groups = {(r.account_id, r.platform_id): SellerGroup(r.account_id, None, names[r.platform_id], r.n, float(r.best or 0.0))
+              for r in grouped}
+    accounts = [a for a, _ in groups if a is not None]
+    members = Listing.account_id.in_(accounts)
     if any(a is None for a, _ in groups):
-        conditions.append(Listing.account_id.is_(None))
-    if conditions:
-        from sqlalchemy import or_
+        members = or_(members, Listing.account_id.is_(None))
+    ids = list(session.scalars(select(Listing.id).where(members, Listing.review == filters.status)))
+    stmt = _with_seller(_filtered(_item_columns(), filters, display=True, page_ids=ids))
+    for item in sorted(_items(session, stmt), key=lambda i: (-i.score, i.listing_id)):
+        group = groups.get((item.account_id, _platform_id(names, item.platform)))
+        if group is not None:
+            group.account = item.account
+            group.items.append(item)
+    return list(groups.values()), int(grouped[0].total)
 
-        for item in _items(session, stmt.where(or_(*conditions))):
-            group = groups.get((item.account_id, item.platform))
-            if group is not None:
-                group.account = item.account
-                group.items.append(item)
-    return list(groups.values()), int(total or 0)
+
+def _platform_id(names: dict[int, str], name: str) -> int | None:
+    return next((i for i, n in names.items() if n == name), None)
 
 
 def filter_choices(session: Session) -> dict[str, list[str]]:

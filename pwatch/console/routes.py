@@ -15,7 +15,7 @@ from precursor_watch.console.case import CaseNotFound, archived_page, load_case
 from precursor_watch.console.decisions import DecisionRefused, decide_many
 from precursor_watch.console.passwords import DUMMY_HASH, verify_password
 from precursor_watch.console.security import csrf_ok
-from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, filter_choices, queue_page, seller_groups
+from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, queue_page, seller_groups
 from precursor_watch.storage.users import find_user
 
 log = logging.getLogger("precursor_watch.console")
@@ -124,7 +124,7 @@ def queue(request: Request) -> Response:
         else:
             items, total = queue_page(session, filters, page)
             groups, per_page = [], PAGE_SIZE
-        choices = filter_choices(session)
+        choices = state_of(request).filter_menus(session)
     here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
     pages = max(1, -(-total // per_page))
     return render(request, "queue.html", user=user, filters=filters, items=items, groups=groups, grouped=grouped,
