@@ -62,10 +62,11 @@ def _detect(session: Session, rng: random.Random) -> None:
     record_detections(session, results, day=DAY)
 
 
-def build(data: Path, flags: int, events: int) -> str:
-    """The tracking database with `flags` flagged listings and `events` events; returns its URL."""
+def build(data: Path, flags: int, events: int, url: str | None = None) -> str:
+    """The tracking database (default SQLite in `data`) with `flags` flagged listings and `events`
+    events; returns its URL."""
     rng = random.Random(1)
-    url = f"sqlite:///{data / 'pwatch.db'}"
+    url = url or f"sqlite:///{data / 'pwatch.db'}"
     upgrade(url)
     engine = make_engine(url)
     per = -(-flags * 5 // 2 // len(PLATFORMS))
