@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS = never
 # Every crawl and task is a fresh Python process: let them reuse compiled bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run test airflow bench lock clean
+.PHONY: setup run test airflow console bench lock clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,9 @@ test: setup
 
 airflow: setup
 	$(BIN)/pwatch airflow
+
+console: setup
+	$(BIN)/pwatch console
 
 bench: setup
 	$(BIN)/python -m bench

@@ -17,6 +17,7 @@ BENCHMARKS = (
     ("bench.crawler", ["--write"]),
     ("bench.sharded_crawl", ["--write"]),
     ("bench.reports", []),
+    ("bench.console", ["--write"]),
     ("bench.make_run", ["--write"]),
     ("bench.ledger", ["--write"]),
 )

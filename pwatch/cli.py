@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "precursor_watch.commands.pipeline",
     "precursor_watch.commands.reporting",
     "precursor_watch.commands.ledger",
+    "precursor_watch.commands.console",
 )
 
 

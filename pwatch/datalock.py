@@ -54,6 +54,8 @@ WRITERS: dict[tuple[str, ...], str] = {
     ("review", "confirm"): EXCLUSIVE,
     ("review", "dismiss"): EXCLUSIVE,
     ("notices", "export"): EXCLUSIVE,
+    ("users", "add"): EXCLUSIVE,
+    ("users", "disable"): EXCLUSIVE,
 }
 
 

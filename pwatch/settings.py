@@ -130,6 +130,9 @@ class Settings(BaseSettings):
                            "first use).")
     ledger_key_file: str = Field("", description="Ed25519 private key (PEM) that signs the ledger's tree heads and audit "
                                  "manifests; empty = `<data_dir>/ledger/signing_key.pem` (`pwatch keys init`).")
+    console_secret: str = Field("", description="Key that signs the review console's session cookies; required to bind "
+                                "`pwatch console` to anything but loopback (no default: empty = a random key per "
+                                "process on loopback).")
     log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
         "INFO", description="Logging level of commands and crawls (DEBUG also shows tracebacks).")
 

@@ -111,6 +111,7 @@ class Listing(Base):
         UniqueConstraint("platform_id", "listing_key"),
         Index("ix_listings_platform_presence", "platform_id", "presence"),
         Index("ix_listings_url", "url"),
+        Index("ix_listings_review", "review", "id"),  # the console's queue: flagged listings by id
     )
     id: Mapped[intpk]
     platform_id: Mapped[int] = _fk("platforms.id")
@@ -339,3 +340,15 @@ class LedgerHead(Base):
     root_hash: Mapped[sha256] = mapped_column(comment="Merkle tree hash of the first tree_size leaves, hex")
     key_id: Mapped[str] = mapped_column(String(64), comment="SHA-256 of the raw Ed25519 public key, hex")
     signature: Mapped[str] = mapped_column(String(128), comment="Ed25519 signature of the head's statement, hex")
+
+
+class User(Base):
+    """A console user. The password is kept only as a salted scrypt hash (`console.passwords`)."""
+
+    __tablename__ = "users"
+    id: Mapped[intpk]
+    name: Mapped[str200] = mapped_column(unique=True, comment="login name, also the reviewer name of decisions")
+    role: Mapped[str] = mapped_column(String(16), comment="analyst | auditor | admin")
+    password_hash: Mapped[str] = mapped_column(Text, comment="scrypt$n$r$p$salt$hash (hex); never the password")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), comment="a disabled user cannot log in")
+    created_at: Mapped[utcts]

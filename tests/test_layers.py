@@ -33,8 +33,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "enforcement": frozenset({"contract", "config", "storage", "reports"}),
     "pipeline": frozenset({"contract", "config", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports",
                            "verification", "enforcement"}),
+    "console": frozenset({"contract", "config", "storage", "crawlers", "ledger", "reports", "enforcement", "pipeline"}),
     "cli": frozenset({"contract", "config", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports",
-                      "verification", "enforcement", "pipeline"}),
+                      "verification", "enforcement", "pipeline", "console"}),
     "dags": frozenset({"config", "pipeline"}),
 }
 
@@ -60,7 +61,7 @@ def layer_of(module: str) -> str:
         return "config"
     if parts[1] == "ledger" and len(parts) > 2 and parts[2] in VERIFICATION:
         return "verification"
-    if parts[1] in ("contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "enforcement"):
+    if parts[1] in ("contract", "storage", "nlp", "crawlers", "fixtures", "ledger", "reports", "enforcement", "console"):
         return parts[1]
     if parts[1] in ("cli", "__main__", "commands"):
         return "cli"

@@ -73,7 +73,8 @@ def test_only_precursor_watch_is_importable_outside_the_checkout(tmp_path):
              f"print(json.dumps({{n: u.find_spec(n) is not None for n in {sorted(LEGACY)!r}}})); "
              "import precursor_watch.cli, precursor_watch.nlp.components, precursor_watch.crawlers.settings, "
              "precursor_watch.storage.models, precursor_watch.reports.daily, precursor_watch.fixtures.world, "
-             "precursor_watch.contract, precursor_watch.enforcement.notices, precursor_watch.enforcement.review, precursor_watch.ledger.merkle")
+             "precursor_watch.contract, precursor_watch.enforcement.notices, precursor_watch.enforcement.review, precursor_watch.ledger.merkle, "
+             "precursor_watch.console.app")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     found = __import__("json").loads(out.stdout)
     assert not any(found.values()), f"generic top-level names importable: {found}"

@@ -131,11 +131,21 @@ class Browser:
 
     def open(self, path: Path, settle: float = 1.0) -> PageLoad:
         """Navigate to a local file, wait for load plus `settle` seconds, and collect events."""
-        url = Path(path).resolve().as_uri()
+        return self.goto(Path(path).resolve().as_uri(), settle)
+
+    def goto(self, url: str, settle: float = 1.0) -> PageLoad:
+        """Navigate to `url` (a file: or http: URL), wait for load plus `settle` seconds, and collect events."""
         self._events.clear()
         self.call("Page.navigate", {"url": url}, session=True)
+        load = self._loaded(None, settle)  # load.url: where it landed, after any redirect
+        load.requests = [r for r in load.requests if r != url]
+        return load
+
+    def _loaded(self, url: str | None, settle: float) -> PageLoad:
+        """Wait for the load event plus `settle` seconds; collect the events (url None: wherever we landed)."""
         self._drain("Page.loadEventFired", self.timeout)
         self._drain(None, settle)  # late requests (fonts, images, prefetch) would show up here
+        url = url or self.evaluate("location.href")
         load = PageLoad(url=url, _session=self)
         for event in self._events:
             method, params = event.get("method"), event.get("params", {})
@@ -147,7 +157,35 @@ class Browser:
                 load.console.append(params["entry"])
             elif method == "Runtime.exceptionThrown":
                 load.exceptions.append(params["exceptionDetails"])
+            elif method == "Page.javascriptDialogOpening":  # alert() ran: a script executed
+                load.exceptions.append({"dialog": params.get("message")})
         return load
+
+    def press(self, key: str, navigates: bool = False, settle: float = 0.5) -> PageLoad | None:
+        """Press one printable key (or Escape/Enter) in the page; with `navigates`, wait for the next page."""
+        self._events.clear()
+        codes = {"Escape": ("Escape", 27), "Enter": ("Enter", 13)}
+        code, vk = codes[key] if key in codes else (f"Key{key.upper()}", ord(key.upper()))
+        text = {"Enter": "\r"}.get(key, key if len(key) == 1 else "")
+        down = {"type": "keyDown", "key": key, "code": code, "windowsVirtualKeyCode": vk}
+        if text:
+            down["text"] = text
+        self.call("Input.dispatchKeyEvent", down, session=True)
+        self.call("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk}, session=True)
+        if navigates:
+            return self._loaded(None, settle)
+        self._drain(None, settle)
+        return None
+
+    def type_text(self, text: str) -> None:
+        """Type `text` into the focused element."""
+        self.call("Input.insertText", {"text": text}, session=True)
+
+    def submit(self, expression: str, settle: float = 0.5) -> PageLoad:
+        """Run `expression` (which submits a form or follows a link) and wait for the next page."""
+        self._events.clear()
+        self.call("Runtime.evaluate", {"expression": expression}, session=True)
+        return self._loaded(None, settle)
 
     def close(self) -> None:
         try:
