@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.items import Evidence, ListingItem
+from precursor_watch.contract import Evidence, ListingItem
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
 from precursor_watch.storage.db import make_engine, upgrade

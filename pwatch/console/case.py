@@ -220,7 +220,7 @@ class ArchivedPage:
 
 def archived_page(data_dir: Path, evidence: EvidenceRef) -> ArchivedPage:
     """The exact archived payload bytes from the WARC record, and whether they hash as recorded."""
-    from precursor_watch.crawlers.items import Evidence
+    from precursor_watch.contract import Evidence
     from precursor_watch.crawlers.warc import read_evidence
 
     payload = read_evidence(data_dir, Evidence(evidence.warc_file, evidence.record_id, evidence.sha256, evidence.target_uri))
