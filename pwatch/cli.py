@@ -36,12 +36,22 @@ DEBUG_HELP = "show the traceback of an internal error (also PWATCH_LOG_LEVEL=DEB
 EX_SOFTWARE = 70  # sysexits.h: internal software error
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one `pwatch: error:` line like every other error (argparse would print the
+    whole usage block first); the usage stays one `--help` away. Sub-command parsers inherit it."""
+
+    def error(self, message: str):
+        where = self.prog.removeprefix("pwatch").strip()
+        text = " ".join(f"{where + ': ' if where else ''}{message}".splitlines())
+        self.exit(2, f"pwatch: error: {redact.redact(text)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data folder (env PWATCH_DATA_DIR, default var/)")
     # SUPPRESS: a subcommand's default must not overwrite `pwatch --debug COMMAND`.
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pwatch",
         description="Precursor Watch: monitor marketplaces for fentanyl-precursor offers and audit takedowns.",
     )

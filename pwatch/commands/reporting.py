@@ -76,7 +76,8 @@ def register(subparsers, common) -> None:
                                   "hashes behind each number, and a SHA-256 manifest.")
     audit.add_argument("--from", dest="date_from", type=_date, required=True, help="first logical date (YYYY-MM-DD)")
     audit.add_argument("--to", dest="date_to", type=_date, required=True, help="last logical date (YYYY-MM-DD)")
-    audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
+    audit.add_argument("--out", help="new or empty output folder (default <data dir>/audit/<from>_<to>/; "
+                       "refused when an audit is already there, never overwritten)")
     audit.set_defaults(handler=cmd_audit)
 
     notices = subparsers.add_parser("notices", parents=[group_common], help="export sent notices; list overdue ones")
@@ -209,12 +210,24 @@ def cmd_audit(args, settings: Settings) -> int:
 
     if args.date_to < args.date_from:
         raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
-    out = output_folder(args.out, "--out", empty=True) if args.out else None
+    out = output_folder(args.out, "--out", empty=True) if args.out else _new_default_audit_dir(args, settings)
     with _session(settings):  # fails with one clear line when there is no tracking database
         pass
     path = write_audit_report(settings, args.date_from, args.date_to, out)
     print(f"audit report: {path}")
     return 0
+
+
+def _new_default_audit_dir(args, settings: Settings) -> Path:
+    """The default audit folder of the period, refused when an earlier audit is already there: a
+    signed-off audit is never overwritten behind the auditor's back."""
+    from precursor_watch.reports.audit import default_audit_dir
+
+    path = default_audit_dir(settings, args.date_from, args.date_to)
+    if path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"an audit of {args.date_from} to {args.date_to} already exists in {path}; "
+                          "give --out NEW_FOLDER, or move the old audit away first")
+    return output_folder(path, "audit folder")
 
 
 def cmd_notices_export(args, settings: Settings) -> int:
