@@ -183,7 +183,7 @@ def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date
     event date in the database."""
     from precursor_watch.storage.db import make_engine
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, read_only=True)  # an audit only reads
     try:
         with Session(engine) as session:
             date_from, date_to = _period(session, date_from, date_to)

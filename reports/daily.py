@@ -72,7 +72,7 @@ CHANGE_LABELS = {
 def _session(settings: Any):
     from precursor_watch.storage.db import make_engine
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, read_only=True)  # a report only reads
     return engine, Session(engine)
 
 
