@@ -91,7 +91,7 @@ def get_json(url: str):
 
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_airflow_standalone_serves_health_and_both_dags(tmp_path):
+def test_airflow_serves_health_and_both_dags_on_loopback_only(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PWATCH"))}
     env.update({"PWATCH_DATA_DIR": str(tmp_path), "PWATCH_EMBEDDED_WORLD": "false"})
