@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 START = dt.date(2026, 11, 1)
 DAYS = 30
-# 20 slots per platform keep a day to a few seconds; with this seed every poison kind, moved
+# 20 slots per platform keep the replay small; with this seed every poison kind, moved
 # (same-origin redirected) listings on both platforms and reappearances all occur
 SEED, SCALE = 3, 100
 # 404 pages and the JSON API (every JSON poison); both remove explicitly, so the truth's removal
