@@ -1,4 +1,5 @@
-"""Run Airflow for this project: its environment, `dag.test()` over dates, and `airflow standalone`.
+"""Run Airflow for this project: its environment, `dag.test()` over dates, and the local
+Airflow components behind `pwatch airflow`.
 
 Airflow reads its configuration when first imported, so everything that imports it runs in a
 child process started with `airflow_environment()`; this module itself imports airflow only in
@@ -44,6 +45,32 @@ def airflow_environment(settings: Settings, *, metadata_url: str | None = None) 
         }
     )
     return env
+
+
+LOCAL_EXECUTOR_ENV = {
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+}
+
+
+def local_components(port: int) -> list[list[str]]:
+    """The `airflow` commands of the local profile: what `airflow standalone` runs, minus the log
+    servers the scheduler and triggerer would bind on every interface; the API server on loopback."""
+    return [
+        ["scheduler", "--skip-serve-logs"],
+        ["dag-processor"],
+        ["triggerer", "--skip-serve-logs"],
+        ["api-server", "--host", "127.0.0.1", "--port", str(port)],
+    ]
+
+
+def migrate_metadata(env: dict[str, str]) -> None:
+    """Create or upgrade Airflow's metadata DB (what `airflow standalone` does before it starts)."""
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    done = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, **child_options())
+    if done.returncode != 0:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        raise ServiceError(f"airflow db migrate failed (exit {done.returncode}): {tail}")
 
 
 def worker_hostname() -> str:

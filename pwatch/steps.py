@@ -222,8 +222,10 @@ def audit(settings: Settings, date_from: dt.date | None = None, date_to: dt.date
     return {"audit": str(path)}
 
 
-def run_day(settings: Settings, day: dt.date) -> dict:
-    """The whole daily cycle in this process (crawls still in their own processes, in parallel)."""
+def run_day(settings: Settings, day: dt.date, detector: "Detector | None" = None) -> dict:  # noqa: F821
+    """The whole daily cycle in this process (crawls still in their own processes, in parallel).
+
+    `detector`: an already loaded one, for callers that run many days in one process."""
     from concurrent.futures import ThreadPoolExecutor
 
     targets = prepare_day(settings, day)
@@ -240,7 +242,7 @@ def run_day(settings: Settings, day: dt.date) -> dict:
         "date": day.isoformat(),
         "crawled": crawled,
         "failed": failed,
-        "detect": detect(settings, day),
+        "detect": detect(settings, day, detector),
         "reconcile": reconcile(settings, day),
         "notify": notify(settings, day),
         "report": report(settings, day),

@@ -149,16 +149,21 @@ def render(data: dict[str, Any]) -> str:
     )
 
 
+def default_audit_dir(settings: ReportSettings, date_from: dt.date, date_to: dt.date) -> Path:
+    """`<data dir>/audit/<from>_<to>/`: where an audit of the period goes unless told otherwise."""
+    return Path(settings.data_path) / "audit" / safe_name(f"{date_from.isoformat()}_{date_to.isoformat()}")
+
+
 def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
     """Write the audit folder; return its index.html. Missing dates default to the first / last
     event date in the database."""
     from precursor_watch.storage.db import session_scope
 
-    with session_scope(settings.db_url) as session:
+    with session_scope(settings.db_url, read_only=True) as session:  # an audit only reads
         date_from, date_to = _period(session, date_from, date_to)
         data = collect(session, date_from, date_to)
     if out_dir is None:
-        out_dir = Path(settings.data_path) / "audit" / safe_name(f"{date_from.isoformat()}_{date_to.isoformat()}")
+        out_dir = default_audit_dir(settings, date_from, date_to)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "statistics.csv", STAT_FIELDS, _stat_rows(data))

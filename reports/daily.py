@@ -77,7 +77,7 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     """Write the day's report folder and regenerate the reports index; return the day's index.html."""
     folder = Path(settings.data_path) / "reports" / safe_name(day.isoformat())
     folder.mkdir(parents=True, exist_ok=True)
-    with session_scope(settings.db_url) as session:
+    with session_scope(settings.db_url, read_only=True) as session:  # a report only reads
         data = collect(session, day, int(settings.notice_overdue_days))
     write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
     write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))

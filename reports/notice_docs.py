@@ -3,7 +3,7 @@
 One notice per (platform, ground) batch of confirmed listings. It carries the elements of a DSA
 Article 16(2) notice (substantiated explanation, exact URLs, notifier name and e-mail, good-faith
 statement), the substance and legal basis per jurisdiction in force at each listing's date, and
-the evidence hashes. Exports: Lumen-like JSON (notice / works / entity roles) and a CSV of DSA
+the evidence (WARC file, record id, target URI and payload hash of each page relied on). Exports: Lumen-like JSON (notice / works / entity roles) and a CSV of DSA
 statement-of-reasons fields, one row per listing.
 """
 
@@ -49,6 +49,25 @@ class Substance:
 
 
 @dataclass(frozen=True)
+class EvidenceRecord:
+    """One page capture a notice relies on: the WARC file and record that hold it, the URI it was
+    fetched from, and its payload hash. Identical pages are told apart by their records."""
+
+    sha256: str
+    warc_file: str | None = None
+    record_id: str | None = None
+    target_uri: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"sha256": self.sha256, "warc_file": self.warc_file, "record_id": self.record_id,
+                "target_uri": self.target_uri}
+
+    def cite(self) -> str:
+        where = f"WARC record {self.record_id} in {self.warc_file}" if self.record_id else "no WARC record"
+        return f"{where} (target {self.target_uri or 'unknown'}, SHA-256 {self.sha256})"
+
+
+@dataclass(frozen=True)
 class NoticeItem:
     listing_id: int
     listing_key: str
@@ -61,6 +80,7 @@ class NoticeItem:
     account: str | None = None
     automated_detection: bool = True
     automated_decision: bool = False  # confirmed by a policy (demo auto-confirm), not by a person
+    evidence: tuple[EvidenceRecord, ...] = ()  # the records behind evidence_sha256, same order
 
 
 @dataclass(frozen=True)
@@ -139,16 +159,26 @@ def explanation(draft: NoticeDraft) -> str:
         f"The {len(draft.items)} listing(s) below on {draft.platform} offer for sale substances that are "
         "controlled as drug precursors or narcotic drugs in the jurisdictions cited. Offering them for sale "
         f"to the public is illegal content. {_decided_by(draft.items)} Page captures are kept as WARC records "
-        "identified by the SHA-256 values given.",
+        "identified by the WARC record ids, target URIs and SHA-256 values given.",
     ]
     for item in draft.items:
         names = ", ".join(f"{s.name} (CAS {s.id})" for s in item.substances) or "monitored substance"
-        hashes = ", ".join(item.evidence_sha256) or "none"
         how = " [confirmed automatically]" if item.automated_decision and len(draft.items) > 1 else ""
         lines.append(f"- {item.url} (listing {item.listing_key}, first seen {item.listing_date}){how}: {names}; "
-                     f"evidence SHA-256: {hashes}")
+                     f"evidence: {_cited(item)}")
     lines.append(GOOD_FAITH)
     return "\n".join(lines)
+
+
+def _cited(item: NoticeItem) -> str:
+    """The item's evidence as WARC records when known, else as bare hashes (older records)."""
+    if item.evidence:
+        return "; ".join(e.cite() for e in item.evidence)
+    return ("SHA-256 " + ", ".join(item.evidence_sha256)) if item.evidence_sha256 else "none"
+
+
+def evidence_records(item: NoticeItem) -> list[dict[str, str | None]]:
+    return [e.as_dict() for e in item.evidence] or [EvidenceRecord(h).as_dict() for h in item.evidence_sha256]
 
 
 def _decided_by(items: Sequence[NoticeItem]) -> str:
@@ -181,7 +211,8 @@ def request_body(draft: NoticeDraft) -> dict[str, Any]:
         "explanation": explanation(draft),
         "ground": draft.ground,
         "good_faith_statement": GOOD_FAITH,
-        "evidence": [{"url": i.url, "sha256": list(i.evidence_sha256)} for i in draft.items],
+        "evidence": [{"url": i.url, "sha256": list(i.evidence_sha256), "records": evidence_records(i)}
+                     for i in draft.items],
     }
 
 
@@ -210,7 +241,7 @@ def lumen_json(notice: SentNotice) -> dict[str, Any]:
     d = notice.draft
     sent = notice.request or {}
     basis = sent.get("legal_basis") or legal_basis(d)
-    evidence = {e.get("url"): e.get("sha256") for e in sent.get("evidence", []) if isinstance(e, dict)}
+    evidence = {e.get("url"): e for e in sent.get("evidence", []) if isinstance(e, dict)}
     return {
         "id": notice.notice_id,
         "title": f"Offer of controlled substances on {d.platform}",
@@ -235,7 +266,8 @@ def lumen_json(notice: SentNotice) -> dict[str, Any]:
                 "kind": "marketplace_listing",
                 "infringing_urls_attributes": [{"url": i.url}],
                 "copyrighted_urls_attributes": [],
-                "evidence_sha256": list(evidence.get(i.url) or i.evidence_sha256),
+                "evidence_sha256": list(evidence.get(i.url, {}).get("sha256") or i.evidence_sha256),
+                "evidence_records": evidence.get(i.url, {}).get("records") or evidence_records(i),
             }
             for i in d.items
         ],
@@ -274,6 +306,7 @@ SOR_FIELDS = [
     "pw_ticket",
     "pw_url",
     "pw_evidence_sha256",
+    "pw_evidence_records",  # WARC record id @ WARC file, one per hash, same order
 ]
 
 
@@ -313,6 +346,7 @@ def sor_rows(notice: SentNotice) -> list[list[Any]]:
                 notice.ticket or "",
                 item.url,
                 " ".join(item.evidence_sha256),
+                " ".join(f"{e['record_id']}@{e['warc_file']}" for e in evidence_records(item) if e["record_id"]),
             ]
         )
     return rows

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from precursor_watch.reports import queries
-from precursor_watch.reports.notice_docs import GROUND, Control, NoticeDraft, NoticeItem, Notifier, Substance
+from precursor_watch.reports.notice_docs import GROUND, Control, EvidenceRecord, NoticeDraft, NoticeItem, Notifier, Substance
 from precursor_watch.storage.kinds import EventKind, ObservationKind
 from precursor_watch.storage.models import Detection, Event, Listing, Observation, Review, Snapshot
 
@@ -35,14 +35,16 @@ def _substances(detection_substances: Any) -> tuple[Substance, ...]:
 
 def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     """What a notice says about each listing: its flagged detection's substances and the evidence
-    hashes of the flagged snapshot's page and of the latest live sighting."""
+    (WARC record, target URI, payload hash) of the flagged snapshot's page and of the latest live
+    sighting."""
     listings = {
         l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
     }
     flagged = {
-        lid: (det, ev_sha, lang)
-        for lid, det, ev_sha, lang in session.execute(
-            select(Event.listing_id, Detection.substances, Event.evidence_sha256, Snapshot.lang)
+        lid: (det, EvidenceRecord(ev_sha, ev_file, ev_record, ev_uri) if ev_sha else None, lang)
+        for lid, det, ev_sha, ev_file, ev_record, ev_uri, lang in session.execute(
+            select(Event.listing_id, Detection.substances, Event.evidence_sha256, Event.evidence_file,
+                   Event.evidence_record, Event.evidence_uri, Snapshot.lang)
             .outerjoin(Detection, Detection.id == Event.detection_id)
             .outerjoin(Snapshot, Snapshot.id == Event.snapshot_id)
             .where(Event.kind == EventKind.FLAGGED, Event.listing_id.in_(listing_ids))
@@ -50,19 +52,21 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
         )
     }
     automated = _automated_decisions(session, listing_ids)
-    latest_seen: dict[int, str] = {}
-    for lid, sha in session.execute(
-        select(Observation.listing_id, Observation.evidence_sha256)
+    latest_seen: dict[int, EvidenceRecord] = {}
+    for lid, sha, ev_file, ev_record, ev_uri in session.execute(
+        select(Observation.listing_id, Observation.evidence_sha256, Observation.evidence_file,
+               Observation.evidence_record, Observation.evidence_uri)
         .where(Observation.listing_id.in_(listing_ids), Observation.kind == ObservationKind.SEEN, Observation.evidence_sha256.is_not(None))
         .order_by(Observation.id)
     ):
-        latest_seen[lid] = sha
+        latest_seen[lid] = EvidenceRecord(sha, ev_file, ev_record, ev_uri)
     items = []
     # in the platform's listing-key order: our ids follow crawl ingest order, which varies run to run
     for lid in sorted(listing_ids, key=lambda i: listings[i].listing_key):
         listing = listings[lid]
-        det, ev_sha, lang = flagged.get(lid, (None, None, None))
-        hashes = tuple(dict.fromkeys(h for h in (ev_sha, latest_seen.get(lid)) if h))
+        det, flagged_page, lang = flagged.get(lid, (None, None, None))
+        # the flagged page and the latest live sighting; one record when both are the same capture
+        records = tuple({(e.sha256, e.record_id): e for e in (flagged_page, latest_seen.get(lid)) if e}.values())
         items.append(
             NoticeItem(
                 listing_id=lid,
@@ -71,7 +75,8 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
                 title=listing.title,
                 listing_date=listing.first_seen_on,
                 substances=_substances(det),
-                evidence_sha256=hashes,
+                evidence_sha256=tuple(dict.fromkeys(e.sha256 for e in records)),
+                evidence=records,
                 lang=lang,
                 automated_decision=automated.get(lid, False),
             )

@@ -22,7 +22,8 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and working SAVEPOINTs.
 
     `read_only`: SQLite is opened read-only and never created, so readers work beside a writer and
-    on a data dir they cannot write (see `_read_only_sqlite`); other databases are unchanged."""
+    on a data dir they cannot write (see `_read_only_sqlite`); on PostgreSQL every transaction is
+    `READ ONLY`, so a reader's bug can never change the tracking data."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1] if ":///" in url else ""
         if read_only and path and path != ":memory:":
@@ -34,7 +35,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> Engine:
         return engine
     # psycopg 3 pipelines executemany; measured faster here than multi-row VALUES batching
     # (`use_insertmanyvalues_wo_returning`): 18k vs 7k rows/s for a 10k-row Core insert.
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if read_only and engine.dialect.name == "postgresql":
+        engine = engine.execution_options(postgresql_readonly=True)
+    return engine
 
 
 def _read_only_sqlite(path: str, **kwargs) -> Engine:

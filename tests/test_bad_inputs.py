@@ -90,10 +90,15 @@ def files(**contents: bytes) -> Callable[[Path, Path], None]:
 
 
 def in_data(**contents: bytes) -> Callable[[Path, Path], None]:
+    """Files in the data dir; `audit_dir` is an earlier audit of D to D in its default folder."""
     def setup(root: Path, db: Path) -> None:
         valid_db(root, db)
         for name, content in contents.items():
-            (root / "data" / name.replace("__", ".")).write_bytes(content)
+            if name == "audit_dir":
+                (root / "data" / "audit" / f"{D}_{D}").mkdir(parents=True)
+                (root / "data" / "audit" / f"{D}_{D}" / "index.html").write_bytes(content)
+            else:
+                (root / "data" / name.replace("__", ".")).write_bytes(content)
     return setup
 
 
@@ -172,9 +177,15 @@ CASES: list[tuple[str, list[str], dict[str, str], Callable]] = [
     ("review-export-out-database", ["review", "export", "--out", "data/pwatch.db"], {}, valid_db),
     ("audit-out-not-empty", ["audit", "--from", D, "--to", D, "--out", "out_dir"], {}, files(out_dir=b"x")),
     ("audit-out-is-file", ["audit", "--from", D, "--to", D, "--out", "f.txt"], {}, files(f__txt=b"x")),
+    ("audit-default-out-exists", ["audit", "--from", D, "--to", D], {}, in_data(audit_dir=b"<html>signed-off</html>")),
     ("notices-export-out-is-file", ["notices", "export", "--out", "f.txt"], {}, files(f__txt=b"x")),
     ("train-out-is-file", ["nlp", "train", "--out", "f.txt"], {}, files(f__txt=b"x")),
     ("crawl-out-folder", [*CRAWL, "--no-db", "--out", "out_dir"], {}, files(out_dir=b"x")),
+    # values argparse refuses: one line too, not the usage block
+    ("bad-date-report", ["report", "--date", "2026-13-45"], {}, valid_db),
+    ("bad-date-stats", ["stats", "--from", "yesterday"], {}, valid_db),
+    ("bad-date-audit", ["audit", "--from", D, "--to", "2026-11-31"], {}, valid_db),
+    ("bad-int-run", ["run", "--days", "three"], {}, nothing),
     # malformed JSONL
     ("flag-lone-surrogate", ["flag", "--input", "in.jsonl", "--output", "o.jsonl"], {}, files(in__jsonl=SURROGATE)),
     ("flag-deeply-nested", ["flag", "--input", "in.jsonl", "--output", "o.jsonl"], {}, files(in__jsonl=DEEP)),
@@ -250,6 +261,8 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path, migrated_db, argv, 
     ("flag-lone-surrogate", "in.jsonl:2: field `text`"),
     ("revisit-bad-line", "r.txt:2"),
     ("audit-out-not-empty", "not empty"),
+    ("audit-default-out-exists", f"an audit of {D} to {D} already exists in data/audit/{D}_{D}"),
+    ("bad-date-report", "report: --date: expected YYYY-MM-DD, got '2026-13-45'"),
     ("pg-down-stats", "pw:***@127.0.0.1:1"),
 ])
 def test_error_line_names_the_problem(tmp_path, migrated_db, case, expected):

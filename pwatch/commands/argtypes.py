@@ -11,6 +11,8 @@ import datetime as dt
 import sys
 from typing import NoReturn
 
+from precursor_watch import redact
+
 
 def iso_date(text: str) -> dt.date:
     """A logical date as YYYY-MM-DD."""
@@ -21,9 +23,12 @@ def iso_date(text: str) -> dt.date:
 
 
 class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one `pwatch: error:` line like every other error (argparse would print the
+    whole usage block first); the usage stays one `--help` away. Sub-command parsers inherit it."""
+
     def error(self, message: str) -> NoReturn:
-        # The same prefix as every other pwatch error; the command is named in the help hint.
+        where = self.prog.removeprefix("pwatch").strip()
         message = message.removeprefix("argument ")  # "--date: expected YYYY-MM-DD, got ..."
-        line = " ".join(f"pwatch: error: {message} (see {self.prog} --help)".split())
-        sys.stderr.write(line + "\n")
+        text = " ".join(f"{where + ': ' if where else ''}{message}".split())
+        sys.stderr.write(f"pwatch: error: {redact.redact(text)} (see `{self.prog} --help`)\n")
         sys.exit(2)

@@ -45,8 +45,9 @@ def register(subparsers, common) -> None:
     airflow = subparsers.add_parser(
         "airflow",
         parents=[common],
-        help="start `airflow standalone` on this project's DAGs (local profile, login off)",
-        description="Airflow standalone with its metadata DB in <data dir>/airflow, sized for 2 cores, "
+        help="start Airflow (scheduler, DAG processor, triggerer, API server) on this project's DAGs (local profile, login off)",
+        description="Airflow's scheduler, DAG processor, triggerer and API server (what `airflow standalone` runs, "
+        "without the log servers it binds on every interface) with its metadata DB in <data dir>/airflow, sized for 2 cores, "
         "on 127.0.0.1:8080 with login turned off (local profile only; deployments keep auth).",
     )
     airflow.add_argument("--port", type=int, default=8080)
@@ -148,9 +149,10 @@ def cmd_step(args, settings: Settings) -> int:
 
 
 def cmd_airflow(args, settings: Settings) -> int:
-    """Airflow standalone (and, on the embedded defaults, the fixture world) until interrupted."""
+    """Airflow's local components (and, on the embedded defaults, the fixture world) until interrupted."""
     import signal
     import subprocess
+    import time
 
     from precursor_watch.airflow_runner import airflow_environment
 
@@ -175,7 +177,16 @@ def cmd_airflow(args, settings: Settings) -> int:
     if settings.embedded_world:
         world_cmd = [sys.executable, "-m", "precursor_watch", "fixtures", "serve"]
         children.append(subprocess.Popen(world_cmd, env=env, **child_options()))
-    children.append(subprocess.Popen([airflow, "standalone"], env=env, **child_options()))
+    # `airflow standalone` starts the scheduler and triggerer with log servers bound to every
+    # interface (Airflow offers no host setting for them); the same components started one by one
+    # skip those servers, and only the API server listens, on loopback. Task logs are read from
+    # the log folder on this machine, so nothing is lost.
+    from precursor_watch.airflow_runner import LOCAL_EXECUTOR_ENV, local_components, migrate_metadata
+
+    env.update(LOCAL_EXECUTOR_ENV)
+    migrate_metadata(env)
+    for component in local_components(args.port):
+        children.append(subprocess.Popen([airflow, *component], env=env, **child_options()))
     print(f"Airflow UI: http://127.0.0.1:{args.port}/  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops)", flush=True)
 
     def stop(*_):
@@ -193,7 +204,8 @@ def cmd_airflow(args, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        children[-1].wait()
+        while all(child.poll() is None for child in children):  # until interrupted or one dies
+            time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:

@@ -76,7 +76,8 @@ def register(subparsers, common) -> None:
     audit.add_argument("listing", nargs="?", metavar="LISTING", help="pack: PLATFORM/LISTING_KEY")
     audit.add_argument("--from", dest="date_from", type=iso_date, help="first logical date (YYYY-MM-DD; required for the report)")
     audit.add_argument("--to", dest="date_to", type=iso_date, help="last logical date (YYYY-MM-DD; required for the report)")
-    audit.add_argument("--out", help="output folder (default <data dir>/audit/<from>_<to>/)")
+    audit.add_argument("--out", help="new or empty output folder (default <data dir>/audit/<from>_<to>/; "
+                       "refused when an audit is already there, never overwritten)")
     audit.add_argument("--public-key", metavar="FILE", help="verify: the signer's public key (default: the data dir's own)")
     audit.add_argument("--export", metavar="DIR", help="verify: also check this audit export folder")
     audit.set_defaults(handler=cmd_audit)
@@ -209,12 +210,24 @@ def cmd_audit(args, settings: Settings) -> int:
         raise ConfigError("pwatch audit: --from and --to are required for the report")
     if args.date_to < args.date_from:
         raise ConfigError(f"--to {args.date_to} is before --from {args.date_from}")
-    out = output_folder(args.out, "--out", empty=True) if args.out else None
+    out = output_folder(args.out, "--out", empty=True) if args.out else _new_default_audit_dir(args, settings)
     with _session(settings):  # fails with one clear line when there is no tracking database
         pass
     path = write_audit_report(settings, args.date_from, args.date_to, out)
     print(f"audit report: {path}")
     return 0
+
+
+def _new_default_audit_dir(args, settings: Settings) -> Path:
+    """The default audit folder of the period, refused when an earlier audit is already there: a
+    signed-off audit is never overwritten behind the auditor's back."""
+    from precursor_watch.reports.audit import default_audit_dir
+
+    path = default_audit_dir(settings, args.date_from, args.date_to)
+    if path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"an audit of {args.date_from} to {args.date_to} already exists in {path}; "
+                          "give --out NEW_FOLDER, or move the old audit away first")
+    return output_folder(path, "audit folder")
 
 
 def cmd_notices_export(args, settings: Settings) -> int:

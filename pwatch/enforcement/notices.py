@@ -136,6 +136,7 @@ def http_post(url: str, body: dict[str, Any], limits: Limits = Limits()) -> Answ
     timer = threading.Timer(limits.deadline, _abort, (conn, expired))
     timer.daemon = True
     timer.start()
+    response = None
     try:
         conn.request("POST", parts.path or "/", body=json.dumps(body).encode("utf-8"),
                      headers={"Content-Type": "application/json", "Connection": "close"})
@@ -151,6 +152,11 @@ def http_post(url: str, body: dict[str, Any], limits: Limits = Limits()) -> Answ
         raise NoticeSendError(f"POST {url}: {exc}") from None
     finally:
         timer.cancel()
+        # The response owns the socket once the connection hands it over ("Connection: close"):
+        # close it here, or a refused answer keeps streaming or dripping into a socket that lives
+        # as long as any reference to this frame (an exception kept by a caller, say).
+        if response is not None:
+            response.close()
         conn.close()
     try:
         return _answer(response.status, raw)

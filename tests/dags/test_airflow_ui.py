@@ -1,7 +1,9 @@
-"""`make airflow` (= `pwatch airflow`): the standalone UI answers, lists both DAGs with docs, stops cleanly."""
+"""`make airflow` (= `pwatch airflow`): the UI answers, lists both DAGs with docs, listens on
+loopback only, stops cleanly."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -23,6 +25,65 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (by /proc parent links): the components run in process groups
+    of their own, so the tree, not the group, is what `pwatch airflow` started."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children.get(child, [])
+    return found
+
+
+def _listen_table() -> dict[int, tuple[str, int]]:
+    """Socket inode → (address, port) of every TCP socket in LISTEN state (/proc/net/tcp, tcp6)."""
+    table = {}
+    for name, width in (("tcp", 4), ("tcp6", 16)):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            hex_host, hex_port = fields[1].split(":")
+            raw = bytes.fromhex(hex_host)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            host = b"".join(raw[i:i + 4][::-1] for i in range(0, width, 4))
+            table[int(fields[9])] = (str(ipaddress.ip_address(host)), int(hex_port, 16))
+    return table
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
+def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every listening TCP socket the processes `pids` hold open."""
+    table = _listen_table()
+    found = []
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and int(target[8:-1]) in table:
+                found.append((pid, *table[int(target[8:-1])]))
+    return found
+
+
 def get_json(url: str):
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
@@ -30,7 +91,7 @@ def get_json(url: str):
 
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_airflow_standalone_serves_health_and_both_dags(tmp_path):
+def test_airflow_serves_health_and_both_dags_on_loopback_only(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PWATCH"))}
     env.update({"PWATCH_DATA_DIR": str(tmp_path), "PWATCH_EMBEDDED_WORLD": "false"})
@@ -64,6 +125,10 @@ def test_airflow_standalone_serves_health_and_both_dags(tmp_path):
             assert "Precursor Watch" in details["doc_md"]
             assert "precursor-watch" in {t["name"] for t in details["tags"]}
         assert (tmp_path / "airflow" / "airflow.db").exists()  # metadata DB in the data dir, not the tracking DB
+        listening = listening_sockets([proc.pid, *descendants(proc.pid)])
+        assert ("127.0.0.1", port) in {(host, p) for _pid, host, p in listening}, listening
+        exposed = [s for s in listening if not is_loopback(s[1])]
+        assert not exposed, f"listening beyond loopback (pid, address, port): {exposed}"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -1,6 +1,7 @@
 """`pwatch run` killed with SIGKILL leaves nothing behind: an immediate rerun, with no cleanup,
 exits 0 and ends with the statistics of an uninterrupted run. A second writer on the same data
 dir is refused with one line naming the holder; readers work meanwhile and on a read-only copy.
+The uninterrupted reference run is also the one the second writers and readers are tried against.
 
 Real processes throughout: `pwatch` subprocesses, the fixture server, crawls, SQLite.
 """
@@ -17,6 +18,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,12 +125,55 @@ def report_written(data: Path, day: str):
     return lambda _pid: (data / "reports" / day).exists()
 
 
+@dataclass
+class Reference:
+    """The uninterrupted run every other run must equal, and what was seen while it ran: other
+    writers on its data dir were refused, readers worked (one run serves both, to keep this cheap)."""
+
+    data: Path
+    stats: dict
+    holder_pid: int
+    refused: dict[str, subprocess.CompletedProcess]
+    readers: dict[str, subprocess.CompletedProcess]
+
+
+SECOND_WRITERS = {
+    "run": ["run", "--days", "1", "--inline"], "detect": ["detect", "--date", "2026-11-02"],
+    "crawl": ["crawl", "--site", "chemdir", "--date", "2026-11-02"], "db upgrade": ["db", "upgrade"],
+}
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, environ) -> dict:
-    data = tmp_path_factory.mktemp("uninterrupted")
-    out = pwatch(environ, data, *RUN_ARGS, "--inline")
-    assert out.returncode == 0, out.stdout + out.stderr
-    return stats(environ, data)
+def reference(tmp_path_factory, environ) -> Reference:
+    """`pwatch run` uninterrupted; while it holds the data dir, every other writer is tried once
+    and every reader once. Refused writers that changed anything would make this run's statistics
+    differ from the killed-and-rerun ones, which never had company."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    data, log = root / "data", root / "run.log"
+    with open(log, "w") as output:
+        holder = subprocess.Popen([sys.executable, "-m", "precursor_watch", *RUN_ARGS, "--inline", "--data-dir", str(data)],
+                                  env=environ, stdout=output, stderr=subprocess.STDOUT)
+    refused, readers = {}, {}
+    try:
+        deadline = time.monotonic() + 300
+        while not child_running("precursor_watch crawl")(holder.pid):  # the database exists, the lock is held
+            assert holder.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        for name, writer in SECOND_WRITERS.items():
+            refused[name] = pwatch(environ, data, *writer, timeout=60)
+        readers["stats"] = pwatch(environ, data, "stats", "--format", "json", timeout=60)
+        readers["review list"] = pwatch(environ, data, "review", "list", timeout=60)
+        holder_running = holder.poll() is None
+    finally:
+        holder.wait(timeout=600)
+    assert holder.returncode == 0, log.read_text()
+    assert holder_running, "the run ended before every second writer and reader was tried: nothing held the lock"
+    return Reference(data, stats(environ, data), holder.pid, refused, readers)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(reference) -> dict:
+    return reference.stats
 
 
 @pytest.mark.parametrize(
@@ -157,28 +202,15 @@ def test_sigkill_then_immediate_rerun_equals_an_uninterrupted_run(tmp_path, envi
     assert _processes_using(data) == []
 
 
-def test_a_second_writer_is_refused_while_readers_work_also_on_a_read_only_copy(tmp_path, environ, uninterrupted):
-    data = tmp_path / "data"
-    holder = subprocess.Popen([sys.executable, "-m", "precursor_watch", *RUN_ARGS, "--inline", "--data-dir", str(data)],
-                              env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not child_running("precursor_watch crawl")(holder.pid):  # the database exists, the lock is held
-            assert holder.poll() is None and time.monotonic() < deadline, holder.stderr.read()
-            time.sleep(0.05)
-        for writer in (["run", "--days", "1", "--inline"], ["detect", "--date", "2026-11-02"],
-                       ["crawl", "--site", "chemdir", "--date", "2026-11-02"], ["db", "upgrade"]):
-            refused = pwatch(environ, data, *writer, timeout=60)
-            assert refused.returncode != 0, writer
-            lines = refused.stderr.strip().splitlines()
-            assert len(lines) == 1, refused.stderr
-            assert f"pid {holder.pid}" in lines[0] and "pwatch run" in lines[0] and socket.gethostname() in lines[0]
-        reading = pwatch(environ, data, "stats", "--format", "json", timeout=60)
-        assert reading.returncode == 0, reading.stderr
-        assert pwatch(environ, data, "review", "list", timeout=60).returncode == 0
-    finally:
-        assert holder.wait(timeout=600) == 0, holder.stderr.read()
-    assert stats(environ, data) == uninterrupted  # the refused writers changed nothing
+def test_a_second_writer_is_refused_while_readers_work_also_on_a_read_only_copy(tmp_path, environ, reference):
+    for name, refused in reference.refused.items():
+        assert refused.returncode != 0, name
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1, refused.stderr
+        assert f"pid {reference.holder_pid}" in lines[0] and "pwatch run" in lines[0] and socket.gethostname() in lines[0]
+    for name, reading in reference.readers.items():
+        assert reading.returncode == 0, (name, reading.stderr)
+    uninterrupted, data = reference.stats, reference.data
 
     # chmod a-w binds root only without its capabilities to override file permissions.
     unprivileged = {"preexec_fn": _without_permission_override} if os.geteuid() == 0 else {}
