@@ -23,10 +23,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from precursor_watch.nlp.components import OFFER_LABEL
+from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
 from precursor_watch.nlp.detection import (OFFER_SIGNAL_REASONS, ControlEntry, Detection, DetectInput, DetectionError, Reason,
                                            SignalHitOut, SubstanceHit)
-from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, focus_spans, focus_text
+from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, mention_spans, window_text
 from precursor_watch.nlp.lexicon import Lexicon
 from precursor_watch.nlp.matching import SubstanceMatch
 from precursor_watch.nlp.normalize import normalize
@@ -288,18 +288,27 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
     long = [i for i, (doc, _) in enumerate(made) if len(doc.text) > FOCUS_MIN_CHARS]
     if long:
         matchers = [nlp.get_pipe(name) for name in _MATCHERS]
-        focused = []
-        for i in long:
+        views: list[Doc] = []
+        owner: list[tuple[int, tuple[int, int]]] = []  # (index into `long`, span) of each view
+        for k, i in enumerate(long):
             doc, title_len = made[i]
             for matcher in matchers:
                 doc = matcher(doc)
-            doc._.pw_focus = focus_spans(len(doc.text), title_len,
-                                          ((m.start, m.end) for m in doc._.pw_substances or ()))
-            focused.append(nlp.make_doc(focus_text(doc.text, doc._.pw_focus, title_len)))
+            mentions = [(m.start, m.end) for m in doc._.pw_substances or ()]
+            doc._.pw_windows = []
+            doc.cats = {OFFER_LABEL: 0.0, OTHER_LABEL: 1.0}  # no mention: no offer of anything
+            for span in mention_spans(len(doc.text), title_len, mentions):
+                views.append(nlp.make_doc(window_text(doc.text, span, title_len)))
+                owner.append((k, span))
             out[i] = doc
+        for (k, (a, b)), vdoc in zip(owner, nlp.get_pipe("textcat").pipe(views, batch_size=batch_size)):
+            doc, title_len = out[long[k]], made[long[k]][1]
+            p = vdoc.cats.get(OFFER_LABEL, 0.0)
+            doc._.pw_windows.append(((0, title_len), (a, b), p))
+            if p > doc.cats[OFFER_LABEL]:
+                doc.cats = dict(vdoc.cats)
         scorer = nlp.get_pipe("pwatch_scorer")
-        for i, fdoc in zip(long, nlp.get_pipe("textcat").pipe(focused, batch_size=batch_size)):
-            out[i].cats = fdoc.cats
+        for i in long:
             out[i] = scorer(out[i])
     return out  # type: ignore[return-value]
 

@@ -24,7 +24,7 @@ from thinc.api import Config
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
 from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
 from precursor_watch.nlp.detector import LANGS, MANIFEST
-from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, focus_spans, focus_text
+from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, FOCUS_RADIUS, mention_spans, window_text
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.cfg"
 PACKAGE_VERSION = "0.1.0"
@@ -165,15 +165,19 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> N
 
 
 def classifier_view(nlp: Language, text: str, title_len: int) -> str:
-    """What the classifier reads of one text: the whole of a short one, the focus of a long one
-    (the same view the detector gives it, `nlp.detector._judge_docs`)."""
+    """What the classifier reads of one text: the whole of a short one; of a long one, the title
+    and the words around its first substance mention (the detector reads every mention's window
+    this way and the best one decides, `nlp.detector._judge_docs`; pages introduce what they
+    offer at its first mention, under the title)."""
     if len(text) <= FOCUS_MIN_CHARS:
         return text
     doc = nlp.make_doc(text)
     for name in ("pwatch_normalizer", "pwatch_substances"):
         doc = nlp.get_pipe(name)(doc)
-    spans = focus_spans(len(text), title_len, ((m.start, m.end) for m in doc._.pw_substances or ()))
-    return focus_text(text, spans, title_len)
+    spans = mention_spans(len(text), title_len, [(m.start, m.end) for m in doc._.pw_substances or ()])
+    if not spans:
+        return window_text(text, (title_len, min(len(text), title_len + 2 * FOCUS_RADIUS)), title_len)
+    return window_text(text, spans[0], title_len)
 
 
 def load(model_dir: Path):
