@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -44,10 +43,6 @@ LONG_TEXT_CHARS = 100_000
 WINDOW_CHARS = 5_000
 WINDOW_OVERLAP = 2_000  # a match or an offer of up to 1,000 characters is seen whole in its window
 WINDOW_BATCH = 64  # windows in memory at once
-# The bag-of-words classifier sums over its doc, so a page padded with repeated template lines
-# sways it either way (measured: 10k characters of lorem ipsum took a news text from P(offer)
-# 0.25 to 0.999); in a long text, lines repeated this often are left out of what it reads.
-REPEATED_LINE_MIN = 5
 MAX_REASON = 1000  # characters of an exception kept as the reason a detection failed
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -161,7 +156,7 @@ class Detector:
             idx = [i for i, (lg, _) in enumerate(langs) if lg == lang and len(texts[i]) <= limit]
             made = []
             for i in idx:
-                doc = nlp.make_doc(texts[i])
+                doc = _make_doc(nlp, texts[i])
                 doc._.pw_norm = normalize(texts[i])  # spares the pipeline a re-join of doc.text
                 doc._.pw_page = chunk[i].offer_signals
                 made.append((doc, _title_len(chunk[i])))
@@ -181,15 +176,14 @@ class Detector:
         nlp = self.pipelines[lang]
         spans = windows(len(text), WINDOW_CHARS, WINDOW_OVERLAP)
 
-        boilerplate = _repeated_lines(text)
         title_len = _title_len(rec)
 
         def made() -> Iterator[tuple[Doc, int]]:
             for start, end, _lo, _hi in spans:
                 part = text[start:end]
-                # the classifier reads the window without the page's boilerplate; the matchers
-                # read every character (their offsets come from pw_norm, not from the tokens)
-                doc = nlp.make_doc(_without_lines(part, boilerplate) if boilerplate else part)
+                # each window is a long text of its own: judged mention by mention, so a page's
+                # repeated boilerplate is never what the classifier reads
+                doc = _make_doc(nlp, part)
                 doc._.pw_norm = normalize(part)
                 doc._.pw_page = rec.offer_signals
                 yield doc, (title_len if start == 0 else 0)
@@ -277,15 +271,24 @@ def _title_len(rec: DetectInput) -> int:
 _MATCHERS = ("pwatch_normalizer", "pwatch_substances", "pwatch_signals")
 
 
+def _make_doc(nlp: Language, text: str) -> Doc:
+    """The doc of one text. A long one is judged on its windows, never on its own tokens, so it
+    is not tokenised: one token holding the whole text (what the extensions hang on)."""
+    if len(text) <= FOCUS_MIN_CHARS:
+        return nlp.make_doc(text)
+    return Doc(nlp.vocab, words=[text], spaces=[False])
+
+
 def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> list[Doc]:
     """Run the pipeline over (doc, title length) pairs, in order. A short doc goes through the
     whole pipeline; a long one is matched whole, but its classifier reads only its focus (the
     title and the windows around its substance mentions, `nlp.focus`)."""
     out: list[Doc | None] = [None] * len(made)
-    short = [i for i, (doc, _) in enumerate(made) if len(doc.text) <= FOCUS_MIN_CHARS]
+    # a long doc is judged on its pw_norm (the matchers) and its windows: never on its tokens
+    short = [i for i, (doc, _) in enumerate(made) if len(doc._.pw_norm.original) <= FOCUS_MIN_CHARS]
     for i, doc in zip(short, nlp.pipe((made[i][0] for i in short), batch_size=batch_size)):
         out[i] = doc
-    long = [i for i, (doc, _) in enumerate(made) if len(doc.text) > FOCUS_MIN_CHARS]
+    long = [i for i, (doc, _) in enumerate(made) if len(doc._.pw_norm.original) > FOCUS_MIN_CHARS]
     if long:
         matchers = [nlp.get_pipe(name) for name in _MATCHERS]
         views: list[Doc] = []
@@ -297,8 +300,9 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
             mentions = [(m.start, m.end) for m in doc._.pw_substances or ()]
             doc._.pw_windows = []
             doc.cats = {OFFER_LABEL: 0.0, OTHER_LABEL: 1.0}  # no mention: no offer of anything
-            for span in mention_spans(len(doc.text), title_len, mentions):
-                views.append(nlp.make_doc(window_text(doc.text, span, title_len)))
+            original = doc._.pw_norm.original  # the offsets of the matches index this string
+            for span in mention_spans(len(original), title_len, mentions):
+                views.append(nlp.make_doc(window_text(original, span, title_len)))
                 owner.append((k, span))
             out[i] = doc
         for (k, (a, b)), vdoc in zip(owner, nlp.get_pipe("textcat").pipe(views, batch_size=batch_size)):
@@ -337,16 +341,6 @@ class _Judgement:
         ext = doc._
         return cls(tuple(ext.pw_substances or ()), tuple(ext.pw_signals or ()), bool(ext.pw_flagged),
                    float(ext.pw_score), ext.pw_gate or "", float(doc.cats.get(OFFER_LABEL, 0.0)))
-
-
-def _repeated_lines(text: str) -> frozenset[str]:
-    """Lines a long page repeats REPEATED_LINE_MIN times or more: template, not the listing."""
-    counts = Counter(text.split("\n"))
-    return frozenset(line for line, n in counts.items() if n >= REPEATED_LINE_MIN and line.strip())
-
-
-def _without_lines(part: str, lines: frozenset[str]) -> str:
-    return "\n".join(line for line in part.split("\n") if line not in lines)
 
 
 def windows(n: int, size: int = WINDOW_CHARS, overlap: int = WINDOW_OVERLAP) -> list[tuple[int, int, int, int]]:
