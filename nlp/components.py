@@ -7,7 +7,9 @@ Import this module before `spacy.load(model_dir)` (the `nlp.detector` module doe
 Results live on `Doc` extensions: `doc._.pw_norm` (NormText), `doc._.pw_substances`
 (list[SubstanceMatch]), `doc._.pw_signals` (list[SignalHit]), `doc._.pw_score` (float),
 `doc._.pw_flagged` (bool), `doc._.pw_gate` (why the substance gate opened or stayed shut).
-Offsets are character offsets into `doc.text`. The lexicon and signal data are loaded in
+Offsets are character offsets into `doc.text`. The caller may set `doc._.pw_page` (the page's
+`OfferSignals`) and `doc._.pw_windows` (for a long text: one (title span, mention span, P(offer))
+per substance mention, see `nlp.focus`) before the scorer runs. The lexicon and signal data are loaded in
 `initialize` (default: the packaged files) and saved with the pipeline (`to_disk`).
 """
 
@@ -26,13 +28,17 @@ from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
 from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalMatcher
 
-for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate"):
+for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
 TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "destination_stock", "messenger",
                "encrypted_messenger",
                "payment", "offer", "spec")
+# Page evidence (`OfferSignals`) as trade-evidence kinds: a price shown by the page is the same
+# evidence as a price in the text; a seller is on every listing page, so it is no evidence.
+PAGE_KINDS = {"price": "price", "add_to_cart": "offer_control", "inquiry": "offer_control",
+              "schema_offer": "structured_offer"}
 OFFER_LABEL = "OFFER"
 OTHER_LABEL = "OTHER"
 
@@ -223,17 +229,30 @@ class Scorer:
             gate = "watched substance without red flags"
         else:
             gate = "no monitored substance"
-        p_offer = doc.cats.get(OFFER_LABEL, 0.5)
-        kinds = {s.kind for s in sigs if s.kind in TRADE_KINDS}
-        evidence = min(1.0, len(kinds) / self.signal_saturation)
-        score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
-        context = sum(1 for s in sigs if s.kind == "context")
-        score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
-        if any(s.kind in ("refusal", "harm_reduction") for s in sigs):
-            score *= self.refusal_factor
+        page = ext.pw_page
+        page_kinds = {PAGE_KINDS[k] for k in page.present() if k in PAGE_KINDS} if page is not None else set()
+        if ext.pw_windows is not None:
+            # A long text is judged mention by mention (title + the words around the mention): the
+            # shipping terms in a footer are no offer, and reference prose around other mentions
+            # cancels none. The best window decides, as an offer anywhere on a page counts.
+            score = max((self._judge([s for s in sigs if a <= s.start < b or t0 <= s.start < t1], p, page_kinds)
+                         for (t0, t1), (a, b), p in ext.pw_windows), default=0.0)
+        else:
+            score = self._judge(sigs, doc.cats.get(OFFER_LABEL, 0.5), page_kinds)
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)
         ext.pw_score = round(float(score), 4)
         ext.pw_flagged = ext.pw_score >= self.threshold
         ext.pw_gate = gate
         return doc
+
+    def _judge(self, sigs, p_offer: float, page_kinds: set[str]) -> float:
+        """Score of one reading (a whole doc, or one mention window of a long one)."""
+        kinds = {s.kind for s in sigs if s.kind in TRADE_KINDS} | page_kinds
+        evidence = min(1.0, len(kinds) / self.signal_saturation)
+        score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
+        context = sum(1 for s in sigs if s.kind == "context")
+        score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
+        if any(s.kind in ("refusal", "harm_reduction") for s in sigs):
+            score *= self.refusal_factor
+        return score

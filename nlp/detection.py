@@ -12,13 +12,55 @@ import json
 from dataclasses import asdict, dataclass, field
 
 
+OFFER_SIGNAL_FIELDS = ("price", "add_to_cart", "inquiry", "seller", "schema_offer")
+OFFER_SIGNAL_REASONS = {
+    "price": "page shows a price",
+    "add_to_cart": "page has an add-to-cart control",
+    "inquiry": "page has an inquiry control",
+    "seller": "page names a seller",
+    "schema_offer": "page carries a schema.org Offer",
+}
+
+
+@dataclass(frozen=True)
+class OfferSignals:
+    """What the page around a listing shows besides its text (from the crawler's page object):
+    a price, an add-to-cart or inquiry control, a named seller, a schema.org `Offer`."""
+
+    price: bool = False
+    add_to_cart: bool = False
+    inquiry: bool = False
+    seller: bool = False
+    schema_offer: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "offer_signals") -> "OfferSignals":
+        """From a JSON object of booleans; an unknown key or a non-boolean value is a ValueError
+        naming it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object of booleans, got {type(data).__name__}")
+        for key, value in data.items():
+            if key not in OFFER_SIGNAL_FIELDS:
+                raise ValueError(f"{where}.{key}: unknown offer signal (known: {', '.join(OFFER_SIGNAL_FIELDS)})")
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}.{key}: must be true or false, got {value!r}")
+        return cls(**data)
+
+    def present(self) -> tuple[str, ...]:
+        return tuple(name for name in OFFER_SIGNAL_FIELDS if getattr(self, name))
+
+    def to_dict(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in OFFER_SIGNAL_FIELDS}
+
+
 @dataclass(frozen=True)
 class DetectInput:
     id: str
     text: str
     title: str | None = None
-    lang: str | None = None  # "en" | "zh" | "es"; guessed from the text when missing
+    lang: str | None = None  # any tag; en/zh/es and their variants are used, others guessed
     listing_date: dt.date | None = None  # for the control entries in force; None = all entries
+    offer_signals: OfferSignals | None = None  # page evidence, when the page was seen
 
 
 @dataclass(frozen=True)
@@ -87,6 +129,7 @@ class Detection:
     offer_probability: float = 0.0
     gate: str = ""
     substance_ids: tuple[str, ...] = field(default=())  # distinct ids, first-seen order
+    lang_source: str = "declared"  # declared | normalised (from e.g. zh-CN) | guessed (missing or unknown tag)
 
     def to_dict(self) -> dict:
         d = asdict(self)

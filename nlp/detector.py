@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -23,8 +22,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from precursor_watch.nlp.components import OFFER_LABEL
-from precursor_watch.nlp.detection import ControlEntry, Detection, DetectInput, DetectionError, Reason, SignalHitOut, SubstanceHit
+from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
+from precursor_watch.nlp.detection import (OFFER_SIGNAL_REASONS, ControlEntry, Detection, DetectInput, DetectionError, Reason,
+                                           SignalHitOut, SubstanceHit)
+from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, mention_spans, window_text
 from precursor_watch.nlp.lexicon import Lexicon
 from precursor_watch.nlp.matching import SubstanceMatch
 from precursor_watch.nlp.normalize import normalize
@@ -42,10 +43,6 @@ LONG_TEXT_CHARS = 100_000
 WINDOW_CHARS = 5_000
 WINDOW_OVERLAP = 2_000  # a match or an offer of up to 1,000 characters is seen whole in its window
 WINDOW_BATCH = 64  # windows in memory at once
-# The bag-of-words classifier sums over its doc, so a page padded with repeated template lines
-# sways it either way (measured: 10k characters of lorem ipsum took a news text from P(offer)
-# 0.25 to 0.999); in a long text, lines repeated this often are left out of what it reads.
-REPEATED_LINE_MIN = 5
 MAX_REASON = 1000  # characters of an exception kept as the reason a detection failed
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -55,6 +52,22 @@ _EN = re.compile(r"\b(?:the|and|for|with|of|to|price|shipping|purity|in|we|our|s
 
 class ModelError(RuntimeError):
     """The model directory is missing, incomplete or from another version."""
+
+
+_LANG_ALIASES = {"zh": "zh", "cmn": "zh", "chi": "zh", "zho": "zh", "en": "en", "eng": "en", "es": "es", "spa": "es"}
+
+
+def resolve_lang(declared: str | None, sample: str) -> tuple[str, str]:
+    """The pipeline language for a declared tag: (lang, "declared") for en/zh/es, (lang,
+    "normalised") for a variant of them (`zh-CN`, `EN_us`, `es-419`, `spa`), and (guess,
+    "guessed") for anything else (`mixed`, `de`, none) from the text."""
+    if declared in ("en", "zh", "es"):
+        return declared, "declared"
+    if isinstance(declared, str):
+        primary = declared.strip().lower().replace("_", "-").split("-")[0]
+        if primary in _LANG_ALIASES:
+            return _LANG_ALIASES[primary], "normalised"
+    return guess_lang(sample), "guessed"
 
 
 def guess_lang(text: str) -> str:
@@ -137,45 +150,48 @@ class Detector:
         langs = [self._lang(r) for r in chunk]
         texts = [_joined(r) for r in chunk]
         docs: list[Doc | None] = [None] * len(chunk)
-        for lang in set(langs):
+        for lang in {lg for lg, _ in langs}:
             nlp = self.pipelines[lang]
             limit = min(LONG_TEXT_CHARS, nlp.max_length)
-            idx = [i for i, lg in enumerate(langs) if lg == lang and len(texts[i]) <= limit]
+            idx = [i for i, (lg, _) in enumerate(langs) if lg == lang and len(texts[i]) <= limit]
             made = []
             for i in idx:
-                doc = nlp.make_doc(texts[i])
+                doc = _make_doc(nlp, texts[i])
                 doc._.pw_norm = normalize(texts[i])  # spares the pipeline a re-join of doc.text
-                made.append(doc)
-            for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size)):
+                doc._.pw_page = chunk[i].offer_signals
+                made.append((doc, _title_len(chunk[i])))
+            for i, doc in zip(idx, _judge_docs(nlp, made, batch_size)):
                 docs[i] = doc
         out = []
-        for rec, lang, text, doc in zip(chunk, langs, texts, docs):
+        for rec, (lang, source), text, doc in zip(chunk, langs, texts, docs):
             if doc is None:
-                out.append(self._build(rec, lang, self._judge_windows(text, lang)))
+                judged = self._judge_windows(text, lang, rec)
             else:
-                out.append(self._build(rec, lang, _Judgement.of(doc)))
+                judged = _Judgement.of(doc)
+            out.append(self._build(rec, lang, source, judged))
         return out
 
-    def _judge_windows(self, text: str, lang: str) -> "_Judgement":
+    def _judge_windows(self, text: str, lang: str, rec: DetectInput) -> "_Judgement":
         """A text longer than one window, judged window by window (see `windows`)."""
         nlp = self.pipelines[lang]
         spans = windows(len(text), WINDOW_CHARS, WINDOW_OVERLAP)
 
-        boilerplate = _repeated_lines(text)
+        title_len = _title_len(rec)
 
-        def made() -> Iterator[Doc]:
+        def made() -> Iterator[tuple[Doc, int]]:
             for start, end, _lo, _hi in spans:
                 part = text[start:end]
-                # the classifier reads the window without the page's boilerplate; the matchers
-                # read every character (their offsets come from pw_norm, not from the tokens)
-                doc = nlp.make_doc(_without_lines(part, boilerplate) if boilerplate else part)
+                # each window is a long text of its own: judged mention by mention, so a page's
+                # repeated boilerplate is never what the classifier reads
+                doc = _make_doc(nlp, part)
                 doc._.pw_norm = normalize(part)
-                yield doc
+                doc._.pw_page = rec.offer_signals
+                yield doc, (title_len if start == 0 else 0)
 
         subs: list[SubstanceMatch] = []
         sigs: list[SignalHit] = []
         best: _Judgement | None = None
-        for (start, _end, lo, hi), doc in zip(spans, nlp.pipe(made(), batch_size=WINDOW_BATCH)):
+        for (start, _end, lo, hi), doc in zip(spans, _judge_stream(nlp, made(), WINDOW_BATCH)):
             one = _Judgement.of(doc)
             # each window keeps only the matches that start in the part it owns: found once
             subs += [replace(m, start=m.start + start, end=m.end + start) for m in one.substances
@@ -187,11 +203,14 @@ class Detector:
         assert best is not None
         return replace(best, substances=tuple(subs), signals=tuple(sigs))
 
-    def _lang(self, rec: DetectInput) -> str:
-        lang = rec.lang if rec.lang in self.pipelines else guess_lang(((rec.title or "") + " " + rec.text)[:2000])
-        return lang if lang in self.pipelines else next(iter(self.pipelines))
+    def _lang(self, rec: DetectInput) -> tuple[str, str]:
+        """(language used, how it was chosen: declared | normalised | guessed)."""
+        lang, source = resolve_lang(rec.lang, ((rec.title or "") + " " + rec.text)[:2000])
+        if lang not in self.pipelines:
+            return next(iter(self.pipelines)), "guessed"
+        return lang, source
 
-    def _build(self, rec: DetectInput, lang: str, judged: "_Judgement") -> Detection:
+    def _build(self, rec: DetectInput, lang: str, lang_source: str, judged: "_Judgement") -> Detection:
         lex = self._lexicon
         title_len = len(rec.title) if rec.title else -1
 
@@ -228,18 +247,82 @@ class Detector:
             seen_kinds.add(g.kind)
             label = "refusal or legal-only statement" if g.kind == "refusal" else f"trade signal: {g.kind}"
             reasons.append(Reason(label + (" (red flag)" if g.red_flag else ""), g.field, g.start, g.end, g.matched))
+        if rec.offer_signals is not None:
+            # page evidence has no words to anchor to: field "page", an empty span
+            reasons += [Reason(OFFER_SIGNAL_REASONS[k], "page", 0, 0, "") for k in rec.offer_signals.present()]
         ids = tuple(dict.fromkeys(h.id for h in subs))
         controls = tuple(c for sid in ids for c in self.controls(sid, rec.listing_date))
         return Detection(
             id=rec.id, flagged=judged.flagged, score=judged.score, lang=lang,
             substances=tuple(subs), signals=tuple(sigs), reasons=tuple(reasons), controls=controls,
             model_version=self.model_version, offer_probability=round(judged.p_offer, 4), gate=judged.gate,
-            substance_ids=ids,
+            substance_ids=ids, lang_source=lang_source,
         )
 
 
 def _joined(rec: DetectInput) -> str:
     return f"{rec.title}\n{rec.text}" if rec.title else rec.text
+
+
+def _title_len(rec: DetectInput) -> int:
+    return len(rec.title) if rec.title else 0
+
+
+_MATCHERS = ("pwatch_normalizer", "pwatch_substances", "pwatch_signals")
+
+
+def _make_doc(nlp: Language, text: str) -> Doc:
+    """The doc of one text. A long one is judged on its windows, never on its own tokens, so it
+    is not tokenised: one token holding the whole text (what the extensions hang on)."""
+    if len(text) <= FOCUS_MIN_CHARS:
+        return nlp.make_doc(text)
+    return Doc(nlp.vocab, words=[text], spaces=[False])
+
+
+def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> list[Doc]:
+    """Run the pipeline over (doc, title length) pairs, in order. A short doc goes through the
+    whole pipeline; a long one is matched whole, but its classifier reads only its focus (the
+    title and the windows around its substance mentions, `nlp.focus`)."""
+    out: list[Doc | None] = [None] * len(made)
+    # a long doc is judged on its pw_norm (the matchers) and its windows: never on its tokens
+    short = [i for i, (doc, _) in enumerate(made) if len(doc._.pw_norm.original) <= FOCUS_MIN_CHARS]
+    for i, doc in zip(short, nlp.pipe((made[i][0] for i in short), batch_size=batch_size)):
+        out[i] = doc
+    long = [i for i, (doc, _) in enumerate(made) if len(doc._.pw_norm.original) > FOCUS_MIN_CHARS]
+    if long:
+        matchers = [nlp.get_pipe(name) for name in _MATCHERS]
+        views: list[Doc] = []
+        owner: list[tuple[int, tuple[int, int]]] = []  # (index into `long`, span) of each view
+        for k, i in enumerate(long):
+            doc, title_len = made[i]
+            for matcher in matchers:
+                doc = matcher(doc)
+            mentions = [(m.start, m.end) for m in doc._.pw_substances or ()]
+            doc._.pw_windows = []
+            doc.cats = {OFFER_LABEL: 0.0, OTHER_LABEL: 1.0}  # no mention: no offer of anything
+            original = doc._.pw_norm.original  # the offsets of the matches index this string
+            for span in mention_spans(len(original), title_len, mentions):
+                views.append(nlp.make_doc(window_text(original, span, title_len)))
+                owner.append((k, span))
+            out[i] = doc
+        for (k, (a, b)), vdoc in zip(owner, nlp.get_pipe("textcat").pipe(views, batch_size=batch_size)):
+            doc, title_len = out[long[k]], made[long[k]][1]
+            p = vdoc.cats.get(OFFER_LABEL, 0.0)
+            doc._.pw_windows.append(((0, title_len), (a, b), p))
+            if p > doc.cats[OFFER_LABEL]:
+                doc.cats = dict(vdoc.cats)
+        scorer = nlp.get_pipe("pwatch_scorer")
+        for i in long:
+            out[i] = scorer(out[i])
+    return out  # type: ignore[return-value]
+
+
+def _judge_stream(nlp: Language, made: Iterator[tuple[Doc, int]], batch: int) -> Iterator[Doc]:
+    while True:
+        part = list(islice(made, batch))
+        if not part:
+            return
+        yield from _judge_docs(nlp, part, batch)
 
 
 @dataclass(frozen=True)
@@ -258,16 +341,6 @@ class _Judgement:
         ext = doc._
         return cls(tuple(ext.pw_substances or ()), tuple(ext.pw_signals or ()), bool(ext.pw_flagged),
                    float(ext.pw_score), ext.pw_gate or "", float(doc.cats.get(OFFER_LABEL, 0.0)))
-
-
-def _repeated_lines(text: str) -> frozenset[str]:
-    """Lines a long page repeats REPEATED_LINE_MIN times or more: template, not the listing."""
-    counts = Counter(text.split("\n"))
-    return frozenset(line for line, n in counts.items() if n >= REPEATED_LINE_MIN and line.strip())
-
-
-def _without_lines(part: str, lines: frozenset[str]) -> str:
-    return "\n".join(line for line in part.split("\n") if line not in lines)
 
 
 def windows(n: int, size: int = WINDOW_CHARS, overlap: int = WINDOW_OVERLAP) -> list[tuple[int, int, int, int]]:

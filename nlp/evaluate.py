@@ -59,6 +59,7 @@ class Report:
     overall: Counts = field(default_factory=Counts)
     by_lang: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
     by_kind: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    by_genre: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))  # records with a `genre`
     id_sets_total: int = 0
     id_sets_equal: int = 0
     errors: list[dict] = field(default_factory=list)
@@ -72,6 +73,7 @@ class Report:
             "overall": self.overall.as_dict(),
             "by_lang": {k: v.as_dict() for k, v in sorted(self.by_lang.items())},
             "by_kind": {k: v.as_dict() for k, v in sorted(self.by_kind.items())},
+            "by_genre": {k: v.as_dict() for k, v in sorted(self.by_genre.items())},
             "substance_set_accuracy": round(self.substance_set_accuracy, 4),
             "substance_sets": {"equal": self.id_sets_equal, "label1_items": self.id_sets_total},
         }
@@ -87,6 +89,9 @@ class Report:
         # a kind holds one label only, so its precision/recall are degenerate: show the counts too
         rows.append(f"{'kind':<28}{'n':>6}{'precision':>11}{'recall':>8}{'F1':>8}{'acc':>8}{'flagged':>9}{'missed':>8}{'false+':>8}")
         rows += [row(k, v) + f"{v.tp + v.fp:>9}{v.fn:>8}{v.fp:>8}" for k, v in sorted(self.by_kind.items())]
+        if self.by_genre:
+            rows.append(f"{'genre':<28}{'n':>6}{'precision':>11}{'recall':>8}{'F1':>8}{'acc':>8}")
+            rows += [row(k, v) for k, v in sorted(self.by_genre.items())]
         rows.append(f"substance-id set accuracy (label 1): {self.substance_set_accuracy:.3f} "
                     f"({self.id_sets_equal}/{self.id_sets_total})")
         return "\n".join(rows)
@@ -99,6 +104,8 @@ def evaluate(records: Iterable[dict], detections: Iterable[Detection], keep_erro
         rep.overall.add(truth, det.flagged)
         rep.by_lang[rec["lang"]].add(truth, det.flagged)
         rep.by_kind[rec.get("kind", "unknown")].add(truth, det.flagged)
+        if rec.get("genre"):
+            rep.by_genre[str(rec["genre"])].add(truth, det.flagged)
         same = True
         if truth == 1:
             rep.id_sets_total += 1

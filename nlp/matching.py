@@ -35,7 +35,9 @@ FIRST_BLOCK_RE = re.compile(r"(?<![\d])(\d{4,7})(?![\d])")
 _DIGIT_FIX = re.compile(r"(?<=\d)[oil|sb](?=[\d-])|(?<=[\d-])[oil|sb](?=\d)")
 _DIGIT_FIX_MAP = {"o": "0", "i": "1", "l": "1", "|": "1", "s": "5", "b": "8"}
 _NOT_CAS_BEFORE = re.compile(r"(?:\$|€|¥|usd|mxn|rmb|cp|c\.p\.|zip|tel|phone|\+|#|no\.|order|pedido|订单)\s*$")
-_CAS_BEFORE = re.compile(r"cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?\s*[:：#]?\s*$")
+# Seller messages name a product by its first CAS block as a "code" or "item" number.
+_CAS_BEFORE = re.compile(r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|producto|c[oó]digo)|编号|产品)"
+                         r"\s*[:：#]?\s*$")
 
 CHEMICAL_CONTEXT = re.compile(
     r"\bcas\b|\d{2,7}-\d{2}-\d|\bpurity\b|\bpureza\b|纯度|含量|powder|polvo|粉|\bkg\b|公斤|千克|"

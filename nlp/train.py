@@ -24,6 +24,7 @@ from thinc.api import Config
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
 from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
 from precursor_watch.nlp.detector import LANGS, MANIFEST
+from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, FOCUS_RADIUS, mention_spans, window_text
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.cfg"
 PACKAGE_VERSION = "0.1.0"
@@ -77,7 +78,10 @@ def model_version(examples: list[dict], seed: int, config_text: str, data_texts:
     return f"pwatch-detector-{PACKAGE_VERSION}+{h.hexdigest()[:12]}"
 
 
-def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path = DEFAULT_CONFIG) -> Path:
+def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path = DEFAULT_CONFIG,
+          manifest_extra: dict | None = None) -> Path:
+    """Train and write the model; `manifest_extra` is recorded in the manifest (e.g. the analyst
+    decisions a model was trained with). Every example takes part in the model version."""
     _check(examples)
     out_dir = Path(out_dir)
     config_text = Path(config_path).read_text(encoding="utf-8")
@@ -107,7 +111,8 @@ def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path 
         counts = {lg: sum(1 for ex in examples if ex["lang"] == lg) for lg in langs}
         (tmp / MANIFEST).write_text(json.dumps(
             {"model_version": version, "langs": langs, "seed": seed, "examples": counts,
-             "data_sha256": data_fingerprint(config_path)}, indent=2) + "\n", encoding="utf-8")
+             "data_sha256": data_fingerprint(config_path), **(manifest_extra or {})}, indent=2) + "\n",
+            encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -137,7 +142,8 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> N
     def example(ex: dict) -> Example:
         text = f"{ex['title']}\n{ex['text']}" if ex.get("title") else ex["text"]
         y = float(is_offer(ex))
-        return Example.from_dict(nlp.make_doc(text), {"cats": {OFFER_LABEL: y, OTHER_LABEL: 1.0 - y}})
+        view = classifier_view(nlp, text, len(ex["title"]) if ex.get("title") else 0)
+        return Example.from_dict(nlp.make_doc(view), {"cats": {OFFER_LABEL: y, OTHER_LABEL: 1.0 - y}})
 
     data = [example(ex) for ex in subset]
     textcat = nlp.get_pipe("textcat")
@@ -156,6 +162,22 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> N
         for batch in minibatch(data, size=int(cfg.get("batch_size", 32))):
             nlp.update(batch, sgd=optimizer, drop=float(cfg.get("dropout", 0.2)), exclude=[
                 n for n in nlp.pipe_names if n != "textcat"])
+
+
+def classifier_view(nlp: Language, text: str, title_len: int) -> str:
+    """What the classifier reads of one text: the whole of a short one; of a long one, the title
+    and the words around its first substance mention (the detector reads every mention's window
+    this way and the best one decides, `nlp.detector._judge_docs`; pages introduce what they
+    offer at its first mention, under the title)."""
+    if len(text) <= FOCUS_MIN_CHARS:
+        return text
+    doc = nlp.make_doc(text)
+    for name in ("pwatch_normalizer", "pwatch_substances"):
+        doc = nlp.get_pipe(name)(doc)
+    spans = mention_spans(len(text), title_len, [(m.start, m.end) for m in doc._.pw_substances or ()])
+    if not spans:
+        return window_text(text, (title_len, min(len(text), title_len + 2 * FOCUS_RADIUS)), title_len)
+    return window_text(text, spans[0], title_len)
 
 
 def load(model_dir: Path):

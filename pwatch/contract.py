@@ -64,6 +64,9 @@ class ListingItem:
     http_status: int = 200
     content_sha256: str = ""  # hex SHA-256 of the normalised title + text
     evidence: Evidence | None = None
+    # page evidence of an offer beside the text (price, add_to_cart, inquiry, seller, schema_offer:
+    # booleans, `nlp.detection.OfferSignals`); None when the page object cannot tell
+    offer_signals: dict[str, bool] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))

@@ -146,8 +146,14 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
     others are scored and stored, and the failed one is tried again by the next run. Only when
     every one of several snapshots fails (the detector itself is broken) does the step fail.
     """
-    from precursor_watch.nlp.detection import DetectInput, DetectionError
+    from precursor_watch.nlp.detection import DetectInput, DetectionError, OfferSignals
     from precursor_watch.nlp.detector import Detector
+
+    def _offer_signals(stored):
+        try:  # a stored value another version wrote differently is no evidence, not a failure
+            return OfferSignals.from_dict(stored) if stored else None
+        except ValueError:
+            return None
     from precursor_watch.training_data import ensure_model
     from precursor_watch.storage.detections import pending_snapshots, record_detections, record_failures
 
@@ -155,7 +161,9 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
     with transaction(settings) as session:
         pending = pending_snapshots(session, detector.model_version)
         inputs = [
-            DetectInput(id=str(s.id), text=s.text, title=s.title, lang=s.lang, listing_date=day) for s in pending
+            DetectInput(id=str(s.id), text=s.text, title=s.title, lang=s.lang, listing_date=day,
+                        offer_signals=_offer_signals(s.offer_signals))
+            for s in pending
         ]
         scored, failed = [], []
         for snap, result in zip(pending, detector.detect_each(inputs)):

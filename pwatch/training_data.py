@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TRAIN = ROOT / "nlp" / "data" / "seed_train.jsonl"
 EVAL_HANDWRITTEN = ROOT / "nlp" / "data" / "eval_handwritten.jsonl"
+DATA_DIR = ROOT / "nlp" / "data"
+
+
+def eval_files() -> list[Path]:
+    """The evaluation files under nlp/data (`eval_*.jsonl`), sorted: evaluation only, never trained on."""
+    return sorted(DATA_DIR.glob("eval_*.jsonl"))
 LANGS = ("en", "zh", "es")
 HOLDOUT_SHARE = 0.25
 TRAIN_SIZE = 3000
@@ -97,6 +103,59 @@ def read_labelled(path: Path) -> list[dict]:
         rec.setdefault("substances", [])
         out.append(rec)
     return out
+
+
+REVIEW_WEIGHT = 5  # copies of each analyst decision: a few dozen decisions next to thousands of fixture texts
+REVIEW_DECISIONS = {"confirmed": 1, "dismissed": 0}
+
+
+def read_reviews(path: Path) -> list[dict]:
+    """The decisions of `pwatch review export` as training examples (label 1 confirmed, 0
+    dismissed; kind `reviewed`, so the label says offer or not). `lang` may be any tag or
+    missing: normalised or guessed from the text. A bad line names the file, line and field."""
+    from precursor_watch.jsonl import parse_line
+    from precursor_watch.nlp.detector import resolve_lang
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    out = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        rec = parse_line(line, where)
+        if not isinstance(rec, dict):
+            raise InputError(f"{where}: expected a JSON object")
+        if not isinstance(rec.get("id"), str) or not rec["id"]:
+            raise InputError(f"{where}: field `id` missing or not a string")
+        if not isinstance(rec.get("text"), str):
+            raise InputError(f"{where}: field `text` missing or not a string")
+        if rec.get("title") is not None and not isinstance(rec["title"], str):
+            raise InputError(f"{where}: field `title` must be a string or null")
+        if rec.get("decision") not in REVIEW_DECISIONS:
+            raise InputError(f"{where}: field `decision` must be confirmed or dismissed, got {rec.get('decision')!r}")
+        if rec.get("label") != REVIEW_DECISIONS[rec["decision"]]:
+            raise InputError(f"{where}: field `label` must be {REVIEW_DECISIONS[rec['decision']]} for a {rec['decision']} decision")
+        if rec.get("lang") is not None and not isinstance(rec["lang"], str):
+            raise InputError(f"{where}: field `lang` must be a string or null")
+        lang, _how = resolve_lang(rec.get("lang"), ((rec.get("title") or "") + " " + rec["text"])[:2000])
+        out.append({"id": rec["id"], "title": rec.get("title"), "text": rec["text"], "lang": lang,
+                    "label": rec["label"], "kind": "reviewed", "substances": list(rec.get("substances") or []),
+                    "decision": rec["decision"], "reviewer": rec.get("reviewer"), "decided_at": rec.get("decided_at")})
+    return out
+
+
+def review_manifest(path: Path, reviews: list[dict]) -> dict:
+    """What a model trained with reviews records about them: the file, its hash and each decision."""
+    path = Path(path)
+    return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "count": len(reviews),
+            "weight": REVIEW_WEIGHT,
+            "decisions": [{k: r.get(k) for k in ("id", "decision", "reviewer", "decided_at")} for r in reviews]}
 
 
 def training_examples(seed: int = 0, size: int = TRAIN_SIZE) -> list[dict]:

@@ -28,6 +28,7 @@ class PendingSnapshot:
     text: str
     lang: str | None
     seen_on: dt.date
+    offer_signals: dict | None = None  # the page's offer signals (names to booleans), when known
 
 
 @dataclass
@@ -43,7 +44,8 @@ class DetectionResult:
 def pending_snapshots(session: Session, model_version: str, limit: int | None = None) -> list[PendingSnapshot]:
     """Snapshots not yet scored by `model_version`, oldest first."""
     stmt = (
-        select(Snapshot.id, Snapshot.listing_id, Snapshot.title, Snapshot.text, Snapshot.lang, Snapshot.seen_on)
+        select(Snapshot.id, Snapshot.listing_id, Snapshot.title, Snapshot.text, Snapshot.lang, Snapshot.seen_on,
+               Snapshot.offer_signals)
         .outerjoin(Detection, and_(Detection.snapshot_id == Snapshot.id, Detection.model_version == model_version))
         .where(Detection.id.is_(None))
         .order_by(Snapshot.id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import operator
 import re
 from dataclasses import dataclass, field
@@ -204,6 +205,14 @@ def _plainly_storable(item: ListingItem) -> bool:
     return storable_text("".join(filter(None, values)) + "".join(item.contacts))
 
 
+def _signals_ok(value: Any) -> bool:
+    return value is None or (type(value) is dict and all(type(k) is str and type(v) is bool for k, v in value.items()))
+
+
+def _signals_json(value: dict[str, bool] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
 def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
     """True when `_problem` would find nothing; False means "look closer", not "malformed"."""
     evidence = item.evidence
@@ -213,6 +222,7 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
         and type(item.title) is str and type(item.text) is str
         and _STR_OR_NONE.issuperset(map(type, _optional_strs(item)))
         and type(item.contacts) in (list, tuple) and _STR.issuperset(map(type, item.contacts))
+        and _signals_ok(item.offer_signals)
         and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.fullmatch(item.content_sha256)))
         and item.platform == platform
         and (item.crawl_date is None or item.crawl_date == day)
@@ -261,6 +271,8 @@ def _listing_problem(item: ListingItem) -> tuple[str, str | None, str] | None:
             return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a string or None, got {_short(value)}"
     if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
         return QuarantineKind.INVALID_FIELD, "contacts", f"field contacts must be a list of strings, got {_short(item.contacts)}"
+    if not _signals_ok(item.offer_signals):
+        return QuarantineKind.INVALID_FIELD, "offer_signals", f"field offer_signals must be names to booleans or None, got {_short(item.offer_signals)}"
     if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.fullmatch(item.content_sha256)):
         return QuarantineKind.INVALID_FIELD, "content_sha256", f"field content_sha256 must be 64 lowercase hex digits, got {_short(item.content_sha256)}"
     for name, limit in _LIMITS.items():
@@ -456,7 +468,7 @@ def _ingest_seen(
         snap = key in snap_keys
         content = (
             (it.title, it.text, it.seller_name, json_strings(sorted(set(it.contacts))), it.lang, it.price, it.currency,
-             it.location, it.posted_at)
+             it.location, it.posted_at, _signals_json(it.offer_signals))
             if snap else NO_CONTENT
         )
         return (
@@ -535,10 +547,11 @@ def _stage_writes(dialect: str) -> _StageWrites:
 
     snapshot_rows = select(
         stage.c.listing_id, stage.c.content_sha256, day, stage.c.title, stage.c.text, stage.c.lang, stage.c.price,
-        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, *cited,
+        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, stage.c.offer_signals,
+        *cited,
     ).where(stage.c.snap == 1).order_by(stage.c.seq)
     snapshot_columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency",
-                        "seller_name", "contacts", "location", "posted_at", *ev.EVIDENCE_FIELDS]
+                        "seller_name", "contacts", "location", "posted_at", "offer_signals", *ev.EVIDENCE_FIELDS]
 
     # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
     # into observations (events reference it) cost twice an insert when replaying a 100k-listing

@@ -193,6 +193,9 @@ class Snapshot(Base):
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page")
     evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of that page")
+    offer_signals: Mapped[dict | None] = mapped_column(
+        JSON, nullable=True,
+        comment="page evidence of an offer: price, add_to_cart, inquiry, seller, schema_offer (booleans); null = unknown")
 
 
 class Detection(Base):

@@ -22,6 +22,7 @@ from precursor_watch.storage.models import CURRENCY_LEN, LANG_LEN, NAME_LEN, SHO
 CONTENT = (
     ("title", Text), ("text", Text), ("seller_name", String(NAME_LEN)), ("contacts", JSON), ("lang", String(LANG_LEN)),
     ("price", String(SHOWN_LEN)), ("currency", String(CURRENCY_LEN)), ("location", String(NAME_LEN)), ("posted_at", String(SHOWN_LEN)),
+    ("offer_signals", JSON),
 )
 NO_CONTENT = (None,) * len(CONTENT)
 
@@ -75,7 +76,7 @@ _INSERT: dict[str, str] = {}  # INSERT statement by dialect name, compiled once
 
 def fill_stage(session: Session, rows: list[tuple]) -> None:
     """Put a batch into the stage: one tuple per item with its values in COLUMNS order, the JSON
-    column (`contacts`) already serialised by `json.dumps` (what SQLAlchemy's JSON type stores).
+    columns (`contacts`, `offer_signals`) already serialised by `json.dumps` (what SQLAlchemy's JSON type stores).
 
     SQLite: one executemany of the tuples as they are. PostgreSQL: COPY, its bulk-load path
     (pipelined executemany of these wide rows was half of a first-day ingest there), then ANALYZE:

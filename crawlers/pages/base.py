@@ -53,6 +53,7 @@ class Listing:
     lang: str | None = None
     posted_at: str | None = None
     location: str | None = None
+    offer_signals: dict[str, bool] | None = None  # see HtmlListingPage.offer_signals
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,30 @@ class HtmlListingPage(HtmlPage):
         value = self.sel.css("span.posted::text").get()
         return value.strip() if value else None
 
+    def offer_signals(self) -> dict[str, bool]:
+        """What the page shows around the listing text: page evidence of an offer for the detector
+        (`nlp.detection.OfferSignals`): a price, an add-to-cart or inquiry control, a seller, a
+        schema.org Offer."""
+        return {
+            "price": self.price() is not None,
+            "add_to_cart": bool(self.sel.css(".add-to-cart")),
+            "inquiry": bool(self.sel.css(".inquiry")),
+            "seller": bool(self.seller_name()),
+            "schema_offer": self.has_schema_offer(),
+        }
+
+    def has_schema_offer(self) -> bool:
+        """A JSON-LD `Offer` (alone, or as the `offers` of a `Product`)."""
+        for block in self.sel.css('script[type="application/ld+json"]::text').getall():
+            try:
+                data = json.loads(block)
+            except ValueError:
+                continue
+            for node in data if isinstance(data, list) else [data]:
+                if isinstance(node, dict) and (node.get("@type") == "Offer" or node.get("offers")):
+                    return True
+        return False
+
     # --- removal --------------------------------------------------------------------------
     def removal_marker(self) -> str | None:
         """`data-reason` of the page's removal notice (`removed`, `account_closed`, `store_closed`)."""
@@ -266,4 +291,5 @@ def listing_from_fields(page, key: str) -> Listing:
         contacts=page.contacts(),
         lang=page.lang(),
         posted_at=page.posted_at(),
+        offer_signals=page.offer_signals(),
     )

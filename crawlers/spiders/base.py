@@ -292,6 +292,7 @@ class PlatformSpider(scrapy.Spider):
             http_status=response.status,
             content_sha256=content_hash(item.title, item.text),
             evidence=evidence,
+            offer_signals=_offer_signals(data.offer_signals),
         )
 
     def _gone_item(self, response: Response, page_url: str, reason: str, listing_key: str | None) -> GoneItem:
@@ -416,3 +417,10 @@ class PlatformSpider(scrapy.Spider):
             return
         self.evidence.close()
         self.journal.close(finished=reason == "finished")
+
+
+def _offer_signals(value) -> dict[str, bool] | None:
+    """The page object's offer signals, kept only when they are what they claim (names to booleans)."""
+    if not isinstance(value, dict) or not all(type(k) is str and type(v) is bool for k, v in value.items()):
+        return None
+    return dict(value)

@@ -18,8 +18,9 @@ GATES = {"f1_overall": 0.95, "f1_per_lang": 0.90, "substance_set_accuracy": 0.95
 
 def register(subparsers, common) -> None:
     p = subparsers.add_parser("flag", parents=[common], help="flag offers of monitored substances in a JSONL file",
-                              description="Read JSONL (id, text, optional title, lang, listing_date); write one JSON "
-                                          "line per input, in order: id, flagged, score, substances, reasons, "
+                              description="Read JSONL (id, text, optional title, lang, listing_date, offer_signals); write "
+                                          "one JSON line per input, in order: id, flagged, score, substances, lang "
+                                          "and lang_source (declared, normalised or guessed), reasons, "
                                           "model_version. A malformed input line stops the run before anything "
                                           "is written; a listing the detector fails on gets `error` instead of a "
                                           "result and the others are still flagged.")
@@ -34,6 +35,10 @@ def register(subparsers, common) -> None:
     t.add_argument("--out", help="model directory (default: setting model_dir)")
     t.add_argument("--seed", type=int, default=0, help="training seed (same seed, same model)")
     t.add_argument("--size", type=int, default=None, help="number of fixture listings to train on")
+    t.add_argument("--with-reviews", metavar="FILE", dest="with_reviews",
+                   help="also train on the analyst decisions of `pwatch review export` (confirmed = offer, "
+                        "dismissed = not); prints the evaluation before and after and records the decisions "
+                        "in the model manifest")
     t.set_defaults(handler=cmd_train)
     e = sub.add_parser("evaluate", parents=[common], help="precision/recall/F1 and substance-id set accuracy",
                        description="Evaluate on a labelled JSONL (text, lang, label, optional title, kind, "
@@ -44,6 +49,9 @@ def register(subparsers, common) -> None:
     e.add_argument("--world", type=int, default=0, metavar="SCALE",
                    help="also evaluate the fixture world (this scale, setting seed) on its held-out platforms "
                         "(boardlist, mercado), held-out template families only")
+    e.add_argument("--eval-files", action="store_true", dest="eval_files",
+                   help="also evaluate every nlp/data/eval_*.jsonl, each reported separately (never trained on; "
+                        "per genre when its records carry `genre`)")
     e.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--errors", type=int, default=0, metavar="K", help="also list up to K misclassified items")
@@ -55,7 +63,7 @@ def register(subparsers, common) -> None:
 
 def read_flag_input(path: Path):
     """Parse and validate the whole input first: an error names the line and nothing is flagged."""
-    from precursor_watch.nlp.detection import DetectInput
+    from precursor_watch.nlp.detection import DetectInput, OfferSignals
 
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # tolerate a BOM
@@ -81,8 +89,10 @@ def read_flag_input(path: Path):
         if title is not None and not isinstance(title, str):
             raise InputError(f"{where}: field `title` must be a string or null")
         lang = obj.get("lang")
-        if lang is not None and lang not in ("en", "zh", "es"):
-            raise InputError(f"{where}: field `lang` must be en, zh, es or null, got {lang!r}")
+        if lang is not None and not isinstance(lang, str):
+            # any tag is accepted (`zh-CN` is normalised, `mixed` or `de` guessed); only a
+            # non-string is an error
+            raise InputError(f"{where}: field `lang` must be a string or null, got {lang!r}")
         raw_date = obj.get("listing_date")
         date = None
         if raw_date is not None:
@@ -90,7 +100,13 @@ def read_flag_input(path: Path):
                 date = dt.date.fromisoformat(str(raw_date)[:10])
             except ValueError:
                 raise InputError(f"{where}: field `listing_date` is not an ISO date: {raw_date!r}") from None
-        records.append((rid, DetectInput(str(rid), text, title or None, lang, date)))
+        signals = None
+        if obj.get("offer_signals") is not None:
+            try:
+                signals = OfferSignals.from_dict(obj["offer_signals"], "field `offer_signals`")
+            except ValueError as exc:
+                raise InputError(f"{where}: {exc}") from None
+        records.append((rid, DetectInput(str(rid), text, title or None, lang or None, date, signals)))
     return records
 
 
@@ -144,6 +160,7 @@ def cmd_flag(args, settings) -> int:
 def _flag_line(rid, det) -> dict:
     return {
         "id": rid, "flagged": det.flagged, "score": det.score, "substances": list(det.substance_ids),
+        "lang": det.lang, "lang_source": det.lang_source,
         "reasons": [{"reason": r.message, "field": r.field, "start": r.start, "end": r.end, "matched": r.matched}
                     for r in det.reasons],
         "model_version": det.model_version,
@@ -155,10 +172,15 @@ def _flag_line(rid, det) -> dict:
 
 def cmd_train(args, settings) -> int:
     from precursor_watch.nlp.train import train
-    from precursor_watch.training_data import TRAIN_SIZE, training_examples
+    from precursor_watch.training_data import TRAIN_SIZE, read_reviews, training_examples
 
+    reviews = read_reviews(Path(args.with_reviews)) if args.with_reviews else None  # a bad file fails first
+    if reviews == []:
+        raise InputError(f"{args.with_reviews}: no decisions to train on")
     out = output_folder(args.out if args.out else settings.model_path, "--out")
     examples = training_examples(args.seed, args.size or TRAIN_SIZE)
+    if reviews:
+        return _train_with_reviews(args, out, examples, reviews)
     print(f"training on {len(examples)} listings (seed {args.seed}) ...", file=sys.stderr)
     path = train(examples, out, seed=args.seed)
     manifest = json.loads((path / "detector.json").read_text(encoding="utf-8"))
@@ -166,13 +188,61 @@ def cmd_train(args, settings) -> int:
     return 0
 
 
+def _train_with_reviews(args, out: Path, examples: list[dict], reviews: list[dict]) -> int:
+    """Train without and with the analyst decisions; print both evaluations side by side on the
+    decisions themselves (trained on: does the model now agree with the analysts?) and on held-out
+    data (did it stay as good elsewhere?)."""
+    from precursor_watch.nlp.detector import Detector
+    from precursor_watch.nlp.train import train
+    from precursor_watch.training_data import REVIEW_WEIGHT, heldout_examples, review_manifest
+
+    checks = {"reviewed decisions (trained on)": reviews,
+              "held-out template families": heldout_examples(seed=args.seed, size=300)}
+    checks.update(_eval_files())
+    print(f"training on {len(examples)} listings + {len(reviews)} decisions x{REVIEW_WEIGHT} "
+          f"(seed {args.seed}) ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix=".before-", dir=out.parent) as tmp:
+        before = Detector.load(train(examples, Path(tmp) / "model", seed=args.seed))
+        reports_before = {name: _report(before, recs) for name, recs in checks.items()}
+    path = train(examples + [r for r in reviews for _ in range(REVIEW_WEIGHT)], out, seed=args.seed,
+                 manifest_extra={"reviews": review_manifest(Path(args.with_reviews), reviews)})
+    after = Detector.load(path)
+    print(f"before: model {before.model_version} (without the decisions)")
+    print(f"after:  model {after.model_version} (with {len(reviews)} decisions: "
+          f"{sum(r['label'] for r in reviews)} confirmed, {sum(1 - r['label'] for r in reviews)} dismissed)")
+    for name, recs in checks.items():
+        rep = _report(after, recs)
+        b = reports_before[name].overall
+        a = rep.overall
+        print(f"{name} ({len(recs)} listings): precision {b.precision:.3f} -> {a.precision:.3f}, "
+              f"recall {b.recall:.3f} -> {a.recall:.3f}, F1 {b.f1:.3f} -> {a.f1:.3f}, "
+              f"accuracy {b.accuracy:.3f} -> {a.accuracy:.3f}")
+    print(f"model {after.model_version} -> {path}")
+    return 0
+
+
+def _report(detector, records: list[dict]):
+    from precursor_watch.nlp.detection import DetectInput
+    from precursor_watch.nlp.evaluate import evaluate
+
+    inputs = (DetectInput(str(r.get("id", i)), r["text"], r.get("title"), r["lang"]) for i, r in enumerate(records))
+    return evaluate(records, detector.detect(inputs))
+
+
+def _eval_files() -> dict[str, list[dict]]:
+    """Every evaluation file under nlp/data (`eval_*.jsonl`), by file name: never trained on."""
+    from precursor_watch.training_data import eval_files, read_labelled
+
+    return {f"{path.name} (held out)": read_labelled(path) for path in eval_files()}
+
+
 def cmd_evaluate(args, settings) -> int:
     from precursor_watch.nlp.detection import DetectInput
     from precursor_watch.nlp.evaluate import evaluate
     from precursor_watch.training_data import heldout_examples, read_labelled, world_examples
 
-    if not args.input and not args.heldout and not args.world:
-        raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl, --heldout N and/or --world SCALE")
+    if not args.input and not args.heldout and not args.world and not args.eval_files:
+        raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl, --heldout N, --world SCALE and/or --eval-files")
     records: list[dict] = []
     for path in args.input:
         records += read_labelled(Path(path))
@@ -180,18 +250,26 @@ def cmd_evaluate(args, settings) -> int:
         records += heldout_examples(size=args.heldout)
     if args.world:
         records += world_examples(seed=settings.seed, scale=args.world)
+    sections = [("selected data", records)] if records else []
+    if args.eval_files:
+        sections += list(_eval_files().items())
     detector = _detector(settings, args.model)
-    inputs = (DetectInput(str(r.get("id", i)), r["text"], r.get("title"), r["lang"]) for i, r in enumerate(records))
-    report = evaluate(records, detector.detect(inputs), keep_errors=args.errors)
-    gates = gate_results(report)
+    results = {}
+    for name, recs in sections:
+        inputs = (DetectInput(str(r.get("id", i)), r["text"], r.get("title"), r["lang"]) for i, r in enumerate(recs))
+        report = evaluate(recs, detector.detect(inputs), keep_errors=args.errors)
+        results[name] = (len(recs), report, gate_results(report))
     if args.json:
-        print(json.dumps({"model_version": detector.model_version, **report.as_dict(), "gates": gates,
-                          "errors": report.errors}, ensure_ascii=False, indent=2))
-    else:
-        print(f"model {detector.model_version}, {len(records)} listings")
+        body = {name: {**rep.as_dict(), "gates": gates, "errors": rep.errors} for name, (_n, rep, gates) in results.items()}
+        if list(results) == ["selected data"]:  # the one-report shape callers already read
+            body = body["selected data"]
+        print(json.dumps({"model_version": detector.model_version, **body}, ensure_ascii=False, indent=2))
+        return 0
+    for name, (n, report, gates) in results.items():
+        print(f"== {name}: model {detector.model_version}, {n} listings")
         print(report.format())
-        for name, g in gates.items():
-            print(f"gate {name}: {g['value']:.3f} >= {g['min']:.2f} {'PASS' if g['pass'] else 'FAIL'}")
+        for gate, g in gates.items():
+            print(f"gate {gate}: {g['value']:.3f} >= {g['min']:.2f} {'PASS' if g['pass'] else 'FAIL'}")
         for err in report.errors:
             print(json.dumps(err, ensure_ascii=False))
     return 0

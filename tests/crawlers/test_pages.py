@@ -92,3 +92,33 @@ def test_a_transient_503_is_incomplete_but_a_closure_503_is_platform_closed():
     closed = Page(url, 503, {"content-type": "text/html", "x-platform-status": "closed"}, body, url)
     assert isinstance(boardlist.ListingPage(down).result(), Incomplete)
     assert boardlist.ListingPage(closed).result() == Removed("platform_closed", "BL1")
+
+
+# What each platform's listing pages show besides the text (fixtures/README.md, "Page formats").
+EXPECTED_SIGNALS = {
+    "chemdir": {"price": True, "add_to_cart": False, "inquiry": True, "seller": True, "schema_offer": False},
+    "tradehub": {"price": True, "add_to_cart": True, "inquiry": False, "seller": True, "schema_offer": True},
+    "boardlist": {"price": True, "add_to_cart": False, "inquiry": False, "seller": True, "schema_offer": False},
+    "huaxue": {"price": True, "add_to_cart": False, "inquiry": True, "seller": True, "schema_offer": False},
+    "mercado": {"price": True, "add_to_cart": False, "inquiry": False, "seller": True, "schema_offer": False},
+}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_page_objects_report_the_offer_signals_of_the_page(world, platform):
+    w, sites = world
+    module = BY_PLATFORM[platform]
+    live = [r for r in w.truth(DAY) if r["platform"] == platform and r["status"] != "removed"][:40]
+    assert live
+    for record in live:
+        url = api_url(record["url"]) if platform == "mercado" else record["url"]
+        result = module.ListingPage(fetch(sites, w, platform, url, DAY)).result()
+        assert isinstance(result, Listing)
+        assert result.offer_signals == EXPECTED_SIGNALS[platform], record["url"]
+
+
+def test_a_page_without_controls_or_json_ld_reports_none():
+    body = b'<html><h1 class="title">t</h1><div class="description">d</div><span class="price">1</span></html>'
+    page = BY_PLATFORM["chemdir"].ListingPage(Page("http://x/product/A1.html", 200, {"content-type": "text/html"}, body))
+    assert page.offer_signals() == {"price": True, "add_to_cart": False, "inquiry": False, "seller": False,
+                                    "schema_offer": False}

@@ -42,7 +42,9 @@ def test_flag_writes_one_line_per_input_in_order(tmp_path, model_dir, capsys):
     ('["a list"]', "expected a JSON object"),
     ('{"id": "x"}', "field `text` missing"),
     ('{"text": "no id"}', "field `id` missing"),
-    ('{"id": "x", "text": "t", "lang": "fr"}', "field `lang` must be en, zh, es"),
+    ('{"id": "x", "text": "t", "lang": 5}', "field `lang` must be a string"),
+    ('{"id": "x", "text": "t", "offer_signals": {"add_to_cart": "yes"}}', "offer_signals`.add_to_cart: must be true or false"),
+    ('{"id": "x", "text": "t", "offer_signals": {"basket": true}}', "offer_signals`.basket: unknown offer signal"),
     ('{"id": "x", "text": "t", "listing_date": "yesterday"}', "listing_date"),
 ])
 def test_flag_on_a_malformed_line_names_it_and_writes_nothing(tmp_path, model_dir, capsys, bad_line, message):
@@ -156,3 +158,53 @@ def test_flag_survives_one_giant_line_and_one_failing_line(tmp_path, model_dir, 
     assert out[2]["error"] == "ValueError: tripwire touched" and "score" not in out[2]
     assert "4 listings, 3 flagged, 1 failed" in captured.out
     assert "id 'trip': detection failed: ValueError: tripwire touched" in captured.err
+
+
+def test_flag_accepts_any_lang_and_says_which_language_was_used(tmp_path, model_dir):
+    """`mixed`, `de`, `zh-CN` no longer stop the file: normalised or guessed, and reported."""
+    rows = [dict(GOOD[0], id="m", lang="mixed"), dict(GOOD[2], id="z", lang="zh-CN"), dict(GOOD[0], id="d", lang="de"),
+            dict(GOOD[0], id="e", lang="en"), {"id": "n", "text": GOOD[0]["text"]}]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    assert main(["flag", "--data-dir", str(tmp_path), "--model", str(model_dir), "--input", str(tmp_path / "in.jsonl"),
+                 "--output", str(out)]) == 0
+    got = {r["id"]: (r["lang"], r["lang_source"]) for r in map(json.loads, out.read_text().splitlines())}
+    assert got == {"m": ("en", "guessed"), "z": ("zh", "normalised"), "d": ("en", "guessed"), "e": ("en", "declared"),
+                   "n": ("en", "guessed")}
+
+
+def test_flag_reads_offer_signals_and_gives_them_as_reasons(tmp_path, model_dir):
+    row = dict(GOOD[0], id="s", offer_signals={"add_to_cart": True, "price": True, "schema_offer": False})
+    write_jsonl(tmp_path / "in.jsonl", [row, dict(GOOD[0], id="plain")])
+    out = tmp_path / "out.jsonl"
+    assert main(["flag", "--data-dir", str(tmp_path), "--model", str(model_dir), "--input", str(tmp_path / "in.jsonl"),
+                 "--output", str(out)]) == 0
+    with_signals, plain = map(json.loads, out.read_text().splitlines())
+    page = [r["reason"] for r in with_signals["reasons"] if r["field"] == "page"]
+    assert page == ["page shows a price", "page has an add-to-cart control"]
+    assert not [r for r in plain["reasons"] if r["field"] == "page"]
+    assert with_signals["score"] >= plain["score"]
+
+
+def test_evaluate_scores_every_eval_file_separately_and_per_genre(tmp_path, model_dir, capsys, monkeypatch):
+    from precursor_watch import training_data
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_jsonl(data / "eval_genres_demo.jsonl", [
+        dict(GOOD[0], label=1, kind="offer_monitored", substances=["79099-07-3"], genre="b2b_card"),
+        dict(GOOD[1], lang="en", label=0, kind="news", substances=[], genre="quoted_advert")])
+    write_jsonl(data / "eval_other.jsonl", [dict(GOOD[2], label=1, kind="offer_monitored", substances=["39742-60-4"])])
+    write_jsonl(data / "seed_train.jsonl", [dict(GOOD[2], label=0, kind="news")])  # not an eval file
+    monkeypatch.setattr(training_data, "DATA_DIR", data)
+    rc = main(["nlp", "evaluate", "--data-dir", str(tmp_path), "--model", str(model_dir), "--eval-files", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    files = {k: v for k, v in report.items() if k != "model_version"}
+    assert set(files) == {"eval_genres_demo.jsonl (held out)", "eval_other.jsonl (held out)"}
+    demo = files["eval_genres_demo.jsonl (held out)"]
+    assert demo["overall"]["n"] == 2 and set(demo["by_genre"]) == {"b2b_card", "quoted_advert"}
+    assert files["eval_other.jsonl (held out)"]["overall"]["n"] == 1 and files["eval_other.jsonl (held out)"]["by_genre"] == {}
+    rc = main(["nlp", "evaluate", "--data-dir", str(tmp_path), "--model", str(model_dir), "--eval-files"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "== eval_genres_demo.jsonl (held out)" in text and "genre" in text and "b2b_card" in text

@@ -43,6 +43,16 @@ def test_ingest_creates_listings_snapshots_and_first_seen(any_session):
         assert (event.occurred_on, event.details) == (D0, {})
 
 
+def test_offer_signals_are_stored_with_the_snapshot(any_session):
+    s = any_session
+    run = open_crawl_run(s, "chemdir", D0)
+    with_signals = listing("chemdir", "CD1", D0)
+    with_signals.offer_signals = {"price": True, "add_to_cart": True, "inquiry": False, "seller": True, "schema_offer": False}
+    ingest_batch(s, run, [with_signals, listing("chemdir", "CD2", D0)])
+    stored = dict(s.execute(select(Listing.listing_key, Snapshot.offer_signals).join(Snapshot, Snapshot.listing_id == Listing.id)).all())
+    assert stored == {"CD1": with_signals.offer_signals, "CD2": None}
+
+
 def test_snapshot_only_when_content_changes(any_session):
     s = any_session
     run0 = open_crawl_run(s, "chemdir", D0)
@@ -89,6 +99,8 @@ def test_ingesting_the_same_batch_twice_changes_nothing(any_session):
         (lambda it: setattr(it, "contacts", ["telegram:@fake", None]), "field contacts"),
         (lambda it: setattr(it, "evidence", Evidence("w.warc.gz", "<urn:x>", "not-a-hash")), "field evidence"),
         (lambda it: setattr(it, "evidence", ("w.warc.gz", "<urn:x>", "0" * 64)), "field evidence"),
+        (lambda it: setattr(it, "offer_signals", {"add_to_cart": "yes"}), "field offer_signals"),
+        (lambda it: setattr(it, "offer_signals", ["price"]), "field offer_signals"),
     ],
 )
 def test_malformed_item_is_quarantined_naming_the_field_and_the_other_is_stored(any_session, mutate, message):
