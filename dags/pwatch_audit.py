@@ -12,7 +12,7 @@ import datetime as dt
 
 from airflow.sdk import Asset, dag, task
 
-from precursor_watch import airflow_tasks
+from precursor_watch import steps
 
 
 @dag(
@@ -35,7 +35,7 @@ def pwatch_audit():
     @task(doc_md="""Write the audit report for the tracked period.
         On failure: is the tracking database reachable and migrated?""")
     def audit() -> dict:
-        return airflow_tasks.audit()
+        return steps.audit(steps.task_settings())
 
     audit()
 

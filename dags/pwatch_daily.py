@@ -22,7 +22,9 @@ import datetime as dt
 
 from airflow.sdk import Asset, dag, task
 
-from precursor_watch import airflow_tasks
+# `steps` imports only the standard library and our settings at parse time; each step imports
+# what it needs (scrapy, spacy, sqlalchemy) when it runs.
+from precursor_watch import steps
 from precursor_watch.settings import load_settings
 
 # Cheap at parse time (env + optional pwatch.toml); empty schedule = triggered runs only.
@@ -54,38 +56,39 @@ def pwatch_daily():
     @task(doc_md="""Migrate the tracking DB and move the fixture world to D.
         On failure: is the fixture server (`pwatch fixtures serve`) or the database reachable?""")
     def prepare(ds: str | None = None) -> list[str]:
-        return airflow_tasks.prepare(ds)
+        return steps.prepare_day(steps.task_settings(), steps.logical_day(ds))
 
     @task(doc_md="""Crawl one platform (or one shard `platform@I/N` of a large one, setting
         `crawl_shards`) for D in a subprocess (`pwatch crawl --site NAME --date D [--shard I/N]`).
         On failure: read the task log for the crawl's health stats (errors by kind); a platform that
         is down fails only this task.""", max_active_tis_per_dagrun=4)
     def crawl(target: str, ds: str | None = None) -> dict:
-        return airflow_tasks.crawl(target, ds)
+        return steps.crawl_target(steps.task_settings(), target, steps.logical_day(ds))
 
     @task(trigger_rule="all_done", doc_md="""Score new snapshots with the detector.
         Runs even if a platform's crawl failed. On failure: is the model directory readable?""")
-    def detect(crawl_results: list[dict], ds: str | None = None) -> dict:
-        return airflow_tasks.detect(ds)
+    def detect(ds: str | None = None) -> dict:
+        return steps.detect(steps.task_settings(), steps.logical_day(ds))
 
     @task(doc_md="""Reconcile D: removals (explicit gone pages, or absence in K healthy crawls),
         reappearances, relistings, closures. On failure: an illegal transition names the listing.""")
-    def reconcile(detected: dict, ds: str | None = None) -> dict:
-        return airflow_tasks.reconcile(ds)
+    def reconcile(ds: str | None = None) -> dict:
+        return steps.reconcile(steps.task_settings(), steps.logical_day(ds))
 
     @task(doc_md="""Send notices for confirmed, unreported flags (idempotent per listing and ground).
         On failure: is the platform's notice endpoint answering?""")
-    def notify(reconciled: dict, ds: str | None = None) -> dict:
-        return airflow_tasks.notify(ds)
+    def notify(ds: str | None = None) -> dict:
+        return steps.notify(steps.task_settings(), steps.logical_day(ds))
 
     @task(outlets=[TRACKING_ASSET], doc_md="""Write the daily flag report for D and update the
         tracking asset (triggers `pwatch_audit`). On failure: is the data dir writable?""")
-    def report(notified: dict, ds: str | None = None) -> dict:
-        return airflow_tasks.report(ds)
+    def report(ds: str | None = None) -> dict:
+        return steps.report(steps.task_settings(), steps.logical_day(ds))
 
-    targets = prepare()
-    crawled = crawl.expand(target=targets)
-    report(notify(reconcile(detect(crawled))))
+    # Only the crawl targets travel as XCom; the steps after them meet in the tracking database,
+    # so they are ordered, not fed.
+    crawled = crawl.expand(target=prepare())
+    crawled >> detect() >> reconcile() >> notify() >> report()
 
 
 pwatch_daily()
