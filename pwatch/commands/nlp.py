@@ -155,12 +155,14 @@ def _flag_line(rid, det) -> dict:
 
 def cmd_train(args, settings) -> int:
     from precursor_watch.nlp.train import train
+    from precursor_watch.progress import progress
     from precursor_watch.training_data import TRAIN_SIZE, training_examples
 
     out = output_folder(args.out if args.out else settings.model_path, "--out")
     examples = training_examples(args.seed, args.size or TRAIN_SIZE)
     print(f"training on {len(examples)} listings (seed {args.seed}) ...", file=sys.stderr)
-    path = train(examples, out, seed=args.seed)
+    with progress("train the detector", unit="examples") as bar:
+        path = train(examples, out, seed=args.seed, on_progress=lambda done, total: bar.update(done, total))
     manifest = json.loads((path / "detector.json").read_text(encoding="utf-8"))
     print(f"model {manifest['model_version']} -> {path}")
     return 0
