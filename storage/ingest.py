@@ -167,7 +167,7 @@ def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[L
     return list(seen.values()), [g for url, g in gone.items() if url not in seen_urls], refused
 
 
-_OPTIONAL_STR = ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at")
+_OPTIONAL_STR = ("price", "currency", "seller_key", "seller_name", "store_key", "lang", "posted_at")
 _optional_strs = operator.attrgetter(*_OPTIONAL_STR)
 _STR_OR_NONE = frozenset((str, type(None)))
 _STR = frozenset((str,))
@@ -178,7 +178,7 @@ _LIMITS = {
     "listing_key": Listing.__table__.c.listing_key.type.length,
     "seller_key": Account.__table__.c.account_key.type.length,
     "store_key": Store.__table__.c.store_key.type.length,
-    **{name: Snapshot.__table__.c[name].type.length for name in ("seller_name", "location", "lang", "price", "currency", "posted_at")},
+    **{name: Snapshot.__table__.c[name].type.length for name in ("seller_name", "lang", "price", "currency", "posted_at")},
 }
 _limited = operator.attrgetter(*_LIMITS)
 _LIMIT_VALUES = tuple(_LIMITS.values())
@@ -525,7 +525,7 @@ def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[s
     snap = key in batch.snapshot_keys
     content = (
         (it.title, it.text, it.seller_name, json_strings(sorted(set(it.contacts))), it.lang, it.price, it.currency,
-         it.location, it.posted_at)
+         it.posted_at)
         if snap else NO_CONTENT
     )
     if last_at_url[it.url] != key:
@@ -575,10 +575,10 @@ def _stage_writes(dialect: str) -> _StageWrites:
 
     snapshot_rows = select(
         stage.c.listing_id, stage.c.content_sha256, day, stage.c.title, stage.c.text, stage.c.lang, stage.c.price,
-        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, *cited,
+        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.posted_at, *cited,
     ).where(stage.c.snap == 1).order_by(stage.c.seq)
     snapshot_columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency",
-                        "seller_name", "contacts", "location", "posted_at", *ev.EVIDENCE_FIELDS]
+                        "seller_name", "contacts", "posted_at", *ev.EVIDENCE_FIELDS]
 
     # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
     # into observations (events reference it) cost twice an insert when replaying a 100k-listing
