@@ -173,11 +173,4 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict, trai
             trained(len(batch))
 
 
-def load(model_dir: Path):
-    """Shorthand for `nlp.detector.Detector.load`."""
-    from precursor_watch.nlp.detector import Detector
-
-    return Detector.load(model_dir)
-
-
 __all__ = ["train", "build_pipeline", "load_config", "TrainingError", "spacy"]
