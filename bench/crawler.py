@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,21 @@ def bare_fetch(url_file: Path, stats_file: Path) -> None:
                                       "elapsed_seconds": stats.get("elapsed_time_seconds")}), encoding="utf-8")
 
 
+@dataclass
+class Measured:
+    """One full crawl and one bare fetch of the same URLs, against the same server."""
+
+    day: dt.date
+    slots: int
+    health: dict  # the full crawl's health.json
+    bare: dict  # the bare fetch's responses and elapsed seconds
+    full_cpu: float
+    bare_cpu: float
+    evidence_mb: float
+    db_mb: float
+    load: tuple[float, float]  # load average at start and end
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=500_000, help="world scale (platform size = scale // 5 slots)")
@@ -92,12 +108,22 @@ def main() -> int:
     if args.bare:
         bare_fetch(Path(args.bare), Path(args.stats))
         return 0
+    tmp = Path(tempfile.mkdtemp(prefix="bench-crawler-"))
+    try:
+        section = report(args, measure(args, tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(section)
+    if args.write:
+        write_section(section)
+    return 0
 
+
+def measure(args, tmp: Path) -> Measured:
     sys.path.insert(0, str(ROOT))
     from precursor_watch.fixtures.server import serve_in_background
     from precursor_watch.fixtures.world import World, WorldConfig
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-crawler-"))
     start = dt.date(2026, 11, 1)
     config = WorldConfig(seed=7, start=start, days=30, scale=args.scale, faults="none", port=0, state_dir=tmp / "world")
     day = config.end  # every slot has appeared by the last day
@@ -114,7 +140,7 @@ def main() -> int:
         log_start = server.access_log.stat().st_size if server.access_log.exists() else 0
         command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", args.site, "--date", day.isoformat(),
                    "--base-url", base, "--data-dir", str(data_dir)]
-        full_wall, full_cpu, _proc = _run(command, env)
+        _full_wall, full_cpu, _proc = _run(command, env)
         health = json.loads((data_dir / "jobs" / args.site / day.isoformat() / "health.json").read_text())
         with open(server.access_log, "rb") as fh:
             fh.seek(log_start)
@@ -124,32 +150,37 @@ def main() -> int:
         # 2. the bare fetch of the same URLs
         url_file, stats_file = tmp / "urls.txt", tmp / "bare.json"
         url_file.write_text("\n".join(urls) + "\n", encoding="utf-8")
-        bare_wall, bare_cpu, _proc = _run(
+        _bare_wall, bare_cpu, _proc = _run(
             [sys.executable, "-m", "bench.crawler", "--bare", str(url_file), "--stats", str(stats_file)], env)
         bare = json.loads(stats_file.read_text())
         load1 = os.getloadavg()[0]
+    evidence_mb = sum(p.stat().st_size for p in (data_dir / "evidence").rglob("*.warc.gz")) / 1e6
+    db_mb = (data_dir / "pwatch.db").stat().st_size / 1e6
+    return Measured(day, slots, health, bare, full_cpu, bare_cpu, evidence_mb, db_mb, (load0, load1))
 
+
+def report(args, m: Measured) -> str:
+    """The BENCHMARKS.md section for one measurement."""
+    health, bare = m.health, m.bare
     full_rate = health["responses"] / health["elapsed_seconds"]
     bare_rate = bare["responses"] / bare["elapsed_seconds"]
     ratio = full_rate / bare_rate
     items = health["items"]
-    evidence_mb = sum(p.stat().st_size for p in (data_dir / "evidence").rglob("*.warc.gz")) / 1e6
-    db_mb = (data_dir / "pwatch.db").stat().st_size / 1e6
     rows = [
-        ("listing slots on the platform (day %s)" % day, f"{slots:,}"),
+        ("listing slots on the platform (day %s)" % m.day, f"{m.slots:,}"),
         ("full crawl: pages fetched / items (listings + gone)", f"{health['responses']:,} / {items:,}"),
         ("full crawl: pages/s (spider open → close)", f"**{full_rate:,.0f}**"),
-        ("full crawl: crawler CPU-seconds / pages per CPU-second", f"{full_cpu:,.0f} s / {health['responses'] / full_cpu:,.0f}"),
-        ("full crawl: errors / WARC evidence / SQLite database", f"{health['error_count']} / {evidence_mb:,.0f} MB / {db_mb:,.0f} MB"),
+        ("full crawl: crawler CPU-seconds / pages per CPU-second", f"{m.full_cpu:,.0f} s / {health['responses'] / m.full_cpu:,.0f}"),
+        ("full crawl: errors / WARC evidence / SQLite database", f"{health['error_count']} / {m.evidence_mb:,.0f} MB / {m.db_mb:,.0f} MB"),
         ("bare Scrapy fetch of the same URLs: pages/s", f"**{bare_rate:,.0f}**"),
-        ("bare fetch: CPU-seconds / pages per CPU-second", f"{bare_cpu:,.0f} s / {bare['responses'] / bare_cpu:,.0f}"),
+        ("bare fetch: CPU-seconds / pages per CPU-second", f"{m.bare_cpu:,.0f} s / {bare['responses'] / m.bare_cpu:,.0f}"),
         ("full / bare (target ≥ 70%)", f"**{ratio:.0%}**"),
-        ("full / bare per CPU-second (load-independent)", f"{(health['responses'] / full_cpu) / (bare['responses'] / bare_cpu):.0%}"),
-        ("load average at start / end (2 cores, shared)", f"{load0:.1f} / {load1:.1f}"),
+        ("full / bare per CPU-second (load-independent)", f"{(health['responses'] / m.full_cpu) / (bare['responses'] / m.bare_cpu):.0%}"),
+        ("load average at start / end (2 cores, shared)", f"{m.load[0]:.1f} / {m.load[1]:.1f}"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     command_line = f".venv/bin/python -m bench.crawler --scale {args.scale} --site {args.site} --write"
-    section = f"""{SECTION}
+    return f"""{SECTION}
 
 Command: `{command_line}` (measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, Python 3.11,
 Scrapy 2.19; fixture server with one worker on the same 2 cores, faults off).
@@ -165,15 +196,15 @@ concurrency ({CONCURRENCY}) requesting exactly the URLs the full crawl fetched (
 access log), with no extraction, WARC, storage or robots.txt; it runs second, in the same run,
 against the same server. Pages/s are over Scrapy's own elapsed time (spider open to close).
 """
-    print(section)
-    shutil.rmtree(tmp, ignore_errors=True)
-    if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-        text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-        path.write_text(text, encoding="utf-8")
-    return 0
+
+
+def write_section(section: str) -> None:
+    """Replace this benchmark's section of BENCHMARKS.md (or append it)."""
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,23 @@ def _items(path: Path) -> Counter:
                        for line in fh if line.strip())
 
 
+@dataclass
+class Measured:
+    """One single-process crawl and the same crawl in shards, started together, of one platform."""
+
+    day: dt.date
+    slots: int
+    single: dict  # health.json of the single process
+    shards: list[dict]  # health.json of each shard
+    single_items: Counter
+    union: Counter  # the shards' items together
+    single_wall: float
+    sharded_wall: float
+    single_cpu: float
+    shard_cpu: list[float]
+    load: tuple[float, float]  # load average at start and end
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=500_000, help="world scale (platform size = scale // 5 slots)")
@@ -68,12 +86,24 @@ def main() -> int:
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="write the result into BENCHMARKS.md")
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sharded-"))
+    try:
+        m = measure(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    same, duplicates = m.union == m.single_items, sum(n - 1 for n in m.union.values() if n > 1)
+    section = report(args, m, same, duplicates)
+    print(section)
+    if args.write:
+        write_section(section)
+    return 0 if same and not duplicates else 1
 
+
+def measure(args, tmp: Path) -> Measured:
     sys.path.insert(0, str(ROOT))
     from precursor_watch.fixtures.server import serve_in_background
     from precursor_watch.fixtures.world import World, WorldConfig
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-sharded-"))
     config = WorldConfig(seed=7, start=dt.date(2026, 11, 1), days=30, scale=args.scale, faults="none", port=0,
                          state_dir=tmp / "world")
     day = config.end
@@ -99,35 +129,39 @@ def main() -> int:
     single = json.loads((tmp / "single" / jobs / "health.json").read_text())
     shards = [json.loads((tmp / "sharded" / jobs / f"shard-{i}-of-{args.shards}" / "health.json").read_text())
               for i in range(1, args.shards + 1)]
-    single_items = _items(tmp / "single.jsonl")
     union: Counter = Counter()
     for out in shard_outs:
         union.update(_items(out))
-    same = union == single_items
-    duplicates = sum(n - 1 for n in union.values() if n > 1)
+    return Measured(day, slots, single, shards, _items(tmp / "single.jsonl"), union, single_wall, sharded_wall,
+                    single_cpu, shard_cpu, (load0, load1))
+
+
+def report(args, m: Measured, same: bool, duplicates: int) -> str:
+    """The BENCHMARKS.md section for one measurement."""
+    single, shards = m.single, m.shards
     single_rate = single["responses"] / single["elapsed_seconds"]
     sharded_pages = sum(s["responses"] for s in shards)
     sharded_rate = sharded_pages / max(s["elapsed_seconds"] for s in shards)
     ratio = sharded_rate / single_rate
-    cpu_ratio = (single_cpu / single["responses"] * sharded_pages) / max(shard_cpu)
+    cpu_ratio = (m.single_cpu / single["responses"] * sharded_pages) / max(m.shard_cpu)
     rows = [
-        (f"listing slots on the platform ({args.site}, day {day})", f"{slots:,}"),
+        (f"listing slots on the platform ({args.site}, day {m.day})", f"{m.slots:,}"),
         ("items: single process / union of the shards (each shard)",
-         f"{sum(single_items.values()):,} / {sum(union.values()):,} ({' + '.join(str(s['items']) for s in shards)})"),
+         f"{sum(m.single_items.values()):,} / {sum(m.union.values()):,} ({' + '.join(str(s['items']) for s in shards)})"),
         ("union of the shards = single-process items; duplicates", f"**{'yes' if same else 'NO'}**; {duplicates}"),
         ("single process: pages / pages/s (spider open → close) / process wall",
-         f"{single['responses']:,} / **{single_rate:,.0f}** / {single_wall:,.0f} s"),
+         f"{single['responses']:,} / **{single_rate:,.0f}** / {m.single_wall:,.0f} s"),
         (f"{args.shards} shards at once: pages / pages/s (slowest shard) / wall",
-         f"{sharded_pages:,} / **{sharded_rate:,.0f}** / {sharded_wall:,.0f} s"),
+         f"{sharded_pages:,} / **{sharded_rate:,.0f}** / {m.sharded_wall:,.0f} s"),
         (f"throughput ratio, {args.shards} shards / 1 process (target ≥ 1.7×)", f"**{ratio:.2f}×**"),
-        ("CPU-seconds: single / each shard", f"{single_cpu:,.0f} s / {' + '.join(f'{c:,.0f} s' for c in shard_cpu)}"),
+        ("CPU-seconds: single / each shard", f"{m.single_cpu:,.0f} s / {' + '.join(f'{c:,.0f} s' for c in m.shard_cpu)}"),
         ("speed-up on free cores (single CPU-s per page × pages / busiest shard's CPU-s)", f"{cpu_ratio:.2f}×"),
         ("errors: single / shards", f"{single['error_count']} / {sum(s['error_count'] for s in shards)}"),
-        ("load average at start / end (2 cores, shared)", f"{load0:.1f} / {load1:.1f}"),
+        ("load average at start / end (2 cores, shared)", f"{m.load[0]:.1f} / {m.load[1]:.1f}"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     command_line = f".venv/bin/python -m bench.sharded_crawl --scale {args.scale} --site {args.site} --shards {args.shards} --write"
-    section = f"""{SECTION}
+    return f"""{SECTION}
 
 Command: `{command_line}` (measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, Python 3.11,
 Scrapy 2.19; fixture server with one worker on the same 2 cores, faults off).
@@ -145,15 +179,15 @@ are over Scrapy's own elapsed time; the process wall includes start-up. When the
 (several engineers share its 2 cores: see the load average) the wall-clock ratio measures the
 share of the cores we got; the CPU-second row is the load-independent figure.
 """
-    print(section)
-    shutil.rmtree(tmp, ignore_errors=True)
-    if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-        text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-        path.write_text(text, encoding="utf-8")
-    return 0 if same and not duplicates else 1
+
+
+def write_section(section: str) -> None:
+    """Replace this benchmark's section of BENCHMARKS.md (or append it)."""
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from precursor_watch.storage.reconcile import reconcile_date
 PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
 D0 = dt.date(2026, 11, 1)
 SECTION = "## Tracking database: ingest and reconcile (`bench/storage.py`)"
-TARGET = 20_000  # observations/s on SQLite (the tracking-database issue)
+TARGET = 20_000  # observations/s on SQLite the tracking database must sustain
 
 
 def _items(n: int, day: dt.date, *, edited: float = 0.0, gone: float = 0.0, missing: float = 0.0):

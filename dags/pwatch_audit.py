@@ -12,12 +12,12 @@ import datetime as dt
 
 from airflow.sdk import Asset, dag, task
 
-from precursor_watch import airflow_tasks
+from precursor_watch import steps
 
 
 @dag(
     dag_id="pwatch_audit",
-    schedule=[Asset(airflow_tasks.TRACKING_ASSET_URI)],
+    schedule=[Asset(steps.TRACKING_ASSET_URI)],
     start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,
@@ -35,7 +35,7 @@ def pwatch_audit():
     @task(doc_md="""Write the audit report for the tracked period.
         On failure: is the tracking database reachable and migrated?""")
     def audit() -> dict:
-        return airflow_tasks.audit()
+        return steps.audit(steps.task_settings())
 
     audit()
 

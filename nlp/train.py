@@ -14,6 +14,7 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import spacy
 from spacy.language import Language
@@ -79,22 +80,34 @@ def model_version(examples: list[dict], seed: int, config_text: str, data_texts:
 
 
 def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path = DEFAULT_CONFIG,
-          manifest_extra: dict | None = None) -> Path:
+          manifest_extra: dict | None = None, on_progress: Callable[[int, int], None] | None = None) -> Path:
     """Train and write the model; `manifest_extra` is recorded in the manifest (e.g. the analyst
-    decisions a model was trained with). Every example takes part in the model version."""
+    decisions a model was trained with). Every example takes part in the model version.
+    `on_progress(done, total)` after every minibatch, counted in examples seen (each example once
+    per epoch)."""
     _check(examples)
     out_dir = Path(out_dir)
     config_text = Path(config_path).read_text(encoding="utf-8")
     langs = [lg for lg in LANGS if any(ex["lang"] == lg for ex in examples)]
     if not langs:
         raise TrainingError("no training examples")
+    subsets = {lang: [ex for ex in examples if ex["lang"] == lang] for lang in langs}
+    training = {lang: load_config(config_path, lang, seed)["training"] for lang in langs}
+    total = sum(len(subsets[lang]) * int(training[lang].get("max_epochs", 8)) for lang in langs)
+    seen = 0
+
+    def trained(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if on_progress is not None:
+            on_progress(seen, total)
+
     pipelines = {}
     data_texts: list[str] = []
     for lang in langs:
         fix_random_seed(seed)
         nlp = build_pipeline(lang, config_path, seed)
-        subset = [ex for ex in examples if ex["lang"] == lang]
-        _train_textcat(nlp, subset, seed, load_config(config_path, lang, seed)["training"])
+        _train_textcat(nlp, subsets[lang], seed, training[lang], trained)
         pipelines[lang] = nlp
         if not data_texts:
             data_texts = [nlp.get_pipe("pwatch_substances").lexicon_text, nlp.get_pipe("pwatch_signals").matcher.text]
@@ -138,7 +151,7 @@ def is_offer(ex: dict) -> bool:
     return bool(ex["label"])  # unknown kind: fall back to the flag label
 
 
-def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> None:
+def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict, trained: Callable[[int], None]) -> None:
     def example(ex: dict) -> Example:
         text = f"{ex['title']}\n{ex['text']}" if ex.get("title") else ex["text"]
         y = float(is_offer(ex))
@@ -162,6 +175,7 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict) -> N
         for batch in minibatch(data, size=int(cfg.get("batch_size", 32))):
             nlp.update(batch, sgd=optimizer, drop=float(cfg.get("dropout", 0.2)), exclude=[
                 n for n in nlp.pipe_names if n != "textcat"])
+            trained(len(batch))
 
 
 def classifier_view(nlp: Language, text: str, title_len: int) -> str:
@@ -179,12 +193,6 @@ def classifier_view(nlp: Language, text: str, title_len: int) -> str:
         return window_text(text, (title_len, min(len(text), title_len + 2 * FOCUS_RADIUS)), title_len)
     return window_text(text, spans[0], title_len)
 
-
-def load(model_dir: Path):
-    """Shorthand for `nlp.detector.Detector.load`."""
-    from precursor_watch.nlp.detector import Detector
-
-    return Detector.load(model_dir)
 
 
 __all__ = ["train", "build_pipeline", "load_config", "TrainingError", "spacy"]

@@ -114,6 +114,23 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id:
     return results
 
 
+def start_runs_when_created() -> None:
+    """Give each DAG run `dag.test()` creates its real start time.
+
+    `dag.test(logical_date=D)` records D as the run's `start_date` (apache/airflow#66127), and the UI
+    measures a run from its `start_date`: a replayed date weeks back would show as lasting weeks.
+    The run is created when it starts, at its `run_after` (now), so that is its start; a run that
+    already has another start date is left alone.
+    """
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import event
+
+    @event.listens_for(DagRun, "before_insert")
+    def started_now(_mapper, _connection, run: DagRun) -> None:
+        if run.logical_date is not None and run.start_date == run.logical_date and run.run_after is not None:
+            run.start_date = run.run_after
+
+
 def main(argv: list[str]) -> int:
     """Child process: initialise the metadata DB, then `dag.test()` the DAG `argv[0]` for each date after it."""
     from airflow.dag_processing.dagbag import DagBag
@@ -124,6 +141,7 @@ def main(argv: list[str]) -> int:
     redact.install()  # task logs end up in dag-test.log
 
     db.initdb()
+    start_runs_when_created()
     dag_id, dates = argv[0], argv[1:]
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).get_dag(dag_id)
     if dag is None:

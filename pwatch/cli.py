@@ -35,6 +35,13 @@ COMMAND_MODULES = (
 )
 
 
+# `pwatch --help` lists the commands in the order a user meets them: the demo run, the daily work
+# (crawl, flag, review, notices), the numbers (stats, report, audit), the single steps of the daily
+# run, operations, then the detector's and the fixture world's tools. tests/test_cli_help.py checks
+# that every command is placed here.
+HELP_ORDER = ("run", "crawl", "flag", "review", "notices", "stats", "report", "audit", "console", "users", "keys",
+              "detect", "reconcile", "notify", "airflow", "db", "nlp", "fixtures")
+
 DEBUG_HELP = "show the traceback of an internal error (also PWATCH_LOG_LEVEL=DEBUG)"
 EX_SOFTWARE = 70  # sysexits.h: internal software error
 
@@ -51,14 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", default=False, help=DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # command group not written yet
-                continue
-            raise
-        module.register(subparsers, common)
+        importlib.import_module(module_name).register(subparsers, common)
+    _in_help_order(subparsers)
     return parser
+
+
+def _in_help_order(subparsers: argparse._SubParsersAction) -> None:
+    """Sort the help's command list by HELP_ORDER (argparse lists them as registered)."""
+    rank = {name: i for i, name in enumerate(HELP_ORDER)}
+    subparsers._choices_actions.sort(key=lambda action: rank.get(action.dest, len(HELP_ORDER)))
 
 
 def _say(line: str) -> None:

@@ -56,7 +56,6 @@ class ListingItem:
     seller_name: str | None = None
     store_key: str | None = None
     contacts: list[str] = field(default_factory=list)  # normalised handles: "telegram:@x", "email:a@b", "phone:+1..."
-    location: str | None = None
     lang: str | None = None  # declared language of the page (en, zh, es)
     posted_at: str | None = None  # ISO date as shown by the platform
     fetched_at: dt.datetime | None = None
@@ -128,7 +127,7 @@ def content_hash(title: str, text: str) -> str:
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
 _TEXT_FIELDS = ("listing_key", "url", "title", "text", "price", "currency", "seller_key", "seller_name",
-                "store_key", "location", "lang", "posted_at")
+                "store_key", "lang", "posted_at")
 _COERCED = ("title", "text", "price", "currency", "seller_name", "posted_at")  # a number shown as text
 
 

@@ -25,6 +25,9 @@ from precursor_watch.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The asset the daily DAG's report task updates and the audit DAG is scheduled on.
+TRACKING_ASSET_URI = "pwatch://tracking/daily"
+
 
 # -- database ------------------------------------------------------------------------------------
 
@@ -258,6 +261,24 @@ def run_day(settings: Settings, day: dt.date, detector: "Detector | None" = None
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def task_settings() -> Settings:
+    """The settings inside an Airflow task: from the worker's environment (`PWATCH_*`), so the same
+    DAG runs on SQLite or PostgreSQL. Task logs never show a database password."""
+    from precursor_watch import redact
+    from precursor_watch.settings import load_settings
+
+    redact.install()
+    return load_settings()
+
+
+def logical_day(ds: str | None) -> dt.date:
+    """The logical date D of an Airflow run (its `ds`); Airflow 3 allows runs without one, which the
+    daily steps cannot serve."""
+    if not ds:
+        raise ConfigError("the task needs its run's logical date (ds): trigger the run with a logical date")
+    return dt.date.fromisoformat(ds)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

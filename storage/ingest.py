@@ -169,7 +169,7 @@ def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[L
     return list(seen.values()), [g for url, g in gone.items() if url not in seen_urls], refused
 
 
-_OPTIONAL_STR = ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at")
+_OPTIONAL_STR = ("price", "currency", "seller_key", "seller_name", "store_key", "lang", "posted_at")
 _optional_strs = operator.attrgetter(*_OPTIONAL_STR)
 _STR_OR_NONE = frozenset((str, type(None)))
 _STR = frozenset((str,))
@@ -180,7 +180,7 @@ _LIMITS = {
     "listing_key": Listing.__table__.c.listing_key.type.length,
     "seller_key": Account.__table__.c.account_key.type.length,
     "store_key": Store.__table__.c.store_key.type.length,
-    **{name: Snapshot.__table__.c[name].type.length for name in ("seller_name", "location", "lang", "price", "currency", "posted_at")},
+    **{name: Snapshot.__table__.c[name].type.length for name in ("seller_name", "lang", "price", "currency", "posted_at")},
 }
 _limited = operator.attrgetter(*_LIMITS)
 _LIMIT_VALUES = tuple(_LIMITS.values())
@@ -400,6 +400,46 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
     return out
 
 
+class KnownListing(NamedTuple):
+    """A listing of the batch that is already stored, as it was before the batch."""
+
+    id: int
+    content_sha256: str
+    last_seen_on: dt.date
+    url: str
+    account_id: int | None
+    store_id: int | None
+
+
+@dataclass
+class SeenBatch:
+    """One crawl run's live pages and what their writes read."""
+
+    items: list[ListingItem]
+    day: dt.date
+    hashes: dict[str, str]  # listing key -> content hash
+    accounts: dict[str, int]  # seller key -> account id
+    stores: dict[str, int]  # store key -> store id
+    before: dict[str, KnownListing]  # listing key -> the stored listing
+
+    @functools.cached_property
+    def snapshot_keys(self) -> set[str]:
+        """A snapshot (and a `changed` event) only when the content differs from the latest we hold
+        (and the date is not older than the listing's last sighting)."""
+        return {
+            key for key, sha in self.hashes.items()
+            if key not in self.before or (self.before[key].content_sha256 != sha and self.day >= self.before[key].last_seen_on)
+        }
+
+
+class NewListings(NamedTuple):
+    """The listings a batch created: a range of ids (new rows get ids above every earlier one)."""
+
+    low: int
+    high: int
+    count: int
+
+
 def _ingest_seen(
     session: Session, run_id: int, pid: int, day: dt.date, items: list[ListingItem], summary: IngestSummary
 ) -> None:
@@ -411,29 +451,48 @@ def _ingest_seen(
     rows themselves go through the staging table (`storage.staging`): one row per item from
     Python, then set-based statements.
     """
-    conn = session.connection()  # Core statements: the ORM layer adds nothing here
+    batch = _seen_batch(session, pid, day, items)
+    _update_known_listings(session.connection(), batch)
+    created = _write_through_stage(session, run_id, pid, batch)
+    summary.new_listings = created.count if created else 0
+    summary.snapshots = len(batch.snapshot_keys)
+    changed = [it for it in items if it.listing_key in batch.before and it.listing_key in batch.snapshot_keys]
+    summary.changed = len(changed)
+    ev.append(session, [
+        ev.NewEvent(EventKind.CHANGED, batch.before[it.listing_key].id, day, **_cites(it.evidence),
+                    details={"from": batch.before[it.listing_key].content_sha256, "to": batch.hashes[it.listing_key]})
+        for it in changed
+    ])
+
+
+def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingItem]) -> SeenBatch:
+    """Account and store ids (created on first sight), content hashes and the stored listings."""
     accounts = _entity_ids(
         session, Account, "account_key", pid, {it.seller_key: {"name": it.seller_name} for it in items if it.seller_key}
     )
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
-    before: dict[str, tuple[int, str, dt.date, str, int | None, int | None]] = {}
-    for lid, key, sha, last, url, acct, store in conn.execute(
+    before = {}
+    for lid, key, sha, last, url, acct, store in session.connection().execute(
         select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
                Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
-        before[key] = (lid, sha, last, url, acct, store)
+        before[key] = KnownListing(lid, sha, last, url, acct, store)
+    return SeenBatch(items, day, hashes, accounts, stores, before)
 
-    # an older date ingested again never overrides newer facts
+
+def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
+    """Content hash, URL, account, store and title of stored listings whose values changed; an older
+    date ingested again never overrides newer facts."""
     updates = []
-    for it in items:
-        old = before.get(it.listing_key)
-        if old is None or day < old[2]:
+    for it in batch.items:
+        old = batch.before.get(it.listing_key)
+        if old is None or batch.day < old.last_seen_on:
             continue
-        row = (hashes[it.listing_key], it.url, accounts.get(it.seller_key), stores.get(it.store_key))
-        if row != (old[1], old[3], old[4], old[5]):
-            updates.append({"b_id": old[0], "content_sha256": row[0], "url": row[1], "account_id": row[2],
-                            "store_id": row[3], "title": it.title})
+        sha, account, store = batch.hashes[it.listing_key], batch.accounts.get(it.seller_key), batch.stores.get(it.store_key)
+        if (sha, it.url, account, store) != (old.content_sha256, old.url, old.account_id, old.store_id):
+            updates.append({"b_id": old.id, "content_sha256": sha, "url": it.url, "account_id": account,
+                            "store_id": store, "title": it.title})
     if updates:
         table = Listing.__table__
         conn.execute(
@@ -444,74 +503,56 @@ def _ingest_seen(
             updates,
         )
 
-    # A snapshot (and a `changed` event) only when the content differs from the latest we hold.
-    snap_keys = {
-        key for key in hashes if key not in before or (before[key][1] != hashes[key] and day >= before[key][2])
-    }
 
+def _write_through_stage(session: Session, run_id: int, pid: int, batch: SeenBatch) -> NewListings | None:
+    """Stage one row per item, then new listings, snapshots, sightings and first_seen events set-based."""
+    conn = session.connection()  # Core statements: the ORM layer adds nothing here
     # One observation per (run, URL): a URL the run already holds (a rerun) is updated in place;
     # two items with one URL in a batch keep the later one.
-    last_at_url = {it.url: it.listing_key for it in items}
+    last_at_url = {it.url: it.listing_key for it in batch.items}
     observed = set(
         conn.scalars(
             select(Observation.url).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(last_at_url)))
         )
     )
-
-    def obs_action(it: ListingItem) -> int:
-        if last_at_url[it.url] != it.listing_key:
-            return 0
-        return OBS_UPDATE if it.url in observed else OBS_INSERT
-
-    def staged_row(seq: int, it: ListingItem) -> tuple:  # values in staging.COLUMNS order
-        key, evidence = it.listing_key, it.evidence
-        snap = key in snap_keys
-        content = (
-            (it.title, it.text, it.seller_name, json_strings(sorted(set(it.contacts))), it.lang, it.price, it.currency,
-             it.location, it.posted_at, _signals_json(it.offer_signals))
-            if snap else NO_CONTENT
-        )
-        return (
-            seq, key, before[key][0] if key in before else None, it.url, hashes[key],
-            accounts.get(it.seller_key), stores.get(it.store_key), it.http_status,
-            evidence.warc_file if evidence else None, evidence.record_id if evidence else None,
-            evidence.sha256 if evidence else None, (evidence.target_uri or None) if evidence else None,
-            int(key not in before), int(snap), obs_action(it),
-        ) + content
-
     open_stage(session)
-    fill_stage(session, [staged_row(seq, it) for seq, it in enumerate(items)])
+    fill_stage(session, [_staged_row(seq, it, batch, last_at_url, observed) for seq, it in enumerate(batch.items)])
     writes = _stage_writes(conn.dialect.name)
-    params = {"pid": pid, "day": day, "run_id": run_id}
-    new_listings = len(hashes) - len(before)  # `before` holds the batch's keys already stored
+    params = {"pid": pid, "day": batch.day, "run_id": run_id}
+    new_listings = len(batch.hashes) - len(batch.before)  # `before` holds the batch's keys already stored
     created = _insert_new_listings(conn, writes, params) if new_listings else None
-    if snap_keys:
+    if batch.snapshot_keys:
         conn.execute(writes.snapshots, params)
     conn.execute(writes.sightings, params)
     if observed:  # a rerun: the sightings this run already holds are overwritten in place
         conn.execute(writes.sightings_again, params)
     if created:  # after the sightings they point at
-        low, high, _count = created
-        conn.execute(writes.first_seen, {**params, **ev.first_seen_params(day), "low": low, "high": high})
+        conn.execute(writes.first_seen, {**params, **ev.first_seen_params(batch.day), "low": created.low, "high": created.high})
     clear_stage(session)
+    return created
 
-    summary.new_listings = created[2] if created else 0
-    summary.snapshots = len(snap_keys)
-    changed = [it for it in items if it.listing_key in before and it.listing_key in snap_keys]
-    summary.changed = len(changed)
-    ev.append(
-        session,
-        [
-            ev.NewEvent(
-                EventKind.CHANGED,
-                before[it.listing_key][0],
-                day,
-                **_cites(it.evidence),
-                details={"from": before[it.listing_key][1], "to": hashes[it.listing_key]},
-            )
-            for it in changed
-        ],
+
+def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[str, str], observed: set[str]) -> tuple:
+    """One item's values in `staging.COLUMNS` order (a plain tuple: the stage is filled by COPY)."""
+    key, evidence = it.listing_key, it.evidence
+    snap = key in batch.snapshot_keys
+    content = (
+        (it.title, it.text, it.seller_name, json_strings(sorted(set(it.contacts))), it.lang, it.price, it.currency,
+         it.posted_at, _signals_json(it.offer_signals))
+        if snap else NO_CONTENT
     )
+    if last_at_url[it.url] != key:
+        observation = 0
+    else:
+        observation = OBS_UPDATE if it.url in observed else OBS_INSERT
+    known = batch.before.get(key)
+    return (
+        seq, key, known.id if known else None, it.url, batch.hashes[key],
+        batch.accounts.get(it.seller_key), batch.stores.get(it.store_key), it.http_status,
+        evidence.warc_file if evidence else None, evidence.record_id if evidence else None,
+        evidence.sha256 if evidence else None, (evidence.target_uri or None) if evidence else None,
+        int(known is None), int(snap), observation,
+    ) + content
 
 
 class _StageWrites(NamedTuple):
@@ -547,11 +588,11 @@ def _stage_writes(dialect: str) -> _StageWrites:
 
     snapshot_rows = select(
         stage.c.listing_id, stage.c.content_sha256, day, stage.c.title, stage.c.text, stage.c.lang, stage.c.price,
-        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.location, stage.c.posted_at, stage.c.offer_signals,
+        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.posted_at, stage.c.offer_signals,
         *cited,
     ).where(stage.c.snap == 1).order_by(stage.c.seq)
     snapshot_columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency",
-                        "seller_name", "contacts", "location", "posted_at", "offer_signals", *ev.EVIDENCE_FIELDS]
+                        "seller_name", "contacts", "posted_at", "offer_signals", *ev.EVIDENCE_FIELDS]
 
     # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
     # into observations (events reference it) cost twice an insert when replaying a 100k-listing
@@ -602,8 +643,8 @@ def _stage_writes(dialect: str) -> _StageWrites:
     )
 
 
-def _insert_new_listings(conn: Connection, writes: _StageWrites, params: dict[str, Any]) -> tuple[int, int, int] | None:
-    """Insert the staged new listings; return (lowest id, highest id, count) of the rows created.
+def _insert_new_listings(conn: Connection, writes: _StageWrites, params: dict[str, Any]) -> NewListings | None:
+    """Insert the staged new listings; return the range of ids of the rows created.
 
     New rows get ids above every id committed before the insert (SQLite rowids and PostgreSQL
     sequences only grow), so one range scan finds them. A key another writer inserted meanwhile is
@@ -613,7 +654,7 @@ def _insert_new_listings(conn: Connection, writes: _StageWrites, params: dict[st
     conn.execute(writes.new_listings, params)
     low, high, count = conn.execute(writes.new_listing_range, {**params, "floor": floor}).one()
     conn.execute(writes.stage_listing_ids, params)
-    return (low, high, count) if count else None
+    return NewListings(low, high, count) if count else None
 
 
 def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem], summary: IngestSummary) -> None:

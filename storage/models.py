@@ -187,7 +187,6 @@ class Snapshot(Base):
     currency: Mapped[str | None] = mapped_column(String(CURRENCY_LEN), comment="as shown on the page")
     seller_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
     contacts: Mapped[json] = mapped_column(comment="normalised contact handles found on the page")
-    location: Mapped[str | None] = mapped_column(String(NAME_LEN))
     posted_at: Mapped[str | None] = mapped_column(String(SHOWN_LEN), comment="as shown on the page")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page it came from")
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")

@@ -25,6 +25,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from datasketch import MinHash, MinHashLSH
 from sqlalchemy import and_, exists, func, select
@@ -107,6 +108,40 @@ def _contacts(session: Session, listing_ids: list[int]) -> dict[int, frozenset[s
     return {lid: frozenset(contacts or []) for lid, contacts in rows}
 
 
+class WindowListing(NamedTuple):
+    """A listing first seen inside the look-back window and not yet linked to an original."""
+
+    listing_id: int
+    first_seen_on: dt.date
+    account_id: int | None
+
+
+@dataclass(frozen=True)
+class Originals:
+    """Listings removed or reported by the day. `since`: the first day a continuation of each may be
+    first seen; `usable`: the first reconcile that sees it (a notice is sent after that day's reconcile)."""
+
+    since: dict[int, dt.date]
+    usable: dict[int, dt.date]
+
+
+@dataclass
+class Comparison:
+    """Everything one day's comparison of new listings with originals reads."""
+
+    day: dt.date
+    originals: Originals
+    recent: set[int]  # originals that became usable on `day`
+    fresh_ids: set[int]  # listings posted on their account's first day
+    docs: dict[int, Doc]
+    by_contact: dict[str, list[int]]
+    by_account: dict[int, list[int]]
+    substances: dict[int, set[str]]
+    lsh_for: set[int]  # listings whose text is searched among unrelated accounts
+    lsh: MinHashLSH | None
+    text_threshold: float
+
+
 def find_relistings(
     session: Session, day: dt.date, *, window_days: int = 7, text_threshold: float = 0.7
 ) -> list[Match]:
@@ -118,21 +153,41 @@ def find_relistings(
     unrelated fresh accounts runs for listings first seen on `day`). Reconcile is meant to run for
     every date in order.
     """
-    window = list(
-        session.execute(
-            select(Listing.id, Listing.first_seen_on, Listing.account_id)
-            .where(
-                Listing.first_seen_on <= day,
-                Listing.first_seen_on >= day - dt.timedelta(days=window_days),
-                ~exists().where(RelistLink.new_listing_id == Listing.id),
-            )
-            .order_by(Listing.id)
-        ).all()
-    )
+    window = _window(session, day, window_days)
     if not window:
         return []
-    # originals: listings removed or reported by `day`; `since` = the first of those dates,
-    # `usable` = the first reconcile that sees it (a notice is sent after that day's reconcile)
+    originals = _originals(session, day)
+    if not originals.since:
+        return []
+    recent = {lid for lid, d in originals.usable.items() if d == day}
+    fresh_ids = _fresh_listings(session, window)
+    new_ids = [w.listing_id for w in window if w.first_seen_on == day]
+    if recent:
+        new_ids += _older_related_to(session, day, window, fresh_ids, recent)
+    if not new_ids:
+        return []
+    comparison = _comparison(session, day, originals, recent, fresh_ids, new_ids, text_threshold)
+    return [match for nid in new_ids if (match := _match(comparison, nid)) is not None]
+
+
+def _window(session: Session, day: dt.date, window_days: int) -> list[WindowListing]:
+    rows = session.execute(
+        select(Listing.id, Listing.first_seen_on, Listing.account_id)
+        .where(
+            Listing.first_seen_on <= day,
+            Listing.first_seen_on >= day - dt.timedelta(days=window_days),
+            ~exists().where(RelistLink.new_listing_id == Listing.id),
+        )
+        .order_by(Listing.id)
+    )
+    return [WindowListing(*row) for row in rows]
+
+
+def _day_after(day: dt.date | None) -> dt.date | None:
+    return day and day + dt.timedelta(days=1)
+
+
+def _originals(session: Session, day: dt.date) -> Originals:
     first = {}
     for kind in (EventKind.REMOVAL_OBSERVED, EventKind.REPORTED):
         first[kind] = dict(
@@ -146,34 +201,44 @@ def find_relistings(
     last_alive = _last_alive_before(session, first[EventKind.REMOVAL_OBSERVED])
     for lid in first[EventKind.REMOVAL_OBSERVED].keys() | first[EventKind.REPORTED].keys():
         removed, reported = first[EventKind.REMOVAL_OBSERVED].get(lid), first[EventKind.REPORTED].get(lid)
-        day_after = lambda d: d and d + dt.timedelta(days=1)  # noqa: E731
         # a continuation is first seen after the original's last live sighting (it may have been
         # removed unseen, on a failed crawl or silently) or after the day it was reported
-        since[lid] = min(d for d in (day_after(last_alive.get(lid)), day_after(reported)) if d is not None)
-        usable[lid] = min(d for d in (removed, day_after(reported)) if d is not None)
-    if not since:
-        return []
-    recent = {lid for lid, d in usable.items() if d == day}
-    # a fresh account: the listing is among the account's first, i.e. first seen on the day the
-    # account was. Not "the account's lowest id": ids follow the order concurrent crawls happened
-    # to ingest listings in, so two listings a new account posts on one day swapped roles by chance.
+        since[lid] = min(d for d in (_day_after(last_alive.get(lid)), _day_after(reported)) if d is not None)
+        usable[lid] = min(d for d in (removed, _day_after(reported)) if d is not None)
+    return Originals(since, usable)
+
+
+def _fresh_listings(session: Session, window: list[WindowListing]) -> set[int]:
+    """Listings among their account's first, i.e. first seen on the day the account was. Not "the
+    account's lowest id": ids follow the order concurrent crawls happened to ingest listings in, so
+    two listings a new account posts on one day would swap roles by chance."""
     first_day_of_account = dict(
         session.execute(select(Listing.account_id, func.min(Listing.first_seen_on)).group_by(Listing.account_id)).all()
     )
-    fresh_ids = {nid for nid, seen, acct in window if acct is None or first_day_of_account.get(acct) == seen}
-    new_ids = [nid for nid, seen, _acct in window if seen == day]
-    if recent:
-        # older listings can only relate to a newly usable original by account or (fresh) handle:
-        # a fresh one from another account only if it shares a handle with one of those originals
-        recent_docs = _docs(session, sorted(recent))
-        recent_accounts = {d.account_id for d in recent_docs.values()}
-        recent_handles = {c for d in recent_docs.values() for c in d.contacts}
-        by_handle = [nid for nid, seen, acct in window if seen < day and nid in fresh_ids and acct not in recent_accounts]
-        handles = _contacts(session, by_handle) if recent_handles and by_handle else {}
-        new_ids += [nid for nid, seen, acct in window
-                    if seen < day and (acct in recent_accounts or handles.get(nid, frozenset()) & recent_handles)]
-    if not new_ids:
-        return []
+    return {w.listing_id for w in window if w.account_id is None or first_day_of_account.get(w.account_id) == w.first_seen_on}
+
+
+def _older_related_to(
+    session: Session, day: dt.date, window: list[WindowListing], fresh_ids: set[int], recent: set[int]
+) -> list[int]:
+    """Older listings of the window that may continue a newly usable original: by account or, for a
+    fresh listing of another account, by a contact handle shared with one of those originals."""
+    recent_docs = _docs(session, sorted(recent))
+    recent_accounts = {d.account_id for d in recent_docs.values()}
+    recent_handles = {c for d in recent_docs.values() for c in d.contacts}
+    older = [w for w in window if w.first_seen_on < day]
+    by_handle = [w.listing_id for w in older if w.listing_id in fresh_ids and w.account_id not in recent_accounts]
+    handles = _contacts(session, by_handle) if recent_handles and by_handle else {}
+    return [w.listing_id for w in older
+            if w.account_id in recent_accounts or handles.get(w.listing_id, frozenset()) & recent_handles]
+
+
+def _comparison(
+    session: Session, day: dt.date, originals: Originals, recent: set[int], fresh_ids: set[int],
+    new_ids: list[int], text_threshold: float,
+) -> Comparison:
+    """Load the texts and substances of both sides and index the originals by handle and account."""
+    since = originals.since
     docs = _docs(session, sorted(set(new_ids) | set(since)))
     by_contact: dict[str, list[int]] = {}
     by_account: dict[int, list[int]] = {}
@@ -189,74 +254,101 @@ def find_relistings(
     # copies from unrelated fresh accounts are searched (LSH) for listings first seen today only
     lsh_for = {nid for nid in new_ids if nid in fresh_ids and docs.get(nid) and docs[nid].first_seen_on == day}
     lsh = _text_index(docs, sorted(since), text_threshold) if lsh_for else None
+    return Comparison(day, originals, recent, fresh_ids, docs, by_contact, by_account, substances, lsh_for, lsh,
+                      text_threshold)
 
-    matches = []
-    for nid in new_ids:
-        new = docs.get(nid)
-        if new is None:
-            continue
-        allowed = since.keys() if new.first_seen_on == day else recent
-        fresh = nid in fresh_ids
-        methods: dict[int, set[str]] = {}
 
-        def offer(oid: int, method: RelistMethod) -> None:
-            o = docs.get(oid)
-            if o is None or oid not in allowed or oid == nid:
-                return
-            if o.first_seen_on >= new.first_seen_on:
-                return  # an original must predate its relisting (first seen on an earlier day, not a lower id)
-            if new.first_seen_on < since[oid]:
-                return  # a continuation comes after the takedown
-            methods.setdefault(oid, set()).add(method)
+def _match(c: Comparison, nid: int) -> Match | None:
+    """The one original listing `nid` continues, if any."""
+    new = c.docs.get(nid)
+    if new is None:
+        return None
+    methods = _methods(c, nid, new)
+    if not methods:
+        return None
+    return _best_match(c, nid, new, methods)
 
-        # near-identical text from the same seller, a fresh account or a shared handle; two
-        # established sellers posting the same boilerplate are not a relisting
-        related = set(by_account.get(new.account_id, ())) if new.account_id is not None else set()
-        related |= {oid for c in new.contacts for oid in by_contact.get(c, ())}
-        text_cands = set(related)
-        if nid in lsh_for and new.shingles:
-            text_cands |= set(lsh.query(_minhashes([new.shingles])[0]))
-        for oid in sorted(text_cands):
-            # unrelated (only a fresh account): a copy, not just the same boilerplate
-            need = text_threshold if oid in related else min(1.0, text_threshold + UNRELATED_EXTRA)
-            if oid in allowed and jaccard(new.shingles, docs[oid].shingles) >= need:
-                offer(oid, RelistMethod.TEXT)
-        subs = substances.get(nid)
-        if fresh:
-            # a shared handle links a *fresh* account (this is its first listing) to the old one;
-            # from an established account it is only the seller's other listings
-            # (phone numbers collide between unrelated sellers, so the offer must match too:
-            # the same asking price or the same substances)
-            for c in new.contacts:
-                for oid in by_contact.get(c, ()):
-                    o = docs[oid]
-                    if o.account_id != new.account_id and (
-                        o.price[0] == new.price[0] or (subs and substances.get(oid) == subs)
-                    ):
-                        offer(oid, RelistMethod.CONTACT)
-        if subs and new.account_id is not None:
-            for oid in by_account.get(new.account_id, ()):
-                if substances.get(oid) == subs and docs[oid].price[0] == new.price[0]:
-                    offer(oid, RelistMethod.ACCOUNT_SUBSTANCES)
-        if not methods:
-            continue
 
-        def rank(oid: int) -> tuple:
-            o = docs[oid]
-            return (RelistMethod.TEXT in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
-                    jaccard(frozenset(subs or ()), frozenset(substances.get(oid, ()))),
-                    jaccard(new.shingles, o.shingles), since[oid], o.url)  # URL, not id: see Doc.url
+def _methods(c: Comparison, nid: int, new: Doc) -> dict[int, set[RelistMethod]]:
+    """original id -> the methods by which `new` continues it."""
+    allowed = c.originals.since.keys() if new.first_seen_on == c.day else c.recent
+    methods: dict[int, set[RelistMethod]] = {}
 
-        best = max(methods, key=rank)
-        method = next(m for m in METHODS if m in methods[best])
-        o = docs[best]
-        similarity = {
-            RelistMethod.TEXT: jaccard(new.shingles, o.shingles),
-            RelistMethod.CONTACT: jaccard(new.contacts, o.contacts),
-            RelistMethod.ACCOUNT_SUBSTANCES: 1.0,
-        }[method]
-        matches.append(Match(nid, best, method, round(similarity, 6)))
-    return matches
+    def offer(oid: int, method: RelistMethod) -> None:
+        o = c.docs.get(oid)
+        if o is None or oid not in allowed or oid == nid:
+            return
+        if o.first_seen_on >= new.first_seen_on:
+            return  # an original must predate its relisting (first seen on an earlier day, not a lower id)
+        if new.first_seen_on < c.originals.since[oid]:
+            return  # a continuation comes after the takedown
+        methods.setdefault(oid, set()).add(method)
+
+    for oid in _text_matches(c, nid, new, allowed):
+        offer(oid, RelistMethod.TEXT)
+    subs = c.substances.get(nid)
+    if nid in c.fresh_ids:
+        for oid in _contact_matches(c, new, subs):
+            offer(oid, RelistMethod.CONTACT)
+    if subs and new.account_id is not None:
+        for oid in c.by_account.get(new.account_id, ()):
+            if c.substances.get(oid) == subs and c.docs[oid].price[0] == new.price[0]:
+                offer(oid, RelistMethod.ACCOUNT_SUBSTANCES)
+    return methods
+
+
+def _text_matches(c: Comparison, nid: int, new: Doc, allowed) -> list[int]:
+    """Near-identical text from the same seller, a shared handle or (only for a fresh account) an
+    unrelated one; two established sellers posting the same boilerplate are not a relisting."""
+    related = set(c.by_account.get(new.account_id, ())) if new.account_id is not None else set()
+    related |= {oid for h in new.contacts for oid in c.by_contact.get(h, ())}
+    candidates = set(related)
+    if nid in c.lsh_for and new.shingles:
+        candidates |= set(c.lsh.query(_minhashes([new.shingles])[0]))
+    found = []
+    for oid in sorted(candidates):
+        # unrelated (only a fresh account): a copy, not just the same boilerplate
+        need = c.text_threshold if oid in related else min(1.0, c.text_threshold + UNRELATED_EXTRA)
+        if oid in allowed and jaccard(new.shingles, c.docs[oid].shingles) >= need:
+            found.append(oid)
+    return found
+
+
+def _contact_matches(c: Comparison, new: Doc, subs: set[str] | None) -> list[int]:
+    """Originals of another account sharing a handle with a *fresh* account's listing (from an
+    established account a shared handle is only the seller's other listings). Phone numbers collide
+    between unrelated sellers, so the offer must match too: the same asking price or substances."""
+    found = []
+    for h in new.contacts:
+        for oid in c.by_contact.get(h, ()):
+            o = c.docs[oid]
+            if o.account_id != new.account_id and (
+                o.price[0] == new.price[0] or (subs and c.substances.get(oid) == subs)
+            ):
+                found.append(oid)
+    return found
+
+
+def _best_match(c: Comparison, nid: int, new: Doc, methods: dict[int, set[RelistMethod]]) -> Match:
+    """A text match first, then the most similar substances, the most similar text, the most recent
+    original, the URL (not the id: see `Doc.url`)."""
+    subs = c.substances.get(nid)
+
+    def rank(oid: int) -> tuple:
+        o = c.docs[oid]
+        return (RelistMethod.TEXT in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
+                jaccard(frozenset(subs or ()), frozenset(c.substances.get(oid, ()))),
+                jaccard(new.shingles, o.shingles), c.originals.since[oid], o.url)
+
+    best = max(methods, key=rank)
+    method = next(m for m in METHODS if m in methods[best])
+    o = c.docs[best]
+    similarity = {
+        RelistMethod.TEXT: jaccard(new.shingles, o.shingles),
+        RelistMethod.CONTACT: jaccard(new.contacts, o.contacts),
+        RelistMethod.ACCOUNT_SUBSTANCES: 1.0,
+    }[method]
+    return Match(nid, best, method, round(similarity, 6))
 
 
 def _minhashes(sets: list[frozenset[str]]) -> list[MinHash]:

@@ -52,7 +52,6 @@ class Listing:
     contacts: list[str] = field(default_factory=list)
     lang: str | None = None
     posted_at: str | None = None
-    location: str | None = None
     offer_signals: dict[str, bool] | None = None  # see HtmlListingPage.offer_signals
 
 

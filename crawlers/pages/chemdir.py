@@ -19,15 +19,6 @@ class ListingPage(HtmlListingPage):
     site = SITE
     removed_reason = "not_found"  # HTTP 404 with a removal notice
 
-    def spec(self) -> dict[str, str]:
-        """The spec table (CAS / Purity / MOQ / Packaging / Price) as shown."""
-        rows = {}
-        for row in self.sel.css("table.spec tr"):
-            cells = [c.xpath("string()").get().strip() for c in row.css("th, td")]
-            if len(cells) >= 2:
-                rows[cells[0]] = cells[1]
-        return rows
-
 
 class IndexPage(HtmlIndexPage):
     pass

@@ -23,7 +23,6 @@ SITE = SiteScheme(
     first_index="/api/listado?pagina=1",
 )
 API_LISTING = re.compile(r"/api/articulos/([A-Za-z0-9]+)")
-API_SELLER = re.compile(r"/api/vendedores/([a-z0-9-]+)")
 
 
 def api_url(url: str) -> str:
@@ -36,18 +35,6 @@ def api_url(url: str) -> str:
     if kind in ("seller", "store"):
         return f"{base}/api/vendedores/{key}"
     return url
-
-
-def shell_url(api: str) -> str:
-    parts = urlsplit(api)
-    base = f"{parts.scheme}://{parts.netloc}"
-    match = API_LISTING.fullmatch(parts.path)
-    if match:
-        return f"{base}/articulo/{match.group(1)}"
-    match = API_SELLER.fullmatch(parts.path)
-    if match:
-        return f"{base}/vendedor/{match.group(1)}"
-    return api
 
 
 class ListingPage:

@@ -262,13 +262,13 @@ class PlatformSpider(scrapy.Spider):
         item = sanitize_listing(ListingItem(
             platform=self.name, listing_key=data.listing_key, url=page_url, title=data.title, text=data.text,
             price=data.price, currency=data.currency, seller_key=data.seller_key, seller_name=data.seller_name,
-            store_key=data.store_key, contacts=list(data.contacts), location=data.location, lang=data.lang,
+            store_key=data.store_key, contacts=list(data.contacts), lang=data.lang,
             posted_at=data.posted_at,
         ))
         for name in ("listing_key", "title", "text"):
             if type(getattr(item, name)) is not str:
                 raise _UnusableField(name, f"field {name} must be text, got {type(getattr(item, name)).__name__}")
-        for name in ("price", "currency", "seller_key", "seller_name", "store_key", "location", "lang", "posted_at"):
+        for name in ("price", "currency", "seller_key", "seller_name", "store_key", "lang", "posted_at"):
             if getattr(item, name) is not None and type(getattr(item, name)) is not str:
                 raise _UnusableField(name, f"field {name} must be text or absent, got {type(getattr(item, name)).__name__}")
         evidence = self._evidence(response, cite_final=True)
@@ -284,7 +284,6 @@ class PlatformSpider(scrapy.Spider):
             seller_name=item.seller_name,
             store_key=item.store_key,
             contacts=[c for c in item.contacts if type(c) is str],
-            location=item.location,
             lang=item.lang,
             posted_at=item.posted_at,
             fetched_at=dt.datetime.now(dt.timezone.utc),

@@ -17,6 +17,7 @@ from pathlib import Path
 from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.errors import ConfigError, InputError, ServiceError, mask_url
 from precursor_watch.outputs import output_file, output_folder
+from precursor_watch.progress import Progress, progress
 from precursor_watch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -162,9 +163,11 @@ def run_crawl(args, settings: Settings) -> int:
         logging.root.removeHandler(handler)
     scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", True, priority="cmdline")
     process = CrawlerProcess(scrapy_settings)
-    spider_cls = process.spider_loader.load(args.site)
-    process.crawl(spider_cls, **{k: v for k, v in values.items() if v is not None})
-    process.start()
+    crawler = process.create_crawler(process.spider_loader.load(args.site))
+    with progress(f"crawl {args.site} {values['date']}", unit="pages", total_grows=True) as bar:
+        pages = PageCount(crawler, bar)  # noqa: F841  (Scrapy holds signal receivers weakly)
+        process.crawl(crawler, **{k: v for k, v in values.items() if v is not None})
+        process.start()
 
     job_path = CrawlArgs.checked(platform=args.site, **{k: v for k, v in values.items() if v is not None}).job_path
     health_file = job_path / "health.json"
@@ -185,6 +188,29 @@ def run_crawl(args, settings: Settings) -> int:
     if unhealthy:  # health is recorded; failing here makes the scheduler's task fail visibly
         raise ServiceError(f"crawl of {args.site} {values['date']} is unhealthy: {unhealthy} (health {health_file})")
     return 0
+
+
+class PageCount:
+    """Pages fetched out of pages scheduled so far (the total grows as discovery finds more)."""
+
+    def __init__(self, crawler, bar: Progress) -> None:
+        from scrapy import signals
+
+        self.bar, self.scheduled, self.fetched = bar, 0, 0
+        crawler.signals.connect(self.on_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self.on_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(self.on_fetched, signal=signals.response_received)
+
+    def on_scheduled(self, **_) -> None:
+        self.scheduled += 1
+        self.bar.update(self.fetched, self.scheduled)
+
+    def on_dropped(self, **_) -> None:
+        self.scheduled -= 1
+
+    def on_fetched(self, **_) -> None:
+        self.fetched += 1
+        self.bar.update(self.fetched, max(self.scheduled, self.fetched))
 
 
 def unhealthy_reason(health: dict, threshold: float) -> str | None:

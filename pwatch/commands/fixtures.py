@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 from precursor_watch.commands.argtypes import iso_date
@@ -92,16 +91,17 @@ def run_truth(args, settings) -> int:
     out = output_file(args.out, "--out", settings=settings)
     config = world_config(args, settings)
     date = _world_date(args.date, config)
+    from precursor_watch.progress import progress
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         world = World(config)
         n = 0
-        with out.open("w", encoding="utf-8") as fh:
-            for record in world.truth(date):
+        # big worlds take minutes: progress over the listing slots the truth walks
+        with out.open("w", encoding="utf-8") as fh, progress(f"truth {date}", world.truth_slots(date), "slots") as bar:
+            for record in world.truth(date, on_slot=bar.advance):
                 fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
                 n += 1
-                if n % 100_000 == 0:  # big worlds take minutes: show progress
-                    print(f"  {n:,} records ...", file=sys.stderr, flush=True)
     except OSError as exc:
         raise InputError(f"{out}: {exc.strerror or exc}") from None
     except ValueError as exc:  # e.g. a corrupt notices.jsonl line

@@ -172,6 +172,7 @@ def _flag_line(rid, det) -> dict:
 
 def cmd_train(args, settings) -> int:
     from precursor_watch.nlp.train import train
+    from precursor_watch.progress import progress
     from precursor_watch.training_data import TRAIN_SIZE, read_reviews, training_examples
 
     reviews = read_reviews(Path(args.with_reviews)) if args.with_reviews else None  # a bad file fails first
@@ -182,7 +183,8 @@ def cmd_train(args, settings) -> int:
     if reviews:
         return _train_with_reviews(args, out, examples, reviews)
     print(f"training on {len(examples)} listings (seed {args.seed}) ...", file=sys.stderr)
-    path = train(examples, out, seed=args.seed)
+    with progress("train the detector", unit="examples") as bar:
+        path = train(examples, out, seed=args.seed, on_progress=lambda done, total: bar.update(done, total))
     manifest = json.loads((path / "detector.json").read_text(encoding="utf-8"))
     print(f"model {manifest['model_version']} -> {path}")
     return 0

@@ -10,6 +10,7 @@ import sys
 
 from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.errors import ConfigError, ServiceError
+from precursor_watch.progress import progress
 from precursor_watch.settings import Settings
 
 
@@ -89,23 +90,26 @@ def cmd_run(args, settings: Settings) -> int:
         for platform, url in world.base_urls.items():
             print(f"  fixture platform {platform}: {url}")
         failed_days = []
-        if args.inline:
-            for day in dates:
-                result = steps.run_day(settings, day)
-                failed = sorted(result["failed"])
-                _print_day(day.isoformat(), "failed" if failed else "success", failed)
-                failed_days += [day.isoformat()] if failed else []
-        else:
-            from precursor_watch.airflow_runner import test_dates
+        with progress(f"pwatch run {dates[0]}..{dates[-1]}", len(dates), "days") as bar:
+            if args.inline:
+                for day in dates:
+                    result = steps.run_day(settings, day)
+                    failed = sorted(result["failed"])
+                    _print_day(day.isoformat(), "failed" if failed else "success", failed)
+                    failed_days += [day.isoformat()] if failed else []
+                    bar.advance()
+            else:
+                from precursor_watch.airflow_runner import test_dates
 
-            print("running pwatch_daily through Airflow (dag.test), one line per date:", flush=True)
+                print("running pwatch_daily through Airflow (dag.test), one line per date:", flush=True)
 
-            def on_result(r: dict) -> None:
-                _print_day(r["date"], r["state"], r["failed"])
-                if r["state"] != "success" or r["failed"]:
-                    failed_days.append(r["date"])
+                def on_result(r: dict) -> None:
+                    _print_day(r["date"], r["state"], r["failed"])
+                    if r["state"] != "success" or r["failed"]:
+                        failed_days.append(r["date"])
+                    bar.advance()
 
-            test_dates(settings, dates, on_result=on_result)
+                test_dates(settings, dates, on_result=on_result)
     report = (settings.data_path / "reports" / dates[-1].isoformat() / "index.html").resolve()
     if report.exists():
         print(f"latest daily report: {report}")

@@ -163,3 +163,35 @@ def test_a_platform_that_is_down_fails_only_its_mapped_task(tmp_path, trained_mo
         assert other_listings > 0
         assert mercado_removals == 0  # an unreachable platform is never taken for removed listings
         assert (tmp_path / "reports" / DATES[1].isoformat() / "index.html").exists()
+
+
+def airflow_runs(settings) -> list[dict]:
+    """The DAG runs in the Airflow metadata database `pwatch run` uses (<data dir>/airflow)."""
+    engine = make_engine(f"sqlite:///{settings.data_path / 'airflow' / 'airflow.db'}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT logical_date, start_date, end_date FROM dag_run WHERE dag_id = 'pwatch_daily'"))
+            return [{k: _utc(v) for k, v in r._mapping.items()} for r in rows]
+    finally:
+        engine.dispose()
+
+
+def _utc(value) -> dt.datetime:
+    """Airflow keeps UTC; SQLite hands it back as naive text."""
+    moment = dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_a_replayed_date_lasts_as_long_as_it_ran_not_since_its_logical_date(tmp_path, trained_model):
+    config, make_settings = world_and_settings(tmp_path, f"sqlite:///{tmp_path / 'tracking.db'}")
+    with serve_in_background(config, DATES[0]) as server:
+        settings = make_settings(server.config.port, trained_model)
+        began = dt.datetime.now(dt.timezone.utc)
+        [result] = run_dag_dates(settings, DATES[:1])
+        ended = dt.datetime.now(dt.timezone.utc)
+    assert result["state"] == "success", result
+    [run] = airflow_runs(settings)
+    assert run["logical_date"].date() == DATES[0]  # still the replayed date D ...
+    assert began <= run["start_date"] <= run["end_date"] <= ended  # ... but it started when it ran

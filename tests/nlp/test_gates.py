@@ -1,4 +1,4 @@
-"""Regression gate on held-out data (issue 4, "Must show"): F1 >= 0.95 overall and >= 0.90 per
+"""Regression gate on held-out data: F1 >= 0.95 overall and >= 0.90 per
 language; substance-id set accuracy >= 0.95 on label-1 items.
 
 Held out of training: whole template families of the fixture texts, the listings of two fixture

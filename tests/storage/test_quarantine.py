@@ -95,9 +95,9 @@ def test_sanitising_is_one_function_that_leaves_clean_items_alone():
 
 @pytest.mark.parametrize("changes, cleaned", [
     (dict(title="氯化 4-ANPP 纯度 99%", text="非ASCII文本 ñ é"), {}),  # clean non-ASCII: the item itself
-    (dict(location=None, store_key=None, posted_at=None), {}),
+    (dict(seller_name=None, store_key=None, posted_at=None), {}),
     (dict(text="中文\x00文本"), dict(text="中文文本")),
-    (dict(location="Zürich\ud800"), dict(location="Zürich\ufffd")),
+    (dict(seller_name="Zürich\ud800"), dict(seller_name="Zürich\ufffd")),
     (dict(contacts=["wechat:中文\udfff"]), dict(contacts=["wechat:中文\ufffd"])),
     (dict(listing_key="M1\x00"), dict(listing_key="M1")),
     (dict(price=12), dict(price="12")),

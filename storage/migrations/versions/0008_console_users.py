@@ -1,7 +1,7 @@
 """console users; queue index on listings.review
 
-Revision ID: 0011_console_users
-Revises: 0005_notice_limits
+Revision ID: 0008_console_users
+Revises: 0007_event_ledger
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from precursor_watch.storage.types import UTCDateTime
 
-revision = '0011_console_users'
-down_revision = '0007_event_ledger'
+revision = "0008_console_users"
+down_revision = "0007_event_ledger"
 branch_labels = None
 depends_on = None
 

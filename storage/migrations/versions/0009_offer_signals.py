@@ -1,7 +1,7 @@
 """offer signals of the page (price, add-to-cart or inquiry control, seller, schema.org Offer) on snapshots
 
-Revision ID: 0010_offer_signals
-Revises: 0005_notice_limits
+Revision ID: 0009_offer_signals
+Revises: 0008_console_users
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_offer_signals'
-down_revision = '0011_console_users'
+revision = "0009_offer_signals"
+down_revision = "0008_console_users"
 branch_labels = None
 depends_on = None
 
