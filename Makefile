@@ -4,11 +4,12 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+DEV_STAMP = $(VENV)/.installed-dev
 export UV_PYTHON_DOWNLOADS = never
 # Every crawl and task is a fresh Python process: let them reuse compiled bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run test airflow bench lock clean
+.PHONY: setup setup-dev run test lint airflow bench lock clean
 
 setup: $(STAMP)
 
@@ -19,12 +20,25 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
+# Test and lint tools (pyproject's `dev` group) on top of the runtime set; `make run` skips them.
+setup-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(BIN)/python -m uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
+	touch $(DEV_STAMP)
+
 run: setup
 	$(BIN)/pwatch run
 
-test: setup
+test: lint
 	sh tests/ensure_system_packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, format check and type check; settings in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: setup-dev
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/python tools/typecheck.py
 
 airflow: setup
 	$(BIN)/pwatch airflow
@@ -32,9 +46,12 @@ airflow: setup
 bench: setup
 	$(BIN)/python -m bench
 
-# Re-resolve the lock after changing dependencies in pyproject.toml.
+# Re-resolve the locks after changing dependencies in pyproject.toml; the dev lock keeps every
+# runtime pin of requirements.lock and adds the `dev` group.
+LOCK_TARGET = --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 lock:
-	$(BIN)/python -m uv pip compile pyproject.toml -o requirements.lock --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
+	$(BIN)/python -m uv pip compile pyproject.toml -o requirements.lock $(LOCK_TARGET)
+	$(BIN)/python -m uv pip compile pyproject.toml --group dev -c requirements.lock -o requirements-dev.lock $(LOCK_TARGET)
 
 clean:
 	rm -rf $(VENV) var
