@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import spacy
 from spacy.language import Language
@@ -24,7 +24,15 @@ from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
 from precursor_watch.nlp.components import OFFER_LABEL
-from precursor_watch.nlp.detection import ControlEntry, Detection, DetectInput, DetectionError, Reason, SignalHitOut, SubstanceHit
+from precursor_watch.nlp.detection import (
+    ControlEntry,
+    DetectInput,
+    Detection,
+    DetectionError,
+    Reason,
+    SignalHitOut,
+    SubstanceHit,
+)
 from precursor_watch.nlp.lexicon import Lexicon
 from precursor_watch.nlp.matching import SubstanceMatch
 from precursor_watch.nlp.normalize import normalize
@@ -73,7 +81,7 @@ class Detector:
         self._controls: dict[tuple[str, object], tuple[ControlEntry, ...]] = {}
 
     @classmethod
-    def load(cls, model_dir: Path) -> "Detector":
+    def load(cls, model_dir: Path) -> Detector:
         model_dir = Path(model_dir)
         manifest = model_dir / MANIFEST
         if not manifest.is_file():
@@ -156,7 +164,7 @@ class Detector:
                 out.append(self._build(rec, lang, _Judgement.of(doc)))
         return out
 
-    def _judge_windows(self, text: str, lang: str) -> "_Judgement":
+    def _judge_windows(self, text: str, lang: str) -> _Judgement:
         """A text longer than one window, judged window by window (see `windows`)."""
         nlp = self.pipelines[lang]
         spans = windows(len(text), WINDOW_CHARS, WINDOW_OVERLAP)
@@ -191,7 +199,7 @@ class Detector:
         lang = rec.lang if rec.lang in self.pipelines else guess_lang(((rec.title or "") + " " + rec.text)[:2000])
         return lang if lang in self.pipelines else next(iter(self.pipelines))
 
-    def _build(self, rec: DetectInput, lang: str, judged: "_Judgement") -> Detection:
+    def _build(self, rec: DetectInput, lang: str, judged: _Judgement) -> Detection:
         lex = self._lexicon
         title_len = len(rec.title) if rec.title else -1
 
@@ -254,7 +262,7 @@ class _Judgement:
     p_offer: float
 
     @classmethod
-    def of(cls, doc: Doc) -> "_Judgement":
+    def of(cls, doc: Doc) -> _Judgement:
         ext = doc._
         return cls(tuple(ext.pw_substances or ()), tuple(ext.pw_signals or ()), bool(ext.pw_flagged),
                    float(ext.pw_score), ext.pw_gate or "", float(doc.cats.get(OFFER_LABEL, 0.0)))

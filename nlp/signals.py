@@ -104,7 +104,7 @@ class SignalMatcher:
     _literals: dict[str, list[tuple[str, bool, bool, bool]]] | None = None  # word -> (kind, lb, rb, red)
 
     @classmethod
-    def from_text(cls, text: str, source: str = "<signals>") -> "SignalMatcher":
+    def from_text(cls, text: str, source: str = "<signals>") -> SignalMatcher:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -159,7 +159,7 @@ class SignalMatcher:
         return cls(version, source, text, compiled, tries, literals)
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_SIGNALS) -> "SignalMatcher":
+    def load(cls, path: str | Path = DEFAULT_SIGNALS) -> SignalMatcher:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
