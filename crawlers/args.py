@@ -92,16 +92,16 @@ class CrawlArgs(BaseModel):
         return self.job_root / plan.label if plan else self.job_root
 
     @classmethod
-    def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> "CrawlArgs":
+    def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> CrawlArgs:
         values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
         if platform in PLATFORMS:
             values.setdefault("base_url", default_base_url(platform))
-        values.setdefault("date", dt.datetime.now(dt.timezone.utc).date())
+        values.setdefault("date", dt.datetime.now(dt.UTC).date())
         values.setdefault("data_dir", os.environ.get("PWATCH_DATA_DIR", "var"))
         return cls.checked(platform=platform, **values)
 
     @classmethod
-    def checked(cls, **values: object) -> "CrawlArgs":
+    def checked(cls, **values: object) -> CrawlArgs:
         """Validate; a problem is one SpiderArgumentError line naming each bad argument."""
         try:
             return cls(**values)

@@ -16,12 +16,19 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
-                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet import defer
@@ -29,7 +36,13 @@ from twisted.internet import error as tx
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from twisted.web.http import _DataLoss
 
-from precursor_watch.crawlers.refusals import OffsiteRequest, PlatformClosed, RobotsForbidden, RobotsUnavailable, TooManyRedirects
+from precursor_watch.crawlers.refusals import (
+    OffsiteRequest,
+    PlatformClosed,
+    RobotsForbidden,
+    RobotsUnavailable,
+    TooManyRedirects,
+)
 from precursor_watch.crawlers.warc import Capture
 
 logger = logging.getLogger(__name__)
@@ -143,7 +156,7 @@ def capture_of(response: Response) -> Capture:
         status=response.status,
         headers=headers,
         body=response.body,
-        fetched_at=dt.datetime.now(dt.timezone.utc),
+        fetched_at=dt.datetime.now(dt.UTC),
         truncated="download_stopped" in response.flags,
     )
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
@@ -28,7 +29,13 @@ from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import capture_of, fault_kind, origin_of
 from precursor_watch.crawlers.pages import BY_PLATFORM
 from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
-from precursor_watch.crawlers.refusals import OffsiteRequest, PlatformClosed, RobotsForbidden, RobotsUnavailable, TooManyRedirects
+from precursor_watch.crawlers.refusals import (
+    OffsiteRequest,
+    PlatformClosed,
+    RobotsForbidden,
+    RobotsUnavailable,
+    TooManyRedirects,
+)
 from precursor_watch.crawlers.warc import EvidenceWriter
 
 logger = logging.getLogger(__name__)
@@ -255,7 +262,7 @@ class PlatformSpider(scrapy.Spider):
         return QuarantinedItem(
             platform=self.name, url=page_url, listing_key=listing_key, kind=kind, field=field,
             message=message.encode("utf-8", "backslashreplace").decode("utf-8"), http_status=response.status,
-            fetched_at=dt.datetime.now(dt.timezone.utc), crawl_date=self.args.date, evidence=self._evidence(response, cite_final=True),
+            fetched_at=dt.datetime.now(dt.UTC), crawl_date=self.args.date, evidence=self._evidence(response, cite_final=True),
         )
 
     def _listing_item(self, response: Response, page_url: str, data: Listing) -> ListingItem:
@@ -287,7 +294,7 @@ class PlatformSpider(scrapy.Spider):
             location=item.location,
             lang=item.lang,
             posted_at=item.posted_at,
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             http_status=response.status,
             content_sha256=content_hash(item.title, item.text),
@@ -302,7 +309,7 @@ class PlatformSpider(scrapy.Spider):
             listing_key=listing_key,
             http_status=hops[0].status if hops else response.status,
             reason=reason,
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             evidence=self._evidence(response),
         )
@@ -316,7 +323,7 @@ class PlatformSpider(scrapy.Spider):
             listing_key=listing_key,
             http_status=hops[0].status,
             reason="redirected",
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             evidence=evidence,
         )
