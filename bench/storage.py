@@ -272,7 +272,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="SQLite runs (the table shows the median day-1 run)")
     ap.add_argument("--write", action="store_true", help="replace this benchmark's section of BENCHMARKS.md")
     args = ap.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     results = []
     runs = []
     for _ in range(args.repeat):  # the machine is shared: several runs, the median one in the table
