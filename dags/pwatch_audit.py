@@ -18,7 +18,7 @@ from precursor_watch import airflow_tasks
 @dag(
     dag_id="pwatch_audit",
     schedule=[Asset("pwatch://tracking/daily")],
-    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
     tags=["precursor-watch", "audit"],
