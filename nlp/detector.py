@@ -154,10 +154,10 @@ class Detector:
                 doc = nlp.make_doc(texts[i])
                 doc._.pw_norm = normalize(texts[i])  # spares the pipeline a re-join of doc.text
                 made.append(doc)
-            for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size)):
+            for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size), strict=True):
                 docs[i] = doc
         out = []
-        for rec, lang, text, doc in zip(chunk, langs, texts, docs):
+        for rec, lang, text, doc in zip(chunk, langs, texts, docs, strict=True):
             if doc is None:
                 out.append(self._build(rec, lang, self._judge_windows(text, lang)))
             else:
@@ -183,7 +183,7 @@ class Detector:
         subs: list[SubstanceMatch] = []
         sigs: list[SignalHit] = []
         best: _Judgement | None = None
-        for (start, _end, lo, hi), doc in zip(spans, nlp.pipe(made(), batch_size=WINDOW_BATCH)):
+        for (start, _end, lo, hi), doc in zip(spans, nlp.pipe(made(), batch_size=WINDOW_BATCH), strict=True):
             one = _Judgement.of(doc)
             # each window keeps only the matches that start in the part it owns: found once
             subs += [replace(m, start=m.start + start, end=m.end + start) for m in one.substances
