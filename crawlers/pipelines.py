@@ -193,9 +193,8 @@ class StoragePipeline:
             # One run row for all shards: store the merge of every finished shard's health.
             from precursor_watch.crawlers.sharding import merged_with_other_shards
 
-            with merged_with_other_shards(spider.args, health) as merged:
-                with Session(self.engine) as session, session.begin():
-                    close_crawl_run(session, self.run_id, merged, error_threshold=threshold)
+            with merged_with_other_shards(spider.args, health) as merged, Session(self.engine) as session, session.begin():
+                close_crawl_run(session, self.run_id, merged, error_threshold=threshold)
         else:
             with Session(self.engine) as session, session.begin():
                 close_crawl_run(session, self.run_id, health, error_threshold=threshold)

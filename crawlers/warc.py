@@ -58,7 +58,7 @@ class EvidenceWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.prefix}-{self._serial:05d}.warc.gz"
         self._serial += 1
-        self._file = open(path, "ab")
+        self._file = open(path, "ab")  # noqa: SIM115 - one file per rollover, closed by close()
         self._writer = WARCWriter(self._file, gzip=True)
         self._relpath = path.relative_to(self.data_dir).as_posix()
 
