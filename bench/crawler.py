@@ -136,7 +136,7 @@ def main() -> int:
     evidence_mb = sum(p.stat().st_size for p in (data_dir / "evidence").rglob("*.warc.gz")) / 1e6
     db_mb = (data_dir / "pwatch.db").stat().st_size / 1e6
     rows = [
-        ("listing slots on the platform (day %s)" % day, f"{slots:,}"),
+        (f"listing slots on the platform (day {day})", f"{slots:,}"),
         ("full crawl: pages fetched / items (listings + gone)", f"{health['responses']:,} / {items:,}"),
         ("full crawl: pages/s (spider open → close)", f"**{full_rate:,.0f}**"),
         ("full crawl: crawler CPU-seconds / pages per CPU-second", f"{full_cpu:,.0f} s / {health['responses'] / full_cpu:,.0f}"),

@@ -56,7 +56,7 @@ def total_rss(handle, field: str) -> int:
 def wrk(url: str, template: str, n: int, duration: int, connections: int, sequential: bool = False) -> dict:
     """wrk over listing paths: random slots (every request a cache miss) or slots in crawl order."""
     head, tail = template.split("{i}")
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115 - wrk reads it by name
     pick = "counter % " + str(n) if sequential else f"math.random(0, {n - 1})"
     script.write(f"""math.randomseed(42)
 local threads = 0
