@@ -89,10 +89,16 @@ class SubstanceComponent:
         if not self.fuzzy:
             self.matcher._deletes = {}
 
-    def __call__(self, doc: Doc) -> Doc:
+    def ready_matcher(self) -> SubstanceMatcher:
+        """The matcher, built on first use when the pipeline was loaded without `initialize`."""
         if self.matcher is None:
             self.initialize()
-        doc._.pw_substances = self.matcher.find(_norm(doc))
+        if self.matcher is None:
+            raise RuntimeError(f"{type(self).__name__}: initialize() built no matcher")
+        return self.matcher
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.pw_substances = self.ready_matcher().find(_norm(doc))
         return doc
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
@@ -133,16 +139,20 @@ class SignalComponent:
     def initialize(self, get_examples=None, *, nlp: Language | None = None, signals_path: str | None = None) -> None:
         self.matcher = SignalMatcher.load(signals_path or DEFAULT_SIGNALS)
 
-    def __call__(self, doc: Doc) -> Doc:
+    def ready_matcher(self) -> SignalMatcher:
+        """The matcher, built on first use when the pipeline was loaded without `initialize`."""
         if self.matcher is None:
             self.initialize()
-        doc._.pw_signals = self.matcher.find(_norm(doc))
+        if self.matcher is None:
+            raise RuntimeError(f"{type(self).__name__}: initialize() built no matcher")
+        return self.matcher
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.pw_signals = self.ready_matcher().find(_norm(doc))
         return doc
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
-        if self.matcher is None:
-            self.initialize()
-        return srsly.msgpack_dumps({"signals": self.matcher.text})
+        return srsly.msgpack_dumps({"signals": self.ready_matcher().text})
 
     def from_bytes(self, data: bytes, *, exclude=tuple()) -> SignalComponent:
         self.matcher = SignalMatcher.from_text(srsly.msgpack_loads(data)["signals"], f"<{self.name} bytes>")
@@ -151,9 +161,7 @@ class SignalComponent:
     def to_disk(self, path, *, exclude=tuple()) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        if self.matcher is None:
-            self.initialize()
-        (path / "signals.toml").write_text(self.matcher.text, encoding="utf-8")
+        (path / "signals.toml").write_text(self.ready_matcher().text, encoding="utf-8")
 
     def from_disk(self, path, *, exclude=tuple()) -> SignalComponent:
         file = Path(path) / "signals.toml"

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
+from typing import cast
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from precursor_watch.nlp.components import OFFER_LABEL
+from precursor_watch.nlp.components import OFFER_LABEL, SubstanceComponent
 from precursor_watch.nlp.detection import (
     ControlEntry,
     DetectInput,
@@ -77,7 +78,9 @@ class Detector:
         self.pipelines = pipelines
         self.model_version = model_version
         self.model_dir = model_dir
-        self._lexicon = next(iter(pipelines.values())).get_pipe("pwatch_substances").lexicon
+        # spaCy types get_pipe as a plain Doc callable; this name is always our component
+        substances = cast(SubstanceComponent, next(iter(pipelines.values())).get_pipe("pwatch_substances"))
+        self._lexicon = substances.ready_matcher().lexicon
         self._controls: dict[tuple[str, object], tuple[ControlEntry, ...]] = {}
 
     @classmethod
@@ -157,11 +160,11 @@ class Detector:
             for i, doc in zip(idx, nlp.pipe(made, batch_size=batch_size), strict=True):
                 docs[i] = doc
         out = []
-        for rec, lang, text, doc in zip(chunk, langs, texts, docs, strict=True):
-            if doc is None:
+        for rec, lang, text, parsed in zip(chunk, langs, texts, docs, strict=True):
+            if parsed is None:
                 out.append(self._build(rec, lang, self._judge_windows(text, lang)))
             else:
-                out.append(self._build(rec, lang, _Judgement.of(doc)))
+                out.append(self._build(rec, lang, _Judgement.of(parsed)))
         return out
 
     def _judge_windows(self, text: str, lang: str) -> _Judgement:
@@ -225,10 +228,10 @@ class Detector:
             if loc is not None:
                 sigs.append(SignalHitOut(h.kind, h.matched, loc[0], loc[1], loc[2], h.red_flag))
         reasons: list[Reason] = []
-        for h in subs:
-            how = h.how + (f" ({h.detail})" if h.detail else "")
-            reasons.append(Reason(f"{h.tier} substance {h.name} [{h.id}, {h.category}] matched by {how}",
-                                  h.field, h.start, h.end, h.matched))
+        for hit in subs:
+            how = hit.how + (f" ({hit.detail})" if hit.detail else "")
+            reasons.append(Reason(f"{hit.tier} substance {hit.name} [{hit.id}, {hit.category}] matched by {how}",
+                                  hit.field, hit.start, hit.end, hit.matched))
         seen_kinds = set()
         for g in sigs:
             if g.kind in seen_kinds:
@@ -236,7 +239,7 @@ class Detector:
             seen_kinds.add(g.kind)
             label = "refusal or legal-only statement" if g.kind == "refusal" else f"trade signal: {g.kind}"
             reasons.append(Reason(label + (" (red flag)" if g.red_flag else ""), g.field, g.start, g.end, g.matched))
-        ids = tuple(dict.fromkeys(h.id for h in subs))
+        ids = tuple(dict.fromkeys(hit.id for hit in subs))
         controls = tuple(c for sid in ids for c in self.controls(sid, rec.listing_date))
         return Detection(
             id=rec.id, flagged=judged.flagged, score=judged.score, lang=lang,

@@ -61,9 +61,10 @@ def _expand(seq, limit: int) -> list[str] | None:
         elif op is _C.SUBPATTERN:
             if av[1] or av[2]:
                 return None
-            alts = _expand(av[3], limit)
-            if alts is None:
+            inner = _expand(av[3], limit)
+            if inner is None:
                 return None
+            alts = inner
         elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[1] <= 1:
             e = _expand(av[2], limit)
             if e is None:
@@ -171,11 +172,12 @@ class SignalMatcher:
         hits = []
         norm = nt.norm
         n = len(norm)
+        literals = self._literals or {}
         for trie in self._tries or ():
             for m in trie.finditer(norm):
                 word = m.group()
                 a, b = m.start(), m.end()
-                for kind, lb, rb, red in self._literals[word]:
+                for kind, lb, rb, red in literals[word]:
                     if lb and a > 0 and word[0].isalnum() and _WORDCHAR.match(norm, a - 1):
                         continue
                     if rb and b < n and word[-1].isalnum() and _WORDCHAR.match(norm, b):
