@@ -104,7 +104,7 @@ class CrawlArgs(BaseModel):
     def checked(cls, **values: object) -> CrawlArgs:
         """Validate; a problem is one SpiderArgumentError line naming each bad argument."""
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg'].removeprefix('Value error, ')}"

@@ -197,7 +197,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await asyncio.sleep(wait)
         return None
 
-    async def process_response(self, request: Request, response: Response) -> Request | Response:
+    # Scrapy 2.13 calls coroutine middleware methods without `spider`; RetryMiddleware's own
+    # annotations still describe the older synchronous signature.
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         if is_closure(response):
@@ -215,7 +219,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         await self._wait(delay)
         return retry
 
-    async def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+    async def process_exception(  # type: ignore[override]  # see process_response
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
         retry = super().process_exception(request, exception)
         if isinstance(retry, Request):
             await self._wait(self._backoff(request))
@@ -227,7 +233,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def _wait(self, delay: float) -> None:
         if delay > 0:
-            self.crawler.stats.inc_value("pwatch/backoff/seconds", delay)
+            # StatsCollector adds any number; its annotation says int
+            self.crawler.stats.inc_value("pwatch/backoff/seconds", delay)  # type: ignore[arg-type]
             await asyncio.sleep(delay)
 
 

@@ -23,7 +23,7 @@ class ListingPage(HtmlListingPage):
         """The spec table (CAS / Purity / MOQ / Packaging / Price) as shown."""
         rows = {}
         for row in self.sel.css("table.spec tr"):
-            cells = [c.xpath("string()").get().strip() for c in row.css("th, td")]
+            cells = [(c.xpath("string()").get() or "").strip() for c in row.css("th, td")]
             if len(cells) >= 2:
                 rows[cells[0]] = cells[1]
         return rows

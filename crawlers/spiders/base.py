@@ -68,6 +68,10 @@ class _UnusableField(ValueError):
 class PlatformSpider(scrapy.Spider):
     """Base of the five platform spiders; subclasses set `name` only."""
 
+    # Set by from_crawler, which has the crawler settings they need.
+    evidence: EvidenceWriter
+    journal: Journal
+
     def __init__(self, **kwargs: Any):
         # Not passing kwargs to Spider.__init__: it would set them as attributes unvalidated.
         super().__init__()
@@ -185,7 +189,7 @@ class PlatformSpider(scrapy.Spider):
     def _check_markup(self, response: Response) -> None:
         # A complete HTML document ends with </html>; parsers recover from broken markup, but the
         # health stats should show how much of it the platform served.
-        if b"html" in response.headers.get(b"Content-Type", b"") and b"</html>" not in response.body[-256:]:
+        if b"html" in (response.headers.get(b"Content-Type") or b"") and b"</html>" not in response.body[-256:]:
             self.crawler.stats.inc_value("pwatch/faults/malformed_html")
 
     def parse_listing(self, response: Response, page_url: str, kind: str):
@@ -367,6 +371,8 @@ class PlatformSpider(scrapy.Spider):
             self._error(response.url, f"http_{response.status}")
             return
         self.crawler.stats.inc_value(f"pwatch/faults/{kind}")
+        if response.request is None:  # only a response built by hand has no request
+            return
         retry = get_retry_request(response.request, spider=self, reason=kind)
         if retry is not None:
             yield retry
