@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
         print(f"{dag_id} not found in the DAG folder", file=sys.stderr)
         return 2
     for text in dates:
-        day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+        day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
         dag_run = dag.test(logical_date=day)
         instances = dag_run.get_task_instances()
         name = lambda ti: f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id  # noqa: E731

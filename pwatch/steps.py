@@ -16,8 +16,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from precursor_watch.errors import ConfigError, ServiceError
 from precursor_watch.settings import Settings
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
+def transaction(settings: Settings) -> Iterator[Session]:  # noqa: F821
     """A session in one transaction on the tracking database (commit on success)."""
     from sqlalchemy.orm import Session
 
@@ -144,7 +144,7 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     return summary
 
 
-def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None) -> dict:  # noqa: F821
+def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:  # noqa: F821
     """Score every snapshot not yet scored by the current detector version.
 
     A snapshot whose detection raises is recorded as failed with its reason and counted; the
@@ -153,8 +153,8 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
     """
     from precursor_watch.nlp.detection import DetectInput, DetectionError
     from precursor_watch.nlp.detector import Detector
-    from precursor_watch.training_data import ensure_model
     from precursor_watch.storage.detections import pending_snapshots, record_detections, record_failures
+    from precursor_watch.training_data import ensure_model
 
     detector = detector or Detector.load(ensure_model(settings))
     with transaction(settings) as session:

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from precursor_watch.storage.models import (Account, CrawlRun, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
-                            Quarantine, Snapshot, Store)
+from precursor_watch.storage.models import (
+    Account,
+    CrawlRun,
+    Detection,
+    DetectionFailure,
+    Event,
+    Listing,
+    Notice,
+    NoticeListing,
+    Platform,
+    Quarantine,
+    Snapshot,
+    Store,
+)
 from precursor_watch.storage.state import UNSEEN, next_state
 
 # -- substances as the detector recorded them ----------------------------------------------------

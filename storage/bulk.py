@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sqlalchemy import JSON, any_, bindparam, literal_column, select, text
-from sqlalchemy.types import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import ARRAY
 
 
 def dialect_insert(session: Session, model):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import logging
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,9 +98,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str):
-    from alembic.config import Config
-
     import sys
+
+    from alembic.config import Config
 
     cfg = Config(str(HERE / "alembic.ini"), stdout=sys.stdout)  # alembic's default is bound at its import
     cfg.set_main_option("script_location", str(HERE / "migrations"))

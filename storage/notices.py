@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -12,7 +13,6 @@ from sqlalchemy.orm import Session
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
-
 
 FAILURE_MAX = 500  # characters of a failure reason kept: one line, never the platform's whole answer
 

@@ -79,7 +79,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     if args.site not in PLATFORMS:
         raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(PLATFORMS)}")
     try:
-        day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.timezone.utc).date()
+        day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.UTC).date()
     except ValueError:
         raise ConfigError(f"--date: expected YYYY-MM-DD, got {args.date!r}") from None
     if args.revisit:
@@ -107,9 +107,8 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if use_db:  # the crawl stores into it, whichever list of URLs it revisits
-        from precursor_watch.storage.db import DatabaseProblem, upgrade
-
         from precursor_watch.database import as_pwatch_error
+        from precursor_watch.storage.db import DatabaseProblem, upgrade
 
         try:
             upgrade(settings.db_url)

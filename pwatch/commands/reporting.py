@@ -13,7 +13,6 @@ import getpass
 import json
 import os
 from contextlib import contextmanager
-from pathlib import Path
 
 from precursor_watch.database import require_database
 from precursor_watch.errors import ConfigError, StateError

@@ -110,9 +110,8 @@ def _require_schema(session, settings: Settings) -> None:
 def cmd_reconcile(args, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from precursor_watch.storage.reconcile import reconcile_date
-
     from precursor_watch.storage.errors import StorageError
+    from precursor_watch.storage.reconcile import reconcile_date
 
     engine, session = _session(settings)
     try:

@@ -22,9 +22,10 @@ import re
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -37,7 +38,12 @@ from precursor_watch.reports.notice_drafts import draft_for, notifier_of
 from precursor_watch.reports.notice_export import export_notices
 from precursor_watch.storage.db import make_engine
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
-from precursor_watch.storage.notices import confirmed_unreported, record_notice, record_notice_failure, record_notice_response
+from precursor_watch.storage.notices import (
+    confirmed_unreported,
+    record_notice,
+    record_notice_failure,
+    record_notice_response,
+)
 from precursor_watch.storage.types import logical_ts
 
 log = logging.getLogger(__name__)
