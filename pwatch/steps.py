@@ -163,7 +163,7 @@ def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -
             DetectInput(id=str(s.id), text=s.text, title=s.title, lang=s.lang, listing_date=day) for s in pending
         ]
         scored, failed = [], []
-        for snap, result in zip(pending, detector.detect_each(inputs)):
+        for snap, result in zip(pending, detector.detect_each(inputs), strict=True):
             if isinstance(result, DetectionError):
                 log.error("detection failed for snapshot %s of listing %s: %s", snap.id, snap.listing_id, result.reason)
                 failed.append((snap.id, result.reason))

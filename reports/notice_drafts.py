@@ -36,7 +36,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     """What a notice says about each listing: its flagged detection's substances and the evidence
     hashes of the flagged snapshot's page and of the latest live sighting."""
     listings = {
-        l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
+        listing.id: listing for listing in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
     }
     flagged = {
         lid: (det, ev_sha, lang)

@@ -138,10 +138,15 @@ def highlight_spans(text: str, matches: Iterable[Match]) -> list[tuple[int, int]
     spans = []
     lowered = text.lower()
     for m in matches:
-        if m.field == "text" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text):
-            if not m.matched or text[m.start : m.end].lower() == m.matched.lower():
-                spans.append((m.start, m.end))
-                continue
+        if (
+            m.field == "text"
+            and m.start is not None
+            and m.end is not None
+            and 0 <= m.start < m.end <= len(text)
+            and (not m.matched or text[m.start : m.end].lower() == m.matched.lower())
+        ):
+            spans.append((m.start, m.end))
+            continue
         needle = (m.matched or "").lower()
         if needle:
             at = lowered.find(needle)

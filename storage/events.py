@@ -45,7 +45,7 @@ EVIDENCE_FIELDS = ("evidence_sha256", "evidence_file", "evidence_record", "evide
 
 def cited(sha256: str | None, warc_file: str | None, record_id: str | None, target_uri: str | None) -> dict[str, str | None]:
     """NewEvent keywords naming one WARC record (hash, file, record id, target URI)."""
-    return dict(zip(EVIDENCE_FIELDS, (sha256, warc_file, record_id, target_uri)))
+    return dict(zip(EVIDENCE_FIELDS, (sha256, warc_file, record_id, target_uri), strict=True))
 
 
 FIRST_SEEN = next_state(UNSEEN, "first_seen")  # the state ingest gives a listing row it creates

@@ -14,7 +14,9 @@ same ticket for a key it has seen), and a reported listing is never selected aga
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import http.client
 import json
 import logging
@@ -110,10 +112,8 @@ def _abort(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
     expired.set()
     sock = conn.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _answer(status: int, raw: bytes) -> Answer:
@@ -233,7 +233,7 @@ def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, di
         with Session(engine) as session:
             unsent = _unsent(session)
         for key, url, body in unsent:
-            _count(counts, "resent", key, lambda: _deliver(engine, key, url, body, post))
+            _count(counts, "resent", key, functools.partial(_deliver, engine, key, url, body, post))
         with Session(engine) as session:
             platforms = list(session.scalars(select(Platform.name).order_by(Platform.name)))
         for platform in platforms:

@@ -1,7 +1,7 @@
 """tracking schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 17:46:05.483684
 """
 
