@@ -72,6 +72,8 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id:
             command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, **child_options()
         )
         try:
+            if child.stdout is None:
+                raise RuntimeError("airflow runner: child started without a stdout pipe")
             for line in child.stdout:
                 if line.startswith("PWATCH_DAGRUN "):
                     results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))

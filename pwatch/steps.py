@@ -18,9 +18,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from precursor_watch.errors import ConfigError, ServiceError
 from precursor_watch.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: a step loads only what it runs
+    from sqlalchemy.orm import Session
+
+    from precursor_watch.nlp.detector import Detector
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def transaction(settings: Settings) -> Iterator[Session]:  # noqa: F821
+def transaction(settings: Settings) -> Iterator[Session]:
     """A session in one transaction on the tracking database (commit on success)."""
     from sqlalchemy.orm import Session
 
@@ -144,7 +150,7 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     return summary
 
 
-def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:  # noqa: F821
+def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:
     """Score every snapshot not yet scored by the current detector version.
 
     A snapshot whose detection raises is recorded as failed with its reason and counted; the

@@ -25,7 +25,7 @@ def notifier_of(settings: Any) -> Notifier:
     )
 
 def _substances(detection_substances: Any) -> tuple[Substance, ...]:
-    out = {}
+    out: dict[str, Substance] = {}
     for m in queries.parse_matches(detection_substances):
         controls = tuple(Control(c.jurisdiction, c.status, c.effective, c.source) for c in m.controls)
         out.setdefault(m.substance_id, Substance(m.substance_id, m.name, controls))

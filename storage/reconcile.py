@@ -80,7 +80,7 @@ def reconcile_date(
 _CITED = (Observation.evidence_sha256, Observation.evidence_file, Observation.evidence_record, Observation.evidence_uri)
 
 
-def _cites(row) -> dict[str, str | None]:
+def _cites(row) -> ev.Citation:
     return ev.cited(row.evidence_sha256, row.evidence_file, row.evidence_record, row.evidence_uri)
 
 
@@ -161,8 +161,9 @@ def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.dat
     if session.scalar(select(model.closed_on).where(model.id == entity_id)) is not None:
         return False
     session.execute(update(model).where(model.id == entity_id).values(closed_on=day))
-    ids = {"account_id": entity_id} if model is Account else {"store_id": entity_id}
-    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, observation_id=g.id, **_cites(g), **ids)])
+    account_id, store_id = (entity_id, None) if model is Account else (None, entity_id)
+    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, account_id=account_id, store_id=store_id,
+                                    observation_id=g.id, **_cites(g))])
     return True
 
 

@@ -96,7 +96,8 @@ def _read_capped(response: http.client.HTTPResponse, cap: int) -> bytes:
     declared = response.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise NoticeSendError(f"answer of {int(declared)} bytes is over the {cap}-byte limit")
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = response.read1(min(65536, cap + 1 - size))  # at most one recv: a drip cannot stall us here
         if not chunk:
