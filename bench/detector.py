@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"model: {detector.model_version}; load average {os.getloadavg()[0]:.1f}")
     print(f"bare spaCy tokenizer : {rate['bare'][0]:>8,.0f} listings/s CPU  {rate['bare'][1]:>8,.0f} listings/s wall")
     print(f"full detector        : {rate['full'][0]:>8,.0f} listings/s CPU  {rate['full'][1]:>8,.0f} listings/s wall")
-    print(f"detector / tokenizer : {rate['full'][0] / rate['bare'][0]:.1%} (CPU)  {rate['full'][1] / rate['bare'][1]:.1%} (wall)")
+    print(f"detector / tokenizer : {rate['full'][0] / rate['bare'][0]:.1%} (CPU)  "
+          f"{rate['full'][1] / rate['bare'][1]:.1%} (wall)")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,8 @@ def write_section(results: dict, args) -> None:
              f"| start time (spawn → every host answers) | {results['start_s']} s |",
              f"| server processes | 1 control + {results['workers']} workers (SO_REUSEPORT) |",
              f"| RSS after start, 1,000-listing world (all processes) | {results['rss_1k_kb'] / 1024:.0f} MB |",
-             f"| RSS after start, {args.scale:,}-listing world (all processes) | {results['rss_after_start_kb'] / 1024:.0f} MB |",
+             f"| RSS after start, {args.scale:,}-listing world (all processes) | "
+             f"{results['rss_after_start_kb'] / 1024:.0f} MB |",
              "| RSS after each load run (chemdir, huaxue, mercado, chemdir again) | "
              + ", ".join(f"{results[k] / 1024:.0f} MB" for k in ("rss_after_chemdir_kb", "rss_after_huaxue_kb",
                                                                  "rss_after_mercado_kb", "rss_after_repeat_kb")) + " |",

@@ -126,7 +126,8 @@ def main() -> int:
         ("load average at start / end (2 cores, shared)", f"{load0:.1f} / {load1:.1f}"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    command_line = f".venv/bin/python -m bench.sharded_crawl --scale {args.scale} --site {args.site} --shards {args.shards} --write"
+    command_line = (f".venv/bin/python -m bench.sharded_crawl --scale {args.scale} --site {args.site} "
+                    f"--shards {args.shards} --write")
     section = f"""{SECTION}
 
 Command: `{command_line}` (measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, Python 3.11,
