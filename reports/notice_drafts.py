@@ -55,7 +55,8 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
         .where(Observation.listing_id.in_(listing_ids), Observation.kind == "seen", Observation.evidence_sha256.is_not(None))
         .order_by(Observation.id)
     ):
-        latest_seen[lid] = sha
+        if lid is not None and sha is not None:  # the query excludes both; this tells the type checker
+            latest_seen[lid] = sha
     items = []
     # in the platform's listing-key order: our ids follow crawl ingest order, which varies run to run
     for lid in sorted(listing_ids, key=lambda i: listings[i].listing_key):

@@ -106,6 +106,8 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
             .join(Event, (Event.snapshot_id == Snapshot.id) & (Event.kind == "flagged") & (Event.listing_id == lid))
             .outerjoin(Detection, Detection.id == Event.detection_id)
         ).first()
+        snapshot: Snapshot | None
+        detection: Detection | None
         if row is not None:
             snapshot, detection = row
         else:

@@ -279,7 +279,8 @@ def integrity_problems(url: str, limit: int = 5) -> list[str]:
             else:
                 problems += [f"index {r[0]} is invalid" for r in conn.execute(text(
                     "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-                    "WHERE c.relnamespace = current_schema()::regnamespace AND NOT (i.indisvalid AND i.indisready)"))]
+                    "WHERE c.relnamespace = current_schema()::regnamespace "
+                    "AND NOT (i.indisvalid AND i.indisready)"))]
                 problems += [f"constraint {r[0]} is not validated" for r in conn.execute(text(
                     "SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
                     "AND NOT convalidated"))]

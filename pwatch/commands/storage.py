@@ -53,7 +53,8 @@ def register(subparsers, common) -> None:
     st.add_argument("--by", choices=("platform", "account", "store"), help="also give per-group numbers")
     st.add_argument("--format", choices=("table", "csv", "json"), default="table")
     st.add_argument("--explain", metavar="STATISTIC",
-                    help="list the listings behind one statistic and the WARC record (file, record id, target URI, hash) of each event")
+                    help="list the listings behind one statistic and the WARC record "
+                    "(file, record id, target URI, hash) of each event")
     st.add_argument("--group", help="with --explain and --by: the group to explain (default: the total)")
     st.set_defaults(handler=cmd_stats)
 
