@@ -35,10 +35,13 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint, format check and type check; settings in pyproject.toml ([tool.ruff], [tool.mypy]).
+# All three run, so one pass shows every finding; any finding fails the target.
 lint: setup-dev
-	$(BIN)/ruff check
-	$(BIN)/ruff format --check
-	$(BIN)/python tools/typecheck.py
+	@status=0; \
+	$(BIN)/ruff check || status=1; \
+	$(BIN)/ruff format --check || status=1; \
+	$(BIN)/python tools/typecheck.py || status=1; \
+	exit $$status
 
 airflow: setup
 	$(BIN)/pwatch airflow
