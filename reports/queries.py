@@ -229,7 +229,8 @@ def states_as_of(session: Session, day: dt.date, listing_ids: Iterable[int] | No
         query = query.where(Event.listing_id.in_(ids))
     states: dict[int, Any] = defaultdict(lambda: UNSEEN)
     for lid, kind in session.execute(query.order_by(Event.id)):
-        states[lid] = next_state(states[lid], kind)
+        if lid is not None:  # the query excludes NULL; this tells the type checker
+            states[lid] = next_state(states[lid], kind)
     return {lid: (s.review, s.presence) for lid, s in states.items()}
 
 
@@ -433,9 +434,12 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
             Event.kind == "removal_observed", Event.occurred_on <= day, Event.listing_id.in_({r[1] for r in reported})
         )
     ):
-        removed_after[lid].append(on)
+        if lid is not None:  # the IN filter excludes NULL; this tells the type checker
+            removed_after[lid].append(on)
     out: dict[int, OverdueNotice] = {}
     for nid, lid, on, platform, ticket, key, url in reported:
+        if nid is None or lid is None:  # excluded by the inner joins; this tells the type checker
+            continue
         if any(r >= on for r in removed_after.get(lid, [])):
             continue
         item = out.setdefault(nid, OverdueNotice(nid, platform, ticket, on, (day - on).days))
