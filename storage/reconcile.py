@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
@@ -197,7 +198,7 @@ def _relistings(session: Session, day: dt.date, window: int, threshold: float, s
     if not matches:
         return
     session.execute(
-        insert(RelistLink.__table__),
+        insert(cast(Table, RelistLink.__table__)),  # __table__ is typed FromClause; it is a Table
         [{"original_listing_id": m.original_listing_id, "new_listing_id": m.new_listing_id, "method": m.method,
           "similarity": m.similarity, "detected_on": day} for m in matches],
     )
