@@ -9,11 +9,12 @@ export UV_PYTHON_DOWNLOADS = never
 # Every crawl and task is a fresh Python process: let them reuse compiled bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup setup-dev run test airflow console bench lock clean
+.PHONY: setup setup-dev run test lint airflow console bench lock clean
 
 setup: $(STAMP)
 
-# The test tools (pyproject's `dev` dependency group), pinned in requirements-dev.lock.
+# Test and lint tools (pyproject's `dev` group, requirements-dev.lock) on top of the runtime set;
+# `make run` skips them.
 setup-dev: $(DEV_STAMP)
 
 $(DEV_STAMP): $(STAMP) requirements-dev.lock
@@ -30,9 +31,18 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/pwatch run
 
-test: setup-dev
+test: lint
 	sh tests/ensure_system_packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, format check and type check; settings in pyproject.toml ([tool.ruff], [tool.mypy]).
+# All three run, so one pass shows every finding; any finding fails the target.
+lint: setup-dev
+	@status=0; \
+	$(BIN)/ruff check || status=1; \
+	$(BIN)/ruff format --check || status=1; \
+	$(BIN)/python tools/typecheck.py || status=1; \
+	exit $$status
 
 airflow: setup
 	$(BIN)/pwatch airflow
@@ -43,8 +53,8 @@ console: setup
 bench: setup
 	$(BIN)/python -m bench
 
-# Re-resolve the locks after changing dependencies in pyproject.toml: the runtime one, then the
-# runtime one plus the `dev` group, constrained to the same pins.
+# Re-resolve the locks after changing dependencies in pyproject.toml; the dev lock keeps every
+# runtime pin of requirements.lock and adds the `dev` group.
 LOCK_TARGET = --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 lock:
 	$(BIN)/python -m uv pip compile pyproject.toml -o requirements.lock $(LOCK_TARGET)

@@ -182,7 +182,7 @@ def report(args, m: Measured) -> str:
     command_line = f".venv/bin/python -m bench.crawler --scale {args.scale} --site {args.site} --write"
     return f"""{SECTION}
 
-Command: `{command_line}` (measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, Python 3.11,
+Command: `{command_line}` (measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, Python 3.11,
 Scrapy 2.19; fixture server with one worker on the same 2 cores, faults off).
 
 | measure | value |

@@ -56,7 +56,7 @@ def total_rss(handle, field: str) -> int:
 def wrk(url: str, template: str, n: int, duration: int, connections: int, sequential: bool = False) -> dict:
     """wrk over listing paths: random slots (every request a cache miss) or slots in crawl order."""
     head, tail = template.split("{i}")
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115 - wrk reads it by name
     pick = "counter % " + str(n) if sequential else f"math.random(0, {n - 1})"
     script.write(f"""math.randomseed(42)
 local threads = 0
@@ -162,7 +162,8 @@ def write_section(results: dict, args) -> None:
              f"| start time (spawn → every host answers) | {results['start_s']} s |",
              f"| server processes | 1 control + {results['workers']} workers (SO_REUSEPORT) |",
              f"| RSS after start, 1,000-listing world (all processes) | {results['rss_1k_kb'] / 1024:.0f} MB |",
-             f"| RSS after start, {args.scale:,}-listing world (all processes) | {results['rss_after_start_kb'] / 1024:.0f} MB |",
+             f"| RSS after start, {args.scale:,}-listing world (all processes) | "
+             f"{results['rss_after_start_kb'] / 1024:.0f} MB |",
              "| RSS after each load run (chemdir, huaxue, mercado, chemdir again) | "
              + ", ".join(f"{results[k] / 1024:.0f} MB" for k in ("rss_after_chemdir_kb", "rss_after_huaxue_kb",
                                                                  "rss_after_mercado_kb", "rss_after_repeat_kb")) + " |",

@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## make run (`pwatch run`, default scale, through Airflow)"
 

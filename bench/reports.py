@@ -37,9 +37,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.contract import Evidence, ListingItem
+from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.reports.audit import write_audit_report
 from precursor_watch.reports.daily import write_daily_report
-from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.crawls import close_crawl_run, open_crawl_run
 from precursor_watch.storage.db import make_engine, upgrade

@@ -163,7 +163,7 @@ def report(args, m: Measured, same: bool, duplicates: int) -> str:
     command_line = f".venv/bin/python -m bench.sharded_crawl --scale {args.scale} --site {args.site} --shards {args.shards} --write"
     return f"""{SECTION}
 
-Command: `{command_line}` (measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, Python 3.11,
+Command: `{command_line}` (measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, Python 3.11,
 Scrapy 2.19; fixture server with one worker on the same 2 cores, faults off).
 
 | measure | value |

@@ -7,7 +7,8 @@ Day 1 is all new listings (listing rows, snapshots, first_seen events, observati
 the steady state: the same listings again with 10% edited (new snapshot + changed event) and 2%
 gone pages. Day 3 has 3% silently missing, which reconcile removes after K=2 healthy absences
 (days 3 and 4). Throughput = observations (items) per second of wall clock, one transaction per
-batch as the crawler pipeline commits (`--batch` defaults to the crawler's own `PWATCH_DB_BATCH`). `--write` replaces this benchmark's section of BENCHMARKS.md.
+batch as the crawler pipeline commits (`--batch` defaults to the crawler's own `PWATCH_DB_BATCH`).
+`--write` replaces this benchmark's section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -194,19 +195,23 @@ def _pg_url() -> tuple[str, str, object]:
 def render(results: list[dict], args, started: str) -> str:
     load = os.getloadavg()[0]
     lines = [SECTION, "",
-             f"Command: `.venv/bin/python -m bench.storage --listings {args.listings} --batch {args.batch} --repeat {args.repeat}` "
+             f"Command: `.venv/bin/python -m bench.storage --listings {args.listings} --batch {args.batch} "
+             f"--repeat {args.repeat}` "
              f"({started} UTC, Python {_platform.python_version()}, 2 shared cores, load average {load:.1f} at the end). "
              "Observations/s = items ingested per wall-clock second, one transaction per batch of "
              f"{args.batch}; \"Core insert\" = the same day-1 rows through a bare SQLAlchemy Core `INSERT` "
              "into an unindexed table in the same run (the ceiling), batched as the ingest is and, as "
              "the reference figure was measured, all in one transaction. Reconcile = one `reconcile_date` over "
              "all listings (removals, relisting search, closures).", "",
-             "| backend | Core insert rows/s, batched | Core insert rows/s, one transaction | day 1 ingest (all new) obs/s | day 2 ingest (10% edited, 2% gone) obs/s | reconcile day 1 s | reconcile day 2 s | reconcile day 4 (silent removals) s |",
+             "| backend | Core insert rows/s, batched | Core insert rows/s, one transaction "
+             "| day 1 ingest (all new) obs/s | day 2 ingest (10% edited, 2% gone) obs/s "
+             "| reconcile day 1 s | reconcile day 2 s | reconcile day 4 (silent removals) s |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         c1, t1 = r["day1"]
         c2, t2 = r["day2"]
-        lines.append(f"| {r['backend']} | {r['core_rows_per_s']:,.0f} | {r['core_one_tx_rows_per_s']:,.0f} | {c1 / t1:,.0f} ({c1:,} in {t1:.1f} s) | "
+        lines.append(f"| {r['backend']} | {r['core_rows_per_s']:,.0f} | {r['core_one_tx_rows_per_s']:,.0f} | "
+                     f"{c1 / t1:,.0f} ({c1:,} in {t1:.1f} s) | "
                      f"{c2 / t2:,.0f} ({c2:,} in {t2:.1f} s) | {r['reconcile1']:.2f} | {r['reconcile2']:.2f} "
                      f"({r['removed2']:,} removed) | {r['reconcile4']:.2f} ({r['removed_silent']:,} removed) |")
     lines += ["", "Target: ingest ≥ 20,000 observations/s on SQLite (reference figure: Core insert ≈ 118,000 rows/s).", ""]
@@ -225,8 +230,10 @@ def render(results: list[dict], args, started: str) -> str:
             f"Because the machine is shared, compare ratios within a run: the target is {TARGET / 118_000:.1%} of the "
             f"Core insert rate it was set against (20,000 / 118,000, 100k rows in one transaction); in the run shown "
             f"that insert ran at {sqlite['core_one_tx_rows_per_s']:,.0f} rows/s, and day 1 reaches "
-            f"{c1 / t1 / sqlite['core_one_tx_rows_per_s']:.1%} of it and day 2 {c2 / t2 / sqlite['core_one_tx_rows_per_s']:.1%}. "
-            f"Against the batched Core insert ({sqlite['core_rows_per_s']:,.0f} rows/s, {args.batch:,}-row transactions like "
+            f"{c1 / t1 / sqlite['core_one_tx_rows_per_s']:.1%} of it and day 2 "
+            f"{c2 / t2 / sqlite['core_one_tx_rows_per_s']:.1%}. "
+            f"Against the batched Core insert ({sqlite['core_rows_per_s']:,.0f} rows/s, "
+            f"{args.batch:,}-row transactions like "
             f"the ingest's) day 1 reaches {c1 / t1 / sqlite['core_rows_per_s']:.1%} "
             f"and day 2 {c2 / t2 / sqlite['core_rows_per_s']:.1%}.",
             "",
@@ -272,7 +279,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="SQLite runs (the table shows the median day-1 run)")
     ap.add_argument("--write", action="store_true", help="replace this benchmark's section of BENCHMARKS.md")
     args = ap.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     results = []
     runs = []
     for _ in range(args.repeat):  # the machine is shared: several runs, the median one in the table

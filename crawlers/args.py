@@ -100,7 +100,7 @@ class CrawlArgs(BaseModel):
         return self.job_root / plan.label if plan else self.job_root
 
     @classmethod
-    def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> "CrawlArgs":
+    def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> CrawlArgs:
         values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
         if platform in PLATFORMS:
             values.setdefault("base_url", default_base_url(platform))
@@ -110,10 +110,10 @@ class CrawlArgs(BaseModel):
         return cls.checked(platform=platform, **values)
 
     @classmethod
-    def checked(cls, **values: object) -> "CrawlArgs":
+    def checked(cls, **values: object) -> CrawlArgs:
         """Validate; a problem is one SpiderArgumentError line naming each bad argument."""
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg'].removeprefix('Value error, ')}"

@@ -40,7 +40,7 @@ def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
 def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None) -> dict[str, Any]:
     errors = _sub(stats, "pwatch/errors/")
     started = stats.get("start_time")
-    elapsed = (dt.datetime.now(dt.timezone.utc) - started).total_seconds() if started else None
+    elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else None
     attempted = stats.get("pwatch/pages_attempted", 0)
     error_total = sum(errors.values())
     blocked = _sub(stats, "pwatch/blocked/")

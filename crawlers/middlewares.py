@@ -16,12 +16,19 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
-                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet import defer
@@ -29,7 +36,13 @@ from twisted.internet import error as tx
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from twisted.web.http import _DataLoss
 
-from precursor_watch.crawlers.refusals import OffsiteRequest, PlatformClosed, RobotsForbidden, RobotsUnavailable, TooManyRedirects
+from precursor_watch.crawlers.refusals import (
+    OffsiteRequest,
+    PlatformClosed,
+    RobotsForbidden,
+    RobotsUnavailable,
+    TooManyRedirects,
+)
 from precursor_watch.crawlers.warc import Capture
 
 logger = logging.getLogger(__name__)
@@ -143,7 +156,7 @@ def capture_of(response: Response) -> Capture:
         status=response.status,
         headers=headers,
         body=response.body,
-        fetched_at=dt.datetime.now(dt.timezone.utc),
+        fetched_at=dt.datetime.now(dt.UTC),
         truncated="download_stopped" in response.flags,
     )
 
@@ -184,7 +197,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await asyncio.sleep(wait)
         return None
 
-    async def process_response(self, request: Request, response: Response) -> Request | Response:
+    # Scrapy 2.13 calls coroutine middleware methods without `spider`; RetryMiddleware's own
+    # annotations still describe the older synchronous signature.
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         if is_closure(response):
@@ -202,7 +219,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         await self._wait(delay)
         return retry
 
-    async def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+    async def process_exception(  # type: ignore[override]  # see process_response
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
         retry = super().process_exception(request, exception)
         if isinstance(retry, Request):
             await self._wait(self._backoff(request))
@@ -214,7 +233,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def _wait(self, delay: float) -> None:
         if delay > 0:
-            self.crawler.stats.inc_value("pwatch/backoff/seconds", delay)
+            # StatsCollector adds any number; its annotation says int
+            self.crawler.stats.inc_value("pwatch/backoff/seconds", delay)  # type: ignore[arg-type]
             await asyncio.sleep(delay)
 
 

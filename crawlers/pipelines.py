@@ -11,11 +11,15 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
 from precursor_watch.contract import GoneItem, ListingItem, QuarantinedItem
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 ITEM_TYPES = {ListingItem: "listing", GoneItem: "gone", QuarantinedItem: "quarantined"}
 
@@ -99,6 +103,8 @@ class JsonlPipeline:
         key = item_key(item)
         if key in self.present:
             return item
+        if self.fd is None:
+            raise RuntimeError("JSONL export: an item arrived before open_spider")
         record = {"type": ITEM_TYPES[type(item)], **item.to_json()}
         os.write(self.fd, (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
         self.present.add(key)
@@ -122,8 +128,8 @@ class StoragePipeline:
         self.db_url = db_url
         self.batch_size = batch_size
         self.buffer: list[ListingItem | GoneItem] = []
-        self.engine = None
-        self.run_id = None
+        self.engine: Engine | None = None
+        self.run_id: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -160,6 +166,8 @@ class StoragePipeline:
         from precursor_watch.storage.db import session_scope
         from precursor_watch.storage.ingest import ingest_batch
 
+        if self.engine is None or self.run_id is None:
+            raise RuntimeError("database pipeline: items arrived before open_spider opened the crawl run")
         batch, self.buffer = self.buffer, []
         with session_scope(self.engine) as session:
             summary = ingest_batch(session, self.run_id, batch)

@@ -40,10 +40,11 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
@@ -77,7 +78,7 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
         if not match:
             raise ShardError(f"shard must be I/N (e.g. 1/2), got {text!r}")

@@ -12,9 +12,9 @@ import datetime as dt
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -45,7 +45,7 @@ class EvidenceWriter:
     def __init__(self, data_dir: Path, platform: str, date: dt.date, rollover_bytes: int = 100 * 1024 * 1024):
         self.data_dir = Path(data_dir)
         self.folder = self.data_dir / "evidence" / platform / date.isoformat()
-        self.prefix = f"{platform}-{date.isoformat()}-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{os.getpid()}"
+        self.prefix = f"{platform}-{date.isoformat()}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{os.getpid()}"
         self.rollover_bytes = rollover_bytes
         self._serial = 0
         self._file: io.BufferedWriter | None = None
@@ -58,7 +58,7 @@ class EvidenceWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.prefix}-{self._serial:05d}.warc.gz"
         self._serial += 1
-        self._file = open(path, "ab")
+        self._file = open(path, "ab")  # noqa: SIM115 - one file per rollover, closed by close()
         self._writer = WARCWriter(self._file, gzip=True)
         self._relpath = path.relative_to(self.data_dir).as_posix()
 
@@ -70,7 +70,7 @@ class EvidenceWriter:
         headers = [(k, v) for k, v in capture.headers if k.lower() not in _DROP_HEADERS]
         http_headers = StatusAndHeaders(f"{capture.status} {_reason(capture.status)}", headers, protocol="HTTP/1.1")
         warc_headers = {
-            "WARC-Date": capture.fetched_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "WARC-Date": capture.fetched_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             # Our own digest in SHA-256 (hex) so it is the same string the item carries.
             "WARC-Payload-Digest": f"sha256:{payload_hex}",
         }

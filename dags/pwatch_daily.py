@@ -45,7 +45,7 @@ DEFAULT_ARGS = {
 @dag(
     dag_id="pwatch_daily",
     schedule=SCHEDULE,
-    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
     tags=["precursor-watch", "daily"],

@@ -15,8 +15,8 @@ per substance mention, see `nlp.focus`) before the scorer runs. The lexicon and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 import srsly
 from spacy.language import Language
@@ -53,7 +53,7 @@ def _norm(doc: Doc):
 
 
 @Language.factory("pwatch_normalizer")
-def make_normalizer(nlp: Language, name: str) -> "Normalizer":
+def make_normalizer(nlp: Language, name: str) -> Normalizer:
     return Normalizer()
 
 
@@ -71,7 +71,7 @@ class Normalizer:
 
 
 @Language.factory("pwatch_substances", default_config={"fuzzy": True})
-def make_substances(nlp: Language, name: str, fuzzy: bool) -> "SubstanceComponent":
+def make_substances(nlp: Language, name: str, fuzzy: bool) -> SubstanceComponent:
     return SubstanceComponent(name, fuzzy=fuzzy)
 
 
@@ -83,8 +83,8 @@ class SubstanceComponent:
         self.lexicon: Lexicon | None = None
         self.matcher: SubstanceMatcher | None = None
 
-    def initialize(self, get_examples: Optional[Callable[[], Iterable]] = None, *, nlp: Optional[Language] = None,
-                   lexicon_path: Optional[str] = None) -> None:
+    def initialize(self, get_examples: Callable[[], Iterable] | None = None, *, nlp: Language | None = None,
+                   lexicon_path: str | None = None) -> None:
         path = Path(lexicon_path) if lexicon_path else DEFAULT_LEXICON
         self._set(path.read_text(encoding="utf-8"), str(path))
 
@@ -95,16 +95,22 @@ class SubstanceComponent:
         if not self.fuzzy:
             self.matcher._deletes = {}
 
-    def __call__(self, doc: Doc) -> Doc:
+    def ready_matcher(self) -> SubstanceMatcher:
+        """The matcher, built on first use when the pipeline was loaded without `initialize`."""
         if self.matcher is None:
             self.initialize()
-        doc._.pw_substances = self.matcher.find(_norm(doc))
+        if self.matcher is None:
+            raise RuntimeError(f"{type(self).__name__}: initialize() built no matcher")
+        return self.matcher
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.pw_substances = self.ready_matcher().find(_norm(doc))
         return doc
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
         return srsly.msgpack_dumps({"lexicon": self.lexicon_text or ""})
 
-    def from_bytes(self, data: bytes, *, exclude=tuple()) -> "SubstanceComponent":
+    def from_bytes(self, data: bytes, *, exclude=tuple()) -> SubstanceComponent:
         text = srsly.msgpack_loads(data)["lexicon"]
         if text:
             self._set(text, f"<{self.name} bytes>")
@@ -117,7 +123,7 @@ class SubstanceComponent:
             self.initialize()
         (path / "substances.toml").write_text(self.lexicon_text, encoding="utf-8")
 
-    def from_disk(self, path, *, exclude=tuple()) -> "SubstanceComponent":
+    def from_disk(self, path, *, exclude=tuple()) -> SubstanceComponent:
         file = Path(path) / "substances.toml"
         self._set(file.read_text(encoding="utf-8"), str(file))
         return self
@@ -127,7 +133,7 @@ class SubstanceComponent:
 
 
 @Language.factory("pwatch_signals")
-def make_signals(nlp: Language, name: str) -> "SignalComponent":
+def make_signals(nlp: Language, name: str) -> SignalComponent:
     return SignalComponent(name)
 
 
@@ -136,32 +142,34 @@ class SignalComponent:
         self.name = name
         self.matcher: SignalMatcher | None = None
 
-    def initialize(self, get_examples=None, *, nlp: Optional[Language] = None, signals_path: Optional[str] = None) -> None:
+    def initialize(self, get_examples=None, *, nlp: Language | None = None, signals_path: str | None = None) -> None:
         self.matcher = SignalMatcher.load(signals_path or DEFAULT_SIGNALS)
 
-    def __call__(self, doc: Doc) -> Doc:
+    def ready_matcher(self) -> SignalMatcher:
+        """The matcher, built on first use when the pipeline was loaded without `initialize`."""
         if self.matcher is None:
             self.initialize()
-        doc._.pw_signals = self.matcher.find(_norm(doc))
+        if self.matcher is None:
+            raise RuntimeError(f"{type(self).__name__}: initialize() built no matcher")
+        return self.matcher
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.pw_signals = self.ready_matcher().find(_norm(doc))
         return doc
 
     def to_bytes(self, *, exclude=tuple()) -> bytes:
-        if self.matcher is None:
-            self.initialize()
-        return srsly.msgpack_dumps({"signals": self.matcher.text})
+        return srsly.msgpack_dumps({"signals": self.ready_matcher().text})
 
-    def from_bytes(self, data: bytes, *, exclude=tuple()) -> "SignalComponent":
+    def from_bytes(self, data: bytes, *, exclude=tuple()) -> SignalComponent:
         self.matcher = SignalMatcher.from_text(srsly.msgpack_loads(data)["signals"], f"<{self.name} bytes>")
         return self
 
     def to_disk(self, path, *, exclude=tuple()) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        if self.matcher is None:
-            self.initialize()
-        (path / "signals.toml").write_text(self.matcher.text, encoding="utf-8")
+        (path / "signals.toml").write_text(self.ready_matcher().text, encoding="utf-8")
 
-    def from_disk(self, path, *, exclude=tuple()) -> "SignalComponent":
+    def from_disk(self, path, *, exclude=tuple()) -> SignalComponent:
         file = Path(path) / "signals.toml"
         self.matcher = SignalMatcher.from_text(file.read_text(encoding="utf-8"), str(file))
         return self
@@ -181,7 +189,7 @@ SCORER_DEFAULTS = {
 
 @Language.factory("pwatch_scorer", default_config=SCORER_DEFAULTS)
 def make_scorer(nlp: Language, name: str, threshold: float, text_weight: float, signal_saturation: int,
-                refusal_factor: float, context_penalty: float, ungated_cap: float) -> "Scorer":
+                refusal_factor: float, context_penalty: float, ungated_cap: float) -> Scorer:
     errors = []
     for key, value in (("threshold", threshold), ("text_weight", text_weight), ("refusal_factor", refusal_factor),
                        ("context_penalty", context_penalty), ("ungated_cap", ungated_cap)):

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import cast
 
 import spacy
 from spacy.language import Language
@@ -82,11 +82,13 @@ class Detector:
         self.pipelines = pipelines
         self.model_version = model_version
         self.model_dir = model_dir
-        self._lexicon = next(iter(pipelines.values())).get_pipe("pwatch_substances").lexicon
+        # spaCy types get_pipe as a plain Doc callable; this name is always our component
+        substances = cast(SubstanceComponent, next(iter(pipelines.values())).get_pipe("pwatch_substances"))
+        self._lexicon = substances.ready_matcher().lexicon
         self._controls: dict[tuple[str, object], tuple[ControlEntry, ...]] = {}
 
     @classmethod
-    def load(cls, model_dir: Path) -> "Detector":
+    def load(cls, model_dir: Path) -> Detector:
         model_dir = Path(model_dir)
         manifest = model_dir / MANIFEST
         if not manifest.is_file():
@@ -236,10 +238,10 @@ class Detector:
             if loc is not None:
                 sigs.append(SignalHitOut(h.kind, h.matched, loc[0], loc[1], loc[2], h.red_flag))
         reasons: list[Reason] = []
-        for h in subs:
-            how = h.how + (f" ({h.detail})" if h.detail else "")
-            reasons.append(Reason(f"{h.tier} substance {h.name} [{h.id}, {h.category}] matched by {how}",
-                                  h.field, h.start, h.end, h.matched))
+        for hit in subs:
+            how = hit.how + (f" ({hit.detail})" if hit.detail else "")
+            reasons.append(Reason(f"{hit.tier} substance {hit.name} [{hit.id}, {hit.category}] matched by {how}",
+                                  hit.field, hit.start, hit.end, hit.matched))
         seen_kinds = set()
         for g in sigs:
             if g.kind in seen_kinds:
@@ -337,7 +339,7 @@ class _Judgement:
     p_offer: float
 
     @classmethod
-    def of(cls, doc: Doc) -> "_Judgement":
+    def of(cls, doc: Doc) -> _Judgement:
         ext = doc._
         return cls(tuple(ext.pw_substances or ()), tuple(ext.pw_signals or ()), bool(ext.pw_flagged),
                    float(ext.pw_score), ext.pw_gate or "", float(doc.cats.get(OFFER_LABEL, 0.0)))

@@ -4,8 +4,8 @@ set accuracy (label-1 items whose predicted id set equals the truth set)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from precursor_watch.nlp.detection import Detection
 

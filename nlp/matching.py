@@ -359,7 +359,9 @@ def _cas_form(text: str) -> str:
 
 def _resolve(candidates: list[tuple[int, int, Term, str]], cas_found: list) -> list:
     """Non-overlapping matches, longest first; CAS numbers never overlap names."""
-    items = [(s, e, t.substance_id, t.how, d, t) for s, e, t, d in candidates]
+    items: list[tuple[int, int, str, str, str, Term | None]] = [
+        (s, e, t.substance_id, t.how, d, t) for s, e, t, d in candidates
+    ]
     items += [(s, e, sid, how, d, None) for s, e, sid, how, d in cas_found]
     items.sort(key=lambda x: (-(x[1] - x[0]), x[0], x[3] == "abbreviation"))
     chosen: list = []

@@ -18,10 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
 from dataclasses import dataclass, field
+from itertools import accumulate
 
-ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # incl. bidi controls
+ZERO_WIDTH = (
+    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi controls
+)
 
 # Letters that look like Latin ones; mapped 1:1 so offsets survive.
 HOMOGLYPHS = {

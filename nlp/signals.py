@@ -61,9 +61,10 @@ def _expand(seq, limit: int) -> list[str] | None:
         elif op is _C.SUBPATTERN:
             if av[1] or av[2]:
                 return None
-            alts = _expand(av[3], limit)
-            if alts is None:
+            inner = _expand(av[3], limit)
+            if inner is None:
                 return None
+            alts = inner
         elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[1] <= 1:
             e = _expand(av[2], limit)
             if e is None:
@@ -104,7 +105,7 @@ class SignalMatcher:
     _literals: dict[str, list[tuple[str, bool, bool, bool]]] | None = None  # word -> (kind, lb, rb, red)
 
     @classmethod
-    def from_text(cls, text: str, source: str = "<signals>") -> "SignalMatcher":
+    def from_text(cls, text: str, source: str = "<signals>") -> SignalMatcher:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -159,7 +160,7 @@ class SignalMatcher:
         return cls(version, source, text, compiled, tries, literals)
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_SIGNALS) -> "SignalMatcher":
+    def load(cls, path: str | Path = DEFAULT_SIGNALS) -> SignalMatcher:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -171,11 +172,12 @@ class SignalMatcher:
         hits = []
         norm = nt.norm
         n = len(norm)
+        literals = self._literals or {}
         for trie in self._tries or ():
             for m in trie.finditer(norm):
                 word = m.group()
                 a, b = m.start(), m.end()
-                for kind, lb, rb, red in self._literals[word]:
+                for kind, lb, rb, red in literals[word]:
                     if lb and a > 0 and word[0].isalnum() and _WORDCHAR.match(norm, a - 1):
                         continue
                     if rb and b < n and word[-1].isalnum() and _WORDCHAR.match(norm, b):

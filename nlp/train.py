@@ -18,12 +18,13 @@ from typing import Callable
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline import TextCategorizer
 from spacy.training import Example
 from spacy.util import fix_random_seed, load_model_from_config, minibatch
 from thinc.api import Config
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
+from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL, SignalComponent, SubstanceComponent
 from precursor_watch.nlp.detector import LANGS, MANIFEST
 from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, FOCUS_RADIUS, mention_spans, window_text
 
@@ -110,7 +111,13 @@ def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path 
         _train_textcat(nlp, subsets[lang], seed, training[lang], trained)
         pipelines[lang] = nlp
         if not data_texts:
-            data_texts = [nlp.get_pipe("pwatch_substances").lexicon_text, nlp.get_pipe("pwatch_signals").matcher.text]
+            # spaCy types get_pipe as a plain Doc callable; these names are always our components
+            substances = cast(SubstanceComponent, nlp.get_pipe("pwatch_substances"))
+            signals = cast(SignalComponent, nlp.get_pipe("pwatch_signals"))
+            substances.ready_matcher()  # loads the lexicon text if the pipeline was not initialized
+            if substances.lexicon_text is None:
+                raise RuntimeError("pwatch_substances: no lexicon text after initialize")
+            data_texts = [substances.lexicon_text, signals.ready_matcher().text]
     version = model_version(examples, seed, config_text, data_texts)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".model-", dir=out_dir.parent))
@@ -159,7 +166,7 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict, trai
         return Example.from_dict(nlp.make_doc(view), {"cats": {OFFER_LABEL: y, OTHER_LABEL: 1.0 - y}})
 
     data = [example(ex) for ex in subset]
-    textcat = nlp.get_pipe("textcat")
+    textcat = cast(TextCategorizer, nlp.get_pipe("textcat"))  # spaCy types get_pipe as a Doc callable
     textcat.add_label(OFFER_LABEL)
     textcat.add_label(OTHER_LABEL)
     spacy_log = logging.getLogger("spacy")

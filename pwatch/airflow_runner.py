@@ -99,6 +99,8 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id:
             command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, **child_options()
         )
         try:
+            if child.stdout is None:
+                raise RuntimeError("airflow runner: child started without a stdout pipe")
             for line in child.stdout:
                 if line.startswith("PWATCH_DAGRUN "):
                     results.append(json.loads(line.removeprefix("PWATCH_DAGRUN ")))
@@ -148,7 +150,7 @@ def main(argv: list[str]) -> int:
         print(f"{dag_id} not found in the DAG folder", file=sys.stderr)
         return 2
     for text in dates:
-        day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+        day = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
         dag_run = dag.test(logical_date=day)
         instances = dag_run.get_task_instances()
         name = lambda ti: f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id  # noqa: E731

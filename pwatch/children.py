@@ -9,11 +9,13 @@ a rerun never meets a half-dead predecessor on the same port or database.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 
@@ -76,7 +78,5 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 def _kill_leftover_group(pgid: int) -> None:
     """The leader exited on SIGTERM; members it did not stop (e.g. forked workers) go now."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -88,9 +88,8 @@ def _known_error(exc: BaseException, settings) -> PwatchError | None:
         return exc
     if settings is None or not isinstance(exc, StorageError):
         return _database_failure(exc, settings)
-    from precursor_watch.storage.db import DatabaseProblem
-
     from precursor_watch.database import as_pwatch_error
+    from precursor_watch.storage.db import DatabaseProblem
 
     if isinstance(exc, DatabaseProblem):
         return as_pwatch_error(exc, settings.db_url)

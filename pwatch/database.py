@@ -18,7 +18,7 @@ def as_pwatch_error(exc: Exception, url: str) -> PwatchError:
     return DatabaseError(message)  # corrupt, or another version's schema
 
 
-def require_database(settings: Settings) -> str:
+def require_database(settings: Settings) -> str | None:
     """Check the tracking database before a command reads or writes it; return its revision.
 
     A missing database is an error here, never created: a mistyped `--data-dir` must not leave

@@ -23,9 +23,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from precursor_watch.errors import ConfigError, PwatchError
 from precursor_watch.redact import redact
@@ -197,7 +197,7 @@ def _write_holder(fd: int) -> None:
         "pid": os.getpid(),
         "command": redact(" ".join(["pwatch", *sys.argv[1:]])),
         "host": socket.gethostname(),
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     data = json.dumps(record).encode()
     # Shared holders take turns naming themselves; the record is advisory, the flock decides.

@@ -5,8 +5,8 @@ where a manifest would then vouch for them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from precursor_watch.errors import ConfigError
 

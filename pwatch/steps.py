@@ -16,12 +16,18 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 from precursor_watch.errors import ConfigError, ServiceError
 from precursor_watch.platforms import control_base_url
 from precursor_watch.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: a step loads only what it runs
+    from sqlalchemy.orm import Session
+
+    from precursor_watch.nlp.detector import Detector
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +148,7 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     return summary
 
 
-def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None) -> dict:  # noqa: F821
+def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:
     """Score every snapshot not yet scored by the current detector version.
 
     A snapshot whose detection raises is recorded as failed with its reason and counted; the
@@ -159,6 +165,7 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
             return None
     from precursor_watch.training_data import ensure_model
     from precursor_watch.storage.detections import pending_snapshots, record_detections, record_failures
+    from precursor_watch.training_data import ensure_model
 
     detector = detector or Detector.load(ensure_model(settings))
     with transaction(settings) as session:
@@ -169,7 +176,7 @@ def detect(settings: Settings, day: dt.date, detector: "Detector | None" = None)
             for s in pending
         ]
         scored, failed = [], []
-        for snap, result in zip(pending, detector.detect_each(inputs)):
+        for snap, result in zip(pending, detector.detect_each(inputs), strict=True):
             if isinstance(result, DetectionError):
                 log.error("detection failed for snapshot %s of listing %s: %s", snap.id, snap.listing_id, result.reason)
                 failed.append((snap.id, result.reason))

@@ -15,8 +15,19 @@ from typing import Protocol
 
 
 class ReportSettings(Protocol):
-    data_path: Path  # reports/, audit/ and notices/ are written below it
-    db_url: str  # the tracking database
-    notice_overdue_days: int
-    notifier_name: str  # optional on the object; defaults apply when missing
-    notifier_email: str
+    # Read-only properties: a frozen settings object satisfies them (plain annotations would ask
+    # for settable attributes).
+    @property
+    def data_path(self) -> Path: ...  # reports/, audit/ and notices/ are written below it
+
+    @property
+    def db_url(self) -> str: ...  # the tracking database
+
+    @property
+    def notice_overdue_days(self) -> int: ...
+
+    @property
+    def notifier_name(self) -> str: ...  # optional on the object; defaults apply when missing
+
+    @property
+    def notifier_email(self) -> str: ...

@@ -6,8 +6,8 @@ bar carries its value in `data-value` so tests and screen readers can read it ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from precursor_watch.reports.html import Html
 from precursor_watch.reports.safe import escape_html

@@ -8,6 +8,7 @@ the day's crawls that could not be stored (quarantined), so none is lost without
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -178,7 +179,7 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
         "day": data["day"].isoformat(),
         "numbers": data["numbers"],
         "overdue_after_days": data["overdue_days"],
-        "flags": [dict(zip(FLAG_FIELDS, row)) for row in flag_csv_rows(data["flags"])],
+        "flags": [dict(zip(FLAG_FIELDS, row, strict=True)) for row in flag_csv_rows(data["flags"])],
         "changes": [
             {
                 "kind": c.kind,
@@ -207,7 +208,7 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
         ],
         "quarantined": {
             "counts": quarantine_counts(data["quarantined"]),
-            "items": [dict(zip(QUARANTINE_FIELDS, row)) for row in quarantine_csv_rows(data["quarantined"])],
+            "items": [dict(zip(QUARANTINE_FIELDS, row, strict=True)) for row in quarantine_csv_rows(data["quarantined"])],
         },
     }
 
@@ -383,10 +384,8 @@ def write_index(reports_dir: Path) -> Path:
     rows = []
     for folder in sorted((p for p in reports_dir.iterdir() if p.is_dir() and _DAY_DIR.match(p.name)), reverse=True):
         numbers: dict[str, Any] = {}
-        try:
+        with contextlib.suppress(OSError, ValueError):
             numbers = json.loads((folder / "flags.json").read_text(encoding="utf-8")).get("numbers", {})
-        except (OSError, ValueError):
-            pass
         rows.append([tag("a", folder.name, href=f"{folder.name}/index.html")]
                     + [numbers.get(k, "") for k, _ in DAY_NUMBERS] + [numbers.get("notices_overdue", "")])
     body = table(["day"] + [label for _, label in DAY_NUMBERS] + ["notices overdue"], rows, id="days")

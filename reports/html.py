@@ -6,7 +6,8 @@ literals in our code; attribute values and text always go through `escape_html`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from precursor_watch.reports.safe import escape_html, safe_href
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 # The one ground we notify on: an offer to sell a controlled substance is illegal content.
 GROUND = "illegal_content:controlled_substance_offer"

@@ -26,7 +26,7 @@ def notifier_of(settings: Any) -> Notifier:
     )
 
 def _substances(detection_substances: Any) -> tuple[Substance, ...]:
-    out = {}
+    out: dict[str, Substance] = {}
     for m in queries.parse_matches(detection_substances):
         controls = tuple(Control(c.jurisdiction, c.status, c.effective, c.source) for c in m.controls)
         out.setdefault(m.substance_id, Substance(m.substance_id, m.name, controls))
@@ -38,7 +38,7 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     (WARC record, target URI, payload hash) of the flagged snapshot's page and of the latest live
     sighting."""
     listings = {
-        l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
+        listing.id: listing for listing in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
     }
     flagged = {
         lid: (det, EvidenceRecord(ev_sha, ev_file, ev_record, ev_uri) if ev_sha else None, lang)

@@ -37,9 +37,10 @@ def sent_notices(session: Session, settings: Any, day: dt.date | None = None) ->
             Event.kind == EventKind.REMOVAL_OBSERVED, Event.listing_id.in_(ids), Event.occurred_on >= sent_on
         )
         if day is not None:
-            query = query.where(Event.occurred_on <= day)
-        for lid, on in session.execute(query.order_by(Event.id)):
-            removals.setdefault(lid, on)
+            removal_query = removal_query.where(Event.occurred_on <= day)
+        for lid, on in session.execute(removal_query.order_by(Event.id)):
+            if lid is not None:  # the IN filter excludes NULL; this tells the type checker
+                removals.setdefault(lid, on)
         answer = response.get("answer") or {}
         out.append(SentNotice(notice.id, draft, notice.ticket, answer.get("received_on"), notice.status, removals,
                               request or None, notice.failure))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -126,10 +127,15 @@ def highlight_spans(text: str, matches: Iterable[Match]) -> list[tuple[int, int]
     spans = []
     lowered = text.lower()
     for m in matches:
-        if m.field == "text" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text):
-            if not m.matched or text[m.start : m.end].lower() == m.matched.lower():
-                spans.append((m.start, m.end))
-                continue
+        if (
+            m.field == "text"
+            and m.start is not None
+            and m.end is not None
+            and 0 <= m.start < m.end <= len(text)
+            and (not m.matched or text[m.start : m.end].lower() == m.matched.lower())
+        ):
+            spans.append((m.start, m.end))
+            continue
         needle = (m.matched or "").lower()
         if needle:
             at = lowered.find(needle)
@@ -212,7 +218,8 @@ def states_as_of(session: Session, day: dt.date, listing_ids: Iterable[int] | No
         query = query.where(Event.listing_id.in_(ids))
     states: dict[int, Any] = defaultdict(lambda: UNSEEN)
     for lid, kind in session.execute(query.order_by(Event.id)):
-        states[lid] = next_state(states[lid], kind)
+        if lid is not None:  # the query excludes NULL; this tells the type checker
+            states[lid] = next_state(states[lid], kind)
     return {lid: (s.review, s.presence) for lid, s in states.items()}
 
 
@@ -416,9 +423,12 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
             Event.kind == EventKind.REMOVAL_OBSERVED, Event.occurred_on <= day, Event.listing_id.in_({r[1] for r in reported})
         )
     ):
-        removed_after[lid].append(on)
+        if lid is not None:  # the IN filter excludes NULL; this tells the type checker
+            removed_after[lid].append(on)
     out: dict[int, OverdueNotice] = {}
     for nid, lid, on, platform, ticket, key, url in reported:
+        if nid is None or lid is None:  # excluded by the inner joins; this tells the type checker
+            continue
         if any(r >= on for r in removed_after.get(lid, [])):
             continue
         item = out.setdefault(nid, OverdueNotice(nid, platform, ticket, on, (day - on).days))

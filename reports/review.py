@@ -58,7 +58,7 @@ def case_file(session: Session, listing_id: int, day: dt.date | None = None) -> 
     listing = session.get(Listing, listing_id)
     if listing is None:
         raise ReviewError(f"no listing with id {listing_id}")
-    platform = session.get(Platform, listing.platform_id)
+    platform = session.get_one(Platform, listing.platform_id)
     account = session.get(Account, listing.account_id) if listing.account_id else None
     day = day or dt.date.max
     flag = next((f for f in queries.flag_rows(session, day) if f.listing_id == listing_id), None)
@@ -102,18 +102,22 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
     for lid, review in sorted(latest.items()):
         if review.automated and not include_automated:
             continue
-        snap = session.execute(
+        row = session.execute(
             select(Snapshot, Detection)
             .join(Event, (Event.snapshot_id == Snapshot.id) & (Event.kind == EventKind.FLAGGED) & (Event.listing_id == lid))
             .outerjoin(Detection, Detection.id == Event.detection_id)
         ).first()
-        if snap is None:
-            snap = (session.scalars(select(Snapshot).where(Snapshot.listing_id == lid).order_by(Snapshot.id.desc())).first(), None)
-        snapshot, detection = snap
-        listing = session.get(Listing, lid)
+        snapshot: Snapshot | None
+        detection: Detection | None
+        if row is not None:
+            snapshot, detection = row
+        else:
+            snapshot = session.scalars(select(Snapshot).where(Snapshot.listing_id == lid).order_by(Snapshot.id.desc())).first()
+            detection = None
+        listing = session.get_one(Listing, lid)
         out.append(
             {
-                "id": f"{session.get(Platform, listing.platform_id).name}:{listing.listing_key}",
+                "id": f"{session.get_one(Platform, listing.platform_id).name}:{listing.listing_key}",
                 "listing_id": lid,
                 "title": snapshot.title if snapshot else listing.title,
                 "text": snapshot.text if snapshot else "",

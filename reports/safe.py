@@ -11,8 +11,9 @@ import csv
 import html
 import io
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 # Bidirectional controls (Trojan-Source style spoofing) and C0/C1 controls other than tab and

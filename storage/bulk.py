@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from sqlalchemy import JSON, any_, bindparam, literal_column, select, text
-from sqlalchemy.types import ARRAY
+from sqlalchemy import JSON, BindParameter, any_, bindparam, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import ARRAY
 
 
 def dialect_insert(session: Session, model):
@@ -46,7 +47,7 @@ def one_of(session: Session, column, values: Sequence[Any]):
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    keys = bindparam("pw_values", json.dumps(values), unique=True)  # unique: two in one statement are fine
+    keys: BindParameter[str] = bindparam("pw_values", json.dumps(values), unique=True)  # unique: two in one statement are fine
     return column.in_(select(literal_column("value")).select_from(text("json_each(:pw_values)").bindparams(keys)))
 
 

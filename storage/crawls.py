@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ def platform_id(session: Session, name: str) -> int:
     if found is not None:
         return found
     session.execute(_insert(session, Platform).values(name=name).on_conflict_do_nothing())
-    return session.scalar(select(Platform.id).where(Platform.name == name))
+    return session.execute(select(Platform.id).where(Platform.name == name)).scalar_one()
 
 
 def open_crawl_run(session: Session, platform: str, crawl_date: dt.date) -> int:
@@ -36,7 +37,9 @@ def open_crawl_run(session: Session, platform: str, crawl_date: dt.date) -> int:
         set_={k: stmt.excluded[k] for k in ("closed", "pages", "items", "errors", "error_rate", "healthy")},
     )
     session.execute(stmt)
-    return session.scalar(select(CrawlRun.id).where(CrawlRun.platform_id == pid, CrawlRun.crawl_date == crawl_date))
+    return session.execute(
+        select(CrawlRun.id).where(CrawlRun.platform_id == pid, CrawlRun.crawl_date == crawl_date)
+    ).scalar_one()
 
 
 def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, error_threshold: float = 0.2) -> bool:
@@ -58,7 +61,9 @@ def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, 
     rate = max(failed, quarantined) / pages if pages else 1.0
     items = stats.get("items")
     if items is None:
-        items = session.scalar(select(func.count()).select_from(Observation).where(Observation.crawl_run_id == run_id))
+        items = session.execute(
+            select(func.count()).select_from(Observation).where(Observation.crawl_run_id == run_id)
+        ).scalar_one()
     run.pages, run.errors, run.items, run.error_rate = pages, errors, int(items), round(rate, 6)
     run.closed = True
     run.healthy = pages > 0 and rate <= error_threshold

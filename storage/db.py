@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 import logging
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
@@ -125,9 +126,9 @@ def session_scope(bind: Engine | str, *, read_only: bool = False) -> Iterator[Se
 
 
 def alembic_config(url: str):
-    from alembic.config import Config
-
     import sys
+
+    from alembic.config import Config
 
     cfg = Config(str(HERE / "alembic.ini"), stdout=sys.stdout)  # alembic's default is bound at its import
     cfg.set_main_option("script_location", str(HERE / "migrations"))
@@ -306,7 +307,8 @@ def integrity_problems(url: str, limit: int = 5) -> list[str]:
             else:
                 problems += [f"index {r[0]} is invalid" for r in conn.execute(text(
                     "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-                    "WHERE c.relnamespace = current_schema()::regnamespace AND NOT (i.indisvalid AND i.indisready)"))]
+                    "WHERE c.relnamespace = current_schema()::regnamespace "
+                    "AND NOT (i.indisvalid AND i.indisready)"))]
                 problems += [f"constraint {r[0]} is not validated" for r in conn.execute(text(
                     "SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
                     "AND NOT convalidated"))]

@@ -7,14 +7,16 @@ is unreviewed (review state `none`); re-scoring with a new model never re-flags 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
-from precursor_watch.storage.bulk import dialect_insert as _insert, one_of
+from precursor_watch.storage.bulk import dialect_insert as _insert
+from precursor_watch.storage.bulk import one_of
 from precursor_watch.storage.errors import UnknownEntity
 from precursor_watch.storage.kinds import EventKind, ReviewState
 from precursor_watch.storage.models import Detection, DetectionFailure, Listing, Snapshot

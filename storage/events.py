@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, TypedDict
 
 from sqlalchemy import JSON, Date, Insert, Select, String, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -43,9 +44,18 @@ class NewEvent:
 EVIDENCE_FIELDS = ("evidence_sha256", "evidence_file", "evidence_record", "evidence_uri")
 
 
-def cited(sha256: str | None, warc_file: str | None, record_id: str | None, target_uri: str | None) -> dict[str, str | None]:
+class Citation(TypedDict):
+    """NewEvent keywords naming one WARC record; typed so `NewEvent(..., **cited(...))` checks."""
+
+    evidence_sha256: str | None
+    evidence_file: str | None
+    evidence_record: str | None
+    evidence_uri: str | None
+
+
+def cited(sha256: str | None, warc_file: str | None, record_id: str | None, target_uri: str | None) -> Citation:
     """NewEvent keywords naming one WARC record (hash, file, record id, target URI)."""
-    return dict(zip(EVIDENCE_FIELDS, (sha256, warc_file, record_id, target_uri)))
+    return Citation(evidence_sha256=sha256, evidence_file=warc_file, evidence_record=record_id, evidence_uri=target_uri)
 
 
 FIRST_SEEN = next_state(UNSEEN, EventKind.FIRST_SEEN)  # the state ingest gives a listing row it creates

@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Date,
     Enum,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
 from precursor_watch.storage.kinds import EventKind, NoticeStatus, Presence, ReviewState
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
-
 
 FAILURE_MAX = 500  # characters of a failure reason kept: one line, never the platform's whole answer
 
@@ -67,7 +67,8 @@ def record_notice(
                     response=response if response is not None else {})
             .returning(Notice.id)
         ).scalar_one()
-        session.execute(insert(NoticeListing.__table__), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
+        # a declarative class's __table__ is typed FromClause; it is always a Table
+        session.execute(insert(cast(Table, NoticeListing.__table__)), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
         for e in planned:
             e.notice_id = notice_id
             e.details = {"idempotency_key": idempotency_key, "channel": channel}
@@ -86,7 +87,9 @@ def record_notice_failure(session: Session, idempotency_key: str, reason: str) -
 
 
 def _update(session: Session, idempotency_key: str, **values: Any) -> None:
-    done = session.execute(update(Notice).where(Notice.idempotency_key == idempotency_key).values(**values))
+    # an UPDATE's result is a CursorResult (with rowcount); Session.execute is typed Result
+    done = cast(CursorResult[Any], session.execute(
+        update(Notice).where(Notice.idempotency_key == idempotency_key).values(**values)))
     if done.rowcount == 0:
         raise UnknownEntity(f"no notice with idempotency key {idempotency_key!r}")
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
@@ -81,7 +82,7 @@ def reconcile_date(
 _CITED = (Observation.evidence_sha256, Observation.evidence_file, Observation.evidence_record, Observation.evidence_uri)
 
 
-def _cites(row) -> dict[str, str | None]:
+def _cites(row) -> ev.Citation:
     return ev.cited(row.evidence_sha256, row.evidence_file, row.evidence_record, row.evidence_uri)
 
 
@@ -162,8 +163,9 @@ def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.dat
     if session.scalar(select(model.closed_on).where(model.id == entity_id)) is not None:
         return False
     session.execute(update(model).where(model.id == entity_id).values(closed_on=day))
-    ids = {"account_id": entity_id} if model is Account else {"store_id": entity_id}
-    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, observation_id=g.id, **_cites(g), **ids)])
+    account_id, store_id = (entity_id, None) if model is Account else (None, entity_id)
+    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, account_id=account_id, store_id=store_id,
+                                    observation_id=g.id, **_cites(g))])
     return True
 
 
@@ -197,7 +199,7 @@ def _relistings(session: Session, day: dt.date, window: int, threshold: float, s
     if not matches:
         return
     session.execute(
-        insert(RelistLink.__table__),
+        insert(cast(Table, RelistLink.__table__)),  # __table__ is typed FromClause; it is a Table
         [{"original_listing_id": m.original_listing_id, "new_listing_id": m.new_listing_id, "method": m.method,
           "similarity": m.similarity, "detected_on": day} for m in matches],
     )

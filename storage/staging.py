@@ -87,7 +87,10 @@ def fill_stage(session: Session, rows: list[tuple]) -> None:
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        if driver is None:
+            raise RuntimeError("staging: the PostgreSQL connection has no driver connection")
+        cursor = driver.cursor()
         with cursor.copy(f"COPY {STAGE.name} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -96,7 +99,7 @@ def fill_stage(session: Session, rows: list[tuple]) -> None:
     name = conn.dialect.name
     if name not in _INSERT:
         compiled = insert(STAGE).compile(dialect=conn.dialect, column_keys=list(COLUMNS))
-        if tuple(compiled.positiontup) != COLUMNS:  # pragma: no cover - a qmark dialect keeps column order
+        if tuple(compiled.positiontup or ()) != COLUMNS:  # pragma: no cover - a qmark dialect keeps column order
             raise RuntimeError(f"{name}: staged INSERT binds {compiled.positiontup}, expected {COLUMNS}")
         _INSERT[name] = str(compiled)
     conn.exec_driver_sql(_INSERT[name], rows)

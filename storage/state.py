@@ -8,8 +8,8 @@ and `next_state` is the single place that says which transitions are legal. The 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from precursor_watch.storage.errors import IllegalTransition
 from precursor_watch.storage.kinds import EventKind, Presence, ReviewState

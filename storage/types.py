@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import mapped_column
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class UTCDateTime(TypeDecorator):

@@ -246,7 +246,7 @@ class HtmlIndexPage(HtmlPage):
     """An index page: links to listings and a `rel="next"` link."""
 
     def links(self) -> list[str]:
-        return [self.absolute(h) for h in self.sel.css("a::attr(href)").getall() if h]
+        return [urljoin(self.page.url, h) for h in self.sel.css("a::attr(href)").getall() if h]
 
     def next_url(self) -> str | None:
         return self.absolute(self.sel.css('a[rel="next"]::attr(href), link[rel="next"]::attr(href)').get())

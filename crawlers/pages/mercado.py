@@ -12,8 +12,16 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from precursor_watch.crawlers.pages.base import (Incomplete, Listing, Page, Removed, SiteScheme, is_platform_closed,
-                                 listing_from_fields, load_json)
+from precursor_watch.crawlers.pages.base import (
+    Incomplete,
+    Listing,
+    Page,
+    Removed,
+    SiteScheme,
+    is_platform_closed,
+    listing_from_fields,
+    load_json,
+)
 
 NAME = "mercado"
 SITE = SiteScheme(

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
@@ -28,7 +29,13 @@ from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import capture_of, fault_kind, origin_of
 from precursor_watch.crawlers.pages import BY_PLATFORM
 from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
-from precursor_watch.crawlers.refusals import OffsiteRequest, PlatformClosed, RobotsForbidden, RobotsUnavailable, TooManyRedirects
+from precursor_watch.crawlers.refusals import (
+    OffsiteRequest,
+    PlatformClosed,
+    RobotsForbidden,
+    RobotsUnavailable,
+    TooManyRedirects,
+)
 from precursor_watch.crawlers.warc import EvidenceWriter
 
 logger = logging.getLogger(__name__)
@@ -60,6 +67,10 @@ class _UnusableField(ValueError):
 
 class PlatformSpider(scrapy.Spider):
     """Base of the five platform spiders; subclasses set `name` only."""
+
+    # Set by from_crawler, which has the crawler settings they need.
+    evidence: EvidenceWriter
+    journal: Journal
 
     def __init__(self, **kwargs: Any):
         # Not passing kwargs to Spider.__init__: it would set them as attributes unvalidated.
@@ -178,7 +189,7 @@ class PlatformSpider(scrapy.Spider):
     def _check_markup(self, response: Response) -> None:
         # A complete HTML document ends with </html>; parsers recover from broken markup, but the
         # health stats should show how much of it the platform served.
-        if b"html" in response.headers.get(b"Content-Type", b"") and b"</html>" not in response.body[-256:]:
+        if b"html" in (response.headers.get(b"Content-Type") or b"") and b"</html>" not in response.body[-256:]:
             self.crawler.stats.inc_value("pwatch/faults/malformed_html")
 
     def parse_listing(self, response: Response, page_url: str, kind: str):
@@ -255,7 +266,7 @@ class PlatformSpider(scrapy.Spider):
         return QuarantinedItem(
             platform=self.name, url=page_url, listing_key=listing_key, kind=kind, field=field,
             message=message.encode("utf-8", "backslashreplace").decode("utf-8"), http_status=response.status,
-            fetched_at=dt.datetime.now(dt.timezone.utc), crawl_date=self.args.date, evidence=self._evidence(response, cite_final=True),
+            fetched_at=dt.datetime.now(dt.UTC), crawl_date=self.args.date, evidence=self._evidence(response, cite_final=True),
         )
 
     def _listing_item(self, response: Response, page_url: str, data: Listing) -> ListingItem:
@@ -286,7 +297,7 @@ class PlatformSpider(scrapy.Spider):
             contacts=[c for c in item.contacts if type(c) is str],
             lang=item.lang,
             posted_at=item.posted_at,
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             http_status=response.status,
             content_sha256=content_hash(item.title, item.text),
@@ -302,7 +313,7 @@ class PlatformSpider(scrapy.Spider):
             listing_key=listing_key,
             http_status=hops[0].status if hops else response.status,
             reason=reason,
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             evidence=self._evidence(response),
         )
@@ -316,7 +327,7 @@ class PlatformSpider(scrapy.Spider):
             listing_key=listing_key,
             http_status=hops[0].status,
             reason="redirected",
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             evidence=evidence,
         )
@@ -360,6 +371,8 @@ class PlatformSpider(scrapy.Spider):
             self._error(response.url, f"http_{response.status}")
             return
         self.crawler.stats.inc_value(f"pwatch/faults/{kind}")
+        if response.request is None:  # only a response built by hand has no request
+            return
         retry = get_retry_request(response.request, spider=self, reason=kind)
         if retry is not None:
             yield retry

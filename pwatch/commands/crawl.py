@@ -101,9 +101,8 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if use_db:  # the crawl stores into it, whichever list of URLs it revisits
-        from precursor_watch.storage.db import DatabaseProblem, upgrade
-
         from precursor_watch.database import as_pwatch_error
+        from precursor_watch.storage.db import DatabaseProblem, upgrade
 
         try:
             upgrade(settings.db_url)

@@ -85,7 +85,6 @@ def run_serve(args, settings) -> int:
 
 def run_truth(args, settings) -> int:
     from precursor_watch.fixtures.world import World
-
     from precursor_watch.outputs import output_file
 
     out = output_file(args.out, "--out", settings=settings)

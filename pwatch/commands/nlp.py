@@ -114,10 +114,7 @@ def _detector(settings, model: str | None):
     from precursor_watch.nlp.detector import Detector, ModelError
     from precursor_watch.training_data import ensure_model
 
-    if model:
-        path = Path(model)
-    else:
-        path = ensure_model(settings)
+    path = Path(model) if model else ensure_model(settings)
     try:
         return Detector.load(path)
     except ModelError as exc:
@@ -136,7 +133,7 @@ def cmd_flag(args, settings) -> int:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             results = detector.detect_each(r for _, r in records)
-            for n, ((rid, _), det) in enumerate(zip(records, results), start=1):
+            for n, ((rid, _), det) in enumerate(zip(records, results, strict=True), start=1):
                 if isinstance(det, DetectionError):
                     # one listing the detector cannot judge gets its error; the others go on
                     failed += 1

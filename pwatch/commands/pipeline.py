@@ -69,9 +69,9 @@ def world_dates(settings: Settings, days: int, end: dt.date | None) -> list[dt.d
 
 
 def cmd_run(args, settings: Settings) -> int:
-    from precursor_watch.fixtures.server import serve_in_background
-    from precursor_watch.commands.fixtures import world_config
     from precursor_watch import steps
+    from precursor_watch.commands.fixtures import world_config
+    from precursor_watch.fixtures.server import serve_in_background
 
     settings = settings.with_overrides(seed=args.seed, scale=args.scale, auto_confirm=True, embedded_world=True)
     dates = world_dates(settings, args.days, args.end)
@@ -126,6 +126,7 @@ def stats_summary_text(settings: Settings, date_from: dt.date, date_to: dt.date)
     from precursor_watch.storage.stats import compute_stats
 
     from precursor_watch.steps import transaction
+    from precursor_watch.storage.stats import UNITS, compute_stats
 
     with transaction(settings) as session:
         total = compute_stats(session, date_from, date_to)["total"]

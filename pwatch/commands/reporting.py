@@ -13,7 +13,6 @@ import getpass
 import json
 import os
 from contextlib import contextmanager
-from pathlib import Path
 
 from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
@@ -123,7 +122,8 @@ def cmd_review_list(args, settings: Settings) -> int:
         return 0
     print(f"{'id':>6}  {'score':>5}  {'platform':<10} {'flagged':<10}  {'key':<12} title")
     for r in rows:
-        print(f"{r.listing_id:>6}  {r.score:5.2f}  {_clean(r.platform):<10} {r.flagged_on.isoformat():<10}  {_clean(r.listing_key):<12} {_clean(r.title)[:80]}")
+        print(f"{r.listing_id:>6}  {r.score:5.2f}  {_clean(r.platform):<10} {r.flagged_on.isoformat():<10}  "
+              f"{_clean(r.listing_key):<12} {_clean(r.title)[:80]}")
     print(f"{len(rows)} listing(s) {args.status}")
     return 0
 
@@ -184,7 +184,8 @@ def cmd_review_decide(args, settings: Settings) -> int:
             review_id = decide(session, args.id, args.decision, reviewer, args.note, at)
         except ReviewError as exc:
             raise StateError(str(exc)) from None
-    print(f"listing {args.id} {args.decision} by {_clean(reviewer)} at {at.isoformat(timespec='seconds')} (review {review_id})")
+    print(f"listing {args.id} {args.decision} by {_clean(reviewer)} "
+          f"at {at.isoformat(timespec='seconds')} (review {review_id})")
     return 0
 
 

@@ -48,7 +48,8 @@ def register(subparsers, common) -> None:
     st.add_argument("--by", choices=("platform", "account", "store"), help="also give per-group numbers")
     st.add_argument("--format", choices=("table", "csv", "json"), default="table")
     st.add_argument("--explain", metavar="STATISTIC",
-                    help="list the listings behind one statistic and the WARC record (file, record id, target URI, hash) of each event")
+                    help="list the listings behind one statistic and the WARC record "
+                    "(file, record id, target URI, hash) of each event")
     st.add_argument("--group", help="with --explain and --by: the group to explain (default: the total)")
     st.set_defaults(handler=cmd_stats)
 
@@ -104,9 +105,8 @@ def _require_schema(session, settings: Settings) -> None:
 def cmd_reconcile(args, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from precursor_watch.storage.reconcile import reconcile_date
-
     from precursor_watch.storage.errors import StorageError
+    from precursor_watch.storage.reconcile import reconcile_date
 
     try:
         with _session(settings) as session:

@@ -14,7 +14,9 @@ same ticket for a key it has seen), and a reported listing is never selected aga
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import http.client
 import json
 import logging
@@ -22,9 +24,10 @@ import re
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -38,7 +41,12 @@ from precursor_watch.reports.notice_export import export_notices
 from precursor_watch.storage.db import make_engine, session_scope
 from precursor_watch.storage.kinds import NoticeStatus
 from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
-from precursor_watch.storage.notices import confirmed_unreported, record_notice, record_notice_failure, record_notice_response
+from precursor_watch.storage.notices import (
+    confirmed_unreported,
+    record_notice,
+    record_notice_failure,
+    record_notice_response,
+)
 from precursor_watch.storage.types import logical_ts
 
 log = logging.getLogger(__name__)
@@ -85,7 +93,8 @@ def _read_capped(response: http.client.HTTPResponse, cap: int) -> bytes:
     declared = response.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise NoticeSendError(f"answer of {int(declared)} bytes is over the {cap}-byte limit")
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = response.read1(min(65536, cap + 1 - size))  # at most one recv: a drip cannot stall us here
         if not chunk:
@@ -101,10 +110,8 @@ def _abort(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
     expired.set()
     sock = conn.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _answer(status: int, raw: bytes) -> Answer:

@@ -1,7 +1,7 @@
 """tracking schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 17:46:05.483684
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import precursor_watch.storage.types
-
 
 revision = '0001'
 down_revision = None
