@@ -14,8 +14,7 @@ import time
 
 from precursor_watch.fixtures.texts import compose, kind_weights, vary
 
-CONTACTS = ["telegram:@fake_chem_a1b2c3", "email:chem.a1b2c3@example.invalid",
-            "whatsapp:+1-555-0142"]
+CONTACTS = ["telegram:@fake_chem_a1b2c3", "email:chem.a1b2c3@example.invalid", "whatsapp:+1-555-0142"]
 
 
 def main() -> None:
@@ -27,8 +26,10 @@ def main() -> None:
         w = kind_weights(lang)
         kinds = rng.choices(list(w), list(w.values()), k=args.n)
         t0, c0 = time.perf_counter(), time.process_time()
-        texts = [compose(rng, kind=k, lang=lang, contacts=CONTACTS, price="123.45",
-                         currency="USD", hostile=(i % 50 == 0)) for i, k in enumerate(kinds)]
+        texts = [
+            compose(rng, kind=k, lang=lang, contacts=CONTACTS, price="123.45", currency="USD", hostile=(i % 50 == 0))
+            for i, k in enumerate(kinds)
+        ]
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"compose {lang}: {args.n / wall:,.0f} calls/s wall, {args.n / cpu:,.0f} calls/s CPU")
         m = min(10_000, args.n)

@@ -44,11 +44,21 @@ def _items(platform: str, n: int) -> list[ListingItem]:
     for i in range(n):
         hit = i % 5 < 2
         word = "4-ANPP 99%" if hit else "acetone"
-        out.append(ListingItem(
-            platform=platform, listing_key=f"{platform[:2].upper()}{i}", url=f"http://127.0.0.1:9/{platform}/{i}",
-            title=f"lot {i} {word}", text=f"{word} offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
-            seller_key=f"{platform[:2]}-a{i // 6}", lang="en" if i % 3 else "es", crawl_date=DAY,
-            evidence=Evidence("w.warc", f"<urn:{platform}:{i}>", hashlib.sha256(f"{platform}{i}".encode()).hexdigest())))
+        out.append(
+            ListingItem(
+                platform=platform,
+                listing_key=f"{platform[:2].upper()}{i}",
+                url=f"http://127.0.0.1:9/{platform}/{i}",
+                title=f"lot {i} {word}",
+                text=f"{word} offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
+                seller_key=f"{platform[:2]}-a{i // 6}",
+                lang="en" if i % 3 else "es",
+                crawl_date=DAY,
+                evidence=Evidence(
+                    "w.warc", f"<urn:{platform}:{i}>", hashlib.sha256(f"{platform}{i}".encode()).hexdigest()
+                ),
+            )
+        )
     return out
 
 
@@ -56,9 +66,21 @@ def _detect(session: Session, rng: random.Random) -> None:
     results = []
     for snap in pending_snapshots(session, "bench-1"):
         at = snap.text.find("4-ANPP")
-        subs = [{"id": "21409-26-7", "name": "4-ANPP", "matched": "4-ANPP", "field": "text", "start": at, "end": at + 6}] if at >= 0 else []
-        results.append(DetectionResult(snap.id, at >= 0, rng.uniform(0.5, 1) if at >= 0 else 0.1, subs,
-                                       [{"message": "monitored substance", "matched": "4-ANPP"}] if at >= 0 else [], "bench-1"))
+        subs = (
+            [{"id": "21409-26-7", "name": "4-ANPP", "matched": "4-ANPP", "field": "text", "start": at, "end": at + 6}]
+            if at >= 0
+            else []
+        )
+        results.append(
+            DetectionResult(
+                snap.id,
+                at >= 0,
+                rng.uniform(0.5, 1) if at >= 0 else 0.1,
+                subs,
+                [{"message": "monitored substance", "matched": "4-ANPP"}] if at >= 0 else [],
+                "bench-1",
+            )
+        )
     record_detections(session, results, day=DAY)
 
 
@@ -81,7 +103,7 @@ def build(data: Path, flags: int, events: int, url: str | None = None) -> str:
         ids = s.scalars(select(Listing.id)).all()
         padding = [ev.NewEvent("changed", rng.choice(ids), DAY) for _ in range(max(0, events - have))]
         for start in range(0, len(padding), 10_000):
-            ev.append(s, padding[start:start + 10_000])
+            ev.append(s, padding[start : start + 10_000])
     engine.dispose()
     return url
 
@@ -107,7 +129,7 @@ def measure(data: Path, runs: int) -> dict[str, list[float]]:
     settings = load_settings(data_dir=str(data), environ={})
     engine = make_engine(settings.db_url)
     with Session(engine) as s, s.begin():
-        add_user(s, "bench", "analyst", hash_password(PASSWORD), dt.datetime.now(dt.timezone.utc))
+        add_user(s, "bench", "analyst", hash_password(PASSWORD), dt.datetime.now(dt.UTC))
         flagged = s.scalars(select(Listing.id).where(Listing.review == "flagged")).all()
     engine.dispose()
     client = TestClient(build_app(settings), base_url="http://127.0.0.1:8471", follow_redirects=False)
@@ -117,9 +139,13 @@ def measure(data: Path, runs: int) -> dict[str, list[float]]:
     return {
         "queue, page 1": _timed(client, "/queue", runs),
         "queue, page 100 (offset 4,950)": _timed(client, "/queue?page=100", runs),
-        "queue, platform + score + language filter": _timed(client, "/queue?platform=huaxue&min_score=0.8&lang=es", runs),
+        "queue, platform + score + language filter": _timed(
+            client, "/queue?platform=huaxue&min_score=0.8&lang=es", runs
+        ),
         "queue by seller, page 1": _timed(client, "/queue?group=seller", runs),
-        "case page (random flagged listing)": [_timed(client, f"/case/{rng.choice(flagged)}", 1)[0] for _ in range(runs)],
+        "case page (random flagged listing)": [
+            _timed(client, f"/case/{rng.choice(flagged)}", 1)[0] for _ in range(runs)
+        ],
     }
 
 
@@ -130,12 +156,17 @@ def p95(values: list[float]) -> float:
 
 def render(results: dict[str, list[float]], args, counts: tuple[int, int], started: str) -> str:
     load = os.getloadavg()[0]
-    lines = [SECTION, "",
-             f"Command: `.venv/bin/python -m bench.console --flags {args.flags} --events {args.events} --runs {args.runs}` "
-             f"(SQLite, {counts[0]:,} flagged listings, {counts[1]:,} events; {args.runs} requests each through the ASGI "
-             f"app in-process, session check and template rendering included; {started} UTC, 2 cores shared with other "
-             f"engineers' jobs, load average {load:.1f}). Target: p95 ≤ 200 ms.", "",
-             "| page | p50 ms | p95 ms |", "|---|---|---|"]
+    lines = [
+        SECTION,
+        "",
+        f"Command: `.venv/bin/python -m bench.console --flags {args.flags} --events {args.events} --runs {args.runs}` "
+        f"(SQLite, {counts[0]:,} flagged listings, {counts[1]:,} events; {args.runs} requests each through the ASGI "
+        f"app in-process, session check and template rendering included; {started} UTC, 2 cores shared with other "
+        f"engineers' jobs, load average {load:.1f}). Target: p95 ≤ 200 ms.",
+        "",
+        "| page | p50 ms | p95 ms |",
+        "|---|---|---|",
+    ]
     for name, values in results.items():
         lines.append(f"| {name} | {statistics.median(values):.0f} | {p95(values):.0f} |")
     return "\n".join(lines) + "\n"
@@ -155,15 +186,17 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--write", action="store_true", help="replace this benchmark's section of BENCHMARKS.md")
     args = ap.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         url = build(Path(tmp), args.flags, args.events)
         print(f"built in {time.perf_counter() - t0:.0f} s", flush=True)
         engine = make_engine(url)
         with Session(engine) as s:
-            counts = (s.scalar(select(func.count()).select_from(Listing).where(Listing.review == "flagged")),
-                      s.scalar(select(func.count()).select_from(Event)))
+            counts = (
+                s.scalar(select(func.count()).select_from(Listing).where(Listing.review == "flagged")),
+                s.scalar(select(func.count()).select_from(Event)),
+            )
         engine.dispose()
         results = measure(Path(tmp), args.runs)
     section = render(results, args, counts, started)

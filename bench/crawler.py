@@ -78,8 +78,12 @@ def bare_fetch(url_file: Path, stats_file: Path) -> None:
     process.crawl(crawler)
     process.start()
     stats = crawler.stats.get_stats()
-    stats_file.write_text(json.dumps({"responses": stats.get("response_received_count", 0),
-                                      "elapsed_seconds": stats.get("elapsed_time_seconds")}), encoding="utf-8")
+    stats_file.write_text(
+        json.dumps(
+            {"responses": stats.get("response_received_count", 0), "elapsed_seconds": stats.get("elapsed_time_seconds")}
+        ),
+        encoding="utf-8",
+    )
 
 
 @dataclass
@@ -138,8 +142,20 @@ def measure(args, tmp: Path) -> Measured:
         # 1. the full crawl
         data_dir = tmp / "full"
         log_start = server.access_log.stat().st_size if server.access_log.exists() else 0
-        command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", args.site, "--date", day.isoformat(),
-                   "--base-url", base, "--data-dir", str(data_dir)]
+        command = [
+            sys.executable,
+            "-m",
+            "precursor_watch",
+            "crawl",
+            "--site",
+            args.site,
+            "--date",
+            day.isoformat(),
+            "--base-url",
+            base,
+            "--data-dir",
+            str(data_dir),
+        ]
         _full_wall, full_cpu, _proc = _run(command, env)
         health = json.loads((data_dir / "jobs" / args.site / day.isoformat() / "health.json").read_text())
         with open(server.access_log, "rb") as fh:
@@ -151,7 +167,8 @@ def measure(args, tmp: Path) -> Measured:
         url_file, stats_file = tmp / "urls.txt", tmp / "bare.json"
         url_file.write_text("\n".join(urls) + "\n", encoding="utf-8")
         _bare_wall, bare_cpu, _proc = _run(
-            [sys.executable, "-m", "bench.crawler", "--bare", str(url_file), "--stats", str(stats_file)], env)
+            [sys.executable, "-m", "bench.crawler", "--bare", str(url_file), "--stats", str(stats_file)], env
+        )
         bare = json.loads(stats_file.read_text())
         load1 = os.getloadavg()[0]
     evidence_mb = sum(p.stat().st_size for p in (data_dir / "evidence").rglob("*.warc.gz")) / 1e6
@@ -170,12 +187,24 @@ def report(args, m: Measured) -> str:
         ("listing slots on the platform (day %s)" % m.day, f"{m.slots:,}"),
         ("full crawl: pages fetched / items (listings + gone)", f"{health['responses']:,} / {items:,}"),
         ("full crawl: pages/s (spider open → close)", f"**{full_rate:,.0f}**"),
-        ("full crawl: crawler CPU-seconds / pages per CPU-second", f"{m.full_cpu:,.0f} s / {health['responses'] / m.full_cpu:,.0f}"),
-        ("full crawl: errors / WARC evidence / SQLite database", f"{health['error_count']} / {m.evidence_mb:,.0f} MB / {m.db_mb:,.0f} MB"),
+        (
+            "full crawl: crawler CPU-seconds / pages per CPU-second",
+            f"{m.full_cpu:,.0f} s / {health['responses'] / m.full_cpu:,.0f}",
+        ),
+        (
+            "full crawl: errors / WARC evidence / SQLite database",
+            f"{health['error_count']} / {m.evidence_mb:,.0f} MB / {m.db_mb:,.0f} MB",
+        ),
         ("bare Scrapy fetch of the same URLs: pages/s", f"**{bare_rate:,.0f}**"),
-        ("bare fetch: CPU-seconds / pages per CPU-second", f"{m.bare_cpu:,.0f} s / {bare['responses'] / m.bare_cpu:,.0f}"),
+        (
+            "bare fetch: CPU-seconds / pages per CPU-second",
+            f"{m.bare_cpu:,.0f} s / {bare['responses'] / m.bare_cpu:,.0f}",
+        ),
         ("full / bare (target ≥ 70%)", f"**{ratio:.0%}**"),
-        ("full / bare per CPU-second (load-independent)", f"{(health['responses'] / m.full_cpu) / (bare['responses'] / m.bare_cpu):.0%}"),
+        (
+            "full / bare per CPU-second (load-independent)",
+            f"{(health['responses'] / m.full_cpu) / (bare['responses'] / m.bare_cpu):.0%}",
+        ),
         ("load average at start / end (2 cores, shared)", f"{m.load[0]:.1f} / {m.load[1]:.1f}"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)

@@ -69,12 +69,16 @@ def main(argv: list[str] | None = None) -> None:
     n = len(records)
     rate = {k: (n / v[0], n / v[1]) for k, v in best.items()}
     long_pages = sum(1 for _, t in joined if len(t.encode()) >= 2000)
-    print(f"listings: {n} ({chars / n:.0f} chars on average; en/es/zh in turn; {long_pages} pages of 2 kB or more), "
-          f"flagged {sum(flagged)}")
+    print(
+        f"listings: {n} ({chars / n:.0f} chars on average; en/es/zh in turn; {long_pages} pages of 2 kB or more), "
+        f"flagged {sum(flagged)}"
+    )
     print(f"model: {detector.model_version}; load average {os.getloadavg()[0]:.1f}")
     print(f"bare spaCy tokenizer : {rate['bare'][0]:>8,.0f} listings/s CPU  {rate['bare'][1]:>8,.0f} listings/s wall")
     print(f"full detector        : {rate['full'][0]:>8,.0f} listings/s CPU  {rate['full'][1]:>8,.0f} listings/s wall")
-    print(f"detector / tokenizer : {rate['full'][0] / rate['bare'][0]:.1%} (CPU)  {rate['full'][1] / rate['bare'][1]:.1%} (wall)")
+    print(
+        f"detector / tokenizer : {rate['full'][0] / rate['bare'][0]:.1%} (CPU)  {rate['full'][1] / rate['bare'][1]:.1%} (wall)"
+    )
     print(f"characters/s CPU     : tokenizer {chars / best['bare'][0]:,.0f}  detector {chars / best['full'][0]:,.0f}")
 
 

@@ -80,8 +80,13 @@ end
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     latency = re.search(r"Latency\s+(\S+)", out).group(1)
-    return {"rps": rps, "requests": total, "non_2xx": int(non2xx.group(1)) if non2xx else 0, "latency_avg": latency,
-            "cmd": " ".join(cmd[:-3]) + " <random listing paths> " + url}
+    return {
+        "rps": rps,
+        "requests": total,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "latency_avg": latency,
+        "cmd": " ".join(cmd[:-3]) + " <random listing paths> " + url,
+    }
 
 
 def start(scale: int, state_dir: Path, date: dt.date, workers: int):
@@ -127,7 +132,9 @@ def main() -> int:
             results[f"rss_after_{platform}_kb"] = total_rss(handle, "VmRSS")
         # crawl order: consecutive slots, as a crawler walking the index pages asks for them
         cpu0 = cpu_seconds(pids)
-        seq = wrk(handle.base_urls["chemdir"], TARGETS["chemdir"][0], n, args.duration, args.connections, sequential=True)
+        seq = wrk(
+            handle.base_urls["chemdir"], TARGETS["chemdir"][0], n, args.duration, args.connections, sequential=True
+        )
         seq["server_cpu_s"] = round(cpu_seconds(pids) - cpu0, 2)
         seq["pages_per_cpu_s"] = round(seq["requests"] / max(seq["server_cpu_s"], 0.01))
         seq["load_avg"] = os.getloadavg()[0]
@@ -152,44 +159,60 @@ def write_section(results: dict, args) -> None:
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    lines = [SECTION, "",
-             f"Command: `.venv/bin/python -m bench.fixture_server --scale {args.scale} --duration {args.duration} "
-             f"--connections {args.connections} --workers {args.workers} --write` ({cpu} cores shared with the "
-             f"load generator and other work on the machine; "
-             f"measured {dt.date.today().isoformat()}).", "",
-             "| measure | value |", "|---|---|",
-             f"| listings in the world | {args.scale:,} |",
-             f"| start time (spawn → every host answers) | {results['start_s']} s |",
-             f"| server processes | 1 control + {results['workers']} workers (SO_REUSEPORT) |",
-             f"| RSS after start, 1,000-listing world (all processes) | {results['rss_1k_kb'] / 1024:.0f} MB |",
-             f"| RSS after start, {args.scale:,}-listing world (all processes) | "
-             f"{results['rss_after_start_kb'] / 1024:.0f} MB |",
-             "| RSS after each load run (chemdir, huaxue, mercado, chemdir again) | "
-             + ", ".join(f"{results[k] / 1024:.0f} MB" for k in ("rss_after_chemdir_kb", "rss_after_huaxue_kb",
-                                                                 "rss_after_mercado_kb", "rss_after_repeat_kb")) + " |",
-             f"| peak RSS after all load runs (VmHWM, all processes) | {results['peak_rss_kb'] / 1024:.0f} MB |"]
+    lines = [
+        SECTION,
+        "",
+        f"Command: `.venv/bin/python -m bench.fixture_server --scale {args.scale} --duration {args.duration} "
+        f"--connections {args.connections} --workers {args.workers} --write` ({cpu} cores shared with the "
+        f"load generator and other work on the machine; "
+        f"measured {dt.date.today().isoformat()}).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| listings in the world | {args.scale:,} |",
+        f"| start time (spawn → every host answers) | {results['start_s']} s |",
+        f"| server processes | 1 control + {results['workers']} workers (SO_REUSEPORT) |",
+        f"| RSS after start, 1,000-listing world (all processes) | {results['rss_1k_kb'] / 1024:.0f} MB |",
+        f"| RSS after start, {args.scale:,}-listing world (all processes) | "
+        f"{results['rss_after_start_kb'] / 1024:.0f} MB |",
+        "| RSS after each load run (chemdir, huaxue, mercado, chemdir again) | "
+        + ", ".join(
+            f"{results[k] / 1024:.0f} MB"
+            for k in ("rss_after_chemdir_kb", "rss_after_huaxue_kb", "rss_after_mercado_kb", "rss_after_repeat_kb")
+        )
+        + " |",
+        f"| peak RSS after all load runs (VmHWM, all processes) | {results['peak_rss_kb'] / 1024:.0f} MB |",
+    ]
     for _platform, r in results["runs"].items():
         where = "" if "order" in r["label"] else " (random over all listings)"
         cpu = f"{r['pages_per_cpu_s']:,} pages per server CPU-second, " if "pages_per_cpu_s" in r else ""
-        lines.append(f"| {r['label']}{where} | **{r['rps']:,.0f} pages/s** wall clock "
-                     f"({cpu}avg latency {r['latency_avg']}, "
-                     f"{r['requests']:,} requests, {r['non_2xx']:,} removed (4xx), load average "
-                     f"{r.get('load_avg', os.getloadavg()[0]):.1f}) |")
-    lines += ["", "Load generator: " + next(iter(results["runs"].values()))["cmd"].split(" <")[0]
-              + " with a Lua script requesting `/product/CD<random slot>.html` (and the huaxue/mercado "
-              "equivalents) over every slot that exists on the served date, so bounded caches miss (the worst "
-              "case); the slot-order row requests consecutive slots, as a crawl does. The access log is "
-              "written for every request during the run.", "",
-              "Wall-clock pages/s depend on what else runs on the machine (see the load average per row: "
-              "this machine has 2 cores shared by several engineers). Pages per server CPU-second is the "
-              "capacity of one worker process on one free core; with `--workers 2` on two free cores the "
-              "server offers about twice that. Either way it is an order of magnitude above what a Scrapy "
-              "crawl fetches (~400 pages/s per core, see Reference figures).", ""]
+        lines.append(
+            f"| {r['label']}{where} | **{r['rps']:,.0f} pages/s** wall clock "
+            f"({cpu}avg latency {r['latency_avg']}, "
+            f"{r['requests']:,} requests, {r['non_2xx']:,} removed (4xx), load average "
+            f"{r.get('load_avg', os.getloadavg()[0]):.1f}) |"
+        )
+    lines += [
+        "",
+        "Load generator: "
+        + next(iter(results["runs"].values()))["cmd"].split(" <")[0]
+        + " with a Lua script requesting `/product/CD<random slot>.html` (and the huaxue/mercado "
+        "equivalents) over every slot that exists on the served date, so bounded caches miss (the worst "
+        "case); the slot-order row requests consecutive slots, as a crawl does. The access log is "
+        "written for every request during the run.",
+        "",
+        "Wall-clock pages/s depend on what else runs on the machine (see the load average per row: "
+        "this machine has 2 cores shared by several engineers). Pages per server CPU-second is the "
+        "capacity of one worker process on one free core; with `--workers 2` on two free cores the "
+        "server offers about twice that. Either way it is an order of magnitude above what a Scrapy "
+        "crawl fetches (~400 pages/s per core, see Reference figures).",
+        "",
+    ]
     block = "\n".join(lines)
     if SECTION in text:
         start = text.index(SECTION)
         nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + block + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+        text = text[:start] + block + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text, encoding="utf-8")

@@ -71,9 +71,12 @@ def write_cited_warc(url: str, data_dir: Path) -> int:
     bench items hashed: URL + date)."""
     engine = make_engine(url)
     with Session(engine) as s:
-        cited = s.execute(select(Event.evidence_file, Event.evidence_record, Listing.url, Event.evidence_sha256,
-                                 Event.occurred_on).join(Listing, Listing.id == Event.listing_id)
-                          .where(Event.evidence_record.is_not(None)).distinct()).all()
+        cited = s.execute(
+            select(Event.evidence_file, Event.evidence_record, Listing.url, Event.evidence_sha256, Event.occurred_on)
+            .join(Listing, Listing.id == Event.listing_id)
+            .where(Event.evidence_record.is_not(None))
+            .distinct()
+        ).all()
     engine.dispose()
     files: dict[str, WARCWriter] = {}
     handles = []
@@ -89,9 +92,14 @@ def write_cited_warc(url: str, data_dir: Path) -> int:
         body = f"{uri}{on}".encode()
         assert hashlib.sha256(body).hexdigest() == sha, "bench items hash URL + date"
         writer = files[warc_file]
-        record = writer.create_warc_record(uri, "response", payload=io.BytesIO(body), length=len(body),
-                                           http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/plain")], protocol="HTTP/1.1"),
-                                           warc_headers_dict={"WARC-Record-ID": record_id})
+        record = writer.create_warc_record(
+            uri,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/plain")], protocol="HTTP/1.1"),
+            warc_headers_dict={"WARC-Record-ID": record_id},
+        )
         writer.write_record(record)
         written.add(record_id)
     for handle in handles:
@@ -127,24 +135,29 @@ def main(argv=None) -> int:
     seal_s = (runs["with"][1] + runs["with2"][1]) / 2
     items = args.listings * args.days
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"Command: `.venv/bin/python -m bench.ledger --listings {args.listings} --days {args.days} --write` ({started}, "
         f"Python {_platform.python_version()}, 2 shared cores, load average {os.getloadavg()[0]:.1f} at the end). SQLite; "
         "four fresh databases in one run, alternating without / with the ledger; with = ingest plus `seal` after each day.",
         "",
-        "| measure | value |", "|---|---|",
+        "| measure | value |",
+        "|---|---|",
         f"| ingest without the ledger ({items:,} items, mean of 2) | {without:.1f} s ({items / without:,.0f} obs/s) |",
         f"| ingest with the ledger (sealing included, mean of 2) | {with_log:.1f} s ({items / with_log:,.0f} obs/s) |",
         f"| of which sealing ({args.days} heads) | {seal_s:.1f} s |",
         f"| slowdown with the ledger (means of the runs) | {100 * (with_log / without - 1):.1f} % |",
         f"| sealing / ingest within each run with the ledger (same database, same minutes) | "
         f"{100 * runs['with'][1] / runs['with'][0]:.1f} %, {100 * runs['with2'][1] / runs['with2'][0]:.1f} % |",
-        "| each run: ingest s (+ sealing s) | " + ", ".join(
-            f"{name}: {ing:.1f}" + (f" + {sl:.1f}" if sl else "") for name, (ing, sl) in runs.items()) + " |",
+        "| each run: ingest s (+ sealing s) | "
+        + ", ".join(f"{name}: {ing:.1f}" + (f" + {sl:.1f}" if sl else "") for name, (ing, sl) in runs.items())
+        + " |",
         f"| verify: events recomputed | {outcome.events_checked:,} in {verify_s:.1f} s = {outcome.events_checked / verify_s:,.0f} events/s |",
         f"| verify: cited WARC records re-read | {outcome.records:,} ({records:,} distinct), {outcome.warc_bytes / 1e6:.1f} MB payload, "
         f"{outcome.warc_bytes / 1e6 / verify_s:.2f} MB/s over the whole verify |",
-        "", NOTE, "",
+        "",
+        NOTE,
+        "",
     ]
     text = "\n".join(lines)
     print(text)

@@ -24,7 +24,7 @@ def write_section(path: Path, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     else:
         end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + "\n" + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section + "\n" + (text[end + 1 :] if end >= 0 else "")
     path.write_text(text, encoding="utf-8")
 
 
@@ -40,11 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     cpu_before = os.times()
     completed = subprocess.run(
         [sys.executable, "-m", "precursor_watch", "run", "--days", str(args.days), "--data-dir", str(data_dir)],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     seconds = time.monotonic() - started
     cpu_after = os.times()
-    child_cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
+    child_cpu = (cpu_after.children_user - cpu_before.children_user) + (
+        cpu_after.children_system - cpu_before.children_system
+    )
     if completed.returncode != 0:
         print(completed.stdout[-3000:], completed.stderr[-3000:], file=sys.stderr)
         return 1
@@ -53,22 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     print(completed.stdout)
     print(f"pwatch run --days {args.days}: {seconds:.0f} s wall, {child_cpu:.0f} s CPU")
     if args.write:
-        section = "\n".join([
-            HEADING,
-            "",
-            f"Command: `.venv/bin/python -m bench.make_run --days {args.days} --write` (a fresh data dir; the "
-            "detector is trained on first use and counted; set-up of the virtualenv is not). "
-            f"Python {platform.python_version()}, 2 cores, load average {load_before:.1f} at the start.",
-            "",
-            "| measure | value |",
-            "|---|---|",
-            f"| days replayed | {args.days} ({', '.join(day_lines)}) |",
-            f"| wall time | **{seconds:.0f} s** ({seconds / 60:.1f} min) |",
-            f"| CPU time of all processes | {child_cpu:.0f} s |",
-            f"| output | `{report_line}` |",
-            "",
-            "Target: ≤ 10 minutes for 7 days after set-up.",
-        ])
+        section = "\n".join(
+            [
+                HEADING,
+                "",
+                f"Command: `.venv/bin/python -m bench.make_run --days {args.days} --write` (a fresh data dir; the "
+                "detector is trained on first use and counted; set-up of the virtualenv is not). "
+                f"Python {platform.python_version()}, 2 cores, load average {load_before:.1f} at the start.",
+                "",
+                "| measure | value |",
+                "|---|---|",
+                f"| days replayed | {args.days} ({', '.join(day_lines)}) |",
+                f"| wall time | **{seconds:.0f} s** ({seconds / 60:.1f} min) |",
+                f"| CPU time of all processes | {child_cpu:.0f} s |",
+                f"| output | `{report_line}` |",
+                "",
+                "Target: ≤ 10 minutes for 7 days after set-up.",
+            ]
+        )
         write_section(ROOT / "BENCHMARKS.md", section)
     return 0
 

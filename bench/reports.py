@@ -26,9 +26,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import tomllib
 import threading
 import time
+import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,8 +78,9 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
     rng = random.Random(seed)
     url = f"sqlite:///{data / 'pwatch.db'}"
     upgrade(url)
-    settings = SimpleNamespace(data_path=data, db_url=url, notice_overdue_days=7,
-                               notifier_name="bench", notifier_email="bench@example.invalid")
+    settings = SimpleNamespace(
+        data_path=data, db_url=url, notice_overdue_days=7, notifier_name="bench", notifier_email="bench@example.invalid"
+    )
     engine = make_engine(url)
     server, origin = _endpoint()
     per = listings // len(PLATFORMS)
@@ -88,11 +89,19 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
     for d_i, day in enumerate(dates):
         for p in PLATFORMS:
             items = [
-                ListingItem(platform=p, listing_key=f"{p[:2].upper()}{i}", url=f"{origin}/{p}/{i}",
-                            title=f"lot {i} " + ("4-ANPP 99%" if i % 5 < 2 else "acetone"),
-                            text=("4-ANPP" if i % 5 < 2 else "acetone") + f" offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
-                            seller_key=f"{p[:2]}-a{i // 6}", lang="en", crawl_date=day,
-                            evidence=Evidence("w.warc", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{p}{i}{day}".encode()).hexdigest()))
+                ListingItem(
+                    platform=p,
+                    listing_key=f"{p[:2].upper()}{i}",
+                    url=f"{origin}/{p}/{i}",
+                    title=f"lot {i} " + ("4-ANPP 99%" if i % 5 < 2 else "acetone"),
+                    text=("4-ANPP" if i % 5 < 2 else "acetone") + f" offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
+                    seller_key=f"{p[:2]}-a{i // 6}",
+                    lang="en",
+                    crawl_date=day,
+                    evidence=Evidence(
+                        "w.warc", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{p}{i}{day}".encode()).hexdigest()
+                    ),
+                )
                 for i in sorted(alive[p])
             ]
             with Session(engine) as s, s.begin():
@@ -102,9 +111,30 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
                 results = []
                 for snap in pending_snapshots(s, "bench-1"):
                     hit = snap.text.find("4-ANPP")
-                    subs = [{"id": "21409-26-7", "name": "4-ANPP", "matched": "4-ANPP", "field": "text", "start": hit, "end": hit + 6}] if hit >= 0 else []
-                    results.append(DetectionResult(snap.id, hit >= 0, rng.uniform(0.5, 1) if hit >= 0 else 0.1, subs,
-                                                   [{"message": "monitored substance", "matched": "4-ANPP"}] if hit >= 0 else [], "bench-1"))
+                    subs = (
+                        [
+                            {
+                                "id": "21409-26-7",
+                                "name": "4-ANPP",
+                                "matched": "4-ANPP",
+                                "field": "text",
+                                "start": hit,
+                                "end": hit + 6,
+                            }
+                        ]
+                        if hit >= 0
+                        else []
+                    )
+                    results.append(
+                        DetectionResult(
+                            snap.id,
+                            hit >= 0,
+                            rng.uniform(0.5, 1) if hit >= 0 else 0.1,
+                            subs,
+                            [{"message": "monitored substance", "matched": "4-ANPP"}] if hit >= 0 else [],
+                            "bench-1",
+                        )
+                    )
                 record_detections(s, results, day=day)
         with Session(engine) as s, s.begin():
             flagged = s.scalars(select(Listing.id).where(Listing.review == "flagged")).all()
@@ -115,13 +145,23 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
         if d_i + 1 < len(dates):  # removals seen on the next day
             nxt = dates[d_i + 1]
             with Session(engine) as s, s.begin():
-                reported = s.execute(select(Listing.id, Listing.listing_key, Listing.platform_id)
-                                     .where(Listing.review == "reported", Listing.presence == "active")).all()
+                reported = s.execute(
+                    select(Listing.id, Listing.listing_key, Listing.platform_id).where(
+                        Listing.review == "reported", Listing.presence == "active"
+                    )
+                ).all()
                 events = []
                 for lid, key, _ in reported:
                     if rng.random() < 0.35:
-                        events.append(ev.NewEvent("removal_observed", lid, nxt, cause="not_found",
-                                                  evidence_sha256=hashlib.sha256(key.encode()).hexdigest()))
+                        events.append(
+                            ev.NewEvent(
+                                "removal_observed",
+                                lid,
+                                nxt,
+                                cause="not_found",
+                                evidence_sha256=hashlib.sha256(key.encode()).hexdigest(),
+                            )
+                        )
                 ev.append(s, events)
             for p in PLATFORMS:
                 gone = {int(k[2:]) for lid, k, _ in reported if k.startswith(p[:2].upper())}
@@ -139,8 +179,9 @@ def time_reports(data: Path, listings: int, days: int) -> dict[str, float]:
     """Time both reports over an already built world (`build`'s database in `data`)."""
     url = f"sqlite:///{data / 'pwatch.db'}"
     dates = [START + dt.timedelta(days=i) for i in range(days)]
-    settings = SimpleNamespace(data_path=data, db_url=url, notice_overdue_days=7,
-                               notifier_name="bench", notifier_email="bench@example.invalid")
+    settings = SimpleNamespace(
+        data_path=data, db_url=url, notice_overdue_days=7, notifier_name="bench", notifier_email="bench@example.invalid"
+    )
     # CPU seconds as well as wall seconds: on a shared machine the CPU time varies far less.
     t0, c0 = time.perf_counter(), time.process_time()
     daily = write_daily_report(settings, dates[-1])
@@ -148,13 +189,17 @@ def time_reports(data: Path, listings: int, days: int) -> dict[str, float]:
     audit = write_audit_report(settings, dates[0], dates[-1])
     t2, c2 = time.perf_counter(), time.process_time()
     groups = json.loads((audit.parent / "statistics.json").read_text())["groups"]
-    return {"daily_report_s": round(t1 - t0, 2), "audit_report_s": round(t2 - t1, 2),
-            "daily_report_cpu_s": round(c1 - c0, 2), "audit_report_cpu_s": round(c2 - c1, 2),
-            "daily_html_kb": round(daily.stat().st_size / 1024),
-            "drilldown_rows": sum(1 for _ in open(audit.parent / "drilldown.csv")) - 1,
-            # equal digests in an A/B run: both revisions computed the same numbers and drill-down
-            "numbers_sha256": hashlib.sha256(json.dumps(groups, sort_keys=True).encode()).hexdigest()[:16],
-            "drilldown_sha256": hashlib.sha256((audit.parent / "drilldown.csv").read_bytes()).hexdigest()[:16]}
+    return {
+        "daily_report_s": round(t1 - t0, 2),
+        "audit_report_s": round(t2 - t1, 2),
+        "daily_report_cpu_s": round(c1 - c0, 2),
+        "audit_report_cpu_s": round(c2 - c1, 2),
+        "daily_html_kb": round(daily.stat().st_size / 1024),
+        "drilldown_rows": sum(1 for _ in open(audit.parent / "drilldown.csv")) - 1,
+        # equal digests in an A/B run: both revisions computed the same numbers and drill-down
+        "numbers_sha256": hashlib.sha256(json.dumps(groups, sort_keys=True).encode()).hexdigest()[:16],
+        "drilldown_sha256": hashlib.sha256((audit.parent / "drilldown.csv").read_bytes()).hexdigest()[:16],
+    }
 
 
 def _baseline_tree(rev: str, into: Path) -> Path:
@@ -177,10 +222,13 @@ def _timed_in_child(data: Path, listings: int, days: int, pythonpath: str | None
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
-    code = (f"import json, pathlib; from bench.reports import time_reports; "
-            f"print(json.dumps(time_reports(pathlib.Path({str(data)!r}), {listings}, {days})))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    code = (
+        f"import json, pathlib; from bench.reports import time_reports; "
+        f"print(json.dumps(time_reports(pathlib.Path({str(data)!r}), {listings}, {days})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]
+    )
     if done.returncode != 0:
         raise SystemExit(f"report timing failed ({pythonpath or 'working tree'}): {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -52,14 +52,19 @@ def _run_at_once(commands: list[list[str]], env: dict[str, str], logs: Path) -> 
         proc.returncode = os.waitstatus_to_exitcode(status)
         cpu.append(usage.ru_utime + usage.ru_stime)
         if proc.returncode != 0:
-            raise SystemExit(f"{commands[n][3:7]} failed ({proc.returncode}):\n{(logs / f'{n}.err').read_text()[-3000:]}")
+            raise SystemExit(
+                f"{commands[n][3:7]} failed ({proc.returncode}):\n{(logs / f'{n}.err').read_text()[-3000:]}"
+            )
     return time.monotonic() - t0, cpu
 
 
 def _items(path: Path) -> Counter:
     with open(path, encoding="utf-8") as fh:
-        return Counter(json.dumps({k: v for k, v in json.loads(line).items() if k not in VOLATILE}, sort_keys=True)
-                       for line in fh if line.strip())
+        return Counter(
+            json.dumps({k: v for k, v in json.loads(line).items() if k not in VOLATILE}, sort_keys=True)
+            for line in fh
+            if line.strip()
+        )
 
 
 @dataclass
@@ -104,8 +109,9 @@ def measure(args, tmp: Path) -> Measured:
     from precursor_watch.fixtures.server import serve_in_background
     from precursor_watch.fixtures.world import World, WorldConfig
 
-    config = WorldConfig(seed=7, start=dt.date(2026, 11, 1), days=30, scale=args.scale, faults="none", port=0,
-                         state_dir=tmp / "world")
+    config = WorldConfig(
+        seed=7, start=dt.date(2026, 11, 1), days=30, scale=args.scale, faults="none", port=0, state_dir=tmp / "world"
+    )
     day = config.end
     env = dict(os.environ, PYTHONPATH=str(ROOT), PWATCH_LOG_LEVEL="WARNING")
     with serve_in_background(config, day) as server:
@@ -114,26 +120,57 @@ def measure(args, tmp: Path) -> Measured:
         base = server.base_urls[args.site]
 
         def command(data_dir: Path, out: Path, *extra: str) -> list[str]:
-            return [sys.executable, "-m", "precursor_watch", "crawl", "--site", args.site, "--date", day.isoformat(),
-                    "--base-url", base, "--data-dir", str(data_dir), "--no-db", "--out", str(out), *extra]
+            return [
+                sys.executable,
+                "-m",
+                "precursor_watch",
+                "crawl",
+                "--site",
+                args.site,
+                "--date",
+                day.isoformat(),
+                "--base-url",
+                base,
+                "--data-dir",
+                str(data_dir),
+                "--no-db",
+                "--out",
+                str(out),
+                *extra,
+            ]
 
         load0 = os.getloadavg()[0]
         single_wall, (single_cpu,) = _run_at_once([command(tmp / "single", tmp / "single.jsonl")], env, tmp / "logs1")
         shard_outs = [tmp / f"shard-{i}.jsonl" for i in range(1, args.shards + 1)]
         sharded_wall, shard_cpu = _run_at_once(
             [command(tmp / "sharded", out, "--shard", f"{i}/{args.shards}") for i, out in enumerate(shard_outs, 1)],
-            env, tmp / "logs2")
+            env,
+            tmp / "logs2",
+        )
         load1 = os.getloadavg()[0]
 
     jobs = f"jobs/{args.site}/{day.isoformat()}"
     single = json.loads((tmp / "single" / jobs / "health.json").read_text())
-    shards = [json.loads((tmp / "sharded" / jobs / f"shard-{i}-of-{args.shards}" / "health.json").read_text())
-              for i in range(1, args.shards + 1)]
+    shards = [
+        json.loads((tmp / "sharded" / jobs / f"shard-{i}-of-{args.shards}" / "health.json").read_text())
+        for i in range(1, args.shards + 1)
+    ]
     union: Counter = Counter()
     for out in shard_outs:
         union.update(_items(out))
-    return Measured(day, slots, single, shards, _items(tmp / "single.jsonl"), union, single_wall, sharded_wall,
-                    single_cpu, shard_cpu, (load0, load1))
+    return Measured(
+        day,
+        slots,
+        single,
+        shards,
+        _items(tmp / "single.jsonl"),
+        union,
+        single_wall,
+        sharded_wall,
+        single_cpu,
+        shard_cpu,
+        (load0, load1),
+    )
 
 
 def report(args, m: Measured, same: bool, duplicates: int) -> str:
@@ -146,15 +183,24 @@ def report(args, m: Measured, same: bool, duplicates: int) -> str:
     cpu_ratio = (m.single_cpu / single["responses"] * sharded_pages) / max(m.shard_cpu)
     rows = [
         (f"listing slots on the platform ({args.site}, day {m.day})", f"{m.slots:,}"),
-        ("items: single process / union of the shards (each shard)",
-         f"{sum(m.single_items.values()):,} / {sum(m.union.values()):,} ({' + '.join(str(s['items']) for s in shards)})"),
+        (
+            "items: single process / union of the shards (each shard)",
+            f"{sum(m.single_items.values()):,} / {sum(m.union.values()):,} ({' + '.join(str(s['items']) for s in shards)})",
+        ),
         ("union of the shards = single-process items; duplicates", f"**{'yes' if same else 'NO'}**; {duplicates}"),
-        ("single process: pages / pages/s (spider open → close) / process wall",
-         f"{single['responses']:,} / **{single_rate:,.0f}** / {m.single_wall:,.0f} s"),
-        (f"{args.shards} shards at once: pages / pages/s (slowest shard) / wall",
-         f"{sharded_pages:,} / **{sharded_rate:,.0f}** / {m.sharded_wall:,.0f} s"),
+        (
+            "single process: pages / pages/s (spider open → close) / process wall",
+            f"{single['responses']:,} / **{single_rate:,.0f}** / {m.single_wall:,.0f} s",
+        ),
+        (
+            f"{args.shards} shards at once: pages / pages/s (slowest shard) / wall",
+            f"{sharded_pages:,} / **{sharded_rate:,.0f}** / {m.sharded_wall:,.0f} s",
+        ),
         (f"throughput ratio, {args.shards} shards / 1 process (target ≥ 1.7×)", f"**{ratio:.2f}×**"),
-        ("CPU-seconds: single / each shard", f"{m.single_cpu:,.0f} s / {' + '.join(f'{c:,.0f} s' for c in m.shard_cpu)}"),
+        (
+            "CPU-seconds: single / each shard",
+            f"{m.single_cpu:,.0f} s / {' + '.join(f'{c:,.0f} s' for c in m.shard_cpu)}",
+        ),
         ("speed-up on free cores (single CPU-s per page × pages / busiest shard's CPU-s)", f"{cpu_ratio:.2f}×"),
         ("errors: single / shards", f"{single['error_count']} / {sum(s['error_count'] for s in shards)}"),
         ("load average at start / end (2 cores, shared)", f"{m.load[0]:.1f} / {m.load[1]:.1f}"),

@@ -53,18 +53,33 @@ def _items(n: int, day: dt.date, *, edited: float = 0.0, gone: float = 0.0, miss
             h = int(hashlib.blake2b(f"{p}{i}".encode(), digest_size=4).hexdigest(), 16) / 2**32
             if h < missing:
                 continue
-            ev = Evidence("warc/bench.warc.gz", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{url}{day}".encode()).hexdigest())
+            ev = Evidence(
+                "warc/bench.warc.gz", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{url}{day}".encode()).hexdigest()
+            )
             if h < missing + gone:
                 out[p].append(GoneItem(p, url, key, 404, "not_found", crawl_date=day, evidence=ev))
                 continue
             version = 1 if h > 1 - edited else 0
             body = f"Listing {key} v{version}: 4-ANPP 99% purity, 1 kg foil bag. Contact below."
-            out[p].append(ListingItem(
-                platform=p, listing_key=key, url=url, title=f"Offer {key}", text=body, price="120.00", currency="USD",
-                seller_key=f"{p[:2]}-a{i // 6}", seller_name=f"Seller {i // 6}", store_key=f"{p[:2]}-s{i // 24}",
-                contacts=[f"telegram:@fake_seller_{i // 6}"], lang="en", crawl_date=day, evidence=ev,
-                content_sha256=hashlib.sha256(body.encode()).hexdigest(),
-            ))
+            out[p].append(
+                ListingItem(
+                    platform=p,
+                    listing_key=key,
+                    url=url,
+                    title=f"Offer {key}",
+                    text=body,
+                    price="120.00",
+                    currency="USD",
+                    seller_key=f"{p[:2]}-a{i // 6}",
+                    seller_name=f"Seller {i // 6}",
+                    store_key=f"{p[:2]}-s{i // 24}",
+                    contacts=[f"telegram:@fake_seller_{i // 6}"],
+                    lang="en",
+                    crawl_date=day,
+                    evidence=ev,
+                    content_sha256=hashlib.sha256(body.encode()).hexdigest(),
+                )
+            )
     return out
 
 
@@ -92,7 +107,11 @@ def _sqlite_share(items: dict[str, list], day: dt.date, batch: int, tmp: Path) -
     url = f"sqlite:///{tmp / 'record.db'}"
     upgrade(url)
     engine = make_engine(url)
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, stmt, params, _ctx, many: recorded.append((stmt, params, many)))
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _cur, stmt, params, _ctx, many: recorded.append((stmt, params, many)),
+    )
     event.listen(engine, "commit", lambda _c: recorded.append(("COMMIT", (), False)))
     _ingest_day(engine, items, day, batch)
     engine.dispose()
@@ -141,12 +160,30 @@ def _core_insert(engine, items: dict[str, list], batch: int | None) -> float:
     transaction per `batch` rows, or all in one transaction (`None`: how the reference figure in
     BENCHMARKS.md, the 118,000 rows/s the target was set against, was measured)."""
     md = MetaData()
-    table = Table(f"bench_raw_{uuid.uuid4().hex[:6]}", md, Column("id", Integer, primary_key=True),
-                  Column("platform", String(40)), Column("listing_key", String(200)), Column("url", Text),
-                  Column("title", Text), Column("content_sha256", String(64)), Column("seen_on", Date))
+    table = Table(
+        f"bench_raw_{uuid.uuid4().hex[:6]}",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("platform", String(40)),
+        Column("listing_key", String(200)),
+        Column("url", Text),
+        Column("title", Text),
+        Column("content_sha256", String(64)),
+        Column("seen_on", Date),
+    )
     md.create_all(engine)
-    rows = [{"platform": it.platform, "listing_key": it.listing_key, "url": it.url, "title": it.title,
-             "content_sha256": it.content_sha256, "seen_on": it.crawl_date} for v in items.values() for it in v]
+    rows = [
+        {
+            "platform": it.platform,
+            "listing_key": it.listing_key,
+            "url": it.url,
+            "title": it.title,
+            "content_sha256": it.content_sha256,
+            "seen_on": it.crawl_date,
+        }
+        for v in items.values()
+        for it in v
+    ]
     batch = batch or len(rows)
     t0 = time.perf_counter()
     for i in range(0, len(rows), batch):
@@ -194,27 +231,37 @@ def _pg_url() -> tuple[str, str, object]:
 
 def render(results: list[dict], args, started: str) -> str:
     load = os.getloadavg()[0]
-    lines = [SECTION, "",
-             f"Command: `.venv/bin/python -m bench.storage --listings {args.listings} --batch {args.batch} "
-             f"--repeat {args.repeat}` "
-             f"({started} UTC, Python {_platform.python_version()}, 2 shared cores, load average {load:.1f} at the end). "
-             "Observations/s = items ingested per wall-clock second, one transaction per batch of "
-             f"{args.batch}; \"Core insert\" = the same day-1 rows through a bare SQLAlchemy Core `INSERT` "
-             "into an unindexed table in the same run (the ceiling), batched as the ingest is and, as "
-             "the reference figure was measured, all in one transaction. Reconcile = one `reconcile_date` over "
-             "all listings (removals, relisting search, closures).", "",
-             "| backend | Core insert rows/s, batched | Core insert rows/s, one transaction "
-             "| day 1 ingest (all new) obs/s | day 2 ingest (10% edited, 2% gone) obs/s "
-             "| reconcile day 1 s | reconcile day 2 s | reconcile day 4 (silent removals) s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        SECTION,
+        "",
+        f"Command: `.venv/bin/python -m bench.storage --listings {args.listings} --batch {args.batch} "
+        f"--repeat {args.repeat}` "
+        f"({started} UTC, Python {_platform.python_version()}, 2 shared cores, load average {load:.1f} at the end). "
+        "Observations/s = items ingested per wall-clock second, one transaction per batch of "
+        f'{args.batch}; "Core insert" = the same day-1 rows through a bare SQLAlchemy Core `INSERT` '
+        "into an unindexed table in the same run (the ceiling), batched as the ingest is and, as "
+        "the reference figure was measured, all in one transaction. Reconcile = one `reconcile_date` over "
+        "all listings (removals, relisting search, closures).",
+        "",
+        "| backend | Core insert rows/s, batched | Core insert rows/s, one transaction "
+        "| day 1 ingest (all new) obs/s | day 2 ingest (10% edited, 2% gone) obs/s "
+        "| reconcile day 1 s | reconcile day 2 s | reconcile day 4 (silent removals) s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         c1, t1 = r["day1"]
         c2, t2 = r["day2"]
-        lines.append(f"| {r['backend']} | {r['core_rows_per_s']:,.0f} | {r['core_one_tx_rows_per_s']:,.0f} | "
-                     f"{c1 / t1:,.0f} ({c1:,} in {t1:.1f} s) | "
-                     f"{c2 / t2:,.0f} ({c2:,} in {t2:.1f} s) | {r['reconcile1']:.2f} | {r['reconcile2']:.2f} "
-                     f"({r['removed2']:,} removed) | {r['reconcile4']:.2f} ({r['removed_silent']:,} removed) |")
-    lines += ["", "Target: ingest ≥ 20,000 observations/s on SQLite (reference figure: Core insert ≈ 118,000 rows/s).", ""]
+        lines.append(
+            f"| {r['backend']} | {r['core_rows_per_s']:,.0f} | {r['core_one_tx_rows_per_s']:,.0f} | "
+            f"{c1 / t1:,.0f} ({c1:,} in {t1:.1f} s) | "
+            f"{c2 / t2:,.0f} ({c2:,} in {t2:.1f} s) | {r['reconcile1']:.2f} | {r['reconcile2']:.2f} "
+            f"({r['removed2']:,} removed) | {r['reconcile4']:.2f} ({r['removed_silent']:,} removed) |"
+        )
+    lines += [
+        "",
+        "Target: ingest ≥ 20,000 observations/s on SQLite (reference figure: Core insert ≈ 118,000 rows/s).",
+        "",
+    ]
     sqlite = next((r for r in results if r["backend"].startswith("SQLite")), None)
     if sqlite:
         (c1, t1), (c2, t2) = sqlite["day1"], sqlite["day2"]
@@ -267,7 +314,11 @@ def render(results: list[dict], args, started: str) -> str:
 def write_section(path: Path, section: str) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _m: section + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section + "\n"
+    new = (
+        pattern.sub(lambda _m: section + "\n", old)
+        if pattern.search(old)
+        else old.rstrip("\n") + "\n\n" + section + "\n"
+    )
     path.write_text(new.lstrip("\n"), encoding="utf-8")
 
 

@@ -104,7 +104,7 @@ class CrawlArgs(BaseModel):
         values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
         if platform in PLATFORMS:
             values.setdefault("base_url", default_base_url(platform))
-        values.setdefault("date", dt.datetime.now(dt.timezone.utc).date())
+        values.setdefault("date", dt.datetime.now(dt.UTC).date())
         if "data_dir" not in values:
             values["data_dir"] = pwatch_settings().data_dir
         return cls.checked(platform=platform, **values)

@@ -34,10 +34,12 @@ logger = logging.getLogger(__name__)
 
 
 def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
-    return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
 
 
-def compute_health(stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None) -> dict[str, Any]:
+def compute_health(
+    stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None
+) -> dict[str, Any]:
     errors = _sub(stats, "pwatch/errors/")
     started = stats.get("start_time")
     elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else None

@@ -148,9 +148,7 @@ class TypedRedirectMiddleware(RedirectMiddleware):
 
 
 def capture_of(response: Response) -> Capture:
-    headers = [
-        (k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values
-    ]
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
     return Capture(
         url=response.url,
         status=response.status,
@@ -256,8 +254,13 @@ def parse_retry_after(value: bytes | None) -> float | None:
 # them), then the Twisted and built-in classes that can still reach a middleware unwrapped.
 # Checked in this order: TCPTimedOutError is a ConnectError but means a timeout.
 _TIMEOUT = (DownloadTimeoutError, tx.TimeoutError, tx.TCPTimedOutError, TimeoutError)
-_UNREACHABLE = (DownloadConnectionRefusedError, CannotResolveHostError, tx.ConnectError, tx.DNSLookupError,
-                ConnectionRefusedError)
+_UNREACHABLE = (
+    DownloadConnectionRefusedError,
+    CannotResolveHostError,
+    tx.ConnectError,
+    tx.DNSLookupError,
+    ConnectionRefusedError,
+)
 _CONNECTION = (DownloadFailedError, ResponseFailed, ResponseNeverReceived, tx.ConnectionLost, tx.ConnectionDone)
 
 

@@ -131,7 +131,7 @@ class IndexPages:
         match = re.search(r"\d+(?=\D*$)", first_index)
         if match is None:
             raise ValueError(f"first_index {first_index!r} has no page number")
-        self.head, self.tail = first_index[: match.start()], first_index[match.end():]
+        self.head, self.tail = first_index[: match.start()], first_index[match.end() :]
         self.pattern = re.compile(re.escape(self.head) + r"(\d+)" + re.escape(self.tail))
 
     def path(self, k: int) -> str:
@@ -223,7 +223,9 @@ def merge_health(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for part in parts:
         _add(merged, {k: v for k, v in part.items() if k not in ("error_rate", "quarantine_share", "elapsed_seconds")})
     merged["error_rate"] = round(merged.get("error_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
-    merged["quarantine_share"] = round(merged.get("quarantine_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
+    merged["quarantine_share"] = (
+        round(merged.get("quarantine_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
+    )
     merged["error_urls"] = [u for part in parts for u in part.get("error_urls", [])][:50]
     reasons = {part.get("finish_reason") for part in parts}
     merged["finish_reason"] = reasons.pop() if len(reasons) == 1 else "shards_unfinished"

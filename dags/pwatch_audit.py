@@ -18,7 +18,7 @@ from precursor_watch import steps
 @dag(
     dag_id="pwatch_audit",
     schedule=[Asset(steps.TRACKING_ASSET_URI)],
-    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
     tags=["precursor-watch", "audit"],
@@ -32,8 +32,10 @@ from precursor_watch import steps
     doc_md=__doc__,
 )
 def pwatch_audit():
-    @task(doc_md="""Write the audit report for the tracked period.
-        On failure: is the tracking database reachable and migrated?""")
+    @task(
+        doc_md="""Write the audit report for the tracked period.
+        On failure: is the tracking database reachable and migrated?"""
+    )
     def audit() -> dict:
         return steps.audit(steps.task_settings())
 

@@ -53,36 +53,51 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def pwatch_daily():
-    @task(doc_md="""Migrate the tracking DB and move the fixture world to D.
-        On failure: is the fixture server (`pwatch fixtures serve`) or the database reachable?""")
+    @task(
+        doc_md="""Migrate the tracking DB and move the fixture world to D.
+        On failure: is the fixture server (`pwatch fixtures serve`) or the database reachable?"""
+    )
     def prepare(ds: str | None = None) -> list[str]:
         return steps.prepare_day(steps.task_settings(), steps.logical_day(ds))
 
-    @task(doc_md="""Crawl one platform (or one shard `platform@I/N` of a large one, setting
+    @task(
+        doc_md="""Crawl one platform (or one shard `platform@I/N` of a large one, setting
         `crawl_shards`) for D in a subprocess (`pwatch crawl --site NAME --date D [--shard I/N]`).
         On failure: read the task log for the crawl's health stats (errors by kind); a platform that
-        is down fails only this task.""", max_active_tis_per_dagrun=4)
+        is down fails only this task.""",
+        max_active_tis_per_dagrun=4,
+    )
     def crawl(target: str, ds: str | None = None) -> dict:
         return steps.crawl_target(steps.task_settings(), target, steps.logical_day(ds))
 
-    @task(trigger_rule="all_done", doc_md="""Score new snapshots with the detector.
-        Runs even if a platform's crawl failed. On failure: is the model directory readable?""")
+    @task(
+        trigger_rule="all_done",
+        doc_md="""Score new snapshots with the detector.
+        Runs even if a platform's crawl failed. On failure: is the model directory readable?""",
+    )
     def detect(ds: str | None = None) -> dict:
         return steps.detect(steps.task_settings(), steps.logical_day(ds))
 
-    @task(doc_md="""Reconcile D: removals (explicit gone pages, or absence in K healthy crawls),
-        reappearances, relistings, closures. On failure: an illegal transition names the listing.""")
+    @task(
+        doc_md="""Reconcile D: removals (explicit gone pages, or absence in K healthy crawls),
+        reappearances, relistings, closures. On failure: an illegal transition names the listing."""
+    )
     def reconcile(ds: str | None = None) -> dict:
         return steps.reconcile(steps.task_settings(), steps.logical_day(ds))
 
-    @task(doc_md="""Send notices for confirmed, unreported flags (idempotent per listing and ground).
-        On failure: is the platform's notice endpoint answering?""")
+    @task(
+        doc_md="""Send notices for confirmed, unreported flags (idempotent per listing and ground).
+        On failure: is the platform's notice endpoint answering?"""
+    )
     def notify(ds: str | None = None) -> dict:
         return steps.notify(steps.task_settings(), steps.logical_day(ds))
 
-    @task(outlets=[TRACKING_ASSET], doc_md="""Seal the event ledger (signed head of D), write the daily
+    @task(
+        outlets=[TRACKING_ASSET],
+        doc_md="""Seal the event ledger (signed head of D), write the daily
         flag report for D and update the tracking asset (triggers `pwatch_audit`). On failure: is
-        the data dir writable, is the ledger key (`ledger_key_file`) readable?""")
+        the data dir writable, is the ledger key (`ledger_key_file`) readable?""",
+    )
     def report(ds: str | None = None) -> dict:
         return steps.report(steps.task_settings(), steps.logical_day(ds))
 

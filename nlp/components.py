@@ -32,13 +32,28 @@ for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged"
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
-TRADE_KINDS = ("price", "moq", "stock", "sample", "shipping", "customs_stealth", "destination_stock", "messenger",
-               "encrypted_messenger",
-               "payment", "offer", "spec")
+TRADE_KINDS = (
+    "price",
+    "moq",
+    "stock",
+    "sample",
+    "shipping",
+    "customs_stealth",
+    "destination_stock",
+    "messenger",
+    "encrypted_messenger",
+    "payment",
+    "offer",
+    "spec",
+)
 # Page evidence (`OfferSignals`) as trade-evidence kinds: a price shown by the page is the same
 # evidence as a price in the text; a seller is on every listing page, so it is no evidence.
-PAGE_KINDS = {"price": "price", "add_to_cart": "offer_control", "inquiry": "offer_control",
-              "schema_offer": "structured_offer"}
+PAGE_KINDS = {
+    "price": "price",
+    "add_to_cart": "offer_control",
+    "inquiry": "offer_control",
+    "schema_offer": "structured_offer",
+}
 OFFER_LABEL = "OFFER"
 OTHER_LABEL = "OTHER"
 
@@ -83,8 +98,13 @@ class SubstanceComponent:
         self.lexicon: Lexicon | None = None
         self.matcher: SubstanceMatcher | None = None
 
-    def initialize(self, get_examples: Callable[[], Iterable] | None = None, *, nlp: Language | None = None,
-                   lexicon_path: str | None = None) -> None:
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable] | None = None,
+        *,
+        nlp: Language | None = None,
+        lexicon_path: str | None = None,
+    ) -> None:
         path = Path(lexicon_path) if lexicon_path else DEFAULT_LEXICON
         self._set(path.read_text(encoding="utf-8"), str(path))
 
@@ -188,18 +208,34 @@ SCORER_DEFAULTS = {
 
 
 @Language.factory("pwatch_scorer", default_config=SCORER_DEFAULTS)
-def make_scorer(nlp: Language, name: str, threshold: float, text_weight: float, signal_saturation: int,
-                refusal_factor: float, context_penalty: float, ungated_cap: float) -> Scorer:
+def make_scorer(
+    nlp: Language,
+    name: str,
+    threshold: float,
+    text_weight: float,
+    signal_saturation: int,
+    refusal_factor: float,
+    context_penalty: float,
+    ungated_cap: float,
+) -> Scorer:
     errors = []
-    for key, value in (("threshold", threshold), ("text_weight", text_weight), ("refusal_factor", refusal_factor),
-                       ("context_penalty", context_penalty), ("ungated_cap", ungated_cap)):
+    for key, value in (
+        ("threshold", threshold),
+        ("text_weight", text_weight),
+        ("refusal_factor", refusal_factor),
+        ("context_penalty", context_penalty),
+        ("ungated_cap", ungated_cap),
+    ):
         if not 0.0 <= value <= 1.0:
             errors.append({"loc": [key], "msg": f"must be between 0 and 1, got {value}"})
     if signal_saturation < 1:
         errors.append({"loc": ["signal_saturation"], "msg": f"must be at least 1, got {signal_saturation}"})
     if errors:
-        raise ConfigValidationError(config={"components": {name: {"factory": "pwatch_scorer"}}}, errors=errors,
-                                    title=f"Invalid config for component '{name}'")
+        raise ConfigValidationError(
+            config={"components": {name: {"factory": "pwatch_scorer"}}},
+            errors=errors,
+            title=f"Invalid config for component '{name}'",
+        )
     return Scorer(threshold, text_weight, signal_saturation, refusal_factor, context_penalty, ungated_cap)
 
 
@@ -214,8 +250,15 @@ class Scorer:
     naloxone) multiplies it by refusal_factor.
     """
 
-    def __init__(self, threshold: float, text_weight: float, signal_saturation: int, refusal_factor: float,
-                 context_penalty: float, ungated_cap: float):
+    def __init__(
+        self,
+        threshold: float,
+        text_weight: float,
+        signal_saturation: int,
+        refusal_factor: float,
+        context_penalty: float,
+        ungated_cap: float,
+    ):
         self.threshold = threshold
         self.context_penalty = context_penalty
         self.text_weight = text_weight
@@ -243,8 +286,13 @@ class Scorer:
             # A long text is judged mention by mention (title + the words around the mention): the
             # shipping terms in a footer are no offer, and reference prose around other mentions
             # cancels none. The best window decides, as an offer anywhere on a page counts.
-            score = max((self._judge([s for s in sigs if a <= s.start < b or t0 <= s.start < t1], p, page_kinds)
-                         for (t0, t1), (a, b), p in ext.pw_windows), default=0.0)
+            score = max(
+                (
+                    self._judge([s for s in sigs if a <= s.start < b or t0 <= s.start < t1], p, page_kinds)
+                    for (t0, t1), (a, b), p in ext.pw_windows
+                ),
+                default=0.0,
+            )
         else:
             score = self._judge(sigs, doc.cats.get(OFFER_LABEL, 0.5), page_kinds)
         if gate not in ("monitored substance", "watched substance with red flags"):

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 
-
 OFFER_SIGNAL_FIELDS = ("price", "add_to_cart", "inquiry", "seller", "schema_offer")
 OFFER_SIGNAL_REASONS = {
     "price": "page shows a price",
@@ -34,7 +33,7 @@ class OfferSignals:
     schema_offer: bool = False
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "offer_signals") -> "OfferSignals":
+    def from_dict(cls, data: dict, where: str = "offer_signals") -> OfferSignals:
         """From a JSON object of booleans; an unknown key or a non-boolean value is a ValueError
         naming it."""
         if not isinstance(data, dict):

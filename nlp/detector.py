@@ -23,8 +23,16 @@ from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
 from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
-from precursor_watch.nlp.detection import (OFFER_SIGNAL_REASONS, ControlEntry, Detection, DetectInput, DetectionError, Reason,
-                                           SignalHitOut, SubstanceHit)
+from precursor_watch.nlp.detection import (
+    OFFER_SIGNAL_REASONS,
+    ControlEntry,
+    DetectInput,
+    Detection,
+    DetectionError,
+    Reason,
+    SignalHitOut,
+    SubstanceHit,
+)
 from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, mention_spans, window_text
 from precursor_watch.nlp.lexicon import Lexicon
 from precursor_watch.nlp.matching import SubstanceMatch
@@ -46,7 +54,9 @@ WINDOW_BATCH = 64  # windows in memory at once
 MAX_REASON = 1000  # characters of an exception kept as the reason a detection failed
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_ES = re.compile(r"[ñ¿¡áéíóú]|\b(?:de|el|la|los|las|para|con|por|envío|envio|precio|venta|disponible|pureza|y|en|del)\b")
+_ES = re.compile(
+    r"[ñ¿¡áéíóú]|\b(?:de|el|la|los|las|para|con|por|envío|envio|precio|venta|disponible|pureza|y|en|del)\b"
+)
 _EN = re.compile(r"\b(?:the|and|for|with|of|to|price|shipping|purity|in|we|our|sale|stock)\b")
 
 
@@ -113,8 +123,10 @@ class Detector:
         key = (substance_id, date)
         got = self._controls.get(key)
         if got is None:
-            got = tuple(ControlEntry(substance_id, c.jurisdiction, c.status, c.effective, c.source)
-                        for c in self._lexicon.substances[substance_id].controls_at(date))
+            got = tuple(
+                ControlEntry(substance_id, c.jurisdiction, c.status, c.effective, c.source)
+                for c in self._lexicon.substances[substance_id].controls_at(date)
+            )
             if len(self._controls) < 100_000:
                 self._controls[key] = got
         return got
@@ -128,7 +140,9 @@ class Detector:
                 return
             yield from self._detect_chunk(chunk, batch_size)
 
-    def detect_each(self, records: Iterable[DetectInput], batch_size: int = 256) -> Iterator[Detection | DetectionError]:
+    def detect_each(
+        self, records: Iterable[DetectInput], batch_size: int = 256
+    ) -> Iterator[Detection | DetectionError]:
         """Like `detect`, but a record whose detection raises yields a `DetectionError` and the
         others are still judged (a failing batch is redone one record at a time)."""
         it = iter(records)
@@ -173,7 +187,7 @@ class Detector:
             out.append(self._build(rec, lang, source, judged))
         return out
 
-    def _judge_windows(self, text: str, lang: str, rec: DetectInput) -> "_Judgement":
+    def _judge_windows(self, text: str, lang: str, rec: DetectInput) -> _Judgement:
         """A text longer than one window, judged window by window (see `windows`)."""
         nlp = self.pipelines[lang]
         spans = windows(len(text), WINDOW_CHARS, WINDOW_OVERLAP)
@@ -196,10 +210,14 @@ class Detector:
         for (start, _end, lo, hi), doc in zip(spans, _judge_stream(nlp, made(), WINDOW_BATCH)):
             one = _Judgement.of(doc)
             # each window keeps only the matches that start in the part it owns: found once
-            subs += [replace(m, start=m.start + start, end=m.end + start) for m in one.substances
-                     if lo <= m.start + start < hi]
-            sigs += [replace(h, start=h.start + start, end=h.end + start) for h in one.signals
-                     if lo <= h.start + start < hi]
+            subs += [
+                replace(m, start=m.start + start, end=m.end + start)
+                for m in one.substances
+                if lo <= m.start + start < hi
+            ]
+            sigs += [
+                replace(h, start=h.start + start, end=h.end + start) for h in one.signals if lo <= h.start + start < hi
+            ]
             if best is None or one.score > best.score:
                 best = one  # an offer anywhere in the page counts: the best window decides
         assert best is not None
@@ -212,7 +230,7 @@ class Detector:
             return next(iter(self.pipelines)), "guessed"
         return lang, source
 
-    def _build(self, rec: DetectInput, lang: str, lang_source: str, judged: "_Judgement") -> Detection:
+    def _build(self, rec: DetectInput, lang: str, lang_source: str, judged: _Judgement) -> Detection:
         lex = self._lexicon
         title_len = len(rec.title) if rec.title else -1
 
@@ -231,7 +249,9 @@ class Detector:
             if loc is None:
                 continue
             s = lex.substances[m.substance_id]
-            subs.append(SubstanceHit(s.id, s.name, s.tier, s.category, m.matched, loc[0], loc[1], loc[2], m.how, m.detail))
+            subs.append(
+                SubstanceHit(s.id, s.name, s.tier, s.category, m.matched, loc[0], loc[1], loc[2], m.how, m.detail)
+            )
         sigs: list[SignalHitOut] = []
         for h in judged.signals:
             loc = locate(h.start, h.end)
@@ -240,8 +260,15 @@ class Detector:
         reasons: list[Reason] = []
         for hit in subs:
             how = hit.how + (f" ({hit.detail})" if hit.detail else "")
-            reasons.append(Reason(f"{hit.tier} substance {hit.name} [{hit.id}, {hit.category}] matched by {how}",
-                                  hit.field, hit.start, hit.end, hit.matched))
+            reasons.append(
+                Reason(
+                    f"{hit.tier} substance {hit.name} [{hit.id}, {hit.category}] matched by {how}",
+                    hit.field,
+                    hit.start,
+                    hit.end,
+                    hit.matched,
+                )
+            )
         seen_kinds = set()
         for g in sigs:
             if g.kind in seen_kinds:
@@ -255,10 +282,19 @@ class Detector:
         ids = tuple(dict.fromkeys(h.id for h in subs))
         controls = tuple(c for sid in ids for c in self.controls(sid, rec.listing_date))
         return Detection(
-            id=rec.id, flagged=judged.flagged, score=judged.score, lang=lang,
-            substances=tuple(subs), signals=tuple(sigs), reasons=tuple(reasons), controls=controls,
-            model_version=self.model_version, offer_probability=round(judged.p_offer, 4), gate=judged.gate,
-            substance_ids=ids, lang_source=lang_source,
+            id=rec.id,
+            flagged=judged.flagged,
+            score=judged.score,
+            lang=lang,
+            substances=tuple(subs),
+            signals=tuple(sigs),
+            reasons=tuple(reasons),
+            controls=controls,
+            model_version=self.model_version,
+            offer_probability=round(judged.p_offer, 4),
+            gate=judged.gate,
+            substance_ids=ids,
+            lang_source=lang_source,
         )
 
 
@@ -341,8 +377,14 @@ class _Judgement:
     @classmethod
     def of(cls, doc: Doc) -> _Judgement:
         ext = doc._
-        return cls(tuple(ext.pw_substances or ()), tuple(ext.pw_signals or ()), bool(ext.pw_flagged),
-                   float(ext.pw_score), ext.pw_gate or "", float(doc.cats.get(OFFER_LABEL, 0.0)))
+        return cls(
+            tuple(ext.pw_substances or ()),
+            tuple(ext.pw_signals or ()),
+            bool(ext.pw_flagged),
+            float(ext.pw_score),
+            ext.pw_gate or "",
+            float(doc.cats.get(OFFER_LABEL, 0.0)),
+        )
 
 
 def windows(n: int, size: int = WINDOW_CHARS, overlap: int = WINDOW_OVERLAP) -> list[tuple[int, int, int, int]]:

@@ -49,9 +49,17 @@ class Counts:
         return (self.tp + self.tn) / self.n if self.n else 1.0
 
     def as_dict(self) -> dict:
-        return {"n": self.n, "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
-                "precision": round(self.precision, 4), "recall": round(self.recall, 4),
-                "f1": round(self.f1, 4), "accuracy": round(self.accuracy, 4)}
+        return {
+            "n": self.n,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "accuracy": round(self.accuracy, 4),
+        }
 
 
 @dataclass
@@ -87,13 +95,17 @@ class Report:
         rows.append(row("overall", self.overall))
         rows += [row(f"lang={k}", v) for k, v in sorted(self.by_lang.items())]
         # a kind holds one label only, so its precision/recall are degenerate: show the counts too
-        rows.append(f"{'kind':<28}{'n':>6}{'precision':>11}{'recall':>8}{'F1':>8}{'acc':>8}{'flagged':>9}{'missed':>8}{'false+':>8}")
+        rows.append(
+            f"{'kind':<28}{'n':>6}{'precision':>11}{'recall':>8}{'F1':>8}{'acc':>8}{'flagged':>9}{'missed':>8}{'false+':>8}"
+        )
         rows += [row(k, v) + f"{v.tp + v.fp:>9}{v.fn:>8}{v.fp:>8}" for k, v in sorted(self.by_kind.items())]
         if self.by_genre:
             rows.append(f"{'genre':<28}{'n':>6}{'precision':>11}{'recall':>8}{'F1':>8}{'acc':>8}")
             rows += [row(k, v) for k, v in sorted(self.by_genre.items())]
-        rows.append(f"substance-id set accuracy (label 1): {self.substance_set_accuracy:.3f} "
-                    f"({self.id_sets_equal}/{self.id_sets_total})")
+        rows.append(
+            f"substance-id set accuracy (label 1): {self.substance_set_accuracy:.3f} "
+            f"({self.id_sets_equal}/{self.id_sets_total})"
+        )
         return "\n".join(rows)
 
 
@@ -112,8 +124,20 @@ def evaluate(records: Iterable[dict], detections: Iterable[Detection], keep_erro
             same = set(det.substance_ids) == set(rec.get("substances", []))
             rep.id_sets_equal += same
         if (truth != det.flagged or not same) and len(rep.errors) < keep_errors:
-            rep.errors.append({"id": rec.get("id"), "lang": rec["lang"], "kind": rec.get("kind"), "label": truth,
-                               "flagged": det.flagged, "score": det.score, "p_offer": det.offer_probability,
-                               "gate": det.gate, "truth_ids": rec.get("substances", []),
-                               "pred_ids": list(det.substance_ids), "title": rec.get("title"), "text": rec["text"][:300]})
+            rep.errors.append(
+                {
+                    "id": rec.get("id"),
+                    "lang": rec["lang"],
+                    "kind": rec.get("kind"),
+                    "label": truth,
+                    "flagged": det.flagged,
+                    "score": det.score,
+                    "p_offer": det.offer_probability,
+                    "gate": det.gate,
+                    "truth_ids": rec.get("substances", []),
+                    "pred_ids": list(det.substance_ids),
+                    "title": rec.get("title"),
+                    "text": rec["text"][:300],
+                }
+            )
     return rep

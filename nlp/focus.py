@@ -10,7 +10,7 @@ classifier is trained on too (`nlp.train` builds the same view of its examples).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 FOCUS_MIN_CHARS = 1_200  # shorter texts are read whole: they are one listing
 FOCUS_RADIUS = 300  # characters of context on each side of a mention

@@ -18,8 +18,17 @@ from precursor_watch.nlp.normalize import SEPARATORS, compact_term, normalize_te
 DEFAULT_LEXICON = Path(__file__).resolve().parent / "lexicon" / "substances.toml"
 
 CATEGORIES = {
-    "fentanyl_precursor", "fentanyl", "fentanyl_analogue", "nitazene", "xylazine", "other_opioid",
-    "reagent", "pre_precursor", "watch_list", "context", "ordinary",
+    "fentanyl_precursor",
+    "fentanyl",
+    "fentanyl_analogue",
+    "nitazene",
+    "xylazine",
+    "other_opioid",
+    "reagent",
+    "pre_precursor",
+    "watch_list",
+    "context",
+    "ordinary",
 }
 TIERS = {"monitored", "watched", "ordinary"}
 LANGS = ("en", "zh", "es")
@@ -193,7 +202,9 @@ def _parse_entry(raw: object, where: str) -> Substance:
             raise LexiconError(f"{where}: control entry is not a table")
         j = c.get("jurisdiction")
         if j not in JURISDICTIONS:
-            raise LexiconError(f"{where}: control: unknown jurisdiction {j!r} (known: {', '.join(sorted(JURISDICTIONS))})")
+            raise LexiconError(
+                f"{where}: control: unknown jurisdiction {j!r} (known: {', '.join(sorted(JURISDICTIONS))})"
+            )
         eff = c.get("effective")
         if not isinstance(eff, dt.date) or isinstance(eff, dt.datetime):
             raise LexiconError(f"{where}: control {j}: effective must be a date (YYYY-MM-DD), got {eff!r}")
@@ -201,7 +212,9 @@ def _parse_entry(raw: object, where: str) -> Substance:
             if not isinstance(c.get(key), str) or not c[key].strip():
                 raise LexiconError(f"{where}: control {j}: missing {key}")
         controls.append(Control(j, c["status"], eff, c["source"]))
-    return Substance(sid, name, category, tier, names, tuple(abbrevs), tuple(salts), tuple(controls), str(raw.get("note", "")))
+    return Substance(
+        sid, name, category, tier, names, tuple(abbrevs), tuple(salts), tuple(controls), str(raw.get("note", ""))
+    )
 
 
 def _add_terms(lex: Lexicon, sub: Substance) -> None:
@@ -216,7 +229,11 @@ def _add_terms(lex: Lexicon, sub: Substance) -> None:
             continue
         segments = tuple(s for s in SEPARATORS.split(normalize_term(text)) if s)
         term = Term(
-            compact, sub.id, how, text, segments,
+            compact,
+            sub.id,
+            how,
+            text,
+            segments,
             ambiguous=bool(abbrev and abbrev.ambiguous),
             false_friends=tuple(normalize_term(f) for f in (abbrev.false_friends if abbrev else ())),
         )

@@ -36,8 +36,10 @@ _DIGIT_FIX = re.compile(r"(?<=\d)[oil|sb](?=[\d-])|(?<=[\d-])[oil|sb](?=\d)")
 _DIGIT_FIX_MAP = {"o": "0", "i": "1", "l": "1", "|": "1", "s": "5", "b": "8"}
 _NOT_CAS_BEFORE = re.compile(r"(?:\$|€|¥|usd|mxn|rmb|cp|c\.p\.|zip|tel|phone|\+|#|no\.|order|pedido|订单)\s*$")
 # Seller messages name a product by its first CAS block as a "code" or "item" number.
-_CAS_BEFORE = re.compile(r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|producto|c[oó]digo)|编号|产品)"
-                         r"\s*[:：#]?\s*$")
+_CAS_BEFORE = re.compile(
+    r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|producto|c[oó]digo)|编号|产品)"
+    r"\s*[:：#]?\s*$"
+)
 
 CHEMICAL_CONTEXT = re.compile(
     r"\bcas\b|\d{2,7}-\d{2}-\d|\bpurity\b|\bpureza\b|纯度|含量|powder|polvo|粉|\bkg\b|公斤|千克|"
@@ -159,14 +161,20 @@ class SubstanceMatcher:
                 line_end = len(nt.original) if line_end < 0 else line_end
                 window = nt.original[max(line_start, start - 40) : min(line_end, end + 60)].lower()
                 gloss = _GLOSS.match(nt.original, end)
-                if gloss and not any(s == sid and gloss.start(1) <= a < gloss.end(1) for a, _, s, *_ in chosen) \
-                        and not any(ch.isdigit() for ch in gloss.group(1)) \
-                        and not CHEMICAL_CONTEXT.search(gloss.group(1).lower()):
+                if (
+                    gloss
+                    and not any(s == sid and gloss.start(1) <= a < gloss.end(1) for a, _, s, *_ in chosen)
+                    and not any(ch.isdigit() for ch in gloss.group(1))
+                    and not CHEMICAL_CONTEXT.search(gloss.group(1).lower())
+                ):
                     rejected.add(term.compact)
                     continue  # "NPP (net profit)": the gloss in brackets gives another meaning
                 own = {c for c, (s_id, _) in self.lexicon.cas.items() if s_id == sid}
-                near_cas = {f"{m.group(1)}-{m.group(2)}-{m.group(3)}" for m in CAS_RE.finditer(window)
-                            if not m.group().isdigit()}
+                near_cas = {
+                    f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+                    for m in CAS_RE.finditer(window)
+                    if not m.group().isdigit()
+                }
                 if any(c not in own for c in near_cas):
                     rejected.add(term.compact)  # another product's CAS RN (valid or not) names this item
                     continue
@@ -194,7 +202,7 @@ class SubstanceMatcher:
             sid, form = hit
             ostart, oend = nt.orig_span(m.start(), m.end())
             detail = "CAS RN" if form == "free base" else f"CAS RN of a salt: {form}"
-            if view is not nt.norm and view[m.start():m.end()] != nt.norm[m.start():m.end()]:
+            if view is not nt.norm and view[m.start() : m.end()] != nt.norm[m.start() : m.end()]:
                 detail += "; letters read as digits"
             elif nt.original[ostart:oend] != f"{m.group(1)}-{m.group(2)}-{m.group(3)}":
                 detail += "; " + _cas_form(nt.original[ostart:oend])
@@ -309,7 +317,12 @@ def _boundaries_ok(norm: str, nstart: int, nend: int, compact: str) -> bool:
         if _is_latin_alnum(prev) or prev in "áéíóúñ":
             return False
         # "methyl-4-piperidone": a locant-led name glued to a prefix is a different compound
-        if compact[0].isdigit() and prev in "-," and nstart > 1 and (_is_latin_alnum(norm[nstart - 2]) or norm[nstart - 2] == ")"):
+        if (
+            compact[0].isdigit()
+            and prev in "-,"
+            and nstart > 1
+            and (_is_latin_alnum(norm[nstart - 2]) or norm[nstart - 2] == ")")
+        ):
             return False
     if _is_latin_alnum(compact[-1]) and nend < len(norm):
         nxt = norm[nend]

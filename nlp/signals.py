@@ -14,8 +14,21 @@ from precursor_watch.nlp.normalize import NormText
 
 DEFAULT_SIGNALS = Path(__file__).resolve().parent / "lexicon" / "signals.toml"
 KNOWN_KINDS = (
-    "price", "moq", "stock", "sample", "shipping", "customs_stealth", "destination_stock", "messenger",
-    "encrypted_messenger", "payment", "offer", "spec", "refusal", "harm_reduction", "context",
+    "price",
+    "moq",
+    "stock",
+    "sample",
+    "shipping",
+    "customs_stealth",
+    "destination_stock",
+    "messenger",
+    "encrypted_messenger",
+    "payment",
+    "offer",
+    "spec",
+    "refusal",
+    "harm_reduction",
+    "context",
 )
 
 

@@ -13,8 +13,8 @@ import logging
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import spacy
 from spacy.language import Language
@@ -80,8 +80,14 @@ def model_version(examples: list[dict], seed: int, config_text: str, data_texts:
     return f"pwatch-detector-{PACKAGE_VERSION}+{h.hexdigest()[:12]}"
 
 
-def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path = DEFAULT_CONFIG,
-          manifest_extra: dict | None = None, on_progress: Callable[[int, int], None] | None = None) -> Path:
+def train(
+    examples: list[dict],
+    out_dir: Path,
+    seed: int = 0,
+    config_path: Path = DEFAULT_CONFIG,
+    manifest_extra: dict | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Train and write the model; `manifest_extra` is recorded in the manifest (e.g. the analyst
     decisions a model was trained with). Every example takes part in the model version.
     `on_progress(done, total)` after every minibatch, counted in examples seen (each example once
@@ -126,13 +132,26 @@ def train(examples: list[dict], out_dir: Path, seed: int = 0, config_path: Path 
             nlp.meta["name"] = f"pwatch_detector_{lang}"
             nlp.meta["version"] = PACKAGE_VERSION
             nlp.meta["pwatch_model_version"] = version
-            nlp.meta["description"] = "Precursor Watch detector: lexicon, obfuscation-proof matching, trade signals, textcat"
+            nlp.meta["description"] = (
+                "Precursor Watch detector: lexicon, obfuscation-proof matching, trade signals, textcat"
+            )
             nlp.to_disk(tmp / lang)
         counts = {lg: sum(1 for ex in examples if ex["lang"] == lg) for lg in langs}
-        (tmp / MANIFEST).write_text(json.dumps(
-            {"model_version": version, "langs": langs, "seed": seed, "examples": counts,
-             "data_sha256": data_fingerprint(config_path), **(manifest_extra or {})}, indent=2) + "\n",
-            encoding="utf-8")
+        (tmp / MANIFEST).write_text(
+            json.dumps(
+                {
+                    "model_version": version,
+                    "langs": langs,
+                    "seed": seed,
+                    "examples": counts,
+                    "data_sha256": data_fingerprint(config_path),
+                    **(manifest_extra or {}),
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -180,8 +199,12 @@ def _train_textcat(nlp: Language, subset: list[dict], seed: int, cfg: dict, trai
     for _ in range(int(cfg.get("max_epochs", 8))):
         rng.shuffle(data)
         for batch in minibatch(data, size=int(cfg.get("batch_size", 32))):
-            nlp.update(batch, sgd=optimizer, drop=float(cfg.get("dropout", 0.2)), exclude=[
-                n for n in nlp.pipe_names if n != "textcat"])
+            nlp.update(
+                batch,
+                sgd=optimizer,
+                drop=float(cfg.get("dropout", 0.2)),
+                exclude=[n for n in nlp.pipe_names if n != "textcat"],
+            )
             trained(len(batch))
 
 
@@ -199,7 +222,6 @@ def classifier_view(nlp: Language, text: str, title_len: int) -> str:
     if not spans:
         return window_text(text, (title_len, min(len(text), title_len + 2 * FOCUS_RADIUS)), title_len)
     return window_text(text, spans[0], title_len)
-
 
 
 __all__ = ["train", "build_pipeline", "load_config", "TrainingError", "spacy"]

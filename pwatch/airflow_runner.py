@@ -95,9 +95,7 @@ def test_dates(settings: Settings, dates: list[dt.date], on_result=None, dag_id:
     with open(log_path, "w+", encoding="utf-8") as errors:
         # Its own process group, stopped with everything it started when we leave (even by an
         # exception); the parent-death signal covers a SIGKILL of this process.
-        child = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, **child_options()
-        )
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, **child_options())
         try:
             if child.stdout is None:
                 raise RuntimeError("airflow runner: child started without a stdout pipe")

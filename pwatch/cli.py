@@ -39,8 +39,26 @@ COMMAND_MODULES = (
 # (crawl, flag, review, notices), the numbers (stats, report, audit), the single steps of the daily
 # run, operations, then the detector's and the fixture world's tools. tests/test_cli_help.py checks
 # that every command is placed here.
-HELP_ORDER = ("run", "crawl", "flag", "review", "notices", "stats", "report", "audit", "console", "users", "keys",
-              "detect", "reconcile", "notify", "airflow", "db", "nlp", "fixtures")
+HELP_ORDER = (
+    "run",
+    "crawl",
+    "flag",
+    "review",
+    "notices",
+    "stats",
+    "report",
+    "audit",
+    "console",
+    "users",
+    "keys",
+    "detect",
+    "reconcile",
+    "notify",
+    "airflow",
+    "db",
+    "nlp",
+    "fixtures",
+)
 
 DEBUG_HELP = "show the traceback of an internal error (also PWATCH_LOG_LEVEL=DEBUG)"
 EX_SOFTWARE = 70  # sysexits.h: internal software error
@@ -111,8 +129,10 @@ def _database_failure(exc: BaseException, settings) -> PwatchError | None:
 def _internal_error(exc: BaseException) -> None:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {frame.filename}:{frame.lineno}" if frame else ""
-    _say(f"pwatch: internal error{where}: {exc.__class__.__name__}: {redact.redact(str(exc))} "
-         "(a bug; rerun with --debug for the traceback)")
+    _say(
+        f"pwatch: internal error{where}: {exc.__class__.__name__}: {redact.redact(str(exc))} "
+        "(a bug; rerun with --debug for the traceback)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -126,8 +126,19 @@ def content_hash(title: str, text: str) -> str:
 # -- clean text ----------------------------------------------------------------------------------
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
-_TEXT_FIELDS = ("listing_key", "url", "title", "text", "price", "currency", "seller_key", "seller_name",
-                "store_key", "lang", "posted_at")
+_TEXT_FIELDS = (
+    "listing_key",
+    "url",
+    "title",
+    "text",
+    "price",
+    "currency",
+    "seller_key",
+    "seller_name",
+    "store_key",
+    "lang",
+    "posted_at",
+)
 _COERCED = ("title", "text", "price", "currency", "seller_name", "posted_at")  # a number shown as text
 
 
@@ -173,7 +184,9 @@ def sanitize_listing(item: ListingItem) -> ListingItem:
             cleaned = clean_text(value)
             if cleaned is not getattr(item, name):
                 changes[name] = cleaned
-    if type(item.contacts) in (list, tuple) and not all(type(c) is str and c.isascii() and "\x00" not in c for c in item.contacts):
+    if type(item.contacts) in (list, tuple) and not all(
+        type(c) is str and c.isascii() and "\x00" not in c for c in item.contacts
+    ):
         changes["contacts"] = [clean_text(c) if type(c) is str else c for c in item.contacts]
     return replace(item, **changes) if changes else item
 

@@ -56,6 +56,8 @@ def output_folder(raw: str | Path, option: str, empty: bool = False) -> Path:
         raise ConfigError(f"{option} {path} is a file; give a folder")
     _parent_is_folder(path, option)
     if empty and path.is_dir() and any(path.iterdir()):
-        raise ConfigError(f"{option} {path} is not empty: give a new or empty folder "
-                          "(its manifest would vouch for the files already there)")
+        raise ConfigError(
+            f"{option} {path} is not empty: give a new or empty folder "
+            "(its manifest would vouch for the files already there)"
+        )
     return path

@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, Protocol, TextIO
+from typing import Protocol, TextIO
 
 EVERY_SECONDS = 10.0  # a plain line at least this often while the work goes on
 STEPS = 10  # ... and one each time another 1/STEPS of the total is done
@@ -49,8 +50,15 @@ def rate(per_second: float, unit: str) -> str:
 class PlainProgress:
     """Progress as plain lines (see the module docstring for when they are written)."""
 
-    def __init__(self, what: str, total: int | None, unit: str, stream: TextIO, total_grows: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        what: str,
+        total: int | None,
+        unit: str,
+        stream: TextIO,
+        total_grows: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.what, self.total, self.unit, self.stream, self.clock = what, total, unit, stream, clock
         self.total_grows = total_grows  # a total found on the way (a crawl's): lines by time only
         self.completed = 0
@@ -81,8 +89,10 @@ class PlainProgress:
 
     def _status(self, now: float) -> str:
         elapsed = now - self.started
-        parts = [f"{self.what}: {self.completed:,}"
-                 + (f"/{self.total:,} {self.unit} ({self.completed / self.total:.0%})" if self.total else f" {self.unit}")]
+        parts = [
+            f"{self.what}: {self.completed:,}"
+            + (f"/{self.total:,} {self.unit} ({self.completed / self.total:.0%})" if self.total else f" {self.unit}")
+        ]
         per_second = self.completed / elapsed if elapsed > 0 else 0.0
         if per_second > 0:
             parts.append(rate(per_second, self.unit))
@@ -100,8 +110,15 @@ class TerminalProgress:
 
     def __init__(self, what: str, total: int | None, unit: str, stream: TextIO) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, ProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
         from rich.text import Text
 
         class RateColumn(ProgressColumn):
@@ -109,8 +126,16 @@ class TerminalProgress:
                 return Text(rate(task.speed, unit) if task.speed else "", style="progress.data.speed")
 
         self.unit = unit
-        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-                       RateColumn(), TimeRemainingColumn(), TimeElapsedColumn(), console=Console(file=stream))
+        self.bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            RateColumn(),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=stream),
+        )
         self.task = self.bar.add_task(what, total=total)
         self.completed, self.total = 0, total
         self.pushed = 0.0
@@ -155,8 +180,9 @@ def on_terminal(stream: TextIO) -> bool:
 
 
 @contextmanager
-def progress(what: str, total: int | None = None, unit: str = "items", *, total_grows: bool = False,
-             stream: TextIO | None = None) -> Iterator[Progress]:
+def progress(
+    what: str, total: int | None = None, unit: str = "items", *, total_grows: bool = False, stream: TextIO | None = None
+) -> Iterator[Progress]:
     """Report progress of `what` (`total` units of work, if known) until the block ends; the last
     line says whether it finished or stopped."""
     stream = stream or sys.stderr

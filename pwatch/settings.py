@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Callable, Mapping, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -95,50 +96,72 @@ class Settings(BaseSettings):
 
     data_dir: str = Field("var", description="Folder for the tracking database, evidence, reports and fixture state.")
     database_url: Annotated[str, BeforeValidator(_database_url)] = Field(
-        "", description="SQLAlchemy URL of the tracking database; empty = SQLite file `<data_dir>/pwatch.db`.")
+        "", description="SQLAlchemy URL of the tracking database; empty = SQLite file `<data_dir>/pwatch.db`."
+    )
     seed: int = Field(7, description="Seed of the simulated marketplace world.")
     world_start: dt.date = Field(dt.date(2026, 11, 1), description="First day of the simulated world (ISO date).")
     world_days: Count = Field(30, description="Number of days the simulated world runs.")
     scale: Count = Field(1000, description="Number of listings in the simulated world, over all platforms.")
     fixture_host_prefix: Annotated[str, _check(_host_prefix)] = Field(
-        "127.0.0", description="Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`.")
+        "127.0.0", description="Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`."
+    )
     fixture_port: Port = Field(8470, description="TCP port every fixture platform listens on (0 = pick a free one).")
     faults: str = Field("none", description="Fault profile of the fixture world: `none`, `flaky` or `hostile`.")
     platforms: str = Field(",".join(PLATFORMS), description="Comma-separated platforms the daily run crawls.")
-    embedded_world: Switch = Field(True, description="The daily run moves the embedded fixture world to each logical "
-                                   "date (off for real marketplaces).")
-    daily_schedule: str = Field("@daily", description="Schedule of the `pwatch_daily` DAG (cron or preset); empty = "
-                                "triggered runs only.")
-    crawl_shards: str = Field("", description="Platforms whose daily crawl is split over several workers, e.g. "
-                              "`chemdir=2,mercado=3`.")
-    absence_k: Count = Field(2, description="Consecutive healthy crawls a listing must be missing before it counts as "
-                             "removed.")
-    crawl_error_threshold: Share = Field(0.2, description="Share of failed fetches above which a crawl is unhealthy "
-                                         "and never counts toward absence.")
-    auto_confirm: Switch = Field(False, description="Confirm every flag without analyst review (demo only; `pwatch run` "
-                                 "turns it on).")
+    embedded_world: Switch = Field(
+        True,
+        description="The daily run moves the embedded fixture world to each logical date (off for real marketplaces).",
+    )
+    daily_schedule: str = Field(
+        "@daily", description="Schedule of the `pwatch_daily` DAG (cron or preset); empty = triggered runs only."
+    )
+    crawl_shards: str = Field(
+        "", description="Platforms whose daily crawl is split over several workers, e.g. `chemdir=2,mercado=3`."
+    )
+    absence_k: Count = Field(
+        2, description="Consecutive healthy crawls a listing must be missing before it counts as removed."
+    )
+    crawl_error_threshold: Share = Field(
+        0.2, description="Share of failed fetches above which a crawl is unhealthy and never counts toward absence."
+    )
+    auto_confirm: Switch = Field(
+        False, description="Confirm every flag without analyst review (demo only; `pwatch run` turns it on)."
+    )
     notice_overdue_days: Count = Field(7, description="Days after which a notice without verified removal is overdue.")
-    notice_deadline_seconds: Positive = Field(30.0, description="Whole-request deadline of one notice POST (connect, "
-                                              "send, answer), seconds.")
+    notice_deadline_seconds: Positive = Field(
+        30.0, description="Whole-request deadline of one notice POST (connect, send, answer), seconds."
+    )
     notice_answer_max_bytes: Annotated[int, _at_least(1024)] = Field(
-        65536, description="Largest notice answer read from a platform; a longer one fails that notice.")
-    notifier_name: str = Field("Precursor Watch (demo)", description="Notifier named in takedown notices (DSA Art. "
-                               "16(2)(c)).")
-    notifier_email: str = Field("notices@example.invalid", description="Notifier e-mail given in takedown notices (DSA "
-                                "Art. 16(2)(c)).")
-    model_dir: str = Field("", description="Trained spaCy detector directory; empty = `<data_dir>/model` (trained on "
-                           "first use).")
-    ledger_key_file: str = Field("", description="Ed25519 private key (PEM) that signs the ledger's tree heads and audit "
-                                 "manifests; empty = `<data_dir>/ledger/signing_key.pem` (`pwatch keys init`).")
-    console_secret: str = Field("", description="Key that signs the review console's session cookies; required to bind "
-                                "`pwatch console` to anything but loopback (no default: empty = a random key per "
-                                "process on loopback).")
+        65536, description="Largest notice answer read from a platform; a longer one fails that notice."
+    )
+    notifier_name: str = Field(
+        "Precursor Watch (demo)", description="Notifier named in takedown notices (DSA Art. 16(2)(c))."
+    )
+    notifier_email: str = Field(
+        "notices@example.invalid", description="Notifier e-mail given in takedown notices (DSA Art. 16(2)(c))."
+    )
+    model_dir: str = Field(
+        "", description="Trained spaCy detector directory; empty = `<data_dir>/model` (trained on first use)."
+    )
+    ledger_key_file: str = Field(
+        "",
+        description="Ed25519 private key (PEM) that signs the ledger's tree heads and audit "
+        "manifests; empty = `<data_dir>/ledger/signing_key.pem` (`pwatch keys init`).",
+    )
+    console_secret: str = Field(
+        "",
+        description="Key that signs the review console's session cookies; required to bind "
+        "`pwatch console` to anything but loopback (no default: empty = a random key per "
+        "process on loopback).",
+    )
     log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
-        "INFO", description="Logging level of commands and crawls (DEBUG also shows tracebacks).")
+        "INFO", description="Logging level of commands and crawls (DEBUG also shows tracebacks)."
+    )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         # `load_settings` reads and checks every source itself (to name a bad value's origin) and
         # passes the merged values in; the model must not read the process environment again.
         return (init_settings,)
@@ -158,7 +181,7 @@ class Settings(BaseSettings):
     def model_path(self) -> Path:
         return Path(self.model_dir) if self.model_dir else self.data_path / "model"
 
-    def with_overrides(self, **overrides: Any) -> "Settings":
+    def with_overrides(self, **overrides: Any) -> Settings:
         """Command-line values (None = not given) over these settings."""
         given = {name: _coerce(name, raw, "option") for name, raw in overrides.items() if raw is not None}
         return self.model_copy(update=given)
@@ -176,8 +199,10 @@ SETTINGS: tuple[Setting, ...] = tuple(
     Setting(name, info.default, info.description or "") for name, info in Settings.model_fields.items()
 )
 _FIELDS: dict[str, FieldInfo] = dict(Settings.model_fields)
-_ADAPTERS = {name: TypeAdapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
-             for name, info in _FIELDS.items()}
+_ADAPTERS = {
+    name: TypeAdapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+    for name, info in _FIELDS.items()
+}
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:

@@ -39,7 +39,7 @@ TRACKING_ASSET_URI = "pwatch://tracking/daily"
 
 
 @contextmanager
-def transaction(settings: Settings) -> Iterator["Session"]:  # noqa: F821
+def transaction(settings: Settings) -> Iterator[Session]:  # noqa: F821
     """A session in one transaction on the settings' tracking database (`storage.db.session_scope`)."""
     from precursor_watch.storage.db import session_scope
 
@@ -163,7 +163,7 @@ def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -
             return OfferSignals.from_dict(stored) if stored else None
         except ValueError:
             return None
-    from precursor_watch.training_data import ensure_model
+
     from precursor_watch.storage.detections import pending_snapshots, record_detections, record_failures
     from precursor_watch.training_data import ensure_model
 
@@ -171,8 +171,14 @@ def detect(settings: Settings, day: dt.date, detector: Detector | None = None) -
     with transaction(settings) as session:
         pending = pending_snapshots(session, detector.model_version)
         inputs = [
-            DetectInput(id=str(s.id), text=s.text, title=s.title, lang=s.lang, listing_date=day,
-                        offer_signals=_offer_signals(s.offer_signals))
+            DetectInput(
+                id=str(s.id),
+                text=s.text,
+                title=s.title,
+                lang=s.lang,
+                listing_date=day,
+                offer_signals=_offer_signals(s.offer_signals),
+            )
             for s in pending
         ]
         scored, failed = [], []
@@ -220,8 +226,12 @@ def seal_ledger(settings: Settings, day: dt.date) -> dict:
     key = signing_key(settings)
     with transaction(settings) as session:
         result = seal(session, day, key)
-    return {"leaves_appended": result.appended, "tree_size": result.head.tree_size,
-            "root_hash": result.head.root_hash, "new_head": result.new_head}
+    return {
+        "leaves_appended": result.appended,
+        "tree_size": result.head.tree_size,
+        "root_hash": result.head.root_hash,
+        "new_head": result.new_head,
+    }
 
 
 def report(settings: Settings, day: dt.date) -> dict:
@@ -240,7 +250,7 @@ def audit(settings: Settings, date_from: dt.date | None = None, date_to: dt.date
     return {"audit": str(path)}
 
 
-def run_day(settings: Settings, day: dt.date, detector: "Detector | None" = None) -> dict:  # noqa: F821
+def run_day(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:  # noqa: F821
     """The whole daily cycle in this process (crawls still in their own processes, in parallel).
 
     `detector`: an already loaded one, for callers that run many days in one process."""

@@ -31,6 +31,8 @@ DATA_DIR = ROOT / "nlp" / "data"
 def eval_files() -> list[Path]:
     """The evaluation files under nlp/data (`eval_*.jsonl`), sorted: evaluation only, never trained on."""
     return sorted(DATA_DIR.glob("eval_*.jsonl"))
+
+
 LANGS = ("en", "zh", "es")
 HOLDOUT_SHARE = 0.25
 TRAIN_SIZE = 3000
@@ -48,8 +50,9 @@ def _fake_contacts(rng: random.Random) -> list[str]:
     return [f"@fake_seller_{n}", f"+1-555-01{n % 100:02d}", f"nobody{n}@example.invalid"]
 
 
-def fixture_examples(n: int, *, seed: int, held_out: bool, langs: tuple[str, ...] = LANGS,
-                     hostile_share: float = 0.1) -> list[dict]:
+def fixture_examples(
+    n: int, *, seed: int, held_out: bool, langs: tuple[str, ...] = LANGS, hostile_share: float = 0.1
+) -> list[dict]:
     """`n` fixture listings from the training families (held_out=False) or the held-out ones."""
     from precursor_watch.fixtures.texts import compose, kind_weights
 
@@ -64,13 +67,29 @@ def fixture_examples(n: int, *, seed: int, held_out: bool, langs: tuple[str, ...
         weights = kind_weights(lang)
         kind = rng.choices(list(weights), weights=list(weights.values()))[0]
         price = f"{rng.choice([9, 12, 25, 48, 85, 120, 260, 480, 950])}"
-        lt = compose(rng, kind=kind, lang=lang, contacts=_fake_contacts(rng), price=price,
-                     currency=rng.choice(CURRENCIES[lang]), hostile=rng.random() < hostile_share)
+        lt = compose(
+            rng,
+            kind=kind,
+            lang=lang,
+            contacts=_fake_contacts(rng),
+            price=price,
+            currency=rng.choice(CURRENCIES[lang]),
+            hostile=rng.random() < hostile_share,
+        )
         if is_held_out(lt.family) != held_out:
             continue
-        out.append({"id": f"fx-{seed}-{'h' if held_out else 't'}-{len(out)}", "title": lt.title, "text": lt.text,
-                    "lang": lt.lang, "label": lt.label, "kind": lt.kind, "substances": list(lt.substances),
-                    "family": lt.family})
+        out.append(
+            {
+                "id": f"fx-{seed}-{'h' if held_out else 't'}-{len(out)}",
+                "title": lt.title,
+                "text": lt.text,
+                "lang": lt.lang,
+                "label": lt.label,
+                "kind": lt.kind,
+                "substances": list(lt.substances),
+                "family": lt.family,
+            }
+        )
     return out
 
 
@@ -140,22 +159,39 @@ def read_reviews(path: Path) -> list[dict]:
         if rec.get("decision") not in REVIEW_DECISIONS:
             raise InputError(f"{where}: field `decision` must be confirmed or dismissed, got {rec.get('decision')!r}")
         if rec.get("label") != REVIEW_DECISIONS[rec["decision"]]:
-            raise InputError(f"{where}: field `label` must be {REVIEW_DECISIONS[rec['decision']]} for a {rec['decision']} decision")
+            raise InputError(
+                f"{where}: field `label` must be {REVIEW_DECISIONS[rec['decision']]} for a {rec['decision']} decision"
+            )
         if rec.get("lang") is not None and not isinstance(rec["lang"], str):
             raise InputError(f"{where}: field `lang` must be a string or null")
         lang, _how = resolve_lang(rec.get("lang"), ((rec.get("title") or "") + " " + rec["text"])[:2000])
-        out.append({"id": rec["id"], "title": rec.get("title"), "text": rec["text"], "lang": lang,
-                    "label": rec["label"], "kind": "reviewed", "substances": list(rec.get("substances") or []),
-                    "decision": rec["decision"], "reviewer": rec.get("reviewer"), "decided_at": rec.get("decided_at")})
+        out.append(
+            {
+                "id": rec["id"],
+                "title": rec.get("title"),
+                "text": rec["text"],
+                "lang": lang,
+                "label": rec["label"],
+                "kind": "reviewed",
+                "substances": list(rec.get("substances") or []),
+                "decision": rec["decision"],
+                "reviewer": rec.get("reviewer"),
+                "decided_at": rec.get("decided_at"),
+            }
+        )
     return out
 
 
 def review_manifest(path: Path, reviews: list[dict]) -> dict:
     """What a model trained with reviews records about them: the file, its hash and each decision."""
     path = Path(path)
-    return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "count": len(reviews),
-            "weight": REVIEW_WEIGHT,
-            "decisions": [{k: r.get(k) for k in ("id", "decision", "reviewer", "decided_at")} for r in reviews]}
+    return {
+        "file": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "count": len(reviews),
+        "weight": REVIEW_WEIGHT,
+        "decisions": [{k: r.get(k) for k in ("id", "decision", "reviewer", "decided_at")} for r in reviews],
+    }
 
 
 def training_examples(seed: int = 0, size: int = TRAIN_SIZE) -> list[dict]:
@@ -174,8 +210,14 @@ def heldout_examples(seed: int = 0, size: int = 1500) -> list[dict]:
 HELDOUT_PLATFORMS = ("boardlist", "mercado")
 
 
-def world_examples(*, seed: int = 7, scale: int = 1000, days: int = 30, platforms: tuple[str, ...] = HELDOUT_PLATFORMS,
-                   held_out_families_only: bool = True) -> list[dict]:
+def world_examples(
+    *,
+    seed: int = 7,
+    scale: int = 1000,
+    days: int = 30,
+    platforms: tuple[str, ...] = HELDOUT_PLATFORMS,
+    held_out_families_only: bool = True,
+) -> list[dict]:
     """Listings of the fixture world (its ground truth on the last day) from held-out platforms.
 
     The detector never trains on world listings; with `held_out_families_only` the templates are
@@ -193,9 +235,19 @@ def world_examples(*, seed: int = 7, scale: int = 1000, days: int = 30, platform
     for r in rows:
         if r["platform"] not in platforms or (held_out_families_only and not is_held_out(r["family"])):
             continue
-        out.append({"id": f"{r['platform']}:{r['listing_key']}", "title": r["title"], "text": r["text"], "lang": r["lang"],
-                    "label": r["label"], "kind": r["kind"], "substances": list(r["substances"]),
-                    "family": r["family"], "platform": r["platform"]})
+        out.append(
+            {
+                "id": f"{r['platform']}:{r['listing_key']}",
+                "title": r["title"],
+                "text": r["text"],
+                "lang": r["lang"],
+                "label": r["label"],
+                "kind": r["kind"],
+                "substances": list(r["substances"]),
+                "family": r["family"],
+                "platform": r["platform"],
+            }
+        )
     return out
 
 

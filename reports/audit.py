@@ -27,12 +27,35 @@ from precursor_watch.storage.models import Event
 from precursor_watch.storage.statistics import DEFINITIONS, METRICS, UNITS
 from precursor_watch.storage.stats import explain_members, load_event_log
 
-DRILL_FIELDS = ["metric", "group", "subject", "id", "platform", "listing_key", "url", "counted", "value",
-                "evidence_events", "evidence_sha256", "evidence_records"]
+DRILL_FIELDS = [
+    "metric",
+    "group",
+    "subject",
+    "id",
+    "platform",
+    "listing_key",
+    "url",
+    "counted",
+    "value",
+    "evidence_events",
+    "evidence_sha256",
+    "evidence_records",
+]
 # One row per event behind a number and the WARC record it cites (blank for an event that cites no
 # page: a removal concluded from absence, a review, a notice).
-EVIDENCE_FIELDS = ["metric", "group", "subject", "id", "listing_key", "event", "on", "evidence_sha256", "warc_file",
-                   "warc_record_id", "target_uri"]
+EVIDENCE_FIELDS = [
+    "metric",
+    "group",
+    "subject",
+    "id",
+    "listing_key",
+    "event",
+    "on",
+    "evidence_sha256",
+    "warc_file",
+    "warc_record_id",
+    "target_uri",
+]
 STAT_FIELDS = ["metric", "group", "value", "unit", "definition", "drilldown_rows", "drilldown_counted"]
 
 
@@ -56,7 +79,14 @@ def collect(session: Session, date_from: dt.date, date_to: dt.date) -> dict[str,
             for metric in METRICS:
                 for member in members.get(group, {}).get(metric, []):
                     drill.append({"metric": metric, "group": group, **member})
-    return {"from": date_from, "to": date_to, "metrics": list(METRICS), "units": dict(UNITS), "groups": groups, "drill": drill}
+    return {
+        "from": date_from,
+        "to": date_to,
+        "metrics": list(METRICS),
+        "units": dict(UNITS),
+        "groups": groups,
+        "drill": drill,
+    }
 
 
 def _drill_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:
@@ -84,8 +114,19 @@ def _drill_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:
 
 def _evidence_rows(drill: list[dict[str, Any]]) -> list[list[Any]]:
     return [
-        [d["metric"], d["group"], d["subject"], d["id"], d.get("listing_key", ""), e.get("event", ""), e.get("on", ""),
-         e.get("evidence_sha256") or "", e.get("warc_file") or "", e.get("warc_record_id") or "", e.get("target_uri") or ""]
+        [
+            d["metric"],
+            d["group"],
+            d["subject"],
+            d["id"],
+            d.get("listing_key", ""),
+            e.get("event", ""),
+            e.get("on", ""),
+            e.get("evidence_sha256") or "",
+            e.get("warc_file") or "",
+            e.get("warc_record_id") or "",
+            e.get("target_uri") or "",
+        ]
         for d in drill
         for e in d.get("evidence") or []
     ]
@@ -103,8 +144,17 @@ def _stat_rows(data: dict[str, Any]) -> list[list[Any]]:
         for metric in data["metrics"]:
             drill_key = metric
             n = counts.get((drill_key, group), [0, 0])
-            rows.append([metric, group, "" if values.get(metric) is None else values[metric], data["units"].get(metric, ""),
-                         DEFINITIONS.get(metric, ""), n[0], n[1]])
+            rows.append(
+                [
+                    metric,
+                    group,
+                    "" if values.get(metric) is None else values[metric],
+                    data["units"].get(metric, ""),
+                    DEFINITIONS.get(metric, ""),
+                    n[0],
+                    n[1],
+                ]
+            )
     return rows
 
 
@@ -130,20 +180,39 @@ def render(data: dict[str, Any]) -> str:
     rows = []
     for metric in data["metrics"]:
         unit = data["units"].get(metric, "")
-        cells = [tag("span", _fmt(data["groups"][g].get(metric), unit), data_metric=metric, data_group=g,
-                     data_value="" if data["groups"][g].get(metric) is None else data["groups"][g][metric]) for g in groups]
+        cells = [
+            tag(
+                "span",
+                _fmt(data["groups"][g].get(metric), unit),
+                data_metric=metric,
+                data_group=g,
+                data_value="" if data["groups"][g].get(metric) is None else data["groups"][g][metric],
+            )
+            for g in groups
+        ]
         rows.append([tag("code", metric), unit, _definition(DEFINITIONS.get(metric, ""))] + cells)
     period = f"{data['from']} to {data['to']}"
     return page(
         f"Precursor Watch — audit {period}",
         tag("h1", f"Audit report {period}"),
-        tag("p", "Period: logical dates ", tag("b", period), " inclusive. Every number is a query over the append-only "
-            "tracking events; ", tag("a", "drilldown.csv", href="drilldown.csv"), " lists the listings (or accounts, "
-            "stores, platforms) and evidence hashes behind each one (column ", tag("code", "counted"), " marks the "
-            "numerator of a share); ", tag("a", "evidence.csv", href="evidence.csv"), " names the WARC file, record id, "
-            "target URI and payload hash each of their events cites. ", tag("a", "statistics.csv", href="statistics.csv"), " has the same numbers; ",
-            tag("a", MANIFEST_NAME, href=MANIFEST_NAME), " holds the SHA-256 of every file (check with ",
-            tag("code", f"sha256sum -c {MANIFEST_NAME}"), ")."),
+        tag(
+            "p",
+            "Period: logical dates ",
+            tag("b", period),
+            " inclusive. Every number is a query over the append-only tracking events; ",
+            tag("a", "drilldown.csv", href="drilldown.csv"),
+            " lists the listings (or accounts, stores, platforms) and evidence hashes behind each one (column ",
+            tag("code", "counted"),
+            " marks the numerator of a share); ",
+            tag("a", "evidence.csv", href="evidence.csv"),
+            " names the WARC file, record id, target URI and payload hash each of their events cites. ",
+            tag("a", "statistics.csv", href="statistics.csv"),
+            " has the same numbers; ",
+            tag("a", MANIFEST_NAME, href=MANIFEST_NAME),
+            " holds the SHA-256 of every file (check with ",
+            tag("code", f"sha256sum -c {MANIFEST_NAME}"),
+            ").",
+        ),
         tag("h2", "Statistics per platform and in total"),
         table(headers, rows, id="statistics"),
     )
@@ -154,7 +223,9 @@ def default_audit_dir(settings: ReportSettings, date_from: dt.date, date_to: dt.
     return Path(settings.data_path) / "audit" / safe_name(f"{date_from.isoformat()}_{date_to.isoformat()}")
 
 
-def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None) -> Path:
+def write_audit_report(
+    settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None
+) -> Path:
     """Write the audit folder; return its index.html. Missing dates default to the first / last
     event date in the database."""
     from precursor_watch.storage.db import session_scope
@@ -170,8 +241,19 @@ def write_audit_report(settings: ReportSettings, date_from: dt.date | None, date
     write_csv(out_dir / "drilldown.csv", DRILL_FIELDS, _drill_rows(data["drill"]))
     write_csv(out_dir / "evidence.csv", EVIDENCE_FIELDS, _evidence_rows(data["drill"]))
     (out_dir / "statistics.json").write_text(
-        json.dumps({"from": date_from.isoformat(), "to": date_to.isoformat(), "units": data["units"],
-                    "definitions": DEFINITIONS, "groups": data["groups"]}, indent=1) + "\n", encoding="utf-8")
+        json.dumps(
+            {
+                "from": date_from.isoformat(),
+                "to": date_to.isoformat(),
+                "units": data["units"],
+                "definitions": DEFINITIONS,
+                "groups": data["groups"],
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     (out_dir / "index.html").write_text(render(data), encoding="utf-8")
     write_heads(out_dir / HEADS_NAME, settings, date_to, date_from)
     (out_dir / (MANIFEST_NAME + ".sig")).unlink(missing_ok=True)  # a previous export's, never hashed

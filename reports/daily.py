@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from precursor_watch.ledger.heads import HEADS_NAME, write_heads
 from precursor_watch.reports import ReportSettings, charts, queries, stats
 from precursor_watch.reports.html import Html, join, link, page, table, tag
 from precursor_watch.reports.safe import safe_name, write_csv
-from precursor_watch.storage.kinds import EventKind
-from precursor_watch.ledger.heads import HEADS_NAME, write_heads
 from precursor_watch.storage.db import session_scope
+from precursor_watch.storage.kinds import EventKind
 from precursor_watch.storage.stats import load_event_log
 
 # Day numbers shown at the top, in order: (key in storage stats, label).
@@ -82,7 +82,9 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
         data = collect(session, day, int(settings.notice_overdue_days))
     write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
     write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))
-    (folder / "flags.json").write_text(json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    (folder / "flags.json").write_text(
+        json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8"
+    )
     (folder / "index.html").write_text(render_day(data), encoding="utf-8")
     write_heads(folder / HEADS_NAME, settings, day)
     write_index(Path(settings.data_path) / "reports")
@@ -171,7 +173,10 @@ def quarantine_counts(rows: list[queries.QuarantinedRow]) -> dict[str, dict[str,
 
 
 def quarantine_csv_rows(rows: list[queries.QuarantinedRow]) -> list[list[Any]]:
-    return [[r.platform, r.kind, r.field or "", r.url, r.listing_key or "", r.message, r.evidence_sha256 or ""] for r in rows]
+    return [
+        [r.platform, r.kind, r.field or "", r.url, r.listing_key or "", r.message, r.evidence_sha256 or ""]
+        for r in rows
+    ]
 
 
 def to_json(data: dict[str, Any]) -> dict[str, Any]:
@@ -193,13 +198,25 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
             for c in data["changes"]
         ],
         "detection_failed": [
-            {"platform": f.platform, "listing_key": f.listing_key, "url": f.url, "snapshot_id": f.snapshot_id,
-             "model_version": f.model_version, "reason": f.reason}
+            {
+                "platform": f.platform,
+                "listing_key": f.listing_key,
+                "url": f.url,
+                "snapshot_id": f.snapshot_id,
+                "model_version": f.model_version,
+                "reason": f.reason,
+            }
             for f in data["failed_detections"]
         ],
         "notices_overdue": [
-            {"notice_id": n.notice_id, "platform": n.platform, "ticket": n.ticket, "sent_on": n.sent_on.isoformat(),
-             "days_open": n.days_open, "open_listings": [u for _, u in n.open_listings]}
+            {
+                "notice_id": n.notice_id,
+                "platform": n.platform,
+                "ticket": n.ticket,
+                "sent_on": n.sent_on.isoformat(),
+                "days_open": n.days_open,
+                "open_listings": [u for _, u in n.open_listings],
+            }
             for n in data["overdue"]
         ],
         "notices_failed": [
@@ -208,7 +225,9 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
         ],
         "quarantined": {
             "counts": quarantine_counts(data["quarantined"]),
-            "items": [dict(zip(QUARANTINE_FIELDS, row, strict=True)) for row in quarantine_csv_rows(data["quarantined"])],
+            "items": [
+                dict(zip(QUARANTINE_FIELDS, row, strict=True)) for row in quarantine_csv_rows(data["quarantined"])
+            ],
         },
     }
 
@@ -218,10 +237,15 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
 
 def _numbers(data: dict[str, Any]) -> Html:
     items = [(key, label, data["numbers"][key]) for key, label in DAY_NUMBERS]
-    items.append(("notices_overdue", f"notices overdue (> {data['overdue_days']} days)", data["numbers"]["notices_overdue"]))
+    items.append(
+        ("notices_overdue", f"notices overdue (> {data['overdue_days']} days)", data["numbers"]["notices_overdue"])
+    )
     return tag(
         "ul",
-        *(tag("li", tag("span", "–" if v is None else v, class_="value"), label, data_stat=key) for key, label, v in items),
+        *(
+            tag("li", tag("span", "–" if v is None else v, class_="value"), label, data_stat=key)
+            for key, label, v in items
+        ),
         class_="stats",
         id="day-numbers",
     )
@@ -248,8 +272,19 @@ def _substances_cell(row: queries.FlagRow) -> Html:
 
 
 def _flags_table(flags: list[queries.FlagRow]) -> Html:
-    headers = ["#", "score", "platform", "listing", "account", "substances (control status at listing date)",
-               "reasons", "evidence snippet", "first seen", "status", "evidence SHA-256"]
+    headers = [
+        "#",
+        "score",
+        "platform",
+        "listing",
+        "account",
+        "substances (control status at listing date)",
+        "reasons",
+        "evidence snippet",
+        "first seen",
+        "status",
+        "evidence SHA-256",
+    ]
     rows = []
     for rank, r in enumerate(flags, 1):
         rows.append(
@@ -274,8 +309,14 @@ def _failed_detections(data: dict[str, Any]) -> Html:
     if not data["failed_detections"]:
         return tag("p", "The detector judged every new snapshot.", class_="muted")
     rows = [
-        [f.platform, join([link(f.url, f.title or f.url), tag("br"), tag("small", f.listing_key, class_="muted")]),
-         "detection failed", f.snapshot_id, f.model_version, tag("code", f.reason)]
+        [
+            f.platform,
+            join([link(f.url, f.title or f.url), tag("br"), tag("small", f.listing_key, class_="muted")]),
+            "detection failed",
+            f.snapshot_id,
+            f.model_version,
+            tag("code", f.reason),
+        ]
         for f in data["failed_detections"]
     ]
     return table(["platform", "listing", "status", "snapshot", "model", "reason"], rows, id="detection-failed")
@@ -289,7 +330,15 @@ def _changes(data: dict[str, Any]) -> Html:
         what = link(c.url, c.title or c.url) if c.url else ""
         if c.related_url:
             what = join([what, " → ", link(c.related_url)])
-        rows.append([CHANGE_LABELS.get(c.kind, c.kind), c.platform, what, c.cause or "", tag("span", c.evidence_sha256 or "", class_="hash")])
+        rows.append(
+            [
+                CHANGE_LABELS.get(c.kind, c.kind),
+                c.platform,
+                what,
+                c.cause or "",
+                tag("span", c.evidence_sha256 or "", class_="hash"),
+            ]
+        )
     return table(["event", "platform", "listing", "cause", "evidence SHA-256"], rows, id="changes")
 
 
@@ -297,11 +346,21 @@ def _overdue(data: dict[str, Any]) -> Html:
     if not data["overdue"]:
         return tag("p", "No notice is overdue.", class_="muted")
     rows = [
-        [n.notice_id, n.platform, n.ticket or "(no ticket)", n.sent_on.isoformat(), n.days_open,
-         tag("ul", *(tag("li", link(url, key)) for key, url in n.open_listings))]
+        [
+            n.notice_id,
+            n.platform,
+            n.ticket or "(no ticket)",
+            n.sent_on.isoformat(),
+            n.days_open,
+            tag("ul", *(tag("li", link(url, key)) for key, url in n.open_listings)),
+        ]
         for n in data["overdue"]
     ]
-    return table(["notice", "platform", "ticket", "reported on", "days open", "listings without verified removal"], rows, id="overdue")
+    return table(
+        ["notice", "platform", "ticket", "reported on", "days open", "listings without verified removal"],
+        rows,
+        id="overdue",
+    )
 
 
 def _failed(data: dict[str, Any]) -> Html:
@@ -317,14 +376,27 @@ def _quarantined(data: dict[str, Any]) -> Html:
         return tag("p", "No item of this day's crawls was quarantined.", class_="muted")
     counts = quarantine_counts(rows)
     kinds = sorted({kind for by_kind in counts.values() for kind in by_kind})
-    count_rows = [[platform, *(by_kind.get(k, 0) for k in kinds), sum(by_kind.values())] for platform, by_kind in counts.items()]
-    items = [[r.platform, r.kind, r.field or "", join([link(r.url), tag("br"), tag("small", r.listing_key or "", class_="muted")]),
-              r.message, tag("span", r.evidence_sha256 or "", class_="hash")] for r in rows]
-    return join([
-        tag("p", "Live pages whose item could not be stored: each still counts as a sighting, never as a removal."),
-        table(["platform", *kinds, "total"], count_rows, id="quarantine-counts"),
-        table(["platform", "kind", "field", "listing", "reason", "evidence SHA-256"], items, id="quarantined"),
-    ])
+    count_rows = [
+        [platform, *(by_kind.get(k, 0) for k in kinds), sum(by_kind.values())] for platform, by_kind in counts.items()
+    ]
+    items = [
+        [
+            r.platform,
+            r.kind,
+            r.field or "",
+            join([link(r.url), tag("br"), tag("small", r.listing_key or "", class_="muted")]),
+            r.message,
+            tag("span", r.evidence_sha256 or "", class_="hash"),
+        ]
+        for r in rows
+    ]
+    return join(
+        [
+            tag("p", "Live pages whose item could not be stored: each still counts as a sighting, never as a removal."),
+            table(["platform", *kinds, "total"], count_rows, id="quarantine-counts"),
+            table(["platform", "kind", "field", "listing", "reason", "evidence SHA-256"], items, id="quarantined"),
+        ]
+    )
 
 
 def _charts(data: dict[str, Any]) -> Html:
@@ -332,12 +404,19 @@ def _charts(data: dict[str, Any]) -> Html:
     per_day = charts.column_chart("Flags per day", [charts.Bar(d.isoformat(), n) for d, n in data["flags_per_day"]])
     reported = funnel.get("reported") or 0
     removed_after = round((funnel.get("removal_rate") or 0) * reported)  # rate = removed after report / reported
-    stages = [charts.Bar("flagged", funnel.get("flagged")), charts.Bar("confirmed", funnel.get("confirmed")),
-              charts.Bar("reported", reported), charts.Bar("removed after report", removed_after)]
+    stages = [
+        charts.Bar("flagged", funnel.get("flagged")),
+        charts.Bar("confirmed", funnel.get("confirmed")),
+        charts.Bar("reported", reported),
+        charts.Bar("removed after report", removed_after),
+    ]
     funnel_svg = charts.bar_chart(f"Report to removal funnel, {data['first_day']} to {data['day']}", stages)
     ttr = charts.bar_chart(
         "Hours from report to observed removal, per platform (median, p90 whisker)",
-        [charts.Bar(name, g.get("median_hours_to_removal"), g.get("p90_hours_to_removal")) for name, g in sorted(data["per_platform"].items())],
+        [
+            charts.Bar(name, g.get("median_hours_to_removal"), g.get("p90_hours_to_removal"))
+            for name, g in sorted(data["per_platform"].items())
+        ],
         unit="h",
     )
     return tag(
@@ -354,9 +433,16 @@ def render_day(data: dict[str, Any]) -> str:
     return page(
         f"Precursor Watch — flags {day}",
         tag("h1", f"Daily flag report {day}"),
-        tag("p", tag("a", "all days", href="../index.html"),
-            " · ", tag("a", "flags.csv", href="flags.csv"), " · ", tag("a", "flags.json", href="flags.json"),
-            " · ", tag("a", "quarantine.csv", href="quarantine.csv")),
+        tag(
+            "p",
+            tag("a", "all days", href="../index.html"),
+            " · ",
+            tag("a", "flags.csv", href="flags.csv"),
+            " · ",
+            tag("a", "flags.json", href="flags.json"),
+            " · ",
+            tag("a", "quarantine.csv", href="quarantine.csv"),
+        ),
         tag("h2", "The day's numbers"),
         _numbers(data),
         tag("h2", "Charts"),
@@ -386,8 +472,11 @@ def write_index(reports_dir: Path) -> Path:
         numbers: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             numbers = json.loads((folder / "flags.json").read_text(encoding="utf-8")).get("numbers", {})
-        rows.append([tag("a", folder.name, href=f"{folder.name}/index.html")]
-                    + [numbers.get(k, "") for k, _ in DAY_NUMBERS] + [numbers.get("notices_overdue", "")])
+        rows.append(
+            [tag("a", folder.name, href=f"{folder.name}/index.html")]
+            + [numbers.get(k, "") for k, _ in DAY_NUMBERS]
+            + [numbers.get("notices_overdue", "")]
+        )
     body = table(["day"] + [label for _, label in DAY_NUMBERS] + ["notices overdue"], rows, id="days")
     target = reports_dir / "index.html"
     target.write_text(page("Precursor Watch — daily reports", tag("h1", "Daily flag reports"), body), encoding="utf-8")

@@ -81,6 +81,8 @@ def page(title: str, *body: Any) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
     )
-    return "<!DOCTYPE html>\n" + tag(
-        "html", tag("head", head, tag("title", title), tag("style", Html(CSS))), tag("body", *body), lang="en"
-    ) + "\n"
+    return (
+        "<!DOCTYPE html>\n"
+        + tag("html", tag("head", head, tag("title", title), tag("style", Html(CSS))), tag("body", *body), lang="en")
+        + "\n"
+    )

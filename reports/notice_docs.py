@@ -60,8 +60,12 @@ class EvidenceRecord:
     target_uri: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"sha256": self.sha256, "warc_file": self.warc_file, "record_id": self.record_id,
-                "target_uri": self.target_uri}
+        return {
+            "sha256": self.sha256,
+            "warc_file": self.warc_file,
+            "record_id": self.record_id,
+            "target_uri": self.target_uri,
+        }
 
     def cite(self) -> str:
         where = f"WARC record {self.record_id} in {self.warc_file}" if self.record_id else "no WARC record"
@@ -103,7 +107,11 @@ class NoticeDraft:
         if not self.items:
             raise ValueError(f"notice for {self.platform} has no listings")
         if not self.idempotency_key:
-            object.__setattr__(self, "idempotency_key", idempotency_key(self.platform, [i.listing_key for i in self.items], self.ground))
+            object.__setattr__(
+                self,
+                "idempotency_key",
+                idempotency_key(self.platform, [i.listing_key for i in self.items], self.ground),
+            )
 
     @property
     def urls(self) -> list[str]:
@@ -165,8 +173,10 @@ def explanation(draft: NoticeDraft) -> str:
     for item in draft.items:
         names = ", ".join(f"{s.name} (CAS {s.id})" for s in item.substances) or "monitored substance"
         how = " [confirmed automatically]" if item.automated_decision and len(draft.items) > 1 else ""
-        lines.append(f"- {item.url} (listing {item.listing_key}, first seen {item.listing_date}){how}: {names}; "
-                     f"evidence: {_cited(item)}")
+        lines.append(
+            f"- {item.url} (listing {item.listing_key}, first seen {item.listing_date}){how}: {names}; "
+            f"evidence: {_cited(item)}"
+        )
     lines.append(GOOD_FAITH)
     return "\n".join(lines)
 
@@ -188,10 +198,14 @@ def _decided_by(items: Sequence[NoticeItem]) -> str:
     if automated == 0:
         return "Each listing was reviewed and confirmed by an analyst."
     if automated == len(items):
-        return ("Each listing was flagged by automated detection and confirmed automatically, without human "
-                "review (automated decision).")
-    return (f"{automated} of the {len(items)} listings were confirmed automatically, without human review "
-            "(marked below); the others were reviewed and confirmed by an analyst.")
+        return (
+            "Each listing was flagged by automated detection and confirmed automatically, without human "
+            "review (automated decision)."
+        )
+    return (
+        f"{automated} of the {len(items)} listings were confirmed automatically, without human review "
+        "(marked below); the others were reviewed and confirmed by an analyst."
+    )
 
 
 def decision_automation(items: Sequence[NoticeItem]) -> str:
@@ -212,8 +226,9 @@ def request_body(draft: NoticeDraft) -> dict[str, Any]:
         "explanation": explanation(draft),
         "ground": draft.ground,
         "good_faith_statement": GOOD_FAITH,
-        "evidence": [{"url": i.url, "sha256": list(i.evidence_sha256), "records": evidence_records(i)}
-                     for i in draft.items],
+        "evidence": [
+            {"url": i.url, "sha256": list(i.evidence_sha256), "records": evidence_records(i)} for i in draft.items
+        ],
     }
 
 
@@ -273,8 +288,14 @@ def lumen_json(notice: SentNotice) -> dict[str, Any]:
             for i in d.items
         ],
         "entity_notice_roles_attributes": [
-            {"name": "sender", "entity_attributes": {"name": d.notifier.name, "kind": "organization", "email": d.notifier.email}},
-            {"name": "submitter", "entity_attributes": {"name": d.notifier.name, "kind": "organization", "email": d.notifier.email}},
+            {
+                "name": "sender",
+                "entity_attributes": {"name": d.notifier.name, "kind": "organization", "email": d.notifier.email},
+            },
+            {
+                "name": "submitter",
+                "entity_attributes": {"name": d.notifier.name, "kind": "organization", "email": d.notifier.email},
+            },
             {"name": "recipient", "entity_attributes": {"name": d.platform, "kind": "organization"}},
         ],
     }
@@ -327,7 +348,9 @@ def sor_rows(notice: SentNotice) -> list[list[Any]]:
                 "DECISION_GROUND_ILLEGAL_CONTENT",
                 "",
                 legal_basis_text(basis),
-                explanation(NoticeDraft(d.platform, d.ground, (item,), d.notifier, d.sent_on, d.idempotency_key))[:2000],
+                explanation(NoticeDraft(d.platform, d.ground, (item,), d.notifier, d.sent_on, d.idempotency_key))[
+                    :2000
+                ],
                 DSA_CATEGORY,
                 DSA_KEYWORD,
                 "CONTENT_TYPE_PRODUCT",
@@ -335,7 +358,8 @@ def sor_rows(notice: SentNotice) -> list[list[Any]]:
                 item.listing_date.isoformat(),
                 ",".join(sorted({b["jurisdiction"] for b in basis})),
                 removed.isoformat() if removed else "",
-                f"Listing {item.listing_key} offered " + (", ".join(s.name for s in item.substances) or "a monitored substance"),
+                f"Listing {item.listing_key} offered "
+                + (", ".join(s.name for s in item.substances) or "a monitored substance"),
                 "SOURCE_ARTICLE_16",
                 d.notifier.name,
                 "Yes" if item.automated_detection else "No",

@@ -14,7 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from precursor_watch.reports import queries
-from precursor_watch.reports.notice_docs import GROUND, Control, EvidenceRecord, NoticeDraft, NoticeItem, Notifier, Substance
+from precursor_watch.reports.notice_docs import (
+    GROUND,
+    Control,
+    EvidenceRecord,
+    NoticeDraft,
+    NoticeItem,
+    Notifier,
+    Substance,
+)
 from precursor_watch.storage.kinds import EventKind, ObservationKind
 from precursor_watch.storage.models import Detection, Event, Listing, Observation, Review, Snapshot
 
@@ -24,6 +32,7 @@ def notifier_of(settings: Any) -> Notifier:
         getattr(settings, "notifier_name", None) or "Precursor Watch",
         getattr(settings, "notifier_email", None) or "notices@example.invalid",
     )
+
 
 def _substances(detection_substances: Any) -> tuple[Substance, ...]:
     out: dict[str, Substance] = {}
@@ -37,14 +46,19 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     """What a notice says about each listing: its flagged detection's substances and the evidence
     (WARC record, target URI, payload hash) of the flagged snapshot's page and of the latest live
     sighting."""
-    listings = {
-        listing.id: listing for listing in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))
-    }
+    listings = {listing.id: listing for listing in session.scalars(select(Listing).where(Listing.id.in_(listing_ids)))}
     flagged = {
         lid: (det, EvidenceRecord(ev_sha, ev_file, ev_record, ev_uri) if ev_sha else None, lang)
         for lid, det, ev_sha, ev_file, ev_record, ev_uri, lang in session.execute(
-            select(Event.listing_id, Detection.substances, Event.evidence_sha256, Event.evidence_file,
-                   Event.evidence_record, Event.evidence_uri, Snapshot.lang)
+            select(
+                Event.listing_id,
+                Detection.substances,
+                Event.evidence_sha256,
+                Event.evidence_file,
+                Event.evidence_record,
+                Event.evidence_uri,
+                Snapshot.lang,
+            )
             .outerjoin(Detection, Detection.id == Event.detection_id)
             .outerjoin(Snapshot, Snapshot.id == Event.snapshot_id)
             .where(Event.kind == EventKind.FLAGGED, Event.listing_id.in_(listing_ids))
@@ -54,9 +68,18 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
     automated = _automated_decisions(session, listing_ids)
     latest_seen: dict[int, EvidenceRecord] = {}
     for lid, sha, ev_file, ev_record, ev_uri in session.execute(
-        select(Observation.listing_id, Observation.evidence_sha256, Observation.evidence_file,
-               Observation.evidence_record, Observation.evidence_uri)
-        .where(Observation.listing_id.in_(listing_ids), Observation.kind == ObservationKind.SEEN, Observation.evidence_sha256.is_not(None))
+        select(
+            Observation.listing_id,
+            Observation.evidence_sha256,
+            Observation.evidence_file,
+            Observation.evidence_record,
+            Observation.evidence_uri,
+        )
+        .where(
+            Observation.listing_id.in_(listing_ids),
+            Observation.kind == ObservationKind.SEEN,
+            Observation.evidence_sha256.is_not(None),
+        )
         .order_by(Observation.id)
     ):
         latest_seen[lid] = EvidenceRecord(sha, ev_file, ev_record, ev_uri)

@@ -30,8 +30,14 @@ def sent_notices(session: Session, settings: Any, day: dt.date | None = None) ->
         ids = list(session.scalars(select(NoticeListing.listing_id).where(NoticeListing.notice_id == notice.id)))
         response = notice.response if isinstance(notice.response, dict) else {}
         request = response.get("request") or {}
-        draft = NoticeDraft(platform, request.get("ground", GROUND), tuple(notice_items(session, ids)), notifier, sent_on,
-                            notice.idempotency_key)
+        draft = NoticeDraft(
+            platform,
+            request.get("ground", GROUND),
+            tuple(notice_items(session, ids)),
+            notifier,
+            sent_on,
+            notice.idempotency_key,
+        )
         removals: dict[int, dt.date] = {}
         query = select(Event.listing_id, Event.occurred_on).where(
             Event.kind == EventKind.REMOVAL_OBSERVED, Event.listing_id.in_(ids), Event.occurred_on >= sent_on
@@ -42,8 +48,18 @@ def sent_notices(session: Session, settings: Any, day: dt.date | None = None) ->
             if lid is not None:  # the IN filter excludes NULL; this tells the type checker
                 removals.setdefault(lid, on)
         answer = response.get("answer") or {}
-        out.append(SentNotice(notice.id, draft, notice.ticket, answer.get("received_on"), notice.status, removals,
-                              request or None, notice.failure))
+        out.append(
+            SentNotice(
+                notice.id,
+                draft,
+                notice.ticket,
+                answer.get("received_on"),
+                notice.status,
+                removals,
+                request or None,
+                notice.failure,
+            )
+        )
     return out
 
 

@@ -15,9 +15,21 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from precursor_watch.storage.models import (Account, CrawlRun, Detection, DetectionFailure, Event, Listing, Notice, NoticeListing, Platform,
-                            Quarantine, Snapshot, Store)
 from precursor_watch.storage.kinds import EventKind, NoticeStatus, Presence, ReviewState
+from precursor_watch.storage.models import (
+    Account,
+    CrawlRun,
+    Detection,
+    DetectionFailure,
+    Event,
+    Listing,
+    Notice,
+    NoticeListing,
+    Platform,
+    Quarantine,
+    Snapshot,
+    Store,
+)
 from precursor_watch.storage.state import UNSEEN, next_state
 
 # -- substances as the detector recorded them ----------------------------------------------------
@@ -54,7 +66,9 @@ def _date_or_none(value: Any) -> dt.date | None:
 
 
 def _control(c: dict) -> ControlStatus:
-    return ControlStatus(str(c["jurisdiction"]), str(c.get("status", "")), _date_or_none(c.get("effective")), str(c.get("source", "")))
+    return ControlStatus(
+        str(c["jurisdiction"]), str(c.get("status", "")), _date_or_none(c.get("effective")), str(c.get("source", ""))
+    )
 
 
 def parse_matches(substances: Any) -> list[Match]:
@@ -108,8 +122,16 @@ def parse_reasons(reasons: Any) -> tuple[list[str], list[Match]]:
         if isinstance(r, dict):
             messages.append(str(r.get("message") or r))
             if r.get("matched"):
-                anchors.append(Match("", "", str(r["matched"]), r.get("start") if isinstance(r.get("start"), int) else None,
-                                     r.get("end") if isinstance(r.get("end"), int) else None, field=str(r.get("field") or "text")))
+                anchors.append(
+                    Match(
+                        "",
+                        "",
+                        str(r["matched"]),
+                        r.get("start") if isinstance(r.get("start"), int) else None,
+                        r.get("end") if isinstance(r.get("end"), int) else None,
+                        field=str(r.get("field") or "text"),
+                    )
+                )
         else:
             messages.append(str(r))
     return messages, anchors
@@ -208,7 +230,9 @@ class FlagRow:
         return [piece for piece, hit in self.snippet if hit]
 
 
-def states_as_of(session: Session, day: dt.date, listing_ids: Iterable[int] | None = None) -> dict[int, tuple[str, str]]:
+def states_as_of(
+    session: Session, day: dt.date, listing_ids: Iterable[int] | None = None
+) -> dict[int, tuple[str, str]]:
     """(review, presence) per listing from its events up to `day`, through the state machine."""
     query = select(Event.listing_id, Event.kind).where(Event.listing_id.is_not(None), Event.occurred_on <= day)
     if listing_ids is not None:
@@ -336,8 +360,15 @@ def changes_on(session: Session, day: dt.date) -> list[Change]:
         .outerjoin(Store, Store.id == Event.store_id)
         .where(Event.occurred_on == day, Event.kind.in_(CHANGE_KINDS))
         # by the platforms' own keys: event ids follow crawl ingest order, which varies run to run
-        .order_by(Event.kind, Platform.name, Listing.listing_key, related.c.url, Account.account_key, Store.store_key,
-                  Event.id)
+        .order_by(
+            Event.kind,
+            Platform.name,
+            Listing.listing_key,
+            related.c.url,
+            Account.account_key,
+            Store.store_key,
+            Event.id,
+        )
     ).all()
     order = {k: i for i, k in enumerate(CHANGE_KINDS)}
     out = [
@@ -381,8 +412,15 @@ class QuarantinedRow:
 def quarantined_on(session: Session, day: dt.date) -> list[QuarantinedRow]:
     """The quarantine rows of the crawl runs of `day` (one per run and URL), by platform and URL."""
     rows = session.execute(
-        select(Platform.name, Quarantine.kind, Quarantine.field, Quarantine.url, Quarantine.listing_key,
-               Quarantine.message, Quarantine.evidence_sha256)
+        select(
+            Platform.name,
+            Quarantine.kind,
+            Quarantine.field,
+            Quarantine.url,
+            Quarantine.listing_key,
+            Quarantine.message,
+            Quarantine.evidence_sha256,
+        )
         .join(CrawlRun, CrawlRun.id == Quarantine.crawl_run_id)
         .join(Platform, Platform.id == Quarantine.platform_id)
         .where(CrawlRun.crawl_date == day)
@@ -408,7 +446,15 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
     """Notices reported more than `overdue_days` before `day` with a listing whose removal has not
     been observed by `day` (a removal observed before the notice does not count)."""
     reported = session.execute(
-        select(Event.notice_id, Event.listing_id, Event.occurred_on, Platform.name, Notice.ticket, Listing.listing_key, Listing.url)
+        select(
+            Event.notice_id,
+            Event.listing_id,
+            Event.occurred_on,
+            Platform.name,
+            Notice.ticket,
+            Listing.listing_key,
+            Listing.url,
+        )
         .join(Platform, Platform.id == Event.platform_id)
         .join(Notice, Notice.id == Event.notice_id)
         .join(Listing, Listing.id == Event.listing_id)
@@ -420,7 +466,9 @@ def overdue_notices(session: Session, day: dt.date, overdue_days: int) -> list[O
     removed_after: dict[int, list[dt.date]] = defaultdict(list)
     for lid, on in session.execute(
         select(Event.listing_id, Event.occurred_on).where(
-            Event.kind == EventKind.REMOVAL_OBSERVED, Event.occurred_on <= day, Event.listing_id.in_({r[1] for r in reported})
+            Event.kind == EventKind.REMOVAL_OBSERVED,
+            Event.occurred_on <= day,
+            Event.listing_id.in_({r[1] for r in reported}),
         )
     ):
         if lid is not None:  # the IN filter excludes NULL; this tells the type checker
@@ -474,8 +522,15 @@ class FailedDetection:
 def failed_detections_on(session: Session, day: dt.date) -> list[FailedDetection]:
     """Snapshots the detector could not judge on `day` (retried by the next detect run)."""
     rows = session.execute(
-        select(Platform.name, Listing.listing_key, Listing.url, Listing.title, DetectionFailure.snapshot_id,
-               DetectionFailure.model_version, DetectionFailure.reason)
+        select(
+            Platform.name,
+            Listing.listing_key,
+            Listing.url,
+            Listing.title,
+            DetectionFailure.snapshot_id,
+            DetectionFailure.model_version,
+            DetectionFailure.reason,
+        )
         .join(Snapshot, Snapshot.id == DetectionFailure.snapshot_id)
         .join(Listing, Listing.id == Snapshot.listing_id)
         .join(Platform, Platform.id == Listing.platform_id)

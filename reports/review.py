@@ -38,7 +38,15 @@ class QueueRow:
 def queue(session: Session, status: str = ReviewState.FLAGGED, limit: int | None = None) -> list[QueueRow]:
     """Listings in review state `status` (default: flagged, awaiting a decision), best score first."""
     rows = session.execute(
-        select(Listing.id, Platform.name, Listing.listing_key, Listing.title, Detection.score, Listing.review, Event.occurred_on)
+        select(
+            Listing.id,
+            Platform.name,
+            Listing.listing_key,
+            Listing.title,
+            Detection.score,
+            Listing.review,
+            Event.occurred_on,
+        )
         .join(Platform, Platform.id == Listing.platform_id)
         .join(Event, (Event.listing_id == Listing.id) & (Event.kind == EventKind.FLAGGED))
         .outerjoin(Detection, Detection.id == Event.detection_id)
@@ -62,7 +70,9 @@ def case_file(session: Session, listing_id: int, day: dt.date | None = None) -> 
     account = session.get(Account, listing.account_id) if listing.account_id else None
     day = day or dt.date.max
     flag = next((f for f in queries.flag_rows(session, day) if f.listing_id == listing_id), None)
-    snap = session.scalars(select(Snapshot).where(Snapshot.listing_id == listing_id).order_by(Snapshot.id.desc())).first()
+    snap = session.scalars(
+        select(Snapshot).where(Snapshot.listing_id == listing_id).order_by(Snapshot.id.desc())
+    ).first()
     return {
         "id": listing.id,
         "platform": platform.name,
@@ -104,7 +114,10 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
             continue
         row = session.execute(
             select(Snapshot, Detection)
-            .join(Event, (Event.snapshot_id == Snapshot.id) & (Event.kind == EventKind.FLAGGED) & (Event.listing_id == lid))
+            .join(
+                Event,
+                (Event.snapshot_id == Snapshot.id) & (Event.kind == EventKind.FLAGGED) & (Event.listing_id == lid),
+            )
             .outerjoin(Detection, Detection.id == Event.detection_id)
         ).first()
         snapshot: Snapshot | None
@@ -112,7 +125,9 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
         if row is not None:
             snapshot, detection = row
         else:
-            snapshot = session.scalars(select(Snapshot).where(Snapshot.listing_id == lid).order_by(Snapshot.id.desc())).first()
+            snapshot = session.scalars(
+                select(Snapshot).where(Snapshot.listing_id == lid).order_by(Snapshot.id.desc())
+            ).first()
             detection = None
         listing = session.get_one(Listing, lid)
         out.append(
@@ -130,7 +145,9 @@ def labelled_rows(session: Session, include_automated: bool = False) -> list[dic
                 "note": review.note,
                 "model_version": detection.model_version if detection else None,
                 "model_score": float(detection.score) if detection else None,
-                "substances": sorted({m.substance_id for m in queries.parse_matches(detection.substances)}) if detection else [],
+                "substances": sorted({m.substance_id for m in queries.parse_matches(detection.substances)})
+                if detection
+                else [],
                 "evidence_sha256": snapshot.evidence_sha256 if snapshot else None,
             }
         )

@@ -41,8 +41,11 @@ def day_counts(period: PeriodStatistics, day: dt.date, names: tuple[str, ...]) -
         stat = BY_NAME[name]
         if stat.aggregate != "distinct" or not stat.events:
             raise ValueError(f"{name}: only distinct counts of events can be read per day")
-        on_day = {m.id for m in members.get(stat.members, [])
-                  if any(e.get("on") == day.isoformat() and e.get("event") in stat.events for e in m.evidence)}
+        on_day = {
+            m.id
+            for m in members.get(stat.members, [])
+            if any(e.get("on") == day.isoformat() and e.get("event") in stat.events for e in m.evidence)
+        }
         counts[name] = len(on_day)
     return counts
 

@@ -47,7 +47,9 @@ def one_of(session: Session, column, values: Sequence[Any]):
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    keys: BindParameter[str] = bindparam("pw_values", json.dumps(values), unique=True)  # unique: two in one statement are fine
+    keys: BindParameter[str] = bindparam(
+        "pw_values", json.dumps(values), unique=True
+    )  # unique: two in one statement are fine
     return column.in_(select(literal_column("value")).select_from(text("json_each(:pw_values)").bindparams(keys)))
 
 

@@ -30,7 +30,9 @@ def open_crawl_run(session: Session, platform: str, crawl_date: dt.date) -> int:
     them by URL, so a rerun that sees the same pages changes nothing.
     """
     pid = platform_id(session, platform)
-    values = dict(platform_id=pid, crawl_date=crawl_date, closed=False, pages=0, items=0, errors={}, error_rate=0.0, healthy=False)
+    values = dict(
+        platform_id=pid, crawl_date=crawl_date, closed=False, pages=0, items=0, errors={}, error_rate=0.0, healthy=False
+    )
     stmt = _insert(session, CrawlRun).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["platform_id", "crawl_date"],

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
-
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -275,11 +273,14 @@ def verify_database(url: str, *, require_head: bool = True, allow_missing: bool 
         raise DatabaseMissing("the file has no schema yet; run `pwatch db upgrade` first")
     known = {script.revision for script in _script().walk_revisions()}
     if revision not in known:
-        raise SchemaMismatch(f"schema revision {revision!r} is newer than this code (head {head!r}): "
-                             "use the pwatch version that wrote it")
+        raise SchemaMismatch(
+            f"schema revision {revision!r} is newer than this code (head {head!r}): "
+            "use the pwatch version that wrote it"
+        )
     if require_head and revision != head:
-        raise SchemaMismatch(f"schema revision {revision!r} is older than this code (head {head!r}): "
-                             "run `pwatch db upgrade` first")
+        raise SchemaMismatch(
+            f"schema revision {revision!r} is older than this code (head {head!r}): run `pwatch db upgrade` first"
+        )
     return revision
 
 
@@ -294,8 +295,11 @@ def integrity_problems(url: str, limit: int = 5) -> list[str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     path = sqlite_file(url)
-    engine = create_engine(url, connect_args=_connect_timeout(url)) if path is None else \
-        create_engine("sqlite://", creator=lambda: _sqlite_connect_readonly(path))
+    engine = (
+        create_engine(url, connect_args=_connect_timeout(url))
+        if path is None
+        else create_engine("sqlite://", creator=lambda: _sqlite_connect_readonly(path))
+    )
     problems: list[str] = []
     try:
         with engine.connect() as conn:
@@ -305,13 +309,25 @@ def integrity_problems(url: str, limit: int = 5) -> list[str]:
                 fk = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 problems += [f"foreign_key_check: {r[0]} row {r[1]} references missing {r[2]}" for r in fk]
             else:
-                problems += [f"index {r[0]} is invalid" for r in conn.execute(text(
-                    "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-                    "WHERE c.relnamespace = current_schema()::regnamespace "
-                    "AND NOT (i.indisvalid AND i.indisready)"))]
-                problems += [f"constraint {r[0]} is not validated" for r in conn.execute(text(
-                    "SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
-                    "AND NOT convalidated"))]
+                problems += [
+                    f"index {r[0]} is invalid"
+                    for r in conn.execute(
+                        text(
+                            "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+                            "WHERE c.relnamespace = current_schema()::regnamespace "
+                            "AND NOT (i.indisvalid AND i.indisready)"
+                        )
+                    )
+                ]
+                problems += [
+                    f"constraint {r[0]} is not validated"
+                    for r in conn.execute(
+                        text(
+                            "SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+                            "AND NOT convalidated"
+                        )
+                    )
+                ]
             if not problems:
                 problems += _model_drift(conn)
             conn.rollback()

@@ -46,8 +46,15 @@ class DetectionResult:
 def pending_snapshots(session: Session, model_version: str, limit: int | None = None) -> list[PendingSnapshot]:
     """Snapshots not yet scored by `model_version`, oldest first."""
     stmt = (
-        select(Snapshot.id, Snapshot.listing_id, Snapshot.title, Snapshot.text, Snapshot.lang, Snapshot.seen_on,
-               Snapshot.offer_signals)
+        select(
+            Snapshot.id,
+            Snapshot.listing_id,
+            Snapshot.title,
+            Snapshot.text,
+            Snapshot.lang,
+            Snapshot.seen_on,
+            Snapshot.offer_signals,
+        )
         .outerjoin(Detection, and_(Detection.snapshot_id == Snapshot.id, Detection.model_version == model_version))
         .where(Detection.id.is_(None))
         .order_by(Snapshot.id)
@@ -64,11 +71,23 @@ def _coerce(result: Any) -> DetectionResult:
     if isinstance(result, tuple) and len(result) == 2:
         sid, obj = result
         get = obj.get if isinstance(obj, dict) else lambda k, d=None: getattr(obj, k, d)
-        return DetectionResult(int(sid), bool(get("flagged")), float(get("score")), list(get("substances") or []),
-                               list(get("reasons") or []), str(get("model_version") or ""))
+        return DetectionResult(
+            int(sid),
+            bool(get("flagged")),
+            float(get("score")),
+            list(get("substances") or []),
+            list(get("reasons") or []),
+            str(get("model_version") or ""),
+        )
     if isinstance(result, dict):
-        return DetectionResult(int(result["snapshot_id"]), bool(result["flagged"]), float(result["score"]),
-                               list(result.get("substances") or []), list(result.get("reasons") or []), str(result["model_version"]))
+        return DetectionResult(
+            int(result["snapshot_id"]),
+            bool(result["flagged"]),
+            float(result["score"]),
+            list(result.get("substances") or []),
+            list(result.get("reasons") or []),
+            str(result["model_version"]),
+        )
     raise TypeError(f"cannot read a detection result from {type(result).__name__}")
 
 
@@ -100,10 +119,15 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
     snaps = {
         sid: (lid, seen_on, ev.cited(sha, warc_file, record_id, uri))
         for sid, lid, seen_on, sha, warc_file, record_id, uri in session.execute(
-            select(Snapshot.id, Snapshot.listing_id, Snapshot.seen_on, Snapshot.evidence_sha256, Snapshot.evidence_file,
-                   Snapshot.evidence_record, Snapshot.evidence_uri).where(
-                Snapshot.id.in_({r.snapshot_id for r in rows})
-            )
+            select(
+                Snapshot.id,
+                Snapshot.listing_id,
+                Snapshot.seen_on,
+                Snapshot.evidence_sha256,
+                Snapshot.evidence_file,
+                Snapshot.evidence_record,
+                Snapshot.evidence_uri,
+            ).where(Snapshot.id.in_({r.snapshot_id for r in rows}))
         )
     }
     missing = {r.snapshot_id for r in rows} - snaps.keys()
@@ -128,7 +152,9 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
         if not flagged_listings:
             return 0
         unreviewed = set(
-            session.scalars(select(Listing.id).where(Listing.id.in_(flagged_listings), Listing.review == ReviewState.NONE))
+            session.scalars(
+                select(Listing.id).where(Listing.id.in_(flagged_listings), Listing.review == ReviewState.NONE)
+            )
         )
         new_events = []
         for r in rows:
@@ -136,11 +162,20 @@ def record_detections(session: Session, results: Sequence[Any], day: dt.date | N
             if r.flagged and lid in unreviewed:
                 unreviewed.discard(lid)
                 det_id = session.scalar(
-                    select(Detection.id).where(Detection.snapshot_id == r.snapshot_id, Detection.model_version == r.model_version)
+                    select(Detection.id).where(
+                        Detection.snapshot_id == r.snapshot_id, Detection.model_version == r.model_version
+                    )
                 )
                 new_events.append(
-                    ev.NewEvent(EventKind.FLAGGED, lid, day or seen_on, snapshot_id=r.snapshot_id, detection_id=det_id,
-                                **cites, details={"score": r.score, "model_version": r.model_version})
+                    ev.NewEvent(
+                        EventKind.FLAGGED,
+                        lid,
+                        day or seen_on,
+                        snapshot_id=r.snapshot_id,
+                        detection_id=det_id,
+                        **cites,
+                        details={"score": r.score, "model_version": r.model_version},
+                    )
                 )
         ev.append(session, new_events)
     return len(new_events)
@@ -164,8 +199,10 @@ def record_failures(session: Session, failures: Sequence[tuple[int, str]], model
     with session.begin_nested():
         session.execute(
             _insert(session, DetectionFailure).on_conflict_do_nothing(),
-            [{"snapshot_id": sid, "model_version": model_version, "failed_on": day, "reason": reason[:MAX_REASON]}
-             for sid, reason in failures],
+            [
+                {"snapshot_id": sid, "model_version": model_version, "failed_on": day, "reason": reason[:MAX_REASON]}
+                for sid, reason in failures
+            ],
         )
     return len(ids)
 

@@ -67,8 +67,9 @@ def _listings(session: Session, ids: Iterable[int]) -> dict[int, tuple[State, tu
     if not ids:
         return {}
     rows = session.execute(
-        select(Listing.id, Listing.presence, Listing.review, Listing.platform_id, Listing.account_id, Listing.store_id)
-        .where(one_of(session, Listing.id, ids))
+        select(
+            Listing.id, Listing.presence, Listing.review, Listing.platform_id, Listing.account_id, Listing.store_id
+        ).where(one_of(session, Listing.id, ids))
     )
     return {lid: (State(presence, review), (p, a, s)) for lid, presence, review, p, a, s in rows}
 
@@ -160,12 +161,26 @@ def first_seen_insert(rows: Select) -> Insert:
     INSERT .. SELECT with no per-row parameters, and each points at its sighting and snapshot.
     Built once (ingest keeps it); run it with `first_seen_params(day)` and `rows`' own parameters.
     """
-    columns = ["kind", "occurred_on", "occurred_at", "platform_id", "account_id", "store_id", "listing_id",
-               *EVIDENCE_FIELDS, "observation_id", "snapshot_id", "details"]
+    columns = [
+        "kind",
+        "occurred_on",
+        "occurred_at",
+        "platform_id",
+        "account_id",
+        "store_id",
+        "listing_id",
+        *EVIDENCE_FIELDS,
+        "observation_id",
+        "snapshot_id",
+        "details",
+    ]
     source = rows.subquery()
     events = select(
-        literal(EventKind.FIRST_SEEN, String()), bindparam("fs_on", type_=Date()), bindparam("fs_at", type_=UTCDateTime()),
-        *source.c, literal({}, JSON()),
+        literal(EventKind.FIRST_SEEN, String()),
+        bindparam("fs_on", type_=Date()),
+        bindparam("fs_at", type_=UTCDateTime()),
+        *source.c,
+        literal({}, JSON()),
     )
     return insert(Event.__table__).from_select(columns, events)
 
@@ -175,6 +190,4 @@ def first_seen_params(day: dt.date) -> dict[str, Any]:
 
 
 def listing_kinds(session: Session, listing_id: int) -> list[EventKind]:
-    return list(
-        session.scalars(select(Event.kind).where(Event.listing_id == listing_id).order_by(Event.id))
-    )
+    return list(session.scalars(select(Event.kind).where(Event.listing_id == listing_id).order_by(Event.id)))

@@ -15,22 +15,65 @@ import functools
 import json
 import operator
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import (BigInteger, Connection, Date, Insert, Select, String, Update, and_, bindparam, delete, func, insert,
-                        literal, select, update)
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    Insert,
+    Select,
+    String,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from precursor_watch.contract import (GONE_REASONS, Evidence, GoneItem, ListingItem, QuarantinedItem, clean_text, content_hash,
-                                      sanitize_listing, storable_text)
+from precursor_watch.contract import (
+    GONE_REASONS,
+    Evidence,
+    GoneItem,
+    ListingItem,
+    QuarantinedItem,
+    clean_text,
+    content_hash,
+    sanitize_listing,
+    storable_text,
+)
 from precursor_watch.storage import events as ev
-from precursor_watch.storage.bulk import dialect_insert as _insert, executemany, insert_for, json_strings, one_of
+from precursor_watch.storage.bulk import dialect_insert as _insert
+from precursor_watch.storage.bulk import executemany, insert_for, json_strings, one_of
 from precursor_watch.storage.errors import MalformedItem, UnknownEntity
 from precursor_watch.storage.kinds import EventKind, ObservationKind, QuarantineKind
-from precursor_watch.storage.models import Account, CrawlRun, Listing, Observation, Platform, Quarantine, Snapshot, Store
-from precursor_watch.storage.staging import NO_CONTENT, OBS_INSERT, OBS_UPDATE, STAGE, clear_stage, fill_stage, open_stage
+from precursor_watch.storage.models import (
+    Account,
+    CrawlRun,
+    Listing,
+    Observation,
+    Platform,
+    Quarantine,
+    Snapshot,
+    Store,
+)
+from precursor_watch.storage.staging import (
+    NO_CONTENT,
+    OBS_INSERT,
+    OBS_UPDATE,
+    STAGE,
+    clear_stage,
+    fill_stage,
+    open_stage,
+)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: `$` would let a trailing newline through
 
@@ -46,7 +89,7 @@ class IngestSummary:
     quarantined: dict[str, int] = field(default_factory=dict)  # every quarantine row written, by kind
     refused: dict[str, int] = field(default_factory=dict)  # ... of which refused here (not by the crawler)
 
-    def add(self, other: "IngestSummary") -> None:
+    def add(self, other: IngestSummary) -> None:
         for name in ("new_listings", "snapshots", "changed", "gone_unknown"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -69,18 +112,24 @@ class Refused:
         return isinstance(self.item, ListingItem)
 
 
-def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | GoneItem | QuarantinedItem]) -> IngestSummary:
+def ingest_batch(
+    session: Session, run_id: int, items: Sequence[ListingItem | GoneItem | QuarantinedItem]
+) -> IngestSummary:
     """Store a batch; an item that cannot be stored is quarantined, never the batch with it.
 
     Items are sanitised and checked one by one first (types, column lengths); the rest go through
     the set-based writes together. Should the database still refuse a write, the batch is split
     until the item at fault is alone, and only that item is quarantined.
     """
-    run = session.connection().execute(
-        select(CrawlRun.platform_id, CrawlRun.crawl_date, Platform.name)
-        .join(Platform, Platform.id == CrawlRun.platform_id)
-        .where(CrawlRun.id == run_id)
-    ).one_or_none()
+    run = (
+        session.connection()
+        .execute(
+            select(CrawlRun.platform_id, CrawlRun.crawl_date, Platform.name)
+            .join(Platform, Platform.id == CrawlRun.platform_id)
+            .where(CrawlRun.id == run_id)
+        )
+        .one_or_none()
+    )
     if run is None:
         raise UnknownEntity(f"no crawl run with id {run_id}")
     pid, day, pname = run
@@ -95,8 +144,9 @@ def ingest_batch(session: Session, run_id: int, items: Sequence[ListingItem | Go
     return summary
 
 
-def _write_isolated(session: Session, run_id: int, pid: int, day: dt.date, items: list, summary: IngestSummary,
-                    refused: list[Refused]) -> None:
+def _write_isolated(
+    session: Session, run_id: int, pid: int, day: dt.date, items: list, summary: IngestSummary, refused: list[Refused]
+) -> None:
     """All `items` (all seen or all gone) in one go; on a database error, each half on its own."""
     if not items:
         return
@@ -137,15 +187,23 @@ def _database_errors(session: Session) -> tuple[type[BaseException], ...]:
 _QUARANTINE_KINDS = tuple(k.value for k in QuarantineKind)
 
 
-def _validate(items: Sequence[Any], platform: str, day: dt.date) -> tuple[list[ListingItem], list[GoneItem], list[Refused]]:
+def _validate(
+    items: Sequence[Any], platform: str, day: dt.date
+) -> tuple[list[ListingItem], list[GoneItem], list[Refused]]:
     seen: dict[str, ListingItem] = {}
     gone: dict[str, GoneItem] = {}
     refused: list[Refused] = []
     for i, item in enumerate(items):
         if type(item) is QuarantinedItem:
             if item.kind not in _QUARANTINE_KINDS:  # the column refuses it: keep the page, say why
-                refused.append(Refused(item, QuarantineKind.INVALID_FIELD, "kind",
-                                       f"{_where(i, item)}: field kind must be one of {_QUARANTINE_KINDS}, got {_short(item.kind)}"))
+                refused.append(
+                    Refused(
+                        item,
+                        QuarantineKind.INVALID_FIELD,
+                        "kind",
+                        f"{_where(i, item)}: field kind must be one of {_QUARANTINE_KINDS}, got {_short(item.kind)}",
+                    )
+                )
                 continue
             refused.append(Refused(item, item.kind, item.field, item.message, by_crawler=True))
             continue
@@ -180,7 +238,10 @@ _LIMITS = {
     "listing_key": Listing.__table__.c.listing_key.type.length,
     "seller_key": Account.__table__.c.account_key.type.length,
     "store_key": Store.__table__.c.store_key.type.length,
-    **{name: Snapshot.__table__.c[name].type.length for name in ("seller_name", "lang", "price", "currency", "posted_at")},
+    **{
+        name: Snapshot.__table__.c[name].type.length
+        for name in ("seller_name", "lang", "price", "currency", "posted_at")
+    },
 }
 _limited = operator.attrgetter(*_LIMITS)
 _LIMIT_VALUES = tuple(_LIMITS.values())
@@ -217,17 +278,28 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
     """True when `_problem` would find nothing; False means "look closer", not "malformed"."""
     evidence = item.evidence
     return bool(
-        type(item.listing_key) is str and item.listing_key.strip()
-        and type(item.url) is str and item.url.strip()
-        and type(item.title) is str and type(item.text) is str
+        type(item.listing_key) is str
+        and item.listing_key.strip()
+        and type(item.url) is str
+        and item.url.strip()
+        and type(item.title) is str
+        and type(item.text) is str
         and _STR_OR_NONE.issuperset(map(type, _optional_strs(item)))
-        and type(item.contacts) in (list, tuple) and _STR.issuperset(map(type, item.contacts))
+        and type(item.contacts) in (list, tuple)
+        and _STR.issuperset(map(type, item.contacts))
         and _signals_ok(item.offer_signals)
         and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.fullmatch(item.content_sha256)))
         and item.platform == platform
         and (item.crawl_date is None or item.crawl_date == day)
-        and (evidence is None or (type(evidence) is Evidence and type(evidence.sha256) is str and _HEX64.fullmatch(evidence.sha256)
-                                  and type(evidence.target_uri) is str))
+        and (
+            evidence is None
+            or (
+                type(evidence) is Evidence
+                and type(evidence.sha256) is str
+                and _HEX64.fullmatch(evidence.sha256)
+                and type(evidence.target_uri) is str
+            )
+        )
         and _plainly_storable(item)
     )
 
@@ -245,15 +317,33 @@ def _problem(item: Any, platform: str, day: dt.date) -> tuple[str, str | None, s
     else:
         return QuarantineKind.INVALID_FIELD, None, f"expected ListingItem or GoneItem, got {type(item).__name__}"
     if item.platform != platform:
-        return QuarantineKind.INVALID_FIELD, "platform", f"field platform is {item.platform!r} but the crawl run is for {platform!r}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "platform",
+            f"field platform is {item.platform!r} but the crawl run is for {platform!r}",
+        )
     if item.crawl_date is not None and item.crawl_date != day:
-        return QuarantineKind.INVALID_FIELD, "crawl_date", f"field crawl_date is {item.crawl_date} but the crawl run is for {day}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "crawl_date",
+            f"field crawl_date is {item.crawl_date} but the crawl run is for {day}",
+        )
     if item.evidence is not None and not (
-        isinstance(item.evidence, Evidence) and isinstance(item.evidence.sha256, str) and _HEX64.fullmatch(item.evidence.sha256)
+        isinstance(item.evidence, Evidence)
+        and isinstance(item.evidence.sha256, str)
+        and _HEX64.fullmatch(item.evidence.sha256)
     ):
-        return QuarantineKind.INVALID_FIELD, "evidence", f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "evidence",
+            f"field evidence must be an Evidence with a 64-hex sha256, got {item.evidence!r}",
+        )
     if item.evidence is not None and not isinstance(item.evidence.target_uri, str):
-        return QuarantineKind.INVALID_FIELD, "evidence", f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "evidence",
+            f"field evidence.target_uri must be a string, got {item.evidence.target_uri!r}",
+        )
     return None
 
 
@@ -264,17 +354,33 @@ def _listing_problem(item: ListingItem) -> tuple[str, str | None, str] | None:
             return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a non-empty string, got {_short(value)}"
     for name in ("title", "text"):
         if not isinstance(getattr(item, name), str):
-            return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a string, got {_short(getattr(item, name))}"
+            return (
+                QuarantineKind.INVALID_FIELD,
+                name,
+                f"field {name} must be a string, got {_short(getattr(item, name))}",
+            )
     for name in _OPTIONAL_STR:
         value = getattr(item, name)
         if value is not None and type(value) is not str:
             return QuarantineKind.INVALID_FIELD, name, f"field {name} must be a string or None, got {_short(value)}"
     if type(item.contacts) not in (list, tuple) or any(type(c) is not str for c in item.contacts):
-        return QuarantineKind.INVALID_FIELD, "contacts", f"field contacts must be a list of strings, got {_short(item.contacts)}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "contacts",
+            f"field contacts must be a list of strings, got {_short(item.contacts)}",
+        )
     if not _signals_ok(item.offer_signals):
-        return QuarantineKind.INVALID_FIELD, "offer_signals", f"field offer_signals must be names to booleans or None, got {_short(item.offer_signals)}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "offer_signals",
+            f"field offer_signals must be names to booleans or None, got {_short(item.offer_signals)}",
+        )
     if item.content_sha256 and not (isinstance(item.content_sha256, str) and _HEX64.fullmatch(item.content_sha256)):
-        return QuarantineKind.INVALID_FIELD, "content_sha256", f"field content_sha256 must be 64 lowercase hex digits, got {_short(item.content_sha256)}"
+        return (
+            QuarantineKind.INVALID_FIELD,
+            "content_sha256",
+            f"field content_sha256 must be 64 lowercase hex digits, got {_short(item.content_sha256)}",
+        )
     for name, limit in _LIMITS.items():
         value = getattr(item, name)
         if value is not None and len(value) > limit:
@@ -288,7 +394,10 @@ def _gone_problem(item: GoneItem) -> tuple[str, str] | None:
     if item.listing_key is not None and (not isinstance(item.listing_key, str) or not item.listing_key):
         return "listing_key", "field listing_key must be a non-empty string or None"
     if isinstance(item.listing_key, str) and len(item.listing_key) > _LIMITS["listing_key"]:
-        return "listing_key", f"field listing_key has {len(item.listing_key)} characters, the column holds {_LIMITS['listing_key']}"
+        return (
+            "listing_key",
+            f"field listing_key has {len(item.listing_key)} characters, the column holds {_LIMITS['listing_key']}",
+        )
     if item.reason not in GONE_REASONS:
         return "reason", f"field reason must be one of {GONE_REASONS}, got {_short(item.reason)}"
     if item.http_status is not None and not isinstance(item.http_status, int):
@@ -340,19 +449,30 @@ def write_quarantine(session: Session, run_id: int, pid: int, refused: list[Refu
     for r in refused:
         item = r.item
         evidence = item.evidence if isinstance(getattr(item, "evidence", None), Evidence) else None
-        rows.append({
-            "crawl_run_id": run_id, "platform_id": pid,
-            "url": _text_or_none(getattr(item, "url", None)) or _short(getattr(item, "url", None)),
-            "listing_key": _text_or_none(getattr(item, "listing_key", None)),
-            "kind": r.kind[:24], "field": (r.field or None) and r.field[:40], "message": clean_text(r.message),
-            "evidence_file": _text_or_none(evidence.warc_file) if evidence else None,
-            "evidence_record": _text_or_none(evidence.record_id) if evidence else None,
-            "evidence_sha256": evidence.sha256 if evidence and isinstance(evidence.sha256, str) and _HEX64.fullmatch(evidence.sha256) else None,
-        })
+        rows.append(
+            {
+                "crawl_run_id": run_id,
+                "platform_id": pid,
+                "url": _text_or_none(getattr(item, "url", None)) or _short(getattr(item, "url", None)),
+                "listing_key": _text_or_none(getattr(item, "listing_key", None)),
+                "kind": r.kind[:24],
+                "field": (r.field or None) and r.field[:40],
+                "message": clean_text(r.message),
+                "evidence_file": _text_or_none(evidence.warc_file) if evidence else None,
+                "evidence_record": _text_or_none(evidence.record_id) if evidence else None,
+                "evidence_sha256": evidence.sha256
+                if evidence and isinstance(evidence.sha256, str) and _HEX64.fullmatch(evidence.sha256)
+                else None,
+            }
+        )
         summary.quarantined[r.kind] = summary.quarantined.get(r.kind, 0) + 1
         if not r.by_crawler:
             summary.refused[r.kind] = summary.refused.get(r.kind, 0) + 1
-    conn.execute(delete(Quarantine).where(Quarantine.crawl_run_id == run_id, one_of(session, Quarantine.url, [r["url"] for r in rows])))
+    conn.execute(
+        delete(Quarantine).where(
+            Quarantine.crawl_run_id == run_id, one_of(session, Quarantine.url, [r["url"] for r in rows])
+        )
+    )
     conn.execute(insert(Quarantine), rows)
     _live_sightings(session, run_id, pid, [(r, row) for r, row in zip(refused, rows) if r.live])
 
@@ -364,16 +484,37 @@ def _live_sightings(session: Session, run_id: int, pid: int, live: list[tuple[Re
         return
     conn = session.connection()
     keys = [row["listing_key"] for _r, row in live if row["listing_key"]]
-    by_key = dict(conn.execute(select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))).all()) if keys else {}
+    by_key = (
+        dict(
+            conn.execute(
+                select(Listing.listing_key, Listing.id).where(
+                    Listing.platform_id == pid, one_of(session, Listing.listing_key, keys)
+                )
+            ).all()
+        )
+        if keys
+        else {}
+    )
     urls = [row["url"] for _r, row in live]
-    by_url = dict(conn.execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))).all())
+    by_url = dict(
+        conn.execute(
+            select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))
+        ).all()
+    )
     rows = {}
     for r, row in live:
         status = getattr(r.item, "http_status", None)
         rows[row["url"]] = {
-            "crawl_run_id": run_id, "listing_id": by_key.get(row["listing_key"]) or by_url.get(row["url"]), "url": row["url"],
-            "kind": ObservationKind.SEEN, "gone_reason": None, "http_status": status if type(status) is int else None, "content_sha256": None,
-            "evidence_file": row["evidence_file"], "evidence_record": row["evidence_record"], "evidence_sha256": row["evidence_sha256"],
+            "crawl_run_id": run_id,
+            "listing_id": by_key.get(row["listing_key"]) or by_url.get(row["url"]),
+            "url": row["url"],
+            "kind": ObservationKind.SEEN,
+            "gone_reason": None,
+            "http_status": status if type(status) is int else None,
+            "content_sha256": None,
+            "evidence_file": row["evidence_file"],
+            "evidence_record": row["evidence_record"],
+            "evidence_sha256": row["evidence_sha256"],
         }
     executemany(session, _insert(session, Observation).on_conflict_do_nothing(), list(rows.values()))
 
@@ -390,12 +531,18 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
     conn = session.connection()
 
     def load(keys):
-        out.update(tuple(r) for r in conn.execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys))))
+        out.update(
+            tuple(r)
+            for r in conn.execute(select(col, model.id).where(model.platform_id == pid, one_of(session, col, keys)))
+        )
 
     load(list(rows))
     missing = [k for k in rows if k not in out]
     if missing:
-        conn.execute(_insert(session, model).on_conflict_do_nothing(), [{"platform_id": pid, key_col: k, **rows[k]} for k in missing])
+        conn.execute(
+            _insert(session, model).on_conflict_do_nothing(),
+            [{"platform_id": pid, key_col: k, **rows[k]} for k in missing],
+        )
         load(missing)
     return out
 
@@ -427,8 +574,10 @@ class SeenBatch:
         """A snapshot (and a `changed` event) only when the content differs from the latest we hold
         (and the date is not older than the listing's last sighting)."""
         return {
-            key for key, sha in self.hashes.items()
-            if key not in self.before or (self.before[key].content_sha256 != sha and self.day >= self.before[key].last_seen_on)
+            key
+            for key, sha in self.hashes.items()
+            if key not in self.before
+            or (self.before[key].content_sha256 != sha and self.day >= self.before[key].last_seen_on)
         }
 
 
@@ -458,11 +607,19 @@ def _ingest_seen(
     summary.snapshots = len(batch.snapshot_keys)
     changed = [it for it in items if it.listing_key in batch.before and it.listing_key in batch.snapshot_keys]
     summary.changed = len(changed)
-    ev.append(session, [
-        ev.NewEvent(EventKind.CHANGED, batch.before[it.listing_key].id, day, **_cites(it.evidence),
-                    details={"from": batch.before[it.listing_key].content_sha256, "to": batch.hashes[it.listing_key]})
-        for it in changed
-    ])
+    ev.append(
+        session,
+        [
+            ev.NewEvent(
+                EventKind.CHANGED,
+                batch.before[it.listing_key].id,
+                day,
+                **_cites(it.evidence),
+                details={"from": batch.before[it.listing_key].content_sha256, "to": batch.hashes[it.listing_key]},
+            )
+            for it in changed
+        ],
+    )
 
 
 def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingItem]) -> SeenBatch:
@@ -474,8 +631,15 @@ def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingIte
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     before = {}
     for lid, key, sha, last, url, acct, store in session.connection().execute(
-        select(Listing.id, Listing.listing_key, Listing.content_sha256, Listing.last_seen_on, Listing.url,
-               Listing.account_id, Listing.store_id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
+        select(
+            Listing.id,
+            Listing.listing_key,
+            Listing.content_sha256,
+            Listing.last_seen_on,
+            Listing.url,
+            Listing.account_id,
+            Listing.store_id,
+        ).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
         before[key] = KnownListing(lid, sha, last, url, acct, store)
     return SeenBatch(items, day, hashes, accounts, stores, before)
@@ -489,16 +653,33 @@ def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
         old = batch.before.get(it.listing_key)
         if old is None or batch.day < old.last_seen_on:
             continue
-        sha, account, store = batch.hashes[it.listing_key], batch.accounts.get(it.seller_key), batch.stores.get(it.store_key)
+        sha, account, store = (
+            batch.hashes[it.listing_key],
+            batch.accounts.get(it.seller_key),
+            batch.stores.get(it.store_key),
+        )
         if (sha, it.url, account, store) != (old.content_sha256, old.url, old.account_id, old.store_id):
-            updates.append({"b_id": old.id, "content_sha256": sha, "url": it.url, "account_id": account,
-                            "store_id": store, "title": it.title})
+            updates.append(
+                {
+                    "b_id": old.id,
+                    "content_sha256": sha,
+                    "url": it.url,
+                    "account_id": account,
+                    "store_id": store,
+                    "title": it.title,
+                }
+            )
     if updates:
         table = Listing.__table__
         conn.execute(
-            table.update().where(table.c.id == bindparam("b_id")).values(
-                content_sha256=bindparam("content_sha256"), url=bindparam("url"), account_id=bindparam("account_id"),
-                store_id=bindparam("store_id"), title=bindparam("title"),
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                content_sha256=bindparam("content_sha256"),
+                url=bindparam("url"),
+                account_id=bindparam("account_id"),
+                store_id=bindparam("store_id"),
+                title=bindparam("title"),
             ),
             updates,
         )
@@ -512,7 +693,9 @@ def _write_through_stage(session: Session, run_id: int, pid: int, batch: SeenBat
     last_at_url = {it.url: it.listing_key for it in batch.items}
     observed = set(
         conn.scalars(
-            select(Observation.url).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(last_at_url)))
+            select(Observation.url).where(
+                Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(last_at_url))
+            )
         )
     )
     open_stage(session)
@@ -527,7 +710,9 @@ def _write_through_stage(session: Session, run_id: int, pid: int, batch: SeenBat
     if observed:  # a rerun: the sightings this run already holds are overwritten in place
         conn.execute(writes.sightings_again, params)
     if created:  # after the sightings they point at
-        conn.execute(writes.first_seen, {**params, **ev.first_seen_params(batch.day), "low": created.low, "high": created.high})
+        conn.execute(
+            writes.first_seen, {**params, **ev.first_seen_params(batch.day), "low": created.low, "high": created.high}
+        )
     clear_stage(session)
     return created
 
@@ -537,9 +722,19 @@ def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[s
     key, evidence = it.listing_key, it.evidence
     snap = key in batch.snapshot_keys
     content = (
-        (it.title, it.text, it.seller_name, json_strings(sorted(set(it.contacts))), it.lang, it.price, it.currency,
-         it.posted_at, _signals_json(it.offer_signals))
-        if snap else NO_CONTENT
+        (
+            it.title,
+            it.text,
+            it.seller_name,
+            json_strings(sorted(set(it.contacts))),
+            it.lang,
+            it.price,
+            it.currency,
+            it.posted_at,
+            _signals_json(it.offer_signals),
+        )
+        if snap
+        else NO_CONTENT
     )
     if last_at_url[it.url] != key:
         observation = 0
@@ -547,11 +742,21 @@ def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[s
         observation = OBS_UPDATE if it.url in observed else OBS_INSERT
     known = batch.before.get(key)
     return (
-        seq, key, known.id if known else None, it.url, batch.hashes[key],
-        batch.accounts.get(it.seller_key), batch.stores.get(it.store_key), it.http_status,
-        evidence.warc_file if evidence else None, evidence.record_id if evidence else None,
-        evidence.sha256 if evidence else None, (evidence.target_uri or None) if evidence else None,
-        int(known is None), int(snap), observation,
+        seq,
+        key,
+        known.id if known else None,
+        it.url,
+        batch.hashes[key],
+        batch.accounts.get(it.seller_key),
+        batch.stores.get(it.store_key),
+        it.http_status,
+        evidence.warc_file if evidence else None,
+        evidence.record_id if evidence else None,
+        evidence.sha256 if evidence else None,
+        (evidence.target_uri or None) if evidence else None,
+        int(known is None),
+        int(snap),
+        observation,
     ) + content
 
 
@@ -574,25 +779,78 @@ class _StageWrites(NamedTuple):
 def _stage_writes(dialect: str) -> _StageWrites:
     stage = STAGE
     cited = [stage.c[name] for name in ev.EVIDENCE_FIELDS]  # the WARC record a row's page is kept in
-    pid, day, run_id = bindparam("pid", type_=BigInteger()), bindparam("day", type_=Date()), bindparam("run_id", type_=BigInteger())
+    pid, day, run_id = (
+        bindparam("pid", type_=BigInteger()),
+        bindparam("day", type_=Date()),
+        bindparam("run_id", type_=BigInteger()),
+    )
     first = ev.FIRST_SEEN
 
-    listing_columns = ["platform_id", "listing_key", "url", "title", "account_id", "store_id", "first_seen_on",
-                       "last_seen_on", "content_sha256", "presence", "review"]
+    listing_columns = [
+        "platform_id",
+        "listing_key",
+        "url",
+        "title",
+        "account_id",
+        "store_id",
+        "first_seen_on",
+        "last_seen_on",
+        "content_sha256",
+        "presence",
+        "review",
+    ]
     new_rows = (
-        select(pid, stage.c.listing_key, stage.c.url, stage.c.title, stage.c.account_id, stage.c.store_id, day, day,
-               stage.c.content_sha256, literal(first.presence, String()), literal(first.review, String()))
+        select(
+            pid,
+            stage.c.listing_key,
+            stage.c.url,
+            stage.c.title,
+            stage.c.account_id,
+            stage.c.store_id,
+            day,
+            day,
+            stage.c.content_sha256,
+            literal(first.presence, String()),
+            literal(first.review, String()),
+        )
         .where(stage.c.fresh == 1)
         .order_by(stage.c.seq)
     )
 
-    snapshot_rows = select(
-        stage.c.listing_id, stage.c.content_sha256, day, stage.c.title, stage.c.text, stage.c.lang, stage.c.price,
-        stage.c.currency, stage.c.seller_name, stage.c.contacts, stage.c.posted_at, stage.c.offer_signals,
-        *cited,
-    ).where(stage.c.snap == 1).order_by(stage.c.seq)
-    snapshot_columns = ["listing_id", "content_sha256", "seen_on", "title", "text", "lang", "price", "currency",
-                        "seller_name", "contacts", "posted_at", "offer_signals", *ev.EVIDENCE_FIELDS]
+    snapshot_rows = (
+        select(
+            stage.c.listing_id,
+            stage.c.content_sha256,
+            day,
+            stage.c.title,
+            stage.c.text,
+            stage.c.lang,
+            stage.c.price,
+            stage.c.currency,
+            stage.c.seller_name,
+            stage.c.contacts,
+            stage.c.posted_at,
+            stage.c.offer_signals,
+            *cited,
+        )
+        .where(stage.c.snap == 1)
+        .order_by(stage.c.seq)
+    )
+    snapshot_columns = [
+        "listing_id",
+        "content_sha256",
+        "seen_on",
+        "title",
+        "text",
+        "lang",
+        "price",
+        "currency",
+        "seller_name",
+        "contacts",
+        "posted_at",
+        "offer_signals",
+        *ev.EVIDENCE_FIELDS,
+    ]
 
     # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
     # into observations (events reference it) cost twice an insert when replaying a 100k-listing
@@ -618,7 +876,9 @@ def _stage_writes(dialect: str) -> _StageWrites:
         # by (listing, run): a new listing has exactly one sighting in this run, and the integer
         # index is cheaper than the (run, URL) one
         .outerjoin(Observation, and_(Observation.listing_id == stage.c.listing_id, Observation.crawl_run_id == run_id))
-        .outerjoin(Snapshot, and_(Snapshot.listing_id == stage.c.listing_id, Snapshot.content_sha256 == stage.c.content_sha256))
+        .outerjoin(
+            Snapshot, and_(Snapshot.listing_id == stage.c.listing_id, Snapshot.content_sha256 == stage.c.content_sha256)
+        )
         .where(stage.c.fresh == 1, stage.c.listing_id.between(bindparam("low"), bindparam("high")))
         .order_by(stage.c.listing_id)
     )
@@ -635,7 +895,9 @@ def _stage_writes(dialect: str) -> _StageWrites:
         .where(stage.c.listing_id.is_(None), Listing.platform_id == pid, Listing.listing_key == stage.c.listing_key)
         .values(listing_id=Listing.id),
         snapshots=insert_for(dialect, Snapshot).from_select(snapshot_columns, snapshot_rows).on_conflict_do_nothing(),
-        sightings=insert_for(dialect, Observation).from_select(["crawl_run_id", "url", *facts], sighting_rows).on_conflict_do_nothing(),
+        sightings=insert_for(dialect, Observation)
+        .from_select(["crawl_run_id", "url", *facts], sighting_rows)
+        .on_conflict_do_nothing(),
         sightings_again=update(observations)
         .where(observations.c.crawl_run_id == run_id, observations.c.url == stage.c.url, stage.c.obs == OBS_UPDATE)
         .values(**facts),
@@ -662,15 +924,23 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
     keys = [g.listing_key for g in items if g.listing_key]
     if keys:
         by_key.update(
-            session.connection().execute(
-                select(Listing.listing_key, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, keys))
-            ).all()
+            session.connection()
+            .execute(
+                select(Listing.listing_key, Listing.id).where(
+                    Listing.platform_id == pid, one_of(session, Listing.listing_key, keys)
+                )
+            )
+            .all()
         )
     by_url: dict[str, int] = {}
     urls = [g.url for g in items if not g.listing_key]
     if urls:
         by_url.update(
-            session.connection().execute(select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))).all()
+            session.connection()
+            .execute(
+                select(Listing.url, Listing.id).where(Listing.platform_id == pid, one_of(session, Listing.url, urls))
+            )
+            .all()
         )
     rows = []
     for g in items:
@@ -711,12 +981,18 @@ def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str,
         return
     by_url = {r["url"]: r for r in rows}  # one row per URL; the later item wins
     existing = dict(
-        session.connection().execute(
-            select(Observation.url, Observation.id).where(Observation.crawl_run_id == run_id, one_of(session, Observation.url, by_url))
-        ).all()
+        session.connection()
+        .execute(
+            select(Observation.url, Observation.id).where(
+                Observation.crawl_run_id == run_id, one_of(session, Observation.url, by_url)
+            )
+        )
+        .all()
     )
     executemany(
-        session, _insert(session, Observation).on_conflict_do_nothing(), [r for u, r in by_url.items() if u not in existing]
+        session,
+        _insert(session, Observation).on_conflict_do_nothing(),
+        [r for u, r in by_url.items() if u not in existing],
     )
     again = [{**r, "b_id": existing[u]} for u, r in by_url.items() if u in existing]
     if again:

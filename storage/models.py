@@ -72,8 +72,15 @@ def _fk(target: str, **kw: Any) -> Any:
 def closed_set(kind: type[StrEnum], name: str, length: int) -> Enum:
     """A text column of `length` holding a value of `kind`: the database refuses any other through
     the CHECK constraint `ck_<table>_<name>` (named by the naming convention above)."""
-    return Enum(kind, name=name, native_enum=False, values_callable=values, validate_strings=True,
-                create_constraint=True, length=length)
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        values_callable=values,
+        validate_strings=True,
+        create_constraint=True,
+        length=length,
+    )
 
 
 class Platform(Base):
@@ -123,10 +130,12 @@ class Listing(Base):
     last_seen_on: Mapped[dt.date] = mapped_column(Date, comment="latest crawl date with a live sighting")
     content_sha256: Mapped[sha256] = mapped_column(comment="hash of the latest snapshot")
     presence: Mapped[Presence] = mapped_column(
-        closed_set(Presence, "presence", 16), comment="cache of the state machine: active | removed (derived from events)"
+        closed_set(Presence, "presence", 16),
+        comment="cache of the state machine: active | removed (derived from events)",
     )
     review: Mapped[ReviewState] = mapped_column(
-        closed_set(ReviewState, "review", 16), comment="cache of the state machine: none | flagged | confirmed | dismissed | reported"
+        closed_set(ReviewState, "review", 16),
+        comment="cache of the state machine: none | flagged | confirmed | dismissed | reported",
     )
 
 
@@ -144,7 +153,9 @@ class CrawlRun(Base):
     errors: Mapped[json] = mapped_column(comment="failed fetches by kind, e.g. {'http_5xx': 3}")
     error_rate: Mapped[float] = mapped_column(Float, default=0.0, comment="failed fetches / pages")
     healthy: Mapped[bool] = mapped_column(
-        Boolean, default=False, comment="closed and error_rate <= threshold at close; only healthy runs count toward absence"
+        Boolean,
+        default=False,
+        comment="closed and error_rate <= threshold at close; only healthy runs count toward absence",
     )
 
 
@@ -161,13 +172,17 @@ class Observation(Base):
     listing_id: Mapped[int | None] = _fk("listings.id", comment="null for a gone page of a listing never seen alive")
     url: Mapped[str] = mapped_column(Text)
     kind: Mapped[ObservationKind] = mapped_column(closed_set(ObservationKind, "kind", 8), comment="seen | gone")
-    gone_reason: Mapped[GoneReason | None] = mapped_column(closed_set(GoneReason, "gone_reason", 20), comment="GoneItem.reason for kind=gone")
+    gone_reason: Mapped[GoneReason | None] = mapped_column(
+        closed_set(GoneReason, "gone_reason", 20), comment="GoneItem.reason for kind=gone"
+    )
     http_status: Mapped[int | None] = mapped_column(Integer)
     content_sha256: Mapped[str | None] = mapped_column(String(64))
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="SHA-256 of the HTTP payload")
-    evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of the cited record (the final URL of a live page)")
+    evidence_uri: Mapped[str | None] = mapped_column(
+        Text, comment="WARC-Target-URI of the cited record (the final URL of a live page)"
+    )
 
 
 class Snapshot(Base):
@@ -192,8 +207,10 @@ class Snapshot(Base):
     evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page")
     evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of that page")
     offer_signals: Mapped[dict | None] = mapped_column(
-        JSON, nullable=True,
-        comment="page evidence of an offer: price, add_to_cart, inquiry, seller, schema_offer (booleans); null = unknown")
+        JSON,
+        nullable=True,
+        comment="page evidence of an offer: price, add_to_cart, inquiry, seller, schema_offer (booleans); null = unknown",
+    )
 
 
 class Detection(Base):
@@ -225,12 +242,17 @@ class Review(Base):
     __tablename__ = "reviews"
     id: Mapped[intpk]
     listing_id: Mapped[int] = _fk("listings.id", index=True)
-    decision: Mapped[ReviewDecision] = mapped_column(closed_set(ReviewDecision, "decision", 16), comment="confirmed | dismissed")
+    decision: Mapped[ReviewDecision] = mapped_column(
+        closed_set(ReviewDecision, "decision", 16), comment="confirmed | dismissed"
+    )
     reviewer: Mapped[str200]
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[utcts]
     automated: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false(), comment="decided by a policy (demo auto-confirm), not by a person"
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="decided by a policy (demo auto-confirm), not by a person",
     )
 
 
@@ -245,7 +267,9 @@ class Notice(Base):
     ticket: Mapped[str | None] = mapped_column(String(200), comment="platform's ticket id from its answer")
     response: Mapped[json] = mapped_column(comment="platform's answer as received")
     status: Mapped[NoticeStatus] = mapped_column(
-        closed_set(NoticeStatus, "status", 16), default=NoticeStatus.PENDING, server_default=NoticeStatus.PENDING.value,
+        closed_set(NoticeStatus, "status", 16),
+        default=NoticeStatus.PENDING,
+        server_default=NoticeStatus.PENDING.value,
         comment="pending | sent | failed (failed ones are re-sent on a later run)",
     )
     failure: Mapped[str | None] = mapped_column(Text, comment="why the last delivery attempt failed, in one line")
@@ -263,8 +287,12 @@ class RelistLink(Base):
     id: Mapped[intpk]
     original_listing_id: Mapped[int] = _fk("listings.id", index=True)
     new_listing_id: Mapped[int] = _fk("listings.id")
-    method: Mapped[RelistMethod] = mapped_column(closed_set(RelistMethod, "method", 24), comment="text | contact | account_substances")
-    similarity: Mapped[float] = mapped_column(Float, comment="estimated Jaccard for text, shared-handle Jaccard for contact, 1.0 otherwise")
+    method: Mapped[RelistMethod] = mapped_column(
+        closed_set(RelistMethod, "method", 24), comment="text | contact | account_substances"
+    )
+    similarity: Mapped[float] = mapped_column(
+        Float, comment="estimated Jaccard for text, shared-handle Jaccard for contact, 1.0 otherwise"
+    )
     detected_on: Mapped[dt.date] = mapped_column(Date)
 
 
@@ -284,10 +312,16 @@ class Event(Base):
     account_id: Mapped[int | None] = _fk("accounts.id")
     store_id: Mapped[int | None] = _fk("stores.id")
     listing_id: Mapped[int | None] = _fk("listings.id", comment="null for account/store/platform closures")
-    cause: Mapped[RemovalCause | None] = mapped_column(closed_set(RemovalCause, "cause", 20), comment="removal cause, e.g. not_found, silent, account_closed")
-    evidence_sha256: Mapped[str | None] = mapped_column(String(64), comment="payload hash of the page that evidences the event")
+    cause: Mapped[RemovalCause | None] = mapped_column(
+        closed_set(RemovalCause, "cause", 20), comment="removal cause, e.g. not_found, silent, account_closed"
+    )
+    evidence_sha256: Mapped[str | None] = mapped_column(
+        String(64), comment="payload hash of the page that evidences the event"
+    )
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file of that page, relative to the data dir")
-    evidence_record: Mapped[str | None] = mapped_column(Text, comment="WARC-Record-ID of that page: tells identical bodies apart")
+    evidence_record: Mapped[str | None] = mapped_column(
+        Text, comment="WARC-Record-ID of that page: tells identical bodies apart"
+    )
     evidence_uri: Mapped[str | None] = mapped_column(Text, comment="WARC-Target-URI of that page")
     observation_id: Mapped[int | None] = _fk("observations.id")
     snapshot_id: Mapped[int | None] = _fk("snapshots.id")
@@ -310,7 +344,9 @@ class Quarantine(Base):
     platform_id: Mapped[int] = _fk("platforms.id")
     url: Mapped[str] = mapped_column(Text)
     listing_key: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[QuarantineKind] = mapped_column(closed_set(QuarantineKind, "kind", 24), comment="invalid_field | too_long | extraction | storage_error")
+    kind: Mapped[QuarantineKind] = mapped_column(
+        closed_set(QuarantineKind, "kind", 24), comment="invalid_field | too_long | extraction | storage_error"
+    )
     field: Mapped[str | None] = mapped_column(String(40), comment="the item field at fault, when one is")
     message: Mapped[str] = mapped_column(Text)
     evidence_file: Mapped[str | None] = mapped_column(Text, comment="WARC file relative to the data dir")
@@ -324,7 +360,9 @@ class LedgerLeaf(Base):
     the log must be able to say that a logged event was deleted."""
 
     __tablename__ = "ledger_leaves"
-    leaf_index: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=False, comment="0-based position in append order")
+    leaf_index: Mapped[int] = mapped_column(
+        BigID, primary_key=True, autoincrement=False, comment="0-based position in append order"
+    )
     event_id: Mapped[int] = mapped_column(BigID, unique=True, comment="events.id of the logged event")
     leaf_hash: Mapped[sha256] = mapped_column(comment="RFC 9162 leaf hash: SHA-256(0x00 || leaf_data)")
     leaf_data: Mapped[str] = mapped_column(Text, comment="the event's canonical encoding when it was logged")
@@ -351,5 +389,7 @@ class User(Base):
     name: Mapped[str200] = mapped_column(unique=True, comment="login name, also the reviewer name of decisions")
     role: Mapped[str] = mapped_column(String(16), comment="analyst | auditor | admin")
     password_hash: Mapped[str] = mapped_column(Text, comment="scrypt$n$r$p$salt$hash (hex); never the password")
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), comment="a disabled user cannot log in")
+    disabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="a disabled user cannot log in"
+    )
     created_at: Mapped[utcts]

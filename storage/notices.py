@@ -62,13 +62,22 @@ def record_notice(
     with session.begin_nested():
         notice_id = session.execute(
             insert(Notice)
-            .values(platform_id=pid, idempotency_key=idempotency_key, legal_basis=legal_basis, channel=channel,
-                    sent_at=sent_at, ticket=ticket, status=NoticeStatus.PENDING if ticket is None else NoticeStatus.SENT,
-                    response=response if response is not None else {})
+            .values(
+                platform_id=pid,
+                idempotency_key=idempotency_key,
+                legal_basis=legal_basis,
+                channel=channel,
+                sent_at=sent_at,
+                ticket=ticket,
+                status=NoticeStatus.PENDING if ticket is None else NoticeStatus.SENT,
+                response=response if response is not None else {},
+            )
             .returning(Notice.id)
         ).scalar_one()
         # a declarative class's __table__ is typed FromClause; it is always a Table
-        session.execute(insert(cast(Table, NoticeListing.__table__)), [{"notice_id": notice_id, "listing_id": lid} for lid in ids])
+        session.execute(
+            insert(cast(Table, NoticeListing.__table__)), [{"notice_id": notice_id, "listing_id": lid} for lid in ids]
+        )
         for e in planned:
             e.notice_id = notice_id
             e.details = {"idempotency_key": idempotency_key, "channel": channel}
@@ -88,8 +97,10 @@ def record_notice_failure(session: Session, idempotency_key: str, reason: str) -
 
 def _update(session: Session, idempotency_key: str, **values: Any) -> None:
     # an UPDATE's result is a CursorResult (with rowcount); Session.execute is typed Result
-    done = cast(CursorResult[Any], session.execute(
-        update(Notice).where(Notice.idempotency_key == idempotency_key).values(**values)))
+    done = cast(
+        CursorResult[Any],
+        session.execute(update(Notice).where(Notice.idempotency_key == idempotency_key).values(**values)),
+    )
     if done.rowcount == 0:
         raise UnknownEntity(f"no notice with idempotency key {idempotency_key!r}")
 

@@ -88,7 +88,9 @@ def _cites(row) -> ev.Citation:
 
 def _mark_sightings(session: Session, pid: int, run: CrawlRun, day: dt.date) -> None:
     """listings.last_seen_on from the run's live sightings: one set-based UPDATE, not one per item."""
-    seen = select(Observation.listing_id).where(Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.SEEN)
+    seen = select(Observation.listing_id).where(
+        Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.SEEN
+    )
     session.execute(
         update(Listing)
         .where(Listing.platform_id == pid, Listing.id.in_(seen), Listing.last_seen_on < day)
@@ -108,18 +110,33 @@ def _reappearances(session: Session, run: CrawlRun, day: dt.date, summary: Recon
         select(Observation.listing_id, Observation.id, *_CITED)
         .join(Listing, Listing.id == Observation.listing_id)
         .join(last_removal, last_removal.c.listing_id == Listing.id)
-        .where(Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.SEEN, Listing.presence == Presence.REMOVED,
-               last_removal.c.on < day)
+        .where(
+            Observation.crawl_run_id == run.id,
+            Observation.kind == ObservationKind.SEEN,
+            Listing.presence == Presence.REMOVED,
+            last_removal.c.on < day,
+        )
         .order_by(Observation.listing_id)
     ).all()
-    ev.append(session, [ev.NewEvent(EventKind.REAPPEARED, r.listing_id, day, observation_id=r.id, **_cites(r)) for r in rows])
+    ev.append(
+        session, [ev.NewEvent(EventKind.REAPPEARED, r.listing_id, day, observation_id=r.id, **_cites(r)) for r in rows]
+    )
     summary.reappeared += len(rows)
 
 
-def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, healthy: bool, summary: ReconcileSummary) -> None:
+def _closures_and_gone(
+    session: Session, pid: int, run: CrawlRun, day: dt.date, healthy: bool, summary: ReconcileSummary
+) -> None:
     gone = session.execute(
-        select(Observation.id, Observation.listing_id, Observation.gone_reason, *_CITED,
-               Listing.account_id, Listing.store_id, Listing.last_seen_on)
+        select(
+            Observation.id,
+            Observation.listing_id,
+            Observation.gone_reason,
+            *_CITED,
+            Listing.account_id,
+            Listing.store_id,
+            Listing.last_seen_on,
+        )
         .outerjoin(Listing, Listing.id == Observation.listing_id)
         .where(Observation.crawl_run_id == run.id, Observation.kind == ObservationKind.GONE)
         # by URL, not id: the first page of a closed account/store/platform is the evidence cited for
@@ -130,9 +147,14 @@ def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, 
     if platform_closed and session.scalar(select(Platform.closed_on).where(Platform.id == pid)) is None:
         g = platform_closed[0]
         session.execute(update(Platform).where(Platform.id == pid).values(closed_on=day))
-        ev.append(session, [ev.NewEvent(EventKind.PLATFORM_CLOSED, None, day, platform_id=pid, observation_id=g.id, **_cites(g))])
+        ev.append(
+            session,
+            [ev.NewEvent(EventKind.PLATFORM_CLOSED, None, day, platform_id=pid, observation_id=g.id, **_cites(g))],
+        )
         summary.platforms_closed += 1
-        summary.removed_by_closure += _remove_all(session, Listing.platform_id == pid, day, RemovalCause.PLATFORM_CLOSED, g)
+        summary.removed_by_closure += _remove_all(
+            session, Listing.platform_id == pid, day, RemovalCause.PLATFORM_CLOSED, g
+        )
     if not healthy:
         return
     for g in gone:
@@ -141,20 +163,31 @@ def _closures_and_gone(session: Session, pid: int, run: CrawlRun, day: dt.date, 
         if g.gone_reason == GoneReason.ACCOUNT_CLOSED and g.account_id is not None:
             if _close_entity(session, Account, g.account_id, pid, day, EventKind.ACCOUNT_CLOSED, g):
                 summary.accounts_closed += 1
-            summary.removed_by_closure += _remove_all(session, Listing.account_id == g.account_id, day, RemovalCause.ACCOUNT_CLOSED, g)
+            summary.removed_by_closure += _remove_all(
+                session, Listing.account_id == g.account_id, day, RemovalCause.ACCOUNT_CLOSED, g
+            )
         elif g.gone_reason == GoneReason.STORE_CLOSED and g.store_id is not None:
             if _close_entity(session, Store, g.store_id, pid, day, EventKind.STORE_CLOSED, g):
                 summary.stores_closed += 1
-            summary.removed_by_closure += _remove_all(session, Listing.store_id == g.store_id, day, RemovalCause.STORE_CLOSED, g)
+            summary.removed_by_closure += _remove_all(
+                session, Listing.store_id == g.store_id, day, RemovalCause.STORE_CLOSED, g
+            )
     active = set(
-        session.scalars(select(Listing.id).where(Listing.id.in_({g.listing_id for g in gone if g.listing_id}), Listing.presence == Presence.ACTIVE))
+        session.scalars(
+            select(Listing.id).where(
+                Listing.id.in_({g.listing_id for g in gone if g.listing_id}), Listing.presence == Presence.ACTIVE
+            )
+        )
     )
     events = []
     for g in gone:
         if g.listing_id in active and g.last_seen_on < day:
             active.discard(g.listing_id)
-            events.append(ev.NewEvent(EventKind.REMOVAL_OBSERVED, g.listing_id, day, cause=g.gone_reason, observation_id=g.id,
-                                      **_cites(g)))
+            events.append(
+                ev.NewEvent(
+                    EventKind.REMOVAL_OBSERVED, g.listing_id, day, cause=g.gone_reason, observation_id=g.id, **_cites(g)
+                )
+            )
     ev.append(session, events)
     summary.removed_explicit += len(events)
 
@@ -164,20 +197,49 @@ def _close_entity(session: Session, model, entity_id: int, pid: int, day: dt.dat
         return False
     session.execute(update(model).where(model.id == entity_id).values(closed_on=day))
     account_id, store_id = (entity_id, None) if model is Account else (None, entity_id)
-    ev.append(session, [ev.NewEvent(kind, None, day, platform_id=pid, account_id=account_id, store_id=store_id,
-                                    observation_id=g.id, **_cites(g))])
+    ev.append(
+        session,
+        [
+            ev.NewEvent(
+                kind,
+                None,
+                day,
+                platform_id=pid,
+                account_id=account_id,
+                store_id=store_id,
+                observation_id=g.id,
+                **_cites(g),
+            )
+        ],
+    )
     return True
 
 
 def _remove_all(session: Session, where, day: dt.date, cause: RemovalCause, g) -> int:
-    ids = list(session.scalars(select(Listing.id).where(where, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < day).order_by(Listing.id)))
-    ev.append(session, [ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=cause, observation_id=g.id, **_cites(g)) for lid in ids])
+    ids = list(
+        session.scalars(
+            select(Listing.id)
+            .where(where, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < day)
+            .order_by(Listing.id)
+        )
+    )
+    ev.append(
+        session,
+        [
+            ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=cause, observation_id=g.id, **_cites(g))
+            for lid in ids
+        ],
+    )
     return len(ids)
 
 
-def _silent_removals(session: Session, pid: int, day: dt.date, k: int, threshold: float, summary: ReconcileSummary) -> None:
+def _silent_removals(
+    session: Session, pid: int, day: dt.date, k: int, threshold: float, summary: ReconcileSummary
+) -> None:
     runs = session.scalars(
-        select(CrawlRun).where(CrawlRun.platform_id == pid, CrawlRun.crawl_date <= day).order_by(CrawlRun.crawl_date.desc())
+        select(CrawlRun)
+        .where(CrawlRun.platform_id == pid, CrawlRun.crawl_date <= day)
+        .order_by(CrawlRun.crawl_date.desc())
     ).all()
     last_k = [r for r in runs if run_is_healthy(r, threshold)][:k]
     if len(last_k) < k:
@@ -185,12 +247,16 @@ def _silent_removals(session: Session, pid: int, day: dt.date, k: int, threshold
     first_absent = last_k[-1].crawl_date
     ids = list(
         session.scalars(
-            select(Listing.id).where(Listing.platform_id == pid, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < first_absent)
+            select(Listing.id)
+            .where(Listing.platform_id == pid, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < first_absent)
             .order_by(Listing.id)
         )
     )
     details = {"first_absent_on": first_absent.isoformat(), "absent_in_runs": [r.id for r in reversed(last_k)]}
-    ev.append(session, [ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=RemovalCause.ABSENT, details=details) for lid in ids])
+    ev.append(
+        session,
+        [ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=RemovalCause.ABSENT, details=details) for lid in ids],
+    )
     summary.removed_silent += len(ids)
 
 
@@ -200,12 +266,28 @@ def _relistings(session: Session, day: dt.date, window: int, threshold: float, s
         return
     session.execute(
         insert(cast(Table, RelistLink.__table__)),  # __table__ is typed FromClause; it is a Table
-        [{"original_listing_id": m.original_listing_id, "new_listing_id": m.new_listing_id, "method": m.method,
-          "similarity": m.similarity, "detected_on": day} for m in matches],
+        [
+            {
+                "original_listing_id": m.original_listing_id,
+                "new_listing_id": m.new_listing_id,
+                "method": m.method,
+                "similarity": m.similarity,
+                "detected_on": day,
+            }
+            for m in matches
+        ],
     )
-    ev.append(session, [
-        ev.NewEvent(EventKind.RELISTED_AS, m.original_listing_id, day, related_listing_id=m.new_listing_id,
-                    details={"method": m.method, "similarity": m.similarity})
-        for m in matches
-    ])
+    ev.append(
+        session,
+        [
+            ev.NewEvent(
+                EventKind.RELISTED_AS,
+                m.original_listing_id,
+                day,
+                related_listing_id=m.new_listing_id,
+                details={"method": m.method, "similarity": m.similarity},
+            )
+            for m in matches
+        ],
+    )
     summary.relisted += len(matches)

@@ -88,8 +88,17 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 def _docs(session: Session, listing_ids: list[int]) -> dict[int, Doc]:
     out = {}
     rows = session.execute(
-        select(Listing.id, Listing.account_id, Listing.first_seen_on, Snapshot.title, Snapshot.text, Snapshot.contacts,
-               Snapshot.price, Snapshot.currency, Listing.url)
+        select(
+            Listing.id,
+            Listing.account_id,
+            Listing.first_seen_on,
+            Snapshot.title,
+            Snapshot.text,
+            Snapshot.contacts,
+            Snapshot.price,
+            Snapshot.currency,
+            Listing.url,
+        )
         .join(Snapshot, and_(Snapshot.listing_id == Listing.id, Snapshot.content_sha256 == Listing.content_sha256))
         .where(one_of(session, Listing.id, listing_ids))
     )
@@ -215,7 +224,11 @@ def _fresh_listings(session: Session, window: list[WindowListing]) -> set[int]:
     first_day_of_account = dict(
         session.execute(select(Listing.account_id, func.min(Listing.first_seen_on)).group_by(Listing.account_id)).all()
     )
-    return {w.listing_id for w in window if w.account_id is None or first_day_of_account.get(w.account_id) == w.first_seen_on}
+    return {
+        w.listing_id
+        for w in window
+        if w.account_id is None or first_day_of_account.get(w.account_id) == w.first_seen_on
+    }
 
 
 def _older_related_to(
@@ -229,13 +242,21 @@ def _older_related_to(
     older = [w for w in window if w.first_seen_on < day]
     by_handle = [w.listing_id for w in older if w.listing_id in fresh_ids and w.account_id not in recent_accounts]
     handles = _contacts(session, by_handle) if recent_handles and by_handle else {}
-    return [w.listing_id for w in older
-            if w.account_id in recent_accounts or handles.get(w.listing_id, frozenset()) & recent_handles]
+    return [
+        w.listing_id
+        for w in older
+        if w.account_id in recent_accounts or handles.get(w.listing_id, frozenset()) & recent_handles
+    ]
 
 
 def _comparison(
-    session: Session, day: dt.date, originals: Originals, recent: set[int], fresh_ids: set[int],
-    new_ids: list[int], text_threshold: float,
+    session: Session,
+    day: dt.date,
+    originals: Originals,
+    recent: set[int],
+    fresh_ids: set[int],
+    new_ids: list[int],
+    text_threshold: float,
 ) -> Comparison:
     """Load the texts and substances of both sides and index the originals by handle and account."""
     since = originals.since
@@ -254,8 +275,9 @@ def _comparison(
     # copies from unrelated fresh accounts are searched (LSH) for listings first seen today only
     lsh_for = {nid for nid in new_ids if nid in fresh_ids and docs.get(nid) and docs[nid].first_seen_on == day}
     lsh = _text_index(docs, sorted(since), text_threshold) if lsh_for else None
-    return Comparison(day, originals, recent, fresh_ids, docs, by_contact, by_account, substances, lsh_for, lsh,
-                      text_threshold)
+    return Comparison(
+        day, originals, recent, fresh_ids, docs, by_contact, by_account, substances, lsh_for, lsh, text_threshold
+    )
 
 
 def _match(c: Comparison, nid: int) -> Match | None:
@@ -336,9 +358,14 @@ def _best_match(c: Comparison, nid: int, new: Doc, methods: dict[int, set[Relist
 
     def rank(oid: int) -> tuple:
         o = c.docs[oid]
-        return (RelistMethod.TEXT in methods[oid], o.price[0] == new.price[0],  # same amount (currency may change)
-                jaccard(frozenset(subs or ()), frozenset(c.substances.get(oid, ()))),
-                jaccard(new.shingles, o.shingles), c.originals.since[oid], o.url)
+        return (
+            RelistMethod.TEXT in methods[oid],
+            o.price[0] == new.price[0],  # same amount (currency may change)
+            jaccard(frozenset(subs or ()), frozenset(c.substances.get(oid, ()))),
+            jaccard(new.shingles, o.shingles),
+            c.originals.since[oid],
+            o.url,
+        )
 
     best = max(methods, key=rank)
     method = next(m for m in METHODS if m in methods[best])
@@ -353,10 +380,12 @@ def _best_match(c: Comparison, nid: int, new: Doc, methods: dict[int, set[Relist
 
 def _minhashes(sets: list[frozenset[str]]) -> list[MinHash]:
     # crc32: deterministic across processes and far cheaper than the default sha1
-    return MinHash.bulk([[s.encode("utf-8") for s in sh] for sh in sets], num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
+    return MinHash.bulk(
+        [[s.encode("utf-8") for s in sh] for sh in sets], num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32
+    )
 
 
-def _text_index(docs: dict[int, "Doc"], ids: list[int], threshold: float) -> MinHashLSH:
+def _text_index(docs: dict[int, Doc], ids: list[int], threshold: float) -> MinHashLSH:
     lsh = MinHashLSH(threshold=max(0.1, threshold - 0.2), num_perm=NUM_PERM)
     ids = [i for i in ids if i in docs and docs[i].shingles]
     for lid, m in zip(ids, _minhashes([docs[i].shingles for i in ids])):

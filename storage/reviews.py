@@ -34,8 +34,15 @@ def _check_date(session: Session, listing_id: int, on: dt.date, latest: dt.date 
 
 
 def record_review(
-    session: Session, listing_id: int, decision: ReviewDecision | str, reviewer: str, note: str | None, at: dt.datetime,
-    *, automated: bool = False, latest: dt.date | None = None,
+    session: Session,
+    listing_id: int,
+    decision: ReviewDecision | str,
+    reviewer: str,
+    note: str | None,
+    at: dt.datetime,
+    *,
+    automated: bool = False,
+    latest: dt.date | None = None,
 ) -> int:
     """Record a decision on a flagged listing and its event; IllegalTransition if not flagged,
     ValueError if `at` is not between the flag date and the logical date (`latest`, default the
@@ -50,12 +57,30 @@ def record_review(
     _check_date(session, listing_id, at.date(), latest)
     with session.begin_nested():
         review_id = session.execute(
-            insert(Review).values(listing_id=listing_id, decision=decision, reviewer=reviewer, note=note, decided_at=at,
-                                  automated=automated)
+            insert(Review)
+            .values(
+                listing_id=listing_id,
+                decision=decision,
+                reviewer=reviewer,
+                note=note,
+                decided_at=at,
+                automated=automated,
+            )
             .returning(Review.id)
         ).scalar_one()
-        ev.append(session, [ev.NewEvent(EventKind(decision), listing_id, at.date(), at=at, review_id=review_id,
-                                        details={"reviewer": reviewer, "automated": automated})])
+        ev.append(
+            session,
+            [
+                ev.NewEvent(
+                    EventKind(decision),
+                    listing_id,
+                    at.date(),
+                    at=at,
+                    review_id=review_id,
+                    details={"reviewer": reviewer, "automated": automated},
+                )
+            ],
+        )
     return review_id
 
 
@@ -70,6 +95,14 @@ def auto_confirm_flags(session: Session, day: dt.date) -> int:
     at = logical_ts(day)
     ids = flagged_unreviewed(session)
     for lid in ids:
-        record_review(session, lid, ReviewDecision.CONFIRMED, "auto-confirm", "demo auto-confirm policy", at, automated=True, latest=day)
+        record_review(
+            session,
+            lid,
+            ReviewDecision.CONFIRMED,
+            "auto-confirm",
+            "demo auto-confirm policy",
+            at,
+            automated=True,
+            latest=day,
+        )
     return len(ids)
-

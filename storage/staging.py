@@ -20,8 +20,14 @@ from precursor_watch.storage.models import CURRENCY_LEN, LANG_LEN, NAME_LEN, SHO
 
 # The listing's content: the last columns of a staged row, staged only when a snapshot is due.
 CONTENT = (
-    ("title", Text), ("text", Text), ("seller_name", String(NAME_LEN)), ("contacts", JSON), ("lang", String(LANG_LEN)),
-    ("price", String(SHOWN_LEN)), ("currency", String(CURRENCY_LEN)), ("posted_at", String(SHOWN_LEN)),
+    ("title", Text),
+    ("text", Text),
+    ("seller_name", String(NAME_LEN)),
+    ("contacts", JSON),
+    ("lang", String(LANG_LEN)),
+    ("price", String(SHOWN_LEN)),
+    ("currency", String(CURRENCY_LEN)),
+    ("posted_at", String(SHOWN_LEN)),
     ("offer_signals", JSON),
 )
 NO_CONTENT = (None,) * len(CONTENT)

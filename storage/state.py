@@ -42,8 +42,12 @@ _RULES: dict[str, tuple[frozenset, frozenset, Presence | None, ReviewState | Non
     EventKind.CONFIRMED: (_ANY_P, frozenset({ReviewState.FLAGGED}), None, ReviewState.CONFIRMED),
     EventKind.DISMISSED: (_ANY_P, frozenset({ReviewState.FLAGGED}), None, ReviewState.DISMISSED),
     # a notice can only be sent for a confirmed (or already reported: follow-up) live listing
-    EventKind.REPORTED: (frozenset({Presence.ACTIVE}), frozenset({ReviewState.CONFIRMED, ReviewState.REPORTED}), None,
-                         ReviewState.REPORTED),
+    EventKind.REPORTED: (
+        frozenset({Presence.ACTIVE}),
+        frozenset({ReviewState.CONFIRMED, ReviewState.REPORTED}),
+        None,
+        ReviewState.REPORTED,
+    ),
     # presence
     EventKind.REMOVAL_OBSERVED: (frozenset({Presence.ACTIVE}), _ANY_R, Presence.REMOVED, None),
     EventKind.REAPPEARED: (frozenset({Presence.REMOVED}), _ANY_R, Presence.ACTIVE, None),

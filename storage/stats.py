@@ -28,8 +28,9 @@ import datetime as dt
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,8 +102,14 @@ def p90(values: list[float]) -> float:
 class _Names:
     def __init__(self, session: Session):
         self.platform = dict(session.execute(select(Platform.id, Platform.name)).all())
-        self.account = {i: f"{self.platform[p]}/{k}" for i, p, k in session.execute(select(Account.id, Account.platform_id, Account.account_key))}
-        self.store = {i: f"{self.platform[p]}/{k}" for i, p, k in session.execute(select(Store.id, Store.platform_id, Store.store_key))}
+        self.account = {
+            i: f"{self.platform[p]}/{k}"
+            for i, p, k in session.execute(select(Account.id, Account.platform_id, Account.account_key))
+        }
+        self.store = {
+            i: f"{self.platform[p]}/{k}"
+            for i, p, k in session.execute(select(Store.id, Store.platform_id, Store.store_key))
+        }
 
     def key(self, by: str | None, e: _Ev, entity_event: bool = False) -> str | None:
         if by is None:
@@ -126,9 +133,21 @@ class EventLog:
 
 
 def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
-    stmt = select(Event.id, Event.kind, Event.occurred_on, Event.occurred_at, Event.platform_id, Event.account_id,
-                  Event.store_id, Event.listing_id, Event.related_listing_id, Event.evidence_sha256, Event.evidence_file,
-                  Event.evidence_record, Event.evidence_uri).order_by(Event.id)
+    stmt = select(
+        Event.id,
+        Event.kind,
+        Event.occurred_on,
+        Event.occurred_at,
+        Event.platform_id,
+        Event.account_id,
+        Event.store_id,
+        Event.listing_id,
+        Event.related_listing_id,
+        Event.evidence_sha256,
+        Event.evidence_file,
+        Event.evidence_record,
+        Event.evidence_uri,
+    ).order_by(Event.id)
     if date_to is not None:
         stmt = stmt.where(Event.occurred_on <= date_to)
     events = [_Ev(*row) for row in session.execute(stmt)]
@@ -137,7 +156,14 @@ def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
         if e.listing_id is not None:
             per_listing[e.listing_id].append(e)
     rows = session.execute(
-        select(NoticeListing.notice_id, NoticeListing.listing_id, Notice.sent_at, Listing.platform_id, Listing.account_id, Listing.store_id)
+        select(
+            NoticeListing.notice_id,
+            NoticeListing.listing_id,
+            Notice.sent_at,
+            Listing.platform_id,
+            Listing.account_id,
+            Listing.store_id,
+        )
         .join(Notice, Notice.id == NoticeListing.notice_id)
         .join(Listing, Listing.id == NoticeListing.listing_id)
         .order_by(NoticeListing.notice_id, NoticeListing.listing_id)
@@ -168,8 +194,14 @@ class _Sink:
 def _evidence(e: _Ev) -> dict[str, Any]:
     """One event behind a number with the WARC record it cites: identical pages (one generic 404
     body for many listings) share a hash, never a record."""
-    return {"event": e.kind, "on": e.on.isoformat(), "evidence_sha256": e.evidence_sha256,
-            "warc_file": e.evidence_file, "warc_record_id": e.evidence_record, "target_uri": e.evidence_uri}
+    return {
+        "event": e.kind,
+        "on": e.on.isoformat(),
+        "evidence_sha256": e.evidence_sha256,
+        "warc_file": e.evidence_file,
+        "warc_record_id": e.evidence_record,
+        "target_uri": e.evidence_uri,
+    }
 
 
 def _event_counts(lid: int, evs: list[_Ev], period: Period, sink: _Sink) -> None:
@@ -194,8 +226,11 @@ def _report_cohort(lid: int, evs: list[_Ev], period: Period, sink: _Sink) -> Non
     if removal is not None:
         sink.add(first, "hours_to_removal", Member("listing", lid, value=hours, evidence=cited))
     for days in (1, 7, 30):
-        sink.add(first, f"removed_within_{days}d",
-                 Member("listing", lid, counted=hours is not None and hours <= 24 * days, value=hours, evidence=cited))
+        sink.add(
+            first,
+            f"removed_within_{days}d",
+            Member("listing", lid, counted=hours is not None and hours <= 24 * days, value=hours, evidence=cited),
+        )
 
 
 def _stay_down(lid: int, evs: list[_Ev], period: Period, horizon: dt.date | None, sink: _Sink) -> None:
@@ -207,9 +242,14 @@ def _stay_down(lid: int, evs: list[_Ev], period: Period, horizon: dt.date | None
         end = first_removal.on + dt.timedelta(days=days)
         if end > horizon:
             continue  # window not over yet: cannot tell
-        back = [e for e in evs if e.kind in (EventKind.REAPPEARED, EventKind.RELISTED_AS) and first_removal.on < e.on <= end]
-        sink.add(first_removal, f"stay_down_rate_{days}d",
-                 Member("listing", lid, counted=not back, evidence=[_evidence(x) for x in [first_removal, *back]]))
+        back = [
+            e for e in evs if e.kind in (EventKind.REAPPEARED, EventKind.RELISTED_AS) and first_removal.on < e.on <= end
+        ]
+        sink.add(
+            first_removal,
+            f"stay_down_rate_{days}d",
+            Member("listing", lid, counted=not back, evidence=[_evidence(x) for x in [first_removal, *back]]),
+        )
 
 
 def _relisted(evs: list[_Ev], period: Period, sink: _Sink) -> None:
@@ -232,7 +272,11 @@ def _repeat_offenders(events: list[_Ev], period: Period, sink: _Sink) -> None:
             )
 
 
-_CLOSED_SUBJECT = {EventKind.ACCOUNT_CLOSED: "account", EventKind.STORE_CLOSED: "store", EventKind.PLATFORM_CLOSED: "platform"}
+_CLOSED_SUBJECT = {
+    EventKind.ACCOUNT_CLOSED: "account",
+    EventKind.STORE_CLOSED: "store",
+    EventKind.PLATFORM_CLOSED: "platform",
+}
 
 
 def _closures(events: list[_Ev], period: Period, sink: _Sink) -> None:
@@ -248,14 +292,35 @@ def _notice_items(items: list[NoticeItem], period: Period, sink: _Sink) -> None:
     for item in items:
         on = item.sent_at.date()
         if on in period:
-            pseudo = _Ev(0, "notice", on, item.sent_at, item.platform_id, item.account_id, item.store_id,
-                         item.listing_id, None, None, None, None, None)
-            sink.add(pseudo, "items_reported", Member("listing", item.listing_id, evidence=[
-                {"event": "notice", "notice_id": item.notice_id, "on": on.isoformat()}]))
+            pseudo = _Ev(
+                0,
+                "notice",
+                on,
+                item.sent_at,
+                item.platform_id,
+                item.account_id,
+                item.store_id,
+                item.listing_id,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+            sink.add(
+                pseudo,
+                "items_reported",
+                Member(
+                    "listing",
+                    item.listing_id,
+                    evidence=[{"event": "notice", "notice_id": item.notice_id, "on": on.isoformat()}],
+                ),
+            )
 
 
-def compute_members(log: EventLog, date_from: dt.date | None, date_to: dt.date | None,
-                    bys: tuple[str | None, ...] = (None,)) -> dict[str | None, Members]:
+def compute_members(
+    log: EventLog, date_from: dt.date | None, date_to: dt.date | None, bys: tuple[str | None, ...] = (None,)
+) -> dict[str | None, Members]:
     """by -> group -> member list -> members, for every grouping in `bys` in one pass; the single
     computation behind numbers and drill-downs."""
     for by in bys:
@@ -301,15 +366,22 @@ def stats_result(members: dict[str | None, Members], by: str | None = None) -> d
     return {"total": numbers(total), "groups": groups}
 
 
-def compute_stats(session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None,
-                  by: str | None = None) -> dict[str, Any]:
+def compute_stats(
+    session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None, by: str | None = None
+) -> dict[str, Any]:
     """`{"total": {metric: value}, "groups": {name: {metric: value}}}` (groups empty when by=None)."""
     bys = (None,) if by is None else (None, by)
     return stats_result(compute_members(load_event_log(session, date_to), date_from, date_to, bys), by)
 
 
-def explain(session: Session, metric: str, date_from: dt.date | None = None, date_to: dt.date | None = None,
-            by: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
+def explain(
+    session: Session,
+    metric: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    by: str | None = None,
+    group: str | None = None,
+) -> list[dict[str, Any]]:
     """The subjects behind one number, with their evidence hashes (for shares: `counted` says
     whether each one is in the numerator; for times: `value` is its hours)."""
     if metric not in BY_NAME:
@@ -328,8 +400,9 @@ def explain_members(session: Session, raw: Members) -> dict[str, dict[str, list[
     }
 
 
-def explain_all(session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None,
-                by: str | None = None) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def explain_all(
+    session: Session, date_from: dt.date | None = None, date_to: dt.date | None = None, by: str | None = None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """group -> metric -> what `explain` returns for it, from one computation of every statistic
     (an audit drills into all of them; `explain` per metric and group would redo it each time)."""
     return explain_members(session, _members(session, date_from, date_to, by))
@@ -340,15 +413,25 @@ def _listing_info(session: Session, members: list[Member]) -> dict[int, dict[str
     if not ids:
         return {}
     rows = session.execute(
-        select(Listing.id, Platform.name, Listing.listing_key, Listing.url).join(Platform).where(one_of(session, Listing.id, ids))
+        select(Listing.id, Platform.name, Listing.listing_key, Listing.url)
+        .join(Platform)
+        .where(one_of(session, Listing.id, ids))
     )
     return {lid: {"platform": pname, "listing_key": key, "url": url} for lid, pname, key, url in rows}
 
 
-def _described(session: Session, members: list[Member], info: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+def _described(
+    session: Session, members: list[Member], info: dict[int, dict[str, str]] | None = None
+) -> list[dict[str, Any]]:
     info = _listing_info(session, members) if info is None else info
     return [
-        {"subject": m.subject, "id": m.id, **(info.get(m.id, {}) if m.subject == "listing" else {}),
-         "counted": m.counted, "value": m.value, "evidence": m.evidence}
+        {
+            "subject": m.subject,
+            "id": m.id,
+            **(info.get(m.id, {}) if m.subject == "listing" else {}),
+            "counted": m.counted,
+            "value": m.value,
+            "evidence": m.evidence,
+        }
         for m in sorted(members, key=lambda m: (m.subject, m.id))
     ]

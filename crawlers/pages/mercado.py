@@ -99,8 +99,13 @@ class ListingPage:
 
     def offer_signals(self) -> dict[str, bool]:
         """The API answer has no controls; what it shows is a price and a seller."""
-        return {"price": self.price() is not None, "add_to_cart": False, "inquiry": False,
-                "seller": bool(self.seller_name()), "schema_offer": False}
+        return {
+            "price": self.price() is not None,
+            "add_to_cart": False,
+            "inquiry": False,
+            "seller": bool(self.seller_name()),
+            "schema_offer": False,
+        }
 
     def result(self) -> Listing | Removed | Incomplete:
         if is_platform_closed(self.page):

@@ -92,7 +92,9 @@ class PlatformSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         spider = super().from_crawler(crawler, *args, **kwargs)
         a = spider.args
-        spider.evidence = EvidenceWriter(a.data_dir, a.platform, a.date, crawler.settings.getint("PWATCH_WARC_ROLLOVER"))
+        spider.evidence = EvidenceWriter(
+            a.data_dir, a.platform, a.date, crawler.settings.getint("PWATCH_WARC_ROLLOVER")
+        )
         spider.journal = Journal(a.job_path)
         spider.journal.open()
         if spider.journal.resumed:
@@ -115,8 +117,12 @@ class PlatformSpider(scrapy.Spider):
         if self.args.discover:
             # Fetched even when robots.txt announces a closure: its closure page is the evidence
             # (a gone item) that lets a platform closed before its first crawl be counted closed.
-            yield scrapy.Request(self.url(self.site.first_index), callback=self.parse_index, errback=self.on_error,
-                                 meta={"pwatch_known": True})
+            yield scrapy.Request(
+                self.url(self.site.first_index),
+                callback=self.parse_index,
+                errback=self.on_error,
+                meta={"pwatch_known": True},
+            )
             yield scrapy.Request(self.url(self.site.sitemap), callback=self.parse_sitemap, errback=self.on_error)
         if self.args.revisit is not None:
             for url in read_revisit_file(self.args.revisit):
@@ -250,38 +256,72 @@ class PlatformSpider(scrapy.Spider):
         final = self.evidence.write(capture_of(response))
         return final if cite_final or first is None else first
 
-    def _listing_or_quarantined(self, response: Response, page_url: str, data: Listing) -> ListingItem | QuarantinedItem:
+    def _listing_or_quarantined(
+        self, response: Response, page_url: str, data: Listing
+    ) -> ListingItem | QuarantinedItem:
         """The listing's item, sanitised; a QuarantinedItem naming the field when one is unusable."""
         try:
             return self._listing_item(response, page_url, data)
         except _UnusableField as exc:
             return self._quarantined(response, page_url, "invalid_field", exc.field, str(exc), data.listing_key)
 
-    def _quarantined(self, response: Response, page_url: str, kind: str, field: str | None, message: str,
-                     listing_key: str | None = None) -> QuarantinedItem:
-        logger.warning("live listing page quarantined (%s%s): %s: %s", kind, f", field {field}" if field else "", page_url,
-                       message[:200].encode("utf-8", "backslashreplace").decode("utf-8"))
+    def _quarantined(
+        self,
+        response: Response,
+        page_url: str,
+        kind: str,
+        field: str | None,
+        message: str,
+        listing_key: str | None = None,
+    ) -> QuarantinedItem:
+        logger.warning(
+            "live listing page quarantined (%s%s): %s: %s",
+            kind,
+            f", field {field}" if field else "",
+            page_url,
+            message[:200].encode("utf-8", "backslashreplace").decode("utf-8"),
+        )
         if listing_key is None or type(listing_key) is not str:
             listing_key = self.site.classify(page_url)[1]
         return QuarantinedItem(
-            platform=self.name, url=page_url, listing_key=listing_key, kind=kind, field=field,
-            message=message.encode("utf-8", "backslashreplace").decode("utf-8"), http_status=response.status,
-            fetched_at=dt.datetime.now(dt.UTC), crawl_date=self.args.date, evidence=self._evidence(response, cite_final=True),
+            platform=self.name,
+            url=page_url,
+            listing_key=listing_key,
+            kind=kind,
+            field=field,
+            message=message.encode("utf-8", "backslashreplace").decode("utf-8"),
+            http_status=response.status,
+            fetched_at=dt.datetime.now(dt.UTC),
+            crawl_date=self.args.date,
+            evidence=self._evidence(response, cite_final=True),
         )
 
     def _listing_item(self, response: Response, page_url: str, data: Listing) -> ListingItem:
-        item = sanitize_listing(ListingItem(
-            platform=self.name, listing_key=data.listing_key, url=page_url, title=data.title, text=data.text,
-            price=data.price, currency=data.currency, seller_key=data.seller_key, seller_name=data.seller_name,
-            store_key=data.store_key, contacts=list(data.contacts), lang=data.lang,
-            posted_at=data.posted_at,
-        ))
+        item = sanitize_listing(
+            ListingItem(
+                platform=self.name,
+                listing_key=data.listing_key,
+                url=page_url,
+                title=data.title,
+                text=data.text,
+                price=data.price,
+                currency=data.currency,
+                seller_key=data.seller_key,
+                seller_name=data.seller_name,
+                store_key=data.store_key,
+                contacts=list(data.contacts),
+                lang=data.lang,
+                posted_at=data.posted_at,
+            )
+        )
         for name in ("listing_key", "title", "text"):
             if type(getattr(item, name)) is not str:
                 raise _UnusableField(name, f"field {name} must be text, got {type(getattr(item, name)).__name__}")
         for name in ("price", "currency", "seller_key", "seller_name", "store_key", "lang", "posted_at"):
             if getattr(item, name) is not None and type(getattr(item, name)) is not str:
-                raise _UnusableField(name, f"field {name} must be text or absent, got {type(getattr(item, name)).__name__}")
+                raise _UnusableField(
+                    name, f"field {name} must be text or absent, got {type(getattr(item, name)).__name__}"
+                )
         evidence = self._evidence(response, cite_final=True)
         return ListingItem(
             platform=self.name,

@@ -15,9 +15,13 @@ ROLES = ("analyst", "auditor", "admin")
 
 def register(subparsers, common) -> None:
     leaf = _leaf_common()
-    users = subparsers.add_parser("users", parents=[common], help="console users and their roles",
-                                  description="Add, list or disable users of the review console. Analysts decide, "
-                                  "auditors read everything and decide nothing, admins manage users.")
+    users = subparsers.add_parser(
+        "users",
+        parents=[common],
+        help="console users and their roles",
+        description="Add, list or disable users of the review console. Analysts decide, "
+        "auditors read everything and decide nothing, admins manage users.",
+    )
     actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", parents=[leaf], help="add a user; the password is read from stdin")
     add.add_argument("name", help="login name (letters, digits, '.', '_', '-'); also the reviewer name of decisions")
@@ -29,9 +33,13 @@ def register(subparsers, common) -> None:
     disable.add_argument("name")
     disable.set_defaults(handler=cmd_users_disable)
 
-    console = subparsers.add_parser("console", parents=[common], help="the analyst review console in the browser",
-                                    description="Serve the review console (queue, case pages, decisions) over HTTP. "
-                                    "Anything but loopback needs the console_secret setting.")
+    console = subparsers.add_parser(
+        "console",
+        parents=[common],
+        help="the analyst review console in the browser",
+        description="Serve the review console (queue, case pages, decisions) over HTTP. "
+        "Anything but loopback needs the console_secret setting.",
+    )
     console.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     console.add_argument("--port", type=int, default=8471, help="TCP port (default 8471)")
     console.set_defaults(handler=cmd_console)
@@ -58,7 +66,7 @@ def cmd_users_add(args, settings: Settings) -> int:
         raise ConfigError(problem)
     with _session(settings, write=True) as session:
         try:
-            user = add_user(session, args.name, args.role, hash_password(password), dt.datetime.now(dt.timezone.utc))
+            user = add_user(session, args.name, args.role, hash_password(password), dt.datetime.now(dt.UTC))
         except StorageError as exc:
             raise StateError(str(exc)) from None
     print(f"user {user.name} added as {user.role}")

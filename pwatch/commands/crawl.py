@@ -40,8 +40,12 @@ def register(subparsers, common) -> None:
     parser.add_argument("--base-url", help="platform origin (default: from settings fixture_host_prefix/fixture_port)")
     parser.add_argument("--jobdir", help="resume state folder (default: <data-dir>/jobs/<site>/<date>)")
     parser.add_argument("--no-discover", action="store_true", help="revisit known URLs only (no index or sitemap)")
-    parser.add_argument("--shard", metavar="I/N", help="crawl only shard I of N (1-based); N processes with "
-                        "I = 1..N fetch disjoint pages whose union is the whole crawl (crawlers/sharding.py)")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="crawl only shard I of N (1-based); N processes with "
+        "I = 1..N fetch disjoint pages whose union is the whole crawl (crawlers/sharding.py)",
+    )
     parser.set_defaults(handler=run_crawl)
 
 
@@ -75,7 +79,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
 
     if args.site not in PLATFORMS:
         raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(PLATFORMS)}")
-    day = args.date or dt.datetime.now(dt.timezone.utc).date()
+    day = args.date or dt.datetime.now(dt.UTC).date()
     if args.revisit:
         check_revisit_file(Path(args.revisit))
     if args.out:
@@ -139,7 +143,9 @@ def check_revisit_file(path: Path) -> None:
         raise InputError(str(exc)) from None
     for url in urls:
         if len(url) > MAX_URL_LENGTH:
-            raise InputError(f"{path}: URL of {len(url)} characters, over the {MAX_URL_LENGTH} a crawl fetches: {url[:60]!r}...")
+            raise InputError(
+                f"{path}: URL of {len(url)} characters, over the {MAX_URL_LENGTH} a crawl fetches: {url[:60]!r}..."
+            )
         if any(ord(c) < 32 or ord(c) == 127 for c in url):
             raise InputError(f"{path}: URL holds a control character: {url[:60]!r}")
 

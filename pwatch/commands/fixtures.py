@@ -40,15 +40,26 @@ def world_config(args, settings, **extra):
     from precursor_watch.fixtures.world import WorldConfig
 
     try:
-        settings = settings.with_overrides(seed=args.seed, scale=args.scale,
-                                           faults=getattr(args, "faults", None),
-                                           fixture_port=getattr(args, "port", None))
+        settings = settings.with_overrides(
+            seed=args.seed,
+            scale=args.scale,
+            faults=getattr(args, "faults", None),
+            fixture_port=getattr(args, "port", None),
+        )
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("from option", "from the command line")) from None
     try:
-        return WorldConfig(seed=settings.seed, start=settings.world_start, days=settings.world_days,
-                           scale=settings.scale, faults=settings.faults, host_prefix=settings.fixture_host_prefix,
-                           port=settings.fixture_port, state_dir=Path(settings.data_dir) / "fixtures", **extra)
+        return WorldConfig(
+            seed=settings.seed,
+            start=settings.world_start,
+            days=settings.world_days,
+            scale=settings.scale,
+            faults=settings.faults,
+            host_prefix=settings.fixture_host_prefix,
+            port=settings.fixture_port,
+            state_dir=Path(settings.data_dir) / "fixtures",
+            **extra,
+        )
     except ValueError as exc:
         raise ConfigError(f"world config: {exc}") from None
 
@@ -79,7 +90,9 @@ def run_serve(args, settings) -> int:
     try:
         serve(config, date, ready, workers=int(args.workers))
     except OSError as exc:
-        raise ServiceError(f"cannot listen on {config.host_prefix}.10-99 port {config.port}: {exc.strerror or exc}") from None
+        raise ServiceError(
+            f"cannot listen on {config.host_prefix}.10-99 port {config.port}: {exc.strerror or exc}"
+        ) from None
     return 0
 
 

@@ -14,7 +14,9 @@ SHOWN_PROBLEMS = 10
 def register(subparsers, common: argparse.ArgumentParser) -> None:
     keys = subparsers.add_parser("keys", parents=[common], help="the Ed25519 key that signs the ledger's tree heads")
     action = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
-    init = action.add_parser("init", parents=[common], help="create the signing key (0600) unless it exists; print and export its public key")
+    init = action.add_parser(
+        "init", parents=[common], help="create the signing key (0600) unless it exists; print and export its public key"
+    )
     init.add_argument("--export", metavar="FILE", help="also write the public key (PEM) to FILE")
     init.set_defaults(handler=cmd_keys_init)
 
@@ -44,7 +46,9 @@ def _public_key(args, settings: Settings):
         if public_key_path(settings).is_file():
             return load_public_key(public_key_path(settings)), f"{public_key_path(settings)} (the data dir's own)"
         if private_key_path(settings).is_file():
-            return load_private_key(private_key_path(settings)).public_key(), f"{private_key_path(settings)} (the data dir's own)"
+            return load_private_key(
+                private_key_path(settings)
+            ).public_key(), f"{private_key_path(settings)} (the data dir's own)"
     except LedgerKeyError as exc:
         raise ConfigError(str(exc)) from None
     raise ConfigError("no public key: pass --public-key FILE (the data dir has no ledger key; run `pwatch keys init`)")
@@ -52,12 +56,23 @@ def _public_key(args, settings: Settings):
 
 def _summary(outcome, key_source: str, export: str | None) -> list[str]:
     first, last = outcome.first_head, outcome.last_head
-    lines = [f"verifying key: {key_source}",
-             f"signed heads checked: {outcome.heads}" + (f" (log covered from head #{first.id} of {first.head_date}, "
-                                                          f"whose {first.tree_size} leaves were logged when it was sealed)" if first else " (no head yet)"),
-             f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; events not yet under a head: {outcome.pending}"
-             + (f" (ids {', '.join(map(str, outcome.pending_ids[:5]))}{', ...' if outcome.pending > 5 else ''})" if outcome.pending else ""),
-             f"cited WARC records re-read: {outcome.records} ({outcome.warc_bytes / 1e6:.1f} MB of payload)"]
+    lines = [
+        f"verifying key: {key_source}",
+        f"signed heads checked: {outcome.heads}"
+        + (
+            f" (log covered from head #{first.id} of {first.head_date}, "
+            f"whose {first.tree_size} leaves were logged when it was sealed)"
+            if first
+            else " (no head yet)"
+        ),
+        f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; events not yet under a head: {outcome.pending}"
+        + (
+            f" (ids {', '.join(map(str, outcome.pending_ids[:5]))}{', ...' if outcome.pending > 5 else ''})"
+            if outcome.pending
+            else ""
+        ),
+        f"cited WARC records re-read: {outcome.records} ({outcome.warc_bytes / 1e6:.1f} MB of payload)",
+    ]
     if last:
         lines.append(f"latest head: {last.head_date}, size {last.tree_size}, root {last.root_hash}")
     if export:
@@ -102,6 +117,8 @@ def cmd_audit_pack(args, settings: Settings, session) -> int:
         summary = build_pack(session, settings.data_path, args.listing, Path(args.out), public_pem(public))
     except PackError as exc:
         raise ConfigError(str(exc)) from None
-    print(f"evidence pack: {summary.path} ({summary.events} events, {summary.records} WARC records, "
-          f"head of {summary.head_date}, size {summary.tree_size})")
+    print(
+        f"evidence pack: {summary.path} ({summary.events} events, {summary.records} WARC records, "
+        f"head of {summary.head_date}, size {summary.tree_size})"
+    )
     return 0

@@ -17,13 +17,17 @@ GATES = {"f1_overall": 0.95, "f1_per_lang": 0.90, "substance_set_accuracy": 0.95
 
 
 def register(subparsers, common) -> None:
-    p = subparsers.add_parser("flag", parents=[common], help="flag offers of monitored substances in a JSONL file",
-                              description="Read JSONL (id, text, optional title, lang, listing_date, offer_signals); write "
-                                          "one JSON line per input, in order: id, flagged, score, substances, lang "
-                                          "and lang_source (declared, normalised or guessed), reasons, "
-                                          "model_version. A malformed input line stops the run before anything "
-                                          "is written; a listing the detector fails on gets `error` instead of a "
-                                          "result and the others are still flagged.")
+    p = subparsers.add_parser(
+        "flag",
+        parents=[common],
+        help="flag offers of monitored substances in a JSONL file",
+        description="Read JSONL (id, text, optional title, lang, listing_date, offer_signals); write "
+        "one JSON line per input, in order: id, flagged, score, substances, lang "
+        "and lang_source (declared, normalised or guessed), reasons, "
+        "model_version. A malformed input line stops the run before anything "
+        "is written; a listing the detector fails on gets `error` instead of a "
+        "result and the others are still flagged.",
+    )
     p.add_argument("--input", required=True, help="input JSONL")
     p.add_argument("--output", required=True, help="output JSONL (written whole, or not at all)")
     p.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
@@ -35,23 +39,45 @@ def register(subparsers, common) -> None:
     t.add_argument("--out", help="model directory (default: setting model_dir)")
     t.add_argument("--seed", type=int, default=0, help="training seed (same seed, same model)")
     t.add_argument("--size", type=int, default=None, help="number of fixture listings to train on")
-    t.add_argument("--with-reviews", metavar="FILE", dest="with_reviews",
-                   help="also train on the analyst decisions of `pwatch review export` (confirmed = offer, "
-                        "dismissed = not); prints the evaluation before and after and records the decisions "
-                        "in the model manifest")
+    t.add_argument(
+        "--with-reviews",
+        metavar="FILE",
+        dest="with_reviews",
+        help="also train on the analyst decisions of `pwatch review export` (confirmed = offer, "
+        "dismissed = not); prints the evaluation before and after and records the decisions "
+        "in the model manifest",
+    )
     t.set_defaults(handler=cmd_train)
-    e = sub.add_parser("evaluate", parents=[common], help="precision/recall/F1 and substance-id set accuracy",
-                       description="Evaluate on a labelled JSONL (text, lang, label, optional title, kind, "
-                                   "substances) and/or on fixture listings of held-out template families.")
+    e = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="precision/recall/F1 and substance-id set accuracy",
+        description="Evaluate on a labelled JSONL (text, lang, label, optional title, kind, "
+        "substances) and/or on fixture listings of held-out template families.",
+    )
     e.add_argument("--input", action="append", default=[], help="labelled JSONL (repeatable)")
-    e.add_argument("--heldout", type=int, default=0, metavar="N",
-                   help="also evaluate N fixture listings from template families held out of training")
-    e.add_argument("--world", type=int, default=0, metavar="SCALE",
-                   help="also evaluate the fixture world (this scale, setting seed) on its held-out platforms "
-                        "(boardlist, mercado), held-out template families only")
-    e.add_argument("--eval-files", action="store_true", dest="eval_files",
-                   help="also evaluate every nlp/data/eval_*.jsonl, each reported separately (never trained on; "
-                        "per genre when its records carry `genre`)")
+    e.add_argument(
+        "--heldout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also evaluate N fixture listings from template families held out of training",
+    )
+    e.add_argument(
+        "--world",
+        type=int,
+        default=0,
+        metavar="SCALE",
+        help="also evaluate the fixture world (this scale, setting seed) on its held-out platforms "
+        "(boardlist, mercado), held-out template families only",
+    )
+    e.add_argument(
+        "--eval-files",
+        action="store_true",
+        dest="eval_files",
+        help="also evaluate every nlp/data/eval_*.jsonl, each reported separately (never trained on; "
+        "per genre when its records carry `genre`)",
+    )
     e.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--errors", type=int, default=0, metavar="K", help="also list up to K misclassified items")
@@ -138,8 +164,13 @@ def cmd_flag(args, settings) -> int:
                     # one listing the detector cannot judge gets its error; the others go on
                     failed += 1
                     print(f"pwatch flag: {args.input}: id {rid!r}: detection failed: {det.reason}", file=sys.stderr)
-                    fh.write(json.dumps({"id": rid, "error": det.reason, "model_version": detector.model_version},
-                                        ensure_ascii=False) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {"id": rid, "error": det.reason, "model_version": detector.model_version},
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
                     continue
                 flagged += det.flagged
                 fh.write(json.dumps(_flag_line(rid, det), ensure_ascii=False) + "\n")
@@ -156,10 +187,16 @@ def cmd_flag(args, settings) -> int:
 
 def _flag_line(rid, det) -> dict:
     return {
-        "id": rid, "flagged": det.flagged, "score": det.score, "substances": list(det.substance_ids),
-        "lang": det.lang, "lang_source": det.lang_source,
-        "reasons": [{"reason": r.message, "field": r.field, "start": r.start, "end": r.end, "matched": r.matched}
-                    for r in det.reasons],
+        "id": rid,
+        "flagged": det.flagged,
+        "score": det.score,
+        "substances": list(det.substance_ids),
+        "lang": det.lang,
+        "lang_source": det.lang_source,
+        "reasons": [
+            {"reason": r.message, "field": r.field, "start": r.start, "end": r.end, "matched": r.matched}
+            for r in det.reasons
+        ],
         "model_version": det.model_version,
     }
 
@@ -195,27 +232,39 @@ def _train_with_reviews(args, out: Path, examples: list[dict], reviews: list[dic
     from precursor_watch.nlp.train import train
     from precursor_watch.training_data import REVIEW_WEIGHT, heldout_examples, review_manifest
 
-    checks = {"reviewed decisions (trained on)": reviews,
-              "held-out template families": heldout_examples(seed=args.seed, size=300)}
+    checks = {
+        "reviewed decisions (trained on)": reviews,
+        "held-out template families": heldout_examples(seed=args.seed, size=300),
+    }
     checks.update(_eval_files())
-    print(f"training on {len(examples)} listings + {len(reviews)} decisions x{REVIEW_WEIGHT} "
-          f"(seed {args.seed}) ...", file=sys.stderr)
+    print(
+        f"training on {len(examples)} listings + {len(reviews)} decisions x{REVIEW_WEIGHT} (seed {args.seed}) ...",
+        file=sys.stderr,
+    )
     with tempfile.TemporaryDirectory(prefix=".before-", dir=out.parent) as tmp:
         before = Detector.load(train(examples, Path(tmp) / "model", seed=args.seed))
         reports_before = {name: _report(before, recs) for name, recs in checks.items()}
-    path = train(examples + [r for r in reviews for _ in range(REVIEW_WEIGHT)], out, seed=args.seed,
-                 manifest_extra={"reviews": review_manifest(Path(args.with_reviews), reviews)})
+    path = train(
+        examples + [r for r in reviews for _ in range(REVIEW_WEIGHT)],
+        out,
+        seed=args.seed,
+        manifest_extra={"reviews": review_manifest(Path(args.with_reviews), reviews)},
+    )
     after = Detector.load(path)
     print(f"before: model {before.model_version} (without the decisions)")
-    print(f"after:  model {after.model_version} (with {len(reviews)} decisions: "
-          f"{sum(r['label'] for r in reviews)} confirmed, {sum(1 - r['label'] for r in reviews)} dismissed)")
+    print(
+        f"after:  model {after.model_version} (with {len(reviews)} decisions: "
+        f"{sum(r['label'] for r in reviews)} confirmed, {sum(1 - r['label'] for r in reviews)} dismissed)"
+    )
     for name, recs in checks.items():
         rep = _report(after, recs)
         b = reports_before[name].overall
         a = rep.overall
-        print(f"{name} ({len(recs)} listings): precision {b.precision:.3f} -> {a.precision:.3f}, "
-              f"recall {b.recall:.3f} -> {a.recall:.3f}, F1 {b.f1:.3f} -> {a.f1:.3f}, "
-              f"accuracy {b.accuracy:.3f} -> {a.accuracy:.3f}")
+        print(
+            f"{name} ({len(recs)} listings): precision {b.precision:.3f} -> {a.precision:.3f}, "
+            f"recall {b.recall:.3f} -> {a.recall:.3f}, F1 {b.f1:.3f} -> {a.f1:.3f}, "
+            f"accuracy {b.accuracy:.3f} -> {a.accuracy:.3f}"
+        )
     print(f"model {after.model_version} -> {path}")
     return 0
 
@@ -241,7 +290,9 @@ def cmd_evaluate(args, settings) -> int:
     from precursor_watch.training_data import heldout_examples, read_labelled, world_examples
 
     if not args.input and not args.heldout and not args.world and not args.eval_files:
-        raise ConfigError("nothing to evaluate: give --input LABELLED.jsonl, --heldout N, --world SCALE and/or --eval-files")
+        raise ConfigError(
+            "nothing to evaluate: give --input LABELLED.jsonl, --heldout N, --world SCALE and/or --eval-files"
+        )
     records: list[dict] = []
     for path in args.input:
         records += read_labelled(Path(path))
@@ -259,7 +310,9 @@ def cmd_evaluate(args, settings) -> int:
         report = evaluate(recs, detector.detect(inputs), keep_errors=args.errors)
         results[name] = (len(recs), report, gate_results(report))
     if args.json:
-        body = {name: {**rep.as_dict(), "gates": gates, "errors": rep.errors} for name, (_n, rep, gates) in results.items()}
+        body = {
+            name: {**rep.as_dict(), "gates": gates, "errors": rep.errors} for name, (_n, rep, gates) in results.items()
+        }
         if list(results) == ["selected data"]:  # the one-report shape callers already read
             body = body["selected data"]
         print(json.dumps({"model_version": detector.model_version, **body}, ensure_ascii=False, indent=2))

@@ -33,14 +33,25 @@ def _leaf_common() -> argparse.ArgumentParser:
 def register(subparsers, common) -> None:
     group_common = common
     common = _leaf_common()
-    review = subparsers.add_parser("review", parents=[group_common], help="analyst review of flagged listings",
-                                   description="List, inspect, confirm or dismiss flagged listings; export decisions as labelled data.")
+    review = subparsers.add_parser(
+        "review",
+        parents=[group_common],
+        help="analyst review of flagged listings",
+        description="List, inspect, confirm or dismiss flagged listings; export decisions as labelled data.",
+    )
     actions = review.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    listing = actions.add_parser("list", parents=[common], help="flagged listings awaiting a decision, best score first")
-    listing.add_argument("--status", default=ReviewState.FLAGGED.value,
-                         choices=[s.value for s in (ReviewState.FLAGGED, ReviewState.CONFIRMED, ReviewState.DISMISSED, ReviewState.REPORTED)],
-                         help="review state to list (default flagged = awaiting a decision)")
+    listing = actions.add_parser(
+        "list", parents=[common], help="flagged listings awaiting a decision, best score first"
+    )
+    listing.add_argument(
+        "--status",
+        default=ReviewState.FLAGGED.value,
+        choices=[
+            s.value for s in (ReviewState.FLAGGED, ReviewState.CONFIRMED, ReviewState.DISMISSED, ReviewState.REPORTED)
+        ],
+        help="review state to list (default flagged = awaiting a decision)",
+    )
     listing.add_argument("--limit", type=int, help="show at most N listings")
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.set_defaults(handler=cmd_review_list)
@@ -55,39 +66,74 @@ def register(subparsers, common) -> None:
         act.add_argument("id", type=int, help="listing id")
         act.add_argument("--note", help="free-text reason kept with the decision")
         act.add_argument("--reviewer", help="who decides (default: $PWATCH_REVIEWER or the login name)")
-        act.add_argument("--date", type=iso_date, help="logical date of the decision, between the flag date and the "
-                         "database's logical date (default: the database's logical date)")
+        act.add_argument(
+            "--date",
+            type=iso_date,
+            help="logical date of the decision, between the flag date and the "
+            "database's logical date (default: the database's logical date)",
+        )
         act.set_defaults(handler=cmd_review_decide, decision=decision)
 
-    export = actions.add_parser("export", parents=[common], help="confirmed and dismissed listings as labelled JSONL for retraining")
-    export.add_argument("--out", required=True, help="output JSONL file (id, title, text, lang, label, decision, reviewer, ...)")
-    export.add_argument("--include-automated", action="store_true",
-                        help="also export decisions made by the demo auto-confirm policy (left out: they are no human label)")
+    export = actions.add_parser(
+        "export", parents=[common], help="confirmed and dismissed listings as labelled JSONL for retraining"
+    )
+    export.add_argument(
+        "--out", required=True, help="output JSONL file (id, title, text, lang, label, decision, reviewer, ...)"
+    )
+    export.add_argument(
+        "--include-automated",
+        action="store_true",
+        help="also export decisions made by the demo auto-confirm policy (left out: they are no human label)",
+    )
     export.set_defaults(handler=cmd_review_export)
 
-    audit = subparsers.add_parser("audit", parents=[group_common], help="audit report: every statistic with definitions, drill-down, manifest",
-                                  description="Write the audit report for a period: HTML and CSV with every statistic per platform "
-                                  "and in total (unit and definition next to each), a drill-down CSV of the listings and evidence "
-                                  "hashes behind each number, and a SHA-256 manifest.")
-    audit.add_argument("action", nargs="?", choices=["verify", "pack"], help="verify: check the signed ledger, the cited WARC "
-                       "records and (with --export) an audit export's numbers; exit 0 only when every link holds. "
-                       "pack: the evidence pack of LISTING (zip, to --out)")
+    audit = subparsers.add_parser(
+        "audit",
+        parents=[group_common],
+        help="audit report: every statistic with definitions, drill-down, manifest",
+        description="Write the audit report for a period: HTML and CSV with every statistic per platform "
+        "and in total (unit and definition next to each), a drill-down CSV of the listings and evidence "
+        "hashes behind each number, and a SHA-256 manifest.",
+    )
+    audit.add_argument(
+        "action",
+        nargs="?",
+        choices=["verify", "pack"],
+        help="verify: check the signed ledger, the cited WARC "
+        "records and (with --export) an audit export's numbers; exit 0 only when every link holds. "
+        "pack: the evidence pack of LISTING (zip, to --out)",
+    )
     audit.add_argument("listing", nargs="?", metavar="LISTING", help="pack: PLATFORM/LISTING_KEY")
-    audit.add_argument("--from", dest="date_from", type=iso_date, help="first logical date (YYYY-MM-DD; required for the report)")
-    audit.add_argument("--to", dest="date_to", type=iso_date, help="last logical date (YYYY-MM-DD; required for the report)")
-    audit.add_argument("--out", help="new or empty output folder (default <data dir>/audit/<from>_<to>/; "
-                       "refused when an audit is already there, never overwritten)")
-    audit.add_argument("--public-key", metavar="FILE", help="verify: the signer's public key (default: the data dir's own)")
+    audit.add_argument(
+        "--from", dest="date_from", type=iso_date, help="first logical date (YYYY-MM-DD; required for the report)"
+    )
+    audit.add_argument(
+        "--to", dest="date_to", type=iso_date, help="last logical date (YYYY-MM-DD; required for the report)"
+    )
+    audit.add_argument(
+        "--out",
+        help="new or empty output folder (default <data dir>/audit/<from>_<to>/; "
+        "refused when an audit is already there, never overwritten)",
+    )
+    audit.add_argument(
+        "--public-key", metavar="FILE", help="verify: the signer's public key (default: the data dir's own)"
+    )
     audit.add_argument("--export", metavar="DIR", help="verify: also check this audit export folder")
     audit.set_defaults(handler=cmd_audit)
 
     notices = subparsers.add_parser("notices", parents=[group_common], help="export sent notices; list overdue ones")
     nact = notices.add_subparsers(dest="action", metavar="ACTION", required=True)
-    nexp = nact.add_parser("export", parents=[common], help="Lumen-like notices.json + DSA statements_of_reasons.csv + manifest")
+    nexp = nact.add_parser(
+        "export", parents=[common], help="Lumen-like notices.json + DSA statements_of_reasons.csv + manifest"
+    )
     nexp.add_argument("--out", help="output folder (default <data dir>/notices/)")
-    nexp.add_argument("--date", type=iso_date, help="notices sent up to this logical date, removals observed by it (default: all)")
+    nexp.add_argument(
+        "--date", type=iso_date, help="notices sent up to this logical date, removals observed by it (default: all)"
+    )
     nexp.set_defaults(handler=cmd_notices_export)
-    over = nact.add_parser("overdue", parents=[common], help="notices without verified removal after `notice_overdue_days`")
+    over = nact.add_parser(
+        "overdue", parents=[common], help="notices without verified removal after `notice_overdue_days`"
+    )
     over.add_argument("--date", type=iso_date, help="as of this logical date (default: latest event date)")
     over.add_argument("--format", choices=["table", "json"], default="table")
     over.set_defaults(handler=cmd_notices_overdue)
@@ -122,8 +168,10 @@ def cmd_review_list(args, settings: Settings) -> int:
         return 0
     print(f"{'id':>6}  {'score':>5}  {'platform':<10} {'flagged':<10}  {'key':<12} title")
     for r in rows:
-        print(f"{r.listing_id:>6}  {r.score:5.2f}  {_clean(r.platform):<10} {r.flagged_on.isoformat():<10}  "
-              f"{_clean(r.listing_key):<12} {_clean(r.title)[:80]}")
+        print(
+            f"{r.listing_id:>6}  {r.score:5.2f}  {_clean(r.platform):<10} {r.flagged_on.isoformat():<10}  "
+            f"{_clean(r.listing_key):<12} {_clean(r.title)[:80]}"
+        )
     print(f"{len(rows)} listing(s) {args.status}")
     return 0
 
@@ -139,8 +187,21 @@ def cmd_review_show(args, settings: Settings) -> int:
     if args.format == "json":
         print(json.dumps(case, ensure_ascii=False, indent=1))
         return 0
-    for key in ("id", "platform", "listing_key", "url", "title", "account", "first_seen_on", "status", "score",
-                "substances", "reasons", "matched_words", "evidence_sha256"):
+    for key in (
+        "id",
+        "platform",
+        "listing_key",
+        "url",
+        "title",
+        "account",
+        "first_seen_on",
+        "status",
+        "score",
+        "substances",
+        "reasons",
+        "matched_words",
+        "evidence_sha256",
+    ):
         value = case[key]
         if isinstance(value, list):
             value = "; ".join(map(str, value))
@@ -184,8 +245,10 @@ def cmd_review_decide(args, settings: Settings) -> int:
             review_id = decide(session, args.id, args.decision, reviewer, args.note, at)
         except ReviewError as exc:
             raise StateError(str(exc)) from None
-    print(f"listing {args.id} {args.decision} by {_clean(reviewer)} "
-          f"at {at.isoformat(timespec='seconds')} (review {review_id})")
+    print(
+        f"listing {args.id} {args.decision} by {_clean(reviewer)} "
+        f"at {at.isoformat(timespec='seconds')} (review {review_id})"
+    )
     return 0
 
 
@@ -226,8 +289,10 @@ def _new_default_audit_dir(args, settings: Settings) -> Path:
 
     path = default_audit_dir(settings, args.date_from, args.date_to)
     if path.is_dir() and any(path.iterdir()):
-        raise ConfigError(f"an audit of {args.date_from} to {args.date_to} already exists in {path}; "
-                          "give --out NEW_FOLDER, or move the old audit away first")
+        raise ConfigError(
+            f"an audit of {args.date_from} to {args.date_to} already exists in {path}; "
+            "give --out NEW_FOLDER, or move the old audit away first"
+        )
     return output_folder(path, "audit folder")
 
 
@@ -248,13 +313,28 @@ def cmd_notices_overdue(args, settings: Settings) -> int:
         day = args.date or latest_event_day(session) or dt.date.today()
         rows = overdue_notices(session, day, int(settings.notice_overdue_days))
     if args.format == "json":
-        print(json.dumps([{"notice_id": n.notice_id, "platform": n.platform, "ticket": n.ticket, "sent_on": n.sent_on.isoformat(),
-                           "days_open": n.days_open, "open_urls": [u for _, u in n.open_listings]} for n in rows]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "notice_id": n.notice_id,
+                        "platform": n.platform,
+                        "ticket": n.ticket,
+                        "sent_on": n.sent_on.isoformat(),
+                        "days_open": n.days_open,
+                        "open_urls": [u for _, u in n.open_listings],
+                    }
+                    for n in rows
+                ]
+            )
+        )
         return 0
     print(f"as of {day}, overdue after {settings.notice_overdue_days} days:")
     for n in rows:
-        print(f"  notice {n.notice_id} ({_clean(n.platform)}, ticket {_clean(n.ticket or '-')}), reported {n.sent_on}, "
-              f"{n.days_open} days open, {len(n.open_listings)} listing(s) without verified removal")
+        print(
+            f"  notice {n.notice_id} ({_clean(n.platform)}, ticket {_clean(n.ticket or '-')}), reported {n.sent_on}, "
+            f"{n.days_open} days open, {len(n.open_listings)} listing(s) without verified removal"
+        )
         for key, url in n.open_listings:
             print(f"      {_clean(key)}  {_clean(url)}")
     print(f"{len(rows)} overdue notice(s)")
@@ -267,8 +347,19 @@ def cmd_notices_failed(args, settings: Settings) -> int:
     with _session(settings) as session:
         rows = failed_notices(session)
     if args.format == "json":
-        print(json.dumps([{"notice_id": n.notice_id, "platform": n.platform, "sent_on": n.sent_on.isoformat(),
-                           "failure": n.failure} for n in rows]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "notice_id": n.notice_id,
+                        "platform": n.platform,
+                        "sent_on": n.sent_on.isoformat(),
+                        "failure": n.failure,
+                    }
+                    for n in rows
+                ]
+            )
+        )
         return 0
     for n in rows:
         print(f"  notice {n.notice_id} ({_clean(n.platform)}), recorded {n.sent_on}: {_clean(n.failure)}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
@@ -21,15 +22,20 @@ def register(subparsers, common) -> None:
     db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     up = db_sub.add_parser("upgrade", parents=[common], help="apply Alembic migrations up to head (creates the DB)")
     up.set_defaults(handler=cmd_upgrade)
-    chk = db_sub.add_parser("check", parents=[common], help="integrity and schema-version check (read-only)",
-                            description="Run the database's own integrity checks (SQLite integrity_check and "
-                            "foreign_key_check; PostgreSQL invalid indexes and unvalidated constraints), compare "
-                            "the tables with the models and the schema revision with this code's. Exit 0 when "
-                            "all pass; otherwise one line naming the first problem. Writes nothing.")
+    chk = db_sub.add_parser(
+        "check",
+        parents=[common],
+        help="integrity and schema-version check (read-only)",
+        description="Run the database's own integrity checks (SQLite integrity_check and "
+        "foreign_key_check; PostgreSQL invalid indexes and unvalidated constraints), compare "
+        "the tables with the models and the schema revision with this code's. Exit 0 when "
+        "all pass; otherwise one line naming the first problem. Writes nothing.",
+    )
     chk.set_defaults(handler=cmd_check)
 
     rec = subparsers.add_parser(
-        "reconcile", parents=[common],
+        "reconcile",
+        parents=[common],
         help="turn one date's crawls into removals, reappearances, closures and relistings",
         description="Reconcile a logical date: explicit gone pages and K consecutive healthy absences "
         "(setting absence_k) become removals; unhealthy crawls (error rate over crawl_error_threshold) "
@@ -39,7 +45,9 @@ def register(subparsers, common) -> None:
     rec.set_defaults(handler=cmd_reconcile)
 
     st = subparsers.add_parser(
-        "stats", parents=[common], help="audit statistics over the event log",
+        "stats",
+        parents=[common],
+        help="audit statistics over the event log",
         description="Takedown statistics for a period (inclusive logical dates), in total and per "
         "platform, account or store. --explain lists the listings and evidence behind one number.",
     )
@@ -47,9 +55,12 @@ def register(subparsers, common) -> None:
     st.add_argument("--to", dest="date_to", type=iso_date, help="last logical date (default: unbounded)")
     st.add_argument("--by", choices=("platform", "account", "store"), help="also give per-group numbers")
     st.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    st.add_argument("--explain", metavar="STATISTIC",
-                    help="list the listings behind one statistic and the WARC record "
-                    "(file, record id, target URI, hash) of each event")
+    st.add_argument(
+        "--explain",
+        metavar="STATISTIC",
+        help="list the listings behind one statistic and the WARC record "
+        "(file, record id, target URI, hash) of each event",
+    )
     st.add_argument("--group", help="with --explain and --by: the group to explain (default: the total)")
     st.set_defaults(handler=cmd_stats)
 
@@ -111,8 +122,9 @@ def cmd_reconcile(args, settings: Settings) -> int:
     try:
         with _session(settings) as session:
             _require_schema(session, settings)
-            summary = reconcile_date(session, args.date, absence_k=settings.absence_k,
-                                     error_threshold=settings.crawl_error_threshold)
+            summary = reconcile_date(
+                session, args.date, absence_k=settings.absence_k, error_threshold=settings.crawl_error_threshold
+            )
     except StorageError as exc:
         raise StateError(f"reconcile {args.date}: {exc}") from None
     print(json.dumps(asdict(summary), indent=2))
@@ -141,7 +153,10 @@ def cmd_stats(args, settings: Settings) -> int:
         print(json.dumps(result, indent=2, sort_keys=False))
     elif args.format == "csv":
         # Group names carry account and store keys the marketplaces chose: neutralised like a report.
-        rows = [[name, *(numbers[m] for m in METRICS)] for name, numbers in [("total", result["total"]), *result["groups"].items()]]
+        rows = [
+            [name, *(numbers[m] for m in METRICS)]
+            for name, numbers in [("total", result["total"]), *result["groups"].items()]
+        ]
         sys.stdout.write(csv_text(["group", *METRICS], rows))
     else:
         names = ["total", *result["groups"]]
@@ -169,26 +184,51 @@ def _print_explain(rows, fmt: str) -> None:
     if fmt == "csv":
         from precursor_watch.reports.safe import csv_text
 
-        header = ["subject", "id", "platform", "listing_key", "url", "counted", "value", "evidence_sha256",
-                  "warc_file", "warc_record_id", "target_uri"]
+        header = [
+            "subject",
+            "id",
+            "platform",
+            "listing_key",
+            "url",
+            "counted",
+            "value",
+            "evidence_sha256",
+            "warc_file",
+            "warc_record_id",
+            "target_uri",
+        ]
         lines = []
         for r in rows:
-            cited = [" ".join(e.get(name) or "-" for e in r["evidence"])
-                     for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")]
-            lines.append([r["subject"], r["id"], r.get("platform", ""), r.get("listing_key", ""), r.get("url", ""),
-                          r["counted"], r["value"], *cited])
+            cited = [
+                " ".join(e.get(name) or "-" for e in r["evidence"])
+                for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")
+            ]
+            lines.append(
+                [
+                    r["subject"],
+                    r["id"],
+                    r.get("platform", ""),
+                    r.get("listing_key", ""),
+                    r.get("url", ""),
+                    r["counted"],
+                    r["value"],
+                    *cited,
+                ]
+            )
         sys.stdout.write(csv_text(header, lines))
         return
     for r in rows:
-        ident = f"{r.get('platform')}/{r.get('listing_key')}" if r["subject"] == "listing" else f"{r['subject']} {r['id']}"
+        ident = (
+            f"{r.get('platform')}/{r.get('listing_key')}" if r["subject"] == "listing" else f"{r['subject']} {r['id']}"
+        )
         events = ", ".join(f"{e['event']}@{e['on']}:{(e.get('evidence_sha256') or '-')[:12]}" for e in r["evidence"])
         flag = "" if r["counted"] else " (not counted)"
         value = "" if r["value"] is None else f" value={r['value']:.1f}"
         print(f"{ident}{flag}{value}  {events}")
         for e in r["evidence"]:
             if e.get("warc_record_id"):
-                print(f"    {e['event']}@{e['on']} {e['warc_file']} {e['warc_record_id']} {e.get('target_uri') or '-'} "
-                      f"sha256:{e.get('evidence_sha256') or '-'}")
+                print(
+                    f"    {e['event']}@{e['on']} {e['warc_file']} {e['warc_record_id']} {e.get('target_uri') or '-'} "
+                    f"sha256:{e.get('evidence_sha256') or '-'}"
+                )
     print(f"{len(rows)} subject(s)")
-
-

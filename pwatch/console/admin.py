@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from precursor_watch.console.web import ADMINS, redirect, render, require_post, require_user, state_of
 from precursor_watch.console.passwords import hash_password, password_problem
+from precursor_watch.console.web import ADMINS, redirect, render, require_post, require_user, state_of
 from precursor_watch.storage.errors import StorageError
 from precursor_watch.storage.users import ROLES, add_user, list_users, set_disabled
 
@@ -36,7 +36,7 @@ async def users_add(request: Request) -> Response:
         return redirect("/users")
     with state_of(request).write_lock, Session(state_of(request).engine) as session, session.begin():
         try:
-            add_user(session, name, role, hash_password(password), dt.datetime.now(dt.timezone.utc))
+            add_user(session, name, role, hash_password(password), dt.datetime.now(dt.UTC))
             request.session["flash"] = f"user {name} added as {role}"
         except StorageError as exc:
             request.session["flash"] = str(exc)

@@ -15,8 +15,17 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from precursor_watch.console import routes
 from precursor_watch.console.security import SecurityHeaders
-from precursor_watch.console.web import (HERE, SESSION_COOKIE, SESSION_SECONDS, ConsoleState, Forbidden, NeedLogin,
-                                         make_templates, redirect, with_param)
+from precursor_watch.console.web import (
+    HERE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    ConsoleState,
+    Forbidden,
+    NeedLogin,
+    make_templates,
+    redirect,
+    with_param,
+)
 from precursor_watch.settings import Settings
 
 
@@ -24,8 +33,14 @@ def create_app(settings: Settings, engine: Engine, secret: str) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = ConsoleState(settings, engine)
     app.state.templates = make_templates()
-    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE, max_age=SESSION_SECONDS,
-                       same_site="strict", https_only=False)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_SECONDS,
+        same_site="strict",
+        https_only=False,
+    )
     app.add_middleware(SecurityHeaders)  # added last = outermost: covers every response, errors included
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

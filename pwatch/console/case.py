@@ -11,10 +11,27 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.reports.queries import (Match, controls_in_force, distinct_substances, highlight_spans, parse_matches,
-                                             parse_reasons)
-from precursor_watch.storage.models import (Account, Detection, Event, Listing, Notice, NoticeListing, Platform, RelistLink, Review,
-                                            Snapshot, Store)
+from precursor_watch.reports.queries import (
+    Match,
+    controls_in_force,
+    distinct_substances,
+    highlight_spans,
+    parse_matches,
+    parse_reasons,
+)
+from precursor_watch.storage.models import (
+    Account,
+    Detection,
+    Event,
+    Listing,
+    Notice,
+    NoticeListing,
+    Platform,
+    RelistLink,
+    Review,
+    Snapshot,
+    Store,
+)
 
 OTHER_LISTINGS_SHOWN = 50
 
@@ -99,7 +116,7 @@ def title_spans(title: str, matches: list[Match]) -> list[tuple[int, int]]:
     spans = []
     for m in matches:
         if m.field == "title" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(title):
-            if not m.matched or title[m.start:m.end].lower() == m.matched.lower():
+            if not m.matched or title[m.start : m.end].lower() == m.matched.lower():
                 spans.append((m.start, m.end))
     merged: list[tuple[int, int]] = []
     for s, e in sorted(spans):
@@ -113,8 +130,10 @@ def title_spans(title: str, matches: list[Match]) -> list[tuple[int, int]]:
 def _substances(matches: list[Match], on: dt.date) -> list[Substance]:
     out = []
     for m in distinct_substances(matches):
-        controls = [f"{c.jurisdiction}: {c.status}" + (f" (since {c.effective})" if c.effective else "")
-                    for c in controls_in_force(m, on)]
+        controls = [
+            f"{c.jurisdiction}: {c.status}" + (f" (since {c.effective})" if c.effective else "")
+            for c in controls_in_force(m, on)
+        ]
         out.append(Substance(m.substance_id, m.name, m.matched, controls))
     return out
 
@@ -123,52 +142,97 @@ def _linked(session: Session, ids_notes: list[tuple[int, str]]) -> list[LinkedLi
     if not ids_notes:
         return []
     listings = {l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_([i for i, _ in ids_notes])))}
-    return [LinkedListing(i, listings[i].listing_key, listings[i].title, listings[i].review, listings[i].presence, note)
-            for i, note in ids_notes if i in listings]
+    return [
+        LinkedListing(i, listings[i].listing_key, listings[i].title, listings[i].review, listings[i].presence, note)
+        for i, note in ids_notes
+        if i in listings
+    ]
 
 
 def _others(session: Session, column, value: int | None, listing_id: int) -> list[LinkedListing]:
     if value is None:
         return []
-    ids = session.scalars(select(Listing.id).where(column == value, Listing.id != listing_id)
-                          .order_by(Listing.id).limit(OTHER_LISTINGS_SHOWN))
+    ids = session.scalars(
+        select(Listing.id)
+        .where(column == value, Listing.id != listing_id)
+        .order_by(Listing.id)
+        .limit(OTHER_LISTINGS_SHOWN)
+    )
     return _linked(session, [(i, "") for i in ids])
 
 
 def _flag(session: Session, listing_id: int) -> tuple[Event | None, Detection | None, Snapshot | None]:
-    event = session.scalar(select(Event).where(Event.listing_id == listing_id, Event.kind == "flagged").order_by(Event.id.desc()).limit(1))
+    event = session.scalar(
+        select(Event).where(Event.listing_id == listing_id, Event.kind == "flagged").order_by(Event.id.desc()).limit(1)
+    )
     detection = session.get(Detection, event.detection_id) if event and event.detection_id else None
     snapshot_id = detection.snapshot_id if detection else (event.snapshot_id if event else None)
     snapshot = session.get(Snapshot, snapshot_id) if snapshot_id else None
     if snapshot is None:
-        snapshot = session.scalar(select(Snapshot).where(Snapshot.listing_id == listing_id).order_by(Snapshot.id.desc()).limit(1))
+        snapshot = session.scalar(
+            select(Snapshot).where(Snapshot.listing_id == listing_id).order_by(Snapshot.id.desc()).limit(1)
+        )
     return event, detection, snapshot
 
 
 def _events(session: Session, listing_id: int) -> list[dict[str, Any]]:
     # this listing's own events (ix_events_listing_id); relistings pointing here are in the relisting section
     rows = session.scalars(select(Event).where(Event.listing_id == listing_id).order_by(Event.id))
-    return [{"kind": e.kind, "on": e.occurred_on, "cause": e.cause or "", "evidence_sha256": e.evidence_sha256 or "",
-             "notice_id": e.notice_id, "review_id": e.review_id, "listing_id": e.listing_id,
-             "related_listing_id": e.related_listing_id} for e in rows]
+    return [
+        {
+            "kind": e.kind,
+            "on": e.occurred_on,
+            "cause": e.cause or "",
+            "evidence_sha256": e.evidence_sha256 or "",
+            "notice_id": e.notice_id,
+            "review_id": e.review_id,
+            "listing_id": e.listing_id,
+            "related_listing_id": e.related_listing_id,
+        }
+        for e in rows
+    ]
 
 
 def _notices(session: Session, listing_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Notice).join(NoticeListing, NoticeListing.notice_id == Notice.id)
-                           .where(NoticeListing.listing_id == listing_id).order_by(Notice.id))
-    return [{"id": n.id, "ticket": n.ticket or "", "status": n.status, "sent_at": n.sent_at, "channel": n.channel,
-             "failure": n.failure or ""} for n in rows]
+    rows = session.scalars(
+        select(Notice)
+        .join(NoticeListing, NoticeListing.notice_id == Notice.id)
+        .where(NoticeListing.listing_id == listing_id)
+        .order_by(Notice.id)
+    )
+    return [
+        {
+            "id": n.id,
+            "ticket": n.ticket or "",
+            "status": n.status,
+            "sent_at": n.sent_at,
+            "channel": n.channel,
+            "failure": n.failure or "",
+        }
+        for n in rows
+    ]
 
 
 def _reviews(session: Session, listing_id: int) -> list[dict[str, Any]]:
     rows = session.scalars(select(Review).where(Review.listing_id == listing_id).order_by(Review.id))
-    return [{"decision": r.decision, "reviewer": r.reviewer, "at": r.decided_at, "note": r.note or "", "automated": r.automated}
-            for r in rows]
+    return [
+        {
+            "decision": r.decision,
+            "reviewer": r.reviewer,
+            "at": r.decided_at,
+            "note": r.note or "",
+            "automated": r.automated,
+        }
+        for r in rows
+    ]
 
 
 def _relistings(session: Session, listing_id: int) -> tuple[list[LinkedListing], list[LinkedListing]]:
-    links = session.scalars(select(RelistLink).where((RelistLink.original_listing_id == listing_id)
-                                                     | (RelistLink.new_listing_id == listing_id)).order_by(RelistLink.id)).all()
+    links = session.scalars(
+        select(RelistLink)
+        .where((RelistLink.original_listing_id == listing_id) | (RelistLink.new_listing_id == listing_id))
+        .order_by(RelistLink.id)
+    ).all()
     note = lambda link: f"{link.method}, similarity {link.similarity:.2f}, {link.detected_on}"  # noqa: E731
     relisted_as = _linked(session, [(l.new_listing_id, note(l)) for l in links if l.original_listing_id == listing_id])
     relist_of = _linked(session, [(l.original_listing_id, note(l)) for l in links if l.new_listing_id == listing_id])
@@ -190,20 +254,41 @@ def load_case(session: Session, listing_id: int) -> Case:
     on = event.occurred_on if event else listing.first_seen_on
     evidence = None
     if snapshot and snapshot.evidence_file and snapshot.evidence_record:
-        evidence = EvidenceRef(snapshot.evidence_file, snapshot.evidence_record, snapshot.evidence_sha256 or "", snapshot.evidence_uri or "")
+        evidence = EvidenceRef(
+            snapshot.evidence_file,
+            snapshot.evidence_record,
+            snapshot.evidence_sha256 or "",
+            snapshot.evidence_uri or "",
+        )
     return Case(
-        listing_id=listing.id, platform=session.get(Platform, listing.platform_id).name, listing_key=listing.listing_key,
-        url=listing.url, review=listing.review, presence=listing.presence, first_seen_on=listing.first_seen_on,
-        last_seen_on=listing.last_seen_on, title_pieces=pieces(title, title_spans(title, matches + anchors)),
-        text_pieces=pieces(text, highlight_spans(text, matches + anchors)), lang=snapshot.lang if snapshot else None,
+        listing_id=listing.id,
+        platform=session.get(Platform, listing.platform_id).name,
+        listing_key=listing.listing_key,
+        url=listing.url,
+        review=listing.review,
+        presence=listing.presence,
+        first_seen_on=listing.first_seen_on,
+        last_seen_on=listing.last_seen_on,
+        title_pieces=pieces(title, title_spans(title, matches + anchors)),
+        text_pieces=pieces(text, highlight_spans(text, matches + anchors)),
+        lang=snapshot.lang if snapshot else None,
         price=" ".join(p for p in (snapshot.price, snapshot.currency) if p) if snapshot else None,
-        score=float(detection.score) if detection else None, model_version=detection.model_version if detection else None,
-        flagged_on=event.occurred_on if event else None, reasons=reasons, substances=_substances(matches, on),
-        events=_events(session, listing_id), notices=_notices(session, listing_id), reviews=_reviews(session, listing_id),
-        relisted_as=relisted_as, relist_of=relist_of, account=account.account_key if account else None,
-        account_name=account.name if account else None, store=store.store_key if store else None,
+        score=float(detection.score) if detection else None,
+        model_version=detection.model_version if detection else None,
+        flagged_on=event.occurred_on if event else None,
+        reasons=reasons,
+        substances=_substances(matches, on),
+        events=_events(session, listing_id),
+        notices=_notices(session, listing_id),
+        reviews=_reviews(session, listing_id),
+        relisted_as=relisted_as,
+        relist_of=relist_of,
+        account=account.account_key if account else None,
+        account_name=account.name if account else None,
+        store=store.store_key if store else None,
         account_listings=_others(session, Listing.account_id, listing.account_id, listing_id),
-        store_listings=_others(session, Listing.store_id, listing.store_id, listing_id), evidence=evidence,
+        store_listings=_others(session, Listing.store_id, listing.store_id, listing_id),
+        evidence=evidence,
     )
 
 
@@ -223,6 +308,7 @@ def archived_page(data_dir: Path, evidence: EvidenceRef) -> ArchivedPage:
     from precursor_watch.contract import Evidence
     from precursor_watch.crawlers.warc import read_evidence
 
-    payload = read_evidence(data_dir, Evidence(evidence.warc_file, evidence.record_id, evidence.sha256, evidence.target_uri))
+    payload = read_evidence(
+        data_dir, Evidence(evidence.warc_file, evidence.record_id, evidence.sha256, evidence.target_uri)
+    )
     return ArchivedPage(payload, evidence.sha256, hashlib.sha256(payload).hexdigest())
-

@@ -25,7 +25,9 @@ class DecisionRefused(Exception):
     """One line saying why nothing was recorded."""
 
 
-def decide_many(state: "ConsoleState", listing_ids: list[int], decision: str, reviewer: str, note: str | None) -> list[int]:
+def decide_many(
+    state: ConsoleState, listing_ids: list[int], decision: str, reviewer: str, note: str | None
+) -> list[int]:
     from precursor_watch.datalock import EXCLUSIVE, data_dir_lock
     from precursor_watch.enforcement.review import decide
     from precursor_watch.reports.review import ReviewError

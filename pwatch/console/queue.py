@@ -61,16 +61,23 @@ def _latest_flag_id():
     """The listing's latest `flagged` event, looked up per listing through ix_events_listing_id
     (cheap for the few rows of one page)."""
     flag = aliased(Event)
-    return (select(func.max(flag.id)).where(flag.listing_id == Listing.id, flag.kind == "flagged")
-            .correlate(Listing).scalar_subquery())
+    return (
+        select(func.max(flag.id))
+        .where(flag.listing_id == Listing.id, flag.kind == "flagged")
+        .correlate(Listing)
+        .scalar_subquery()
+    )
 
 
 def _latest_flags():
     """Every listing's latest `flagged` event in one pass over ix_events_kind_on (cheaper than a
     lookup per listing when the whole queue is ordered or counted)."""
-    return (select(Event.listing_id.label("listing_id"), func.max(Event.id).label("event_id"))
-            .where(Event.kind == "flagged", Event.listing_id.is_not(None))
-            .group_by(Event.listing_id).subquery("latest_flag"))
+    return (
+        select(Event.listing_id.label("listing_id"), func.max(Event.id).label("event_id"))
+        .where(Event.kind == "flagged", Event.listing_id.is_not(None))
+        .group_by(Event.listing_id)
+        .subquery("latest_flag")
+    )
 
 
 def _filtered(columns: list, filters: QueueFilters, display: bool = False, page_ids: list[int] | None = None) -> Select:
@@ -105,33 +112,60 @@ def _filtered(columns: list, filters: QueueFilters, display: bool = False, page_
 def _items(session: Session, stmt: Select) -> list[QueueItem]:
     out = []
     for row in session.execute(stmt):
-        out.append(QueueItem(
-            listing_id=row.id, platform=row.platform, listing_key=row.listing_key, title=row.title,
-            score=float(row.score or 0.0), lang=row.lang,
-            substances=sorted({m.substance_id for m in parse_matches(row.substances)}),
-            first_seen_on=row.first_seen_on, flagged_on=row.occurred_on, account_id=row.account_id,
-            account=row.account_key, store=row.store_key, review=row.review))
+        out.append(
+            QueueItem(
+                listing_id=row.id,
+                platform=row.platform,
+                listing_key=row.listing_key,
+                title=row.title,
+                score=float(row.score or 0.0),
+                lang=row.lang,
+                substances=sorted({m.substance_id for m in parse_matches(row.substances)}),
+                first_seen_on=row.first_seen_on,
+                flagged_on=row.occurred_on,
+                account_id=row.account_id,
+                account=row.account_key,
+                store=row.store_key,
+                review=row.review,
+            )
+        )
     return out
 
 
 def _item_columns() -> list:
-    return [Listing.id, Platform.name.label("platform"), Listing.listing_key, func.coalesce(Snapshot.title, Listing.title).label("title"),
-            Detection.score, Snapshot.lang, Detection.substances, Listing.first_seen_on, Event.occurred_on,
-            Listing.account_id, Account.account_key, Store.store_key, Listing.review]
+    return [
+        Listing.id,
+        Platform.name.label("platform"),
+        Listing.listing_key,
+        func.coalesce(Snapshot.title, Listing.title).label("title"),
+        Detection.score,
+        Snapshot.lang,
+        Detection.substances,
+        Listing.first_seen_on,
+        Event.occurred_on,
+        Listing.account_id,
+        Account.account_key,
+        Store.store_key,
+        Listing.review,
+    ]
 
 
 def _with_seller(stmt: Select) -> Select:
-    return (stmt.outerjoin(Account, Account.id == Listing.account_id)
-            .outerjoin(Store, Store.id == Listing.store_id))
+    return stmt.outerjoin(Account, Account.id == Listing.account_id).outerjoin(Store, Store.id == Listing.store_id)
 
 
-def queue_page(session: Session, filters: QueueFilters, page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[QueueItem], int]:
+def queue_page(
+    session: Session, filters: QueueFilters, page: int = 1, per_page: int = PAGE_SIZE
+) -> tuple[list[QueueItem], int]:
     """One page of the queue and the number of listings matching the filters. The page's ids (and
     the total, as a window count) come from one ordered pass over the few columns the order needs;
     only those rows are then read in full."""
-    ranked = session.execute(_filtered([Listing.id, func.count().over().label("total")], filters)
-                             .order_by(Detection.score.desc().nulls_last(), Listing.id)
-                             .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    ranked = session.execute(
+        _filtered([Listing.id, func.count().over().label("total")], filters)
+        .order_by(Detection.score.desc().nulls_last(), Listing.id)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
     if not ranked:
         total = session.scalar(select(func.count()).select_from(_filtered([Listing.id], filters).subquery()))
         return [], int(total or 0)
@@ -141,20 +175,34 @@ def queue_page(session: Session, filters: QueueFilters, page: int = 1, per_page:
     return [rows[i] for i in ids if i in rows], int(ranked[0].total)
 
 
-def seller_groups(session: Session, filters: QueueFilters, page: int = 1, per_page: int = 20) -> tuple[list[SellerGroup], int]:
+def seller_groups(
+    session: Session, filters: QueueFilters, page: int = 1, per_page: int = 20
+) -> tuple[list[SellerGroup], int]:
     """The queue grouped by seller account, sellers with the best flag first, each with its listings."""
     best = func.max(Detection.score)
     grouped = session.execute(
-        _filtered([Listing.account_id, Listing.platform_id, func.count().label("n"), best.label("best"),
-                   func.count().over().label("total")], filters)
+        _filtered(
+            [
+                Listing.account_id,
+                Listing.platform_id,
+                func.count().label("n"),
+                best.label("best"),
+                func.count().over().label("total"),
+            ],
+            filters,
+        )
         .group_by(Listing.account_id, Listing.platform_id)
         .order_by(best.desc().nulls_last(), Listing.account_id.nulls_last(), Listing.platform_id)
-        .limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
     if not grouped:
         return [], 0
     names = dict(session.execute(select(Platform.id, Platform.name)).all())
-    groups = {(r.account_id, r.platform_id): SellerGroup(r.account_id, None, names[r.platform_id], r.n, float(r.best or 0.0))
-              for r in grouped}
+    groups = {
+        (r.account_id, r.platform_id): SellerGroup(r.account_id, None, names[r.platform_id], r.n, float(r.best or 0.0))
+        for r in grouped
+    }
     accounts = [a for a, _ in groups if a is not None]
     members = Listing.account_id.in_(accounts)
     if any(a is None for a, _ in groups):

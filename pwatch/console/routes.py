@@ -9,14 +9,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from precursor_watch.console.web import (ADMINS, DECIDERS, Forbidden, render, redirect, require_post, require_user, safe_next,
-                                         state_of, with_param)
 from precursor_watch.console import admin
 from precursor_watch.console.case import CaseNotFound, archived_page, load_case
 from precursor_watch.console.decisions import DecisionRefused, decide_many
 from precursor_watch.console.passwords import DUMMY_HASH, verify_password
-from precursor_watch.console.security import csrf_ok
 from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, queue_page, seller_groups
+from precursor_watch.console.security import csrf_ok
+from precursor_watch.console.web import (
+    DECIDERS,
+    Forbidden,
+    redirect,
+    render,
+    require_post,
+    require_user,
+    safe_next,
+    state_of,
+    with_param,
+)
 from precursor_watch.storage.users import find_user
 
 log = logging.getLogger("precursor_watch.console")
@@ -69,7 +78,9 @@ async def login(request: Request) -> Response:
     if not verify_password(password, stored) or user is None or user.disabled:
         limiter.failed(name, _client(request))
         log.warning("console login failed for user %r from %s", name, _client(request))
-        return render(request, "login.html", status=401, next=target, error="Wrong name or password, or the user is disabled.")
+        return render(
+            request, "login.html", status=401, next=target, error="Wrong name or password, or the user is disabled."
+        )
     limiter.succeeded(name)
     request.session.clear()  # a fresh session (and CSRF token) at every login
     request.session["user_id"] = user.id
@@ -107,9 +118,15 @@ def _int(text: str | None, default: int) -> int:
 def filters_from(request: Request) -> QueueFilters:
     q = request.query_params
     status = q.get("status") or "flagged"
-    return QueueFilters(platform=q.get("platform", ""), substance=q.get("substance", "").strip(), lang=q.get("lang", ""),
-                        min_score=_float(q.get("min_score")), seen_from=_date(q.get("seen_from")), seen_to=_date(q.get("seen_to")),
-                        status=status if status in STATUSES else "flagged")
+    return QueueFilters(
+        platform=q.get("platform", ""),
+        substance=q.get("substance", "").strip(),
+        lang=q.get("lang", ""),
+        min_score=_float(q.get("min_score")),
+        seen_from=_date(q.get("seen_from")),
+        seen_to=_date(q.get("seen_to")),
+        status=status if status in STATUSES else "flagged",
+    )
 
 
 def queue(request: Request) -> Response:
@@ -127,11 +144,25 @@ def queue(request: Request) -> Response:
         choices = state_of(request).filter_menus(session)
     here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
     pages = max(1, -(-total // per_page))
-    return render(request, "queue.html", user=user, filters=filters, items=items, groups=groups, grouped=grouped,
-                  total=total, page=page, pages=pages, choices=choices, statuses=STATUSES, here=here,
-                  focus=_int(request.query_params.get("focus"), 0), can_decide=user.role in DECIDERS,
-                  prev_url=with_param(here, page=page - 1, focus=None) if page > 1 else None,
-                  next_url=with_param(here, page=page + 1, focus=None) if page < pages else None)
+    return render(
+        request,
+        "queue.html",
+        user=user,
+        filters=filters,
+        items=items,
+        groups=groups,
+        grouped=grouped,
+        total=total,
+        page=page,
+        pages=pages,
+        choices=choices,
+        statuses=STATUSES,
+        here=here,
+        focus=_int(request.query_params.get("focus"), 0),
+        can_decide=user.role in DECIDERS,
+        prev_url=with_param(here, page=page - 1, focus=None) if page > 1 else None,
+        next_url=with_param(here, page=page + 1, focus=None) if page < pages else None,
+    )
 
 
 async def decide(request: Request) -> Response:
@@ -180,5 +211,8 @@ def archived(request: Request, listing_id: int) -> Response:
         return Response(f"archived page unavailable: {exc}\n", status_code=404, media_type="text/plain")
     headers = {"x-pwatch-archived": "1", "X-Archived-SHA256": page.actual_sha256}
     as_source = request.query_params.get("as") == "source"
-    return Response(page.payload, media_type="text/plain; charset=utf-8" if as_source else "text/html; charset=utf-8",
-                    headers=headers)
+    return Response(
+        page.payload,
+        media_type="text/plain; charset=utf-8" if as_source else "text/html; charset=utf-8",
+        headers=headers,
+    )

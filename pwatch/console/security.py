@@ -18,8 +18,10 @@ from starlette.requests import Request
 
 from precursor_watch.errors import ConfigError
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-src 'self'; "
-            "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+)
 # The archived page is the marketplace's own HTML: nothing in it may run or load, and only the
 # console's own case page may frame it.
 ARCHIVE_CSP = "sandbox; default-src 'none'; frame-ancestors 'self'"
@@ -57,8 +59,10 @@ def session_secret(configured: str, host: str) -> str:
             raise ConfigError(f"setting console_secret: must be at least {MIN_SECRET_LENGTH} characters")
         return configured
     if not is_loopback(host):
-        raise ConfigError(f"pwatch console --host {host}: binding beyond loopback needs the console_secret setting "
-                          "(PWATCH_CONSOLE_SECRET, at least 32 random characters); there is no default")
+        raise ConfigError(
+            f"pwatch console --host {host}: binding beyond loopback needs the console_secret setting "
+            "(PWATCH_CONSOLE_SECRET, at least 32 random characters); there is no default"
+        )
     return secrets.token_urlsafe(48)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import http.client
 import json
 import logging
@@ -145,8 +144,12 @@ def http_post(url: str, body: dict[str, Any], limits: Limits = Limits()) -> Answ
     timer.start()
     response = None
     try:
-        conn.request("POST", parts.path or "/", body=json.dumps(body).encode("utf-8"),
-                     headers={"Content-Type": "application/json", "Connection": "close"})
+        conn.request(
+            "POST",
+            parts.path or "/",
+            body=json.dumps(body).encode("utf-8"),
+            headers={"Content-Type": "application/json", "Connection": "close"},
+        )
         response = conn.getresponse()
         raw = _read_capped(response, limits.max_answer_bytes)
         if expired.is_set():  # the cut may look like a normal end of a short body
@@ -182,7 +185,9 @@ def valid_ticket(answer: Answer) -> str:
     if len(ticket) > MAX_TICKET:
         raise NoticeSendError(f"ticket of {len(ticket)} characters is over the {MAX_TICKET}-character limit")
     if not TICKET_RE.fullmatch(ticket):
-        raise NoticeSendError(f"ticket {_short(ticket, 40)!r} has characters other than letters, digits and . _ : / # -")
+        raise NoticeSendError(
+            f"ticket {_short(ticket, 40)!r} has characters other than letters, digits and . _ : / # -"
+        )
     return ticket
 
 
@@ -214,16 +219,24 @@ def _deliver(engine, key: str, listing_url: str, body: dict[str, Any], post: Cal
         answer = post(f"{origin}/notices", body)
         ticket = valid_ticket(answer)
         with session_scope(engine) as session:
-            record_notice_response(session, key, ticket=ticket,
-                                   response={"http_status": answer.status, "answer": answer.body, "request": body})
+            record_notice_response(
+                session,
+                key,
+                ticket=ticket,
+                response={"http_status": answer.status, "answer": answer.body, "request": body},
+            )
     except (NoticeSendError, SQLAlchemyError) as exc:
-        reason = _short(exc, 500) if isinstance(exc, NoticeSendError) else f"answer not stored: {exc.__class__.__name__}"
+        reason = (
+            _short(exc, 500) if isinstance(exc, NoticeSendError) else f"answer not stored: {exc.__class__.__name__}"
+        )
         with session_scope(engine) as session:
             record_notice_failure(session, key, reason)
         raise NoticeSendError(reason) from None
 
 
-def send_notices(settings: ReportSettings, day: dt.date, post: Callable[[str, dict], Answer] | None = None) -> dict[str, int]:
+def send_notices(
+    settings: ReportSettings, day: dt.date, post: Callable[[str, dict], Answer] | None = None
+) -> dict[str, int]:
     """Re-send pending and failed notices, then one new notice per platform for confirmed,
     unreported, live listings. Returns counts: sent (new notices answered), resent (earlier ones
     answered now), listings (listings in new notices), failed (marked failed, re-sent on a later
@@ -279,4 +292,9 @@ def _new_notice(engine, settings: Any, platform: str, day: dt.date, post: Callab
         )
     # Committed as pending before the POST: a crash from here on is repaired by a rerun.
     counts["listings"] += len(ids)
-    _count(counts, "sent", draft.idempotency_key, lambda: _deliver(engine, draft.idempotency_key, draft.items[0].url, body, post))
+    _count(
+        counts,
+        "sent",
+        draft.idempotency_key,
+        lambda: _deliver(engine, draft.idempotency_key, draft.items[0].url, body, post),
+    )

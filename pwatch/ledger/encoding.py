@@ -10,16 +10,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from precursor_watch.ledger.merkle import leaf_hash
 
 ENCODING_VERSION = 1
 # events columns in the leaf, besides the id, the dates and the evidence
-PLAIN_FIELDS = ("kind", "platform_id", "account_id", "store_id", "listing_id", "cause", "observation_id",
-                "snapshot_id", "detection_id", "review_id", "notice_id", "related_listing_id")
-EVIDENCE_KEYS = {"warc_record_id": "evidence_record", "target_uri": "evidence_uri",
-                 "payload_sha256": "evidence_sha256", "warc_file": "evidence_file"}
+PLAIN_FIELDS = (
+    "kind",
+    "platform_id",
+    "account_id",
+    "store_id",
+    "listing_id",
+    "cause",
+    "observation_id",
+    "snapshot_id",
+    "detection_id",
+    "review_id",
+    "notice_id",
+    "related_listing_id",
+)
+EVIDENCE_KEYS = {
+    "warc_record_id": "evidence_record",
+    "target_uri": "evidence_uri",
+    "payload_sha256": "evidence_sha256",
+    "warc_file": "evidence_file",
+}
 # every events column the encoding reads (the SELECT of storage rows uses this)
 COLUMNS = ("id", "occurred_on", "occurred_at", *PLAIN_FIELDS, *EVIDENCE_KEYS.values(), "details")
 
@@ -36,8 +53,13 @@ def _day(value: dt.date | str) -> str:
 
 def leaf_content(row: Mapping[str, Any]) -> dict[str, Any]:
     """The structure version 1 encodes, from an events row (a mapping with `COLUMNS`)."""
-    content: dict[str, Any] = {"v": ENCODING_VERSION, "event_id": row["id"], "occurred_on": _day(row["occurred_on"]),
-                               "occurred_at": _timestamp(row["occurred_at"]), "details": row["details"] or {}}
+    content: dict[str, Any] = {
+        "v": ENCODING_VERSION,
+        "event_id": row["id"],
+        "occurred_on": _day(row["occurred_on"]),
+        "occurred_at": _timestamp(row["occurred_at"]),
+        "details": row["details"] or {},
+    }
     content.update({name: row[name] for name in PLAIN_FIELDS})
     content["evidence"] = {key: row[column] for key, column in EVIDENCE_KEYS.items()}
     return content

@@ -37,7 +37,9 @@ def _check_signature(folder: Path, public: Ed25519PublicKey, problems: list[str]
     sig = json.loads(sig_path.read_text(encoding="utf-8"))
     digest = sha256_file(folder / MANIFEST_NAME)
     if sig.get("key_id") != key_id(public):
-        problems.append(f"export {folder}: manifest signed by key {str(sig.get('key_id'))[:16]}…, not by the verifying key")
+        problems.append(
+            f"export {folder}: manifest signed by key {str(sig.get('key_id'))[:16]}…, not by the verifying key"
+        )
     elif sig.get("sha256") != digest or not verifies(public, manifest_message(digest), sig.get("signature", "")):
         problems.append(f"export {folder}: {MANIFEST_NAME} changed after it was signed")
 
@@ -46,7 +48,9 @@ def _check_heads(session: Session, folder: Path, problems: list[str]) -> None:
     logged = {(h.head_date.isoformat(), h.tree_size, h.root_hash, h.signature) for h in heads(session)}
     for h in json.loads((folder / HEADS_NAME).read_text(encoding="utf-8")).get("heads", []):
         if (h["date"], h["tree_size"], h["root_hash"], h["signature"]) not in logged:
-            problems.append(f"export {folder}: cites head of {h['date']} (size {h['tree_size']}) that is not among the log's signed heads")
+            problems.append(
+                f"export {folder}: cites head of {h['date']} (size {h['tree_size']}) that is not among the log's signed heads"
+            )
 
 
 def _check_numbers(session: Session, folder: Path, outcome: Outcome) -> None:
@@ -61,10 +65,14 @@ def _check_numbers(session: Session, folder: Path, outcome: Outcome) -> None:
         key = (row.get("metric", ""), row.get("group", ""))
         seen.add(key)
         if key not in expected:
-            outcome.problems.append(f"export {folder}: statistics.csv line {line}: {key[0]} for {key[1]} is no statistic of the verified events")
+            outcome.problems.append(
+                f"export {folder}: statistics.csv line {line}: {key[0]} for {key[1]} is no statistic of the verified events"
+            )
         elif not _same(row.get("value", ""), expected[key]):
-            outcome.problems.append(f"export {folder}: statistics.csv line {line}: {key[0]} for {key[1]} is {row.get('value')!r}, "
-                                    f"the verified events give {expected[key]!r}")
+            outcome.problems.append(
+                f"export {folder}: statistics.csv line {line}: {key[0]} for {key[1]} is {row.get('value')!r}, "
+                f"the verified events give {expected[key]!r}"
+            )
         outcome.export_numbers += 1
     for key in sorted(expected.keys() - seen):
         outcome.problems.append(f"export {folder}: statistics.csv lacks {key[0]} for {key[1]}")

@@ -3,9 +3,8 @@ signature of an export's manifest (`MANIFEST.sha256.sig`)."""
 
 from __future__ import annotations
 
-import hashlib
-
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -37,8 +36,11 @@ def heads_for(session: Session, date_from: dt.date | None, date_to: dt.date) -> 
 
 
 def heads_document(session: Session, date_from: dt.date | None, date_to: dt.date) -> dict:
-    return {"version": 1, "heads": [h.as_json() for h in heads_for(session, date_from, date_to)],
-            "events_not_in_log": _unlogged(session)}
+    return {
+        "version": 1,
+        "heads": [h.as_json() for h in heads_for(session, date_from, date_to)],
+        "events_not_in_log": _unlogged(session),
+    }
 
 
 def write_heads(path: Path, settings, day: dt.date, date_from: dt.date | None = None) -> Path:
@@ -62,8 +64,12 @@ def sign_manifest(manifest: Path, settings) -> Path:
 
     key = signing_key(settings)
     digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
-    document = {"manifest": manifest.name, "sha256": digest, "key_id": key_id(key.public_key()),
-                "signature": sign(key, manifest_message(digest))}
+    document = {
+        "manifest": manifest.name,
+        "sha256": digest,
+        "key_id": key_id(key.public_key()),
+        "signature": sign(key, manifest_message(digest)),
+    }
     target = manifest.with_name(manifest.name + SIGNATURE_SUFFIX)
     target.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return target

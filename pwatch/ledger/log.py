@@ -8,8 +8,8 @@ that wrote no event adds neither leaves nor heads.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, insert, select
@@ -37,8 +37,14 @@ class Head:
         return HeadStatement(self.head_date.isoformat(), self.tree_size, self.root_hash)
 
     def as_json(self) -> dict:
-        return {"id": self.id, "date": self.head_date.isoformat(), "tree_size": self.tree_size,
-                "root_hash": self.root_hash, "key_id": self.key_id, "signature": self.signature}
+        return {
+            "id": self.id,
+            "date": self.head_date.isoformat(),
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ def _append(session: Session) -> int:
         rows.append({"leaf_index": index, "event_id": row["id"], "leaf_hash": digest.hex(), "leaf_data": data})
         index += 1
     for start in range(0, len(rows), BATCH):
-        executemany(session, insert(LedgerLeaf.__table__), rows[start:start + BATCH])
+        executemany(session, insert(LedgerLeaf.__table__), rows[start : start + BATCH])
     return len(rows)
 
 
@@ -99,13 +105,22 @@ def seal(session: Session, day: dt.date, key: Ed25519PrivateKey) -> SealResult:
     session.flush()
     tree = MerkleTree(leaf_hashes(session))
     size = len(tree)
-    existing = session.scalars(select(LedgerHead).where(LedgerHead.head_date == day, LedgerHead.tree_size == size)).first()
+    existing = session.scalars(
+        select(LedgerHead).where(LedgerHead.head_date == day, LedgerHead.tree_size == size)
+    ).first()
     if existing is not None:
-        head = Head(existing.id, existing.head_date, existing.tree_size, existing.root_hash, existing.key_id, existing.signature)
+        head = Head(
+            existing.id, existing.head_date, existing.tree_size, existing.root_hash, existing.key_id, existing.signature
+        )
         return SealResult(appended, head, new_head=False)
     statement = HeadStatement(day.isoformat(), size, tree.root().hex())
-    row = LedgerHead(head_date=day, tree_size=size, root_hash=statement.root_hash,
-                     key_id=key_id(key.public_key()), signature=sign(key, statement.message()))
+    row = LedgerHead(
+        head_date=day,
+        tree_size=size,
+        root_hash=statement.root_hash,
+        key_id=key_id(key.public_key()),
+        signature=sign(key, statement.message()),
+    )
     session.add(row)
     session.flush()
     head = Head(row.id, day, size, row.root_hash, row.key_id, row.signature)

@@ -10,7 +10,7 @@ definitions (§2.1.1, §2.1.3.1, §2.1.4.1) and verification its iterative algor
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 HASH_SIZE = 32
 # Subtree hashes of at least this many leaves are kept: proofs over a million leaves reuse them

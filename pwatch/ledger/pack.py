@@ -58,7 +58,9 @@ class PackSummary:
 
 def _listing_id(session: Session, ref: str) -> int:
     platform, _, key = ref.partition("/")
-    found = session.scalar(select(Listing.id).join(Platform).where(Platform.name == platform, Listing.listing_key == key))
+    found = session.scalar(
+        select(Listing.id).join(Platform).where(Platform.name == platform, Listing.listing_key == key)
+    )
     if found is None:
         raise PackError(f"no listing {ref!r}: give PLATFORM/LISTING_KEY, e.g. chemdir/CD-0001")
     return found
@@ -78,15 +80,19 @@ def _raw_records(data_dir: Path, cited: set[tuple[str, str]]) -> list[bytes]:
             record.content_stream().read()
             if record_id in by_file[warc_file]:
                 start = iterator.get_record_offset()
-                out.append(blob[start:start + iterator.get_record_length()])
+                out.append(blob[start : start + iterator.get_record_length()])
     return out
 
 
 def _warc(listing: str, members: list[bytes]) -> bytes:
     buffer = io.BytesIO()
     writer = WARCWriter(buffer, gzip=True)
-    writer.write_record(writer.create_warcinfo_record("evidence.warc.gz", {
-        "software": "precursor-watch evidence pack", "description": f"records cited by the events of {listing}"}))
+    writer.write_record(
+        writer.create_warcinfo_record(
+            "evidence.warc.gz",
+            {"software": "precursor-watch evidence pack", "description": f"records cited by the events of {listing}"},
+        )
+    )
     return buffer.getvalue() + b"".join(members)
 
 
@@ -95,16 +101,26 @@ def build_pack(session: Session, data_dir: Path, ref: str, out: Path, public_pem
     head = latest_head(session)
     if head is None:
         raise PackError("the log has no signed head yet: run the daily cycle (or `pwatch report`) first")
-    rows = session.execute(select(LedgerLeaf.leaf_index, LedgerLeaf.leaf_data, Event.evidence_file, Event.evidence_record)
-                           .join(Event, Event.id == LedgerLeaf.event_id)
-                           .where(Event.listing_id == listing_id, LedgerLeaf.leaf_index < head.tree_size)
-                           .order_by(LedgerLeaf.leaf_index)).all()
+    rows = session.execute(
+        select(LedgerLeaf.leaf_index, LedgerLeaf.leaf_data, Event.evidence_file, Event.evidence_record)
+        .join(Event, Event.id == LedgerLeaf.event_id)
+        .where(Event.listing_id == listing_id, LedgerLeaf.leaf_index < head.tree_size)
+        .order_by(LedgerLeaf.leaf_index)
+    ).all()
     if not rows:
         raise PackError(f"no event of {ref} is under the latest signed head ({head.head_date})")
     tree = MerkleTree(leaf_hashes(session))
-    events = [json.dumps({"leaf_index": i, "leaf_data": data,
-                          "inclusion_proof": [p.hex() for p in tree.inclusion_proof(i, head.tree_size)]}, sort_keys=True)
-              for i, data, _f, _r in rows]
+    events = [
+        json.dumps(
+            {
+                "leaf_index": i,
+                "leaf_data": data,
+                "inclusion_proof": [p.hex() for p in tree.inclusion_proof(i, head.tree_size)],
+            },
+            sort_keys=True,
+        )
+        for i, data, _f, _r in rows
+    ]
     cited = {(f, r) for _i, _d, f, r in rows if f and r}
     files = {
         "events.jsonl": ("\n".join(events) + "\n").encode(),
@@ -114,7 +130,9 @@ def build_pack(session: Session, data_dir: Path, ref: str, out: Path, public_pem
         "verify_pack.py": VERIFIER.read_bytes(),
         "README.md": README.format(listing=ref, date=head.head_date, size=head.tree_size, key_id=head.key_id).encode(),
     }
-    files["MANIFEST.sha256"] = "".join(f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(files.items())).encode()
+    files["MANIFEST.sha256"] = "".join(
+        f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(files.items())
+    ).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, blob in files.items():

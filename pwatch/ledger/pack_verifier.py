@@ -61,11 +61,11 @@ def warc_records(path):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers["content-length"])
-        block = data[end + 4:end + 4 + length]
+        block = data[end + 4 : end + 4 + length]
         pos = end + 4 + length + 4  # the block is followed by CRLF CRLF
         payload = block
         if headers.get("warc-type") == "response":
-            payload = block[block.index(b"\r\n\r\n") + 4:]
+            payload = block[block.index(b"\r\n\r\n") + 4 :]
         records[headers.get("warc-record-id")] = (headers.get("warc-type"), headers.get("warc-target-uri"), payload)
     return records
 
@@ -98,7 +98,9 @@ def main(argv):
         what = f"event {content['event_id']} ({content['kind']}, {content['occurred_on']})"
         leaf = hashlib.sha256(b"\x00" + data.encode("utf-8")).digest()
         try:
-            computed = root_from_inclusion(leaf, event["leaf_index"], head["tree_size"], [bytes.fromhex(p) for p in event["inclusion_proof"]])
+            computed = root_from_inclusion(
+                leaf, event["leaf_index"], head["tree_size"], [bytes.fromhex(p) for p in event["inclusion_proof"]]
+            )
         except ValueError as exc:
             return fail(f"{what}: inclusion proof invalid: {exc}")
         if computed != root:
@@ -109,9 +111,13 @@ def main(argv):
             if found is None:
                 return fail(f"{what}: cites WARC record {evidence['warc_record_id']}, not in evidence.warc.gz")
             if hashlib.sha256(found[2]).hexdigest() != evidence["payload_sha256"]:
-                return fail(f"{what}: WARC record {evidence['warc_record_id']} payload does not hash to {evidence['payload_sha256']}")
-    print(f"pack verified: {len(events)} events in the head of {head['date']} (size {head['tree_size']}, "
-          f"root {head['root_hash']}), {sum(1 for r in records.values() if r[0] == 'response')} WARC records re-hashed")
+                return fail(
+                    f"{what}: WARC record {evidence['warc_record_id']} payload does not hash to {evidence['payload_sha256']}"
+                )
+    print(
+        f"pack verified: {len(events)} events in the head of {head['date']} (size {head['tree_size']}, "
+        f"root {head['root_hash']}), {sum(1 for r in records.values() if r[0] == 'response')} WARC records re-hashed"
+    )
     return 0
 
 

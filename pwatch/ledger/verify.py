@@ -76,8 +76,10 @@ class _Context:
         return f"listing {self.listing_names.get(listing_id, f'#{listing_id} (no such listing)')}"
 
     def event(self, content: dict[str, Any]) -> str:
-        return (f"event {content['event_id']} ({content['kind']}, {content['occurred_on']}, "
-                f"{self.listing(content.get('listing_id'))})")
+        return (
+            f"event {content['event_id']} ({content['kind']}, {content['occurred_on']}, "
+            f"{self.listing(content.get('listing_id'))})"
+        )
 
 
 def _check_signatures(ctx: _Context, chosen: list[Head]) -> None:
@@ -85,29 +87,42 @@ def _check_signatures(ctx: _Context, chosen: list[Head]) -> None:
     for h in chosen:
         where = f"signed head #{h.id} of {h.head_date} (tree size {h.tree_size})"
         if h.key_id != expected:
-            ctx.outcome.problems.append(f"{where}: signed by key {h.key_id[:16]}…, not by the verifying key {expected[:16]}…")
+            ctx.outcome.problems.append(
+                f"{where}: signed by key {h.key_id[:16]}…, not by the verifying key {expected[:16]}…"
+            )
         elif not verifies(ctx.public, h.statement().message(), h.signature):
-            ctx.outcome.problems.append(f"{where}: its signature does not verify (date, size or root changed after signing)")
+            ctx.outcome.problems.append(
+                f"{where}: its signature does not verify (date, size or root changed after signing)"
+            )
 
 
 def _check_leaves(ctx: _Context, events: dict[int, dict]) -> list[bytes]:
     """Recompute each logged event's leaf; return the leaf hashes of the events as they are now."""
     hashes: list[bytes] = []
-    rows = ctx.session.execute(select(LedgerLeaf.leaf_index, LedgerLeaf.event_id, LedgerLeaf.leaf_hash, LedgerLeaf.leaf_data)
-                               .order_by(LedgerLeaf.leaf_index))
+    rows = ctx.session.execute(
+        select(LedgerLeaf.leaf_index, LedgerLeaf.event_id, LedgerLeaf.leaf_hash, LedgerLeaf.leaf_data).order_by(
+            LedgerLeaf.leaf_index
+        )
+    )
     for index, event_id, stored_hash, data in rows:
         logged = json.loads(data)
         if index != len(hashes):
-            ctx.outcome.problems.append(f"leaf {len(hashes)} of the log is missing (next stored leaf is {index}): a leaf was deleted")
+            ctx.outcome.problems.append(
+                f"leaf {len(hashes)} of the log is missing (next stored leaf is {index}): a leaf was deleted"
+            )
             ctx.leaf_events.extend(None for _ in range(index - len(hashes)))
             hashes.extend(DELETED for _ in range(index - len(hashes)))
         ctx.leaf_events.append(event_id)
         if leaf_hash(data.encode("utf-8")).hex() != stored_hash:
-            ctx.outcome.problems.append(f"leaf {index} ({ctx.event(logged)}): its stored hash does not match its logged encoding")
+            ctx.outcome.problems.append(
+                f"leaf {index} ({ctx.event(logged)}): its stored hash does not match its logged encoding"
+            )
         row = events.pop(event_id, None)
         if row is None:
             if ctx.in_period(logged["occurred_on"]):
-                ctx.outcome.problems.append(f"{ctx.event(logged)}, leaf {index}: deleted from the events after it was logged")
+                ctx.outcome.problems.append(
+                    f"{ctx.event(logged)}, leaf {index}: deleted from the events after it was logged"
+                )
             hashes.append(DELETED)
             continue
         current, digest = event_leaf(row)
@@ -125,9 +140,15 @@ def _check_unlogged(ctx: _Context, unlogged: dict[int, dict], last: Head | None)
     dated that day or later may be legitimately new (a review after the day's run): pending."""
     for event_id in sorted(unlogged):
         content = leaf_content(unlogged[event_id])
-        if last is not None and dt.date.fromisoformat(content["occurred_on"]) < last.head_date and ctx.in_period(content["occurred_on"]):
-            ctx.outcome.problems.append(f"{ctx.event(content)}: not in the log, yet dated before the latest signed head "
-                                        f"({last.head_date}, size {last.tree_size}): inserted after sealing")
+        if (
+            last is not None
+            and dt.date.fromisoformat(content["occurred_on"]) < last.head_date
+            and ctx.in_period(content["occurred_on"])
+        ):
+            ctx.outcome.problems.append(
+                f"{ctx.event(content)}: not in the log, yet dated before the latest signed head "
+                f"({last.head_date}, size {last.tree_size}): inserted after sealing"
+            )
         else:
             ctx.outcome.pending += 1
             ctx.outcome.pending_ids.append(event_id)
@@ -139,8 +160,10 @@ def _out_of_order(ctx: _Context, start: int, end: int) -> str:
     ids = ctx.leaf_events[start:end]
     for i in range(1, len(ids)):
         if ids[i] is not None and ids[i - 1] is not None and ids[i] < ids[i - 1]:
-            return (f"; leaf {start + i - 1} holds event {ids[i - 1]} before leaf {start + i} with event {ids[i]}: "
-                    f"the log's order was changed")
+            return (
+                f"; leaf {start + i - 1} holds event {ids[i - 1]} before leaf {start + i} with event {ids[i]}: "
+                f"the log's order was changed"
+            )
     return ""
 
 
@@ -150,19 +173,30 @@ def _check_roots(ctx: _Context, tree: MerkleTree, chosen: list[Head]) -> None:
     for h in ordered:
         where = f"signed head #{h.id} of {h.head_date} (tree size {h.tree_size})"
         if h.tree_size > len(tree):
-            ctx.outcome.problems.append(f"{where}: covers {h.tree_size} leaves but the log holds {len(tree)}: leaves were deleted")
+            ctx.outcome.problems.append(
+                f"{where}: covers {h.tree_size} leaves but the log holds {len(tree)}: leaves were deleted"
+            )
         elif tree.root(h.tree_size).hex() != h.root_hash:
             start = previous.tree_size if previous else 0
-            ctx.outcome.problems.append(f"{where}: the events it covers no longer hash to its signed root "
-                                        f"(leaves {start}..{h.tree_size - 1} differ from what was signed)"
-                                        + _out_of_order(ctx, start, h.tree_size))
+            ctx.outcome.problems.append(
+                f"{where}: the events it covers no longer hash to its signed root "
+                f"(leaves {start}..{h.tree_size - 1} differ from what was signed)"
+                + _out_of_order(ctx, start, h.tree_size)
+            )
         elif previous is not None:
             proof = tree.consistency_proof(previous.tree_size, h.tree_size)
             try:
-                verify_consistency(previous.tree_size, h.tree_size, bytes.fromhex(previous.root_hash),
-                                   bytes.fromhex(h.root_hash), proof)
+                verify_consistency(
+                    previous.tree_size,
+                    h.tree_size,
+                    bytes.fromhex(previous.root_hash),
+                    bytes.fromhex(h.root_hash),
+                    proof,
+                )
             except ProofError as exc:
-                ctx.outcome.problems.append(f"{where}: not consistent with head #{previous.id} of {previous.head_date}: {exc}")
+                ctx.outcome.problems.append(
+                    f"{where}: not consistent with head #{previous.id} of {previous.head_date}: {exc}"
+                )
         previous = h
 
 
@@ -197,15 +231,24 @@ def _check_evidence(ctx: _Context, events: list[dict]) -> None:
             if found is None:
                 ctx.outcome.problems.append(f"{what}: WARC record {row['evidence_record']} is not in {warc_file}")
             elif found[0] != row["evidence_sha256"]:
-                ctx.outcome.problems.append(f"{what}: WARC record {row['evidence_record']} in {warc_file} has payload "
-                                            f"SHA-256 {found[0]}, the event cites {row['evidence_sha256']}")
+                ctx.outcome.problems.append(
+                    f"{what}: WARC record {row['evidence_record']} in {warc_file} has payload "
+                    f"SHA-256 {found[0]}, the event cites {row['evidence_sha256']}"
+                )
             elif row["evidence_uri"] and found[1] != row["evidence_uri"]:
-                ctx.outcome.problems.append(f"{what}: WARC record {row['evidence_record']} targets {found[1]}, "
-                                            f"the event cites {row['evidence_uri']}")
+                ctx.outcome.problems.append(
+                    f"{what}: WARC record {row['evidence_record']} targets {found[1]}, "
+                    f"the event cites {row['evidence_uri']}"
+                )
 
 
-def verify(session: Session, data_dir: Path, public: Ed25519PublicKey, date_from: dt.date | None = None,
-           date_to: dt.date | None = None) -> Outcome:
+def verify(
+    session: Session,
+    data_dir: Path,
+    public: Ed25519PublicKey,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Outcome:
     """Check the log, its heads and the cited evidence; the outcome lists every broken link."""
     ctx = _Context(session, Path(data_dir), public, date_from, date_to, Outcome())
     every = heads(session)

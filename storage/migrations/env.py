@@ -50,12 +50,11 @@ def _run(connection) -> None:
         # upgrade, so a failed step or reference check leaves the database at its old revision
         transactional_ddl=True,
     )
-    with _sqlite_foreign_keys_off(connection):
-        with context.begin_transaction():
-            before = context.get_context().get_current_heads()
-            context.run_migrations()
-            if context.get_context().get_current_heads() != before:  # a no-op upgrade skips the scan
-                _check_references(connection)
+    with _sqlite_foreign_keys_off(connection), context.begin_transaction():
+        before = context.get_context().get_current_heads()
+        context.run_migrations()
+        if context.get_context().get_current_heads() != before:  # a no-op upgrade skips the scan
+            _check_references(connection)
 
 
 @contextmanager

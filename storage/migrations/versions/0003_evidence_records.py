@@ -9,20 +9,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_evidence_records'
-down_revision = '0002_ingest_quarantine'
+revision = "0003_evidence_records"
+down_revision = "0002_ingest_quarantine"
 branch_labels = None
 depends_on = None
 
 # (table, column, comment); every column is nullable, so existing rows stay valid as they are.
 COLUMNS = (
-    ('observations', 'evidence_uri', 'WARC-Target-URI of the cited record (the final URL of a live page)'),
-    ('snapshots', 'evidence_file', 'WARC file of that page, relative to the data dir'),
-    ('snapshots', 'evidence_record', 'WARC-Record-ID of that page'),
-    ('snapshots', 'evidence_uri', 'WARC-Target-URI of that page'),
-    ('events', 'evidence_file', 'WARC file of that page, relative to the data dir'),
-    ('events', 'evidence_record', 'WARC-Record-ID of that page: tells identical bodies apart'),
-    ('events', 'evidence_uri', 'WARC-Target-URI of that page'),
+    ("observations", "evidence_uri", "WARC-Target-URI of the cited record (the final URL of a live page)"),
+    ("snapshots", "evidence_file", "WARC file of that page, relative to the data dir"),
+    ("snapshots", "evidence_record", "WARC-Record-ID of that page"),
+    ("snapshots", "evidence_uri", "WARC-Target-URI of that page"),
+    ("events", "evidence_file", "WARC file of that page, relative to the data dir"),
+    ("events", "evidence_record", "WARC-Record-ID of that page: tells identical bodies apart"),
+    ("events", "evidence_uri", "WARC-Target-URI of that page"),
 )
 
 

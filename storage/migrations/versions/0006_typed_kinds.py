@@ -9,48 +9,60 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_typed_kinds'
-down_revision = '0005_notice_limits'
+revision = "0006_typed_kinds"
+down_revision = "0005_notice_limits"
 branch_labels = None
 depends_on = None
 
-_GONE_REASONS = ('not_found', 'gone', 'soft_removed', 'redirected', 'account_closed', 'store_closed', 'platform_closed')
+_GONE_REASONS = ("not_found", "gone", "soft_removed", "redirected", "account_closed", "store_closed", "platform_closed")
 
 # Frozen copies of the enums in storage/kinds.py as of this revision, by table and column: a
 # migration must not import the models, whose sets move on. A later member is added by a later
 # migration with its own copy; tests/storage/test_kinds.py checks the newest copy equals the enum.
 ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
-    'listings': {
-        'presence': ('active', 'removed'),
-        'review': ('none', 'flagged', 'confirmed', 'dismissed', 'reported'),
+    "listings": {
+        "presence": ("active", "removed"),
+        "review": ("none", "flagged", "confirmed", "dismissed", "reported"),
     },
-    'observations': {
-        'kind': ('seen', 'gone'),
-        'gone_reason': _GONE_REASONS,
+    "observations": {
+        "kind": ("seen", "gone"),
+        "gone_reason": _GONE_REASONS,
     },
-    'reviews': {
-        'decision': ('confirmed', 'dismissed'),
+    "reviews": {
+        "decision": ("confirmed", "dismissed"),
     },
-    'notices': {
-        'status': ('pending', 'sent', 'failed'),
+    "notices": {
+        "status": ("pending", "sent", "failed"),
     },
-    'relist_links': {
-        'method': ('text', 'contact', 'account_substances'),
+    "relist_links": {
+        "method": ("text", "contact", "account_substances"),
     },
-    'events': {
-        'kind': ('first_seen', 'changed', 'flagged', 'confirmed', 'dismissed', 'reported', 'removal_observed',
-                 'reappeared', 'relisted_as', 'account_closed', 'store_closed', 'platform_closed'),
-        'cause': _GONE_REASONS + ('absent',),
+    "events": {
+        "kind": (
+            "first_seen",
+            "changed",
+            "flagged",
+            "confirmed",
+            "dismissed",
+            "reported",
+            "removal_observed",
+            "reappeared",
+            "relisted_as",
+            "account_closed",
+            "store_closed",
+            "platform_closed",
+        ),
+        "cause": _GONE_REASONS + ("absent",),
     },
-    'quarantine': {
-        'kind': ('invalid_field', 'too_long', 'extraction', 'storage_error'),
+    "quarantine": {
+        "kind": ("invalid_field", "too_long", "extraction", "storage_error"),
     },
 }
 
 
 def constraint_name(table: str, column: str) -> str:
     """The name the models' naming convention gives the column's CHECK (ck_<table>_<column>)."""
-    return f'ck_{table}_{column}'
+    return f"ck_{table}_{column}"
 
 
 def upgrade() -> None:
@@ -65,4 +77,4 @@ def downgrade() -> None:
     for table, columns in reversed(ALLOWED.items()):
         with op.batch_alter_table(table, schema=None) as batch_op:
             for column in columns:
-                batch_op.drop_constraint(op.f(constraint_name(table, column)), type_='check')
+                batch_op.drop_constraint(op.f(constraint_name(table, column)), type_="check")

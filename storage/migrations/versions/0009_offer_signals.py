@@ -16,12 +16,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('snapshots', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('offer_signals', sa.JSON(), nullable=True,
-                                      comment='page evidence of an offer: price, add_to_cart, inquiry, seller, '
-                                              'schema_offer (booleans); null = unknown'))
+    with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "offer_signals",
+                sa.JSON(),
+                nullable=True,
+                comment="page evidence of an offer: price, add_to_cart, inquiry, seller, "
+                "schema_offer (booleans); null = unknown",
+            )
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('snapshots', schema=None) as batch_op:
-        batch_op.drop_column('offer_signals')
+    with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.drop_column("offer_signals")

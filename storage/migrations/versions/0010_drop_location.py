@@ -16,10 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('snapshots', schema=None) as batch_op:
-        batch_op.drop_column('location')
+    with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.drop_column("location")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('snapshots', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('location', sa.String(length=512), nullable=True))
+    with op.batch_alter_table("snapshots", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("location", sa.String(length=512), nullable=True))
