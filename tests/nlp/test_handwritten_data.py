@@ -32,7 +32,7 @@ NEGATIVE_KINDS = {
 }
 REQUIRED = {"id": str, "lang": str, "title": str, "text": str, "label": int, "kind": str, "substances": list}
 
-# Primary ids (CAS RN of the free base) from shared/reference/substances-and-listings.md §1a.
+# Primary ids (CAS RN of the free base) of the substances the label rules name (nlp/data/README.md).
 # Monitored: controlled fentanyl precursors, fentanyl and analogues, nitazenes, xylazine.
 MONITORED = {
     "39742-60-4",  # NPP
