@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -22,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
-from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL
+from precursor_watch.nlp.components import OFFER_LABEL, OTHER_LABEL, SubstanceComponent
 from precursor_watch.nlp.detection import (
     OFFER_SIGNAL_REASONS,
     ControlEntry,

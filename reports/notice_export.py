@@ -39,7 +39,7 @@ def sent_notices(session: Session, settings: Any, day: dt.date | None = None) ->
             notice.idempotency_key,
         )
         removals: dict[int, dt.date] = {}
-        query = select(Event.listing_id, Event.occurred_on).where(
+        removal_query = select(Event.listing_id, Event.occurred_on).where(
             Event.kind == EventKind.REMOVAL_OBSERVED, Event.listing_id.in_(ids), Event.occurred_on >= sent_on
         )
         if day is not None:

@@ -123,7 +123,6 @@ def cmd_run(args, settings: Settings) -> int:
 def stats_summary_text(settings: Settings, date_from: dt.date, date_to: dt.date) -> str:
     """The headline statistics of the run, each with its unit (`pwatch stats` has them all)."""
     from precursor_watch.steps import transaction
-    from precursor_watch.storage.statistics import UNITS
     from precursor_watch.storage.stats import UNITS, compute_stats
 
     with transaction(settings) as session:

@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 from contextlib import contextmanager
+from pathlib import Path
 
 from precursor_watch.commands.argtypes import iso_date
 from precursor_watch.database import require_database
