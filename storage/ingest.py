@@ -776,17 +776,10 @@ class _StageWrites(NamedTuple):
 
 
 @functools.cache
-def _stage_writes(dialect: str) -> _StageWrites:
-    stage = STAGE
-    cited = [stage.c[name] for name in ev.EVIDENCE_FIELDS]  # the WARC record a row's page is kept in
-    pid, day, run_id = (
-        bindparam("pid", type_=BigInteger()),
-        bindparam("day", type_=Date()),
-        bindparam("run_id", type_=BigInteger()),
-    )
-    first = ev.FIRST_SEEN
-
-    listing_columns = [
+def _new_listing_rows(pid, day) -> tuple[list[str], Select]:
+    """The staged new listings, as `listings` rows in staging order."""
+    stage, first = STAGE, ev.FIRST_SEEN
+    columns = [
         "platform_id",
         "listing_key",
         "url",
@@ -799,7 +792,7 @@ def _stage_writes(dialect: str) -> _StageWrites:
         "presence",
         "review",
     ]
-    new_rows = (
+    rows = (
         select(
             pid,
             stage.c.listing_key,
@@ -816,8 +809,28 @@ def _stage_writes(dialect: str) -> _StageWrites:
         .where(stage.c.fresh == 1)
         .order_by(stage.c.seq)
     )
+    return columns, rows
 
-    snapshot_rows = (
+
+def _snapshot_rows(day, cited: list) -> tuple[list[str], Select]:
+    """The staged pages whose content is new, as `snapshots` rows in staging order."""
+    stage = STAGE
+    columns = [
+        "listing_id",
+        "content_sha256",
+        "seen_on",
+        "title",
+        "text",
+        "lang",
+        "price",
+        "currency",
+        "seller_name",
+        "contacts",
+        "posted_at",
+        "offer_signals",
+        *ev.EVIDENCE_FIELDS,
+    ]
+    rows = (
         select(
             stage.c.listing_id,
             stage.c.content_sha256,
@@ -836,26 +849,13 @@ def _stage_writes(dialect: str) -> _StageWrites:
         .where(stage.c.snap == 1)
         .order_by(stage.c.seq)
     )
-    snapshot_columns = [
-        "listing_id",
-        "content_sha256",
-        "seen_on",
-        "title",
-        "text",
-        "lang",
-        "price",
-        "currency",
-        "seller_name",
-        "contacts",
-        "posted_at",
-        "offer_signals",
-        *ev.EVIDENCE_FIELDS,
-    ]
+    return columns, rows
 
-    # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
-    # into observations (events reference it) cost twice an insert when replaying a 100k-listing
-    # day. A rerun's sightings (obs = OBS_UPDATE) are overwritten in place instead.
-    facts = {
+
+def _sighting_facts() -> dict[str, Any]:
+    """What a live sighting records, column by column of `observations`."""
+    stage = STAGE
+    return {
         "listing_id": stage.c.listing_id,
         "kind": literal(ObservationKind.SEEN, String()),
         "gone_reason": literal(None, String()),
@@ -866,11 +866,12 @@ def _stage_writes(dialect: str) -> _StageWrites:
         "evidence_sha256": stage.c.evidence_sha256,
         "evidence_uri": stage.c.evidence_uri,
     }
-    sighting_rows = select(run_id, stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
-    observations = Observation.__table__
 
-    # Per listing created in this batch (ids low..high): its owners, sighting and snapshot.
-    first_sightings = (
+
+def _first_sightings(pid, run_id, cited: list) -> Select:
+    """Per listing created in this batch (ids low..high): its owners, sighting and snapshot."""
+    stage = STAGE
+    return (
         select(pid, stage.c.account_id, stage.c.store_id, stage.c.listing_id, *cited, Observation.id, Snapshot.id)
         .select_from(stage)
         # by (listing, run): a new listing has exactly one sighting in this run, and the integer
@@ -882,6 +883,25 @@ def _stage_writes(dialect: str) -> _StageWrites:
         .where(stage.c.fresh == 1, stage.c.listing_id.between(bindparam("low"), bindparam("high")))
         .order_by(stage.c.listing_id)
     )
+
+
+def _stage_writes(dialect: str) -> _StageWrites:
+    stage = STAGE
+    cited = [stage.c[name] for name in ev.EVIDENCE_FIELDS]  # the WARC record a row's page is kept in
+    pid, day, run_id = (
+        bindparam("pid", type_=BigInteger()),
+        bindparam("day", type_=Date()),
+        bindparam("run_id", type_=BigInteger()),
+    )
+    listing_columns, new_rows = _new_listing_rows(pid, day)
+    snapshot_columns, snapshot_rows = _snapshot_rows(day, cited)
+    # Plain inserts rather than one `ON CONFLICT DO UPDATE`: with foreign keys on, SQLite's upsert
+    # into observations (events reference it) cost twice an insert when replaying a 100k-listing
+    # day. A rerun's sightings (obs = OBS_UPDATE) are overwritten in place instead.
+    facts = _sighting_facts()
+    sighting_rows = select(run_id, stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
+    observations = Observation.__table__
+    first_sightings = _first_sightings(pid, run_id, cited)
 
     return _StageWrites(
         max_listing_id=select(func.coalesce(func.max(Listing.id), 0)),

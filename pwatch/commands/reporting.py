@@ -32,8 +32,13 @@ def _leaf_common() -> argparse.ArgumentParser:
 
 
 def register(subparsers, common) -> None:
-    group_common = common
-    common = _leaf_common()
+    leaf_common = _leaf_common()
+    _register_review(subparsers, common, leaf_common)
+    _register_audit(subparsers, common)
+    _register_notices(subparsers, common, leaf_common)
+
+
+def _register_review(subparsers, group_common, common) -> None:
     review = subparsers.add_parser(
         "review",
         parents=[group_common],
@@ -88,6 +93,8 @@ def register(subparsers, common) -> None:
     )
     export.set_defaults(handler=cmd_review_export)
 
+
+def _register_audit(subparsers, group_common) -> None:
     audit = subparsers.add_parser(
         "audit",
         parents=[group_common],
@@ -122,6 +129,8 @@ def register(subparsers, common) -> None:
     audit.add_argument("--export", metavar="DIR", help="verify: also check this audit export folder")
     audit.set_defaults(handler=cmd_audit)
 
+
+def _register_notices(subparsers, group_common, common) -> None:
     notices = subparsers.add_parser("notices", parents=[group_common], help="export sent notices; list overdue ones")
     nact = notices.add_subparsers(dest="action", metavar="ACTION", required=True)
     nexp = nact.add_parser(

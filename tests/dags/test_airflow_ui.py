@@ -1,8 +1,9 @@
 """`make airflow` (= `pwatch airflow`): the UI answers, lists both DAGs with docs, listens on
-loopback only, stops cleanly."""
+loopback only, and goes down whole even when it is SIGKILLed."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -84,6 +85,19 @@ def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def descendants_left(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if alive(pid)]
+
+
 def get_json(url: str):
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
@@ -91,7 +105,7 @@ def get_json(url: str):
 
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_airflow_serves_health_and_both_dags_on_loopback_only(tmp_path):
+def test_airflow_serves_both_dags_on_loopback_only_and_its_components_die_with_it(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PWATCH"))}
     env.update({"PWATCH_DATA_DIR": str(tmp_path), "PWATCH_EMBEDDED_WORLD": "false"})
@@ -100,6 +114,7 @@ def test_airflow_serves_health_and_both_dags_on_loopback_only(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    children: list[int] = []
     try:
         deadline = time.monotonic() + 150
         health = None
@@ -129,13 +144,28 @@ def test_airflow_serves_health_and_both_dags_on_loopback_only(tmp_path):
         assert ("127.0.0.1", port) in {(host, p) for _pid, host, p in listening}, listening
         exposed = [s for s in listening if not is_loopback(s[1])]
         assert not exposed, f"listening beyond loopback (pid, address, port): {exposed}"
+        # SIGKILL of `pwatch airflow` itself (no handler runs): every component it started still
+        # goes down with it (parent-death signal), and with them what they started.
+        children += descendants(proc.pid)
+        assert children
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and any(alive(pid) for pid in children):
+            time.sleep(1)
+        survivors = [pid for pid in children if alive(pid)]
+        assert not survivors, f"still running after SIGKILL of pwatch airflow: {survivors}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise
+        for pid in descendants_left(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     time.sleep(1)
     # Airflow renames its API server process "airflow api_server -- host:... port:N".
     leftover = subprocess.run(["pgrep", "-f", f"api_server.*port:{port}"], capture_output=True, text=True).stdout
