@@ -184,7 +184,7 @@ def report(args, m: Measured) -> str:
     ratio = full_rate / bare_rate
     items = health["items"]
     rows = [
-        ("listing slots on the platform (day %s)" % m.day, f"{m.slots:,}"),
+        (f"listing slots on the platform (day {m.day})", f"{m.slots:,}"),
         ("full crawl: pages fetched / items (listings + gone)", f"{health['responses']:,} / {items:,}"),
         ("full crawl: pages/s (spider open → close)", f"**{full_rate:,.0f}**"),
         (

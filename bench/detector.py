@@ -5,10 +5,10 @@
 Listings are fixture texts (`fixtures.texts.compose`, kinds drawn with `kind_weights`, the three
 languages in turn): the mix includes the long real-page genres (web shops, catalogue pages,
 pharmacies, drug-information pages of 2-10 kB with navigation and boilerplate), which the
-detector judges through its focus windows. Rates are also given in characters/s. Both passes run in this one process on one core, alternating, best of
-`--repeat`; rates are given per CPU second (`time.process_time`, what one dedicated core gets)
-and per wall second (depends on the machine's load). Target: >= 1,000 listings/s and >= 25% of
-the bare tokenizer rate.
+detector judges through its focus windows. Rates are also given in characters/s. Both passes
+run in this one process on one core, alternating, best of `--repeat`; rates are given per CPU
+second (`time.process_time`, what one dedicated core gets) and per wall second (depends on the
+machine's load). Target: >= 1,000 listings/s and >= 25% of the bare tokenizer rate.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bare spaCy tokenizer : {rate['bare'][0]:>8,.0f} listings/s CPU  {rate['bare'][1]:>8,.0f} listings/s wall")
     print(f"full detector        : {rate['full'][0]:>8,.0f} listings/s CPU  {rate['full'][1]:>8,.0f} listings/s wall")
     print(
-        f"detector / tokenizer : {rate['full'][0] / rate['bare'][0]:.1%} (CPU)  {rate['full'][1] / rate['bare'][1]:.1%} (wall)"
+        f"detector / tokenizer : {rate['full'][0] / rate['bare'][0]:.1%} (CPU)  "
+        f"{rate['full'][1] / rate['bare'][1]:.1%} (wall)"
     )
     print(f"characters/s CPU     : tokenizer {chars / best['bare'][0]:,.0f}  detector {chars / best['full'][0]:,.0f}")
 

@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.contract import Evidence, ListingItem
@@ -74,6 +74,82 @@ def _endpoint():
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def _day_items(origin: str, p: str, alive: set[int], day: dt.date) -> list[ListingItem]:
+    """One platform's listings seen on one day: every fifth pair offers 4-ANPP."""
+    return [
+        ListingItem(
+            platform=p,
+            listing_key=f"{p[:2].upper()}{i}",
+            url=f"{origin}/{p}/{i}",
+            title=f"lot {i} " + ("4-ANPP 99%" if i % 5 < 2 else "acetone"),
+            text=("4-ANPP" if i % 5 < 2 else "acetone") + f" offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
+            seller_key=f"{p[:2]}-a{i // 6}",
+            lang="en",
+            crawl_date=day,
+            evidence=Evidence("w.warc", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{p}{i}{day}".encode()).hexdigest()),
+        )
+        for i in sorted(alive)
+    ]
+
+
+def _detections(s: Session, rng: random.Random) -> list[DetectionResult]:
+    """A stand-in detector's results for the pending snapshots: a 4-ANPP mention is an offer."""
+    results = []
+    for snap in pending_snapshots(s, "bench-1"):
+        hit = snap.text.find("4-ANPP")
+        subs = (
+            [
+                {
+                    "id": "21409-26-7",
+                    "name": "4-ANPP",
+                    "matched": "4-ANPP",
+                    "field": "text",
+                    "start": hit,
+                    "end": hit + 6,
+                }
+            ]
+            if hit >= 0
+            else []
+        )
+        results.append(
+            DetectionResult(
+                snap.id,
+                hit >= 0,
+                rng.uniform(0.5, 1) if hit >= 0 else 0.1,
+                subs,
+                [{"message": "monitored substance", "matched": "4-ANPP"}] if hit >= 0 else [],
+                "bench-1",
+            )
+        )
+    return results
+
+
+def _observe_removals(engine: Engine, rng: random.Random, nxt: dt.date, alive: dict[str, set[int]]) -> None:
+    """Record some reported listings as removed on `nxt`, and drop some of them from `alive`."""
+    with Session(engine) as s, s.begin():
+        reported = s.execute(
+            select(Listing.id, Listing.listing_key, Listing.platform_id).where(
+                Listing.review == "reported", Listing.presence == "active"
+            )
+        ).all()
+        events = []
+        for lid, key, _ in reported:
+            if rng.random() < 0.35:
+                events.append(
+                    ev.NewEvent(
+                        "removal_observed",
+                        lid,
+                        nxt,
+                        cause="not_found",
+                        evidence_sha256=hashlib.sha256(key.encode()).hexdigest(),
+                    )
+                )
+        ev.append(s, events)
+    for p in PLATFORMS:
+        gone = {int(k[2:]) for lid, k, _ in reported if k.startswith(p[:2].upper())}
+        alive[p] -= {i for i in gone if rng.random() < 0.5}
+
+
 def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespace:
     rng = random.Random(seed)
     url = f"sqlite:///{data / 'pwatch.db'}"
@@ -88,54 +164,12 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
     alive = {p: set(range(per)) for p in PLATFORMS}
     for d_i, day in enumerate(dates):
         for p in PLATFORMS:
-            items = [
-                ListingItem(
-                    platform=p,
-                    listing_key=f"{p[:2].upper()}{i}",
-                    url=f"{origin}/{p}/{i}",
-                    title=f"lot {i} " + ("4-ANPP 99%" if i % 5 < 2 else "acetone"),
-                    text=("4-ANPP" if i % 5 < 2 else "acetone") + f" offer {i}, 1 kg, telegram @fake_seller_{i % 97}",
-                    seller_key=f"{p[:2]}-a{i // 6}",
-                    lang="en",
-                    crawl_date=day,
-                    evidence=Evidence(
-                        "w.warc", f"<urn:{p}:{i}:{day}>", hashlib.sha256(f"{p}{i}{day}".encode()).hexdigest()
-                    ),
-                )
-                for i in sorted(alive[p])
-            ]
+            items = _day_items(origin, p, alive[p], day)
             with Session(engine) as s, s.begin():
                 run = open_crawl_run(s, p, day)
                 ingest_batch(s, run, items)
                 close_crawl_run(s, run, {"pages": len(items) + 1, "errors": {}})
-                results = []
-                for snap in pending_snapshots(s, "bench-1"):
-                    hit = snap.text.find("4-ANPP")
-                    subs = (
-                        [
-                            {
-                                "id": "21409-26-7",
-                                "name": "4-ANPP",
-                                "matched": "4-ANPP",
-                                "field": "text",
-                                "start": hit,
-                                "end": hit + 6,
-                            }
-                        ]
-                        if hit >= 0
-                        else []
-                    )
-                    results.append(
-                        DetectionResult(
-                            snap.id,
-                            hit >= 0,
-                            rng.uniform(0.5, 1) if hit >= 0 else 0.1,
-                            subs,
-                            [{"message": "monitored substance", "matched": "4-ANPP"}] if hit >= 0 else [],
-                            "bench-1",
-                        )
-                    )
-                record_detections(s, results, day=day)
+                record_detections(s, _detections(s, rng), day=day)
         with Session(engine) as s, s.begin():
             flagged = s.scalars(select(Listing.id).where(Listing.review == "flagged")).all()
             for lid in flagged:
@@ -143,29 +177,7 @@ def build(data: Path, listings: int, days: int, seed: int = 1) -> SimpleNamespac
                     record_review(s, lid, "confirmed", "bench", None, logical_ts(day))
         send_notices(settings, day)
         if d_i + 1 < len(dates):  # removals seen on the next day
-            nxt = dates[d_i + 1]
-            with Session(engine) as s, s.begin():
-                reported = s.execute(
-                    select(Listing.id, Listing.listing_key, Listing.platform_id).where(
-                        Listing.review == "reported", Listing.presence == "active"
-                    )
-                ).all()
-                events = []
-                for lid, key, _ in reported:
-                    if rng.random() < 0.35:
-                        events.append(
-                            ev.NewEvent(
-                                "removal_observed",
-                                lid,
-                                nxt,
-                                cause="not_found",
-                                evidence_sha256=hashlib.sha256(key.encode()).hexdigest(),
-                            )
-                        )
-                ev.append(s, events)
-            for p in PLATFORMS:
-                gone = {int(k[2:]) for lid, k, _ in reported if k.startswith(p[:2].upper())}
-                alive[p] -= {i for i in gone if rng.random() < 0.5}
+            _observe_removals(engine, rng, dates[d_i + 1], alive)
     server.shutdown()
     with Session(engine) as s:
         n_events = s.scalar(select(func.count()).select_from(Event))

@@ -185,7 +185,8 @@ def report(args, m: Measured, same: bool, duplicates: int) -> str:
         (f"listing slots on the platform ({args.site}, day {m.day})", f"{m.slots:,}"),
         (
             "items: single process / union of the shards (each shard)",
-            f"{sum(m.single_items.values()):,} / {sum(m.union.values()):,} ({' + '.join(str(s['items']) for s in shards)})",
+            f"{sum(m.single_items.values()):,} / {sum(m.union.values()):,} "
+            f"({' + '.join(str(s['items']) for s in shards)})",
         ),
         ("union of the shards = single-process items; duplicates", f"**{'yes' if same else 'NO'}**; {duplicates}"),
         (
@@ -206,7 +207,10 @@ def report(args, m: Measured, same: bool, duplicates: int) -> str:
         ("load average at start / end (2 cores, shared)", f"{m.load[0]:.1f} / {m.load[1]:.1f}"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    command_line = f".venv/bin/python -m bench.sharded_crawl --scale {args.scale} --site {args.site} --shards {args.shards} --write"
+    command_line = (
+        f".venv/bin/python -m bench.sharded_crawl --scale {args.scale} --site {args.site} "
+        f"--shards {args.shards} --write"
+    )
     return f"""{SECTION}
 
 Command: `{command_line}` (measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, Python 3.11,

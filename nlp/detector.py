@@ -20,6 +20,7 @@ from typing import cast
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline import TextCategorizer
 from spacy.tokens import Doc
 
 import precursor_watch.nlp.components  # noqa: F401  (registers the pwatch_* factories)
@@ -177,14 +178,12 @@ class Detector:
                 doc._.pw_norm = normalize(texts[i])  # spares the pipeline a re-join of doc.text
                 doc._.pw_page = chunk[i].offer_signals
                 made.append((doc, _title_len(chunk[i])))
-            for i, doc in zip(idx, _judge_docs(nlp, made, batch_size)):
+            for i, doc in zip(idx, _judge_docs(nlp, made, batch_size), strict=True):
                 docs[i] = doc
         out = []
-        for rec, (lang, source), text, doc in zip(chunk, langs, texts, docs):
-            if doc is None:
-                judged = self._judge_windows(text, lang, rec)
-            else:
-                judged = _Judgement.of(doc)
+        for rec, (lang, source), text, judged_doc in zip(chunk, langs, texts, docs, strict=True):
+            # no doc: the text was too long for one, it is judged window by window
+            judged = self._judge_windows(text, lang, rec) if judged_doc is None else _Judgement.of(judged_doc)
             out.append(self._build(rec, lang, source, judged))
         return out
 
@@ -208,7 +207,7 @@ class Detector:
         subs: list[SubstanceMatch] = []
         sigs: list[SignalHit] = []
         best: _Judgement | None = None
-        for (start, _end, lo, hi), doc in zip(spans, _judge_stream(nlp, made(), WINDOW_BATCH)):
+        for (start, _end, lo, hi), doc in zip(spans, _judge_stream(nlp, made(), WINDOW_BATCH), strict=True):
             one = _Judgement.of(doc)
             # each window keeps only the matches that start in the part it owns: found once
             subs += [
@@ -322,10 +321,10 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
     """Run the pipeline over (doc, title length) pairs, in order. A short doc goes through the
     whole pipeline; a long one is matched whole, but its classifier reads only its focus (the
     title and the windows around its substance mentions, `nlp.focus`)."""
-    out: list[Doc | None] = [None] * len(made)
+    out: dict[int, Doc] = {}  # index into `made` -> its judged doc
     # a long doc is judged on its pw_norm (the matchers) and its windows: never on its tokens
     short = [i for i, (doc, _) in enumerate(made) if len(doc._.pw_norm.original) <= FOCUS_MIN_CHARS]
-    for i, doc in zip(short, nlp.pipe((made[i][0] for i in short), batch_size=batch_size)):
+    for i, doc in zip(short, nlp.pipe((made[i][0] for i in short), batch_size=batch_size), strict=True):
         out[i] = doc
     long = [i for i, (doc, _) in enumerate(made) if len(doc._.pw_norm.original) > FOCUS_MIN_CHARS]
     if long:
@@ -344,7 +343,9 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
                 views.append(nlp.make_doc(window_text(original, span, title_len)))
                 owner.append((k, span))
             out[i] = doc
-        for (k, (a, b)), vdoc in zip(owner, nlp.get_pipe("textcat").pipe(views, batch_size=batch_size)):
+        # spaCy types get_pipe as a plain Doc callable; "textcat" is always a TextCategorizer
+        textcat = cast(TextCategorizer, nlp.get_pipe("textcat"))
+        for (k, (a, b)), vdoc in zip(owner, textcat.pipe(views, batch_size=batch_size), strict=True):
             doc, title_len = out[long[k]], made[long[k]][1]
             p = vdoc.cats.get(OFFER_LABEL, 0.0)
             doc._.pw_windows.append(((0, title_len), (a, b), p))
@@ -353,7 +354,7 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
         scorer = nlp.get_pipe("pwatch_scorer")
         for i in long:
             out[i] = scorer(out[i])
-    return out  # type: ignore[return-value]
+    return [out[i] for i in range(len(made))]  # every doc is short or long: all are judged
 
 
 def _judge_stream(nlp: Language, made: Iterator[tuple[Doc, int]], batch: int) -> Iterator[Doc]:
