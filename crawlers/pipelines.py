@@ -197,9 +197,11 @@ class StoragePipeline:
             # One run row for all shards: store the merge of every finished shard's health.
             from precursor_watch.crawlers.sharding import merged_with_other_shards
 
-            with merged_with_other_shards(spider.args, health) as merged:
-                with session_scope(self.engine) as session:
-                    close_crawl_run(session, self.run_id, merged, error_threshold=threshold)
+            with (
+                merged_with_other_shards(spider.args, health) as merged,
+                session_scope(self.engine) as session,
+            ):
+                close_crawl_run(session, self.run_id, merged, error_threshold=threshold)
         else:
             with session_scope(self.engine) as session:
                 close_crawl_run(session, self.run_id, health, error_threshold=threshold)

@@ -3,8 +3,9 @@
 One notice per (platform, ground) batch of confirmed listings. It carries the elements of a DSA
 Article 16(2) notice (substantiated explanation, exact URLs, notifier name and e-mail, good-faith
 statement), the substance and legal basis per jurisdiction in force at each listing's date, and
-the evidence (WARC file, record id, target URI and payload hash of each page relied on). Exports: Lumen-like JSON (notice / works / entity roles) and a CSV of DSA
-statement-of-reasons fields, one row per listing.
+the evidence (WARC file, record id, target URI and payload hash of each page relied on).
+Exports: Lumen-like JSON (notice / works / entity roles) and a CSV of DSA statement-of-reasons
+fields, one row per listing.
 """
 
 from __future__ import annotations

@@ -157,8 +157,9 @@ def first_seen_insert(rows: Select) -> Insert:
     """The INSERT of first_seen events for listing rows ingest has just created (in state FIRST_SEEN).
 
     `rows` selects (platform_id, account_id, store_id, listing_id, evidence_sha256, evidence_file,
-    evidence_record, evidence_uri, observation_id, snapshot_id) per new listing: ingest builds it from its staging table, so the events are one
-    INSERT .. SELECT with no per-row parameters, and each points at its sighting and snapshot.
+    evidence_record, evidence_uri, observation_id, snapshot_id) per new listing: ingest builds it
+    from its staging table, so the events are one INSERT .. SELECT with no per-row parameters, and
+    each points at its sighting and snapshot.
     Built once (ingest keeps it); run it with `first_seen_params(day)` and `rows`' own parameters.
     """
     columns = [

@@ -260,7 +260,7 @@ def _plainly_storable(item: ListingItem) -> bool:
     bounded = values[:_BOUNDED]
     # listing_key is among them and non-empty (checked before), so max() always has a value
     if max(map(len, filter(None, bounded))) > _SHORTEST_LIMIT and not all(
-        value is None or len(value) <= limit for value, limit in zip(bounded, _LIMIT_VALUES)
+        value is None or len(value) <= limit for value, limit in zip(bounded, _LIMIT_VALUES, strict=True)
     ):
         return False
     return storable_text("".join(filter(None, values)) + "".join(item.contacts))
@@ -474,7 +474,7 @@ def write_quarantine(session: Session, run_id: int, pid: int, refused: list[Refu
         )
     )
     conn.execute(insert(Quarantine), rows)
-    _live_sightings(session, run_id, pid, [(r, row) for r, row in zip(refused, rows) if r.live])
+    _live_sightings(session, run_id, pid, [(r, row) for r, row in zip(refused, rows, strict=True) if r.live])
 
 
 def _live_sightings(session: Session, run_id: int, pid: int, live: list[tuple[Refused, dict[str, Any]]]) -> None:
@@ -736,10 +736,7 @@ def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[s
         if snap
         else NO_CONTENT
     )
-    if last_at_url[it.url] != key:
-        observation = 0
-    else:
-        observation = OBS_UPDATE if it.url in observed else OBS_INSERT
+    observation = 0 if last_at_url[it.url] != key else (OBS_UPDATE if it.url in observed else OBS_INSERT)
     known = batch.before.get(key)
     return (
         seq,

@@ -210,7 +210,9 @@ class Snapshot(Base):
     offer_signals: Mapped[dict | None] = mapped_column(
         JSON,
         nullable=True,
-        comment="page evidence of an offer: price, add_to_cart, inquiry, seller, schema_offer (booleans); null = unknown",
+        comment=(
+            "page evidence of an offer: price, add_to_cart, inquiry, seller, schema_offer (booleans); null = unknown"
+        ),
     )
 
 

@@ -388,7 +388,7 @@ def _minhashes(sets: list[frozenset[str]]) -> list[MinHash]:
 def _text_index(docs: dict[int, Doc], ids: list[int], threshold: float) -> MinHashLSH:
     lsh = MinHashLSH(threshold=max(0.1, threshold - 0.2), num_perm=NUM_PERM)
     ids = [i for i in ids if i in docs and docs[i].shingles]
-    for lid, m in zip(ids, _minhashes([docs[i].shingles for i in ids])):
+    for lid, m in zip(ids, _minhashes([docs[i].shingles for i in ids]), strict=True):
         lsh.insert(lid, m)
     return lsh
 

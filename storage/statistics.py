@@ -216,7 +216,10 @@ README_HEADER = "| statistic | unit | definition | computed as |\n|---|---|---|-
 def readme_row(stat: Statistic) -> str:
     """The statistic's row in README.md's statistics table."""
     events = ", ".join(f"`{kind}`" for kind in stat.events) or "notice items"
-    return f"| `{stat.name}` | {stat.unit} | {stat.definition} | {stat.aggregate} of members `{stat.members}` from {events} |"
+    return (
+        f"| `{stat.name}` | {stat.unit} | {stat.definition} "
+        f"| {stat.aggregate} of members `{stat.members}` from {events} |"
+    )
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ def _summary(outcome, key_source: str, export: str | None) -> list[str]:
             if first
             else " (no head yet)"
         ),
-        f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; events not yet under a head: {outcome.pending}"
+        f"leaves: {outcome.leaves}; events recomputed: {outcome.events_checked}; "
+        f"events not yet under a head: {outcome.pending}"
         + (
             f" (ids {', '.join(map(str, outcome.pending_ids[:5]))}{', ...' if outcome.pending > 5 else ''})"
             if outcome.pending

@@ -46,10 +46,11 @@ def register(subparsers, common) -> None:
     airflow = subparsers.add_parser(
         "airflow",
         parents=[common],
-        help="start Airflow (scheduler, DAG processor, triggerer, API server) on this project's DAGs (local profile, login off)",
+        help="start Airflow (scheduler, DAG processor, triggerer, API server) on this project's DAGs "
+        "(local profile, login off)",
         description="Airflow's scheduler, DAG processor, triggerer and API server (what `airflow standalone` runs, "
-        "without the log servers it binds on every interface) with its metadata DB in <data dir>/airflow, sized for 2 cores, "
-        "on 127.0.0.1:8080 with login turned off (local profile only; deployments keep auth).",
+        "without the log servers it binds on every interface) with its metadata DB in <data dir>/airflow, "
+        "sized for 2 cores, on 127.0.0.1:8080 with login turned off (local profile only; deployments keep auth).",
     )
     airflow.add_argument("--port", type=int, default=8080)
     airflow.set_defaults(handler=cmd_airflow)

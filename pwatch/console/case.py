@@ -115,9 +115,11 @@ def title_spans(title: str, matches: list[Match]) -> list[tuple[int, int]]:
     """Spans of matches the detector recorded in the title (its offsets, checked against the text)."""
     spans = []
     for m in matches:
-        if m.field == "title" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(title):
-            if not m.matched or title[m.start : m.end].lower() == m.matched.lower():
-                spans.append((m.start, m.end))
+        in_title = (
+            m.field == "title" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(title)
+        )
+        if in_title and (not m.matched or title[m.start : m.end].lower() == m.matched.lower()):
+            spans.append((m.start, m.end))
     merged: list[tuple[int, int]] = []
     for s, e in sorted(spans):
         if merged and s <= merged[-1][1]:
@@ -141,7 +143,10 @@ def _substances(matches: list[Match], on: dt.date) -> list[Substance]:
 def _linked(session: Session, ids_notes: list[tuple[int, str]]) -> list[LinkedListing]:
     if not ids_notes:
         return []
-    listings = {l.id: l for l in session.scalars(select(Listing).where(Listing.id.in_([i for i, _ in ids_notes])))}
+    listings = {
+        listing.id: listing
+        for listing in session.scalars(select(Listing).where(Listing.id.in_([i for i, _ in ids_notes])))
+    }
     return [
         LinkedListing(i, listings[i].listing_key, listings[i].title, listings[i].review, listings[i].presence, note)
         for i, note in ids_notes
@@ -234,8 +239,12 @@ def _relistings(session: Session, listing_id: int) -> tuple[list[LinkedListing],
         .order_by(RelistLink.id)
     ).all()
     note = lambda link: f"{link.method}, similarity {link.similarity:.2f}, {link.detected_on}"  # noqa: E731
-    relisted_as = _linked(session, [(l.new_listing_id, note(l)) for l in links if l.original_listing_id == listing_id])
-    relist_of = _linked(session, [(l.original_listing_id, note(l)) for l in links if l.new_listing_id == listing_id])
+    relisted_as = _linked(
+        session, [(link.new_listing_id, note(link)) for link in links if link.original_listing_id == listing_id]
+    )
+    relist_of = _linked(
+        session, [(link.original_listing_id, note(link)) for link in links if link.new_listing_id == listing_id]
+    )
     return relisted_as, relist_of
 
 

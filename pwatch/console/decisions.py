@@ -40,14 +40,18 @@ def decide_many(
         raise DecisionRefused(f"choose between 1 and {MAX_BATCH} listings")
     ids = list(dict.fromkeys(listing_ids))
     try:
-        with state.write_lock, data_dir_lock(state.settings.data_path, EXCLUSIVE, create=False):
-            with Session(state.engine) as session, session.begin():
-                day = logical_day(session)
-                if day is None:
-                    raise DecisionRefused("nothing tracked yet: no logical date to date the decision")
-                at = logical_ts(day)
-                for listing_id in ids:
-                    decide(session, listing_id, decision, reviewer, note, at)
+        with (
+            state.write_lock,
+            data_dir_lock(state.settings.data_path, EXCLUSIVE, create=False),
+            Session(state.engine) as session,
+            session.begin(),
+        ):
+            day = logical_day(session)
+            if day is None:
+                raise DecisionRefused("nothing tracked yet: no logical date to date the decision")
+            at = logical_ts(day)
+            for listing_id in ids:
+                decide(session, listing_id, decision, reviewer, note, at)
     except ReviewError as exc:
         raise DecisionRefused(str(exc)) from None
     except PwatchError as exc:  # the data dir is busy with another writer

@@ -25,6 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -250,7 +251,7 @@ def send_notices(
         with session_scope(engine) as session:
             unsent = _unsent(session)
         for key, url, body in unsent:
-            _count(counts, "resent", key, lambda: _deliver(engine, key, url, body, post))
+            _count(counts, "resent", key, partial(_deliver, engine, key, url, body, post))
         with session_scope(engine) as session:
             platforms = list(session.scalars(select(Platform.name).order_by(Platform.name)))
         for platform in platforms:

@@ -49,7 +49,8 @@ def _check_heads(session: Session, folder: Path, problems: list[str]) -> None:
     for h in json.loads((folder / HEADS_NAME).read_text(encoding="utf-8")).get("heads", []):
         if (h["date"], h["tree_size"], h["root_hash"], h["signature"]) not in logged:
             problems.append(
-                f"export {folder}: cites head of {h['date']} (size {h['tree_size']}) that is not among the log's signed heads"
+                f"export {folder}: cites head of {h['date']} (size {h['tree_size']}) "
+                "that is not among the log's signed heads"
             )
 
 
@@ -66,7 +67,8 @@ def _check_numbers(session: Session, folder: Path, outcome: Outcome) -> None:
         seen.add(key)
         if key not in expected:
             outcome.problems.append(
-                f"export {folder}: statistics.csv line {line}: {key[0]} for {key[1]} is no statistic of the verified events"
+                f"export {folder}: statistics.csv line {line}: {key[0]} for {key[1]} "
+                "is no statistic of the verified events"
             )
         elif not _same(row.get("value", ""), expected[key]):
             outcome.problems.append(

@@ -112,7 +112,8 @@ def main(argv):
                 return fail(f"{what}: cites WARC record {evidence['warc_record_id']}, not in evidence.warc.gz")
             if hashlib.sha256(found[2]).hexdigest() != evidence["payload_sha256"]:
                 return fail(
-                    f"{what}: WARC record {evidence['warc_record_id']} payload does not hash to {evidence['payload_sha256']}"
+                    f"{what}: WARC record {evidence['warc_record_id']} payload does not hash to "
+                    f"{evidence['payload_sha256']}"
                 )
     print(
         f"pack verified: {len(events)} events in the head of {head['date']} (size {head['tree_size']}, "
