@@ -199,10 +199,19 @@ SETTINGS: tuple[Setting, ...] = tuple(
     Setting(name, info.default, info.description or "") for name, info in Settings.model_fields.items()
 )
 _FIELDS: dict[str, FieldInfo] = dict(Settings.model_fields)
-_ADAPTERS = {
-    name: TypeAdapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
-    for name, info in _FIELDS.items()
-}
+
+
+def _adapter(name: str, info: FieldInfo) -> TypeAdapter[Any]:
+    """A validator of one setting's type with its constraints (pydantic keeps them as metadata)."""
+    if info.annotation is None:  # FieldInfo allows it; every Settings field has a type
+        raise TypeError(f"setting {name} has no type annotation")
+    if info.metadata:
+        # a valid type form built at runtime, which mypy cannot check statically
+        return TypeAdapter(Annotated[info.annotation, *info.metadata])  # type: ignore[arg-type]
+    return TypeAdapter(info.annotation)
+
+
+_ADAPTERS = {name: _adapter(name, info) for name, info in _FIELDS.items()}
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:

@@ -82,7 +82,8 @@ def notice_items(session: Session, listing_ids: list[int]) -> list[NoticeItem]:
         )
         .order_by(Observation.id)
     ):
-        latest_seen[lid] = EvidenceRecord(sha, ev_file, ev_record, ev_uri)
+        if lid is not None and sha is not None:  # the filters exclude NULL; this tells the type checker
+            latest_seen[lid] = EvidenceRecord(sha, ev_file, ev_record, ev_uri)
     items = []
     # in the platform's listing-key order: our ids follow crawl ingest order, which varies run to run
     for lid in sorted(listing_ids, key=lambda i: listings[i].listing_key):

@@ -370,7 +370,7 @@ def changes_on(session: Session, day: dt.date) -> list[Change]:
             Event.id,
         )
     ).all()
-    order = {k: i for i, k in enumerate(CHANGE_KINDS)}
+    order: dict[str, int] = {k: i for i, k in enumerate(CHANGE_KINDS)}
     out = [
         Change(e.kind, platform, e.listing_id, key, title, url, e.cause, e.evidence_sha256, rel_url)
         for e, platform, key, title, url, rel_url in rows

@@ -7,7 +7,7 @@ is unreviewed (review state `none`); re-scoring with a new model never re-flags 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +70,7 @@ def _coerce(result: Any) -> DetectionResult:
         return result
     if isinstance(result, tuple) and len(result) == 2:
         sid, obj = result
-        get = obj.get if isinstance(obj, dict) else lambda k, d=None: getattr(obj, k, d)
+        get: Callable[[str], Any] = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k, None)
         return DetectionResult(
             int(sid),
             bool(get("flagged")),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import JSON, Date, Insert, Select, String, bindparam, insert, literal, select, update
+from sqlalchemy import JSON, Date, Insert, Select, String, Table, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage.bulk import executemany, one_of
 from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
-from precursor_watch.storage.kinds import EventKind, RemovalCause
+from precursor_watch.storage.kinds import EventKind, Presence, RemovalCause, ReviewState
 from precursor_watch.storage.models import Event, Listing
 from precursor_watch.storage.state import ENTITY_EVENTS, UNSEEN, State, next_state
 from precursor_watch.storage.types import UTCDateTime, logical_ts
@@ -61,15 +61,17 @@ def cited(sha256: str | None, warc_file: str | None, record_id: str | None, targ
 FIRST_SEEN = next_state(UNSEEN, EventKind.FIRST_SEEN)  # the state ingest gives a listing row it creates
 
 
-def _listings(session: Session, ids: Iterable[int]) -> dict[int, tuple[State, tuple[int, int | None, int | None]]]:
+def _listings(
+    session: Session, ids: Iterable[int | None]
+) -> dict[int, tuple[State, tuple[int, int | None, int | None]]]:
     """Cached state and owners (platform, account, store) of each listing, in one query."""
-    ids = [i for i in ids if i is not None]
-    if not ids:
+    present = [i for i in ids if i is not None]
+    if not present:
         return {}
     rows = session.execute(
         select(
             Listing.id, Listing.presence, Listing.review, Listing.platform_id, Listing.account_id, Listing.store_id
-        ).where(one_of(session, Listing.id, ids))
+        ).where(one_of(session, Listing.id, present))
     )
     return {lid: (State(presence, review), (p, a, s)) for lid, presence, review, p, a, s in rows}
 
@@ -114,7 +116,10 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
     known = _listings(session, {e.listing_id for e in events})
     before = {lid: state for lid, (state, _owner) in known.items()}
     states = plan(session, events, before)
-    owners = {lid: owner for lid, (_state, owner) in known.items()}
+    # keyed by int | None: an entity event without a listing takes its owners from the event itself
+    owners: dict[int | None, tuple[int | None, int | None, int | None]] = {
+        lid: owner for lid, (_state, owner) in known.items()
+    }
     rows = []
     for e in events:
         platform_id, account_id, store_id = owners.get(e.listing_id, (e.platform_id, e.account_id, e.store_id))
@@ -139,8 +144,8 @@ def append(session: Session, events: Sequence[NewEvent]) -> None:
             }
         )
     with session.begin_nested():
-        executemany(session, insert(Event.__table__), rows)
-        by_state: dict[tuple[str, str], list[int]] = {}
+        executemany(session, insert(cast(Table, Event.__table__)), rows)
+        by_state: dict[tuple[Presence | None, ReviewState | None], list[int]] = {}
         for lid, st in states.items():
             if before.get(lid) != st:
                 by_state.setdefault((st.presence, st.review), []).append(lid)
@@ -183,7 +188,7 @@ def first_seen_insert(rows: Select) -> Insert:
         *source.c,
         literal({}, JSON()),
     )
-    return insert(Event.__table__).from_select(columns, events)
+    return insert(cast(Table, Event.__table__)).from_select(columns, events)
 
 
 def first_seen_params(day: dt.date) -> dict[str, Any]:

@@ -17,15 +17,17 @@ import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Connection,
     Date,
     Insert,
     Select,
     String,
+    Table,
     Update,
     and_,
     bindparam,
@@ -205,7 +207,7 @@ def _validate(
                     )
                 )
                 continue
-            refused.append(Refused(item, item.kind, item.field, item.message, by_crawler=True))
+            refused.append(Refused(item, QuarantineKind(item.kind), item.field, item.message, by_crawler=True))
             continue
         # The common item (right types, clean text, within the column widths) is decided by
         # C-level checks; any other is sanitised and gets the field-by-field check, which names
@@ -232,16 +234,22 @@ _optional_strs = operator.attrgetter(*_OPTIONAL_STR)
 _STR_OR_NONE = frozenset((str, type(None)))
 _STR = frozenset((str,))
 
+
 # The longest value each bounded text column takes (SQLite does not enforce VARCHAR lengths, so
 # ingest checks them itself, the same on both databases).
+def _width(model: type[Any], column: str) -> int:
+    """The declared length of a VARCHAR column (a model change that drops it fails at import)."""
+    column_type = model.__table__.c[column].type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{model.__name__}.{column} is not a bounded string column")
+    return column_type.length
+
+
 _LIMITS = {
-    "listing_key": Listing.__table__.c.listing_key.type.length,
-    "seller_key": Account.__table__.c.account_key.type.length,
-    "store_key": Store.__table__.c.store_key.type.length,
-    **{
-        name: Snapshot.__table__.c[name].type.length
-        for name in ("seller_name", "lang", "price", "currency", "posted_at")
-    },
+    "listing_key": _width(Listing, "listing_key"),
+    "seller_key": _width(Account, "account_key"),
+    "store_key": _width(Store, "store_key"),
+    **{name: _width(Snapshot, name) for name in ("seller_name", "lang", "price", "currency", "posted_at")},
 }
 _limited = operator.attrgetter(*_LIMITS)
 _LIMIT_VALUES = tuple(_LIMITS.values())
@@ -304,16 +312,16 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
     )
 
 
-def _problem(item: Any, platform: str, day: dt.date) -> tuple[str, str | None, str] | None:
+def _problem(item: Any, platform: str, day: dt.date) -> tuple[QuarantineKind, str | None, str] | None:
     """(kind, field, message) of what is wrong with an item; None if nothing is."""
     if isinstance(item, ListingItem):
         found = _listing_problem(item)
         if found:
             return found
     elif isinstance(item, GoneItem):
-        found = _gone_problem(item)
-        if found:
-            return (QuarantineKind.INVALID_FIELD,) + found
+        gone_found = _gone_problem(item)
+        if gone_found:
+            return (QuarantineKind.INVALID_FIELD, *gone_found)
     else:
         return QuarantineKind.INVALID_FIELD, None, f"expected ListingItem or GoneItem, got {type(item).__name__}"
     if item.platform != platform:
@@ -347,7 +355,7 @@ def _problem(item: Any, platform: str, day: dt.date) -> tuple[str, str | None, s
     return None
 
 
-def _listing_problem(item: ListingItem) -> tuple[str, str | None, str] | None:
+def _listing_problem(item: ListingItem) -> tuple[QuarantineKind, str | None, str] | None:
     for name in ("listing_key", "url"):
         value = getattr(item, name)
         if not isinstance(value, str) or not value.strip():
@@ -586,7 +594,7 @@ class NewListings(NamedTuple):
 
     low: int
     high: int
-    count: int
+    size: int  # not `count`, which would shadow tuple.count
 
 
 def _ingest_seen(
@@ -603,7 +611,7 @@ def _ingest_seen(
     batch = _seen_batch(session, pid, day, items)
     _update_known_listings(session.connection(), batch)
     created = _write_through_stage(session, run_id, pid, batch)
-    summary.new_listings = created.count if created else 0
+    summary.new_listings = created.size if created else 0
     summary.snapshots = len(batch.snapshot_keys)
     changed = [it for it in items if it.listing_key in batch.before and it.listing_key in batch.snapshot_keys]
     summary.changed = len(changed)
@@ -655,8 +663,8 @@ def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
             continue
         sha, account, store = (
             batch.hashes[it.listing_key],
-            batch.accounts.get(it.seller_key),
-            batch.stores.get(it.store_key),
+            batch.accounts.get(it.seller_key) if it.seller_key is not None else None,
+            batch.stores.get(it.store_key) if it.store_key is not None else None,
         )
         if (sha, it.url, account, store) != (old.content_sha256, old.url, old.account_id, old.store_id):
             updates.append(
@@ -670,7 +678,7 @@ def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
                 }
             )
     if updates:
-        table = Listing.__table__
+        table = cast(Table, Listing.__table__)
         conn.execute(
             table.update()
             .where(table.c.id == bindparam("b_id"))
@@ -744,8 +752,8 @@ def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[s
         known.id if known else None,
         it.url,
         batch.hashes[key],
-        batch.accounts.get(it.seller_key),
-        batch.stores.get(it.store_key),
+        batch.accounts.get(it.seller_key) if it.seller_key is not None else None,
+        batch.stores.get(it.store_key) if it.store_key is not None else None,
         it.http_status,
         evidence.warc_file if evidence else None,
         evidence.record_id if evidence else None,
@@ -897,7 +905,7 @@ def _stage_writes(dialect: str) -> _StageWrites:
     # day. A rerun's sightings (obs = OBS_UPDATE) are overwritten in place instead.
     facts = _sighting_facts()
     sighting_rows = select(run_id, stage.c.url, *facts.values()).where(stage.c.obs == OBS_INSERT).order_by(stage.c.seq)
-    observations = Observation.__table__
+    observations = cast(Table, Observation.__table__)
     first_sightings = _first_sightings(pid, run_id, cited)
 
     return _StageWrites(
@@ -984,7 +992,7 @@ def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence
     }
 
 
-def _cites(evidence: Evidence | None) -> dict[str, str | None]:
+def _cites(evidence: Evidence | None) -> ev.Citation:
     """An event's evidence keywords from an item's evidence (all None without one)."""
     if evidence is None:
         return ev.cited(None, None, None, None)
@@ -1001,7 +1009,7 @@ def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str,
         session.connection()
         .execute(
             select(Observation.url, Observation.id).where(
-                Observation.crawl_run_id == run_id, one_of(session, Observation.url, by_url)
+                Observation.crawl_run_id == run_id, one_of(session, Observation.url, list(by_url))
             )
         )
         .all()
@@ -1013,6 +1021,6 @@ def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str,
     )
     again = [{**r, "b_id": existing[u]} for u, r in by_url.items() if u in existing]
     if again:
-        table = Observation.__table__
-        values = {k: bindparam(k) for k in rows[0] if k not in ("crawl_run_id", "url")}
+        table = cast(Table, Observation.__table__)
+        values: dict[str, BindParameter[Any]] = {k: bindparam(k) for k in rows[0] if k not in ("crawl_run_id", "url")}
         session.connection().execute(table.update().where(table.c.id == bindparam("b_id")).values(**values), again)

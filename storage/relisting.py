@@ -197,15 +197,15 @@ def _day_after(day: dt.date | None) -> dt.date | None:
 
 
 def _originals(session: Session, day: dt.date) -> Originals:
-    first = {}
+    first: dict[EventKind, dict[int, dt.date]] = {}
     for kind in (EventKind.REMOVAL_OBSERVED, EventKind.REPORTED):
-        first[kind] = dict(
-            session.execute(
-                select(Event.listing_id, func.min(Event.occurred_on))
-                .where(Event.kind == kind, Event.occurred_on <= day)
-                .group_by(Event.listing_id)
-            ).all()
+        rows = session.execute(
+            select(Event.listing_id, func.min(Event.occurred_on))
+            .where(Event.kind == kind, Event.occurred_on <= day)
+            .group_by(Event.listing_id)
         )
+        # removals and reports always name a listing; the check narrows the column's type
+        first[kind] = {lid: on for lid, on in rows if lid is not None}
     since, usable = {}, {}
     last_alive = _last_alive_before(session, first[EventKind.REMOVAL_OBSERVED])
     for lid in first[EventKind.REMOVAL_OBSERVED].keys() | first[EventKind.REPORTED].keys():
@@ -325,7 +325,7 @@ def _text_matches(c: Comparison, nid: int, new: Doc, allowed) -> list[int]:
     related = set(c.by_account.get(new.account_id, ())) if new.account_id is not None else set()
     related |= {oid for h in new.contacts for oid in c.by_contact.get(h, ())}
     candidates = set(related)
-    if nid in c.lsh_for and new.shingles:
+    if c.lsh is not None and nid in c.lsh_for and new.shingles:  # lsh is built whenever lsh_for is not empty
         candidates |= set(c.lsh.query(_minhashes([new.shingles])[0]))
     found = []
     for oid in sorted(candidates):
@@ -404,6 +404,6 @@ def _last_alive_before(session: Session, removed_on: dict[int, dt.date]) -> dict
         .where(one_of(session, Observation.listing_id, sorted(removed_on)), Observation.kind == ObservationKind.SEEN)
     )
     for lid, day in rows:
-        if day < removed_on[lid] and (lid not in out or day > out[lid]):
+        if lid is not None and day < removed_on[lid] and (lid not in out or day > out[lid]):
             out[lid] = day
     return out

@@ -30,7 +30,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,7 +60,7 @@ class Member:
 @dataclass(frozen=True)
 class _Ev:
     id: int
-    kind: EventKind
+    kind: EventKind | Literal["notice"]  # "notice": the pseudo-event of a notice item
     on: dt.date
     at: dt.datetime
     platform_id: int
@@ -92,6 +92,14 @@ class Period:
 
     def __contains__(self, on: dt.date) -> bool:
         return (self.date_from is None or on >= self.date_from) and (self.date_to is None or on <= self.date_to)
+
+
+def _values(members: list[Member]) -> list[float]:
+    """The members' values, for the statistics whose every member carries one (hours)."""
+    values = [m.value for m in members if m.value is not None]
+    if len(values) != len(members):
+        raise ValueError("a member of a median or p90 statistic has no value")
+    return values
 
 
 def p90(values: list[float]) -> float:
@@ -150,7 +158,7 @@ def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
     ).order_by(Event.id)
     if date_to is not None:
         stmt = stmt.where(Event.occurred_on <= date_to)
-    events = [_Ev(*row) for row in session.execute(stmt)]
+    events = [_Ev(*tuple(row)) for row in session.execute(stmt)]
     per_listing: dict[int, list[_Ev]] = defaultdict(list)
     for e in events:
         if e.listing_id is not None:
@@ -254,7 +262,8 @@ def _stay_down(lid: int, evs: list[_Ev], period: Period, horizon: dt.date | None
 
 def _relisted(evs: list[_Ev], period: Period, sink: _Sink) -> None:
     for e in evs:
-        if e.kind == EventKind.RELISTED_AS and e.on in period:
+        # relisted_as always names the new listing; the check narrows the column's type
+        if e.kind == EventKind.RELISTED_AS and e.on in period and e.related_listing_id is not None:
             sink.add(e, "relisted", Member("listing", e.related_listing_id, evidence=[_evidence(e)]))
 
 
@@ -262,7 +271,13 @@ def _repeat_offenders(events: list[_Ev], period: Period, sink: _Sink) -> None:
     """Accounts with enough distinct removed listings, counted within each group's removal events."""
     removed_by_account: dict[tuple[str | None, str, int], dict[int, _Ev]] = defaultdict(dict)
     for e in events:
-        if e.kind == EventKind.REMOVAL_OBSERVED and e.account_id is not None and e.on in period:
+        # a removal always names its listing; the check narrows the column's type
+        if (
+            e.kind == EventKind.REMOVAL_OBSERVED
+            and e.account_id is not None
+            and e.listing_id is not None
+            and e.on in period
+        ):
             for by, g in sink.groups(e):
                 removed_by_account[(by, g, e.account_id)].setdefault(e.listing_id, e)
     for (by, g, account_id), removed in removed_by_account.items():
@@ -272,7 +287,7 @@ def _repeat_offenders(events: list[_Ev], period: Period, sink: _Sink) -> None:
             )
 
 
-_CLOSED_SUBJECT = {
+_CLOSED_SUBJECT: dict[str, str] = {
     EventKind.ACCOUNT_CLOSED: "account",
     EventKind.STORE_CLOSED: "store",
     EventKind.PLATFORM_CLOSED: "platform",
@@ -284,6 +299,8 @@ def _closures(events: list[_Ev], period: Period, sink: _Sink) -> None:
         if e.kind in _CLOSED_SUBJECT and e.on in period:
             subject = _CLOSED_SUBJECT[e.kind]
             ident = {"account": e.account_id, "store": e.store_id, "platform": e.platform_id}[subject]
+            if ident is None:  # a closure always names its subject; this narrows the column's type
+                continue
             sink.add(e, f"{subject}s_closed", Member(subject, ident, evidence=[_evidence(e)]), entity_event=True)
 
 
@@ -348,8 +365,8 @@ _AGGREGATES: dict[str, Callable[[list[Member]], Any]] = {
     "distinct": lambda members: len({m.id for m in members}),
     "pairs": len,
     "share": lambda members: round(sum(m.counted for m in members) / len(members), 6) if members else None,
-    "median": lambda members: round(statistics.median([m.value for m in members]), 3) if members else None,
-    "p90": lambda members: round(p90([m.value for m in members]), 3) if members else None,
+    "median": lambda members: round(statistics.median(_values(members)), 3) if members else None,
+    "p90": lambda members: round(p90(_values(members)), 3) if members else None,
 }
 
 

@@ -153,11 +153,11 @@ def cmd_stats(args, settings: Settings) -> int:
         print(json.dumps(result, indent=2, sort_keys=False))
     elif args.format == "csv":
         # Group names carry account and store keys the marketplaces chose: neutralised like a report.
-        rows = [
+        csv_rows = [
             [name, *(numbers[m] for m in METRICS)]
             for name, numbers in [("total", result["total"]), *result["groups"].items()]
         ]
-        sys.stdout.write(csv_text(["group", *METRICS], rows))
+        sys.stdout.write(csv_text(["group", *METRICS], csv_rows))
     else:
         names = ["total", *result["groups"]]
         columns = [result["total"], *result["groups"].values()]

@@ -115,10 +115,9 @@ def title_spans(title: str, matches: list[Match]) -> list[tuple[int, int]]:
     """Spans of matches the detector recorded in the title (its offsets, checked against the text)."""
     spans = []
     for m in matches:
-        in_title = (
-            m.field == "title" and m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(title)
-        )
-        if in_title and (not m.matched or title[m.start : m.end].lower() == m.matched.lower()):
+        if m.field != "title" or m.start is None or m.end is None or not 0 <= m.start < m.end <= len(title):
+            continue
+        if not m.matched or title[m.start : m.end].lower() == m.matched.lower():
             spans.append((m.start, m.end))
     merged: list[tuple[int, int]] = []
     for s, e in sorted(spans):
@@ -271,7 +270,7 @@ def load_case(session: Session, listing_id: int) -> Case:
         )
     return Case(
         listing_id=listing.id,
-        platform=session.get(Platform, listing.platform_id).name,
+        platform=session.get_one(Platform, listing.platform_id).name,
         listing_key=listing.listing_key,
         url=listing.url,
         review=listing.review,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from precursor_watch.reports.queries import parse_matches
@@ -204,7 +204,7 @@ def seller_groups(
         for r in grouped
     }
     accounts = [a for a, _ in groups if a is not None]
-    members = Listing.account_id.in_(accounts)
+    members: ColumnElement[bool] = Listing.account_id.in_(accounts)
     if any(a is None for a, _ in groups):
         members = or_(members, Listing.account_id.is_(None))
     ids = list(session.scalars(select(Listing.id).where(members, Listing.review == filters.status)))

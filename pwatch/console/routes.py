@@ -13,11 +13,12 @@ from precursor_watch.console import admin
 from precursor_watch.console.case import CaseNotFound, archived_page, load_case
 from precursor_watch.console.decisions import DecisionRefused, decide_many
 from precursor_watch.console.passwords import DUMMY_HASH, verify_password
-from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, queue_page, seller_groups
+from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, QueueItem, queue_page, seller_groups
 from precursor_watch.console.security import csrf_ok
 from precursor_watch.console.web import (
     DECIDERS,
     Forbidden,
+    form_text,
     redirect,
     render,
     require_post,
@@ -64,8 +65,8 @@ def _client(request: Request) -> str:
 
 async def login(request: Request) -> Response:
     form = await request.form()
-    target = safe_next(form.get("next"))
-    if not csrf_ok(request.session, form.get("csrf_token")):
+    target = safe_next(form_text(form, "next"))
+    if not csrf_ok(request.session, form_text(form, "csrf_token")):
         raise Forbidden("missing or wrong CSRF token")
     name, password = str(form.get("name") or ""), str(form.get("password") or "")
     limiter = state_of(request).limiter
@@ -134,6 +135,7 @@ def queue(request: Request) -> Response:
     filters = filters_from(request)
     page = max(1, _int(request.query_params.get("page"), 1))
     grouped = request.query_params.get("group") == "seller"
+    items: list[QueueItem]
     with Session(state_of(request).engine) as session:
         if grouped:
             groups, total = seller_groups(session, filters, page)
@@ -167,7 +169,7 @@ def queue(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     user, form = await require_post(request, DECIDERS)
-    target = safe_next(form.get("next"))
+    target = safe_next(form_text(form, "next"))
     decision = str(form.get("decision") or "")
     note = str(form.get("note") or "").strip() or None
     try:

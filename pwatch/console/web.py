@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from precursor_watch.console.security import LoginLimiter, csrf_ok, csrf_token
 from precursor_watch.reports.safe import visible_controls
@@ -102,7 +103,7 @@ async def require_post(request: Request, roles: tuple[str, ...] | None = None) -
     """The user of a POST and its form, after the session, role and CSRF checks."""
     user = require_user(request, None)
     form = await request.form()
-    if not csrf_ok(request.session, form.get("csrf_token")):
+    if not csrf_ok(request.session, form_text(form, "csrf_token")):
         raise Forbidden("missing or wrong CSRF token")
     if roles is not None and user.role not in roles:
         raise Forbidden(f"role {user.role} may not do this")
@@ -115,6 +116,12 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     flash = request.session.pop("flash", None)
     html = env.get_template(template).render(user=user, csrf=csrf_token(request.session), flash=flash, **context)
     return HTMLResponse(html, status_code=status)
+
+
+def form_text(form: FormData, name: str) -> str | None:
+    """A text field of a posted form; None when it is absent or a file was sent in its place."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
 
 
 def safe_next(target: str | None, default: str = "/queue") -> str:

@@ -51,8 +51,9 @@ def _day(value: dt.date | str) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
 
-def leaf_content(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The structure version 1 encodes, from an events row (a mapping with `COLUMNS`)."""
+def leaf_content(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The structure version 1 encodes, from an events row (a mapping with `COLUMNS`; a Core
+    RowMapping, whose keys may also be Column objects, or a dict)."""
     content: dict[str, Any] = {
         "v": ENCODING_VERSION,
         "event_id": row["id"],
@@ -69,7 +70,7 @@ def encode(content: Mapping[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def event_leaf(row: Mapping[str, Any]) -> tuple[str, bytes]:
+def event_leaf(row: Mapping[Any, Any]) -> tuple[str, bytes]:
     """(canonical encoding, RFC 9162 leaf hash) of one events row."""
     data = encode(leaf_content(row))
     return data, leaf_hash(data.encode("utf-8"))

@@ -20,7 +20,7 @@ from precursor_watch.ledger.verify import Outcome
 from precursor_watch.reports.manifest import MANIFEST_NAME, sha256_file, verify_manifest
 
 
-def _same(shown: str, computed: object) -> bool:
+def _same(shown: str, computed: str | float | None) -> bool:
     if computed is None or computed == "":
         return shown.strip() == ""
     try:

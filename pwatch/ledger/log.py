@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, insert, select
+from sqlalchemy import RowMapping, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.ledger.encoding import COLUMNS, event_leaf
@@ -26,7 +27,7 @@ BATCH = 5000
 
 @dataclass(frozen=True)
 class Head:
-    id: int | None
+    id: int
     head_date: dt.date
     tree_size: int
     root_hash: str
@@ -54,7 +55,7 @@ class SealResult:
     new_head: bool
 
 
-def event_rows(session: Session, where=None, order=Event.id) -> Iterator[dict]:
+def event_rows(session: Session, where=None, order=Event.id) -> Iterator[RowMapping]:
     """events rows as mappings of `encoding.COLUMNS`, streamed (Core rows: the ORM's per-row
     machinery cost more than the encoding)."""
     table = Event.__table__
@@ -80,7 +81,7 @@ def _append(session: Session) -> int:
         rows.append({"leaf_index": index, "event_id": row["id"], "leaf_hash": digest.hex(), "leaf_data": data})
         index += 1
     for start in range(0, len(rows), BATCH):
-        executemany(session, insert(LedgerLeaf.__table__), rows[start : start + BATCH])
+        executemany(session, insert(cast(Table, LedgerLeaf.__table__)), rows[start : start + BATCH])
     return len(rows)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 HEAD_PREFIX = "precursor-watch tree head v1\n"
 
@@ -80,6 +81,8 @@ def main(argv):
     folder = Path(args.folder)
     key_file = args.public_key or folder / "public_key.pem"
     public = serialization.load_pem_public_key(Path(key_file).read_bytes())
+    if not isinstance(public, Ed25519PublicKey):  # heads are signed with Ed25519 only
+        return fail(f"{key_file}: not an Ed25519 public key")
     head = json.loads((folder / "head.json").read_text(encoding="utf-8"))
     statement = f"{HEAD_PREFIX}{head['date']}\n{head['tree_size']}\n{head['root_hash']}\n".encode()
     try:

@@ -159,9 +159,10 @@ def _out_of_order(ctx: _Context, start: int, end: int) -> str:
     order, so this names the swapped events unless concurrent writers interleaved)."""
     ids = ctx.leaf_events[start:end]
     for i in range(1, len(ids)):
-        if ids[i] is not None and ids[i - 1] is not None and ids[i] < ids[i - 1]:
+        earlier, later = ids[i - 1], ids[i]
+        if earlier is not None and later is not None and later < earlier:
             return (
-                f"; leaf {start + i - 1} holds event {ids[i - 1]} before leaf {start + i} with event {ids[i]}: "
+                f"; leaf {start + i - 1} holds event {earlier} before leaf {start + i} with event {later}: "
                 f"the log's order was changed"
             )
     return ""
