@@ -39,7 +39,7 @@ TRACKING_ASSET_URI = "pwatch://tracking/daily"
 
 
 @contextmanager
-def transaction(settings: Settings) -> Iterator[Session]:  # noqa: F821
+def transaction(settings: Settings) -> Iterator[Session]:
     """A session in one transaction on the settings' tracking database (`storage.db.session_scope`)."""
     from precursor_watch.storage.db import session_scope
 
@@ -250,7 +250,7 @@ def audit(settings: Settings, date_from: dt.date | None = None, date_to: dt.date
     return {"audit": str(path)}
 
 
-def run_day(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:  # noqa: F821
+def run_day(settings: Settings, day: dt.date, detector: Detector | None = None) -> dict:
     """The whole daily cycle in this process (crawls still in their own processes, in parallel).
 
     `detector`: an already loaded one, for callers that run many days in one process."""
