@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Each run captures the pages itself, so the WARC record ids (random UUIDs) and WARC file names that
+# notices and reports cite differ by design; the payload hashes they cite must still agree.
+CAPTURE_IDS = re.compile(rb"urn:uuid:[0-9a-fA-F-]{36}|[\w.-]+\.warc(?:\.gz)?")
+
+
+def _same_capture(data: bytes) -> bytes:
+    return CAPTURE_IDS.sub(b"<capture>", data)
+
+
 def _run(data: Path, platforms: list[str], model_dir: Path, port: int) -> dict:
     # one port for both runs: URLs (and so the pages' bytes and their evidence hashes) name it
     config = WorldConfig(seed=SEED, start=START, days=30, scale=SCALE, port=port, state_dir=data / "fixtures")
@@ -61,14 +71,16 @@ def _run(data: Path, platforms: list[str], model_dir: Path, port: int) -> dict:
     finally:
         engine.dispose()
     files = {
-        str(path.relative_to(data)): path.read_bytes()
+        str(path.relative_to(data)): _same_capture(path.read_bytes())
         for folder in ("reports", "notices")
         for path in sorted((data / folder).rglob("*"))
-        # heads.json commits to the log's row ids, which differ between the runs by design
-        if path.is_file() and path.name != "heads.json"
+        # heads.json commits to the log's row ids, which differ between the runs by design; the
+        # manifests (and their signatures) hash files that cite each run's own WARC records, and
+        # those files are compared here, capture ids aside
+        if path.is_file() and path.name != "heads.json" and not path.name.startswith("MANIFEST")
     }
     received = sorted(
-        json.dumps(json.loads(line), sort_keys=True)
+        _same_capture(json.dumps(json.loads(line), sort_keys=True).encode())
         for line in (config.state_dir / "notices.jsonl").read_text().splitlines()
         if line.strip()
     )
