@@ -780,7 +780,6 @@ class _StageWrites(NamedTuple):
     first_seen: Insert
 
 
-@functools.cache
 def _new_listing_rows(pid, day) -> tuple[list[str], Select]:
     """The staged new listings, as `listings` rows in staging order."""
     stage, first = STAGE, ev.FIRST_SEEN
@@ -890,6 +889,7 @@ def _first_sightings(pid, run_id, cited: list) -> Select:
     )
 
 
+@functools.cache  # built once per dialect: the statements only take bind parameters
 def _stage_writes(dialect: str) -> _StageWrites:
     stage = STAGE
     cited = [stage.c[name] for name in ev.EVIDENCE_FIELDS]  # the WARC record a row's page is kept in
