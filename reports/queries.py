@@ -144,6 +144,17 @@ def controls_in_force(match: Match, on: dt.date) -> list[ControlStatus]:
 # -- evidence snippet with highlights ------------------------------------------------------------
 
 
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with overlapping or touching ones joined."""
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
 def highlight_spans(text: str, matches: Iterable[Match]) -> list[tuple[int, int]]:
     """Character spans of matched words: recorded offsets when they fit the text, else a search."""
     spans = []
@@ -163,13 +174,7 @@ def highlight_spans(text: str, matches: Iterable[Match]) -> list[tuple[int, int]
             at = lowered.find(needle)
             if at >= 0:
                 spans.append((at, at + len(needle)))
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        else:
-            merged.append((s, e))
-    return merged
+    return merge_spans(spans)
 
 
 def snippet(text: str, spans: list[tuple[int, int]], width: int = 240) -> list[tuple[str, bool]]:

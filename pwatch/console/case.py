@@ -16,6 +16,7 @@ from precursor_watch.reports.queries import (
     controls_in_force,
     distinct_substances,
     highlight_spans,
+    merge_spans,
     parse_matches,
     parse_reasons,
 )
@@ -119,13 +120,7 @@ def title_spans(title: str, matches: list[Match]) -> list[tuple[int, int]]:
             continue
         if not m.matched or title[m.start : m.end].lower() == m.matched.lower():
             spans.append((m.start, m.end))
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        else:
-            merged.append((s, e))
-    return merged
+    return merge_spans(spans)
 
 
 def _substances(matches: list[Match], on: dt.date) -> list[Substance]:
