@@ -28,6 +28,9 @@ def register(subparsers, common) -> None:
     run.add_argument("--seed", type=int, help="world seed (setting `seed`)")
     run.add_argument("--scale", type=int, help="listings in the world (setting `scale`)")
     run.add_argument(
+        "--relevant-share", help="share of listings about monitored/watched substances (setting `relevant_share`)"
+    )
+    run.add_argument(
         "--inline",
         action="store_true",
         help="run the steps in this process instead of through Airflow's dag.test()",
@@ -74,7 +77,9 @@ def cmd_run(args, settings: Settings) -> int:
     from precursor_watch.commands.fixtures import world_config
     from precursor_watch.fixtures.server import serve_in_background
 
-    settings = settings.with_overrides(seed=args.seed, scale=args.scale, auto_confirm=True, embedded_world=True)
+    settings = settings.with_overrides(
+        seed=args.seed, scale=args.scale, relevant_share=args.relevant_share, auto_confirm=True, embedded_world=True
+    )
     dates = world_dates(settings, args.days, args.end)
     # Child processes (crawls, Airflow) resolve the same settings through the environment.
     os.environ.update(steps.settings_environment(settings))
