@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import http.client
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -157,6 +158,7 @@ def main() -> int:
         results["search"] = run_searches(handle)
         results["rss_after_search_mb"] = round(rss_mb(pids))
         results["conditional"] = conditional(handle, world)
+        results["load_avg"] = round(os.getloadavg()[0], 1)
     finally:
         handle.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -174,7 +176,8 @@ def write_section(r: dict, args) -> None:
         SECTION,
         "",
         f"Command: `.venv/bin/python -m bench.fixture_search --scale {args.scale} --share {args.share} --write` "
-        f"({cpu} cores shared with other work; one worker process; measured {dt.date.today().isoformat()}).",
+        f"({cpu} cores shared with other work, load average {r['load_avg']} at the end of the run; one worker "
+        f"process; measured {dt.date.today().isoformat()}).",
         "",
         "| measure | value |",
         "|---|---|",
