@@ -164,6 +164,9 @@ def main() -> int:
         t0 = time.perf_counter()
         results["relevant_slots"] = sum(len(world.relevant_slots(p)) for p in world.platforms)
         results["relevant_slots_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        results["relevant_truth"] = sum(1 for _r in world.relevant_truth(DATE))
+        results["relevant_truth_s"] = round(time.perf_counter() - t0, 2)
         results["search"] = run_searches(handle)
         results["rss_after_search_mb"] = round(rss_mb(pids))
         results["conditional"] = conditional(handle, world)
@@ -197,6 +200,8 @@ def write_section(r: dict, args) -> None:
         f"{r['rss_after_search_mb']} MB |",
         f"| relevant slots, all platforms (in-process, hashes only) | {r['relevant_slots']:,} in "
         f"{r['relevant_slots_s']} s |",
+        f"| `World.relevant_truth(date)`: truth records of the relevant listings (in-process, after the line "
+        f"above) | {r['relevant_truth']:,} in {r['relevant_truth_s']} s |",
     ]
     for platform, s in r["search"].items():
         lines.append(
