@@ -20,15 +20,18 @@ from precursor_watch.crawlers.pages.base import Page, SiteScheme
 _HREF = re.compile(r"""(?:href|src|content)\s*=\s*["']([^"'<>\s]+)["']""")
 _JSON_URL = re.compile(r"""["'](?:https?://[^"'\s<>]+|/[^"'\s<>]*)["']""")
 _NEXT = re.compile(r"""<(?:a|link)\b[^>]*\brel=["']next["'][^>]*>""", re.I)
-_CAPPED = re.compile(r"""\bdata-capped=["']?(?:true|1)|class=["'][^"']*\bresults-capped\b""", re.I)
 
 
 @dataclass(frozen=True)
 class ResultPage:
     links: tuple[str, ...]  # absolute listing URLs, in result order
     next_url: str | None  # the next result page; None at the end of the results (or the cap)
-    capped: bool  # the site will not show every match of this query
+    capped: bool  # the site says it will not show every match of this query
     total: int | None = None  # matches the site reports, when it does
+
+    def capped_after(self, results_so_far: int) -> bool:
+        """Capped, or (on the last page) fewer results shown in all than the site says matched."""
+        return self.capped or (self.next_url is None and self.total is not None and results_so_far < self.total)
 
 
 class SearchEngine:
@@ -41,12 +44,17 @@ class SearchEngine:
         return f"{base_url}{self.search_path}?{urlencode({self.query_param: query})}"
 
     def parse(self, page: Page, site: SiteScheme) -> ResultPage:
+        """`div.search` says `data-total` (all matches) and `data-pages` (pages it will serve);
+        more matches than those pages hold is a capped query."""
         body = page.body.decode(_charset(page), errors="replace")
+        links = listing_links(page.url, body, site)
+        total, pages = _int_attr(body, "data-total"), _int_attr(body, "data-pages")
+        size = max(len(links), 1)
         return ResultPage(
-            links=tuple(listing_links(page.url, body, site)),
+            links=tuple(links),
             next_url=_html_next(page.url, body),
-            capped=bool(_CAPPED.search(body)),
-            total=_int_attr(body, "data-total"),
+            capped=total is not None and pages is not None and total > pages * size and page_no_of(page.url) < pages,
+            total=total,
         )
 
 
@@ -132,6 +140,13 @@ def listing_links(page_url: str, body: str, site: SiteScheme) -> list[str]:
         if kind == "listing":
             found[f"{parts.scheme}://{parts.netloc}{parts.path}"] = None
     return list(found)
+
+
+def page_no_of(url: str) -> int:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(urlsplit(url).query).get("page")
+    return int(values[0]) if values and values[0].isdigit() else 1
 
 
 def _charset(page: Page) -> str:

@@ -74,7 +74,7 @@ def parse_results(spider: PlatformSpider, response: Response, page: Page, query:
         before = len(spider.scheduled)
         yield from _unless_revisited(spider, link, "search")
         count.new += len(spider.scheduled) - before
-    if result.capped and not count.capped:
+    if result.capped_after(count.results) and not count.capped:
         count.capped = True
         yield from _refined(spider, query, count)
     if result.next_url and origin_of(result.next_url) == spider.origin:
