@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     world_start: dt.date = Field(dt.date(2026, 11, 1), description="First day of the simulated world (ISO date).")
     world_days: Count = Field(30, description="Number of days the simulated world runs.")
     scale: Count = Field(1000, description="Number of listings in the simulated world, over all platforms.")
+    relevant_share: Share = Field(
+        1.0,
+        description="Share of the simulated listings that mention a monitored or watched substance; "
+        "the rest are ordinary products (1.0 = the demo world).",
+    )
     fixture_host_prefix: Annotated[str, _check(_host_prefix)] = Field(
         "127.0.0", description="Loopback /24 the fixture platforms bind to: platform i listens on `<prefix>.<11+i>`."
     )

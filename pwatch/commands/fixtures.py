@@ -33,6 +33,9 @@ def _world_options(parser) -> None:
     # plain strings: bad values become one ConfigError line naming the option, not argparse usage
     parser.add_argument("--seed", help="world seed (setting `seed`)")
     parser.add_argument("--scale", help="number of listings (setting `scale`)")
+    parser.add_argument(
+        "--relevant-share", help="share of listings about monitored/watched substances (setting `relevant_share`)"
+    )
 
 
 def world_config(args, settings, **extra):
@@ -43,6 +46,7 @@ def world_config(args, settings, **extra):
         settings = settings.with_overrides(
             seed=args.seed,
             scale=args.scale,
+            relevant_share=getattr(args, "relevant_share", None),
             faults=getattr(args, "faults", None),
             fixture_port=getattr(args, "port", None),
         )
@@ -54,6 +58,7 @@ def world_config(args, settings, **extra):
             start=settings.world_start,
             days=settings.world_days,
             scale=settings.scale,
+            relevant_share=settings.relevant_share,
             faults=settings.faults,
             host_prefix=settings.fixture_host_prefix,
             port=settings.fixture_port,

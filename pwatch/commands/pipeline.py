@@ -33,6 +33,9 @@ def register(subparsers, common) -> None:
         help="daily discovery mode (setting `crawl_discovery`); search sweeps the whole catalogue weekly",
     )
     run.add_argument(
+        "--relevant-share", help="share of listings about monitored/watched substances (setting `relevant_share`)"
+    )
+    run.add_argument(
         "--inline",
         action="store_true",
         help="run the steps in this process instead of through Airflow's dag.test()",
@@ -80,7 +83,12 @@ def cmd_run(args, settings: Settings) -> int:
     from precursor_watch.fixtures.server import serve_in_background
 
     settings = settings.with_overrides(
-        seed=args.seed, scale=args.scale, auto_confirm=True, embedded_world=True, crawl_discovery=args.discovery
+        seed=args.seed,
+        scale=args.scale,
+        relevant_share=args.relevant_share,
+        auto_confirm=True,
+        embedded_world=True,
+        crawl_discovery=args.discovery,
     )
     dates = world_dates(settings, args.days, args.end)
     # Child processes (crawls, Airflow) resolve the same settings through the environment.
