@@ -133,14 +133,15 @@ def run(scale: int, share: float, sample: int) -> dict:
         for s in (search, full):
             steps.upgrade_database(s)
         os.environ.update(steps.settings_environment(search))  # children read log level etc.
-        warm = {
-            "search": _cycle(search, day - dt.timedelta(days=1), "search", None, detector),
-            "full": _cycle(full, day - dt.timedelta(days=1), "full", shard, detector),
-        }
-        measured = {
-            "search": _cycle(search, day, "search", None, detector),
-            "full": _cycle(full, day, "full", shard, detector),
-        }
+        print(f"bench data in {tmp}", flush=True)
+        warm: dict[str, dict] = {}
+        measured: dict[str, dict] = {}
+        for side, settings, part in (("search", search, None), ("full", full, shard)):
+            warm[side] = _cycle(settings, day - dt.timedelta(days=1), side, part, detector)
+            _keep(tmp, warm, measured)
+        for side, settings, part in (("search", search, None), ("full", full, shard)):
+            measured[side] = _cycle(settings, day, side, part, detector)
+            _keep(tmp, warm, measured)
         world = World(server.config)
         offers = _live_offers(world, day)
         owner = Shard.parse(shard)
@@ -160,6 +161,11 @@ def run(scale: int, share: float, sample: int) -> dict:
         "offers_search_in_sample": len(in_sample & seen_search),
         "load": os.getloadavg(),
     }
+
+
+def _keep(tmp: Path, warm: dict, measured: dict) -> None:
+    """Each finished cycle's numbers, so a long run interrupted later still shows them."""
+    (tmp / "cycles.json").write_text(json.dumps({"warm": warm, "measured": measured}, default=str), encoding="utf-8")
 
 
 def table(r: dict) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -25,7 +26,9 @@ from precursor_watch.storage.db import make_engine
 from precursor_watch.storage.models import CrawlRun, Event, Listing, Platform, RelistLink
 from tests.storage.conftest import PG_BASE, pg_url_with_schema
 
-pytestmark = pytest.mark.slow
+# Thirty daily cycles, each with its crawl processes: minutes on a quiet machine, far longer on a
+# shared one; the default per-test timeout (900 s) would cut the module fixture short.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(5400)]
 
 START, DAYS = dt.date(2026, 11, 1), 30
 SEED, SCALE = 7, 250
@@ -50,20 +53,42 @@ class Replay:
             engine.dispose()
 
 
+def _cycle(settings: Settings, day: dt.date, detector) -> None:
+    """`steps.run_day` without the daily report (not under test here): crawl, detect, reconcile,
+    notify (notices make the world remove listings, which the replay must observe)."""
+    targets = steps.prepare_day(settings, day)
+    discovery = steps.discovery_for(settings, day)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        crawls = [pool.submit(steps.crawl_target, settings, t, day, discovery) for t in targets]
+    for crawl in crawls:
+        crawl.result()  # a failed or unhealthy crawl fails the replay
+    steps.detect(settings, day, detector)
+    steps.reconcile(settings, day)
+    steps.notify(settings, day)
+
+
 def _replay(data, database_url: str, trained_model) -> Replay:
     config = WorldConfig(seed=SEED, start=START, days=DAYS, scale=SCALE, port=0, state_dir=data / "fixtures")
     with serve_in_background(config, START) as server:
         settings = load_settings(
-            data_dir=str(data), environ={}, seed=str(SEED), scale=str(SCALE), world_start=START.isoformat(),
-            world_days=str(DAYS), fixture_port=str(server.config.port), platforms=",".join(PLATFORMS),
-            auto_confirm="true", model_dir=str(trained_model), database_url=database_url, crawl_discovery="search",
+            data_dir=str(data),
+            environ={},
+            seed=str(SEED),
+            scale=str(SCALE),
+            world_start=START.isoformat(),
+            world_days=str(DAYS),
+            fixture_port=str(server.config.port),
+            platforms=",".join(PLATFORMS),
+            auto_confirm="true",
+            model_dir=str(trained_model),
+            database_url=database_url,
+            crawl_discovery="search",
         )
         run = Replay(settings, World(server.config))
         detector = Detector.load(trained_model)
         for n in range(DAYS):
             day = START + dt.timedelta(days=n)
-            result = steps.run_day(settings, day, detector)
-            assert result["failed"] == {}, (day, result["failed"])
+            _cycle(settings, day, detector)
             run.truth[day] = {r["url"]: r for r in run.world.truth(day) if r["platform"] in PLATFORMS}
             run.presence[day] = dict(run.rows(select(Listing.url, Listing.presence)))
             run.modes[day] = {
@@ -95,9 +120,14 @@ def _flagged(run: Replay) -> set[str]:
 
 
 def _events(run: Replay, kind: str) -> list[tuple[str, dt.date]]:
-    return [(u, on) for u, on in run.rows(
-        select(Listing.url, Event.occurred_on).join(Listing, Listing.id == Event.listing_id).where(Event.kind == kind)
-    )]
+    return [
+        (u, on)
+        for u, on in run.rows(
+            select(Listing.url, Event.occurred_on)
+            .join(Listing, Listing.id == Event.listing_id)
+            .where(Event.kind == kind)
+        )
+    ]
 
 
 def test_search_days_and_weekly_sweeps(replay):
@@ -123,7 +153,8 @@ def test_flagged_listings_follow_the_truth_every_day(replay):
             first_seen.setdefault(url, day)
         truth = replay.truth[day]
         differ = {
-            u: (presence[u], truth[u]["status"]) for u in flagged & set(presence)
+            u: (presence[u], truth[u]["status"])
+            for u in flagged & set(presence)
             if presence[u] != ("active" if truth[u]["status"] == "live" else "removed")
         }
         assert not differ, f"{day}: {differ}"
@@ -148,9 +179,11 @@ def test_relistings_of_flagged_listings_are_linked(replay):
     us) is linked to its original."""
     flagged = _flagged(replay)
     last = replay.truth[START + dt.timedelta(days=DAYS - 1)]
-    links = set(replay.rows(
-        select(Listing.url, RelistLink.new_listing_id).join(Listing, Listing.id == RelistLink.original_listing_id)
-    ))
+    links = set(
+        replay.rows(
+            select(Listing.url, RelistLink.new_listing_id).join(Listing, Listing.id == RelistLink.original_listing_id)
+        )
+    )
     ids = dict(replay.rows(select(Listing.id, Listing.url)))
     linked = {(orig, ids[new]) for orig, new in links}
     seen = set(replay.presence[START + dt.timedelta(days=DAYS - 1)])
