@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +54,12 @@ class CrawlArgs(BaseModel):
     db_url: str | None = Field(None, description="SQLAlchemy URL; items go to storage when set")
     discover: bool = Field(True, description="follow index pagination and sitemaps (false: revisit only)")
     shard: str | None = Field(None, description="I/N: crawl only shard I of N (crawlers/sharding.py)")
+    discovery: Literal["full", "search", "sweep"] = Field(
+        "full",
+        description="full: index pages and sitemaps; search: site search from the query plan, seller "
+        "expansion and conditional revisits; sweep: both, recording what search reached",
+    )
+    queries: Path | None = Field(None, description="query plan file (crawlers/discovery/plan.py) for search/sweep")
 
     @field_validator("platform")
     @classmethod
@@ -74,6 +81,21 @@ class CrawlArgs(BaseModel):
         if value is not None and not value.is_file():
             raise ValueError(f"revisit file {value} does not exist")
         return value
+
+    @field_validator("queries")
+    @classmethod
+    def _queries_exist(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"query plan file {value} does not exist")
+        return value
+
+    @property
+    def searches(self) -> bool:
+        return self.discover and self.discovery in ("search", "sweep")
+
+    @property
+    def walks_catalogue(self) -> bool:
+        return self.discover and self.discovery in ("full", "sweep")
 
     @field_validator("shard")
     @classmethod
@@ -124,12 +146,23 @@ class CrawlArgs(BaseModel):
 
 def read_revisit_file(path: Path) -> list[str]:
     """Known URLs, one per line; blank lines and `#` comments ignored."""
-    urls: list[str] = []
+    return [url for url, _ in read_revisit_entries(path)]
+
+
+def read_revisit_entries(path: Path) -> list[tuple[str, dt.date | None]]:
+    """(URL, date of its last live sighting or None) per line: `URL` or `URL<TAB>YYYY-MM-DD`."""
+    entries: list[tuple[str, dt.date | None]] = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if not line.startswith(("http://", "https://")):
-            raise SpiderArgumentError(f"{path}:{lineno}: not an http(s) URL: {line[:80]!r}")
-        urls.append(line)
-    return urls
+        url, _, day = line.partition("\t")
+        url = url.strip()
+        if not url.startswith(("http://", "https://")):
+            raise SpiderArgumentError(f"{path}:{lineno}: not an http(s) URL: {url[:80]!r}")
+        try:
+            last_seen = dt.date.fromisoformat(day.strip()) if day.strip() else None
+        except ValueError:
+            raise SpiderArgumentError(f"{path}:{lineno}: not a YYYY-MM-DD date after the URL: {day[:20]!r}") from None
+        entries.append((url, last_seen))
+    return entries

@@ -17,6 +17,10 @@ these numbers are what it decides on. Keys:
 - `quarantined`: live listing pages whose item could not be stored, by kind (`extraction`,
   `invalid_field`, `too_long`, `storage_error`), `quarantine_count`, and `quarantine_share` =
   quarantined / pages; each still counts as a sighting of its URL;
+- `item_counts.unchanged`: `304 Not Modified` answers to conditional revisits (live sightings of
+  the stored snapshot, counted in `items`);
+- `discovery`: mode (`full`, `search`, `sweep`), the query plan with each query's result pages,
+  results, new links, cap and refinements (`crawlers.discovery.report`);
 - `elapsed_seconds`: spider open to close; `finish_reason`: Scrapy's (`finished` when complete).
 """
 
@@ -38,7 +42,7 @@ def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
 
 
 def compute_health(
-    stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None
+    stats: dict[str, Any], error_urls: list[str] | None = None, finish_reason: str | None = None, spider: Any = None
 ) -> dict[str, Any]:
     errors = _sub(stats, "pwatch/errors/")
     started = stats.get("start_time")
@@ -52,7 +56,8 @@ def compute_health(
     listings = stats.get("pwatch/items/listing", 0)
     quarantined = _sub(stats, "pwatch/quarantine/")
     quarantine_total = sum(quarantined.values())
-    return {
+    unchanged = stats.get("pwatch/items/unchanged", 0)
+    health = {
         "pages": attempted,
         "responses": stats.get("pwatch/responses", 0),
         "requests": stats.get("downloader/request_count", 0),
@@ -66,10 +71,11 @@ def compute_health(
         "quarantined": quarantined,
         "quarantine_count": quarantine_total,
         "quarantine_share": round(quarantine_total / attempted, 6) if attempted else 0.0,
-        "items": listings + sum(gone.values()),
+        "items": listings + sum(gone.values()) + unchanged,
         "item_counts": {
             "listings": listings,
             "gone": gone,
+            "unchanged": unchanged,
             "duplicates_dropped": stats.get("pwatch/dropped/duplicate", 0),
         },
         "resumed_skipped": stats.get("pwatch/resume/skipped", 0),
@@ -77,6 +83,10 @@ def compute_health(
         "finish_reason": finish_reason,
         "elapsed_seconds": round(elapsed, 3) if elapsed is not None else None,
     }
+    report = getattr(spider, "discovery", None)
+    if report is not None:
+        health["discovery"] = report.as_health()
+    return health
 
 
 class HealthStats:
@@ -92,7 +102,7 @@ class HealthStats:
         return ext
 
     def spider_closed(self, spider, reason: str) -> None:
-        health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason)
+        health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason, spider)
         spider.health = health
         job_path: Path | None = getattr(getattr(spider, "args", None), "job_path", None)
         if job_path is not None:

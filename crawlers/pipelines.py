@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from precursor_watch.contract import GoneItem, ListingItem, QuarantinedItem
+from precursor_watch.contract import GoneItem, ListingItem, QuarantinedItem, UnchangedItem
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-ITEM_TYPES = {ListingItem: "listing", GoneItem: "gone", QuarantinedItem: "quarantined"}
+ITEM_TYPES = {ListingItem: "listing", GoneItem: "gone", QuarantinedItem: "quarantined", UnchangedItem: "unchanged"}
+Item = ListingItem | GoneItem | QuarantinedItem | UnchangedItem
 
 logger = logging.getLogger(__name__)
 
 
-def item_key(item: ListingItem | GoneItem | QuarantinedItem) -> str:
+def item_key(item: Item) -> str:
     """The page an item came from: one item per requested URL and crawl."""
     return item.url
 
@@ -43,8 +44,8 @@ class EvidenceCheckPipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        if not isinstance(item, (ListingItem, GoneItem, QuarantinedItem)):
-            raise DropItem(f"not a ListingItem, GoneItem or QuarantinedItem: {type(item).__name__}")
+        if not isinstance(item, (ListingItem, GoneItem, QuarantinedItem, UnchangedItem)):
+            raise DropItem(f"not a ListingItem, GoneItem, QuarantinedItem or UnchangedItem: {type(item).__name__}")
         if item.evidence is None or not item.evidence.sha256:
             self.stats.inc_value("pwatch/dropped/no_evidence")
             raise DropItem(f"item without evidence: {item.url}")
@@ -57,6 +58,8 @@ class EvidenceCheckPipeline:
             self.stats.inc_value("pwatch/items/listing")
         elif isinstance(item, QuarantinedItem):
             self.stats.inc_value(f"pwatch/quarantine/{item.kind}")
+        elif isinstance(item, UnchangedItem):
+            self.stats.inc_value("pwatch/items/unchanged")
         else:
             self.stats.inc_value(f"pwatch/items/gone/{item.reason}")
         return item
@@ -127,7 +130,7 @@ class StoragePipeline:
         self.crawler = crawler
         self.db_url = db_url
         self.batch_size = batch_size
-        self.buffer: list[ListingItem | GoneItem] = []
+        self.buffer: list[Item] = []
         self.engine: Engine | None = None
         self.run_id: int | None = None
 
@@ -191,7 +194,7 @@ class StoragePipeline:
 
         if self.engine is None or self.run_id is None:
             return
-        health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason)
+        health = compute_health(self.crawler.stats.get_stats(), getattr(spider, "error_urls", []), reason, spider)
         threshold = self.crawler.settings.getfloat("PWATCH_ERROR_THRESHOLD", 0.2)
         if getattr(spider.args, "shard", None):
             # One run row for all shards: store the merge of every finished shard's health.

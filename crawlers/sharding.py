@@ -194,6 +194,12 @@ class ShardMiddleware:
                 stats.inc_value("pwatch/shard/not_owned/sitemap")
                 return
         elif callback in ("parse_listing", "parse_account"):
+            if thing.meta.get("pwatch_found_by"):
+                # Found by a query (or a flagged seller's page) this shard ran: queries are split
+                # over shards, so the shard that ran one fetches its new results (two shards may
+                # both fetch a listing two queries found; storage keeps one observation per URL).
+                yield thing
+                return
             page_url = thing.cb_kwargs.get("page_url", thing.url)
             kind, key = spider.site.classify(page_url)
             if not shard.owns_url(kind, key, page_url, discovered=not thing.meta.get("pwatch_known")):
@@ -232,6 +238,11 @@ def merge_health(parts: list[dict[str, Any]]) -> dict[str, Any]:
     elapsed = [part["elapsed_seconds"] for part in parts if part.get("elapsed_seconds") is not None]
     merged["elapsed_seconds"] = max(elapsed) if elapsed else None
     merged["shards"] = len(parts)
+    discoveries = [part["discovery"] for part in parts if part.get("discovery")]
+    if discoveries:
+        from precursor_watch.crawlers.discovery.report import merge_discovery
+
+        merged["discovery"] = merge_discovery(discoveries)
     return merged
 
 

@@ -113,6 +113,26 @@ class QuarantinedItem:
         return _jsonable(asdict(self))
 
 
+@dataclass
+class UnchangedItem:
+    """A conditional revisit answered `304 Not Modified`: the listing is live and unchanged.
+
+    A sighting of the listing's last snapshot: storage records an observation with the snapshot's
+    content hash and the 304's WARC record as evidence, and writes no new snapshot.
+    """
+
+    platform: str
+    url: str
+    listing_key: str | None
+    http_status: int = 304
+    fetched_at: dt.datetime | None = None
+    crawl_date: dt.date | None = None
+    evidence: Evidence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
 def content_hash(title: str, text: str) -> str:
     """SHA-256 of the normalised title + text (whitespace runs collapsed): `ListingItem.content_sha256`.
 

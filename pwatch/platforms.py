@@ -11,6 +11,16 @@ from __future__ import annotations
 
 PLATFORMS: tuple[str, ...] = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
 
+# The languages each platform's listings are written in (fixtures/README.md): search discovery
+# queries each platform in these.
+LANGUAGES: dict[str, tuple[str, ...]] = {
+    "chemdir": ("en",),
+    "tradehub": ("en", "es"),
+    "boardlist": ("en", "es"),
+    "huaxue": ("zh",),
+    "mercado": ("es",),
+}
+
 FIRST_PLATFORM_OCTET = 11
 CONTROL_OCTET = 10
 TRAP_OCTET = 99

@@ -82,6 +82,13 @@ def _host_prefix(value: str) -> str | None:
     return f"expected three dotted numbers such as 127.0.0, got {value!r}"
 
 
+DISCOVERY_MODES = ("full", "search")
+
+
+def _discovery(value: str) -> str | None:
+    return None if value in DISCOVERY_MODES else f"expected one of {', '.join(DISCOVERY_MODES)}, got {value!r}"
+
+
 Count = Annotated[int, _at_least(1)]
 Share = Annotated[float, _check(lambda v: None if 0.0 <= v <= 1.0 else f"must lie between 0 and 1, got {v}")]
 Positive = Annotated[float, _check(lambda v: None if v > 0 else f"must be greater than 0, got {v}")]
@@ -119,6 +126,15 @@ class Settings(BaseSettings):
     )
     daily_schedule: str = Field(
         "@daily", description="Schedule of the `pwatch_daily` DAG (cron or preset); empty = triggered runs only."
+    )
+    crawl_discovery: Annotated[str, _check(_discovery)] = Field(
+        "full",
+        description="How a daily crawl finds listings: `full` (every index page and sitemap) or `search` "
+        "(site search from the lexicon, flagged sellers' pages, conditional revisits; `pwatch_sweep` "
+        "runs the full crawl weekly).",
+    )
+    sweep_schedule: str = Field(
+        "@weekly", description="Schedule of the `pwatch_sweep` DAG (full-catalogue crawl); empty = triggered only."
     )
     crawl_shards: str = Field(
         "", description="Platforms whose daily crawl is split over several workers, e.g. `chemdir=2,mercado=3`."

@@ -77,10 +77,23 @@ def crawl_targets(settings: Settings) -> list[str]:
     return targets
 
 
-def crawl_target(settings: Settings, target: str, day: dt.date) -> dict:
-    """Crawl one entry of `crawl_targets` (a whole platform or one shard of it)."""
+def crawl_target(settings: Settings, target: str, day: dt.date, discovery: str | None = None) -> dict:
+    """Crawl one entry of `crawl_targets` (a whole platform or one shard of it); `discovery`
+    overrides the setting `crawl_discovery` (the sweep DAG passes "sweep")."""
     platform, _, shard = target.partition("@")
-    return crawl_platform(settings, platform, day, shard=shard or None)
+    return crawl_platform(settings, platform, day, shard=shard or None, discovery=discovery)
+
+
+SWEEP_EVERY_DAYS = 7
+
+
+def discovery_for(settings: Settings, day: dt.date) -> str:
+    """The discovery mode of the in-process daily cycle (`pwatch run --inline`, replays): in search
+    mode every 7th day from the world's start is a full sweep. Airflow runs sweeps as their own
+    DAG (`pwatch_sweep`, schedule `sweep_schedule`)."""
+    if settings.crawl_discovery == "search" and (day - settings.world_start).days % SWEEP_EVERY_DAYS == 0:
+        return "sweep"
+    return settings.crawl_discovery
 
 
 def control_url(settings: Settings) -> str:
@@ -116,15 +129,26 @@ def prepare_day(settings: Settings, day: dt.date) -> list[str]:
     return targets
 
 
-def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str | None = None) -> dict:
+def crawl_platform(
+    settings: Settings, platform: str, day: dt.date, shard: str | None = None, discovery: str | None = None
+) -> dict:
     """Crawl one platform for `day` in its own process (the Twisted reactor cannot restart).
 
     `shard` "I/N": only shard I of N (crawlers/sharding.py); the run's summary is the merge of the
     shards finished so far, so read it after all N.
     """
+    from precursor_watch.storage.crawls import crawl_run_summary
+
+    if (discovery or settings.crawl_discovery) == "search" and not shard:
+        with transaction(settings) as session:
+            done = crawl_run_summary(session, platform, day)
+        if done.get("discovery") == "sweep" and done.get("healthy"):
+            return done  # the weekly sweep crawled this platform and date already (a superset)
     command = [sys.executable, "-m", "precursor_watch", "crawl", "--site", platform, "--date", day.isoformat()]
     if shard:
         command += ["--shard", shard]
+    if discovery:
+        command += ["--discovery", discovery]
     from precursor_watch.children import child_options
 
     env = dict(os.environ, **settings_environment(settings))
@@ -134,7 +158,6 @@ def crawl_platform(settings: Settings, platform: str, day: dt.date, shard: str |
     if completed.returncode != 0:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
         raise ServiceError(f"crawl of {platform} for {day} failed (exit {completed.returncode}): " + " | ".join(tail))
-    from precursor_watch.storage.crawls import crawl_run_summary
 
     with transaction(settings) as session:
         summary = crawl_run_summary(session, platform, day)
@@ -257,8 +280,9 @@ def run_day(settings: Settings, day: dt.date, detector: Detector | None = None) 
     from concurrent.futures import ThreadPoolExecutor
 
     targets = prepare_day(settings, day)
+    discovery = discovery_for(settings, day)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {t: pool.submit(crawl_target, settings, t, day) for t in targets}
+        futures = {t: pool.submit(crawl_target, settings, t, day, discovery) for t in targets}
     crawled, failed = {}, {}
     for platform, future in futures.items():
         try:

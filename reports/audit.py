@@ -24,6 +24,7 @@ from precursor_watch.reports.html import Html, join, page, table, tag
 from precursor_watch.reports.manifest import MANIFEST_NAME, write_manifest
 from precursor_watch.reports.safe import safe_name, write_csv
 from precursor_watch.storage.models import Event
+from precursor_watch.storage.queries import found_only_by_sweep
 from precursor_watch.storage.statistics import DEFINITIONS, METRICS, UNITS
 from precursor_watch.storage.stats import explain_members, load_event_log
 
@@ -86,6 +87,7 @@ def collect(session: Session, date_from: dt.date, date_to: dt.date) -> dict[str,
         "units": dict(UNITS),
         "groups": groups,
         "drill": drill,
+        "sweeps": found_only_by_sweep(session, date_from, date_to),
     }
 
 
@@ -215,7 +217,37 @@ def render(data: dict[str, Any]) -> str:
         ),
         tag("h2", "Statistics per platform and in total"),
         table(headers, rows, id="statistics"),
+        *_sweep_section(data.get("sweeps") or {}),
     )
+
+
+def _sweep_section(sweeps: dict[str, dict[str, Any]]) -> list[Html]:
+    """Found only by sweep: what the weekly full crawls found first that search discovery missed."""
+    if not sweeps:
+        return []
+    rows = [
+        [
+            name,
+            s["sweeps"],
+            tag("span", str(s["found_only_by_sweep"]), data_metric="found_only_by_sweep", data_group=name),
+            tag("span", str(s["flagged_only_by_sweep"]), data_metric="flagged_only_by_sweep", data_group=name),
+            " ".join(s["flagged"][:50]),
+        ]
+        for name, s in sorted(sweeps.items())
+    ]
+    return [
+        tag("h2", "Found only by sweep"),
+        tag(
+            "p",
+            "Listings a weekly full sweep saw first that the same crawl's site-search queries, flagged "
+            "sellers' pages and revisits did not reach; the flagged ones are offers the query plan missed.",
+        ),
+        table(
+            ["platform", "sweeps", "found only by sweep", "flagged, found only by sweep", "flagged listing keys"],
+            rows,
+            id="sweeps",
+        ),
+    ]
 
 
 def default_audit_dir(settings: ReportSettings, date_from: dt.date, date_to: dt.date) -> Path:

@@ -67,6 +67,9 @@ def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, 
             select(func.count()).select_from(Observation).where(Observation.crawl_run_id == run_id)
         ).scalar_one()
     run.pages, run.errors, run.items, run.error_rate = pages, errors, int(items), round(rate, 6)
+    discovery = stats.get("discovery")
+    if discovery is not None:
+        run.discovery = dict(discovery)
     run.closed = True
     run.healthy = pages > 0 and rate <= error_threshold
     session.flush()
@@ -130,6 +133,7 @@ def crawl_run_summary(session: Session, platform: str, crawl_date: dt.date) -> d
         "errors": sum((row.errors or {}).values()),
         "error_rate": row.error_rate,
         "healthy": row.healthy,
+        "discovery": (row.discovery or {}).get("mode"),
     }
 
 

@@ -47,6 +47,7 @@ from precursor_watch.contract import (
     GoneItem,
     ListingItem,
     QuarantinedItem,
+    UnchangedItem,
     clean_text,
     content_hash,
     sanitize_listing,
@@ -88,11 +89,13 @@ class IngestSummary:
     snapshots: int = 0
     changed: int = 0
     gone_unknown: int = 0  # gone pages of listings never seen alive
+    unchanged: int = 0  # 304 answers to conditional revisits: sightings of the last snapshot
+    unchanged_unknown: int = 0  # ... of URLs no stored listing has (skipped: nothing to tie them to)
     quarantined: dict[str, int] = field(default_factory=dict)  # every quarantine row written, by kind
     refused: dict[str, int] = field(default_factory=dict)  # ... of which refused here (not by the crawler)
 
     def add(self, other: IngestSummary) -> None:
-        for name in ("new_listings", "snapshots", "changed", "gone_unknown"):
+        for name in ("new_listings", "snapshots", "changed", "gone_unknown", "unchanged", "unchanged_unknown"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -115,7 +118,7 @@ class Refused:
 
 
 def ingest_batch(
-    session: Session, run_id: int, items: Sequence[ListingItem | GoneItem | QuarantinedItem]
+    session: Session, run_id: int, items: Sequence[ListingItem | GoneItem | QuarantinedItem | UnchangedItem]
 ) -> IngestSummary:
     """Store a batch; an item that cannot be stored is quarantined, never the batch with it.
 
@@ -135,12 +138,20 @@ def ingest_batch(
     if run is None:
         raise UnknownEntity(f"no crawl run with id {run_id}")
     pid, day, pname = run
+    unchanged = [it for it in items if type(it) is UnchangedItem]
+    if unchanged:
+        items = [it for it in items if type(it) is not UnchangedItem]
     seen, gone, refused = _validate(items, pname, day)
     summary = IngestSummary(seen=len(seen), gone=len(gone))
     with session.begin_nested():
         _write_isolated(session, run_id, pid, day, seen, summary, refused)
         _write_isolated(session, run_id, pid, day, gone, summary, refused)
-        _clear_quarantined(session, run_id, [it.url for it in seen] + [it.url for it in gone])
+        if unchanged:
+            answered = {it.url for it in seen} | {it.url for it in gone}
+            _ingest_unchanged(session, run_id, pid, [u for u in unchanged if u.url not in answered], summary)
+        _clear_quarantined(
+            session, run_id, [it.url for it in seen] + [it.url for it in gone] + [it.url for it in unchanged]
+        )
         if refused:
             write_quarantine(session, run_id, pid, refused, summary)
     return summary
@@ -976,6 +987,32 @@ def _ingest_gone(session: Session, run_id: int, pid: int, items: list[GoneItem],
     _write_gone_observations(session, run_id, rows)
 
 
+def _ingest_unchanged(
+    session: Session, run_id: int, pid: int, items: list[UnchangedItem], summary: IngestSummary
+) -> None:
+    """304 answers: a live sighting of each listing's last snapshot (its content hash), citing the
+    304's own WARC record. No snapshot is written: the content is the one already stored."""
+    if not items:
+        return
+    known = {
+        url: (lid, sha)
+        for url, lid, sha in session.connection().execute(
+            select(Listing.url, Listing.id, Listing.content_sha256).where(
+                Listing.platform_id == pid, one_of(session, Listing.url, [it.url for it in items])
+            )
+        )
+    }
+    rows = []
+    for it in items:
+        if it.url not in known:
+            summary.unchanged_unknown += 1
+            continue
+        lid, sha = known[it.url]
+        rows.append(_observation(run_id, lid, it.url, ObservationKind.SEEN, None, it.http_status, sha, it.evidence))
+    summary.unchanged += len(rows)
+    _write_gone_observations(session, run_id, rows)
+
+
 def _observation(run_id, lid, url, kind, reason, status, sha, evidence: Evidence | None) -> dict[str, Any]:
     return {
         "crawl_run_id": run_id,
@@ -1000,7 +1037,7 @@ def _cites(evidence: Evidence | None) -> ev.Citation:
 
 
 def _write_gone_observations(session: Session, run_id: int, rows: list[dict[str, Any]]) -> None:
-    """Gone pages' observations, one per (run, URL): inserted, or updated by id on a rerun (plain
+    """Gone pages' (and 304 sightings') observations, one per (run, URL): inserted, or updated by id on a rerun (plain
     inserts for the reason given in `_stage_writes`, which writes the live sightings)."""
     if not rows:
         return

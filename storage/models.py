@@ -158,6 +158,12 @@ class CrawlRun(Base):
         default=False,
         comment="closed and error_rate <= threshold at close; only healthy runs count toward absence",
     )
+    discovery: Mapped[dict | None] = mapped_column(
+        JSON,
+        nullable=True,
+        comment="how the crawl found listings: {'mode': search|full|sweep, 'queries', 'capped', "
+        "'search_keys' (sweep: listing keys search also reached)}; null = before discovery modes",
+    )
 
 
 class Observation(Base):

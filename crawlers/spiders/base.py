@@ -23,8 +23,19 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 
-from precursor_watch.contract import Evidence, GoneItem, ListingItem, QuarantinedItem, content_hash, sanitize_listing
-from precursor_watch.crawlers.args import CrawlArgs, read_revisit_file
+from precursor_watch.contract import (
+    Evidence,
+    GoneItem,
+    ListingItem,
+    QuarantinedItem,
+    UnchangedItem,
+    content_hash,
+    sanitize_listing,
+)
+from precursor_watch.crawlers.args import CrawlArgs, read_revisit_entries
+from precursor_watch.crawlers.discovery import searching
+from precursor_watch.crawlers.discovery.conditional import NOT_MODIFIED, conditional_headers
+from precursor_watch.crawlers.discovery.report import DiscoveryReport
 from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import capture_of, fault_kind, origin_of
 from precursor_watch.crawlers.pages import BY_PLATFORM
@@ -87,6 +98,8 @@ class PlatformSpider(scrapy.Spider):
         self.platform_closed = False
         self.closure_recorded = False  # a closure page has been yielded as a gone item
         self.max_page_bytes = 0
+        self.discovery = DiscoveryReport(self.args.discovery)
+        self.known_urls: set[str] = set()  # the revisit list: each fetched once, conditionally
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -114,7 +127,12 @@ class PlatformSpider(scrapy.Spider):
         return url
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        if self.args.discover:
+        revisits = read_revisit_entries(self.args.revisit) if self.args.revisit is not None else []
+        self.known_urls = {url for url, _ in revisits}
+        if self.args.searches:
+            for request in searching.plan_requests(self):
+                yield request
+        if self.args.walks_catalogue:
             # Fetched even when robots.txt announces a closure: its closure page is the evidence
             # (a gone item) that lets a platform closed before its first crawl be counted closed.
             yield scrapy.Request(
@@ -124,12 +142,19 @@ class PlatformSpider(scrapy.Spider):
                 meta={"pwatch_known": True},
             )
             yield scrapy.Request(self.url(self.site.sitemap), callback=self.parse_sitemap, errback=self.on_error)
-        if self.args.revisit is not None:
-            for url in read_revisit_file(self.args.revisit):
-                for request in self.requests_for(url, revisit=True):
-                    yield request
+        for url, last_seen in revisits:
+            searching.reached(self, url)
+            for request in self.requests_for(url, revisit=True, last_seen=last_seen):
+                yield request
 
-    def requests_for(self, url: str, revisit: bool = False) -> Iterable[scrapy.Request]:
+    def requests_for(
+        self, url: str, revisit: bool = False, last_seen: dt.date | None = None, found_by: str | None = None
+    ) -> Iterable[scrapy.Request]:
+        """The request for a listing (or, from the revisit list, account/store) URL, once per crawl.
+
+        `last_seen` (a tracked listing's last live sighting) makes a search-mode revisit
+        conditional; `found_by` ("search", "seller") marks a link search discovery found.
+        """
         if origin_of(url) != self.origin:
             self.crawler.stats.inc_value("pwatch/skipped/foreign_link")
             return
@@ -143,6 +168,12 @@ class PlatformSpider(scrapy.Spider):
             self.crawler.stats.inc_value("pwatch/resume/skipped")
             return
         callback = self.parse_listing if kind == "listing" else self.parse_account
+        meta: dict[str, Any] = {"pwatch_known": True} if revisit else {}
+        headers = conditional_headers(last_seen) if self.args.searches and kind == "listing" else {}
+        if headers:
+            meta["pwatch_conditional"] = True
+        if found_by:
+            meta["pwatch_found_by"] = found_by  # the shard that ran the query fetches it
         # dont_filter: many removed listings redirect to the same category page, which the
         # dupefilter would otherwise swallow; `self.scheduled` does the deduplication instead.
         yield scrapy.Request(
@@ -150,7 +181,8 @@ class PlatformSpider(scrapy.Spider):
             callback=callback,
             errback=self.on_error,
             cb_kwargs={"page_url": url, "kind": kind},
-            meta={"pwatch_known": True} if revisit else None,
+            meta=meta or None,
+            headers=headers or None,
             dont_filter=True,
             priority=LISTING_PRIORITY,
         )
@@ -198,7 +230,14 @@ class PlatformSpider(scrapy.Spider):
         if b"html" in (response.headers.get(b"Content-Type") or b"") and b"</html>" not in response.body[-256:]:
             self.crawler.stats.inc_value("pwatch/faults/malformed_html")
 
+    def parse_search(self, response: Response, query, page_no: int):
+        yield from searching.parse_results(self, response, page_of(response), query, page_no)
+
     def parse_listing(self, response: Response, page_url: str, kind: str):
+        if response.status == NOT_MODIFIED and response.meta.get("pwatch_conditional"):
+            self._attempted()
+            yield self._unchanged_item(response, page_url)
+            return
         page = page_of(response)
         if response.status == 200:
             self._check_markup(response)
@@ -240,6 +279,8 @@ class PlatformSpider(scrapy.Spider):
             yield self._gone_item(response, page_url, "account_closed", None)
         elif account.store_closed() and kind in ("store", "seller"):
             yield self._gone_item(response, page_url, "store_closed", None)
+        elif self.args.searches:
+            yield from searching.seller_listings(self, response)
 
     # --- items ----------------------------------------------------------------------------
     def _evidence(self, response: Response, cite_final: bool = False) -> Evidence:
@@ -356,6 +397,18 @@ class PlatformSpider(scrapy.Spider):
             fetched_at=dt.datetime.now(dt.UTC),
             crawl_date=self.args.date,
             evidence=self._evidence(response),
+        )
+
+    def _unchanged_item(self, response: Response, page_url: str) -> UnchangedItem:
+        """A 304 to a conditional revisit: live and unchanged; its WARC record is the evidence."""
+        return UnchangedItem(
+            platform=self.name,
+            url=page_url,
+            listing_key=self.site.classify(page_url)[1],
+            http_status=response.status,
+            fetched_at=dt.datetime.now(dt.UTC),
+            crawl_date=self.args.date,
+            evidence=self.evidence.write(capture_of(response)),
         )
 
     def _gone_from_hops(self, request: scrapy.Request, page_url: str, listing_key: str | None) -> GoneItem:

@@ -41,6 +41,13 @@ def register(subparsers, common) -> None:
     parser.add_argument("--jobdir", help="resume state folder (default: <data-dir>/jobs/<site>/<date>)")
     parser.add_argument("--no-discover", action="store_true", help="revisit known URLs only (no index or sitemap)")
     parser.add_argument(
+        "--discovery",
+        choices=("full", "search", "sweep"),
+        help="full: every index page and sitemap; search: site search from the lexicon, flagged sellers' "
+        "pages and conditional revisits; sweep: both, counting what search missed (default: setting "
+        "crawl_discovery)",
+    )
+    parser.add_argument(
         "--shard",
         metavar="I/N",
         help="crawl only shard I of N (1-based); N processes with "
@@ -59,16 +66,41 @@ def _storage_available() -> bool:
     return True
 
 
-def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path) -> Path:
+def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path, discovery: str) -> Path:
+    """The revisit list. Search and sweep crawls also get each active listing's last sighting date
+    (conditional revisits) and the seller and store pages of flagged accounts (seller expansion)."""
     from precursor_watch.storage.db import session_scope
-    from precursor_watch.storage.queries import revisit_targets
+    from precursor_watch.storage.queries import flagged_sellers, revisit_entries, revisit_targets
 
     with session_scope(settings.db_url) as session:
-        urls = revisit_targets(session, platform, day)
+        if discovery == "full":
+            lines = list(revisit_targets(session, platform, day))
+        else:
+            from precursor_watch.crawlers.discovery.search import account_urls
+            from precursor_watch.platforms import platform_base_url
+
+            entries = revisit_entries(session, platform, day)
+            lines = [f"{u}\t{d.isoformat()}" if d else u for u, d in entries]
+            base = platform_base_url(platform, settings.fixture_host_prefix, settings.fixture_port)
+            lines += account_urls(platform, base, *flagged_sellers(session, platform))
     job_path.mkdir(parents=True, exist_ok=True)
     path = job_path / "revisit.txt"
-    path.write_text("".join(f"{u}\n" for u in urls), encoding="utf-8")
-    log.info("revisit list for %s on %s: %d URLs from the database", platform, day, len(urls))
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    log.info("revisit list for %s on %s: %d URLs from the database", platform, day, len(lines))
+    return path
+
+
+def _query_plan(platform: str, job_path: Path) -> Path:
+    """The site-search queries of `platform` from the lexicon, into the crawl's job dir."""
+    from precursor_watch.nlp.lexicon import load_lexicon
+    from precursor_watch.nlp.search_terms import query_plan
+    from precursor_watch.platforms import LANGUAGES
+
+    plan = query_plan(load_lexicon(), LANGUAGES[platform])
+    job_path.mkdir(parents=True, exist_ok=True)
+    path = job_path / "queries.jsonl"
+    path.write_text("".join(json.dumps(q.to_json(), ensure_ascii=False) + "\n" for q in plan), encoding="utf-8")
+    log.info("query plan for %s: %d queries", platform, len(plan))
     return path
 
 
@@ -99,6 +131,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         "db_url": settings.db_url if use_db else None,
         "discover": not args.no_discover,
         "shard": args.shard,
+        "discovery": getattr(args, "discovery", None) or settings.crawl_discovery,
     }
     try:
         checked = CrawlArgs.checked(platform=args.site, **values)
@@ -111,7 +144,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         try:
             upgrade(settings.db_url)
             if not args.revisit:
-                values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path)
+                values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path, checked.discovery)
         except DatabaseProblem as exc:
             raise as_pwatch_error(exc, settings.db_url) from None
         except Exception as exc:  # the database is a service: one line, not a traceback
@@ -119,6 +152,8 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
             raise ServiceError(f"tracking database {mask_url(settings.db_url)}: {reason}") from None
     if args.revisit:
         values["revisit"] = Path(args.revisit)
+    if checked.searches:
+        values["queries"] = _query_plan(args.site, checked.job_path)
     return values
 
 

@@ -28,6 +28,11 @@ def register(subparsers, common) -> None:
     run.add_argument("--seed", type=int, help="world seed (setting `seed`)")
     run.add_argument("--scale", type=int, help="listings in the world (setting `scale`)")
     run.add_argument(
+        "--discovery",
+        choices=("full", "search"),
+        help="daily discovery mode (setting `crawl_discovery`); search sweeps the whole catalogue weekly",
+    )
+    run.add_argument(
         "--relevant-share", help="share of listings about monitored/watched substances (setting `relevant_share`)"
     )
     run.add_argument(
@@ -78,7 +83,12 @@ def cmd_run(args, settings: Settings) -> int:
     from precursor_watch.fixtures.server import serve_in_background
 
     settings = settings.with_overrides(
-        seed=args.seed, scale=args.scale, relevant_share=args.relevant_share, auto_confirm=True, embedded_world=True
+        seed=args.seed,
+        scale=args.scale,
+        relevant_share=args.relevant_share,
+        auto_confirm=True,
+        embedded_world=True,
+        crawl_discovery=args.discovery,
     )
     dates = world_dates(settings, args.days, args.end)
     # Child processes (crawls, Airflow) resolve the same settings through the environment.
@@ -115,7 +125,10 @@ def cmd_run(args, settings: Settings) -> int:
                         failed_days.append(r["date"])
                     bar.advance()
 
-                test_dates(settings, dates, on_result=on_result)
+                if settings.crawl_discovery == "search":
+                    _with_sweeps(settings, dates, on_result)
+                else:
+                    test_dates(settings, dates, on_result=on_result)
     report = (settings.data_path / "reports" / dates[-1].isoformat() / "index.html").resolve()
     if report.exists():
         print(f"latest daily report: {report}")
@@ -124,6 +137,25 @@ def cmd_run(args, settings: Settings) -> int:
         where = "" if args.inline else f" (Airflow log: {settings.data_path.resolve() / 'airflow' / 'dag-test.log'})"
         raise ServiceError(f"the daily run failed on {', '.join(failed_days)}{where}")
     return 0
+
+
+def _with_sweeps(settings: Settings, dates: list[dt.date], on_result) -> None:
+    """Search mode through Airflow: `pwatch_sweep` first on each sweep day, then `pwatch_daily`."""
+    from precursor_watch import steps
+    from precursor_watch.airflow_runner import test_dates
+
+    batch: list[dt.date] = []
+    for day in dates:
+        if steps.discovery_for(settings, day) == "sweep":
+            if batch:
+                test_dates(settings, batch, on_result=on_result)
+                batch = []
+            for r in test_dates(settings, [day], dag_id="pwatch_sweep"):
+                if r["state"] != "success" or r["failed"]:
+                    raise ServiceError(f"the weekly sweep of {day} failed: {r['failed']}")
+        batch.append(day)
+    if batch:
+        test_dates(settings, batch, on_result=on_result)
 
 
 def stats_summary_text(settings: Settings, date_from: dt.date, date_to: dt.date) -> str:

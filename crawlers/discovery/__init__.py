@@ -1,0 +1,11 @@
+"""Search-driven discovery: what a daily crawl fetches instead of a platform's whole catalogue.
+
+- `plan`: the query plan a crawl runs (built from the lexicon by `nlp.search_terms`, handed to
+  the spider as a file) and its split over shards;
+- `search`: each platform's site search behind one small interface (`SearchEngine`): the URL of
+  a result page, and the listing links, next page and cap a result page shows;
+- `conditional`: `If-Modified-Since` revisits and their `304 Not Modified` answers;
+- `report`: what each query returned, for the crawl's health (`discovery` in health.json).
+
+The spider (`crawlers.spiders.base`) only calls these; nothing here knows Scrapy's engine.
+"""

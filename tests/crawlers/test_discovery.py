@@ -1,0 +1,152 @@
+"""Search discovery over real HTTP: the fixture world's site searches (capped at one result page
+here, so common queries hit the cap), the query plan from the lexicon, and conditional revisits
+(304 = sighting of the stored snapshot: an observation, no snapshot, the 304 kept as evidence).
+
+Expectations come from the world (`World.search_results`, `World.search_cap`, `World.truth`) and
+the plan from the lexicon, never from the crawler's own code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from precursor_watch.fixtures.server import serve_in_background
+from precursor_watch.fixtures.world import World, WorldConfig
+from precursor_watch.nlp.lexicon import load_lexicon
+from precursor_watch.nlp.search_terms import query_plan
+from precursor_watch.platforms import LANGUAGES
+from tests.crawlers.conftest import (
+    DAY,
+    DAYS,
+    PLATFORMS,
+    ROOT,
+    SEED,
+    START,
+    FixtureWorld,
+    crawl_command,
+    crawl_env,
+    load_result,
+    run_crawls_parallel,
+)
+
+SCALE = 2000  # enough listings that a handful of queries match more than one result page
+
+
+@pytest.fixture(scope="module")
+def capped_world(tmp_path_factory):
+    config = WorldConfig(seed=SEED, start=START, days=DAYS, scale=SCALE, search_pages=1, port=0,
+                         state_dir=tmp_path_factory.mktemp("world-capped"))
+    handle = serve_in_background(config, DAY)
+    yield FixtureWorld(handle, World(handle.config), "none")
+    handle.stop()
+
+
+def expected_search(world: World, platform: str, day: dt.date) -> tuple[dict[str, dict], set[str]]:
+    """Per query (plan and refinements of capped ones): total and shown; every listing key shown."""
+    dayno, cap = world.day(day), world.search_cap(platform)
+    queries: dict[str, dict] = {}
+    shown: set[str] = set()
+    for planned in query_plan(load_lexicon(), LANGUAGES[platform]):
+        hits = world.search_results(platform, planned.q, dayno)
+        queries[planned.q] = {"total": len(hits), "capped": len(hits) > cap, "refine": list(planned.refine)}
+        shown.update(hits[:cap])
+        if len(hits) > cap:
+            for narrower in planned.refine:
+                more = world.search_results(platform, narrower, dayno)
+                queries.setdefault(narrower, {"total": len(more), "capped": len(more) > cap, "refine": []})
+                shown.update(more[:cap])
+    return queries, shown
+
+
+@pytest.fixture(scope="module")
+def search_crawls(capped_world, tmp_path_factory):
+    jobs = {p: (tmp_path_factory.mktemp(f"search-{p}"), None) for p in PLATFORMS}
+    return run_crawls_parallel(capped_world, DAY, jobs, extra=("--discovery", "search"))
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_search_crawl_fetches_exactly_what_the_queries_show(capped_world, search_crawls, platform):
+    world, result = capped_world.world, search_crawls[platform]
+    queries, shown = expected_search(world, platform, DAY)
+    by_key = {r["listing_key"]: r for r in capped_world.truth(platform, DAY)}
+    expected_urls = {by_key[k]["url"] for k in shown}
+    crawled = {i["url"] for i in result.items}
+    assert crawled == expected_urls, (sorted(crawled - expected_urls)[:5], sorted(expected_urls - crawled)[:5])
+    plan = {q["q"]: q for q in result.health["discovery"]["plan"]}
+    assert set(plan) == set(queries)
+    cap = world.search_cap(platform)
+    for q, want in queries.items():
+        got = plan[q]
+        assert got["results"] == min(want["total"], cap), q
+        assert got["capped"] == want["capped"], q
+        if want["capped"] and got["refined_from"] is None:
+            assert got["refined_into"] == want["refine"], q  # the capped query was refined, and says so
+    assert result.health["pages"] >= len(queries) + len(crawled)
+    assert result.health["items"] == len(result.items)
+
+
+def test_some_queries_hit_the_cap_and_are_refined(search_crawls):
+    """The world is built so the cap bites: the health counts capped and refined queries."""
+    capped = sum(r.health["discovery"]["capped"] for r in search_crawls.values())
+    refined = sum(r.health["discovery"]["refined"] for r in search_crawls.values())
+    assert capped >= 3 and refined >= capped
+
+
+def _crawl_db(world: FixtureWorld, platform: str, day: dt.date, data_dir: Path, discovery: str):
+    world.handle.set_date(day)
+    out = data_dir / f"{platform}-{day}.jsonl"
+    command = crawl_command(world, platform, day, data_dir, out, extra=("--discovery", discovery))
+    proc = subprocess.run(command, env=crawl_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return load_result(proc, data_dir, out, platform, day)
+
+
+@pytest.mark.parametrize("platform", ["chemdir", "mercado"])
+def test_304_is_a_sighting_without_a_snapshot_and_keeps_its_evidence(capped_world, tmp_path, platform):
+    from precursor_watch.crawlers.warc import iter_records
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun, Listing, Observation, Snapshot
+
+    first_day, day = DAY - dt.timedelta(days=1), DAY
+    _crawl_db(capped_world, platform, first_day, tmp_path, "full")
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    with Session(engine) as session:
+        snapshots_before = {lid: n for lid, n in session.execute(select(Snapshot.listing_id, Snapshot.id))}
+        stored = {url: sha for url, sha in session.execute(select(Listing.url, Listing.content_sha256))}
+    second = _crawl_db(capped_world, platform, day, tmp_path, "search")
+    truth_then = {r["url"]: r for r in capped_world.truth(platform, first_day)}
+    truth_now = {r["url"]: r for r in capped_world.truth(platform, day)}
+    unchanged = {
+        url for url, r in truth_now.items()
+        if url in stored and r["status"] == "live" and truth_then[url]["status"] == "live"
+        and (r["title"], r["text"]) == (truth_then[url]["title"], truth_then[url]["text"])
+        and r["reappeared_on"] == truth_then[url]["reappeared_on"]
+    }
+    assert len(unchanged) > 20
+    with Session(engine) as session:
+        run = session.scalars(select(CrawlRun).where(CrawlRun.crawl_date == day)).one()
+        assert run.healthy and run.discovery["mode"] == "search"
+        rows = session.execute(
+            select(Observation, Listing.content_sha256).join(Listing, Listing.id == Observation.listing_id)
+            .where(Observation.crawl_run_id == run.id, Observation.http_status == 304)
+        ).all()
+        answered = {obs.url for obs, _ in rows}
+        assert answered == unchanged  # every unchanged tracked listing, and nothing else, answered 304
+        for obs, sha in rows:
+            assert obs.kind == "seen" and obs.content_sha256 == sha == stored[obs.url]
+        new_snapshots = session.scalars(select(Snapshot.listing_id).where(Snapshot.seen_on == day)).all()
+        assert not {lid for lid in new_snapshots} & {obs.listing_id for obs, _ in rows}
+        assert all(lid in snapshots_before for lid in {obs.listing_id for obs, _ in rows})
+        records = {}
+        for path in (tmp_path / "evidence" / platform / day.isoformat()).glob("*.warc.gz"):
+            records.update({r.record_id: r for r in iter_records(path)})
+        for obs, _ in rows:
+            record = records[obs.evidence_record]
+            assert record.status == 304 and record.payload == b""
+    assert second.health["item_counts"]["unchanged"] == len(unchanged)
