@@ -43,7 +43,8 @@ _NOT_CAS_BEFORE = re.compile(
 )
 # Seller messages name a product by its first CAS block as a "code" or "item" number.
 _CAS_BEFORE = re.compile(
-    r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|producto|c[oó]digo)|编号|产品)"
+    r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|ref|producto|c[oó]digo|art[ií]culo)"
+    r"|编号|产品|货号|型号)"
     r"\s*[:：#]?\s*$"
 )
 

@@ -193,7 +193,9 @@ def test_every_reference_form_of_a_substance_is_identified(matcher):
         ("1-Boc-4-oxopiperidine 98%", BOCPIP),
         ("1-phenethylpiperidin-4-one bulk", NPP),
         ("现货塞拉嗪", XYL),  # a common variant character of 赛拉嗪
-        ("product 1609 99.9%, USD 120/kg", NORF),  # a code followed by a purity is no CAS RN "1609-99-9"
+        ("product 1609 99.9%, USD 120/kg", NORF),
+        ("货号1609 99.8%以上", NORF),  # 4-digit first blocks count only after a product-code word
+        ("artículo 1609 listo", NORF),  # a code followed by a purity is no CAS RN "1609-99-9"
     ],
 )
 def test_further_written_forms(matcher, text, expected):
