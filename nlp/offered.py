@@ -89,10 +89,10 @@ def _sentence(text: str, pos: int) -> tuple[int, int]:
     """The sentence (or line) around `pos`: refusals are sentence-sized."""
     a, b = _line(text, pos)
     start = a
-    for m in _SENTENCE_END.finditer(text, a, pos):
-        start = m.end()
-    m = _SENTENCE_END.search(text, pos, b)
-    return start, b if m is None else m.start() + 1
+    for stop in _SENTENCE_END.finditer(text, a, pos):
+        start = stop.end()
+    end = _SENTENCE_END.search(text, pos, b)
+    return start, b if end is None else end.start() + 1
 
 
 def aside_spans(text: str, signals: Sequence[SignalHit]) -> list[tuple[int, int]]:
