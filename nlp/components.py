@@ -6,7 +6,8 @@ Import this module before `spacy.load(model_dir)` (the `nlp.detector` module doe
 
 Results live on `Doc` extensions: `doc._.pw_norm` (NormText), `doc._.pw_substances`
 (list[SubstanceMatch]), `doc._.pw_signals` (list[SignalHit]), `doc._.pw_score` (float),
-`doc._.pw_flagged` (bool), `doc._.pw_gate` (why the substance gate opened or stayed shut).
+`doc._.pw_flagged` (bool), `doc._.pw_gate` (why the substance gate opened or stayed shut),
+`doc._.pw_offered` (the mentions the listing offers, `nlp.offered`).
 Offsets are character offsets into `doc.text`. The caller may set `doc._.pw_page` (the page's
 `OfferSignals`) and `doc._.pw_windows` (for a long text: one (title span, mention span, P(offer))
 per substance mention, see `nlp.focus`) before the scorer runs. The lexicon and signal data are loaded in
@@ -26,9 +27,11 @@ from thinc.api import ConfigValidationError
 from precursor_watch.nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
 from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
+from precursor_watch.nlp.offered import offered_mentions, unquoted_evidence
 from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalMatcher
 
-for _name in ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows"):
+_EXTENSIONS = ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows")
+for _name in (*_EXTENSIONS, "pw_offered"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
@@ -247,7 +250,8 @@ class Scorer:
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
     research wording; a refusal ("we do not sell ...") or a harm-reduction product (test strips,
-    naloxone) multiplies it by refusal_factor.
+    naloxone) multiplies it by refusal_factor. Trade wording quoted inside news or regulation
+    wording (a report quoting an advert) is not evidence (`nlp.offered.unquoted_evidence`).
     """
 
     def __init__(
@@ -269,7 +273,8 @@ class Scorer:
     def __call__(self, doc: Doc) -> Doc:
         ext = doc._
         subs = ext.pw_substances or []
-        sigs = ext.pw_signals or []
+        # an advert quoted by a news report or a notice is no evidence that this page offers
+        sigs = unquoted_evidence(_norm(doc).original, ext.pw_signals or [])
         tiers = {m.tier for m in subs}
         red = any(s.red_flag for s in sigs)
         if "monitored" in tiers:
@@ -300,6 +305,15 @@ class Scorer:
         ext.pw_score = round(float(score), 4)
         ext.pw_flagged = ext.pw_score >= self.threshold
         ext.pw_gate = gate
+        # which mentions the listing offers (not those in a refusal, an aside or reference prose)
+        ext.pw_offered = offered_mentions(
+            _norm(doc).original,
+            subs,
+            sigs,
+            ext.pw_windows,
+            lambda window_sigs, p: self._judge(window_sigs, p, set()),
+            self.threshold,
+        )
         return doc
 
     def _judge(self, sigs, p_offer: float, page_kinds: set[str]) -> float:

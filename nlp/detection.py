@@ -127,7 +127,7 @@ class Detection:
     model_version: str
     offer_probability: float = 0.0
     gate: str = ""
-    substance_ids: tuple[str, ...] = field(default=())  # distinct ids, first-seen order
+    substance_ids: tuple[str, ...] = field(default=())  # distinct ids offered (nlp.offered), first-seen order
     lang_source: str = "declared"  # declared | normalised (from e.g. zh-CN) | guessed (missing or unknown tag)
 
     def to_dict(self) -> dict:

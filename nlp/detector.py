@@ -39,6 +39,7 @@ from precursor_watch.nlp.focus import FOCUS_MIN_CHARS, mention_spans, window_tex
 from precursor_watch.nlp.lexicon import Lexicon
 from precursor_watch.nlp.matching import SubstanceMatch
 from precursor_watch.nlp.normalize import normalize
+from precursor_watch.nlp.offered import excluded
 from precursor_watch.nlp.signals import SignalHit
 
 LANGS = ("en", "es", "zh")
@@ -60,6 +61,12 @@ _ES = re.compile(
     r"[ñ¿¡áéíóú]|\b(?:de|el|la|los|las|para|con|por|envío|envio|precio|venta|disponible|pureza|y|en|del)\b"
 )
 _EN = re.compile(r"\b(?:the|and|for|with|of|to|price|shipping|purity|in|we|our|sale|stock)\b")
+
+
+_SIGNAL_LABELS = {
+    "refusal": "refusal or legal-only statement",
+    "aside": "related-products or see-also list (names in it are mentioned, not offered)",
+}
 
 
 class ModelError(RuntimeError):
@@ -206,22 +213,31 @@ class Detector:
 
         subs: list[SubstanceMatch] = []
         sigs: list[SignalHit] = []
+        offered: list[SubstanceMatch] = []  # offered mentions of the windows judged offers
         best: _Judgement | None = None
+        best_offered: list[SubstanceMatch] = []
         for (start, _end, lo, hi), doc in zip(spans, _judge_stream(nlp, made(), WINDOW_BATCH), strict=True):
             one = _Judgement.of(doc)
             # each window keeps only the matches that start in the part it owns: found once
-            subs += [
+            own = [
                 replace(m, start=m.start + start, end=m.end + start)
                 for m in one.substances
                 if lo <= m.start + start < hi
             ]
+            subs += own
+            own_offered = [
+                replace(m, start=m.start + start, end=m.end + start) for m in one.offered if lo <= m.start + start < hi
+            ]
+            if one.flagged:
+                offered += own_offered
             sigs += [
                 replace(h, start=h.start + start, end=h.end + start) for h in one.signals if lo <= h.start + start < hi
             ]
             if best is None or one.score > best.score:
                 best = one  # an offer anywhere in the page counts: the best window decides
+                best_offered = own_offered
         assert best is not None
-        return replace(best, substances=tuple(subs), signals=tuple(sigs))
+        return replace(best, substances=tuple(subs), signals=tuple(sigs), offered=tuple(offered or best_offered))
 
     def _lang(self, rec: DetectInput) -> tuple[str, str]:
         """(language used, how it was chosen: declared | normalised | guessed)."""
@@ -244,6 +260,8 @@ class Detector:
             return None  # straddles the title/text seam: not a real mention
 
         subs: list[SubstanceHit] = []
+        offered_at = {(m.start, m.end) for m in judged.offered}
+        mentioned_only: list[bool] = []
         for m in judged.substances:
             loc = locate(m.start, m.end)
             if loc is None:
@@ -252,17 +270,19 @@ class Detector:
             subs.append(
                 SubstanceHit(s.id, s.name, s.tier, s.category, m.matched, loc[0], loc[1], loc[2], m.how, m.detail)
             )
+            mentioned_only.append((m.start, m.end) not in offered_at)
         sigs: list[SignalHitOut] = []
         for h in judged.signals:
             loc = locate(h.start, h.end)
             if loc is not None:
                 sigs.append(SignalHitOut(h.kind, h.matched, loc[0], loc[1], loc[2], h.red_flag))
         reasons: list[Reason] = []
-        for hit in subs:
+        for hit, only in zip(subs, mentioned_only, strict=True):
             how = hit.how + (f" ({hit.detail})" if hit.detail else "")
+            aside = "; mentioned, not offered" if only else ""
             reasons.append(
                 Reason(
-                    f"{hit.tier} substance {hit.name} [{hit.id}, {hit.category}] matched by {how}",
+                    f"{hit.tier} substance {hit.name} [{hit.id}, {hit.category}] matched by {how}{aside}",
                     hit.field,
                     hit.start,
                     hit.end,
@@ -274,13 +294,15 @@ class Detector:
             if g.kind in seen_kinds:
                 continue
             seen_kinds.add(g.kind)
-            label = "refusal or legal-only statement" if g.kind == "refusal" else f"trade signal: {g.kind}"
+            label = _SIGNAL_LABELS.get(g.kind, f"trade signal: {g.kind}")
             reasons.append(Reason(label + (" (red flag)" if g.red_flag else ""), g.field, g.start, g.end, g.matched))
         if rec.offer_signals is not None:
             # page evidence has no words to anchor to: field "page", an empty span
             reasons += [Reason(OFFER_SIGNAL_REASONS[k], "page", 0, 0, "") for k in rec.offer_signals.present()]
-        ids = tuple(dict.fromkeys(h.id for h in subs))
-        controls = tuple(c for sid in ids for c in self.controls(sid, rec.listing_date))
+        # the substances offered (nlp.offered); the controls are those of every substance named
+        ids = tuple(dict.fromkeys(h.id for h, only in zip(subs, mentioned_only, strict=True) if not only))
+        named = tuple(dict.fromkeys(h.id for h in subs))
+        controls = tuple(c for sid in named for c in self.controls(sid, rec.listing_date))
         return Detection(
             id=rec.id,
             flagged=judged.flagged,
@@ -335,10 +357,13 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
             doc, title_len = made[i]
             for matcher in matchers:
                 doc = matcher(doc)
-            mentions = [(m.start, m.end) for m in doc._.pw_substances or ()]
+            original = doc._.pw_norm.original  # the offsets of the matches index this string
+            subs = doc._.pw_substances or []
+            # a name in a related-products list or a refusal is no listing to judge (nlp.offered)
+            gone = excluded(original, subs, doc._.pw_signals or [])
+            mentions = [(m.start, m.end) for i, m in enumerate(subs) if i not in gone]
             doc._.pw_windows = []
             doc.cats = {OFFER_LABEL: 0.0, OTHER_LABEL: 1.0}  # no mention: no offer of anything
-            original = doc._.pw_norm.original  # the offsets of the matches index this string
             for span in mention_spans(len(original), title_len, mentions):
                 views.append(nlp.make_doc(window_text(original, span, title_len)))
                 owner.append((k, span))
@@ -375,6 +400,7 @@ class _Judgement:
     score: float
     gate: str
     p_offer: float
+    offered: tuple[SubstanceMatch, ...] = ()  # the mentions the listing offers (`nlp.offered`)
 
     @classmethod
     def of(cls, doc: Doc) -> _Judgement:
@@ -386,6 +412,7 @@ class _Judgement:
             float(ext.pw_score),
             ext.pw_gate or "",
             float(doc.cats.get(OFFER_LABEL, 0.0)),
+            tuple(ext.pw_offered if ext.pw_offered is not None else ext.pw_substances or ()),
         )
 
 

@@ -30,21 +30,29 @@ _ZW = re.compile(f"[{ZERO_WIDTH}]")
 
 _CAS_SEP = r"[ \t]*[-._/ ][ \t]*"
 CAS_RE = re.compile(rf"(?<![\d])(\d{{2,7}})(?:{_CAS_SEP}|[ \t]*)(\d{{2}})(?:{_CAS_SEP}|[ \t]*)(\d)(?![\d])")
+_PERCENT_AFTER = re.compile(r"[ \t]?%")
 FIRST_BLOCK_RE = re.compile(r"(?<![\d])(\d{4,7})(?![\d])")
 # Letters typed for digits inside numbers ("79O99", "1O9-66-1"): same length, offsets kept.
 _DIGIT_FIX = re.compile(r"(?<=\d)[oil|sb](?=[\d-])|(?<=[\d-])[oil|sb](?=\d)")
 _DIGIT_FIX_MAP = {"o": "0", "i": "1", "l": "1", "|": "1", "s": "5", "b": "8"}
-_NOT_CAS_BEFORE = re.compile(r"(?:\$|€|¥|usd|mxn|rmb|cp|c\.p\.|zip|tel|phone|\+|#|no\.|order|pedido|订单)\s*$")
+# A number right after a currency, a phone or postal code, or an order/invoice/tracking number is
+# not a product code; a bare "#" is ("#79099 ready" names the item in a seller message).
+_NOT_CAS_BEFORE = re.compile(
+    r"(?:\$|€|¥|usd|mxn|rmb|cp|c\.p\.|zip|tel|phone|\+|"
+    r"(?:no\.|order|pedido|订单|invoice|factura|tracking|ticket)\s*#?)\s*$"
+)
 # Seller messages name a product by its first CAS block as a "code" or "item" number.
 _CAS_BEFORE = re.compile(
-    r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|producto|c[oó]digo)|编号|产品)"
+    r"(?:cas(?:\s*(?:no|rn|number|号|登录号)?\.?)?|\b(?:item|code|product|ref|producto|c[oó]digo|art[ií]culo)"
+    r"|编号|产品|货号|型号)"
     r"\s*[:：#]?\s*$"
 )
 
 CHEMICAL_CONTEXT = re.compile(
     r"\bcas\b|\d{2,7}-\d{2}-\d|\bpurity\b|\bpureza\b|纯度|含量|powder|polvo|粉|\bkg\b|公斤|千克|"
     r"chemical|químic|quimic|化工|化学品|precursor|前体|原料|piperid|fentan|芬太尼|哌啶|\b9\d(?:\.\d+)?\s?%|"
-    r"hplc|\bgc\b|nmr|\bcoa\b|msds|\bwts\b|for sale|en venta|出售|现货"
+    r"hplc|\bgc\b|nmr|\bcoa\b|msds|\bwts\b|for sale|en venta|出售|现货|"
+    r"\b\d?hcl\b|hydrochlorid|clorhidrato|盐酸"
 )
 _WORD = re.compile(r"[a-zà-öø-ÿ]{7,}")
 
@@ -193,6 +201,8 @@ class SubstanceMatcher:
         found = []
         taken: list[tuple[int, int]] = []
         for m in CAS_RE.finditer(view):
+            if _PERCENT_AFTER.match(view, m.end()):
+                continue  # "product 1609 99.9%": a code, then a purity, not one CAS RN
             cas = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
             hit = self.lexicon.cas.get(cas)
             if hit is not None or not m.group().isdigit():

@@ -29,6 +29,7 @@ KNOWN_KINDS = (
     "refusal",
     "harm_reduction",
     "context",
+    "aside",
 )
 
 

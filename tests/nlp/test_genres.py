@@ -164,3 +164,86 @@ def test_page_evidence_raises_the_score_but_never_opens_the_gate(detector):
     [plain] = samples("en.ordinary_chemical.b2b_card", 1)
     [det] = judge(detector, [plain], OfferSignals(True, True, True, True, True))
     assert not det.flagged and det.gate == "no monitored substance"
+
+
+# -- more page shapes (fixtures/texts/hard_*.py) ---------------------------------------------------
+def not_offered(det) -> list[str]:
+    return [m for m in messages(det) if m.endswith("mentioned, not offered")]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_drug_monograph_is_not_flagged(detector, lang):
+    # sections in any order, related articles naming other substances: information, not an offer
+    assert_not_flagged(detector, f"{lang}.research.drug_monograph", None,
+                       lambda d: d.gate == "monitored substance" and has("monitored substance")(messages(d))
+                       and d.score < 0.5)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_regulation_notice_quoting_adverts_is_not_flagged(detector, lang):
+    # the quoted advert carries trade wording; the notice around it is regulation
+    assert_not_flagged(detector, f"{lang}.regulation.reg_notice_adverts", None,
+                       lambda d: d.gate == "monitored substance" and has("trade signal: context")(messages(d)))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_veterinary_leaflet_naming_xylazine_is_not_flagged(detector, lang):
+    assert_not_flagged(detector, f"{lang}.research.vet_leaflet", None,
+                       lambda d: d.gate == "monitored substance" and "7361-61-7" in d.substance_ids
+                       and d.offer_probability < 0.5)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_look_alike_catalogue_grid_is_not_flagged(detector, lang):
+    # several ordinary building blocks with prices and a cart; sometimes a compliance line that
+    # names a monitored substance it does not sell
+    def reason(d):
+        if d.gate == "no monitored substance":
+            return "page has an add-to-cart control" in messages(d)
+        return "refusal or legal-only statement" in messages(d) and not_offered(d)
+
+    assert_not_flagged(detector, f"{lang}.ordinary_chemical.lookalike_grid", CART, reason)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_look_alike_card_with_a_customs_guarantee_is_not_flagged(detector, lang):
+    assert_not_flagged(detector, f"{lang}.ordinary_chemical.lookalike_customs_card", None,
+                       lambda d: d.gate == "no monitored substance" and any("(red flag)" in m for m in messages(d)))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_compliance_faq_refusing_precursors_is_not_flagged(detector, lang):
+    assert_not_flagged(detector, f"{lang}.refusal.compliance_faq", None,
+                       lambda d: "refusal or legal-only statement" in messages(d) and d.gate == "monitored substance")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("kind", ["offer_monitored", "offer_watched_redflag"])
+def test_chat_export_naming_a_product_code_is_flagged(detector, lang, kind):
+    texts = samples(f"{lang}.{kind}.chat_export")
+    for t, det in zip(texts, judge(detector, texts)):
+        assert det.flagged and set(det.substance_ids) == set(t.substances), (det.gate, t.text)
+        assert any(" matched by cas" in m for m in messages(det)), messages(det)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_forwarded_mail_thread_with_a_product_code_is_flagged(detector, lang):
+    assert_offers(detector, f"{lang}.offer_monitored.mail_thread", None, lambda m: any(" matched by cas" in x for x in m))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_shop_offers_only_its_product_not_the_sidebar_or_the_prose(detector, lang):
+    """The page names other monitored substances in a related-products list (and sometimes in
+    copied reference prose): they are mentioned, not offered, so the set is the shop's product."""
+    texts = samples(f"{lang}.offer_monitored.shop_with_sidebar")
+    for t, det in zip(texts, judge(detector, texts, CART)):
+        assert det.flagged and set(det.substance_ids) == set(t.substances), (det.substance_ids, t.substances, t.text)
+        assert has("related-products or see-also list")(messages(det)), messages(det)
+    # the sidebar's names were matched and shown as reasons, flagged as mentioned only
+    assert any(not_offered(det) for det in judge(detector, texts, CART))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_pharmacy_product_grid_without_prescription_is_flagged(detector, lang):
+    assert_offers(detector, f"{lang}.offer_monitored.pharmacy_grid", CART,
+                  lambda m: has("trade signal: offer")(m) and "page has an add-to-cart control" in m)

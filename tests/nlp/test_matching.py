@@ -20,7 +20,7 @@ def matcher():
 def find(matcher, text):
     hits = matcher.find(normalize(text))
     for h in hits:  # every match slices the original text to the matched words
-        assert text[h.start:h.end] == h.matched
+        assert text[h.start : h.end] == h.matched
     return hits
 
 
@@ -31,7 +31,12 @@ def ids(matcher, text):
 CASES = [
     # (form, text, expected id, expected matched text)
     ("name", "Offering 1-Boc-4-piperidone 99%", BOCPIP, "1-Boc-4-piperidone"),
-    ("synonym", "tert-butyl 4-anilinopiperidine-1-carboxylate in stock", BOC4AP, "tert-butyl 4-anilinopiperidine-1-carboxylate"),
+    (
+        "synonym",
+        "tert-butyl 4-anilinopiperidine-1-carboxylate in stock",
+        BOC4AP,
+        "tert-butyl 4-anilinopiperidine-1-carboxylate",
+    ),
     ("abbreviation", "ANPP white powder", ANPP, "ANPP"),
     ("chinese", "现货供应去甲芬太尼，纯度99%", NORF, "去甲芬太尼"),
     ("spanish", "Vendemos N-fenetil-4-piperidona", NPP, "N-fenetil-4-piperidona"),
@@ -82,33 +87,42 @@ def test_how_is_reported(matcher):
     assert how["fent@nyl"] == ("name", "leetspeak")
 
 
-@pytest.mark.parametrize("text", [
-    "norfentanyl impurity standard CAS 1609-66-5",  # wrong check digit (public-list typo)
-    "CAS 79099-07-4 white powder",
-    "1609-66-5",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "norfentanyl impurity standard CAS 1609-66-5",  # wrong check digit (public-list typo)
+        "CAS 79099-07-4 white powder",
+        "1609-66-5",
+    ],
+)
 def test_a_wrong_check_digit_is_not_that_substance(matcher, text):
     assert not [h for h in find(matcher, text) if h.how == "cas"]
 
 
-@pytest.mark.parametrize("text", [
-    "Zaporizhzhia NPP: the nuclear power plant lost external power again",
-    "Our NPP (nuclear power plant) project needs valves",
-    "4-AP (4-aminopyridine) 98%, CAS 504-24-5, for research",
-    "4-AP | 504-24-5 | 480 EUR per kg",
-    "4-AP, a potassium channel blocker used in multiple sclerosis",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zaporizhzhia NPP: the nuclear power plant lost external power again",
+        "Our NPP (nuclear power plant) project needs valves",
+        "4-AP (4-aminopyridine) 98%, CAS 504-24-5, for research",
+        "4-AP | 504-24-5 | 480 EUR per kg",
+        "4-AP, a potassium channel blocker used in multiple sclerosis",
+    ],
+)
 def test_ambiguous_abbreviations_in_other_meanings_are_not_matched(matcher, text):
     assert ids(matcher, text) & {NPP, FOURAP} == set()
 
 
-@pytest.mark.parametrize("text,absent", [
-    ("N-methyl-4-piperidone 99%", PIP),  # a different compound containing the name
-    ("1-benzyl-4-piperidone 99%", PIP),  # watched look-alike wins, not the monitored 4-piperidone
-    ("4-bromoaniline 98%", "62-53-3"),
-    ("piperidine 99% drum", PIP),
-    ("an pp bottle", ANPP),  # words that happen to spell an abbreviation
-])
+@pytest.mark.parametrize(
+    "text,absent",
+    [
+        ("N-methyl-4-piperidone 99%", PIP),  # a different compound containing the name
+        ("1-benzyl-4-piperidone 99%", PIP),  # watched look-alike wins, not the monitored 4-piperidone
+        ("4-bromoaniline 98%", "62-53-3"),
+        ("piperidine 99% drum", PIP),
+        ("an pp bottle", ANPP),  # words that happen to spell an abbreviation
+    ],
+)
 def test_look_alikes_are_not_the_monitored_substance(matcher, text, absent):
     assert absent not in ids(matcher, text)
 
@@ -119,12 +133,15 @@ def test_longest_match_wins_and_watched_is_tiered(matcher):
     assert {h.tier for h in hits} == {"watched"}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Purity: 98%\nOur NPP (net profit) grew 12% this year.", set()),  # gloss gives another meaning
-    ("Pureza: 98%\nNuestra NPP (utilidad neta) creció 12% este año.", set()),
-    ("ANPP and NPP (white powder)", {ANPP, NPP}),  # a chemical gloss keeps it
-    ("NPP (N-phenethyl-4-piperidone) 99%", {NPP}),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Purity: 98%\nOur NPP (net profit) grew 12% this year.", set()),  # gloss gives another meaning
+        ("Pureza: 98%\nNuestra NPP (utilidad neta) creció 12% este año.", set()),
+        ("ANPP and NPP (white powder)", {ANPP, NPP}),  # a chemical gloss keeps it
+        ("NPP (N-phenethyl-4-piperidone) 99%", {NPP}),
+    ],
+)
 def test_abbreviation_gloss_and_line_context(matcher, text, expected):
     assert ids(matcher, text) == expected
 
@@ -134,3 +151,57 @@ def test_one_sense_per_listing(matcher):
     assert FOURAP not in ids(matcher, "WTS 4-AP >99% (HPLC)\nSelling 4-AP - 504-24-5 ~ 98%, 25 kg drum")
     # a CAS-shaped number that is not its own (here with a broken check digit) also names the item
     assert FOURAP not in ids(matcher, "• 79099-07-7 4-AP / glucose 50-99-7")
+
+
+# -- identification against the fixture world's substance reference -----------------------------
+def _reference_forms():
+    """Every name, synonym, abbreviation, Chinese and Spanish name and salt name of the monitored
+    and watched substances of `fixtures/substances.py`, and their CAS RNs written hyphenated,
+    undelimited, spaced and as a first block after a product-code word."""
+    from precursor_watch.fixtures import substances as S
+
+    for s in S.MONITORED + S.WATCHED:
+        names = [s.en, *s.synonyms, *s.abbrs, *s.zh, *s.es]
+        for form in s.forms:
+            names += [form.en, form.zh, form.es]
+        for n in names:
+            yield s.id, f"We supply {n} purity 99% powder"
+        for cas in [s.id] + [f.cas for f in s.forms]:
+            block = cas.split("-")[0]
+            variants = [cas, cas.replace("-", ""), cas.replace("-", " ")]
+            if len(block) >= 5 and sum(1 for o in S.MONITORED + S.WATCHED if o.id.split("-")[0] == block) == 1:
+                variants += [f"CAS {block}", f"code {block}", f"#{block}", f"编号{block}", f"código {block}"]
+            for v in variants:
+                yield s.id, f"Offer {v} 99% 1kg"
+        if len(s.en) > 8:  # one letter dropped, two swapped: misspellings one edit away
+            i = len(s.en) // 2
+            for wrong in (s.en[:i] + s.en[i + 1 :], s.en[:i] + s.en[i + 1] + s.en[i] + s.en[i + 2 :]):
+                yield s.id, f"sell {wrong} 99%"
+
+
+def test_every_reference_form_of_a_substance_is_identified(matcher):
+    missed = [(sid, text, ids(matcher, text)) for sid, text in _reference_forms() if sid not in ids(matcher, text)]
+    assert not missed, missed[:10]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("#79099 ready, 99%", BOCPIP),  # a bare "#" names the item
+        ("4-AP 2HCl 99% powder", FOURAP),  # a salt word is chemical context for an ambiguous abbreviation
+        ("Boc-4-piperidone in stock", BOCPIP),
+        ("1-Boc-4-oxopiperidine 98%", BOCPIP),
+        ("1-phenethylpiperidin-4-one bulk", NPP),
+        ("现货塞拉嗪", XYL),  # a common variant character of 赛拉嗪
+        ("product 1609 99.9%, USD 120/kg", NORF),
+        ("货号1609 99.8%以上", NORF),  # 4-digit first blocks count only after a product-code word
+        ("artículo 1609 listo", NORF),  # a code followed by a purity is no CAS RN "1609-99-9"
+    ],
+)
+def test_further_written_forms(matcher, text, expected):
+    assert expected in ids(matcher, text)
+
+
+@pytest.mark.parametrize("text", ["order #79099 shipped", "invoice 79099", "tracking no. 79099"])
+def test_order_and_invoice_numbers_are_not_product_codes(matcher, text):
+    assert ids(matcher, text) == set()
