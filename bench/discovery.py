@@ -114,7 +114,6 @@ def _live_offers(world, day: dt.date) -> dict[tuple[str, str], int]:
 
 def run(scale: int, share: float, sample: int) -> dict:
     from precursor_watch import steps
-    from precursor_watch.crawlers.sharding import SLOTS_PER_BLOCK, Shard
     from precursor_watch.fixtures.server import serve_in_background
     from precursor_watch.fixtures.world import World, WorldConfig
     from precursor_watch.nlp.detector import Detector
@@ -142,18 +141,20 @@ def run(scale: int, share: float, sample: int) -> dict:
         for side, settings, part in (("search", search, None), ("full", full, shard)):
             measured[side] = _cycle(settings, day, side, part, detector)
             _keep(tmp, warm, measured)
-        world = World(server.config)
-        offers = _live_offers(world, day)
-        owner = Shard.parse(shard)
-        in_sample = {k for k, slot in offers.items() if owner.owns_block(slot // SLOTS_PER_BLOCK)}
-        seen_search, seen_full = _observed(search, day), _observed(full, day)
+        result = _capture(World(server.config), search, full, sample, day)
+    return {"scale": scale, "share": share, "sample": sample, "warm": warm, "measured": measured, **result}
+
+
+def _capture(world, search, full, sample: int, day: dt.date) -> dict:
+    """Offers live on `day` (truth) and how many each side saw live that day."""
+    from precursor_watch.crawlers.sharding import SLOTS_PER_BLOCK, Shard
+
+    offers = _live_offers(world, day)
+    owner = Shard.parse(f"1/{sample}")
+    in_sample = {k for k, slot in offers.items() if owner.owns_block(slot // SLOTS_PER_BLOCK)}
+    seen_search, seen_full = _observed(search, day), _observed(full, day)
     return {
-        "scale": scale,
-        "share": share,
-        "sample": sample,
         "day": day.isoformat(),
-        "warm": warm,
-        "measured": measured,
         "offers": len(offers),
         "offers_search": len(set(offers) & seen_search),
         "offers_sample": len(in_sample),
@@ -161,6 +162,21 @@ def run(scale: int, share: float, sample: int) -> dict:
         "offers_search_in_sample": len(in_sample & seen_search),
         "load": os.getloadavg(),
     }
+
+
+def analyse(tmp: Path, scale: int, share: float, sample: int, which: str) -> dict:
+    """The numbers of an earlier run's data dir (`cycles.json`, both databases, the world's
+    state): `which` = warm (day D-1, both databases empty before it) or measured (day D)."""
+    from precursor_watch.fixtures.world import World, WorldConfig
+
+    cycles = json.loads((tmp / "cycles.json").read_text(encoding="utf-8"))
+    day = START + dt.timedelta(days=9 if which == "measured" else 8)
+    config = WorldConfig(
+        seed=SEED, start=START, days=DAYS, scale=scale, relevant_share=share, port=0, state_dir=tmp / "world"
+    )
+    search, full = _settings(tmp / "search", 0, scale, share), _settings(tmp / "full", 0, scale, share)
+    result = _capture(World(config), search, full, sample, day)
+    return {"scale": scale, "share": share, "sample": sample, "measured": cycles[which], "which": which, **result}
 
 
 def _keep(tmp: Path, warm: dict, measured: dict) -> None:
@@ -208,8 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--relevant-share", type=float, default=0.01)
     parser.add_argument("--sample", type=int, default=50, help="full crawl measured on shard 1 of this many")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--analyse", type=Path, help="only compute the numbers of an earlier run's data dir")
+    parser.add_argument("--which", choices=("warm", "measured"), default="measured")
     args = parser.parse_args(argv)
-    result = run(args.scale, args.relevant_share, args.sample)
+    if args.analyse:
+        result = analyse(args.analyse, args.scale, args.relevant_share, args.sample, args.which)
+    else:
+        result = run(args.scale, args.relevant_share, args.sample)
     print(json.dumps(result, indent=1, default=str))
     text = table(result)
     print(text)
