@@ -66,8 +66,12 @@ def leaf_content(row: Mapping[Any, Any]) -> dict[str, Any]:
     return content
 
 
+# One encoder for every leaf: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode(content: Mapping[str, Any]) -> str:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(content)
 
 
 def event_leaf(row: Mapping[Any, Any]) -> tuple[str, bytes]:
