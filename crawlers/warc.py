@@ -189,28 +189,27 @@ def parse_member(member: bytes, where: str) -> StoredRecord:
     if not inflate.eof or inflate.unused_data:
         raise LookupError(f"{where}: the stored length does not cover exactly one gzip member")
     head_end = data.find(b"\r\n\r\n")
-    lines = data[:head_end].decode("utf-8", "replace").split("\r\n")
-    if head_end < 0 or not lines[0].startswith("WARC/"):
+    if head_end < 0 or not data.startswith(b"WARC/"):
         raise LookupError(f"{where}: not a WARC record")
     fields = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
+    for line in data[:head_end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
         fields[name.strip().lower()] = value.strip()
-    if fields.get("warc-type") != "response":
-        raise LookupError(f"{where}: a {fields.get('warc-type')} record, not a response")
+    if fields.get(b"warc-type") != b"response":
+        raise LookupError(f"{where}: a {fields.get(b'warc-type')!r} record, not a response")
     start = head_end + 4
-    end = start + int(fields.get("content-length", "0"))
+    end = start + int(fields.get(b"content-length", b"0"))
     http_end = data.find(b"\r\n\r\n", start, end)
     if http_end < 0:
         raise LookupError(f"{where}: the response has no HTTP header end")
     status_line = data[start : data.find(b"\r\n", start, end + 1)].split(b" ")
     status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
     return StoredRecord(
-        record_id=fields.get("warc-record-id", ""),
-        url=fields.get("warc-target-uri", ""),
+        record_id=fields.get(b"warc-record-id", b"").decode("utf-8", "replace"),
+        url=fields.get(b"warc-target-uri", b"").decode("utf-8", "replace"),
         status=status,
         payload=data[http_end + 4 : end],
-        payload_digest=fields.get("warc-payload-digest", ""),
+        payload_digest=fields.get(b"warc-payload-digest", b"").decode("utf-8", "replace"),
     )
 
 

@@ -40,6 +40,8 @@ def offsets_of(session: Session, cited: Sequence[tuple[str, str]]) -> dict[tuple
     for start in range(0, len(cited), 500):
         part = cited[start : start + 500]
         query = select(WarcRecord.warc_file, WarcRecord.record_id, WarcRecord.record_offset, WarcRecord.record_length)
-        for f, r, offset, length in session.execute(query.where(tuple_(WarcRecord.warc_file, WarcRecord.record_id).in_(part))):
+        for f, r, offset, length in session.execute(
+            query.where(tuple_(WarcRecord.warc_file, WarcRecord.record_id).in_(part))
+        ):
             out[(f, r)] = (offset, length)
     return out

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import RowMapping, Table, func, insert, select
+from sqlalchemy import RowMapping, Table, Text, func, insert, select, type_coerce
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
-from precursor_watch.ledger.encoding import COLUMNS, event_leaf
+from precursor_watch.ledger.encoding import COLUMNS, row_leaf
 from precursor_watch.ledger.merkle import Frontier
 from precursor_watch.ledger.signing import HeadStatement, key_id, sign
 from precursor_watch.storage.bulk import executemany
@@ -68,6 +70,27 @@ def event_rows(session: Session, where=None, order=Event.id) -> Iterator[RowMapp
         yield from part
 
 
+def event_columns() -> list:
+    """The events columns of `encoding.COLUMNS`, each as the driver returns it (no SQLAlchemy
+    result processing; details as their stored JSON text)."""
+    table = Event.__table__
+    columns = [type_coerce(table.c[c], NullType()) for c in COLUMNS[:-1]]
+    columns.append(type_coerce(sql_cast(table.c.details, Text), NullType()))
+    return columns
+
+
+def row_tuples(session: Session, where=None, order=Event.id, extra=()) -> Iterator[tuple]:
+    """events rows as plain tuples in `encoding.COLUMNS` order (then `extra`), each value as the
+    driver returns it (details as their stored JSON text): what `encoding.encode_row` reads,
+    streamed, without SQLAlchemy's per-value result processing."""
+    query = select(*event_columns(), *extra).order_by(order)
+    if where is not None:
+        query = query.where(where)
+    result = session.connection().execute(query.execution_options(stream_results=True, max_row_buffer=BATCH))
+    for part in result.partitions(BATCH):
+        yield from map(tuple, part)
+
+
 def leaf_hashes(session: Session) -> list[bytes]:
     """The stored leaf hashes in append order."""
     return [bytes.fromhex(h) for h in session.scalars(select(LedgerLeaf.leaf_hash).order_by(LedgerLeaf.leaf_index))]
@@ -79,10 +102,10 @@ def _append(session: Session, size: int, frontier: Frontier) -> int:
     statement = insert(cast(Table, LedgerLeaf.__table__))
     rows: list[dict] = []
     index = size
-    for row in event_rows(session, where=~logged):
-        data, digest = event_leaf(row)
+    for row in row_tuples(session, where=~logged):
+        data, digest = row_leaf(row)
         frontier.append(digest)
-        rows.append({"leaf_index": index, "event_id": row["id"], "leaf_hash": digest.hex(), "leaf_data": data})
+        rows.append({"leaf_index": index, "event_id": row[0], "leaf_hash": digest.hex(), "leaf_data": data})
         index += 1
         if len(rows) == BATCH:
             executemany(session, statement, rows)

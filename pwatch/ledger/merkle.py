@@ -119,6 +119,7 @@ class MerkleTree:
             return self._level(height)[lo >> height]
         k = _split(n)
         return node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
+
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1."""
         size = len(self.leaves) if size is None else size

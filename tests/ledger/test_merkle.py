@@ -10,7 +10,12 @@ import random
 import pytest
 
 from precursor_watch.ledger.merkle import (
-    Frontier, MerkleTree, ProofError, leaf_hash, verify_consistency, verify_inclusion,
+    Frontier,
+    MerkleTree,
+    ProofError,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
 )
 
 
@@ -187,3 +192,4 @@ def test_frontier_gives_the_oracles_root_at_every_size_and_survives_serialisatio
 def test_frontier_refuses_a_hash_count_that_does_not_fit_its_size():
     with pytest.raises(ValueError, match="holds 2 hashes"):
         Frontier(5, [b"\x00" * 32])
+
