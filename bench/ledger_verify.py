@@ -68,7 +68,8 @@ def _member(record_id: str, uri: str, payload: bytes) -> bytes:
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + payload
     head = (
         f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: {record_id}\r\nWARC-Target-URI: {uri}\r\n"
-        f"WARC-Date: 2026-11-01T00:00:00.000000Z\r\nWARC-Payload-Digest: sha256:{hashlib.sha256(payload).hexdigest()}\r\n"
+        f"WARC-Date: 2026-11-01T00:00:00.000000Z\r\n"
+        f"WARC-Payload-Digest: sha256:{hashlib.sha256(payload).hexdigest()}\r\n"
         f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n"
     ).encode()
     gz = zlib.compressobj(6, zlib.DEFLATED, 31)
@@ -153,7 +154,8 @@ def main(argv=None) -> int:
         "",
         "| measure | value |",
         "|---|---|",
-        f"| seal the whole log once ({events:,} new leaves, one head) | {seal_s:.1f} s ({events / seal_s:,.0f} events/s) |",
+        f"| seal the whole log once ({events:,} new leaves, one head) | "
+        f"{seal_s:.1f} s ({events / seal_s:,.0f} events/s) |",
         f"| verify: events recomputed | {outcome.events_checked:,} in {verify_s:.1f} s = "
         f"{outcome.events_checked / verify_s:,.0f} events/s |",
         f"| verify: WARC records re-read by offset | {outcome.records:,}, {outcome.warc_read / 1e6:,.0f} MB read "

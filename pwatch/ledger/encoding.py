@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from precursor_watch.ledger.merkle import leaf_hash
@@ -126,7 +126,7 @@ def _timestamp_fast(value: dt.datetime) -> str:
     return value.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
 
 
-def encode_row(row: tuple) -> str:
+def encode_row(row: Sequence[Any]) -> str:
     """The version 1 encoding of an events row given as a tuple in `COLUMNS` order as the driver
     returns it (`ledger.log.row_tuples`: dates as they come, details as their stored JSON text)."""
     (event_id, on, at, kind, platform_id, account_id, store_id, listing_id, cause, observation_id,
@@ -153,16 +153,20 @@ def encode_row(row: tuple) -> str:
     )
 
 
-def row_leaf(row: tuple) -> tuple[str, bytes]:
+def row_leaf(row: Sequence[Any]) -> tuple[str, bytes]:
     """(canonical encoding, leaf hash) of a row tuple, as `event_leaf` gives for its mapping."""
     data = encode_row(row)
     return data, leaf_hash(data.encode("utf-8"))
 
 
-def row_mapping(row: tuple) -> dict[str, Any]:
+def row_mapping(row: Sequence[Any]) -> dict[str, Any]:
     """The mapping `leaf_content` reads, from a row tuple (for messages; details parsed)."""
     out = dict(zip(COLUMNS, row, strict=True))
     out["details"] = json.loads(out["details"]) if out["details"] is not None else None
+    if isinstance(out["occurred_at"], str):  # SQLite's text, as the driver returns it
+        out["occurred_at"] = dt.datetime.fromisoformat(out["occurred_at"])
+    if isinstance(out["occurred_on"], str):
+        out["occurred_on"] = out["occurred_on"][:10]
     return out
 
 
