@@ -10,6 +10,12 @@ and indexed in `warc_records` as the crawler's pipeline does. The log is sealed 
 them (timed too), then verified as `pwatch audit verify` does (`ledger.verify.verify`), and once
 more with the offsets removed, so every record is found by scanning its file (the old way).
 `--write` replaces this benchmark's section of BENCHMARKS.md.
+
+    .venv/bin/python -m bench.ledger_verify --events 100000 --baseline REV --write
+
+instead times this tree's verify against the verify of git revision REV (its
+`pwatch/ledger/verify.py`, loaded with `git show` over this tree's other modules) on the same
+data, alternating new / old twice, in a section of its own.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import datetime as dt
 import hashlib
 import os
 import platform as _platform
+import subprocess
 import sys
 import tempfile
 import time
+import types
 import uuid
 import zlib
 from pathlib import Path
@@ -38,6 +46,8 @@ from precursor_watch.storage.db import make_engine, upgrade
 from precursor_watch.storage.models import Event, WarcRecord
 
 SECTION = "## Tamper-evident ledger: `pwatch audit verify` at 1,000,000 events (`bench/ledger_verify.py`)"
+BASELINE_SECTION = "## Tamper-evident ledger: verify before and after (`bench/ledger_verify.py --baseline`)"
+ROOT = Path(__file__).resolve().parents[1]
 D0 = dt.date(2026, 11, 1)
 FILES = 10
 FILLER = ("Offer text, price 120.00 USD, 1 kg foil bag, contact telegram:@fake_seller. " * 28).encode()
@@ -103,11 +113,49 @@ def write_warcs(engine, data_dir: Path) -> tuple[int, int]:
     return len(offsets), size
 
 
-def timed_verify(engine, data_dir: Path, key) -> tuple[float, object]:
+def timed_verify(engine, data_dir: Path, key, how=verify) -> tuple[float, object]:
     t0 = time.perf_counter()
     with Session(engine) as s:
-        outcome = verify(s, data_dir, key.public_key())
+        outcome = how(s, data_dir, key.public_key())
     return time.perf_counter() - t0, outcome
+
+
+def baseline_verify(rev: str):
+    """`verify` of git revision `rev`, run over this tree's other modules."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:pwatch/ledger/verify.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    module = types.ModuleType(f"verify_at_{rev}")
+    exec(compile(source, f"{rev}:pwatch/ledger/verify.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    return module.verify
+
+
+def compare(engine, data_dir: Path, key, rev: str, events: int, started: str) -> str:
+    old = baseline_verify(rev)
+    runs: dict[str, list[float]] = {"new": [], "old": []}
+    for _ in range(2):
+        for name, how in (("new", verify), ("old", old)):
+            seconds, outcome = timed_verify(engine, data_dir, key, how)
+            assert outcome.ok, outcome.problems[:3]
+            runs[name].append(seconds)
+            print(name, seconds, flush=True)
+    new, before = min(runs["new"]), min(runs["old"])
+    return "\n".join(
+        [
+            BASELINE_SECTION,
+            "",
+            f"Command: `.venv/bin/python -m bench.ledger_verify --events {events} --baseline {rev} --write` "
+            f"({started}, load average {os.getloadavg()[0]:.1f} at the end). SQLite, {events:,} events each citing "
+            f"its own record; the same data verified by this tree and by `{rev}`'s verify, alternating, twice each.",
+            "",
+            "| verify | runs (s) | best | events/s |",
+            "|---|---|---|---|",
+            f"| this tree | {', '.join(f'{x:.1f}' for x in runs['new'])} | {new:.1f} s | {events / new:,.0f} |",
+            f"| `{rev}` | {', '.join(f'{x:.1f}' for x in runs['old'])} | {before:.1f} s | {events / before:,.0f} |",
+            f"| speed-up | | {before / new:.1f}× | |",
+            "",
+        ]
+    )
 
 
 def main(argv=None) -> int:
@@ -115,6 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--listings", type=int, default=20_000, help="listings ingested before the events are copied")
     ap.add_argument("--no-scan", action="store_true", help="skip the run without offsets")
+    ap.add_argument("--baseline", metavar="REV", help="compare with the verify of this git revision instead")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

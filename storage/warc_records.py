@@ -1,12 +1,11 @@
 """Where each archived response record lies in its WARC file (`warc_records`): written from the
-items' evidence when a batch is stored, read by whoever re-reads evidence (`pwatch audit verify`,
-evidence packs) to seek straight to a record instead of scanning its file."""
+items' evidence when the crawl pipeline stores a batch, read by `pwatch audit verify` to seek
+straight to each cited record instead of scanning its file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from precursor_watch.contract import Evidence
@@ -32,16 +31,3 @@ def record_offsets(session: Session, items: Iterable[object]) -> int:
         }
     executemany(session, dialect_insert(session, WarcRecord).on_conflict_do_nothing(), list(rows.values()))
     return len(rows)
-
-
-def offsets_of(session: Session, cited: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(warc_file, record_id) -> (offset, length) for the cited records that have a row."""
-    out: dict[tuple[str, str], tuple[int, int]] = {}
-    for start in range(0, len(cited), 500):
-        part = cited[start : start + 500]
-        query = select(WarcRecord.warc_file, WarcRecord.record_id, WarcRecord.record_offset, WarcRecord.record_length)
-        for f, r, offset, length in session.execute(
-            query.where(tuple_(WarcRecord.warc_file, WarcRecord.record_id).in_(part))
-        ):
-            out[(f, r)] = (offset, length)
-    return out
