@@ -183,6 +183,14 @@ def main(argv=None) -> int:
         print(
             f"{events} events, {records} records, {warc_size / 1e6:.0f} MB WARC; sealed in {seal_s:.1f} s", flush=True
         )
+        if args.baseline:
+            section = compare(engine, tmp, key, args.baseline, events, started)
+            engine.dispose()
+            print(section)
+            if args.write:
+                storage_bench.SECTION = BASELINE_SECTION
+                storage_bench.write_section(ROOT / "BENCHMARKS.md", section)
+            return 0
         verify_s, outcome = timed_verify(engine, tmp, key)
         print("verify", verify_s, flush=True)
         scan = None
