@@ -126,6 +126,7 @@ def baseline_verify(rev: str):
         ["git", "show", f"{rev}:pwatch/ledger/verify.py"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     module = types.ModuleType(f"verify_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, f"{rev}:pwatch/ledger/verify.py", "exec"), module.__dict__)  # noqa: S102 - our own history
     return module.verify
 
