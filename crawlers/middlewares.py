@@ -147,8 +147,14 @@ class TypedRedirectMiddleware(RedirectMiddleware):
             raise TooManyRedirects(str(exc)) from None
 
 
-def capture_of(response: Response) -> Capture:
+def capture_of(response: Response, request: Request | None = None) -> Capture:
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
+    asked = request if request is not None else getattr(response, "request", None)
+    sent = (
+        tuple((k.decode("latin-1"), v.decode("latin-1")) for k, values in asked.headers.items() for v in values)
+        if asked is not None
+        else ()
+    )
     return Capture(
         url=response.url,
         status=response.status,
@@ -156,6 +162,8 @@ def capture_of(response: Response) -> Capture:
         body=response.body,
         fetched_at=dt.datetime.now(dt.UTC),
         truncated="download_stopped" in response.flags,
+        request_method=asked.method if asked is not None else "GET",
+        request_headers=sent,
     )
 
 
@@ -169,7 +177,7 @@ class RedirectCaptureMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         if 300 <= response.status < 400 and b"Location" in response.headers:
-            request.meta["pwatch_hops"] = [*request.meta.get("pwatch_hops", []), capture_of(response)]
+            request.meta["pwatch_hops"] = [*request.meta.get("pwatch_hops", []), capture_of(response, request)]
         return response
 
 

@@ -168,12 +168,14 @@ class StoragePipeline:
         from precursor_watch.storage.crawls import refresh_statistics
         from precursor_watch.storage.db import session_scope
         from precursor_watch.storage.ingest import ingest_batch
+        from precursor_watch.storage.warc_records import record_offsets
 
         if self.engine is None or self.run_id is None:
             raise RuntimeError("database pipeline: items arrived before open_spider opened the crawl run")
         batch, self.buffer = self.buffer, []
         with session_scope(self.engine) as session:
             summary = ingest_batch(session, self.run_id, batch)
+            record_offsets(session, batch)  # where each cited record lies: verify seeks, never scans
         for kind, count in summary.refused.items():  # what the crawler sent as items but storage refused
             self.crawler.stats.inc_value(f"pwatch/quarantine/{kind}", count)
         with session_scope(self.engine) as session:  # after the commit: no locks held long

@@ -41,6 +41,9 @@ class Evidence:
     record_id: str  # WARC-Record-ID of the response record
     sha256: str  # hex SHA-256 of the HTTP payload (body) as received
     target_uri: str = ""  # WARC-Target-URI of that record
+    # Where the record's gzip member lies in the file: read with one seek (None: scan the file).
+    offset: int | None = None
+    length: int | None = None
 
 
 @dataclass

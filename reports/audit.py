@@ -256,10 +256,15 @@ def default_audit_dir(settings: ReportSettings, date_from: dt.date, date_to: dt.
 
 
 def write_audit_report(
-    settings: ReportSettings, date_from: dt.date | None, date_to: dt.date | None, out_dir: Path | None = None
+    settings: ReportSettings,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    out_dir: Path | None = None,
+    statement: bool = False,
 ) -> Path:
-    """Write the audit folder; return its index.html. Missing dates default to the first / last
-    event date in the database."""
+    """Write the audit folder; return its index.html (statement.html with `statement`: the public
+    statement of the period, `reports.statement`). Missing dates default to the first / last event
+    date in the database."""
     from precursor_watch.storage.db import session_scope
 
     with session_scope(settings.db_url, read_only=True) as session:  # an audit only reads
@@ -288,6 +293,11 @@ def write_audit_report(
     )
     (out_dir / "index.html").write_text(render(data), encoding="utf-8")
     write_heads(out_dir / HEADS_NAME, settings, date_to, date_from)
+    shown = out_dir / "index.html"
+    if statement:
+        from precursor_watch.reports.statement import write_statement
+
+        shown = write_statement(out_dir, data)
     (out_dir / (MANIFEST_NAME + ".sig")).unlink(missing_ok=True)  # a previous export's, never hashed
     sign_manifest(write_manifest(out_dir), settings)
-    return out_dir / "index.html"
+    return shown

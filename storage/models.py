@@ -388,6 +388,21 @@ class LedgerHead(Base):
     root_hash: Mapped[sha256] = mapped_column(comment="Merkle tree hash of the first tree_size leaves, hex")
     key_id: Mapped[str] = mapped_column(String(64), comment="SHA-256 of the raw Ed25519 public key, hex")
     signature: Mapped[str] = mapped_column(String(128), comment="Ed25519 signature of the head's statement, hex")
+    frontier: Mapped[str | None] = mapped_column(
+        Text, comment="hex of the roots of the perfect subtrees of the tree at this size, largest first"
+    )
+
+
+class WarcRecord(Base):
+    """Where one archived response record lies in its WARC file (the gzip member's offset and
+    length), so evidence is read with one seek instead of a scan. Written when the item citing it
+    is stored; a cited record without a row here is found by scanning its file."""
+
+    __tablename__ = "warc_records"
+    warc_file: Mapped[str] = mapped_column(Text, primary_key=True, comment="WARC file relative to the data dir")
+    record_id: Mapped[str] = mapped_column(Text, primary_key=True, comment="WARC-Record-ID of the response record")
+    record_offset: Mapped[int] = mapped_column(BigID, comment="byte offset of its gzip member in the file")
+    record_length: Mapped[int] = mapped_column(BigID, comment="byte length of its gzip member")
 
 
 class User(Base):

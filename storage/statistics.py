@@ -210,6 +210,25 @@ UNITS = {s.name: s.unit for s in STATISTICS}
 DEFINITIONS = {s.name: s.definition for s in STATISTICS}
 
 
+@dataclass(frozen=True)
+class StatementTerm:
+    """A term of a public takedown statement ("14 platforms closed, ...") and the one statistic
+    that gives its number: the statement's definition of the term is that statistic's."""
+
+    term: str
+    statistic: str
+
+
+# In the order published takedown claims read; `pwatch audit --statement` renders them.
+STATEMENT_TERMS: tuple[StatementTerm, ...] = (
+    StatementTerm("platforms closed", "platforms_closed"),
+    StatementTerm("corporate accounts cancelled", "accounts_closed"),
+    StatementTerm("online stores removed", "stores_closed"),
+    StatementTerm("pieces of information cleaned", "removed"),
+    StatementTerm("items reported", "items_reported"),
+)
+
+
 README_HEADER = "| statistic | unit | definition | computed as |\n|---|---|---|---|"
 
 

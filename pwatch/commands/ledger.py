@@ -72,7 +72,8 @@ def _summary(outcome, key_source: str, export: str | None) -> list[str]:
             if outcome.pending
             else ""
         ),
-        f"cited WARC records re-read: {outcome.records} ({outcome.warc_bytes / 1e6:.1f} MB of payload)",
+        f"cited WARC records re-read: {outcome.records} ({outcome.warc_bytes / 1e6:.1f} MB of payload, "
+        f"{outcome.warc_read / 1e6:.1f} MB read from WARC files)",
     ]
     if last:
         lines.append(f"latest head: {last.head_date}, size {last.tree_size}, root {last.root_hash}")

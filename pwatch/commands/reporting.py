@@ -127,6 +127,13 @@ def _register_audit(subparsers, group_common) -> None:
         "--public-key", metavar="FILE", help="verify: the signer's public key (default: the data dir's own)"
     )
     audit.add_argument("--export", metavar="DIR", help="verify: also check this audit export folder")
+    audit.add_argument(
+        "--statement",
+        action="store_true",
+        help="report: also write the period's public statement (statement.html / statement.json: platforms "
+        "closed, accounts cancelled, stores removed, information cleaned, items reported), each number "
+        "linked to its drill-down and the signed heads; `audit verify --export` checks it",
+    )
     audit.set_defaults(handler=cmd_audit)
 
 
@@ -287,8 +294,8 @@ def cmd_audit(args, settings: Settings) -> int:
     out = output_folder(args.out, "--out", empty=True) if args.out else _new_default_audit_dir(args, settings)
     with _session(settings):  # fails with one clear line when there is no tracking database
         pass
-    path = write_audit_report(settings, args.date_from, args.date_to, out)
-    print(f"audit report: {path}")
+    path = write_audit_report(settings, args.date_from, args.date_to, out, statement=args.statement)
+    print(f"{'statement' if args.statement else 'audit report'}: {path}")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from precursor_watch.ledger.merkle import leaf_hash
@@ -66,14 +66,108 @@ def leaf_content(row: Mapping[Any, Any]) -> dict[str, Any]:
     return content
 
 
+# One encoder for every leaf: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode(content: Mapping[str, Any]) -> str:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(content)
 
 
 def event_leaf(row: Mapping[Any, Any]) -> tuple[str, bytes]:
     """(canonical encoding, RFC 9162 leaf hash) of one events row."""
     data = encode(leaf_content(row))
     return data, leaf_hash(data.encode("utf-8"))
+
+
+# -- the same encoding, built as text from a plain row tuple (sealing and verifying a million
+# events spend most of their time here). `encode(leaf_content(row))` stays the definition;
+# tests/ledger/test_log.py checks that both give the same bytes for every event of real runs.
+
+_string = json.encoder.encode_basestring  # json's own escaping with ensure_ascii=False (C version)
+_DETAILS_CACHE: dict[str | None, str] = {}
+
+
+def _details(raw: str | None) -> str:
+    """Canonical text of the details column as stored (JSON text); identical texts are cached."""
+    out = _DETAILS_CACHE.get(raw)
+    if out is None:
+        out = _ENCODER.encode((json.loads(raw) if raw is not None else None) or {})
+        if len(_DETAILS_CACHE) > 50_000:
+            _DETAILS_CACHE.clear()
+        _DETAILS_CACHE[raw] = out
+    return out
+
+
+_TIMES: dict[Any, str] = {}  # occurred_at / occurred_on -> text: events share their day's values
+
+
+def _time_text(value: Any, is_day: bool) -> str:
+    """The JSON text of a date or timestamp given as the driver returns it (a date/datetime, or
+    SQLite's ISO text), cached: a day's events share their values."""
+    out = _TIMES.get(value)
+    if out is None:
+        if is_day:
+            out = _string(_day(value) if not isinstance(value, str) else value[:10])
+        else:
+            moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+            out = _string(_timestamp_fast(moment))
+        if len(_TIMES) > 50_000:
+            _TIMES.clear()
+        _TIMES[value] = out
+    return out
+
+
+def _timestamp_fast(value: dt.datetime) -> str:
+    if value.tzinfo is None:  # naive values are UTC (as `_timestamp` reads them)
+        return value.isoformat(timespec="microseconds") + "Z"
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
+
+
+def encode_row(row: Sequence[Any]) -> str:
+    """The version 1 encoding of an events row given as a tuple in `COLUMNS` order as the driver
+    returns it (`ledger.log.row_tuples`: dates as they come, details as their stored JSON text)."""
+    (event_id, on, at, kind, platform_id, account_id, store_id, listing_id, cause, observation_id,
+     snapshot_id, detection_id, review_id, notice_id, related_listing_id,
+     record, uri, sha, warc_file, details) = row  # fmt: skip
+    s = _string
+    n = "null"
+    return (
+        f'{{"account_id":{n if account_id is None else account_id},'
+        f'"cause":{n if cause is None else s(cause)},"details":{_details(details)},'
+        f'"detection_id":{n if detection_id is None else detection_id},"event_id":{event_id},'
+        f'"evidence":{{"payload_sha256":{n if sha is None else s(sha)},"target_uri":{n if uri is None else s(uri)},'
+        f'"warc_file":{n if warc_file is None else s(warc_file)},'
+        f'"warc_record_id":{n if record is None else s(record)}}},'
+        f'"kind":{s(kind)},"listing_id":{n if listing_id is None else listing_id},'
+        f'"notice_id":{n if notice_id is None else notice_id},'
+        f'"observation_id":{n if observation_id is None else observation_id},'
+        f'"occurred_at":{_time_text(at, False)},"occurred_on":{_time_text(on, True)},'
+        f'"platform_id":{n if platform_id is None else platform_id},'
+        f'"related_listing_id":{n if related_listing_id is None else related_listing_id},'
+        f'"review_id":{n if review_id is None else review_id},'
+        f'"snapshot_id":{n if snapshot_id is None else snapshot_id},'
+        f'"store_id":{n if store_id is None else store_id},"v":{ENCODING_VERSION}}}'
+    )
+
+
+def row_leaf(row: Sequence[Any]) -> tuple[str, bytes]:
+    """(canonical encoding, leaf hash) of a row tuple, as `event_leaf` gives for its mapping."""
+    data = encode_row(row)
+    return data, leaf_hash(data.encode("utf-8"))
+
+
+def row_mapping(row: Sequence[Any]) -> dict[str, Any]:
+    """The mapping `leaf_content` reads, from a row tuple (for messages; details parsed)."""
+    out = dict(zip(COLUMNS, row, strict=True))
+    out["details"] = json.loads(out["details"]) if out["details"] is not None else None
+    if isinstance(out["occurred_at"], str):  # SQLite's text, as the driver returns it
+        out["occurred_at"] = dt.datetime.fromisoformat(out["occurred_at"])
+    if isinstance(out["occurred_on"], str):
+        out["occurred_on"] = out["occurred_on"][:10]
+    return out
 
 
 def differences(logged: str, current: Mapping[str, Any]) -> list[str]:

@@ -54,11 +54,47 @@ def _check_heads(session: Session, folder: Path, problems: list[str]) -> None:
             )
 
 
+def _check_statement(folder: Path, data: dict, heads_text: str, outcome: Outcome) -> None:
+    """statement.json (when the export has one): each term's number, the sentence and the heads
+    it rests on, against the verified events and the export's heads.json."""
+    from precursor_watch.reports.statement import STATEMENT_JSON, sentence
+    from precursor_watch.storage.statistics import STATEMENT_TERMS
+
+    path = folder / STATEMENT_JSON
+    if not path.is_file():
+        return
+    where = f"export {folder}: {STATEMENT_JSON}"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    total = data["groups"]["total"]
+    expected = {t.term: (t.statistic, total.get(t.statistic) or 0) for t in STATEMENT_TERMS}
+    shown = {t.get("term"): t for t in document.get("terms", [])}
+    for term, (statistic, value) in expected.items():
+        entry = shown.get(term)
+        if entry is None:
+            outcome.problems.append(f"{where}: lacks '{term}'")
+        elif entry.get("statistic") != statistic or entry.get("value") != value:
+            outcome.problems.append(
+                f"{where}: '{term}' is {entry.get('value')!r} ({entry.get('statistic')}), "
+                f"the verified events give {value} ({statistic})"
+            )
+        outcome.export_numbers += 1
+    for term in sorted(shown.keys() - expected.keys()):
+        outcome.problems.append(f"{where}: '{term}' is no term of the statistics registry")
+    if document.get("statement") != sentence({s: v for s, v in expected.values()}):
+        outcome.problems.append(
+            f"{where}: its sentence {document.get('statement')!r} is not what the verified events give: "
+            f"{sentence({s: v for s, v in expected.values()})!r}"
+        )
+    if document.get("heads") != json.loads(heads_text).get("heads"):
+        outcome.problems.append(f"{where}: the heads it cites are not the export's {HEADS_NAME}")
+
+
 def _check_numbers(session: Session, folder: Path, outcome: Outcome) -> None:
     from precursor_watch.reports.audit import _stat_rows, collect
 
     period = json.loads((folder / "statistics.json").read_text(encoding="utf-8"))
     data = collect(session, dt.date.fromisoformat(period["from"]), dt.date.fromisoformat(period["to"]))
+    _check_statement(folder, data, (folder / HEADS_NAME).read_text(encoding="utf-8"), outcome)
     expected = {(row[0], row[1]): row[2] for row in _stat_rows(data)}
     reader = csv.DictReader(io.StringIO((folder / "statistics.csv").read_text(encoding="utf-8")))
     seen = set()

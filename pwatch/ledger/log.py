@@ -1,8 +1,9 @@
 """Appending to the log and sealing it: the one entry point the daily run calls (`seal`).
 
-Every event without a leaf gets one, in id order, in a single bulk INSERT; then the head (date,
-size, root) is signed and stored unless a head of that date and size exists, so a rerun of a date
-that wrote no event adds neither leaves nor heads.
+Every event without a leaf gets one, in id order, in bulk INSERTs; then the head (date, size,
+root) is signed and stored unless a head of that date and size exists, so a rerun of a date that
+wrote no event adds neither leaves nor heads. The root comes from the latest head's frontier (its
+compact range) extended by the new leaves: sealing reads and hashes only what is new.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import RowMapping, Table, func, insert, select
+from sqlalchemy import RowMapping, Table, Text, func, insert, select, type_coerce
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
-from precursor_watch.ledger.encoding import COLUMNS, event_leaf
-from precursor_watch.ledger.merkle import MerkleTree
+from precursor_watch.ledger.encoding import COLUMNS, row_leaf
+from precursor_watch.ledger.merkle import Frontier
 from precursor_watch.ledger.signing import HeadStatement, key_id, sign
 from precursor_watch.storage.bulk import executemany
 from precursor_watch.storage.models import Event, LedgerHead, LedgerLeaf
@@ -67,29 +70,74 @@ def event_rows(session: Session, where=None, order=Event.id) -> Iterator[RowMapp
         yield from part
 
 
+def event_columns() -> list:
+    """The events columns of `encoding.COLUMNS`, each as the driver returns it (no SQLAlchemy
+    result processing; details as their stored JSON text)."""
+    table = Event.__table__
+    columns = [type_coerce(table.c[c], NullType()) for c in COLUMNS[:-1]]
+    columns.append(type_coerce(sql_cast(table.c.details, Text), NullType()))
+    return columns
+
+
+def row_tuples(session: Session, where=None, order=Event.id, extra=()) -> Iterator[tuple]:
+    """events rows as plain tuples in `encoding.COLUMNS` order (then `extra`), each value as the
+    driver returns it (details as their stored JSON text): what `encoding.encode_row` reads,
+    streamed, without SQLAlchemy's per-value result processing."""
+    query = select(*event_columns(), *extra).order_by(order)
+    if where is not None:
+        query = query.where(where)
+    result = session.connection().execute(query.execution_options(stream_results=True, max_row_buffer=BATCH))
+    for part in result.partitions(BATCH):
+        yield from map(tuple, part)
+
+
 def leaf_hashes(session: Session) -> list[bytes]:
     """The stored leaf hashes in append order."""
     return [bytes.fromhex(h) for h in session.scalars(select(LedgerLeaf.leaf_hash).order_by(LedgerLeaf.leaf_index))]
 
 
-def _append(session: Session) -> int:
-    size = session.scalar(select(func.count()).select_from(LedgerLeaf)) or 0
+def _append(session: Session, size: int, frontier: Frontier) -> int:
+    """Log every event without a leaf from leaf `size` on, extending `frontier` with each."""
     logged = select(LedgerLeaf.event_id).where(LedgerLeaf.event_id == Event.id).exists()
-    rows, index = [], size
-    for row in event_rows(session, where=~logged):
-        data, digest = event_leaf(row)
-        rows.append({"leaf_index": index, "event_id": row["id"], "leaf_hash": digest.hex(), "leaf_data": data})
+    statement = insert(cast(Table, LedgerLeaf.__table__))
+    rows: list[dict] = []
+    index = size
+    for row in row_tuples(session, where=~logged):
+        data, digest = row_leaf(row)
+        frontier.append(digest)
+        rows.append({"leaf_index": index, "event_id": row[0], "leaf_hash": digest.hex(), "leaf_data": data})
         index += 1
-    for start in range(0, len(rows), BATCH):
-        executemany(session, insert(cast(Table, LedgerLeaf.__table__)), rows[start : start + BATCH])
-    return len(rows)
+        if len(rows) == BATCH:
+            executemany(session, statement, rows)
+            rows = []
+    executemany(session, statement, rows)
+    return index - size
+
+
+def _frontier(session: Session, size: int) -> Frontier:
+    """The compact range of the first `size` leaves: the largest head's frontier extended by the
+    leaf hashes after it (all of them once, for a log sealed before heads kept frontiers)."""
+    h = session.scalars(
+        select(LedgerHead)
+        .where(LedgerHead.tree_size <= size, LedgerHead.frontier.is_not(None))
+        .order_by(LedgerHead.tree_size.desc(), LedgerHead.id.desc())
+        .limit(1)
+    ).first()
+    frontier = Frontier() if h is None or h.frontier is None else Frontier.parse(h.tree_size, h.frontier)
+    after = (
+        select(LedgerLeaf.leaf_hash)
+        .where(LedgerLeaf.leaf_index >= frontier.size, LedgerLeaf.leaf_index < size)
+        .order_by(LedgerLeaf.leaf_index)
+    )
+    frontier.extend(bytes.fromhex(x) for x in session.scalars(after))
+    return frontier
 
 
 def heads(session: Session, ids: Iterable[int] | None = None) -> list[Head]:
     query = select(LedgerHead).order_by(LedgerHead.id)
     if ids is not None:
         query = query.where(LedgerHead.id.in_(list(ids)))
-    return [Head(h.id, h.head_date, h.tree_size, h.root_hash, h.key_id, h.signature) for h in session.scalars(query)]
+    return [_head(h) for h in session.scalars(query)]
 
 
 def latest_head(session: Session, on_or_before: dt.date | None = None) -> Head | None:
@@ -97,32 +145,33 @@ def latest_head(session: Session, on_or_before: dt.date | None = None) -> Head |
     if on_or_before is not None:
         query = query.where(LedgerHead.head_date <= on_or_before)
     h = session.scalars(query).first()
-    return None if h is None else Head(h.id, h.head_date, h.tree_size, h.root_hash, h.key_id, h.signature)
+    return None if h is None else _head(h)
+
+
+def _head(row: LedgerHead) -> Head:
+    return Head(row.id, row.head_date, row.tree_size, row.root_hash, row.key_id, row.signature)
 
 
 def seal(session: Session, day: dt.date, key: Ed25519PrivateKey) -> SealResult:
     """Log every unlogged event and sign the head of `day` (in the caller's transaction)."""
-    appended = _append(session)
-    session.flush()
-    tree = MerkleTree(leaf_hashes(session))
-    size = len(tree)
+    size = session.scalar(select(func.count()).select_from(LedgerLeaf)) or 0
+    frontier = _frontier(session, size)
+    appended = _append(session, size, frontier)
+    size = frontier.size
     existing = session.scalars(
         select(LedgerHead).where(LedgerHead.head_date == day, LedgerHead.tree_size == size)
     ).first()
     if existing is not None:
-        head = Head(
-            existing.id, existing.head_date, existing.tree_size, existing.root_hash, existing.key_id, existing.signature
-        )
-        return SealResult(appended, head, new_head=False)
-    statement = HeadStatement(day.isoformat(), size, tree.root().hex())
+        return SealResult(appended, _head(existing), new_head=False)
+    statement = HeadStatement(day.isoformat(), size, frontier.root().hex())
     row = LedgerHead(
         head_date=day,
         tree_size=size,
         root_hash=statement.root_hash,
         key_id=key_id(key.public_key()),
         signature=sign(key, statement.message()),
+        frontier=frontier.serialize(),
     )
     session.add(row)
     session.flush()
-    head = Head(row.id, day, size, row.root_hash, row.key_id, row.signature)
-    return SealResult(appended, head, new_head=True)
+    return SealResult(appended, _head(row), new_head=True)

@@ -10,12 +10,10 @@ definitions (§2.1.1, §2.1.3.1, §2.1.4.1) and verification its iterative algor
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 HASH_SIZE = 32
-# Subtree hashes of at least this many leaves are kept: proofs over a million leaves reuse them
-# instead of rehashing, at a memory cost of about 1/128 of the leaf hashes.
-_CACHE_MIN = 256
+_sha256 = hashlib.sha256
 
 
 class ProofError(ValueError):
@@ -23,15 +21,15 @@ class ProofError(ValueError):
 
 
 def leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
+    return _sha256(b"\x00" + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return _sha256(b"\x01" + left + right).digest()
 
 
 def empty_root() -> bytes:
-    return hashlib.sha256(b"").digest()
+    return _sha256(b"").digest()
 
 
 def _split(n: int) -> int:
@@ -39,15 +37,73 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+class Frontier:
+    """The compact range [0, size) of the tree: the roots of its perfect subtrees, largest
+    (leftmost) first, one per set bit of `size`. Appending a leaf merges equal-sized neighbours,
+    so the root of a growing log costs O(log n) per leaf, without the earlier leaves."""
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()):
+        if len(hashes) != size.bit_count():
+            raise ValueError(f"a frontier of size {size} holds {size.bit_count()} hashes, not {len(hashes)}")
+        self.size = size
+        self.hashes = list(hashes)
+
+    def append(self, leaf: bytes) -> None:
+        hashes = self.hashes
+        hashes.append(leaf)
+        self.size += 1
+        n = self.size
+        while not n & 1:  # each trailing zero of the new size is one merge of two equal subtrees
+            right = hashes.pop()
+            hashes[-1] = _sha256(b"\x01" + hashes[-1] + right).digest()
+            n >>= 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def root(self) -> bytes:
+        """MTH of the `size` leaves appended so far (RFC 9162: the right border folds leftwards)."""
+        if not self.hashes:
+            return empty_root()
+        digest = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            digest = node_hash(left, digest)
+        return digest
+
+    def serialize(self) -> str:
+        return "".join(h.hex() for h in self.hashes)
+
+    @classmethod
+    def parse(cls, size: int, text: str) -> Frontier:
+        raw = bytes.fromhex(text)
+        return cls(size, [raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)])
+
+
 class MerkleTree:
-    """The tree over `leaves` (leaf hashes, not leaf data) and any of its prefixes."""
+    """The tree over `leaves` (leaf hashes, not leaf data) and any of its prefixes.
+
+    Every perfect subtree's hash is computed once, bottom-up, into one list per level (about n
+    hashes in all); any subtree the RFC's recursion asks for is then a lookup or O(log n) merges.
+    """
 
     def __init__(self, leaves: Sequence[bytes]):
         self.leaves = leaves
-        self._cache: dict[tuple[int, int], bytes] = {}
+        self._levels: list[Sequence[bytes]] | None = None
 
     def __len__(self) -> int:
         return len(self.leaves)
+
+    def _level(self, height: int) -> Sequence[bytes]:
+        if self._levels is None:
+            levels: list[Sequence[bytes]] = [self.leaves]
+            below = self.leaves
+            while len(below) > 1:
+                pairs = zip(below[0::2], below[1::2], strict=False)
+                below = [_sha256(b"\x01" + left + right).digest() for left, right in pairs]
+                levels.append(below)
+            self._levels = levels
+        return self._levels[height]
 
     def root(self, size: int | None = None) -> bytes:
         """MTH of the first `size` leaves (all by default)."""
@@ -58,16 +114,11 @@ class MerkleTree:
 
     def _mth(self, lo: int, hi: int) -> bytes:
         n = hi - lo
-        if n == 1:
-            return self.leaves[lo]
-        cached = self._cache.get((lo, hi))
-        if cached is not None:
-            return cached
+        if n & (n - 1) == 0:  # a perfect subtree, aligned to its size by the RFC's splits
+            height = n.bit_length() - 1
+            return self._level(height)[lo >> height]
         k = _split(n)
-        digest = node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
-        if n >= _CACHE_MIN:
-            self._cache[(lo, hi)] = digest
-        return digest
+        return node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1."""

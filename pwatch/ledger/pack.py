@@ -26,20 +26,22 @@ README = """# Evidence pack: {listing}
 What it holds: `events.jsonl` (every logged event of the listing: its leaf index, its canonical
 encoding and its RFC 9162 inclusion proof), `head.json` (the signed tree head of {date}, size
 {size}), `public_key.pem` (the signer's key, id {key_id}), `evidence.warc.gz` (a `warcinfo` record,
-then the WARC records the events cite, byte for byte as archived), `verify_pack.py` and
-`MANIFEST.sha256`.
+then each `response` record the events cite and the `request` record of the same fetch, byte for
+byte as archived), `verify_pack.py` and `MANIFEST.sha256`.
 
-How to check it, from any folder (Python 3 with the `cryptography` package; `warcio` optional):
+How to check it, from any folder (Python 3 with the `cryptography` package, and `warcio`):
 
     sha256sum -c MANIFEST.sha256
     python3 verify_pack.py . --public-key THE_PUBLISHERS_KEY.pem
-    warcio index evidence.warc.gz    # optional: warcio reads the WARC file
+    warcio index evidence.warc.gz
 
 The first checks that no file changed since the pack was made; the second checks the head's
 signature, that each event's encoding is a leaf of the signed tree (inclusion proof to the signed
-root) and that each cited WARC record's payload hashes to what the event says. Compare the key id
+root), that each cited WARC record's payload hashes to what the event says and that each request
+record belongs to a response in the pack; the third shows that an independent WARC reader reads
+the file (one line per record: warcinfo, then response and request records). Compare the key id
 with the one the publisher announces: the copy of the key in the pack proves nothing by itself.
-The WARC records are responses only: the crawler does not archive its requests.
+Pages archived before the crawler kept requests have no request record.
 """
 
 
@@ -67,7 +69,8 @@ def _listing_id(session: Session, ref: str) -> int:
 
 
 def _raw_records(data_dir: Path, cited: set[tuple[str, str]]) -> list[bytes]:
-    """The stored bytes (whole gzip members) of each cited record, in file order."""
+    """The stored bytes (whole gzip members) of each cited response record and of the request
+    record of the same fetch (WARC-Concurrent-To), in file order."""
     out = []
     by_file: dict[str, set[str]] = {}
     for warc_file, record_id in cited:
@@ -76,9 +79,13 @@ def _raw_records(data_dir: Path, cited: set[tuple[str, str]]) -> list[bytes]:
         blob = (data_dir / warc_file).read_bytes()
         iterator = ArchiveIterator(io.BytesIO(blob))
         for record in iterator:
-            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            headers = record.rec_headers
             record.content_stream().read()
-            if record_id in by_file[warc_file]:
+            if record.rec_type == "response":
+                wanted = headers.get_header("WARC-Record-ID") in by_file[warc_file]
+            else:
+                wanted = record.rec_type == "request" and headers.get_header("WARC-Concurrent-To") in by_file[warc_file]
+            if wanted:
                 start = iterator.get_record_offset()
                 out.append(blob[start : start + iterator.get_record_length()])
     return out

@@ -49,7 +49,8 @@ def root_from_inclusion(leaf, index, size, proof):
 
 
 def warc_records(path):
-    """{WARC-Record-ID: (type, target URI, payload bytes)} of a .warc.gz, parsed by hand."""
+    """{WARC-Record-ID: (type, target URI, payload bytes, WARC-Concurrent-To)} of a .warc.gz,
+    parsed by hand."""
     data = gzip.decompress(path.read_bytes())
     records, pos = {}, 0
     while pos < len(data):
@@ -67,7 +68,12 @@ def warc_records(path):
         payload = block
         if headers.get("warc-type") == "response":
             payload = block[block.index(b"\r\n\r\n") + 4 :]
-        records[headers.get("warc-record-id")] = (headers.get("warc-type"), headers.get("warc-target-uri"), payload)
+        records[headers.get("warc-record-id")] = (
+            headers.get("warc-type"),
+            headers.get("warc-target-uri"),
+            payload,
+            headers.get("warc-concurrent-to"),
+        )
     return records
 
 
@@ -94,6 +100,9 @@ def main(argv):
         records = warc_records(folder / "evidence.warc.gz")
     except (OSError, ValueError, KeyError, EOFError) as exc:
         return fail(f"evidence.warc.gz is not a readable WARC file: {exc}")
+    for record_id, (kind, uri, _payload, concurrent) in records.items():
+        if kind == "request" and (records.get(concurrent) or ("",))[0] != "response":
+            return fail(f"request record {record_id} ({uri}) belongs to no response record in evidence.warc.gz")
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines() if line]
     for event in events:
         data = event["leaf_data"]
@@ -120,7 +129,8 @@ def main(argv):
                 )
     print(
         f"pack verified: {len(events)} events in the head of {head['date']} (size {head['tree_size']}, "
-        f"root {head['root_hash']}), {sum(1 for r in records.values() if r[0] == 'response')} WARC records re-hashed"
+        f"root {head['root_hash']}), {sum(1 for r in records.values() if r[0] == 'response')} WARC records re-hashed, "
+        f"{sum(1 for r in records.values() if r[0] == 'request')} request records"
     )
     return 0
 

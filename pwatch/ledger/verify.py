@@ -4,6 +4,11 @@ Order of the checks (the first failure is "the first broken link"): each head's 
 logged event against its logged encoding; events missing from the log; each head's root
 recomputed from the events; consistency proofs between successive heads; every cited WARC record
 re-read and re-hashed; optionally an audit export's files and numbers (`ledger.exports`).
+
+It is one pass over the leaves joined to their events (streamed, canonical encodings rebuilt as
+text), one query for unlogged events, and one pass over the cited records in file order, each read
+with one seek at its stored offset (`warc_records`; a record without one is found by scanning its
+file once), so a million events verify in minutes, not hours (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -11,20 +16,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.ledger.encoding import differences, event_leaf, leaf_content
-from precursor_watch.ledger.log import Head, event_rows, heads
+from precursor_watch.ledger.encoding import differences, leaf_content, row_leaf, row_mapping
+from precursor_watch.ledger.log import Head, event_columns, heads
 from precursor_watch.ledger.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency
 from precursor_watch.ledger.signing import key_id, verifies
-from precursor_watch.storage.models import LedgerLeaf, Listing, Platform
+from precursor_watch.storage.models import Event, LedgerLeaf, Listing, Platform, WarcRecord
+
+BATCH = 5000
 
 # Stands in for the leaf of a deleted event: no SHA-256 output is known to equal it, so every head
 # covering it fails to recompute, as it must.
@@ -41,7 +48,8 @@ class Outcome:
     pending: int = 0
     pending_ids: list[int] = field(default_factory=list)
     records: int = 0
-    warc_bytes: int = 0
+    warc_bytes: int = 0  # payload bytes re-hashed
+    warc_read: int = 0  # bytes read from WARC files (compressed, as stored)
     export_numbers: int = 0
     problems: list[str] = field(default_factory=list)
     first_head: Head | None = None
@@ -62,6 +70,13 @@ class _Context:
     outcome: Outcome
     listing_names: dict[int, str] = field(default_factory=dict)
     leaf_events: list[int | None] = field(default_factory=list)  # event id of each leaf, in leaf order
+    scans: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # files read whole
+    handles: dict[str, BinaryIO] = field(default_factory=dict)  # the WARC file being read by offset
+
+    def close_handles(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
 
     def in_period(self, day: str | dt.date) -> bool:
         day = dt.date.fromisoformat(day) if isinstance(day, str) else day
@@ -96,16 +111,44 @@ def _check_signatures(ctx: _Context, chosen: list[Head]) -> None:
             )
 
 
-def _check_leaves(ctx: _Context, events: dict[int, dict]) -> list[bytes]:
-    """Recompute each logged event's leaf; return the leaf hashes of the events as they are now."""
-    hashes: list[bytes] = []
-    rows = ctx.session.execute(
-        select(LedgerLeaf.leaf_index, LedgerLeaf.event_id, LedgerLeaf.leaf_hash, LedgerLeaf.leaf_data).order_by(
-            LedgerLeaf.leaf_index
+def _stream(ctx: _Context, query) -> Iterator[tuple]:
+    result = ctx.session.connection().execute(query.execution_options(stream_results=True, max_row_buffer=BATCH))
+    for part in result.partitions(BATCH):
+        yield from part
+
+
+def _leaf_problem(ctx: _Context, index: int, data: str, stored_hash: str, event: tuple) -> bytes:
+    """The checks of a leaf whose event no longer encodes to it (or is gone); its hash now."""
+    logged = json.loads(data)
+    if leaf_hash(data.encode("utf-8")).hex() != stored_hash:
+        ctx.outcome.problems.append(
+            f"leaf {index} ({ctx.event(logged)}): its stored hash does not match its logged encoding"
         )
+    if event[0] is None:
+        if ctx.in_period(logged["occurred_on"]):
+            ctx.outcome.problems.append(
+                f"{ctx.event(logged)}, leaf {index}: deleted from the events after it was logged"
+            )
+        return DELETED
+    current = leaf_content(row_mapping(event))
+    if ctx.in_period(logged["occurred_on"]) or ctx.in_period(current["occurred_on"]):
+        changed = "; ".join(differences(data, current))
+        ctx.outcome.problems.append(f"{ctx.event(logged)}, leaf {index}: changed after it was logged: {changed}")
+    ctx.outcome.events_checked += 1
+    return row_leaf(event)[1]
+
+
+def _check_leaves(ctx: _Context) -> list[bytes]:
+    """Recompute each logged event's leaf (one pass over the leaves joined to their events);
+    return the leaf hashes of the events as they are now."""
+    hashes: list[bytes] = []
+    leaves = LedgerLeaf.__table__
+    query = (
+        select(leaves.c.leaf_index, leaves.c.event_id, leaves.c.leaf_hash, leaves.c.leaf_data, *event_columns())
+        .select_from(leaves.outerjoin(Event.__table__, Event.__table__.c.id == leaves.c.event_id))
+        .order_by(leaves.c.leaf_index)
     )
-    for index, event_id, stored_hash, data in rows:
-        logged = json.loads(data)
+    for index, event_id, stored_hash, data, *event in _stream(ctx, query):
         if index != len(hashes):
             ctx.outcome.problems.append(
                 f"leaf {len(hashes)} of the log is missing (next stored leaf is {index}): a leaf was deleted"
@@ -113,26 +156,21 @@ def _check_leaves(ctx: _Context, events: dict[int, dict]) -> list[bytes]:
             ctx.leaf_events.extend(None for _ in range(index - len(hashes)))
             hashes.extend(DELETED for _ in range(index - len(hashes)))
         ctx.leaf_events.append(event_id)
-        if leaf_hash(data.encode("utf-8")).hex() != stored_hash:
-            ctx.outcome.problems.append(
-                f"leaf {index} ({ctx.event(logged)}): its stored hash does not match its logged encoding"
-            )
-        row = events.pop(event_id, None)
-        if row is None:
-            if ctx.in_period(logged["occurred_on"]):
-                ctx.outcome.problems.append(
-                    f"{ctx.event(logged)}, leaf {index}: deleted from the events after it was logged"
-                )
-            hashes.append(DELETED)
-            continue
-        current, digest = event_leaf(row)
-        if current != data and (ctx.in_period(logged["occurred_on"]) or ctx.in_period(row["occurred_on"])):
-            changed = "; ".join(differences(data, leaf_content(row)))
-            ctx.outcome.problems.append(f"{ctx.event(logged)}, leaf {index}: changed after it was logged: {changed}")
-        ctx.outcome.events_checked += 1
-        hashes.append(digest)
+        if event[0] is not None:
+            current, digest = row_leaf(event)
+            if current == data and digest.hex() == stored_hash:  # the common case: nothing changed
+                ctx.outcome.events_checked += 1
+                hashes.append(digest)
+                continue
+        hashes.append(_leaf_problem(ctx, index, data, stored_hash, tuple(event)))
     ctx.outcome.leaves = len(hashes)
     return hashes
+
+
+def _unlogged(ctx: _Context) -> dict[int, dict]:
+    logged = select(LedgerLeaf.event_id).where(LedgerLeaf.event_id == Event.id).exists()
+    query = select(*event_columns()).where(~logged).order_by(Event.id)
+    return {row[0]: row_mapping(tuple(row)) for row in _stream(ctx, query)}
 
 
 def _check_unlogged(ctx: _Context, unlogged: dict[int, dict], last: Head | None) -> None:
@@ -201,46 +239,108 @@ def _check_roots(ctx: _Context, tree: MerkleTree, chosen: list[Head]) -> None:
         previous = h
 
 
-def _payloads(ctx: _Context, warc_file: str) -> dict[str, tuple[str, str]] | str:
-    """record id -> (payload SHA-256, target URI) of one WARC file, or why it cannot be read."""
+def _scanned(ctx: _Context, warc_file: str) -> dict[str, tuple[str, str]] | str:
+    """record id -> (payload SHA-256, target URI) of one WARC file, or why it cannot be read: the
+    fallback for records without a stored offset (read once per file)."""
     from precursor_watch.crawlers.warc import iter_records
 
+    found = ctx.scans.get(warc_file)
+    if found is not None:
+        return found
     path = ctx.data_dir / warc_file
     if not path.is_file():
         return f"WARC file {warc_file} is missing"
-    found = {}
+    records = {}
+    ctx.outcome.warc_read += path.stat().st_size
     for record in iter_records(path):
         ctx.outcome.warc_bytes += len(record.payload)
-        found[record.record_id] = (hashlib.sha256(record.payload).hexdigest(), record.url)
-    return found
+        records[record.record_id] = (hashlib.sha256(record.payload).hexdigest(), record.url)
+    ctx.scans[warc_file] = records
+    return records
 
 
-def _check_evidence(ctx: _Context, events: list[dict]) -> None:
-    by_file: dict[str, list[dict]] = defaultdict(list)
-    for row in events:
-        if row["evidence_record"] and ctx.in_period(row["occurred_on"]):
-            by_file[row["evidence_file"] or ""].append(row)
-    for warc_file in sorted(by_file):
-        records = _payloads(ctx, warc_file)
-        for row in by_file[warc_file]:
-            what = ctx.event(leaf_content(row))
-            if isinstance(records, str):
-                ctx.outcome.problems.append(f"{what}: {records}")
-                continue
-            found = records.get(row["evidence_record"])
+def _at_offset(ctx: _Context, warc_file: str, record_id: str, offset: int, length: int) -> tuple[str, str] | None:
+    """(payload SHA-256, target URI) of the record at its stored offset; None when the bytes
+    there are not that record (the file was rewritten: the caller scans it instead)."""
+    from precursor_watch.crawlers.warc import parse_member
+
+    handle = ctx.handles.get(warc_file)
+    if handle is None:
+        path = ctx.data_dir / warc_file
+        if not path.is_file():
+            return None
+        ctx.close_handles()
+        handle = ctx.handles[warc_file] = open(path, "rb")  # noqa: SIM115 - closed by close_handles
+    handle.seek(offset)
+    member = handle.read(length)
+    ctx.outcome.warc_read += len(member)
+    try:
+        stored = parse_member(member, f"{warc_file} at byte {offset}")
+    except (LookupError, ValueError):
+        return None
+    if stored.record_id != record_id:
+        return None
+    ctx.outcome.warc_bytes += len(stored.payload)
+    return hashlib.sha256(stored.payload).hexdigest(), stored.url
+
+
+def _cited(ctx: _Context):
+    """Events citing a record, in the period, in file and offset order (one pass over each file)."""
+    e, w = Event.__table__, WarcRecord.__table__
+    query = (
+        select(
+            e.c.id,
+            e.c.evidence_file,
+            e.c.evidence_record,
+            e.c.evidence_sha256,
+            e.c.evidence_uri,
+            w.c.record_offset,
+            w.c.record_length,
+        )  # fmt: skip
+        .select_from(e.outerjoin(w, (w.c.warc_file == e.c.evidence_file) & (w.c.record_id == e.c.evidence_record)))
+        .where(e.c.evidence_record.is_not(None))
+        .order_by(e.c.evidence_file, w.c.record_offset, e.c.id)
+    )
+    if ctx.date_from is not None:
+        query = query.where(e.c.occurred_on >= ctx.date_from)
+    if ctx.date_to is not None:
+        query = query.where(e.c.occurred_on <= ctx.date_to)
+    return query
+
+
+def _evidence_problem(ctx: _Context, event_id: int, what: str) -> None:
+    row = ctx.session.execute(select(*event_columns()).where(Event.id == event_id)).one()
+    ctx.outcome.problems.append(f"{ctx.event(leaf_content(row_mapping(tuple(row))))}: {what}")
+
+
+def _check_evidence(ctx: _Context) -> None:
+    last: tuple[tuple[str, str], tuple[str, str] | str | None] | None = None
+    try:
+        for event_id, warc_file, record_id, sha, uri, offset, length in _stream(ctx, _cited(ctx)):
+            warc_file = warc_file or ""
             ctx.outcome.records += 1
-            if found is None:
-                ctx.outcome.problems.append(f"{what}: WARC record {row['evidence_record']} is not in {warc_file}")
-            elif found[0] != row["evidence_sha256"]:
-                ctx.outcome.problems.append(
-                    f"{what}: WARC record {row['evidence_record']} in {warc_file} has payload "
-                    f"SHA-256 {found[0]}, the event cites {row['evidence_sha256']}"
+            if last is not None and last[0] == (warc_file, record_id):
+                found = last[1]  # the same record cited again: read once
+            else:
+                found = _at_offset(ctx, warc_file, record_id, offset, length) if offset is not None else None
+                if found is None:
+                    scanned = _scanned(ctx, warc_file)
+                    found = scanned if isinstance(scanned, str) else scanned.get(record_id)
+                last = ((warc_file, record_id), found)
+            if isinstance(found, str):
+                _evidence_problem(ctx, event_id, found)
+            elif found is None:
+                _evidence_problem(ctx, event_id, f"WARC record {record_id} is not in {warc_file}")
+            elif found[0] != sha:
+                _evidence_problem(
+                    ctx,
+                    event_id,
+                    f"WARC record {record_id} in {warc_file} has payload SHA-256 {found[0]}, the event cites {sha}",
                 )
-            elif row["evidence_uri"] and found[1] != row["evidence_uri"]:
-                ctx.outcome.problems.append(
-                    f"{what}: WARC record {row['evidence_record']} targets {found[1]}, "
-                    f"the event cites {row['evidence_uri']}"
-                )
+            elif uri and found[1] != uri:
+                _evidence_problem(ctx, event_id, f"WARC record {record_id} targets {found[1]}, the event cites {uri}")
+    finally:
+        ctx.close_handles()
 
 
 def verify(
@@ -258,10 +358,8 @@ def verify(
     ctx.outcome.first_head = every[0] if every else None
     ctx.outcome.last_head = max(every, key=lambda h: (h.tree_size, h.id)) if every else None
     _check_signatures(ctx, chosen)
-    events = {row["id"]: dict(row) for row in event_rows(session)}
-    all_rows = list(events.values())
-    tree = MerkleTree(_check_leaves(ctx, events))
-    _check_unlogged(ctx, events, ctx.outcome.last_head)
+    tree = MerkleTree(_check_leaves(ctx))
+    _check_unlogged(ctx, _unlogged(ctx), ctx.outcome.last_head)
     _check_roots(ctx, tree, chosen)
-    _check_evidence(ctx, all_rows)
+    _check_evidence(ctx)
     return ctx.outcome

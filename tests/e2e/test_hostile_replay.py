@@ -290,3 +290,34 @@ def test_every_notice_the_platforms_hold_is_recorded_once_with_its_ticket(hostil
         if notice["received_on"] == last and status == "failed":
             continue  # a hostile answer on the last day: re-sent (and its ticket learnt) by the next run
         assert (ticket, status) == (notice["ticket"], "sent"), notice["idempotency_key"]
+
+
+def test_the_untouched_data_dir_verifies_clean_after_the_replay_a_rerun_and_migrations(hostile, capsys):
+    """`pwatch audit verify` over the whole replay: 30 signed heads, every event recomputed, every
+    cited WARC record re-read (by its stored offset), after the last day is sealed again and the
+    migrations are run again over the same database."""
+    from precursor_watch.cli import main
+    from precursor_watch.storage.db import upgrade
+    from precursor_watch.storage.models import LedgerHead, WarcRecord
+
+    last = START + dt.timedelta(days=DAYS - 1)
+    again = steps.seal_ledger(hostile.settings, last)
+    assert again["leaves_appended"] == 0 and not again["new_head"]
+    upgrade(hostile.settings.db_url)
+    with _session(hostile) as s:
+        try:
+            heads = s.scalars(select(LedgerHead.head_date).order_by(LedgerHead.id)).all()
+            offsets = s.scalar(select(func.count()).select_from(WarcRecord))
+        finally:
+            s.bind.dispose()
+    assert heads == [START + dt.timedelta(days=n) for n in range(DAYS)]
+    assert offsets > 0  # the crawls stored where each record lies
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in steps.settings_environment(hostile.settings).items():
+            mp.setenv(name, value)
+        code = main(["audit", "verify"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "every link holds" in out and f"signed heads checked: {DAYS}" in out
+    assert "cited WARC records re-read: 0 " not in out

@@ -10,13 +10,13 @@ import stat
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from precursor_watch.ledger.encoding import encode, event_leaf, leaf_content
-from precursor_watch.ledger.log import event_rows, heads, leaf_hashes, seal
+from precursor_watch.ledger.encoding import encode, encode_row, event_leaf, leaf_content
+from precursor_watch.ledger.log import event_rows, heads, leaf_hashes, row_tuples, seal
 from precursor_watch.ledger.merkle import MerkleTree, verify_consistency, verify_inclusion
 from precursor_watch.ledger.signing import key_id, verifies
 from precursor_watch.storage.crawls import open_crawl_run
 from precursor_watch.storage.ingest import ingest_batch
-from precursor_watch.storage.models import Event, LedgerLeaf
+from precursor_watch.storage.models import Event, LedgerHead, LedgerLeaf
 from tests.storage.conftest import any_engine, any_session, pg_schema, pg_url, sqlite_url  # noqa: F401
 from tests.storage.helpers import listing
 
@@ -48,19 +48,46 @@ def test_seal_logs_new_events_once_and_signs_heads(any_session):
         assert h.key_id == key_id(key.public_key()) and verifies(key.public_key(), h.statement().message(), h.signature)
         assert h.root_hash == tree.root(h.tree_size).hex()
         for i in range(h.tree_size):
-            verify_inclusion(tree.leaves[i], i, h.tree_size, tree.inclusion_proof(i, h.tree_size), bytes.fromhex(h.root_hash))
-    verify_consistency(3, 4, bytes.fromhex(stored[0].root_hash), bytes.fromhex(stored[1].root_hash), tree.consistency_proof(3, 4))
+            verify_inclusion(
+                tree.leaves[i], i, h.tree_size, tree.inclusion_proof(i, h.tree_size), bytes.fromhex(h.root_hash)
+            )
+    verify_consistency(
+        3, 4, bytes.fromhex(stored[0].root_hash), bytes.fromhex(stored[1].root_hash), tree.consistency_proof(3, 4)
+    )
+    # the text-built encoding sealing and verify use is byte for byte the definition's
+    assert [encode_row(r) for r in row_tuples(s)] == [encode(leaf_content(r)) for r in event_rows(s)]
     # a logged leaf keeps the encoding it was logged with
     data = s.scalar(select(LedgerLeaf.leaf_data).where(LedgerLeaf.leaf_index == 0))
-    assert json.loads(data)["v"] == 1 and json.loads(data)["event_id"] == ids[0] and json.loads(data)["kind"] == "first_seen"
+    assert (
+        json.loads(data)["v"] == 1
+        and json.loads(data)["event_id"] == ids[0]
+        and json.loads(data)["kind"] == "first_seen"
+    )
 
 
 def test_encoding_v1_is_canonical():
-    row = {"id": 7, "occurred_on": D0, "occurred_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC), "kind": "removal_observed",
-           "platform_id": 1, "account_id": None, "store_id": None, "listing_id": 3, "cause": "not_found",
-           "observation_id": 9, "snapshot_id": None, "detection_id": None, "review_id": None, "notice_id": None,
-           "related_listing_id": None, "details": {"b": 1, "a": "é"}, "evidence_record": "<urn:uuid:1>",
-           "evidence_uri": "http://127.0.0.11/x", "evidence_sha256": "ab" * 32, "evidence_file": "evidence/x.warc.gz"}
+    row = {
+        "id": 7,
+        "occurred_on": D0,
+        "occurred_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        "kind": "removal_observed",
+        "platform_id": 1,
+        "account_id": None,
+        "store_id": None,
+        "listing_id": 3,
+        "cause": "not_found",
+        "observation_id": 9,
+        "snapshot_id": None,
+        "detection_id": None,
+        "review_id": None,
+        "notice_id": None,
+        "related_listing_id": None,
+        "details": {"b": 1, "a": "é"},
+        "evidence_record": "<urn:uuid:1>",
+        "evidence_uri": "http://127.0.0.11/x",
+        "evidence_sha256": "ab" * 32,
+        "evidence_file": "evidence/x.warc.gz",
+    }
     text = encode(leaf_content(row))
     assert text == (
         '{"account_id":null,"cause":"not_found","details":{"a":"é","b":1},"detection_id":null,'
@@ -127,3 +154,23 @@ def test_a_database_with_events_from_before_the_ledger_is_logged_in_id_order_at_
             assert list(s.scalars(select(LedgerLeaf.event_id).order_by(LedgerLeaf.leaf_index))) == ids
     finally:
         engine.dispose()
+
+
+def test_heads_sealed_without_a_frontier_are_extended_from_the_stored_leaves(any_session):
+    """A head from before frontiers were kept (or one whose frontier is lost) makes the next
+    sealing rebuild the compact range from the leaf hashes; the root is the whole tree's."""
+    s = any_session
+    key = Ed25519PrivateKey.generate()
+    ingest_batch(s, open_crawl_run(s, "chemdir", D0), [listing("chemdir", f"F{i}", D0) for i in range(5)])
+    first = seal(s, D0, key)
+    assert s.scalar(select(LedgerHead.frontier).where(LedgerHead.id == first.head.id))
+    s.execute(LedgerHead.__table__.update().values(frontier=None))
+    ingest_batch(s, open_crawl_run(s, "chemdir", D1), [listing("chemdir", f"G{i}", D1) for i in range(3)])
+    second = seal(s, D1, key)
+    tree = MerkleTree(leaf_hashes(s))
+    assert second.head.tree_size == len(tree) > first.head.tree_size
+    assert second.head.root_hash == tree.root().hex()
+    # and the next one extends the frontier the second head kept
+    ingest_batch(s, open_crawl_run(s, "chemdir", D1 + dt.timedelta(days=1)), [listing("chemdir", "H0", D1)])
+    third = seal(s, D1 + dt.timedelta(days=1), key)
+    assert third.head.root_hash == MerkleTree(leaf_hashes(s)).root().hex()

@@ -10,7 +10,12 @@ import random
 import pytest
 
 from precursor_watch.ledger.merkle import (
-    MerkleTree, ProofError, leaf_hash, verify_consistency, verify_inclusion,
+    Frontier,
+    MerkleTree,
+    ProofError,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
 )
 
 
@@ -169,3 +174,22 @@ def test_equal_sizes_need_equal_roots():
     verify_consistency(5, 5, mth(D[:5]), mth(D[:5]), [])
     with pytest.raises(ProofError):
         verify_consistency(5, 5, mth(D[:5]), mth(D[:4] + [b"z"]), [])
+
+
+def test_frontier_gives_the_oracles_root_at_every_size_and_survives_serialisation():
+    d = data(70, seed=7)
+    frontier = Frontier()
+    assert frontier.root() == mth([])
+    for n in range(1, len(d) + 1):
+        frontier.append(leaf_hash(d[n - 1]))
+        assert frontier.size == n and frontier.root() == mth(d[:n]), n
+        # a sealed head keeps its frontier as text; appending from the parsed copy goes on the same
+        again = Frontier.parse(n, frontier.serialize())
+        again.extend(leaf_hash(x) for x in d[n:n + 3])
+        assert again.root() == mth(d[: min(len(d), n + 3)])
+
+
+def test_frontier_refuses_a_hash_count_that_does_not_fit_its_size():
+    with pytest.raises(ValueError, match="holds 2 hashes"):
+        Frontier(5, [b"\x00" * 32])
+

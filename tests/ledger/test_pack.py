@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from precursor_watch import steps
 from precursor_watch.cli import main
 from precursor_watch.storage.models import Event, Listing, Platform
-from tests.ledger.test_tamper import db
+from tests.ledger.test_tamper import _flip_payload_byte, db
 
 pytestmark = pytest.mark.slow
 WARCIO = Path(sys.executable).with_name("warcio")
@@ -34,8 +35,12 @@ def _run(args, cwd) -> subprocess.CompletedProcess:
 
 def test_pack_verifies_outside_the_project_and_fails_after_one_byte_changes(ledger_run, tmp_path, capsys):
     with db(ledger_run) as s:
-        listing_id = s.scalar(select(Event.listing_id).where(Event.kind == "removal_observed").order_by(Event.id).limit(1))
-        platform, key = s.execute(select(Platform.name, Listing.listing_key).join(Platform).where(Listing.id == listing_id)).one()
+        listing_id = s.scalar(
+            select(Event.listing_id).where(Event.kind == "removal_observed").order_by(Event.id).limit(1)
+        )
+        platform, key = s.execute(
+            select(Platform.name, Listing.listing_key).join(Platform).where(Listing.id == listing_id)
+        ).one()
         kinds = list(s.scalars(select(Event.kind).where(Event.listing_id == listing_id).order_by(Event.id)))
     public = tmp_path / "publisher.pem"
     assert _cli(ledger_run, "keys", "init", "--export", str(public)) == 0
@@ -49,13 +54,35 @@ def test_pack_verifies_outside_the_project_and_fails_after_one_byte_changes(ledg
     assert _run(["sha256sum", "-c", "MANIFEST.sha256"], folder).returncode == 0
     ok = _run([sys.executable, "verify_pack.py", ".", "--public-key", str(public)], folder)
     assert ok.returncode == 0 and f"pack verified: {len(kinds)} events" in ok.stdout, ok.stdout + ok.stderr
-    index = _run([str(WARCIO), "index", "evidence.warc.gz"], folder)
-    assert index.returncode == 0 and '"warcinfo"' in index.stdout and '"response"' in index.stdout, index.stderr
+    index = _run(
+        [str(WARCIO), "index", "-f", "warc-type,warc-target-uri,warc-concurrent-to", "evidence.warc.gz"], folder
+    )
+    assert index.returncode == 0, index.stderr
+    lines = [json.loads(line) for line in index.stdout.splitlines()]
+    assert lines[0]["warc-type"] == "warcinfo"
+    responses = [x for x in lines if x["warc-type"] == "response"]
+    requests = [x for x in lines if x["warc-type"] == "request"]
+    # each fetch's request record comes with its response, linked by WARC-Concurrent-To
+    assert responses and len(requests) == len(responses)
+    assert {x["warc-target-uri"] for x in requests} == {x["warc-target-uri"] for x in responses}
+    assert f", {len(requests)} request records" in ok.stdout
+
+    # one byte of an archived payload changed: the verifier names the record, sha256sum fails
+    warc = folder / "evidence.warc.gz"
+    original_warc = warc.read_bytes()
+    record_id = json.loads(json.loads(next(iter((folder / "events.jsonl").read_text().splitlines())))["leaf_data"])[
+        "evidence"
+    ]["warc_record_id"]
+    warc.write_bytes(_flip_payload_byte(original_warc, record_id))
+    bad = _run([sys.executable, "verify_pack.py", ".", "--public-key", str(public)], folder)
+    assert bad.returncode == 1 and f"WARC record {record_id} payload does not hash" in bad.stdout, bad.stdout
+    assert _run(["sha256sum", "-c", "--quiet", "MANIFEST.sha256"], folder).returncode != 0
+    warc.write_bytes(original_warc)
 
     events = folder / "events.jsonl"
     original = events.read_bytes()
-    at = original.index(b"occurred_on\\\":\\\"") + len(b"occurred_on\\\":\\\"") + 9  # last digit of the date
-    events.write_bytes(original[:at] + bytes([original[at] ^ 0x01]) + original[at + 1:])
+    at = original.index(b'occurred_on\\":\\"') + len(b'occurred_on\\":\\"') + 9  # last digit of the date
+    events.write_bytes(original[:at] + bytes([original[at] ^ 0x01]) + original[at + 1 :])
     bad = _run([sys.executable, "verify_pack.py", ".", "--public-key", str(public)], folder)
     assert bad.returncode == 1 and "not in the signed tree" in bad.stdout, bad.stdout + bad.stderr
     assert _run(["sha256sum", "-c", "--quiet", "MANIFEST.sha256"], folder).returncode != 0

@@ -259,3 +259,39 @@ def test_after_every_forgery_was_undone_and_the_log_resealed_it_verifies_clean(l
     code, out = verify(ledger_run, capsys)
     assert code == 0, out
     assert "events not yet under a head: 0" in out
+
+
+def test_a_public_statement_verifies_and_a_changed_number_in_it_is_named(ledger_run, capsys, tmp_path):
+    import json
+
+    from precursor_watch.storage.statistics import STATEMENT_TERMS
+
+    out_dir = tmp_path / "statement"
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in steps.settings_environment(ledger_run).items():
+            mp.setenv(name, value)
+        args = ["audit", "--statement", "--from", DATES[0].isoformat(), "--to", DATES[-1].isoformat()]
+        assert main([*args, "--out", str(out_dir)]) == 0
+    capsys.readouterr()
+    document = json.loads((out_dir / "statement.json").read_text(encoding="utf-8"))
+    assert [t["term"] for t in document["terms"]] == [t.term for t in STATEMENT_TERMS]
+    removed = next(t for t in document["terms"] if t["statistic"] == "removed")
+    assert removed["value"] > 0 and f"{removed['value']:,} pieces of information cleaned" in document["statement"]
+    # every number links to its drill-down section, and the page names the heads it rests on
+    html = (out_dir / "statement.html").read_text(encoding="utf-8")
+    drill = (out_dir / "statement-drilldown.html").read_text(encoding="utf-8")
+    heads = json.loads((out_dir / "heads.json").read_text(encoding="utf-8"))["heads"]
+    assert document["heads"] == heads and heads
+    for t in document["terms"]:
+        assert f'href="statement-drilldown.html#{t["statistic"]}"' in html and f'id="{t["statistic"]}"' in drill
+    assert 'href="heads.json"' in html and heads[-1]["root_hash"] in html
+    code, out = verify(ledger_run, capsys, "--export", str(out_dir))
+    assert code == 0, out
+
+    removed["value"] += 1
+    (out_dir / "statement.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    code, out = verify(ledger_run, capsys, "--export", str(out_dir))
+    assert code == 1
+    assert "statement.json differs from MANIFEST.sha256" in out.split("first broken link:")[1].splitlines()[0]
+    assert (f"statement.json: 'pieces of information cleaned' is {removed['value']} (removed), "
+            f"the verified events give {removed['value'] - 1} (removed)") in out
