@@ -85,7 +85,7 @@ def replay(engine, world, handle, days: int, failures: set[tuple[str, int]], *, 
         day = start + dt.timedelta(days=n)
         log.days.append(day)
         handle.set_date(day)
-        truth = {r["url"]: r for r in world.truth(day)}
+        truth = {r["url"]: r for r in world.truth(day) if r["platform"] in PLATFORMS}  # what the replay crawls
         log.truth[day] = truth
         with Session(engine) as s, s.begin():
             for platform in PLATFORMS:
