@@ -7,11 +7,13 @@ failing somewhere in a callback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from precursor_watch.crawlers.platform_file import PlatformFileError, load_platform, platform_names
 from precursor_watch.platforms import PLATFORMS, platform_base_url
 
 __all__ = ["PLATFORMS", "CrawlArgs", "SpiderArgumentError", "default_base_url", "read_revisit_file"]
@@ -57,8 +59,8 @@ class CrawlArgs(BaseModel):
     @field_validator("platform")
     @classmethod
     def _known_platform(cls, value: str) -> str:
-        if value not in PLATFORMS:
-            raise ValueError(f"unknown platform {value!r}; expected one of {', '.join(PLATFORMS)}")
+        if value not in PLATFORMS and value not in platform_names(pwatch_settings().platform_files_dir):
+            raise ValueError(f"unknown platform {value!r}; expected one of {', '.join(PLATFORMS)} or a platform file")
         return value
 
     @field_validator("base_url")
@@ -104,6 +106,10 @@ class CrawlArgs(BaseModel):
         values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
         if platform in PLATFORMS:
             values.setdefault("base_url", default_base_url(platform))
+        elif "base_url" not in values:
+            # A marketplace of its own (not a fixture platform): the origin its platform file names.
+            with contextlib.suppress(PlatformFileError):
+                values["base_url"] = load_platform(platform, pwatch_settings().platform_files_dir).site.base_url
         values.setdefault("date", dt.datetime.now(dt.UTC).date())
         if "data_dir" not in values:
             values["data_dir"] = pwatch_settings().data_dir

@@ -17,6 +17,9 @@ these numbers are what it decides on. Keys:
 - `quarantined`: live listing pages whose item could not be stored, by kind (`extraction`,
   `invalid_field`, `too_long`, `storage_error`), `quarantine_count`, and `quarantine_share` =
   quarantined / pages; each still counts as a sighting of its URL;
+- `drift`: {field: listing pages whose required field came out empty} (layout drift: the page is
+  whole but the platform file's rules no longer find the field), `drift_pages`, and
+  `drift_share` = drift pages / listing pages read (listings + quarantined);
 - `elapsed_seconds`: spider open to close; `finish_reason`: Scrapy's (`finished` when complete).
 """
 
@@ -35,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
     return {k[len(prefix) :]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def drift_share(drift_pages: int, listing_pages: int) -> float:
+    return round(drift_pages / listing_pages, 6) if listing_pages else 0.0
 
 
 def compute_health(
@@ -66,6 +73,9 @@ def compute_health(
         "quarantined": quarantined,
         "quarantine_count": quarantine_total,
         "quarantine_share": round(quarantine_total / attempted, 6) if attempted else 0.0,
+        "drift": _sub(stats, "pwatch/drift/"),
+        "drift_pages": stats.get("pwatch/drift_pages", 0),
+        "drift_share": drift_share(stats.get("pwatch/drift_pages", 0), listings + quarantine_total),
         "items": listings + sum(gone.values()),
         "item_counts": {
             "listings": listings,

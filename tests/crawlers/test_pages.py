@@ -84,8 +84,7 @@ def test_a_cut_page_is_incomplete_never_removed(world, platform):
 
 
 def test_a_transient_503_is_incomplete_but_a_closure_503_is_platform_closed():
-    from precursor_watch.crawlers.pages import boardlist
-
+    boardlist = BY_PLATFORM["boardlist"]
     url = "http://127.0.0.13:1/ad/BL1"
     body = b'<html><body><div class="platform-closed">This site has been closed</div></body></html>'
     down = Page(url, 503, {"content-type": "text/html"}, b"<h1>Error 503</h1>", url)
