@@ -52,7 +52,7 @@ def _regex(value: str | None) -> str | None:
 
 class Site(_Strict):
     base_url: str | None = Field(
-        None, description="origin of a real marketplace; fixture platforms use the address rule"
+        default=None, description="origin of a real marketplace; fixture platforms use the address rule"
     )
     hosts: list[str] = Field(
         default_factory=list, description="host names the platform serves (check --url refuses others)"
