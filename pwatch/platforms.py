@@ -2,7 +2,7 @@
 
 A leaf module (imports nothing of this project): the settings default, the crawler's argument
 check, `pwatch crawl`, the daily run and the fixture world all read the list and the address rule
-here. The order is part of the fixture contract: platform i (0-based) of the fixture world listens
+here. The order is part of the fixture contract: platform i (0-based) of `FIXTURE_PLATFORMS` listens
 on `<fixture_host_prefix>.<11+i>:<fixture_port>`, its control site on `<prefix>.10`, the trap host
 (off-site redirect target) on `<prefix>.99`.
 """
@@ -10,6 +10,11 @@ on `<fixture_host_prefix>.<11+i>:<fixture_port>`, its control site on `<prefix>.
 from __future__ import annotations
 
 PLATFORMS: tuple[str, ...] = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
+# Fixture platforms that no crawler handles by default yet (issue 17: they are to be onboarded by
+# platform files). The fixture world serves them after the five above, on the next host octets;
+# one that joins PLATFORMS leaves this tuple, so FIXTURE_PLATFORMS keeps its order.
+EXTRA_FIXTURE_PLATFORMS: tuple[str, ...] = ("sourcing", "shopfront")
+FIXTURE_PLATFORMS: tuple[str, ...] = PLATFORMS + EXTRA_FIXTURE_PLATFORMS
 
 FIRST_PLATFORM_OCTET = 11
 CONTROL_OCTET = 10
@@ -17,7 +22,7 @@ TRAP_OCTET = 99
 
 
 def host_octet(platform: str) -> int:
-    return FIRST_PLATFORM_OCTET + PLATFORMS.index(platform)
+    return FIRST_PLATFORM_OCTET + FIXTURE_PLATFORMS.index(platform)
 
 
 def origin(host_prefix: str, octet: int, port: int) -> str:
