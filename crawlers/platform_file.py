@@ -148,6 +148,14 @@ class Extraction(_Strict):
         return self
 
 
+class Notice(_Strict):
+    """A removal notice in the page: the element's value is its reason (`account_closed` and
+    `store_closed` are kept; anything else means `reason`)."""
+
+    css: str
+    reason: Literal["not_found", "gone", "soft_removed", "redirected"]
+
+
 def _bare_statuses() -> dict[str, Literal["not_found", "gone"]]:
     return {"404": "not_found", "410": "gone"}
 
@@ -158,6 +166,7 @@ class Removal(_Strict):
         default="div.removed::attr(data-reason)", description="CSS of the removal notice's reason"
     )
     reason: Literal["not_found", "gone", "soft_removed", "redirected"] = "not_found"
+    notices: list[Notice] = Field(default_factory=list, description="more notices, each with its own reason")
     texts: list[str] = Field(default_factory=list, description='"no longer available" texts (without a title)')
     redirect_reason: Literal["redirected"] | None = "redirected"
     account_closed: str = "div.account-closed"

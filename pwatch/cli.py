@@ -43,7 +43,6 @@ COMMAND_MODULES = (
 HELP_ORDER = (
     "run",
     "crawl",
-    "platforms",
     "flag",
     "review",
     "notices",
@@ -58,6 +57,7 @@ HELP_ORDER = (
     "notify",
     "airflow",
     "db",
+    "platforms",
     "nlp",
     "fixtures",
 )

@@ -121,8 +121,8 @@ class Settings(BaseSettings):
     absence_k: Count = Field(
         2, description="Consecutive healthy crawls a listing must be missing before it counts as removed."
     )
-    platform_files_dir: Path | None = Field(
-        None, description="Directory of platform files (NAME.toml); default: the packaged crawlers/platforms."
+    platform_files_dir: str = Field(
+        "", description="Directory of platform files (NAME.toml); empty = the packaged crawlers/platforms."
     )
     crawl_error_threshold: Share = Field(
         0.2,

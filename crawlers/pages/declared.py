@@ -182,13 +182,13 @@ class DeclaredListingPage(HtmlPage):
                 return Removed("store_closed", key)
             if kind != "listing":
                 return Removed(rm.redirect_reason, key)
-        marker = self.sel.css(rm.marker).get() if rm.marker else None
-        if marker is None and rm.texts and not self._has_title():
-            head = self.html[:20000]
-            marker = "removed" if any(t in head for t in rm.texts) else None
-        if marker is not None:
-            marker = marker.strip().lower()
-            return Removed(marker if marker in ("account_closed", "store_closed") else rm.reason, key)
+        for css, reason in [(rm.marker, rm.reason)] + [(n.css, n.reason) for n in rm.notices]:
+            marker = self.sel.css(css).get() if css else None
+            if marker is not None:
+                marker = marker.strip().lower()
+                return Removed(marker if marker in ("account_closed", "store_closed") else reason, key)
+        if rm.texts and not self._has_title() and any(t in self.html[:20000] for t in rm.texts):
+            return Removed(rm.reason, key)
         bare = rm.status.get(str(self.page.status))
         return Removed(bare, key) if bare else None
 

@@ -76,7 +76,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     """Validated spider arguments for this invocation (ConfigError names the bad option)."""
     from precursor_watch.crawlers.args import CrawlArgs
     from precursor_watch.crawlers.platform_file import PlatformFileError, load_platform, platform_names
-    from precursor_watch.platforms import PLATFORMS, platform_base_url
+    from precursor_watch.platforms import FIXTURE_PLATFORMS, platform_base_url
 
     known = platform_names(settings.platform_files_dir)
     if args.site not in known:
@@ -94,7 +94,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         output_folder(args.jobdir, "--jobdir")
     base_url = args.base_url or (
         platform_base_url(args.site, settings.fixture_host_prefix, settings.fixture_port)
-        if args.site in PLATFORMS
+        if args.site in FIXTURE_PLATFORMS
         else platform_file.site.base_url
     )
     if not base_url:
