@@ -15,7 +15,7 @@ these numbers are what it decides on. Keys:
   dropped; `resumed_skipped`: pages
   skipped because an interrupted earlier run of this crawl already stored them;
 - `quarantined`: live listing pages whose item could not be stored, by kind (`extraction`,
-  `invalid_field`, `too_long`, `storage_error`), `quarantine_count`, and `quarantine_share` =
+  `invalid_field`, `too_long`, `storage_error`, `layout_drift`), `quarantine_count`, and `quarantine_share` =
   quarantined / pages; each still counts as a sighting of its URL;
 - `drift`: {field: listing pages whose required field came out empty} (layout drift: the page is
   whole but the platform file's rules no longer find the field), `drift_pages`, and

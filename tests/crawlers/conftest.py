@@ -159,7 +159,7 @@ def run_crawls_parallel(world: FixtureWorld, day: dt.date, jobs: dict[str, tuple
                                             text=True, cwd=ROOT), command, data_dir, out)
     results = {}
     for platform, (proc, command, data_dir, out) in procs.items():
-        stdout, stderr = proc.communicate(timeout=240)
+        stdout, stderr = proc.communicate(timeout=900)  # seven crawls at once on 2 shared cores
         completed = subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
         assert proc.returncode == 0, f"crawl of {platform} failed ({proc.returncode}):\n{stderr[-3000:]}"
         results[platform] = load_result(completed, data_dir, out, platform, day)
