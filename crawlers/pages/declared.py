@@ -59,6 +59,32 @@ def _scalar(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _jsonld_nodes(doc: Any, url: str) -> list[dict[str, Any]]:
+    from extruct.jsonld import JsonLdExtractor
+
+    items = JsonLdExtractor().extract_items(doc)
+    return [n for item in items for n in (item if isinstance(item, list) else [item]) if isinstance(n, dict)]
+
+
+def _microdata_nodes(doc: Any, url: str) -> list[dict[str, Any]]:
+    from extruct.w3cmicrodata import MicrodataExtractor
+
+    return [_microdata(item) for item in MicrodataExtractor().extract_items(doc, url)]
+
+
+def _opengraph_nodes(doc: Any, url: str) -> list[dict[str, Any]]:
+    from extruct.opengraph import OpenGraphExtractor
+
+    og: dict[str, Any] = {"@type": "og"}
+    for item in OpenGraphExtractor().extract_items(doc):
+        og.update(dict(item.get("properties", [])))
+    return [og]
+
+
+SCHEMA_ORDER = ("json-ld", "microdata", "opengraph")
+_EXTRACT = {"json-ld": _jsonld_nodes, "microdata": _microdata_nodes, "opengraph": _opengraph_nodes}
+
+
 def _microdata(item: Any) -> Any:
     """extruct's microdata item ({type, properties}) as a JSON-LD-like node, nested items too."""
     if isinstance(item, list):
@@ -85,27 +111,16 @@ class DeclaredListingPage(HtmlPage):
     # --- schema.org -------------------------------------------------------------------------
     @cached_property
     def structured(self) -> list[dict[str, Any]]:
-        """schema.org nodes of the page (JSON-LD first, then microdata), plus one `og` node."""
-        from extruct.jsonld import JsonLdExtractor
-        from extruct.opengraph import OpenGraphExtractor
-        from extruct.w3cmicrodata import MicrodataExtractor
-
+        """schema.org nodes of the page (JSON-LD first, then microdata), plus one `og` node; read
+        from the document parsel already parsed. A syntax whose data cannot be read adds nothing
+        (the selectors are the fallback)."""
         nodes: list[dict[str, Any]] = []
-        syntaxes = self.pf.extraction.schema_org
-        doc = self.sel.root
-        try:
-            if "json-ld" in syntaxes:
-                for item in JsonLdExtractor().extract_items(doc):
-                    nodes.extend(n for n in (item if isinstance(item, list) else [item]) if isinstance(n, dict))
-            if "microdata" in syntaxes:
-                nodes.extend(_microdata(item) for item in MicrodataExtractor().extract_items(doc, self.page.url))
-            if "opengraph" in syntaxes:
-                og: dict[str, Any] = {"@type": "og"}
-                for item in OpenGraphExtractor().extract_items(doc):
-                    og.update({k: v for k, v in item.get("properties", [])})
-                nodes.append(og)
-        except (ValueError, TypeError, AttributeError):
-            pass  # unreadable structured data: the selectors are the fallback
+        for syntax in SCHEMA_ORDER:
+            if syntax in self.pf.extraction.schema_org:
+                try:
+                    nodes.extend(_EXTRACT[syntax](self.sel.root, self.page.url))
+                except (ValueError, TypeError, AttributeError, KeyError):
+                    continue
         return [self._graph(n) for n in nodes]
 
     @staticmethod
