@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -40,8 +39,10 @@ def test_every_packaged_platform_file_validates():
         (('encoding = "utf-8"', 'encoding = "utf-99"'), "site.encoding"),
         (("concurrency = 16", "concurrency = 0"), "politeness.concurrency"),
         (('reason = "not_found"', 'reason = "vanished"'), "removal.reason"),
-        (('[extraction.fields.price]\ncss = "span.price::text"\n', "[extraction.fields.price]\n"),
-         "extraction.fields.price"),
+        (
+            ('[extraction.fields.price]\ncss = "span.price::text"\n', "[extraction.fields.price]\n"),
+            "extraction.fields.price",
+        ),
         (('required = ["title"', 'required = ["titel"'), "extraction"),
         (("[robots]\nobey = true", "[robots]\nobey = true\ncrawl_delay = 3"), "robots.crawl_delay"),
     ],
@@ -172,14 +173,14 @@ def _listing_html(r: dict) -> str:
     contacts = "".join(f'<span class="reach"> [{e(c)}] </span>' for c in r["contacts"])
     paras = "".join(f"<p>{e(p)}</p>" for p in r["paras"])
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta property="og:title" content="{e(r['title'])}"><title>{e(r['title'])}</title></head><body>
-<main itemscope itemtype="https://schema.org/Product"><h2 itemprop="name">{e(r['title'])}</h2>
+<meta property="og:title" content="{e(r["title"])}"><title>{e(r["title"])}</title></head><body>
+<main itemscope itemtype="https://schema.org/Product"><h2 itemprop="name">{e(r["title"])}</h2>
 <div itemprop="offers" itemscope itemtype="https://schema.org/Offer">
-<meta itemprop="price" content="{r['price']}"><meta itemprop="priceCurrency" content="{r['currency']}">
-<b>{r['price']} {r['currency']}</b></div>
+<meta itemprop="price" content="{r["price"]}"><meta itemprop="priceCurrency" content="{r["currency"]}">
+<b>{r["price"]} {r["currency"]}</b></div>
 <section id="about">{paras}</section>
-<div class="vendor">Sold by <a href="/v/{r['account']}"> {e(r['seller_name'])} </a></div>
-<div class="contact">{contacts}</div><p class="meta">Listed on {r['posted']} in Reagents.</p>
+<div class="vendor">Sold by <a href="/v/{r["account"]}"> {e(r["seller_name"])} </a></div>
+<div class="contact">{contacts}</div><p class="meta">Listed on {r["posted"]} in Reagents.</p>
 <form class="buy"><button>Buy</button></form></main></body></html>"""
 
 
@@ -194,10 +195,18 @@ def _route(path: str, shop: dict[str, dict], base: str) -> tuple[int, str, str]:
         if not keys:
             return 404, "text/html", "<html><body>none</body></html>"
         cards = "".join(f'<a class="card" href="/p/{k}/">{k}</a><a href="/cart?add={k}">+</a>' for k in keys)
-        return 200, "text/html", f'<html><body><div class="grid">{cards}</div><a class="nx" href="/browse?p={page + 1}">more</a></body></html>'
+        return (
+            200,
+            "text/html",
+            f'<html><body><div class="grid">{cards}</div><a class="nx" href="/browse?p={page + 1}">more</a></body></html>',
+        )
     if path == "/sm.xml":
         locs = "".join(f"<url><loc>{base}/p/{k}/</loc></url>" for k in sorted(shop)[-1:])
-        return 200, "application/xml", f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
+        return (
+            200,
+            "application/xml",
+            f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>',
+        )
     if path.startswith("/p/") and path[3:-1] in shop:
         r = shop[path[3:-1]]
         if r["status"] == "not_found":
@@ -246,21 +255,67 @@ def test_a_new_layout_is_crawled_and_captured_completely_from_a_platform_file_al
     files.mkdir()
     (files / "kiosk.toml").write_text(SHOP_FILE.format(base=base), encoding="utf-8")
     check = subprocess.run(
-        [sys.executable, "-m", "precursor_watch", "platforms", "check", str(files / "kiosk.toml"),
-         "--url", f"{base}/p/K001/"],
-        env=crawl_env(), capture_output=True, text=True, timeout=60, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "precursor_watch",
+            "platforms",
+            "check",
+            str(files / "kiosk.toml"),
+            "--url",
+            f"{base}/p/K001/",
+        ],
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "page kind: listing (key K001)" in check.stdout and "missing required fields: none" in check.stdout
+    broken = tmp_path / "broken" / "kiosk.toml"
+    broken.parent.mkdir()
+    broken.write_text(
+        SHOP_FILE.format(base=base).replace('schema = ["Product.name", "og:title"]', 'css = "h1.gone"'),
+        encoding="utf-8",
+    )
+    check = subprocess.run(
+        [sys.executable, "-m", "precursor_watch", "platforms", "check", str(broken), "--url", f"{base}/p/K001/"],
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert check.returncode == 1 and "required fields empty: title" in check.stdout, check.stdout + check.stderr
 
     revisit = tmp_path / "revisit.txt"
     revisit.write_text("".join(f"{base}/p/{k}/\n" for k in shop), encoding="utf-8")
     out = tmp_path / "items.jsonl"
     env = crawl_env() | {"PWATCH_PLATFORM_FILES_DIR": str(files)}
     proc = subprocess.run(
-        [sys.executable, "-m", "precursor_watch", "crawl", "--site", "kiosk", "--date", "2026-11-20", "--no-db",
-         "--data-dir", str(tmp_path / "data"), "--out", str(out), "--revisit", str(revisit)],
-        env=env, capture_output=True, text=True, timeout=240, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "precursor_watch",
+            "crawl",
+            "--site",
+            "kiosk",
+            "--date",
+            "2026-11-20",
+            "--no-db",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+            "--revisit",
+            str(revisit),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -273,7 +328,11 @@ def test_a_new_layout_is_crawled_and_captured_completely_from_a_platform_file_al
         assert got["url"] == f"{base}/p/{key}/"
         assert (got["title"], got["text"]) == (r["title"], "\n".join(r["paras"]))
         assert (got["price"], got["currency"]) == (r["price"], r["currency"])
-        assert (got["seller_key"], got["seller_name"], got["store_key"]) == (r["account"], r["seller_name"], r["account"])
+        assert (got["seller_key"], got["seller_name"], got["store_key"]) == (
+            r["account"],
+            r["seller_name"],
+            r["account"],
+        )
         assert (got["contacts"], got["lang"], got["posted_at"]) == (r["contacts"], "en", r["posted"])
         assert got["offer_signals"]["add_to_cart"] is True
     assert gone == {f"{base}/p/{k}/": r["status"] for k, r in shop.items() if r["status"] != "live"}

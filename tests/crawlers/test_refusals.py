@@ -11,15 +11,8 @@ from __future__ import annotations
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
+from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
+                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
 from scrapy.http import HtmlResponse
 from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.utils.test import get_crawler
@@ -30,20 +23,10 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from twisted.web.http import _DataLoss
 
 from precursor_watch.crawlers import settings as crawl_settings
-from precursor_watch.crawlers.middlewares import (
-    OriginGuardMiddleware,
-    StrictRobotsTxtMiddleware,
-    TypedRedirectMiddleware,
-    fault_kind,
-)
-from precursor_watch.crawlers.refusals import (
-    CrawlRefusal,
-    OffsiteRequest,
-    PlatformClosed,
-    RobotsForbidden,
-    RobotsUnavailable,
-    TooManyRedirects,
-)
+from precursor_watch.crawlers.middlewares import (OriginGuardMiddleware, StrictRobotsTxtMiddleware, TypedRedirectMiddleware,
+                                                  fault_kind)
+from precursor_watch.crawlers.refusals import (CrawlRefusal, OffsiteRequest, PlatformClosed, RobotsForbidden,
+                                               RobotsUnavailable, TooManyRedirects)
 from precursor_watch.crawlers.spiderloader import spider_class
 
 ChemdirSpider = spider_class("chemdir")
@@ -121,19 +104,16 @@ def _fail(spider, exc: Exception, url: str = f"{BASE}/product/CD1.html") -> list
     return list(spider.on_error(failure) or [])
 
 
-@pytest.mark.parametrize(
-    "exc, stat",
-    [
-        (RobotsForbidden("Forbidden by robots.txt"), "pwatch/blocked/robots"),
-        (PlatformClosed("platform closed"), "pwatch/blocked/platform_closed"),
-        (RobotsUnavailable("robots.txt unavailable"), "pwatch/errors/unreachable"),
-        (OffsiteRequest("off-site request"), "pwatch/errors/offsite_redirect"),
-        (TooManyRedirects("max redirections reached"), "pwatch/errors/redirect_loop"),
-        # Scrapy's untyped refusal that reads like ours is not taken for ours: it is counted as ignored.
-        (IgnoreRequest("platform closed; max redirections; off-site; robots.txt unavailable"), "pwatch/errors/ignored"),
-        (DownloadTimeoutError("took too long"), "pwatch/errors/timeout"),
-    ],
-)
+@pytest.mark.parametrize("exc, stat", [
+    (RobotsForbidden("Forbidden by robots.txt"), "pwatch/blocked/robots"),
+    (PlatformClosed("platform closed"), "pwatch/blocked/platform_closed"),
+    (RobotsUnavailable("robots.txt unavailable"), "pwatch/errors/unreachable"),
+    (OffsiteRequest("off-site request"), "pwatch/errors/offsite_redirect"),
+    (TooManyRedirects("max redirections reached"), "pwatch/errors/redirect_loop"),
+    # Scrapy's untyped refusal that reads like ours is not taken for ours: it is counted as ignored.
+    (IgnoreRequest("platform closed; max redirections; off-site; robots.txt unavailable"), "pwatch/errors/ignored"),
+    (DownloadTimeoutError("took too long"), "pwatch/errors/timeout"),
+])
 def test_the_spider_tells_refusals_apart_by_type(spider, exc, stat):
     stats = spider.crawler.stats
     _fail(spider, exc)
@@ -151,32 +131,29 @@ def _wrapped(outer: Exception, cause: BaseException) -> Exception:
     return outer
 
 
-@pytest.mark.parametrize(
-    "exc, kind",
-    [
-        (DownloadTimeoutError("x"), "timeout"),
-        (tx.TimeoutError(), "timeout"),
-        (tx.TCPTimedOutError(), "timeout"),  # a ConnectError subclass, but a timeout
-        (TimeoutError(), "timeout"),
-        (ResponseDataLossError(), "truncated"),
-        (_data_loss(), "truncated"),
-        (_wrapped(DownloadFailedError("lost"), _data_loss()), "truncated"),
-        (DownloadConnectionRefusedError("x"), "unreachable"),
-        (CannotResolveHostError("x"), "unreachable"),
-        (tx.ConnectionRefusedError(), "unreachable"),
-        (tx.DNSLookupError(), "unreachable"),
-        (DownloadFailedError("x"), "connection"),
-        (ResponseNeverReceived([Failure(tx.ConnectionLost())]), "connection"),
-        (tx.ConnectionLost(), "connection"),
-        (tx.ConnectionDone(), "connection"),
-        (DownloadCancelledError("larger than download max size (5)"), "oversized"),
-        (_wrapped(DownloadCancelledError("cancelled"), defer.CancelledError()), "cancelled"),
-        (PlatformClosed("platform closed"), "ignored"),
-        (IgnoreRequest("x"), "ignored"),
-        # A message that names other faults decides nothing: the class does.
-        (ValueError("Timeout DataLoss max size ConnectionRefusedError"), "ValueError"),
-        (DownloadTimeoutError("DataLoss max size"), "timeout"),
-    ],
-)
+@pytest.mark.parametrize("exc, kind", [
+    (DownloadTimeoutError("x"), "timeout"),
+    (tx.TimeoutError(), "timeout"),
+    (tx.TCPTimedOutError(), "timeout"),  # a ConnectError subclass, but a timeout
+    (TimeoutError(), "timeout"),
+    (ResponseDataLossError(), "truncated"),
+    (_data_loss(), "truncated"),
+    (_wrapped(DownloadFailedError("lost"), _data_loss()), "truncated"),
+    (DownloadConnectionRefusedError("x"), "unreachable"),
+    (CannotResolveHostError("x"), "unreachable"),
+    (tx.ConnectionRefusedError(), "unreachable"),
+    (tx.DNSLookupError(), "unreachable"),
+    (DownloadFailedError("x"), "connection"),
+    (ResponseNeverReceived([Failure(tx.ConnectionLost())]), "connection"),
+    (tx.ConnectionLost(), "connection"),
+    (tx.ConnectionDone(), "connection"),
+    (DownloadCancelledError("larger than download max size (5)"), "oversized"),
+    (_wrapped(DownloadCancelledError("cancelled"), defer.CancelledError()), "cancelled"),
+    (PlatformClosed("platform closed"), "ignored"),
+    (IgnoreRequest("x"), "ignored"),
+    # A message that names other faults decides nothing: the class does.
+    (ValueError("Timeout DataLoss max size ConnectionRefusedError"), "ValueError"),
+    (DownloadTimeoutError("DataLoss max size"), "timeout"),
+])
 def test_download_faults_are_named_by_class(exc, kind):
     assert fault_kind(exc) == kind
