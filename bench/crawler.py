@@ -227,11 +227,11 @@ against the same server. Pages/s are over Scrapy's own elapsed time (spider open
 """
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (or append it)."""
+def write_section(section: str, title: str = SECTION) -> None:
+    """Replace the section `title` of BENCHMARKS.md (or append it)."""
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.M | re.S)
     text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")
 

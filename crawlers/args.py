@@ -7,13 +7,15 @@ failing somewhere in a callback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from precursor_watch.platforms import PLATFORMS, platform_base_url
+from precursor_watch.crawlers.platform_file import PlatformFileError, load_platform, platform_names
+from precursor_watch.platforms import FIXTURE_PLATFORMS, PLATFORMS, platform_base_url
 
 __all__ = ["PLATFORMS", "CrawlArgs", "SpiderArgumentError", "default_base_url", "read_revisit_file"]
 
@@ -64,8 +66,8 @@ class CrawlArgs(BaseModel):
     @field_validator("platform")
     @classmethod
     def _known_platform(cls, value: str) -> str:
-        if value not in PLATFORMS:
-            raise ValueError(f"unknown platform {value!r}; expected one of {', '.join(PLATFORMS)}")
+        if value not in FIXTURE_PLATFORMS and value not in platform_names(pwatch_settings().platform_files_dir):
+            raise ValueError(f"unknown platform {value!r}; expected one of {', '.join(PLATFORMS)} or a platform file")
         return value
 
     @field_validator("base_url")
@@ -124,8 +126,12 @@ class CrawlArgs(BaseModel):
     @classmethod
     def from_spider_kwargs(cls, platform: str, kwargs: dict[str, object]) -> CrawlArgs:
         values: dict[str, object] = {k: v for k, v in kwargs.items() if v not in (None, "")}
-        if platform in PLATFORMS:
+        if platform in FIXTURE_PLATFORMS:
             values.setdefault("base_url", default_base_url(platform))
+        elif "base_url" not in values:
+            # A marketplace of its own (not a fixture platform): the origin its platform file names.
+            with contextlib.suppress(PlatformFileError):
+                values["base_url"] = load_platform(platform, pwatch_settings().platform_files_dir).site.base_url
         values.setdefault("date", dt.datetime.now(dt.UTC).date())
         if "data_dir" not in values:
             values["data_dir"] = pwatch_settings().data_dir

@@ -15,12 +15,15 @@ these numbers are what it decides on. Keys:
   dropped; `resumed_skipped`: pages
   skipped because an interrupted earlier run of this crawl already stored them;
 - `quarantined`: live listing pages whose item could not be stored, by kind (`extraction`,
-  `invalid_field`, `too_long`, `storage_error`), `quarantine_count`, and `quarantine_share` =
+  `invalid_field`, `too_long`, `storage_error`, `layout_drift`), `quarantine_count`, and `quarantine_share` =
   quarantined / pages; each still counts as a sighting of its URL;
 - `item_counts.unchanged`: `304 Not Modified` answers to conditional revisits (live sightings of
   the stored snapshot, counted in `items`);
 - `discovery`: mode (`full`, `search`, `sweep`), the query plan with each query's result pages,
   results, new links, cap and refinements (`crawlers.discovery.report`);
+- `drift`: {field: listing pages whose required field came out empty} (layout drift: the page is
+  whole but the platform file's rules no longer find the field), `drift_pages`, and
+  `drift_share` = drift pages / listing pages read (listings + quarantined);
 - `elapsed_seconds`: spider open to close; `finish_reason`: Scrapy's (`finished` when complete).
 """
 
@@ -39,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 def _sub(stats: dict[str, Any], prefix: str) -> dict[str, int]:
     return {k[len(prefix) :]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def drift_share(drift_pages: int, listing_pages: int) -> float:
+    return round(drift_pages / listing_pages, 6) if listing_pages else 0.0
 
 
 def compute_health(
@@ -71,6 +78,9 @@ def compute_health(
         "quarantined": quarantined,
         "quarantine_count": quarantine_total,
         "quarantine_share": round(quarantine_total / attempted, 6) if attempted else 0.0,
+        "drift": _sub(stats, "pwatch/drift/"),
+        "drift_pages": stats.get("pwatch/drift_pages", 0),
+        "drift_share": drift_share(stats.get("pwatch/drift_pages", 0), listings + quarantine_total),
         "items": listings + sum(gone.values()) + unchanged,
         "item_counts": {
             "listings": listings,

@@ -8,6 +8,8 @@ Our own settings are prefixed `PWATCH_`.
 
 BOT_NAME = "pwatch"
 SPIDER_MODULES = ["precursor_watch.crawlers.spiders"]
+# One spider per platform file (crawlers/platforms/NAME.toml), none written per platform.
+SPIDER_LOADER_CLASS = "precursor_watch.crawlers.spiderloader.PlatformSpiderLoader"
 NEWSPIDER_MODULE = "precursor_watch.crawlers.spiders"
 
 # Identify ourselves honestly; robots.txt is read for this agent.

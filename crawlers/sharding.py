@@ -49,6 +49,8 @@ from urllib.parse import urlsplit
 
 import scrapy
 
+from precursor_watch.crawlers.health import drift_share
+
 logger = logging.getLogger(__name__)
 
 SLOTS_PER_PAGE = 20  # fixtures/README.md: index page k covers slots [(k-1)*20, k*20)
@@ -227,11 +229,20 @@ def merge_health(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """
     merged: dict[str, Any] = {}
     for part in parts:
-        _add(merged, {k: v for k, v in part.items() if k not in ("error_rate", "quarantine_share", "elapsed_seconds")})
+        _add(
+            merged,
+            {
+                k: v
+                for k, v in part.items()
+                if k not in ("error_rate", "quarantine_share", "drift_share", "elapsed_seconds")
+            },
+        )
     merged["error_rate"] = round(merged.get("error_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
     merged["quarantine_share"] = (
         round(merged.get("quarantine_count", 0) / merged["pages"], 6) if merged.get("pages") else 0.0
     )
+    listing_pages = merged.get("item_counts", {}).get("listings", 0) + merged.get("quarantine_count", 0)
+    merged["drift_share"] = drift_share(merged.get("drift_pages", 0), listing_pages)
     merged["error_urls"] = [u for part in parts for u in part.get("error_urls", [])][:50]
     reasons = {part.get("finish_reason") for part in parts}
     merged["finish_reason"] = reasons.pop() if len(reasons) == 1 else "shards_unfinished"

@@ -26,6 +26,7 @@ from precursor_watch.settings import load_settings
 COMMAND_MODULES = (
     "precursor_watch.commands.fixtures",
     "precursor_watch.commands.crawl",
+    "precursor_watch.commands.platforms",
     "precursor_watch.commands.nlp",
     "precursor_watch.commands.storage",
     "precursor_watch.commands.pipeline",
@@ -56,6 +57,7 @@ HELP_ORDER = (
     "notify",
     "airflow",
     "db",
+    "platforms",
     "nlp",
     "fixtures",
 )

@@ -142,8 +142,13 @@ class Settings(BaseSettings):
     absence_k: Count = Field(
         2, description="Consecutive healthy crawls a listing must be missing before it counts as removed."
     )
+    platform_files_dir: str = Field(
+        "", description="Directory of platform files (NAME.toml); empty = the packaged crawlers/platforms."
+    )
     crawl_error_threshold: Share = Field(
-        0.2, description="Share of failed fetches above which a crawl is unhealthy and never counts toward absence."
+        0.2,
+        description="Share of failed fetches (or of listing pages without a required field: layout drift) above "
+        "which a crawl is unhealthy and never counts toward absence.",
     )
     auto_confirm: Switch = Field(
         False, description="Confirm every flag without analyst review (demo only; `pwatch run` turns it on)."

@@ -115,6 +115,7 @@ def collect(session: Session, day: dt.date, overdue_days: int) -> dict[str, Any]
         "funnel": period.total,
         "per_platform": period.per_platform,
         "quarantined": queries.quarantined_on(session, day),
+        "unhealthy": queries.unhealthy_runs_on(session, day),
     }
 
 
@@ -172,6 +173,18 @@ def quarantine_counts(rows: list[queries.QuarantinedRow]) -> dict[str, dict[str,
     return {p: dict(sorted(k.items())) for p, k in sorted(counts.items())}
 
 
+def drift_counts(rows: list[queries.QuarantinedRow]) -> dict[str, dict[str, int]]:
+    """{platform: {required field: listing pages where it came out empty}} (layout drift), sorted."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.kind != "layout_drift":
+            continue
+        by_field = counts.setdefault(r.platform, {})
+        for name in (r.field or "").split(","):
+            by_field[name] = by_field.get(name, 0) + 1
+    return {p: dict(sorted(f.items())) for p, f in sorted(counts.items())}
+
+
 def quarantine_csv_rows(rows: list[queries.QuarantinedRow]) -> list[list[Any]]:
     return [
         [r.platform, r.kind, r.field or "", r.url, r.listing_key or "", r.message, r.evidence_sha256 or ""]
@@ -223,6 +236,11 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
             {"notice_id": n.notice_id, "platform": n.platform, "sent_on": n.sent_on.isoformat(), "failure": n.failure}
             for n in data["failed_notices"]
         ],
+        "unhealthy_crawls": [
+            {"platform": u.platform, "pages": u.pages, "error_rate": u.error_rate, "closed": u.closed}
+            for u in data["unhealthy"]
+        ],
+        "layout_drift": drift_counts(data["quarantined"]),
         "quarantined": {
             "counts": quarantine_counts(data["quarantined"]),
             "items": [
@@ -399,6 +417,40 @@ def _quarantined(data: dict[str, Any]) -> Html:
     )
 
 
+def _crawl_health(data: dict[str, Any]) -> Html:
+    drift = drift_counts(data["quarantined"])
+    if not data["unhealthy"] and not drift:
+        return tag("p", "Every crawl of the day was healthy; no layout drift.", class_="muted")
+    rows = [
+        [
+            u.platform,
+            u.pages,
+            f"{u.error_rate:.3f}",
+            ", ".join(f"{name} ({n})" for name, n in drift.get(u.platform, {}).items()) or "none",
+        ]
+        for u in data["unhealthy"]
+    ]
+    rows += [
+        [p, "", "", ", ".join(f"{n} ({c})" for n, c in f.items())]
+        for p, f in drift.items()
+        if p not in {u.platform for u in data["unhealthy"]}
+    ]
+    return join(
+        [
+            tag(
+                "p",
+                "Unhealthy crawls never count toward absence. Layout drift: whole listing pages whose required "
+                "fields came out empty; update that platform's file (crawlers/platforms/NAME.toml).",
+            ),
+            table(
+                ["platform", "pages", "error rate", "layout drift: required fields empty (pages)"],
+                rows,
+                id="crawl-health",
+            ),
+        ]
+    )
+
+
 def _charts(data: dict[str, Any]) -> Html:
     funnel = data["funnel"]
     per_day = charts.column_chart("Flags per day", [charts.Bar(d.isoformat(), n) for d, n in data["flags_per_day"]])
@@ -457,6 +509,8 @@ def render_day(data: dict[str, Any]) -> str:
         _overdue(data),
         tag("h2", f"Notices not delivered ({len(data['failed_notices'])}; re-sent on the next run)"),
         _failed(data),
+        tag("h2", f"Crawl health ({len(data['unhealthy'])} unhealthy)"),
+        _crawl_health(data),
         tag("h2", f"Quarantined items ({len(data['quarantined'])})"),
         _quarantined(data),
     )

@@ -434,6 +434,29 @@ def quarantined_on(session: Session, day: dt.date) -> list[QuarantinedRow]:
     return [QuarantinedRow(*row) for row in rows]
 
 
+# -- crawl health ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnhealthyRun:
+    """A crawl of the day that never counts toward absence (failed fetches, quarantine, layout drift)."""
+
+    platform: str
+    pages: int
+    error_rate: float
+    closed: bool
+
+
+def unhealthy_runs_on(session: Session, day: dt.date) -> list[UnhealthyRun]:
+    rows = session.execute(
+        select(Platform.name, CrawlRun.pages, CrawlRun.error_rate, CrawlRun.closed)
+        .join(Platform, Platform.id == CrawlRun.platform_id)
+        .where(CrawlRun.crawl_date == day, CrawlRun.healthy.is_(False))
+        .order_by(Platform.name)
+    ).all()
+    return [UnhealthyRun(*row) for row in rows]
+
+
 # -- notices overdue -----------------------------------------------------------------------------
 
 

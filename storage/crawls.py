@@ -47,8 +47,9 @@ def open_crawl_run(session: Session, platform: str, crawl_date: dt.date) -> int:
 def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, error_threshold: float = 0.2) -> bool:
     """Record the crawl's health: `pages` (fetch attempts), `errors` ({kind: count}), `items`.
 
-    error rate = the larger of failed fetches / pages and quarantined items / pages (`quarantined`:
-    {kind: count}, or `quarantine_count`); a run is healthy when it has pages and the rate is at most
+    error rate = the largest of failed fetches / pages, quarantined items / pages (`quarantined`:
+    {kind: count}, or `quarantine_count`) and `drift_share` (crawlers/health.py); a run is healthy
+    when it has pages and the rate is at most
     `error_threshold`. Returns healthy. Reconcile re-applies its own threshold to `error_rate`.
     """
     run = session.get(CrawlRun, run_id)
@@ -61,6 +62,9 @@ def close_crawl_run(session: Session, run_id: int, stats: Mapping[str, Any], *, 
     failed = sum(errors.values())
     quarantined = int(stats.get("quarantine_count") or sum(dict(stats.get("quarantined") or {}).values()))
     rate = max(failed, quarantined) / pages if pages else 1.0
+    # Layout drift (listing pages without a required field of the platform file) is counted over
+    # listing pages: a platform whose markup changed must never count toward absence.
+    rate = max(rate, float(stats.get("drift_share") or 0.0))
     items = stats.get("items")
     if items is None:
         items = session.execute(

@@ -155,6 +155,8 @@ class QuarantineKind(StrEnum):
     """The crawler could not build an item from a live page."""
     STORAGE_ERROR = "storage_error"
     """The database refused the item."""
+    LAYOUT_DRIFT = "layout_drift"
+    """A whole listing page whose required fields (per its platform file) came out empty."""
 
 
 def values(kind: type[StrEnum]) -> list[str]:

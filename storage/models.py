@@ -354,7 +354,8 @@ class Quarantine(Base):
     url: Mapped[str] = mapped_column(Text)
     listing_key: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[QuarantineKind] = mapped_column(
-        closed_set(QuarantineKind, "kind", 24), comment="invalid_field | too_long | extraction | storage_error"
+        closed_set(QuarantineKind, "kind", 24),
+        comment="invalid_field | too_long | extraction | storage_error | layout_drift",
     )
     field: Mapped[str | None] = mapped_column(String(40), comment="the item field at fault, when one is")
     message: Mapped[str] = mapped_column(Text)

@@ -152,3 +152,6 @@ class AccountPage:
 
     def store_closed(self) -> bool:
         return self.account_closed()
+
+
+fetch_url = api_url  # the spider fetches the JSON API behind each shell URL

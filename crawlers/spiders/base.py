@@ -1,8 +1,13 @@
 """Shared machinery of the platform spiders: discovery, revisits, routing, evidence, errors.
 
-A platform spider only names its page-object module; everything else is here. Spiders never
-extract fields themselves: they hand the fetched bytes to the platform's page object and turn its
-typed result into a `ListingItem` / `GoneItem` with WARC evidence.
+One class serves every platform: `crawlers.spiderloader` makes a subclass named after each
+platform file. Spiders never extract fields themselves: they hand the fetched bytes to the page
+object the platform file gives (`crawlers.pages.declared`) and turn its typed result into a
+`ListingItem` / `GoneItem` with WARC evidence.
+
+Layout drift: a whole listing page without a required field of its platform file is counted per
+field (`pwatch/drift/<field>`) and kept as a quarantined sighting (kind `layout_drift`), never a
+removal; health turns the counts into the crawl's drift share.
 
 Crawl errors (a page given up on after retries) are counted in `pwatch/errors/<kind>` and never
 become `GoneItem`s; only a page that itself says "removed" (or a removal redirect, or the
@@ -32,14 +37,16 @@ from precursor_watch.contract import (
     content_hash,
     sanitize_listing,
 )
-from precursor_watch.crawlers.args import CrawlArgs, read_revisit_entries
+from precursor_watch.crawlers.args import CrawlArgs, pwatch_settings, read_revisit_entries
 from precursor_watch.crawlers.discovery import searching
 from precursor_watch.crawlers.discovery.conditional import NOT_MODIFIED, conditional_headers
 from precursor_watch.crawlers.discovery.report import DiscoveryReport
 from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import capture_of, fault_kind, origin_of
-from precursor_watch.crawlers.pages import BY_PLATFORM
+from precursor_watch.crawlers.pages import adapter_for
 from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed, is_platform_closed, sitemap_locs
+from precursor_watch.crawlers.pages.declared import Drifted
+from precursor_watch.crawlers.platform_file import load_platform
 from precursor_watch.crawlers.refusals import (
     OffsiteRequest,
     PlatformClosed,
@@ -77,7 +84,7 @@ class _UnusableField(ValueError):
 
 
 class PlatformSpider(scrapy.Spider):
-    """Base of the five platform spiders; subclasses set `name` only."""
+    """The spider of every platform; `crawlers.spiderloader` makes one subclass per platform file."""
 
     # Set by from_crawler, which has the crawler settings they need.
     evidence: EvidenceWriter
@@ -87,7 +94,7 @@ class PlatformSpider(scrapy.Spider):
         # Not passing kwargs to Spider.__init__: it would set them as attributes unvalidated.
         super().__init__()
         self.args = CrawlArgs.from_spider_kwargs(self.name, kwargs)
-        self.pages = BY_PLATFORM[self.name]
+        self.pages = adapter_for(self.name, pwatch_settings().platform_files_dir)
         self.site = self.pages.SITE
         self.origin = origin_of(self.args.base_url)
         self.allowed_domains = [self.origin[1]]
@@ -100,6 +107,16 @@ class PlatformSpider(scrapy.Spider):
         self.max_page_bytes = 0
         self.discovery = DiscoveryReport(self.args.discovery)
         self.known_urls: set[str] = set()  # the revisit list: each fetched once, conditionally
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        """The platform file's politeness and robots policy, over the project defaults."""
+        super().update_settings(settings)
+        pf = load_platform(cls.name, pwatch_settings().platform_files_dir)
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", pf.politeness.concurrency, priority="spider")
+        settings.set("AUTOTHROTTLE_TARGET_CONCURRENCY", float(pf.politeness.concurrency), priority="spider")
+        settings.set("DOWNLOAD_DELAY", pf.politeness.delay, priority="spider")
+        settings.set("ROBOTSTXT_OBEY", pf.robots.obey, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -124,7 +141,7 @@ class PlatformSpider(scrapy.Spider):
 
     def fetch_url(self, url: str) -> str:
         """The URL actually fetched for a page URL (mercado reads listings from its JSON API)."""
-        return url
+        return self.pages.fetch_url(url) if self.pages.fetch_url else url
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         revisits = read_revisit_entries(self.args.revisit) if self.args.revisit is not None else []
@@ -141,7 +158,8 @@ class PlatformSpider(scrapy.Spider):
                 errback=self.on_error,
                 meta={"pwatch_known": True},
             )
-            yield scrapy.Request(self.url(self.site.sitemap), callback=self.parse_sitemap, errback=self.on_error)
+            for sitemap in self.pages.pf.discovery.sitemaps:
+                yield scrapy.Request(self.url(sitemap), callback=self.parse_sitemap, errback=self.on_error)
         for url, last_seen in revisits:
             searching.reached(self, url)
             for request in self.requests_for(url, revisit=True, last_seen=last_seen):
@@ -252,6 +270,10 @@ class PlatformSpider(scrapy.Spider):
             return
         self._attempted()
         if isinstance(result, Listing):
+            result = self._required(result)
+        if isinstance(result, Drifted):
+            yield self._drifted(response, page_url, result)
+        elif isinstance(result, Listing):
             yield self._listing_or_quarantined(response, page_url, result)
         elif isinstance(result, Removed):
             if result.reason == "platform_closed":
@@ -281,6 +303,21 @@ class PlatformSpider(scrapy.Spider):
             yield self._gone_item(response, page_url, "store_closed", None)
         elif self.args.searches:
             yield from searching.seller_listings(self, response)
+
+    def _required(self, listing: Listing) -> Listing | Drifted:
+        """A listing from a Python page object, checked against the file's required fields too."""
+        missing = tuple(n for n in self.pages.pf.extraction.required if getattr(listing, n) in (None, "", []))
+        return Drifted(missing, listing.listing_key) if missing else listing
+
+    def _drifted(self, response: Response, page_url: str, result: Drifted) -> QuarantinedItem:
+        self.crawler.stats.inc_value("pwatch/drift_pages")
+        for name in result.fields:
+            self.crawler.stats.inc_value(f"pwatch/drift/{name}")
+        file = self.pages.pf.path or f"{self.name}.toml"
+        message = f"required fields empty: {', '.join(result.fields)} (layout drift? check platform file {file})"
+        return self._quarantined(
+            response, page_url, "layout_drift", ",".join(result.fields), message, result.listing_key
+        )
 
     # --- items ----------------------------------------------------------------------------
     def _evidence(self, response: Response, cite_final: bool = False) -> Evidence:

@@ -32,7 +32,7 @@ def register(subparsers, common) -> None:
         "Items go to the tracking database and, with --out, to a JSONL file; evidence to "
         "<data-dir>/evidence/<site>/<date>/*.warc.gz. Re-running an interrupted crawl resumes it.",
     )
-    parser.add_argument("--site", required=True, help="platform: chemdir, tradehub, boardlist, huaxue or mercado")
+    parser.add_argument("--site", required=True, help="platform: the name of a platform file (pwatch platforms list)")
     parser.add_argument("--date", type=iso_date, help="logical (world) date YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--out", help="also append the items to this JSONL file")
     parser.add_argument("--revisit", help="file of known URLs to revisit, one per line (default: from the database)")
@@ -107,10 +107,16 @@ def _query_plan(platform: str, job_path: Path) -> Path:
 def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     """Validated spider arguments for this invocation (ConfigError names the bad option)."""
     from precursor_watch.crawlers.args import CrawlArgs
-    from precursor_watch.platforms import PLATFORMS, platform_base_url
+    from precursor_watch.crawlers.platform_file import PlatformFileError, load_platform, platform_names
+    from precursor_watch.platforms import FIXTURE_PLATFORMS, platform_base_url
 
-    if args.site not in PLATFORMS:
-        raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(PLATFORMS)}")
+    known = platform_names(settings.platform_files_dir)
+    if args.site not in known:
+        raise ConfigError(f"--site: unknown platform {args.site!r}; choose from {', '.join(known)} (platform files)")
+    try:
+        platform_file = load_platform(args.site, settings.platform_files_dir)
+    except PlatformFileError as exc:
+        raise ConfigError(str(exc)) from None
     day = args.date or dt.datetime.now(dt.UTC).date()
     if args.revisit:
         check_revisit_file(Path(args.revisit))
@@ -118,7 +124,13 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         output_file(args.out, "--out", inputs=[args.revisit] if args.revisit else [], settings=settings)
     if args.jobdir:
         output_folder(args.jobdir, "--jobdir")
-    base_url = args.base_url or platform_base_url(args.site, settings.fixture_host_prefix, settings.fixture_port)
+    base_url = args.base_url or (
+        platform_base_url(args.site, settings.fixture_host_prefix, settings.fixture_port)
+        if args.site in FIXTURE_PLATFORMS
+        else platform_file.site.base_url
+    )
+    if not base_url:
+        raise ConfigError(f"--base-url: {platform_file.path} names no site.base_url; give --base-url")
     use_db = not args.no_db and _storage_available()
     if not args.no_db and not use_db:
         log.warning("storage is not importable: items go to JSONL and evidence only")
@@ -224,7 +236,11 @@ def run_crawl(args, settings: Settings) -> int:
     )
     if health["finish_reason"] != "finished":
         raise ServiceError(f"crawl of {args.site} did not finish ({health['finish_reason']})")
-    unhealthy = unhealthy_reason(health, settings.crawl_error_threshold)
+    from precursor_watch.crawlers.platform_file import files_dir
+
+    unhealthy = drift_reason(
+        health, settings.crawl_error_threshold, str(files_dir(settings.platform_files_dir) / f"{args.site}.toml")
+    ) or unhealthy_reason(health, settings.crawl_error_threshold)
     if unhealthy:  # health is recorded; failing here makes the scheduler's task fail visibly
         raise ServiceError(f"crawl of {args.site} {values['date']} is unhealthy: {unhealthy} (health {health_file})")
     return 0
@@ -251,6 +267,17 @@ class PageCount:
     def on_fetched(self, **_) -> None:
         self.fetched += 1
         self.bar.update(self.fetched, max(self.scheduled, self.fetched))
+
+
+def drift_reason(health: dict, threshold: float, platform_file: str) -> str | None:
+    """Layout drift: too many whole listing pages without required fields, named with their counts."""
+    if health.get("drift_share", 0.0) <= threshold:
+        return None
+    fields = ", ".join(f"{name} ({count} pages)" for name, count in sorted(health.get("drift", {}).items()))
+    return (
+        f"layout drift: {health['drift_share']:.3f} of listing pages lack required fields {fields}; "
+        f"update platform file {platform_file} (over crawl_error_threshold {threshold})"
+    )
 
 
 def unhealthy_reason(health: dict, threshold: float) -> str | None:

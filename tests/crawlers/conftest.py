@@ -27,12 +27,15 @@ START = dt.date(2026, 11, 1)
 DAYS = 30
 SCALE = 500
 DAY = dt.date(2026, 11, 20)  # has account closures, store closures and plain removals
-PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
+# The five first platforms and the two onboarded by platform files alone (issue 17).
+PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado", "sourcing", "shopfront")
 
 # Our GoneItem reason for a plain removal (notice or spontaneous) per platform (fixtures/README.md).
-STYLE = {"chemdir": "not_found", "tradehub": "gone", "boardlist": "soft_removed", "huaxue": "redirected", "mercado": "not_found"}
+STYLE = {"chemdir": "not_found", "tradehub": "gone", "boardlist": "soft_removed", "huaxue": "redirected", "mercado": "not_found",
+         "sourcing": "soft_removed"}
 # Seller and store page paths (fixtures/README.md, "URL scheme"); None = the store is the seller page.
-SELLER_PATH = {"chemdir": "/supplier/{}.html", "tradehub": "/seller/{}", "boardlist": "/user/{}", "huaxue": "/member/{}.html", "mercado": "/vendedor/{}"}
+SELLER_PATH = {"chemdir": "/supplier/{}.html", "tradehub": "/seller/{}", "boardlist": "/user/{}", "huaxue": "/member/{}.html", "mercado": "/vendedor/{}",
+               "sourcing": "/company/{}/", "shopfront": "/store/{}/"}
 STORE_PATH = {"tradehub": "/store/{}", "huaxue": "/shop/{}.html"}
 
 
@@ -40,6 +43,14 @@ def expected_reason(record: dict[str, Any]) -> str:
     cause = record["removal_cause"]
     if cause in ("account_closed", "store_closed", "platform_closed"):
         return cause
+    if record["platform"] == "shopfront":
+        # The world's rule (fixtures/sites_shopfront.py): half the plain removals answer a 200
+        # "discontinued" page (a soft removal), the others 404.
+        from precursor_watch.fixtures.hashing import unit
+        from precursor_watch.fixtures.sites_shopfront import DISCONTINUED_SHARE
+
+        soft = unit(SEED, "discontinued", "shopfront", record["listing_key"]) < DISCONTINUED_SHARE
+        return "soft_removed" if soft else "not_found"
     return STYLE[record["platform"]]
 
 
@@ -148,7 +159,7 @@ def run_crawls_parallel(world: FixtureWorld, day: dt.date, jobs: dict[str, tuple
                                             text=True, cwd=ROOT), command, data_dir, out)
     results = {}
     for platform, (proc, command, data_dir, out) in procs.items():
-        stdout, stderr = proc.communicate(timeout=240)
+        stdout, stderr = proc.communicate(timeout=900)  # seven crawls at once on 2 shared cores
         completed = subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
         assert proc.returncode == 0, f"crawl of {platform} failed ({proc.returncode}):\n{stderr[-3000:]}"
         results[platform] = load_result(completed, data_dir, out, platform, day)

@@ -84,8 +84,7 @@ def test_a_cut_page_is_incomplete_never_removed(world, platform):
 
 
 def test_a_transient_503_is_incomplete_but_a_closure_503_is_platform_closed():
-    from precursor_watch.crawlers.pages import boardlist
-
+    boardlist = BY_PLATFORM["boardlist"]
     url = "http://127.0.0.13:1/ad/BL1"
     body = b'<html><body><div class="platform-closed">This site has been closed</div></body></html>'
     down = Page(url, 503, {"content-type": "text/html"}, b"<h1>Error 503</h1>", url)
@@ -101,7 +100,19 @@ EXPECTED_SIGNALS = {
     "boardlist": {"price": True, "add_to_cart": False, "inquiry": False, "seller": True, "schema_offer": False},
     "huaxue": {"price": True, "add_to_cart": False, "inquiry": True, "seller": True, "schema_offer": False},
     "mercado": {"price": True, "add_to_cart": False, "inquiry": False, "seller": True, "schema_offer": False},
+    "sourcing": {"price": True, "add_to_cart": False, "inquiry": True, "seller": True, "schema_offer": False},
+    "shopfront": {"price": True, "add_to_cart": True, "inquiry": False, "seller": True, "schema_offer": True},
 }
+
+
+def expected_signals(platform: str, key: str) -> dict[str, bool]:
+    expected = dict(EXPECTED_SIGNALS[platform])
+    if platform == "shopfront":  # an out-of-stock product has no cart form (fixtures/sites_shopfront.py)
+        from precursor_watch.fixtures.hashing import unit
+        from precursor_watch.fixtures.sites_shopfront import OUT_OF_STOCK_SHARE
+
+        expected["add_to_cart"] = unit(SEED, "out-of-stock", "shopfront", key) >= OUT_OF_STOCK_SHARE
+    return expected
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -114,7 +125,7 @@ def test_page_objects_report_the_offer_signals_of_the_page(world, platform):
         url = api_url(record["url"]) if platform == "mercado" else record["url"]
         result = module.ListingPage(fetch(sites, w, platform, url, DAY)).result()
         assert isinstance(result, Listing)
-        assert result.offer_signals == EXPECTED_SIGNALS[platform], record["url"]
+        assert result.offer_signals == expected_signals(platform, record["listing_key"]), record["url"]
 
 
 def test_a_page_without_controls_or_json_ld_reports_none():

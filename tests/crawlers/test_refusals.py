@@ -27,7 +27,9 @@ from precursor_watch.crawlers.middlewares import (OriginGuardMiddleware, StrictR
                                                   fault_kind)
 from precursor_watch.crawlers.refusals import (CrawlRefusal, OffsiteRequest, PlatformClosed, RobotsForbidden,
                                                RobotsUnavailable, TooManyRedirects)
-from precursor_watch.crawlers.spiders.chemdir import ChemdirSpider
+from precursor_watch.crawlers.spiderloader import spider_class
+
+ChemdirSpider = spider_class("chemdir")
 
 BASE = "http://127.0.0.1:8765"
 SETTINGS = {name: getattr(crawl_settings, name) for name in dir(crawl_settings) if name.isupper()}
