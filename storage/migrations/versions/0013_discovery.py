@@ -1,7 +1,7 @@
 """crawl_runs.discovery: how a crawl found its listings (search, full, sweep) and what search reached
 
 Revision ID: 0013_discovery
-Revises: 0010_drop_location
+Revises: 0012_evidence_offsets
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_discovery"
-down_revision = "0010_drop_location"
+down_revision = "0012_evidence_offsets"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 file) came out empty is kept as a quarantined sighting of this kind
 
 Revision ID: 0014_platform_files
-Revises: 0010_drop_location
+Revises: 0013_discovery
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_platform_files"
-down_revision = "0010_drop_location"
+down_revision = "0013_discovery"
 branch_labels = None
 depends_on = None
 
