@@ -157,6 +157,17 @@ class QuarantineKind(StrEnum):
     """The database refused the item."""
 
 
+class UserRole(StrEnum):
+    """What a console user may do (`users.role`)."""
+
+    ANALYST = "analyst"
+    """Reads everything and decides flags (confirm or dismiss)."""
+    AUDITOR = "auditor"
+    """Reads everything, statistics and evidence packs included; decides nothing."""
+    ADMIN = "admin"
+    """Manages console users."""
+
+
 def values(kind: type[StrEnum]) -> list[str]:
     """The stored values of `kind`, in declaration order (SQLAlchemy `Enum(values_callable=...)`)."""
     return [member.value for member in kind]
