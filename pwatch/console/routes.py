@@ -10,11 +10,14 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from precursor_watch.console import admin
+from precursor_watch.console.board import notices_page
 from precursor_watch.console.case import CaseNotFound, archived_page, load_case
 from precursor_watch.console.decisions import DecisionRefused, decide_many
+from precursor_watch.console.pack import pack_download
 from precursor_watch.console.passwords import DUMMY_HASH, verify_password
 from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, QueueItem, queue_page, seller_groups
 from precursor_watch.console.security import csrf_ok
+from precursor_watch.console.stats import explain_page, stats_page
 from precursor_watch.console.web import (
     DECIDERS,
     Forbidden,
@@ -42,6 +45,10 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/decide", decide, methods=["POST"])
     app.add_api_route("/case/{listing_id}", case, methods=["GET"])
     app.add_api_route("/case/{listing_id}/archived", archived, methods=["GET"])
+    app.add_api_route("/case/{listing_id}/pack", pack_download, methods=["GET"])
+    app.add_api_route("/notices", notices_page, methods=["GET"])
+    app.add_api_route("/stats", stats_page, methods=["GET"])
+    app.add_api_route("/stats/explain", explain_page, methods=["GET"])
 
     admin.register(app)
 

@@ -8,7 +8,6 @@ an enum member (or enum column) added without a migration fails here.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 
@@ -29,7 +28,17 @@ from precursor_watch.storage.kinds import (
     ReviewState,
     UserRole,
 )
-from precursor_watch.storage.models import Base, Event, Listing, Notice, Observation, Quarantine, RelistLink, Review, User
+from precursor_watch.storage.models import (
+    Base,
+    Event,
+    Listing,
+    Notice,
+    Observation,
+    Quarantine,
+    RelistLink,
+    Review,
+    User,
+)
 
 from .conftest import PG_BASE, pg_url_with_schema
 
@@ -155,7 +164,9 @@ def test_frozen_copies_in_the_migrations_equal_the_enums():
     allowed = _allowed_by_migrations()
     assert set(enums) == set(allowed), "an enum column without a constraint migration, or the reverse"
     for key, enum in enums.items():
-        assert sorted(allowed[key]) == sorted(m.value for m in enum), f"{key}: {enum.__name__} differs from its migration"
+        assert sorted(allowed[key]) == sorted(m.value for m in enum), (
+            f"{key}: {enum.__name__} differs from its migration"
+        )
 
 
 def test_removal_causes_are_the_gone_reasons_and_absence():
@@ -183,18 +194,28 @@ def test_data_written_at_0005_survive_the_upgrade(upgraded):
     assert states[0].presence is Presence.REMOVED and states[0].review is ReviewState.REPORTED
     assert cause is RemovalCause.NOT_FOUND
     assert [tuple(r) for r in observed] == [("gone", "not_found"), ("seen", None)]
-    assert (decision, status, method, quarantined) == ("confirmed", NoticeStatus.SENT, RelistMethod.TEXT, "invalid_field")
+    assert (decision, status, method, quarantined) == (
+        "confirmed",
+        NoticeStatus.SENT,
+        RelistMethod.TEXT,
+        "invalid_field",
+    )
     assert role is UserRole.ANALYST
 
 
 def test_the_database_accepts_every_member_and_refuses_anything_else(upgraded):
     for (table, column), enum in _enum_columns().items():
         for member in enum:
-            assert not _refuses(upgraded, f"UPDATE {table} SET {column} = '{member.value}'"), f"{table}.{column}={member}"
+            assert not _refuses(upgraded, f"UPDATE {table} SET {column} = '{member.value}'"), (
+                f"{table}.{column}={member}"
+            )
         assert _refuses(upgraded, f"UPDATE {table} SET {column} = 'bogus'"), f"{table}.{column} took 'bogus'"
     # a new row, too, and a near miss in case (CHECK compares exactly)
-    assert _refuses(upgraded, "INSERT INTO events (kind, occurred_on, occurred_at, platform_id, details)"
-                              " VALUES ('platform_reopened', '2026-11-03', '2026-11-03 00:00:00', 1, '{}')")
+    assert _refuses(
+        upgraded,
+        "INSERT INTO events (kind, occurred_on, occurred_at, platform_id, details)"
+        " VALUES ('platform_reopened', '2026-11-03', '2026-11-03 00:00:00', 1, '{}')",
+    )
     assert _refuses(upgraded, "UPDATE listings SET presence = 'Active'")
 
 
@@ -273,5 +294,8 @@ def test_roles_are_typed_in_the_model_and_refused_by_the_database(upgraded):
     for role in UserRole:
         assert not _refuses(upgraded, f"UPDATE users SET role = '{role.value}'")
     assert _refuses(upgraded, "UPDATE users SET role = 'Admin'")
-    assert _refuses(upgraded, "INSERT INTO users (name, role, password_hash, disabled, created_at)"
-                              " VALUES ('eve', 'root', 'scrypt$y', false, '2026-11-01 00:00:00')")
+    assert _refuses(
+        upgraded,
+        "INSERT INTO users (name, role, password_hash, disabled, created_at)"
+        " VALUES ('eve', 'root', 'scrypt$y', false, '2026-11-01 00:00:00')",
+    )
