@@ -60,6 +60,6 @@ def test_console_on_postgres(pg_url, tmp_path):
     batch = [str(i.listing_id) for i in groups[0].items]
     assert client.post("/decide", data={"csrf_token": token, "listing_id": batch, "decision": "dismissed"}).status_code == 303
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT listing_id, decision, reviewer FROM reviews ORDER BY listing_id")).all()
+        rows = conn.execute(text("SELECT listing_id, decision, reviewer FROM reviews WHERE reviewer <> 'bench'")).all()
     engine.dispose()
     assert sorted((str(r.listing_id), r.decision, r.reviewer) for r in rows) == sorted((i, "dismissed", "ana") for i in batch)
