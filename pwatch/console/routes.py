@@ -201,7 +201,11 @@ def case(request: Request, listing_id: int) -> Response:
         except CaseNotFound as exc:
             return render(request, "error.html", status=404, user=user, message=str(exc))
     here = f"/case/{listing_id}"
-    return render(request, "case.html", user=user, case=found, here=here, can_decide=user.role in DECIDERS)
+    # Frame the archived page only when its WARC file is there (a missing file is said in the page).
+    stored = found.evidence is not None and (state_of(request).settings.data_path / found.evidence.warc_file).is_file()
+    return render(
+        request, "case.html", user=user, case=found, here=here, can_decide=user.role in DECIDERS, stored=stored
+    )
 
 
 def archived(request: Request, listing_id: int) -> Response:
@@ -216,8 +220,9 @@ def archived(request: Request, listing_id: int) -> Response:
         return Response("no archived page for this listing\n", status_code=404, media_type="text/plain")
     try:
         page = archived_page(state_of(request).settings.data_path, found.evidence)
-    except (LookupError, OSError) as exc:
-        return Response(f"archived page unavailable: {exc}\n", status_code=404, media_type="text/plain")
+    except (LookupError, OSError) as exc:  # framable like the page itself, so the frame shows why
+        headers = {"x-pwatch-archived": "1"}
+        return Response(f"archived page unavailable: {exc}\n", 404, headers, media_type="text/plain")
     headers = {"x-pwatch-archived": "1", "X-Archived-SHA256": page.actual_sha256}
     as_source = request.query_params.get("as") == "source"
     return Response(

@@ -86,8 +86,9 @@ def explain_page(request: Request) -> Response:
     if metric not in BY_NAME:
         return render(request, "error.html", status=404, user=user, message=f"no statistic named {metric!r}")
     group = group if period.by else None
+    by = period.by if group else None  # the total column of a grouped table is the ungrouped total
     with Session(state_of(request).engine) as session:
-        value, rows = explain_number(session, metric, period.date_from, period.date_to, by=period.by, group=group)
+        value, rows = explain_number(session, metric, period.date_from, period.date_to, by=by, group=group)
     return render(
         request,
         "explain.html",

@@ -188,11 +188,13 @@ def test_the_statistics_page_shows_the_numbers_of_pwatch_stats(run_copy):
     assert truth["total"]["flagged"] > 0 and truth["total"]["confirmed"] == 3
 
 
-@pytest.mark.parametrize("metric,group", [("flagged", None), ("confirmed", "platform")])
-def test_each_number_links_to_the_drill_down_of_pwatch_stats_explain(run_copy, metric, group):
+@pytest.mark.parametrize(
+    "metric,group,grouped", [("flagged", None, False), ("confirmed", "platform", True), ("flagged", None, True)]
+)
+def test_each_number_links_to_the_drill_down_of_pwatch_stats_explain(run_copy, metric, group, grouped):
     _confirm(run_copy.settings, flagged_ids(run_copy.settings)[:3])
     c = logged_in(run_copy.settings, "aud")
-    page = c.get("/stats?by=platform" if group else "/stats")
+    page = c.get("/stats?by=platform" if grouped else "/stats")  # grouped: its total column links too
     row = next(r for r in rows_of(page.text, "stats") if r["attrs"]["data-stat"] == metric)
     cell = next(
         c for c in row["cells"][2:] if (c["attrs"]["data-group"] != "total") == bool(group) and c["text"] != "0"
