@@ -20,6 +20,9 @@ from precursor_watch.errors import ServiceError
 from precursor_watch.settings import Settings
 
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+# The Airflow plugin that links the UI to the review console (dags/.airflowignore keeps the DAG
+# processor out of it).
+PLUGINS_FOLDER = DAGS_FOLDER / "plugins"
 
 
 def airflow_environment(settings: Settings, *, metadata_url: str | None = None) -> dict[str, str]:
@@ -36,6 +39,7 @@ def airflow_environment(settings: Settings, *, metadata_url: str | None = None) 
         {
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home / 'airflow.db'}",
             # Sized for 2 cores: the default spawns ~40 processes (~1.2 GB); 4 fits.

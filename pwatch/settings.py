@@ -52,6 +52,19 @@ def _bool(value: Any) -> Any:
     return value
 
 
+def _console_url(value: Any) -> str:
+    """Empty, or the console's http(s) base URL (no query or fragment), kept without its final '/'."""
+    from urllib.parse import urlsplit
+
+    text = str(value).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"expected an http(s) base URL like http://127.0.0.1:8471, got {value!r}")
+    return text.rstrip("/")
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -180,6 +193,12 @@ class Settings(BaseSettings):
         "`pwatch console` to anything but loopback (no default: empty = a random key per "
         "process on loopback).",
     )
+    console_url: Annotated[str, BeforeValidator(_console_url)] = Field(
+        "",
+        description="Base URL of the review console as analysts reach it (e.g. http://127.0.0.1:8471): "
+        "daily reports link each flag to its case page and evidence pack, the Airflow UI links to it; "
+        "empty = no links.",
+    )
     log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
         "INFO", description="Logging level of commands and crawls (DEBUG also shows tracebacks)."
     )
@@ -246,7 +265,7 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
     Text (environment, options, quoted TOML) is parsed; typed TOML values must have the setting's
     type (`absence_k = true` is not a count), except that a whole number is a valid float."""
     strict = not isinstance(raw, str) and not (_FIELDS[name].annotation is float and type(raw) is int)
-    strict = strict and name not in ("log_level", "database_url", "auto_confirm", "embedded_world")
+    strict = strict and name not in ("log_level", "database_url", "console_url", "auto_confirm", "embedded_world")
     try:
         return _ADAPTERS[name].validate_python(raw, strict=strict)
     except ValidationError as exc:

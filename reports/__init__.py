@@ -31,3 +31,6 @@ class ReportSettings(Protocol):
 
     @property
     def notifier_email(self) -> str: ...
+
+    @property
+    def console_url(self) -> str: ...  # optional: the review console's base URL; empty = no links

@@ -1,9 +1,12 @@
-"""The daily flag report: `<data dir>/reports/<day>/index.html` + `flags.csv` + `flags.json` +
-`quarantine.csv`, and the `<data dir>/reports/index.html` page linking every day.
+"""The daily flag report: `<data dir>/reports/<day>/index.html` + `flags-1.html`... + `flags.csv`
++ `flags.json` + `quarantine.csv`, and the `<data dir>/reports/index.html` page linking every day.
 
-Top: the day's numbers (from storage's statistics, the same as `pwatch stats` for that day). Then
-flags ranked by score, what changed since the previous day, inline SVG charts, and the items of
-the day's crawls that could not be stored (quarantined), so none is lost without a trace.
+Top: the day's numbers (from storage's statistics, the same as `pwatch stats` for that day), then
+the day's new flags by score, inline SVG charts, what changed since the previous day, and the
+items of the day's crawls that could not be stored (quarantined), so none is lost without a trace.
+The full ranked list of every flag so far is in `flags.csv` and the pages `flags-<n>.html`
+(FLAGS_PER_PAGE rows each). With the `console_url` setting, each flag links to its case page and
+evidence pack in the review console.
 """
 
 from __future__ import annotations
@@ -56,7 +59,10 @@ FLAG_FIELDS = [
     "notice_id",
     "ticket",
     "evidence_sha256",
+    "case_url",
 ]
+FLAGS_PER_PAGE = 100
+_FLAG_PAGE = re.compile(r"^flags-(\d+)\.html$")
 
 QUARANTINE_FIELDS = ["platform", "kind", "field", "url", "listing_key", "reason", "evidence_sha256"]
 
@@ -80,12 +86,14 @@ def write_daily_report(settings: ReportSettings, day: dt.date) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with session_scope(settings.db_url, read_only=True) as session:  # a report only reads
         data = collect(session, day, int(settings.notice_overdue_days))
-    write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"]))
+    data["console_url"] = str(getattr(settings, "console_url", "") or "")
+    write_csv(folder / "flags.csv", FLAG_FIELDS, flag_csv_rows(data["flags"], data["console_url"]))
     write_csv(folder / "quarantine.csv", QUARANTINE_FIELDS, quarantine_csv_rows(data["quarantined"]))
     (folder / "flags.json").write_text(
         json.dumps(to_json(data), ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8"
     )
     (folder / "index.html").write_text(render_day(data), encoding="utf-8")
+    write_flag_pages(folder, data)
     write_heads(folder / HEADS_NAME, settings, day)
     write_index(Path(settings.data_path) / "reports")
     return folder / "index.html"
@@ -137,7 +145,12 @@ def _controls_text(row: queries.FlagRow) -> str:
     return "; ".join(parts)
 
 
-def flag_csv_rows(flags: list[queries.FlagRow]) -> list[list[Any]]:
+def case_url(console_url: str, listing_id: int) -> str:
+    """The listing's case page in the review console; empty when no console URL is set."""
+    return f"{console_url}/case/{listing_id}" if console_url else ""
+
+
+def flag_csv_rows(flags: list[queries.FlagRow], console_url: str = "") -> list[list[Any]]:
     return [
         [
             rank,
@@ -159,6 +172,7 @@ def flag_csv_rows(flags: list[queries.FlagRow]) -> list[list[Any]]:
             r.notice_id or "",
             r.ticket or "",
             r.evidence_sha256 or "",
+            case_url(console_url, r.listing_id),
         ]
         for rank, r in enumerate(flags, 1)
     ]
@@ -197,7 +211,10 @@ def to_json(data: dict[str, Any]) -> dict[str, Any]:
         "day": data["day"].isoformat(),
         "numbers": data["numbers"],
         "overdue_after_days": data["overdue_days"],
-        "flags": [dict(zip(FLAG_FIELDS, row, strict=True)) for row in flag_csv_rows(data["flags"])],
+        "flags": [
+            dict(zip(FLAG_FIELDS, row, strict=True))
+            for row in flag_csv_rows(data["flags"], data.get("console_url", ""))
+        ],
         "changes": [
             {
                 "kind": c.kind,
@@ -289,7 +306,14 @@ def _substances_cell(row: queries.FlagRow) -> Html:
     return tag("ul", *items)
 
 
-def _flags_table(flags: list[queries.FlagRow]) -> Html:
+def _console_links(console_url: str, listing_id: int) -> Html | str:
+    if not console_url:
+        return ""
+    case = case_url(console_url, listing_id)
+    return join([link(case, "case"), tag("br"), link(f"{case}/pack", "evidence pack")])
+
+
+def _flags_table(flags: list[queries.FlagRow], console_url: str = "", first_rank: int = 1) -> Html:
     headers = [
         "#",
         "score",
@@ -302,9 +326,9 @@ def _flags_table(flags: list[queries.FlagRow]) -> Html:
         "first seen",
         "status",
         "evidence SHA-256",
-    ]
+    ] + (["console"] if console_url else [])
     rows = []
-    for rank, r in enumerate(flags, 1):
+    for rank, r in enumerate(flags, first_rank):
         rows.append(
             [
                 rank,
@@ -319,6 +343,7 @@ def _flags_table(flags: list[queries.FlagRow]) -> Html:
                 r.status,
                 tag("span", r.evidence_sha256 or "", class_="hash"),
             ]
+            + ([_console_links(console_url, r.listing_id)] if console_url else [])
         )
     return table(headers, rows, id="flags")
 
@@ -480,14 +505,38 @@ def _charts(data: dict[str, Any]) -> Html:
     )
 
 
+def _new_flags(data: dict[str, Any]) -> Html:
+    new = [r for r in data["flags"] if r.flagged_on == data["day"]]
+    if not new:
+        return tag("p", "No listing was flagged on this day.", class_="muted")
+    return _flags_table(new, data.get("console_url", ""))
+
+
+def _flag_pages_note(data: dict[str, Any]) -> Html:
+    count = flag_page_count(len(data["flags"]))
+    pages = [tag("a", f"page {n}", href=f"flags-{n}.html") for n in range(1, count + 1)]
+    return tag(
+        "p",
+        f"All {len(data['flags'])} flags so far, ranked by score: ",
+        tag("a", "flags.csv", href="flags.csv"),
+        " and ",
+        join(pages, ", "),
+        f" ({FLAGS_PER_PAGE} per page).",
+        id="flag-pages",
+    )
+
+
 def render_day(data: dict[str, Any]) -> str:
     day = data["day"].isoformat()
+    new_count = sum(1 for r in data["flags"] if r.flagged_on == data["day"])
     return page(
         f"Precursor Watch — flags {day}",
         tag("h1", f"Daily flag report {day}"),
         tag(
             "p",
             tag("a", "all days", href="../index.html"),
+            " · ",
+            tag("a", "all flags (page 1)", href="flags-1.html"),
             " · ",
             tag("a", "flags.csv", href="flags.csv"),
             " · ",
@@ -497,10 +546,11 @@ def render_day(data: dict[str, Any]) -> str:
         ),
         tag("h2", "The day's numbers"),
         _numbers(data),
+        tag("h2", f"New flags of the day, by score ({new_count})"),
+        _new_flags(data),
+        _flag_pages_note(data),
         tag("h2", "Charts"),
         _charts(data),
-        tag("h2", f"Flags ranked by score ({len(data['flags'])})"),
-        _flags_table(data["flags"]),
         tag("h2", f"Detection failed ({len(data['failed_detections'])}; tried again by the next detect run)"),
         _failed_detections(data),
         tag("h2", "What changed since the previous day"),
@@ -514,6 +564,46 @@ def render_day(data: dict[str, Any]) -> str:
         tag("h2", f"Quarantined items ({len(data['quarantined'])})"),
         _quarantined(data),
     )
+
+
+def flag_page_count(flags: int) -> int:
+    """Pages of the full ranked list; one (empty) page when there is no flag yet."""
+    return max(1, -(-flags // FLAGS_PER_PAGE))
+
+
+def render_flag_page(data: dict[str, Any], number: int) -> str:
+    """Page `number` (from 1) of every flag so far, ranked by score, with links to its neighbours."""
+    day, count = data["day"].isoformat(), flag_page_count(len(data["flags"]))
+    first = (number - 1) * FLAGS_PER_PAGE
+    shown = data["flags"][first : first + FLAGS_PER_PAGE]
+    nav = [tag("a", f"daily report {day}", href="index.html"), " · ", tag("a", "flags.csv", href="flags.csv")]
+    if number > 1:
+        nav += [" · ", tag("a", "previous page", href=f"flags-{number - 1}.html", rel="prev")]
+    if number < count:
+        nav += [" · ", tag("a", "next page", href=f"flags-{number + 1}.html", rel="next")]
+    return page(
+        f"Precursor Watch — flags {day}, page {number} of {count}",
+        tag("h1", f"Flags ranked by score, {day}: page {number} of {count}"),
+        tag("p", *nav, class_="pages"),
+        tag("p", f"Ranks {first + 1} to {first + len(shown)} of {len(data['flags'])}.", class_="muted"),
+        _flags_table(shown, data.get("console_url", ""), first_rank=first + 1) if shown else "",
+        tag("p", *nav, class_="pages"),
+    )
+
+
+def write_flag_pages(folder: Path, data: dict[str, Any]) -> list[Path]:
+    """`flags-1.html`...; pages left from an earlier, longer rendering of the day are removed."""
+    count = flag_page_count(len(data["flags"]))
+    for stale in folder.iterdir():
+        found = _FLAG_PAGE.match(stale.name)
+        if found and int(found.group(1)) > count:
+            stale.unlink()
+    out = []
+    for number in range(1, count + 1):
+        target = folder / f"flags-{number}.html"
+        target.write_text(render_flag_page(data, number), encoding="utf-8")
+        out.append(target)
+    return out
 
 
 _DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -159,6 +159,17 @@ class QuarantineKind(StrEnum):
     """A whole listing page whose required fields (per its platform file) came out empty."""
 
 
+class UserRole(StrEnum):
+    """What a console user may do (`users.role`)."""
+
+    ANALYST = "analyst"
+    """Reads everything and decides flags (confirm or dismiss)."""
+    AUDITOR = "auditor"
+    """Reads everything, statistics and evidence packs included; decides nothing."""
+    ADMIN = "admin"
+    """Manages console users."""
+
+
 def values(kind: type[StrEnum]) -> list[str]:
     """The stored values of `kind`, in declaration order (SQLAlchemy `Enum(values_callable=...)`)."""
     return [member.value for member in kind]

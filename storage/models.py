@@ -40,6 +40,7 @@ from precursor_watch.storage.kinds import (
     RemovalCause,
     ReviewDecision,
     ReviewState,
+    UserRole,
     values,
 )
 from precursor_watch.storage.types import BigID, intpk, json, sha256, str40, str200, utcts
@@ -412,7 +413,7 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[intpk]
     name: Mapped[str200] = mapped_column(unique=True, comment="login name, also the reviewer name of decisions")
-    role: Mapped[str] = mapped_column(String(16), comment="analyst | auditor | admin")
+    role: Mapped[UserRole] = mapped_column(closed_set(UserRole, "role", 16), comment="analyst | auditor | admin")
     password_hash: Mapped[str] = mapped_column(Text, comment="scrypt$n$r$p$salt$hash (hex); never the password")
     disabled: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), comment="a disabled user cannot log in"

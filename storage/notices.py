@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from precursor_watch.storage import events as ev
 from precursor_watch.storage.errors import IllegalTransition, UnknownEntity
 from precursor_watch.storage.kinds import EventKind, NoticeStatus, Presence, ReviewState
-from precursor_watch.storage.models import Listing, Notice, NoticeListing, Platform
+from precursor_watch.storage.models import Event, Listing, Notice, NoticeListing, Platform
 
 FAILURE_MAX = 500  # characters of a failure reason kept: one line, never the platform's whole answer
 
@@ -114,3 +114,92 @@ def confirmed_unreported(session: Session, platform: str) -> list[ReportableList
         .order_by(Listing.id)
     )
     return [ReportableListing(*r) for r in rows]
+
+
+# -- the notices board ---------------------------------------------------------------------------
+
+# Where a notice stands, as the console's board shows it. One state per notice, the first that
+# applies: removed, overdue, pending, acknowledged, sent (see `board_state`).
+BOARD_STATES = ("pending", "sent", "acknowledged", "removed", "overdue")
+
+
+@dataclass(frozen=True)
+class BoardNotice:
+    notice_id: int
+    platform: str
+    state: str
+    status: NoticeStatus
+    channel: str
+    ticket: str | None
+    sent_on: dt.date
+    received_on: str | None  # the platform's acknowledgement date, from its stored answer
+    failure: str | None
+    listings: int
+    removed: int  # listings with a removal observed on or after the notice's date
+    days_open: int
+
+
+def board_state(status: NoticeStatus, received_on: str | None, listings: int, removed: int, overdue: bool) -> str:
+    """removed: every listing's removal observed since the notice; overdue: older than the overdue
+    limit with a listing still up (the rule of `pwatch notices overdue`); pending: not delivered
+    (recorded, or the last attempt failed); acknowledged: delivered and the platform's answer gives
+    the date it received the notice; sent: delivered, with a ticket but no such date."""
+    if listings and removed == listings:
+        return "removed"
+    if overdue:
+        return "overdue"
+    if status != NoticeStatus.SENT:
+        return "pending"
+    return "acknowledged" if received_on else "sent"
+
+
+def _received_on(response: Any) -> str | None:
+    answer = response.get("answer") if isinstance(response, dict) else None
+    received = answer.get("received_on") if isinstance(answer, dict) else None
+    return str(received) if received else None
+
+
+def notice_board(session: Session, day: dt.date, overdue_days: int) -> list[BoardNotice]:
+    """Every notice recorded by `day`, newest first, with its board state as of `day`."""
+    rows = session.execute(
+        select(Notice, Platform.name).join(Platform, Platform.id == Notice.platform_id).order_by(Notice.id.desc())
+    ).all()
+    notices = [(n, p) for n, p in rows if n.sent_at.date() <= day]
+    members: dict[int, list[int]] = {}
+    for nid, lid in session.execute(select(NoticeListing.notice_id, NoticeListing.listing_id)):
+        members.setdefault(nid, []).append(lid)
+    removals: dict[int, list[dt.date]] = {}
+    for removed_id, on in session.execute(
+        select(Event.listing_id, Event.occurred_on).where(
+            Event.kind == EventKind.REMOVAL_OBSERVED,
+            Event.listing_id.in_(select(NoticeListing.listing_id)),
+            Event.occurred_on <= day,
+        )
+    ):
+        if removed_id is not None:  # the IN filter excludes NULL; this tells the type checker
+            removals.setdefault(removed_id, []).append(on)
+    out = []
+    for notice, platform in notices:
+        sent_on = notice.sent_at.date()
+        ids = members.get(notice.id, [])
+        removed = sum(1 for lid in ids if any(on >= sent_on for on in removals.get(lid, [])))
+        overdue = (day - sent_on).days >= overdue_days and removed < len(ids)
+        received = _received_on(notice.response)
+        state = board_state(notice.status, received, len(ids), removed, overdue)
+        out.append(
+            BoardNotice(
+                notice.id,
+                platform,
+                state,
+                notice.status,
+                notice.channel,
+                notice.ticket,
+                sent_on,
+                received,
+                notice.failure,
+                len(ids),
+                removed,
+                (day - sent_on).days,
+            )
+        )
+    return out

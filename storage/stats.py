@@ -40,7 +40,16 @@ from precursor_watch.storage.kinds import EventKind
 from precursor_watch.storage.models import Account, Event, Listing, Notice, NoticeListing, Platform, Store
 from precursor_watch.storage.statistics import BY_NAME, METRICS, REPEAT_OFFENDER_REMOVALS, STATISTICS, UNITS
 
-__all__ = ["METRICS", "UNITS", "compute_members", "compute_stats", "explain", "explain_all", "load_event_log"]
+__all__ = [
+    "METRICS",
+    "UNITS",
+    "compute_members",
+    "compute_stats",
+    "explain",
+    "explain_all",
+    "explain_number",
+    "load_event_log",
+]
 
 BY = (None, "platform", "account", "store")
 NONE_GROUP = "(none)"
@@ -405,6 +414,21 @@ def explain(
         raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
     members = _members(session, date_from, date_to, by).get(group or "total", {}).get(BY_NAME[metric].members, [])
     return _described(session, members)
+
+
+def explain_number(
+    session: Session,
+    metric: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    by: str | None = None,
+    group: str | None = None,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """One number and what `explain` lists behind it, from one computation (the console's drill-down)."""
+    if metric not in BY_NAME:
+        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+    metrics = _members(session, date_from, date_to, by).get(group or "total", {})
+    return numbers(metrics)[metric], _described(session, metrics.get(BY_NAME[metric].members, []))
 
 
 def explain_members(session: Session, raw: Members) -> dict[str, dict[str, list[dict[str, Any]]]]:

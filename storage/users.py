@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage.errors import StorageError
+from precursor_watch.storage.kinds import UserRole
 from precursor_watch.storage.models import User
 
-ROLES = ("analyst", "auditor", "admin")
+ROLES = tuple(UserRole)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -19,7 +20,7 @@ NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 class UserRow:
     id: int
     name: str
-    role: str
+    role: UserRole
     disabled: bool
     created_at: dt.datetime
 
@@ -42,7 +43,7 @@ def add_user(session: Session, name: str, role: str, password_hash: str, at: dt.
         raise StorageError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise StorageError(f"user {name!r} already exists")
-    user = User(name=name, role=role, password_hash=password_hash, disabled=False, created_at=at)
+    user = User(name=name, role=UserRole(role), password_hash=password_hash, disabled=False, created_at=at)
     session.add(user)
     session.flush()
     return _row(user)

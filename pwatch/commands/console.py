@@ -9,8 +9,9 @@ import sys
 from precursor_watch.commands.reporting import _leaf_common, _session
 from precursor_watch.errors import ConfigError, StateError
 from precursor_watch.settings import Settings
+from precursor_watch.storage.kinds import UserRole
 
-ROLES = ("analyst", "auditor", "admin")
+ROLES = [role.value for role in UserRole]
 
 
 def register(subparsers, common) -> None:

@@ -10,11 +10,14 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from precursor_watch.console import admin
+from precursor_watch.console.board import notices_page
 from precursor_watch.console.case import CaseNotFound, archived_page, load_case
 from precursor_watch.console.decisions import DecisionRefused, decide_many
+from precursor_watch.console.pack import pack_download
 from precursor_watch.console.passwords import DUMMY_HASH, verify_password
 from precursor_watch.console.queue import PAGE_SIZE, STATUSES, QueueFilters, QueueItem, queue_page, seller_groups
 from precursor_watch.console.security import csrf_ok
+from precursor_watch.console.stats import explain_page, stats_page
 from precursor_watch.console.web import (
     DECIDERS,
     Forbidden,
@@ -42,6 +45,10 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/decide", decide, methods=["POST"])
     app.add_api_route("/case/{listing_id}", case, methods=["GET"])
     app.add_api_route("/case/{listing_id}/archived", archived, methods=["GET"])
+    app.add_api_route("/case/{listing_id}/pack", pack_download, methods=["GET"])
+    app.add_api_route("/notices", notices_page, methods=["GET"])
+    app.add_api_route("/stats", stats_page, methods=["GET"])
+    app.add_api_route("/stats/explain", explain_page, methods=["GET"])
 
     admin.register(app)
 
@@ -194,7 +201,11 @@ def case(request: Request, listing_id: int) -> Response:
         except CaseNotFound as exc:
             return render(request, "error.html", status=404, user=user, message=str(exc))
     here = f"/case/{listing_id}"
-    return render(request, "case.html", user=user, case=found, here=here, can_decide=user.role in DECIDERS)
+    # Frame the archived page only when its WARC file is there (a missing file is said in the page).
+    stored = found.evidence is not None and (state_of(request).settings.data_path / found.evidence.warc_file).is_file()
+    return render(
+        request, "case.html", user=user, case=found, here=here, can_decide=user.role in DECIDERS, stored=stored
+    )
 
 
 def archived(request: Request, listing_id: int) -> Response:
@@ -209,8 +220,9 @@ def archived(request: Request, listing_id: int) -> Response:
         return Response("no archived page for this listing\n", status_code=404, media_type="text/plain")
     try:
         page = archived_page(state_of(request).settings.data_path, found.evidence)
-    except (LookupError, OSError) as exc:
-        return Response(f"archived page unavailable: {exc}\n", status_code=404, media_type="text/plain")
+    except (LookupError, OSError) as exc:  # framable like the page itself, so the frame shows why
+        headers = {"x-pwatch-archived": "1"}
+        return Response(f"archived page unavailable: {exc}\n", 404, headers, media_type="text/plain")
     headers = {"x-pwatch-archived": "1", "X-Archived-SHA256": page.actual_sha256}
     as_source = request.query_params.get("as") == "source"
     return Response(

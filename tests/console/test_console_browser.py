@@ -203,3 +203,17 @@ def test_case_page_and_archived_page_in_chromium(live, browser):
         ".then(d => [...new Uint8Array(d)].map(x => x.toString(16).padStart(2, '0')).join(''))"),
         "awaitPromise": True, "returnByValue": True}, session=True)["result"]["value"]
     assert len(recorded) == 64 and digest == recorded
+
+
+def test_notices_board_and_statistics_in_chromium(live, browser):
+    from tests.console.browser_flow import board_and_statistics, every_page_needs_login, log_in, log_out
+
+    origin, _data = live
+    if "/login" not in browser.goto(origin + "/queue").url:
+        log_out(browser, origin)
+    every_page_needs_login(browser, origin)
+    log_in(browser, origin, "aud", PASSWORDS["aud"], page="/notices")
+    shown = board_and_statistics(browser, origin)
+    assert sum(shown["totals"].values()) == shown["listed"]  # this run sent no notice: an empty board
+    assert shown["members"] > 0
+    log_out(browser, origin)

@@ -45,12 +45,12 @@ def test_console_on_postgres(pg_url, tmp_path):
     with Session(engine) as s, s.begin():
         items, total = queue_page(s, QueueFilters(), 2, 15)
         cli = cli_queue(s)
-        assert total == len(cli) == 200
+        assert total == len(cli) == 190  # 200 flags, 5 % confirmed and noticed by the bench world
         assert [i.listing_id for i in items] == [r.listing_id for r in cli][15:30]
         narrowed, _ = queue_page(s, QueueFilters(substance="21409-26-7", lang="es", min_score=0.9), 1, 500)
         assert narrowed and all(i.lang == "es" and i.score >= 0.9 and "21409-26-7" in i.substances for i in narrowed)
         groups, _ = seller_groups(s, QueueFilters(), 1, per_page=1000)
-        assert sum(len(g.items) for g in groups) == 200
+        assert sum(len(g.items) for g in groups) == 190
         add_user(s, "ana", "analyst", hash_password("analyst-pass-1"), dt.datetime.now(dt.timezone.utc))
     settings = load_settings(data_dir=str(tmp_path), environ={"PWATCH_DATABASE_URL": pg_url})
     client = TestClient(build_app(settings), base_url="http://127.0.0.1:8471", follow_redirects=False)
@@ -60,6 +60,6 @@ def test_console_on_postgres(pg_url, tmp_path):
     batch = [str(i.listing_id) for i in groups[0].items]
     assert client.post("/decide", data={"csrf_token": token, "listing_id": batch, "decision": "dismissed"}).status_code == 303
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT listing_id, decision, reviewer FROM reviews ORDER BY listing_id")).all()
+        rows = conn.execute(text("SELECT listing_id, decision, reviewer FROM reviews WHERE reviewer <> 'bench'")).all()
     engine.dispose()
     assert sorted((str(r.listing_id), r.decision, r.reviewer) for r in rows) == sorted((i, "dismissed", "ana") for i in batch)

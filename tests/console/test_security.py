@@ -23,6 +23,8 @@ def test_every_page_and_action_without_a_session_is_refused(run_copy):
     listing = flagged_ids(run_copy.settings)[0]
     routes = _routes(c.app)
     assert len(routes) >= 10
+    # the notices board, statistics, drill-down and evidence pack are in the sweep below
+    assert {"/notices", "/stats", "/stats/explain", "/case/{listing_id}/pack"} <= {p for _m, p in routes}
     before = decisions_state(run_copy.settings)
     for method, path in routes:
         url = path.replace("{listing_id}", str(listing))
@@ -70,6 +72,8 @@ def test_an_auditor_reads_everything_and_decides_nothing(run_copy):
     assert queue.status_code == 200 and f'data-listing-id="{listing}"' in queue.text
     assert 'action="/decide"' not in queue.text
     assert c.get(f"/case/{listing}").status_code == 200
+    for page in ("/notices", "/stats", "/stats?by=account", "/stats/explain?metric=flagged"):
+        assert c.get(page).status_code == 200, page
     before = decisions_state(run_copy.settings)
     answer = c.post("/decide", data={"csrf_token": token(c, "/queue"), "listing_id": str(listing), "decision": "dismissed"})
     assert answer.status_code == 403

@@ -108,7 +108,8 @@ def get_json(url: str):
 def test_airflow_serves_both_dags_on_loopback_only_and_its_components_die_with_it(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PWATCH"))}
-    env.update({"PWATCH_DATA_DIR": str(tmp_path), "PWATCH_EMBEDDED_WORLD": "false"})
+    env.update({"PWATCH_DATA_DIR": str(tmp_path), "PWATCH_EMBEDDED_WORLD": "false",
+                "PWATCH_CONSOLE_URL": "http://127.0.0.1:8471"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "precursor_watch", "airflow", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -139,6 +140,9 @@ def test_airflow_serves_both_dags_on_loopback_only_and_its_components_die_with_i
             details = get_json(f"{base}/api/v2/dags/{dag_id}/details")
             assert "Precursor Watch" in details["doc_md"]
             assert "precursor-watch" in {t["name"] for t in details["tags"]}
+        # the UI's navigation gets the review console's link from the plugin
+        views = [v for p in get_json(f"{base}/api/v2/plugins")["plugins"] for v in p["external_views"]]
+        assert {"name": "Review console", "href": "http://127.0.0.1:8471/queue"}.items() <= views[0].items(), views
         assert (tmp_path / "airflow" / "airflow.db").exists()  # metadata DB in the data dir, not the tracking DB
         listening = listening_sockets([proc.pid, *descendants(proc.pid)])
         assert ("127.0.0.1", port) in {(host, p) for _pid, host, p in listening}, listening

@@ -50,6 +50,7 @@ class ReportSettings:
     notice_overdue_days: int = 3
     notifier_name: str = "Precursor Watch (test)"
     notifier_email: str = "notices@example.invalid"
+    console_url: str = ""
 
 
 def evidence(tag: str) -> Evidence:

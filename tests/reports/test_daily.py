@@ -7,6 +7,7 @@ import json
 
 from sqlalchemy.orm import Session
 
+from precursor_watch.reports import daily
 from precursor_watch.reports.daily import DAY_NUMBERS, write_daily_report
 from precursor_watch.enforcement.notices import send_notices
 from precursor_watch.reports.safe import FORMULA_PREFIXES
@@ -67,7 +68,7 @@ def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
     for day in (D0, D1, D2):
         path = write_daily_report(world.settings, day)
     folder = path.parent
-    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags.csv", "flags.json", "heads.json", "index.html", "quarantine.csv"]
+    assert folder.name == D2.isoformat() and sorted(p.name for p in folder.iterdir()) == ["flags-1.html", "flags.csv", "flags.json", "heads.json", "index.html", "quarantine.csv"]
 
     # D1's page: its numbers are storage's statistics for that day (what `pwatch stats` prints)
     d1 = (folder.parent / D1.isoformat() / "index.html").read_text()
@@ -78,13 +79,14 @@ def test_daily_report_numbers_flags_and_hostile_content(world, endpoint):
     assert {k: int(doc.stats[k]) for k, _ in DAY_NUMBERS} == {k: truth[k] for k, _ in DAY_NUMBERS}
     assert truth["removed"] == 1 and truth["flagged"] == 1  # CD0 removed, CD7 newly flagged
 
-    html_text = path.read_text()
+    # the full ranked list (flags-1.html) holds every hostile flag; it and the day's page are inert
+    html_text = (folder / "flags-1.html").read_text()
     doc = Doc()
-    doc.feed(html_text)
+    doc.feed(html_text + path.read_text())
     # hostile listings are inert: no script, no event handlers, no javascript: links, no remote loads
     assert "script" not in doc.tags and "img" not in doc.tags and "iframe" not in doc.tags
     assert not [a for a in doc.attrs if a[1].startswith("on")]
-    assert all(v.startswith(("http://", "https://", "../", "flags.", "quarantine.csv", "data:")) or v.endswith("index.html")
+    assert all(v.startswith(("http://", "https://", "../", "flags.", "flags-", "quarantine.csv", "data:")) or v.endswith("index.html")
                for _, k, v in doc.attrs if k in ("href", "src"))
     text = "".join(doc.text)
     for title in HOSTILE_TITLES.values():
@@ -249,3 +251,90 @@ def test_day_numbers_read_off_the_period_members_equal_a_separate_computation(wo
                     truth = compute_stats(s, day, day)["total"]
                     assert stats.day_counts(period, day, names) == {k: truth[k] for k in names}, (end, day)
         assert sum(compute_stats(s, D0, D2)["total"][k] for k in names) > 5  # the world has events to count
+
+
+class Rows(html.parser.HTMLParser):
+    """The rows of table#flags: each row's cell texts and the hrefs in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.inside, self.in_body = [], False, False
+
+    def handle_starttag(self, name, attrs):
+        a = dict(attrs)
+        if name == "table":
+            self.inside = a.get("id") == "flags"
+        elif self.inside and name == "tbody":
+            self.in_body = True
+        elif self.in_body and name == "tr":
+            self.rows.append({"cells": [], "hrefs": []})
+        elif self.in_body and name == "td":
+            self.rows[-1]["cells"].append("")
+        elif self.in_body and name == "a":
+            self.rows[-1]["hrefs"].append(a.get("href"))
+
+    def handle_endtag(self, name):
+        if name == "table":
+            self.inside = self.in_body = False
+
+    def handle_data(self, data):
+        if self.in_body and self.rows and self.rows[-1]["cells"]:
+            self.rows[-1]["cells"][-1] += data
+
+
+def _rows(path) -> list[dict]:
+    parser = Rows()
+    parser.feed(path.read_text())
+    return parser.rows
+
+
+def _ids(world) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from precursor_watch.storage.models import Listing
+
+    with Session(world.engine) as s:
+        return dict(s.execute(select(Listing.listing_key, Listing.id)).all())
+
+
+def test_new_flags_first_the_ranked_list_paginated_and_each_flag_linked_to_the_console(world, endpoint, monkeypatch):
+    build(world, endpoint)
+    console = "http://127.0.0.1:8471"
+    world.settings.console_url = console
+    monkeypatch.setattr(daily, "FLAGS_PER_PAGE", 3)
+    for day in (D0, D1):
+        path = write_daily_report(world.settings, day)
+    folder, ids = path.parent, _ids(world)
+    flags = list(csv.DictReader((folder / "flags.csv").open()))
+    assert len(flags) == len(HOSTILE_TITLES) + 1 > 3
+
+    # the day's page: only D1's new flag (CD7), then a pointer to the full list
+    new = _rows(path)
+    assert [r["cells"][3].strip().endswith("CD7") for r in new] == [True]
+    text = path.read_text()
+    assert text.index('id="flags"') < text.index('id="flag-pages"') < text.index("Charts")
+
+    # the full ranked list: ceil(n / 3) pages, ranks 1..n in the CSV's order, nothing else in the folder
+    pages = sorted(folder.glob("flags-*.html"), key=lambda p: int(p.stem.split("-")[1]))
+    assert [p.name for p in pages] == [f"flags-{n}.html" for n in range(1, -(-len(flags) // 3) + 1)]
+    listed = [r for p in pages for r in _rows(p)]
+    assert [int(r["cells"][0]) for r in listed] == list(range(1, len(flags) + 1))
+    assert [r["cells"][3].strip() for r in listed] == [f"{f['title']}{f['listing_key']}".removeprefix("'") for f in flags]
+    for row, flag in zip(listed, flags, strict=True):
+        case = f"{console}/case/{ids[flag['listing_key']]}"
+        assert row["hrefs"][-2:] == [case, f"{case}/pack"]
+        assert flag["case_url"] == case
+    assert 'rel="next"' in pages[0].read_text() and 'rel="prev"' in pages[-1].read_text()
+    for p in pages:  # hostile titles stay text on every page
+        doc = Doc()
+        doc.feed(p.read_text())
+        assert "script" not in doc.tags and "img" not in doc.tags and "\u202e" not in p.read_text()
+        assert not [a for a in doc.attrs if a[1].startswith("on")]
+
+    # a shorter rendering of the same day leaves no stale page behind; no console URL, no links
+    monkeypatch.setattr(daily, "FLAGS_PER_PAGE", 100)
+    world.settings.console_url = ""
+    write_daily_report(world.settings, D1)
+    assert sorted(p.name for p in folder.glob("flags-*.html")) == ["flags-1.html"]
+    assert "/case/" not in (folder / "flags-1.html").read_text() + path.read_text()
+    assert {f["case_url"] for f in csv.DictReader((folder / "flags.csv").open())} == {""}

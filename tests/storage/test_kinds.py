@@ -8,7 +8,6 @@ an enum member (or enum column) added without a migration fails here.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Iterator
 
@@ -20,8 +19,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage.db import alembic_config, make_engine, upgrade
-from precursor_watch.storage.kinds import EventKind, NoticeStatus, Presence, RelistMethod, RemovalCause, ReviewState
-from precursor_watch.storage.models import Base, Event, Listing, Notice, Observation, Quarantine, RelistLink, Review
+from precursor_watch.storage.kinds import (
+    EventKind,
+    NoticeStatus,
+    Presence,
+    RelistMethod,
+    RemovalCause,
+    ReviewState,
+    UserRole,
+)
+from precursor_watch.storage.models import (
+    Base,
+    Event,
+    Listing,
+    Notice,
+    Observation,
+    Quarantine,
+    RelistLink,
+    Review,
+    User,
+)
 
 from .conftest import PG_BASE, pg_url_with_schema
 
@@ -98,11 +115,20 @@ def url(request, tmp_path) -> Iterator[str]:
         admin.dispose()
 
 
+# A console user (the users table is younger than 0005), written just before its role is typed.
+USER_AT_0010 = (
+    "INSERT INTO users (id, name, role, password_hash, disabled, created_at)"
+    " VALUES (1, 'ana', 'analyst', 'scrypt$x', false, '2026-11-01 00:00:00')",
+)
+
+
 @pytest.fixture
 def upgraded(url) -> str:
-    """A database that held data at 0005, upgraded to head."""
+    """A database that held data at 0005 (and a user at 0010), upgraded to head."""
     upgrade(url, BEFORE)
     _run(url, ROWS_AT_0005)
+    upgrade(url, "0010_drop_location")
+    _run(url, USER_AT_0010)
     upgrade(url)
     return url
 
@@ -138,7 +164,9 @@ def test_frozen_copies_in_the_migrations_equal_the_enums():
     allowed = _allowed_by_migrations()
     assert set(enums) == set(allowed), "an enum column without a constraint migration, or the reverse"
     for key, enum in enums.items():
-        assert sorted(allowed[key]) == sorted(m.value for m in enum), f"{key}: {enum.__name__} differs from its migration"
+        assert sorted(allowed[key]) == sorted(m.value for m in enum), (
+            f"{key}: {enum.__name__} differs from its migration"
+        )
 
 
 def test_removal_causes_are_the_gone_reasons_and_absence():
@@ -157,6 +185,7 @@ def test_data_written_at_0005_survive_the_upgrade(upgraded):
             observed = s.execute(select(Observation.kind, Observation.gone_reason).order_by(Observation.id)).all()
             decision, status = s.scalar(select(Review.decision)), s.scalar(select(Notice.status))
             method, quarantined = s.scalar(select(RelistLink.method)), s.scalar(select(Quarantine.kind))
+            role = s.scalar(select(User.role))
     finally:
         engine.dispose()
     assert kinds == ["first_seen", "confirmed", "reported", "removal_observed", "first_seen", "relisted_as"]
@@ -165,17 +194,28 @@ def test_data_written_at_0005_survive_the_upgrade(upgraded):
     assert states[0].presence is Presence.REMOVED and states[0].review is ReviewState.REPORTED
     assert cause is RemovalCause.NOT_FOUND
     assert [tuple(r) for r in observed] == [("gone", "not_found"), ("seen", None)]
-    assert (decision, status, method, quarantined) == ("confirmed", NoticeStatus.SENT, RelistMethod.TEXT, "invalid_field")
+    assert (decision, status, method, quarantined) == (
+        "confirmed",
+        NoticeStatus.SENT,
+        RelistMethod.TEXT,
+        "invalid_field",
+    )
+    assert role is UserRole.ANALYST
 
 
 def test_the_database_accepts_every_member_and_refuses_anything_else(upgraded):
     for (table, column), enum in _enum_columns().items():
         for member in enum:
-            assert not _refuses(upgraded, f"UPDATE {table} SET {column} = '{member.value}'"), f"{table}.{column}={member}"
+            assert not _refuses(upgraded, f"UPDATE {table} SET {column} = '{member.value}'"), (
+                f"{table}.{column}={member}"
+            )
         assert _refuses(upgraded, f"UPDATE {table} SET {column} = 'bogus'"), f"{table}.{column} took 'bogus'"
     # a new row, too, and a near miss in case (CHECK compares exactly)
-    assert _refuses(upgraded, "INSERT INTO events (kind, occurred_on, occurred_at, platform_id, details)"
-                              " VALUES ('platform_reopened', '2026-11-03', '2026-11-03 00:00:00', 1, '{}')")
+    assert _refuses(
+        upgraded,
+        "INSERT INTO events (kind, occurred_on, occurred_at, platform_id, details)"
+        " VALUES ('platform_reopened', '2026-11-03', '2026-11-03 00:00:00', 1, '{}')",
+    )
     assert _refuses(upgraded, "UPDATE listings SET presence = 'Active'")
 
 
@@ -196,7 +236,8 @@ def test_downgrade_drops_the_constraints_and_upgrade_restores_them(upgraded):
     assert not _refuses(upgraded, bogus)  # rolled back: the data stay valid
     engine = make_engine(upgraded)
     try:
-        assert not any(inspect(engine).get_check_constraints(t) for t, _c in _enum_columns())
+        present = set(inspect(engine).get_table_names())  # tables created after BEFORE are gone
+        assert not any(inspect(engine).get_check_constraints(t) for t, _c in _enum_columns() if t in present)
     finally:
         engine.dispose()
     upgrade(upgraded)
@@ -231,3 +272,30 @@ def test_sqlite_upgrade_refuses_to_commit_dangling_references(tmp_path):
         assert not inspect(engine).get_check_constraints("events")
     finally:
         engine.dispose()
+
+
+def test_user_roles_outside_the_set_stop_the_role_migration_naming_the_user(url):
+    """A role the enum does not know (written before 0011) stops the upgrade with the user named;
+    the database stays at 0010 with the row as it was."""
+    upgrade(url, "0010_drop_location")
+    _run(url, [USER_AT_0010[0].replace("'analyst'", "'superuser'")])
+    with pytest.raises(RuntimeError, match="'ana' has role 'superuser'"):
+        upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0010_drop_location"
+            assert conn.execute(text("SELECT role FROM users")).scalar() == "superuser"
+    finally:
+        engine.dispose()
+
+
+def test_roles_are_typed_in_the_model_and_refused_by_the_database(upgraded):
+    for role in UserRole:
+        assert not _refuses(upgraded, f"UPDATE users SET role = '{role.value}'")
+    assert _refuses(upgraded, "UPDATE users SET role = 'Admin'")
+    assert _refuses(
+        upgraded,
+        "INSERT INTO users (name, role, password_hash, disabled, created_at)"
+        " VALUES ('eve', 'root', 'scrypt$y', false, '2026-11-01 00:00:00')",
+    )

@@ -2,7 +2,7 @@
 is, and the compact range (frontier) of each signed head
 
 Revision ID: 0012_evidence_offsets
-Revises: 0010_drop_location
+Revises: 0011_user_role_enum
 
 Existing rows stay valid as they are: a cited record without an offset row is found by scanning
 its file (as before), and a head without a frontier makes the next sealing read the leaf hashes
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_evidence_offsets"
-down_revision = "0010_drop_location"
+down_revision = "0011_user_role_enum"
 branch_labels = None
 depends_on = None
 
