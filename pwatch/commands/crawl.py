@@ -104,6 +104,19 @@ def _query_plan(platform: str, job_path: Path) -> Path:
     return path
 
 
+def _discovery_for(platform: str, requested: str) -> str:
+    """`requested`, unless it needs a site search `platform` does not have: then the catalogue walk.
+
+    Falling back is the safe side: a platform without a site search is still crawled whole, so
+    nothing it lists goes unseen (the health's `discovery.mode` says `full`)."""
+    from precursor_watch.crawlers.discovery.search import ENGINES
+
+    if requested in ("search", "sweep") and platform not in ENGINES:
+        log.warning("%s has no site search: discovery %s falls back to the full catalogue walk", platform, requested)
+        return "full"
+    return requested
+
+
 def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     """Validated spider arguments for this invocation (ConfigError names the bad option)."""
     from precursor_watch.crawlers.args import CrawlArgs
@@ -143,7 +156,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         "db_url": settings.db_url if use_db else None,
         "discover": not args.no_discover,
         "shard": args.shard,
-        "discovery": getattr(args, "discovery", None) or settings.crawl_discovery,
+        "discovery": _discovery_for(args.site, getattr(args, "discovery", None) or settings.crawl_discovery),
     }
     try:
         checked = CrawlArgs.checked(platform=args.site, **values)
