@@ -63,7 +63,7 @@ def parse_rates(world, day: dt.date, limit: int, rounds: int) -> tuple[float, fl
 
     from precursor_watch.crawlers.pages import adapter_for
     from precursor_watch.crawlers.pages.base import Page
-    from precursor_watch.fixtures.sites import build_sites
+    from precursor_watch.fixtures.allsites import build_sites
 
     sites = build_sites(world)
     pages = []

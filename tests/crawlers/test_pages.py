@@ -14,7 +14,7 @@ from precursor_watch.crawlers.pages import BY_PLATFORM
 from precursor_watch.crawlers.pages.base import Incomplete, Listing, Page, Removed
 from precursor_watch.crawlers.pages.mercado import api_url
 from precursor_watch.fixtures.server import _malformed
-from precursor_watch.fixtures.sites import build_sites
+from precursor_watch.fixtures.allsites import build_sites
 from precursor_watch.fixtures.world import World, WorldConfig
 from tests.crawlers.conftest import DAY, PLATFORMS, SCALE, SEED, START, expected_reason
 
