@@ -59,21 +59,29 @@ def test_latest_daily_report_in_chromium(world, endpoint, browser, capsys):  # n
         write_daily_report(world.settings, day)
     reports = world.settings.data_path / "reports"
     for day in (D1, D2):  # D1 has removals and new flags, D2 is the latest
-        load = browser.open(reports / day.isoformat() / "index.html")
-        assert load.errors == [], load.errors
-        assert load.requests == [], load.requests
-        page = json.loads(load.evaluate(PROBE))
+        folder = reports / day.isoformat()
+        # the day's page shows the day's new flags; every flag so far is on the flags-<n> pages
+        pages = {}
+        for name in ["index.html", *sorted(p.name for p in folder.glob("flags-*.html"))]:
+            load = browser.open(folder / name)
+            assert load.errors == [], (name, load.errors)
+            assert load.requests == [], (name, load.requests)
+            page = pages[name] = json.loads(load.evaluate(PROBE))
+            # hostile listings stayed text on every page
+            assert page["scripts"] == 0 and page["handlers"] == [], name
+            assert set(page["protocols"]) <= {"http:", "https:", "file:"}, name
+            assert not any(h.lower().lstrip().startswith(("javascript:", "vbscript:")) for h in page["hrefs"]), name
+            assert "\u202e" not in page["flagsText"], name
+        assert len(pages) > 1, "the full ranked list is on flags-<n>.html pages"
+        index = pages["index.html"]
         expected = _stats_for(world, day, capsys)
-        assert {k: int(page["numbers"][k]) for k, _ in DAY_NUMBERS} == {k: expected[k] for k, _ in DAY_NUMBERS}
-        # hostile listings stayed text
-        assert page["title"] == f"Precursor Watch — flags {day.isoformat()}"
-        assert page["scripts"] == 0 and page["handlers"] == []
-        assert set(page["protocols"]) <= {"http:", "https:", "file:"}
-        assert not any(h.lower().lstrip().startswith(("javascript:", "vbscript:")) for h in page["hrefs"])
+        assert {k: int(index["numbers"][k]) for k, _ in DAY_NUMBERS} == {k: expected[k] for k, _ in DAY_NUMBERS}
+        assert index["title"] == f"Precursor Watch — flags {day.isoformat()}"
+        assert index["svgs"] == 3
+        every_flag = "".join(p["flagsText"] for name, p in pages.items() if name != "index.html")
         for title in HOSTILE_TITLES.values():
-            assert title.replace("\u202e", "[U+202E]") in page["flagsText"]
-        assert "\u202e" not in page["flagsText"]
-        assert page["marks"] and page["svgs"] == 3
+            assert title.replace("\u202e", "[U+202E]") in every_flag
+        assert any(p["marks"] for p in pages.values())
 
     load = browser.open(reports / "index.html")
     assert load.errors == [] and load.requests == []
