@@ -31,11 +31,10 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/pwatch run
 
-# Tests run on three pytest-xdist workers, one group of tests at a time per worker (groups and
-# their order: tests/conftest.py); most tests wait on subprocesses (crawls, Airflow, Chromium), so
-# three workers keep two cores busy. Groups go out in collection order, not xdist's default of
-# the largest first.
-PYTEST_ARGS ?= -n 3 --dist loadgroup --no-loadscope-reorder
+# Tests run on three pytest-xdist workers, one group of tests at a time per worker (the groups,
+# their order and the scheduler that keeps a group together: tests/conftest.py). Most tests wait
+# on subprocesses (crawls, Airflow, Chromium), so three workers keep two cores busy.
+PYTEST_ARGS ?= -n 3 --dist loadscope --no-loadscope-reorder
 
 test: lint
 	sh tests/ensure_system_packages.sh

@@ -16,10 +16,11 @@ def trained_model(tmp_path_factory):
     return ensure_model(settings)
 
 
-# How `make test` spreads the suite over pytest-xdist workers (`--dist loadgroup`). A group runs on
-# one worker, so the session- and package-scoped worlds its tests share are built once: a test
-# package is one group, except the long end-to-end replays, whose SQLite and PostgreSQL halves
-# build separate worlds and so run as groups of their own, in parallel.
+# How `make test` spreads the suite over pytest-xdist workers (`-n 3`, scheduler below). A group
+# of tests runs on one worker, so the session- and package-scoped worlds its tests share are built
+# once: a test package is one group, except the long end-to-end runs and the ledger's, whose
+# SQLite and PostgreSQL halves build separate worlds and so run as groups of their own, in
+# parallel.
 SPLIT_BY_DATABASE = ("tests/e2e/", "tests/ledger/")
 # Groups go to the workers in collection order; the longest start first so none forms the tail.
 LONGEST_FIRST = (
@@ -32,18 +33,15 @@ LONGEST_FIRST = (
 )
 
 
-def _database_param(item) -> str:
-    callspec = getattr(item, "callspec", None)
-    values = callspec.params.values() if callspec else ()
-    return next((v for v in values if v in ("sqlite", "postgres")), "")
-
-
-def _schedule_group(item) -> str:
-    path = item.nodeid.split("::")[0]
+def schedule_group(nodeid: str) -> str:
+    """The group of a test, from its node id alone (the xdist controller sees only ids)."""
+    path, _, name = nodeid.partition("::")
     package = path.rsplit("/", 1)[0] + "/"
-    if package.startswith(SPLIT_BY_DATABASE):
-        return f"{path}[{_database_param(item)}]"
-    return package
+    if not package.startswith(SPLIT_BY_DATABASE):
+        return package
+    params = name.partition("[")[2]
+    database = next((d for d in ("postgres", "sqlite") if d in params), "")
+    return f"{path}[{database}]"
 
 
 def _schedule_rank(item) -> int:
@@ -54,9 +52,18 @@ def _schedule_rank(item) -> int:
     return len(LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    if config.pluginmanager.hasplugin("xdist"):  # not under `-p no:xdist`
-        for item in items:
-            item.add_marker(pytest.mark.xdist_group(_schedule_group(item)))
     items.sort(key=_schedule_rank)
+
+
+@pytest.hookimpl(optionalhook=True)  # only when pytest-xdist is loaded
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduler with our groups as the scopes (its `loadgroup` mode no longer
+    groups under pytest 9, which ignores the node-id suffix it relies on)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return schedule_group(nodeid)
+
+    return GroupScheduling(config, log)
