@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.discovery.search import ENGINES
+from precursor_watch.fixtures.platforms import BY_NAME
+from precursor_watch.fixtures.search import SEMANTICS
 from precursor_watch.fixtures.server import serve_in_background
 from precursor_watch.fixtures.world import World, WorldConfig
 from precursor_watch.nlp.lexicon import load_lexicon
 from precursor_watch.nlp.search_terms import query_plan
-from precursor_watch.platforms import LANGUAGES
 from tests.crawlers.conftest import (
     DAY,
     DAYS,
@@ -60,7 +60,7 @@ def expected_search(world: World, platform: str, day: dt.date) -> tuple[dict[str
     dayno, cap = world.day(day), world.search_cap(platform)
     queries: dict[str, dict] = {}
     shown: set[str] = set()
-    for planned in query_plan(load_lexicon(), LANGUAGES[platform]):
+    for planned in query_plan(load_lexicon(), BY_NAME[platform].langs):  # the world's languages
         hits = world.search_results(platform, planned.q, dayno)
         queries[planned.q] = {"total": len(hits), "capped": len(hits) > cap, "refine": list(planned.refine)}
         shown.update(hits[:cap])
@@ -72,8 +72,8 @@ def expected_search(world: World, platform: str, day: dt.date) -> tuple[dict[str
     return queries, shown
 
 
-SEARCHABLE = tuple(p for p in PLATFORMS if p in ENGINES)
-WITHOUT_SEARCH = tuple(p for p in PLATFORMS if p not in ENGINES)
+SEARCHABLE = tuple(p for p in PLATFORMS if p in SEMANTICS)  # the world's platforms with a site search
+WITHOUT_SEARCH = tuple(p for p in PLATFORMS if p not in SEMANTICS)
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,28 @@ def test_every_packaged_platform_file_validates():
         ),
         (('required = ["title"', 'required = ["titel"'), "extraction"),
         (("[robots]\nobey = true", "[robots]\nobey = true\ncrawl_delay = 3"), "robots.crawl_delay"),
+        (('path = "/search"', 'path = "search"'), "discovery.search.path"),
+        (('path = "/search"', 'path = "/search?q="'), "discovery.search.path"),
+        (('query = "q"', 'query = ""'), "discovery.search.query"),
+        (('query = "q"', 'query = "q"\nencoding = "utf-99"'), "discovery.search.encoding"),
+        (('query = "q"', 'query = "q"\nparams = { q = "x" }'), "discovery.search"),
+        (('total = "div.search::attr(data-total)"', 'total = "div.search[["'), "discovery.search.html.total.css"),
+        (
+            ('pages = "div.search::attr(data-pages)"', 'pages = { css = "p", regex = "(" }'),
+            "discovery.search.html.pages.regex",
+        ),
+        (('pages = "div.search::attr(data-pages)"', 'pages = { xpath = "//p[" }'), "discovery.search.html.pages.xpath"),
+        (('pages = "div.search::attr(data-pages)"', "pages = {}"), "discovery.search.html.pages"),
+        (('pages = "div.search::attr(data-pages)"', 'links = "a::attr("'), "discovery.search.html.links"),
+        (('pages = "div.search::attr(data-pages)"', 'next_page = "a.next"'), "discovery.search.html.next_page"),
+        (
+            ("[discovery.search.html]", '[discovery.search.json]\ncursor = "next"\n\n[discovery.search.html]'),
+            "discovery.search",
+        ),
+        (('seller_page = "/supplier/{key}.html"', 'seller_page = "/supplier/{key}"'), "urls.seller_page"),
+        (('seller_page = "/supplier/{key}.html"', 'seller_page = "/supplier/{id}.html"'), "urls.seller_page"),
+        (('seller_page = "/supplier/{key}.html"', 'seller_page = "supplier/{key}.html"'), "urls.seller_page"),
+        (('seller_page = "/supplier/{key}.html"', 'store_page = "/supplier/{key}.html"'), "urls"),
     ],
 )
 def test_a_bad_platform_file_is_an_error_naming_the_file_and_the_key(tmp_path, change, key):
@@ -56,6 +78,56 @@ def test_a_bad_platform_file_is_an_error_naming_the_file_and_the_key(tmp_path, c
         load(path)
     assert str(path) in str(err.value)
     assert f"key {key}" in str(err.value)
+
+
+JSON_SEARCH = """
+[discovery.search]
+path = "/api/find"
+query = "term"
+
+[discovery.search.json]
+{body}
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('cursor = "meta..next"', "discovery.search.json.cursor"),
+        ('cursor_param = "after"', "discovery.search.json.cursor"),  # the cursor key is required
+        ('cursor = "next"\ntotal = "meta total"', "discovery.search.json.total"),
+        ('cursor = "next"\ncapped = ""', "discovery.search.json.capped"),
+        ('cursor = "next"\ncursor_param = "term"', "discovery.search"),
+        ('cursor = "next"\nlinks = "items.url"', "discovery.search.json.links"),
+    ],
+)
+def test_a_bad_json_search_is_an_error_naming_the_key(tmp_path, body, key):
+    start = GOOD.index("[discovery.search]")
+    end = GOOD.index("[removal]")
+    path = tmp_path / "chemdir.toml"
+    path.write_text(GOOD[:start] + JSON_SEARCH.format(body=body) + "\n" + GOOD[end:], encoding="utf-8")
+    with pytest.raises(PlatformFileError) as err:
+        load(path)
+    assert str(path) in str(err.value)
+    assert f"key {key}:" in str(err.value)
+
+
+def test_a_search_table_reads_as_declared(tmp_path):
+    """Defaults: results in HTML linked by rel="next", the query in the site's charset; a json
+    table instead; a file without the table has no search (search discovery walks the catalogue)."""
+    chemdir = load(PACKAGED_DIR / "chemdir.toml").discovery.search
+    assert chemdir is not None and chemdir.format == "html" and chemdir.encoding is None
+    path = tmp_path / "chemdir.toml"
+    start, end = GOOD.index("[discovery.search]"), GOOD.index("[removal]")
+    path.write_text(GOOD[:start] + JSON_SEARCH.format(body='cursor = "page.after"') + GOOD[end:], encoding="utf-8")
+    search = load(path).discovery.search
+    assert search is not None and search.format == "json" and search.json_ is not None
+    assert (search.json_.cursor, search.json_.cursor_param, search.query) == ("page.after", "cursor", "term")
+    path.write_text(GOOD[:start] + '[discovery.search]\npath = "/s"\n' + GOOD[end:], encoding="utf-8")
+    search = load(path).discovery.search
+    assert search is not None and search.html is not None and search.html.next.startswith('a[rel="next"]')
+    path.write_text(GOOD[:start] + GOOD[end:], encoding="utf-8")
+    assert load(path).discovery.search is None
 
 
 def test_a_file_that_is_not_toml_or_misnamed_is_an_error_naming_the_file(tmp_path):
