@@ -189,11 +189,11 @@ def _css(value: str | None) -> str | None:
 
 def _xpath(value: str | None) -> str | None:
     if value:
-        from lxml import etree
+        from parsel import Selector
 
         try:
-            etree.XPath(value)
-        except etree.XPathSyntaxError as exc:
+            Selector(text="<html></html>").xpath(value)
+        except ValueError as exc:
             raise ValueError(f"not an XPath expression: {exc}") from None
     return value
 
