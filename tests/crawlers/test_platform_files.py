@@ -155,12 +155,23 @@ languages = ["en"]
 listing = '/p/([A-Z0-9]+)/'
 seller = '/v/([a-z0-9-]+)'
 store = '/v/([a-z0-9-]+)'
+seller_page = "/v/{{key}}"
 
 [discovery]
 index = "/browse?p=1"
 links = "div.grid a.card::attr(href)"
 next = "a.nx::attr(href)"
 sitemaps = ["/sm.xml"]
+
+[discovery.search]
+path = "/api/find"
+query = "term"
+params = {{ lang = "en" }}
+
+[discovery.search.json]
+cursor = "paging.after"
+cursor_param = "after"
+total = "paging.found"
 
 [removal]
 reason = "soft_removed"
@@ -259,6 +270,8 @@ def _listing_html(r: dict) -> str:
 def _route(path: str, shop: dict[str, dict], base: str) -> tuple[int, str, str]:
     live = [k for k, r in shop.items() if r["status"] == "live"]
     linked = sorted(shop)[:-1]  # the last listing only in the sitemap
+    if path.startswith("/api/find?"):
+        return _find(path, shop)
     if path == "/robots.txt":
         return 200, "text/plain", "User-agent: *\nDisallow: /cart\n"
     if path.startswith("/browse?p="):
@@ -290,6 +303,26 @@ def _route(path: str, shop: dict[str, dict], base: str) -> tuple[int, str, str]:
         return 200, "text/html", f"<html><body><h1>{path[3:]}</h1></body></html>"
     assert live
     return 404, "text/html", "<html><body>unknown</body></html>"
+
+
+def _find(path: str, shop: dict[str, dict]) -> tuple[int, str, str]:
+    """The shop's search API: live listings whose title holds the term, 10 per answer, paged by an
+    `after` cursor (the last key shown); `lang=en` is required."""
+    from urllib.parse import parse_qs, urlsplit
+
+    q = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+    if q.get("lang") != "en":
+        return 400, "application/json", json.dumps({"error": "lang"})
+    hits = [k for k, r in sorted(shop.items()) if r["status"] == "live" and q["term"].lower() in r["title"].lower()]
+    after = q.get("after")
+    start = hits.index(after) + 1 if after in hits else 0
+    page = hits[start : start + 10]
+    more = start + 10 < len(hits)
+    answer = {
+        "data": {"hits": [{"link": f"/p/{k}/", "cart": f"/cart?add={k}"} for k in page]},
+        "paging": {"after": page[-1] if more else None, "found": len(hits)},
+    }
+    return 200, "application/json", json.dumps(answer)
 
 
 @pytest.fixture
@@ -360,6 +393,29 @@ def test_a_new_layout_is_crawled_and_captured_completely_from_a_platform_file_al
         cwd=ROOT,
     )
     assert check.returncode == 1 and "required fields empty: title" in check.stdout, check.stdout + check.stderr
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "precursor_watch",
+            "platforms",
+            "check",
+            str(files / "kiosk.toml"),
+            "--search",
+            "item",
+        ],
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    matching = sorted(k for k, r in shop.items() if r["status"] == "live" and "item" in r["title"].lower())
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "site search: GET /api/find?term=QUERY&lang=en (json, query in utf-8)" in check.stdout
+    assert f"search 'item': {base}/api/find?term=item&lang=en: HTTP 200" in check.stdout
+    assert f"result links: 10: {base}/p/{matching[0]}/," in check.stdout
+    assert f"total: {len(matching)}; next page: {base}/api/find?term=item&lang=en&after={matching[9]};" in check.stdout
 
     revisit = tmp_path / "revisit.txt"
     revisit.write_text("".join(f"{base}/p/{k}/\n" for k in shop), encoding="utf-8")
