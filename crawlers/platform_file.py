@@ -1,7 +1,8 @@
 """Platform files: one reviewed TOML file per marketplace says everything the crawler needs.
 
 `crawlers/platforms/NAME.toml` (or a directory named by the setting `platform_files_dir`) holds a
-platform's URL scheme, discovery, field extraction (schema.org first, then CSS/XPath selectors with
+platform's URL scheme (with the seller and store page templates), discovery (index pages, sitemaps
+and its site search), field extraction (schema.org first, then CSS/XPath selectors with
 strip/regex/join), removal markers, politeness, robots policy and the fields a listing page must
 yield. `crawlers/platforms/README.md` documents every key. A file that does not validate is a
 `PlatformFileError` naming the file and the key; nothing is crawled with it.
