@@ -1,7 +1,8 @@
 """Platform files: one reviewed TOML file per marketplace says everything the crawler needs.
 
 `crawlers/platforms/NAME.toml` (or a directory named by the setting `platform_files_dir`) holds a
-platform's URL scheme, discovery, field extraction (schema.org first, then CSS/XPath selectors with
+platform's URL scheme (with the seller and store page templates), discovery (index pages, sitemaps
+and its site search), field extraction (schema.org first, then CSS/XPath selectors with
 strip/regex/join), removal markers, politeness, robots policy and the fields a listing page must
 yield. `crawlers/platforms/README.md` documents every key. A file that does not validate is a
 `PlatformFileError` naming the file and the key; nothing is crawled with it.
@@ -14,7 +15,15 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "platforms"
 LISTING_FIELDS = (
@@ -39,6 +48,18 @@ class PlatformFileError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _codec(value: str | None) -> str | None:
+    if value is None:
+        return value
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding {value!r}") from None
+    return value
 
 
 def _regex(value: str | None) -> str | None:
@@ -67,24 +88,18 @@ class Site(_Strict):
             raise ValueError(f"must be an origin like https://example.com (no path), got {value!r}")
         return value
 
-    @field_validator("encoding")
-    @classmethod
-    def _codec(cls, value: str) -> str:
-        import codecs
-
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r}") from None
-        return value
+    _known_charset = field_validator("encoding")(_codec)
 
 
 class Urls(_Strict):
-    """Regular expressions over URL paths; group 1 is the key."""
+    """Regular expressions over URL paths (group 1 is the key), and the templates that build a
+    seller's and a store's page from a key (for seller expansion in search discovery)."""
 
     listing: str
     seller: str
     store: str
+    seller_page: str | None = Field(default=None, description='e.g. "/supplier/{key}.html"')
+    store_page: str | None = Field(default=None, description="default: seller_page, when store = seller")
     _check = field_validator("listing", "seller", "store")(_regex)
 
     @field_validator("listing", "seller", "store")
@@ -94,6 +109,187 @@ class Urls(_Strict):
             raise ValueError("needs a group that captures the key, e.g. /item/([A-Za-z0-9]+)")
         return value
 
+    @field_validator("seller_page", "store_page")
+    @classmethod
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith("/") or value.count("{key}") != 1 or value.replace("{key}", "").count("{"):
+            raise ValueError(f'a path with {{key}} once where the key goes, e.g. "/seller/{{key}}", got {value!r}')
+        kind = "seller" if info.field_name == "seller_page" else "store"
+        pattern = info.data.get(kind)
+        if pattern is not None and not template_fits(value, pattern):
+            raise ValueError(f"{value!r} does not build a URL that urls.{kind} ({pattern}) recognises")
+        return value
+
+    @model_validator(mode="after")
+    def _both_templates(self) -> Urls:
+        if self.seller_page is None and self.store_page is not None:
+            raise ValueError("store_page without seller_page: give seller_page too")
+        if self.seller_page is not None and self.store_page is None and self.store != self.seller:
+            raise ValueError("store_page is missing: urls.store differs from urls.seller")
+        return self
+
+    def account_templates(self) -> tuple[str, str] | None:
+        """(seller page, store page) templates, or None when the file gives none."""
+        if self.seller_page is None:
+            return None
+        return self.seller_page, self.store_page or self.seller_page
+
+
+SAMPLE_KEYS = ("a1", "abc", "A1B2", "ab-1", "a_1", "1", "12345", "0123456789abcdef01234567")
+
+
+def template_fits(template: str, pattern: str) -> bool:
+    """Whether `template` with a key that group 1 of `pattern` accepts is a URL `pattern` matches
+    with that key. True when no sample key fits the group (nothing to check it with)."""
+    group = _group_source(pattern)
+    samples = [k for k in SAMPLE_KEYS if group is not None and re.fullmatch(group, k)]
+    if not samples:
+        return True
+    for key in samples:
+        match = re.fullmatch(pattern, template.replace("{key}", key))
+        if match is not None and match.group(1) == key:
+            return True
+    return False
+
+
+def _group_source(pattern: str) -> str | None:
+    """The text of the first capturing group of a regular expression, or None."""
+    depth, start, in_class, escaped = 0, None, False, False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            if start is None and not pattern.startswith("(?", i):
+                start, depth = i + 1, 0
+            depth += 1
+        elif ch == ")" and start is not None:
+            depth -= 1
+            if depth == 0:
+                return pattern[start:i]
+    return None
+
+
+def _css(value: str | None) -> str | None:
+    if value:
+        from parsel.csstranslator import HTMLTranslator
+
+        try:
+            HTMLTranslator().css_to_xpath(value)
+        except Exception as exc:  # cssselect's SelectorError and ExpressionError
+            raise ValueError(f"not a CSS selector: {exc}") from None
+    return value
+
+
+def _xpath(value: str | None) -> str | None:
+    if value:
+        from parsel import Selector
+
+        try:
+            Selector(text="<html></html>").xpath(value)
+        except ValueError as exc:
+            raise ValueError(f"not an XPath expression: {exc}") from None
+    return value
+
+
+def _key_path(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[\w@$-]+(\.[\w@$-]+)*", value):
+        raise ValueError(f'a key or dotted key path into the JSON answer (e.g. "meta.next"), got {value!r}')
+    return value
+
+
+class SearchNumber(_Strict):
+    """A number a result page shows: the first match of `css` or `xpath` (an element's whole text,
+    or the `::text` / `::attr()` string), cut by `regex` (group 1, or the whole match); its digits."""
+
+    css: str | None = None
+    xpath: str | None = None
+    regex: str | None = None
+    _css_ok = field_validator("css")(_css)
+    _xpath_ok = field_validator("xpath")(_xpath)
+    _regex_ok = field_validator("regex")(_regex)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        return {"css": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> SearchNumber:
+        if bool(self.css) == bool(self.xpath):
+            raise ValueError("give css or xpath (one of them)")
+        return self
+
+
+class HtmlResults(_Strict):
+    """Result pages in HTML, one after the other by a next-page link."""
+
+    links: str | None = Field(default=None, description="CSS of the result links; default every link to a listing page")
+    next: str = Field(
+        default='a[rel="next"]::attr(href), link[rel="next"]::attr(href)', description="CSS of the next page's link"
+    )
+    total: SearchNumber | None = Field(default=None, description="how many listings matched in all")
+    pages: SearchNumber | None = Field(default=None, description="how many result pages the site serves")
+    _checks = field_validator("links", "next")(_css)
+
+
+class JsonResults(_Strict):
+    """A JSON search API paged by a cursor. Result links are every listing URL in the answer."""
+
+    cursor: str = Field(description="key of the next page's cursor (null, empty or absent at the end)")
+    cursor_param: str = Field(default="cursor", min_length=1, description="query parameter the cursor goes in")
+    total: str | None = Field(default=None, description="key of the number of matches in all")
+    capped: str | None = Field(default=None, description="key of a flag: the site will not show every match")
+    _checks = field_validator("cursor", "total", "capped")(_key_path)
+
+
+class Search(_Strict):
+    """The platform's site search: `<path>?<query>=<the query>&<params>`, its results read by
+    `html` or `json` (exactly one; neither means `html` with its defaults)."""
+
+    path: str = Field(description="path of the search (first result page)")
+    query: str = Field(default="q", min_length=1, description="query parameter that carries the query")
+    params: dict[str, str] = Field(default_factory=dict, description="fixed parameters sent with every query")
+    encoding: str | None = Field(default=None, description="charset the query is percent-encoded in (default site's)")
+    html: HtmlResults | None = None
+    json_: JsonResults | None = Field(default=None, alias="json")
+    _known_charset = field_validator("encoding")(_codec)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c in value for c in "?#"):
+            raise ValueError(f'a path like "/search" (no query, no fragment), got {value!r}')
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _html_by_default(cls, value: object) -> object:
+        if isinstance(value, dict) and "html" not in value and "json" not in value:
+            return {**value, "html": {}}
+        return value
+
+    @model_validator(mode="after")
+    def _one_format(self) -> Search:
+        if self.html is not None and self.json_ is not None:
+            raise ValueError("give html or json, not both: the results come in one format")
+        if self.query in self.params:
+            raise ValueError(f"params: {self.query!r} is the query parameter")
+        if self.json_ is not None and self.json_.cursor_param in (self.query, *self.params):
+            raise ValueError(f"json.cursor_param {self.json_.cursor_param!r} is already a parameter of the search")
+        return self
+
+    @property
+    def format(self) -> str:
+        return "json" if self.json_ is not None else "html"
+
 
 class Discovery(_Strict):
     index: str = Field(description="path of index page 1")
@@ -102,7 +298,9 @@ class Discovery(_Strict):
         default='a[rel="next"]::attr(href), link[rel="next"]::attr(href)', description="CSS of the next page"
     )
     sitemaps: list[str] = Field(default_factory=lambda: ["/sitemap.xml"])
-    search: dict[str, str] | None = Field(default=None, description="site search: arrives with issue 16 (not read yet)")
+    search: Search | None = Field(
+        default=None, description="site search; without it search discovery walks the catalogue"
+    )
 
 
 class FieldRule(_Strict):

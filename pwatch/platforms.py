@@ -16,16 +16,6 @@ PLATFORMS: tuple[str, ...] = ("chemdir", "tradehub", "boardlist", "huaxue", "mer
 EXTRA_FIXTURE_PLATFORMS: tuple[str, ...] = ("sourcing", "shopfront")
 FIXTURE_PLATFORMS: tuple[str, ...] = PLATFORMS + EXTRA_FIXTURE_PLATFORMS
 
-# The languages each platform's listings are written in (fixtures/README.md): search discovery
-# queries each platform in these.
-LANGUAGES: dict[str, tuple[str, ...]] = {
-    "chemdir": ("en",),
-    "tradehub": ("en", "es"),
-    "boardlist": ("en", "es"),
-    "huaxue": ("zh",),
-    "mercado": ("es",),
-}
-
 FIRST_PLATFORM_OCTET = 11
 CONTROL_OCTET = 10
 TRAP_OCTET = 99

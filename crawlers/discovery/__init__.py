@@ -2,8 +2,9 @@
 
 - `plan`: the query plan a crawl runs (built from the lexicon by `nlp.search_terms`, handed to
   the spider as a file) and its split over shards;
-- `search`: each platform's site search behind one small interface (`SearchEngine`): the URL of
-  a result page, and the listing links, next page and cap a result page shows;
+- `search`: the site search a platform file declares (`SiteSearch`, one reader per result
+  format): the URL of a result page, and the listing links, next page and cap a result page
+  shows; the seller and store pages of flagged accounts;
 - `conditional`: `If-Modified-Since` revisits and their `304 Not Modified` answers;
 - `report`: what each query returned, for the crawl's health (`discovery` in health.json).
 

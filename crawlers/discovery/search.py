@@ -1,25 +1,35 @@
-"""Each platform's site search behind one interface (fixtures/README.md, "Site search").
+"""A platform's site search, read from its platform file (`[discovery.search]`): no Python per site.
 
-A `SearchEngine` builds the URL of a query's first result page and reads a result page into a
+`SiteSearch` builds the URL of a query's first result page (path, query parameter, fixed
+parameters, the charset the query is percent-encoded in) and reads a result page into a
 `ResultPage`: the listing links on it, the next page's URL, and whether the site capped the
-results (more matches than it will ever page through). Links are read generically: every URL or
-path in the page (HTML attribute, JSON-LD or JSON value) that the platform's URL scheme classifies
-as a listing on the platform's own origin; the spider still refuses anything off the origin.
+results (more matches than it will ever page through). One reader per result format:
+
+- `html`: result pages linked one to the next (`next`, default `rel="next"`); the links are those
+  the `links` selector picks, or every link to a listing page; `total` (matches in all) and
+  `pages` (pages the site serves) are numbers read from the page when the file says where;
+- `json`: an API paged by a cursor (`cursor` names the key; the next page is this URL with the
+  cursor parameter set, or the cursor itself when it is a path or URL); `total` and `capped` keys.
+
+Links are kept when the platform's URL scheme classifies them as a listing on the page's own
+origin; the spider still refuses anything off the origin. `account_urls` builds the seller and
+store pages of flagged accounts from the file's `[urls]` templates (seller expansion).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
-from precursor_watch.crawlers.pages.base import Page, SiteScheme
+from precursor_watch.crawlers.pages.base import HtmlPage, Page, SiteScheme
+from precursor_watch.crawlers.platform_file import HtmlResults, JsonResults, PlatformFile, Search, SearchNumber, Urls
 
 _HREF = re.compile(r"""(?:href|src|content)\s*=\s*["']([^"'<>\s]+)["']""")
 _JSON_URL = re.compile(r"""["'](?:https?://[^"'\s<>]+|/[^"'\s<>]*)["']""")
-_NEXT = re.compile(r"""<(?:a|link)\b[^>]*\brel=["']next["'][^>]*>""", re.I)
 
 
 @dataclass(frozen=True)
@@ -34,105 +44,119 @@ class ResultPage:
         return self.capped or (self.next_url is None and self.total is not None and results_so_far < self.total)
 
 
-class SearchEngine:
-    """The default: HTML result pages with `rel="next"` links; subclasses change what differs."""
+class SiteSearch:
+    """The site search a platform file declares."""
 
-    search_path = "/search"
-    query_param = "q"
-
-    def first_url(self, base_url: str, query: str) -> str:
-        return f"{base_url}{self.search_path}?{urlencode({self.query_param: query})}"
-
-    def parse(self, page: Page, site: SiteScheme) -> ResultPage:
-        """`div.search` says `data-total` (all matches) and `data-pages` (pages it will serve);
-        more matches than those pages hold is a capped query."""
-        body = page.body.decode(_charset(page), errors="replace")
-        links = listing_links(page.url, body, site)
-        total, pages = _int_attr(body, "data-total"), _int_attr(body, "data-pages")
-        size = max(len(links), 1)
-        return ResultPage(
-            links=tuple(links),
-            next_url=_html_next(page.url, body),
-            capped=total is not None and pages is not None and total > pages * size and page_no_of(page.url) < pages,
-            total=total,
-        )
-
-
-class TradehubSearch(SearchEngine):
-    """Results as a JSON-LD `ItemList` in the HTML; next page by `rel="next"`."""
-
-
-class BoardlistSearch(SearchEngine):
-    """Free-text search (ad text included); HTML result list."""
-
-
-class HuaxueSearch(SearchEngine):
-    """`/search.html?kw=` with the query percent-encoded in GB18030; pages are GB18030 HTML."""
-
-    search_path = "/search.html"
+    def __init__(self, spec: Search, site: SiteScheme, encoding: str):
+        self.spec, self.site, self.encoding = spec, site, encoding
 
     def first_url(self, base_url: str, query: str) -> str:
-        return f"{base_url}{self.search_path}?kw={quote(query.encode('gb18030'))}"
+        """Like the site's own search form: the query in the declared charset (characters it
+        cannot encode as `&#NNNN;`, as browsers send them), then the fixed parameters."""
+        pairs = [(self.spec.query, query), *self.spec.params.items()]
+        return f"{base_url}{self.spec.path}?{urlencode(pairs, encoding=self.encoding, errors='xmlcharrefreplace')}"
+
+    def parse(self, page: Page) -> ResultPage:
+        if self.spec.json_ is not None:
+            return read_json(self.spec.json_, page, self.site)
+        return read_html(self.spec.html or HtmlResults(), page, self.site)
+
+    def describe(self) -> str:
+        """One line for `pwatch platforms list|check`."""
+        params = "".join(f"&{k}={v}" for k, v in self.spec.params.items())
+        return f"GET {self.spec.path}?{self.spec.query}=QUERY{params} ({self.spec.format}, query in {self.encoding})"
 
 
-class MercadoSearch(SearchEngine):
-    """JSON API `/api/buscar?q=&cursor=`: results and a `next_cursor` (null at the end)."""
+def site_search(pf: PlatformFile, site: SiteScheme) -> SiteSearch | None:
+    """The platform's site search, or None when its file declares none."""
+    spec = pf.discovery.search
+    if spec is None:
+        return None
+    return SiteSearch(spec, site, spec.encoding or pf.site.encoding)
 
-    search_path = "/api/buscar"
 
-    def parse(self, page: Page, site: SiteScheme) -> ResultPage:
-        try:
-            data = json.loads(page.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return ResultPage((), None, False)
+# ---- html ------------------------------------------------------------------------------------
+def read_html(spec: HtmlResults, page: Page, site: SiteScheme) -> ResultPage:
+    """`pages` known: more matches than those pages hold (at this page's size) is a capped query,
+    seen on the first page; otherwise the last page shows it (`ResultPage.capped_after`)."""
+    doc = HtmlPage(page)
+    if spec.links:
+        links = listing_urls(page.url, doc.sel.css(spec.links).getall(), site)
+    else:
+        links = listing_links(page.url, doc.html, site)
+    next_url = doc.absolute(doc.sel.css(spec.next).get())
+    total, pages = _number(doc, spec.total), _number(doc, spec.pages)
+    capped = total is not None and pages is not None and next_url is not None and total > pages * max(len(links), 1)
+    return ResultPage(tuple(links), next_url, capped, total)
+
+
+def _number(doc: HtmlPage, rule: SearchNumber | None) -> int | None:
+    if rule is None:
+        return None
+    nodes = doc.sel.css(rule.css) if rule.css else doc.sel.xpath(rule.xpath or "")
+    for node in nodes:
+        text = node.root if isinstance(node.root, str) else node.xpath("string()").get() or ""
+        if rule.regex is not None:
+            match = re.search(rule.regex, text)
+            if match is None:
+                continue
+            text = match.group(1) if match.re.groups else match.group(0)
+        digits = re.sub(r"\D", "", text)
+        if digits:
+            return int(digits)
+    return None
+
+
+# ---- json ------------------------------------------------------------------------------------
+def read_json(spec: JsonResults, page: Page, site: SiteScheme) -> ResultPage:
+    try:
         body = page.body.decode("utf-8")
-        links = tuple(listing_links(page.url, body, site))
-        cursor = _first(data, ("next_cursor", "cursor_next", "next"))
-        next_url = None
-        if isinstance(cursor, str) and cursor:
-            if cursor.startswith(("/", "http")):
-                next_url = urljoin(page.url, cursor)
-            else:
-                parts = urlsplit(page.url)
-                q = _query_value(parts.query, "q")
-                next_url = f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode({'q': q, 'cursor': cursor})}"
-        capped = bool(_first(data, ("capped", "truncated")))
-        total = _first(data, ("total", "count"))
-        return ResultPage(links, next_url, capped, total if type(total) is int else None)
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return ResultPage((), None, False)
+    links = tuple(listing_links(page.url, body, site))
+    cursor = _dig(data, spec.cursor)
+    if isinstance(cursor, int) and not isinstance(cursor, bool):
+        cursor = str(cursor)
+    next_url = with_cursor(page.url, cursor, spec.cursor_param) if isinstance(cursor, str) and cursor else None
+    capped = bool(_dig(data, spec.capped)) if spec.capped else False
+    total = _dig(data, spec.total) if spec.total else None
+    return ResultPage(links, next_url, capped, total if type(total) is int else None)
 
 
-ENGINES: dict[str, SearchEngine] = {
-    "chemdir": SearchEngine(),
-    "tradehub": TradehubSearch(),
-    "boardlist": BoardlistSearch(),
-    "huaxue": HuaxueSearch(),
-    "mercado": MercadoSearch(),
-}
-
-# Seller and store page paths (fixtures/README.md, "URL scheme"), for seller expansion.
-ACCOUNT_PATHS: dict[str, tuple[str, str]] = {
-    "chemdir": ("/supplier/{}.html", "/supplier/{}.html"),
-    "tradehub": ("/seller/{}", "/store/{}"),
-    "boardlist": ("/user/{}", "/user/{}"),
-    "huaxue": ("/member/{}.html", "/shop/{}.html"),
-    "mercado": ("/vendedor/{}", "/vendedor/{}"),
-}
+def with_cursor(page_url: str, cursor: str, param: str) -> str:
+    """The next page: a cursor that is a path or URL as is, else this URL with `param` set to it
+    (the other parameters kept byte for byte, so the query keeps its encoding)."""
+    if cursor.startswith(("/", "http://", "https://")):
+        return urljoin(page_url, cursor)
+    parts = urlsplit(page_url)
+    kept = [p for p in parts.query.split("&") if p and unquote_plus(p.partition("=")[0]) != param]
+    query = "&".join([*kept, f"{quote(param, safe='')}={quote(cursor, safe='')}"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def account_urls(platform: str, base_url: str, accounts: list[str], stores: list[str]) -> list[str]:
-    """Seller and store page URLs of the given keys (a store that is the seller page once)."""
-    seller, store = ACCOUNT_PATHS[platform]
-    urls = [base_url + seller.format(quote(k)) for k in accounts] + [base_url + store.format(quote(k)) for k in stores]
-    return list(dict.fromkeys(urls))
+def _dig(data: Any, path: str | None) -> Any:
+    """The value at a dotted key path (`meta.next`; a number indexes a list), or None."""
+    if not path:
+        return None
+    for part in path.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
 
 
-def listing_links(page_url: str, body: str, site: SiteScheme) -> list[str]:
-    """Listing URLs on the page's origin found anywhere in `body`, first occurrence order."""
+# ---- links and accounts ------------------------------------------------------------------------
+def listing_urls(page_url: str, hrefs: Iterable[str], site: SiteScheme) -> list[str]:
+    """The hrefs that are listing URLs on the page's origin, absolute, without query or fragment,
+    each once, in order."""
     origin = urlsplit(page_url)[:2]
     found: dict[str, None] = {}
-    candidates = [m.group(1) for m in _HREF.finditer(body)] + [m.group()[1:-1] for m in _JSON_URL.finditer(body)]
-    for raw in candidates:
-        url = urljoin(page_url, raw.replace("\\/", "/"))
+    for raw in hrefs:
+        url = urljoin(page_url, raw.strip().replace("\\/", "/"))
         parts = urlsplit(url)
         if parts[:2] != origin:
             continue
@@ -142,42 +166,19 @@ def listing_links(page_url: str, body: str, site: SiteScheme) -> list[str]:
     return list(found)
 
 
-def page_no_of(url: str) -> int:
-    from urllib.parse import parse_qs
-
-    values = parse_qs(urlsplit(url).query).get("page")
-    return int(values[0]) if values and values[0].isdigit() else 1
-
-
-def _charset(page: Page) -> str:
-    match = re.search(r"charset=([\w-]+)", page.headers.get("content-type", ""), re.I)
-    name = match.group(1).lower() if match else "utf-8"
-    return "gb18030" if name in ("gbk", "gb2312", "gb18030") else name if name in ("utf-8", "latin-1") else "utf-8"
+def listing_links(page_url: str, body: str, site: SiteScheme) -> list[str]:
+    """Listing URLs on the page's origin found anywhere in `body` (HTML attributes, JSON-LD or JSON
+    values), first occurrence order."""
+    candidates = [m.group(1) for m in _HREF.finditer(body)] + [m.group()[1:-1] for m in _JSON_URL.finditer(body)]
+    return listing_urls(page_url, candidates, site)
 
 
-def _html_next(page_url: str, body: str) -> str | None:
-    tag = _NEXT.search(body)
-    if tag is None:
-        return None
-    href = re.search(r"""href=["']([^"']+)["']""", tag.group())
-    return urljoin(page_url, href.group(1).replace("&amp;", "&")) if href else None
-
-
-def _int_attr(body: str, name: str) -> int | None:
-    match = re.search(rf"""{name}=["']?(\d+)""", body)
-    return int(match.group(1)) if match else None
-
-
-def _first(data: Any, names: tuple[str, ...]) -> Any:
-    if isinstance(data, dict):
-        for name in names:
-            if name in data:
-                return data[name]
-    return None
-
-
-def _query_value(query: str, name: str) -> str:
-    from urllib.parse import parse_qs
-
-    values = parse_qs(query).get(name)
-    return values[0] if values else ""
+def account_urls(urls: Urls, base_url: str, accounts: list[str], stores: list[str]) -> list[str]:
+    """Seller and store page URLs of the given keys, by the file's `urls.seller_page` and
+    `urls.store_page` (a store that is the seller page once); none without templates."""
+    templates = urls.account_templates()
+    if templates is None:
+        return []
+    seller, store = templates
+    pages = [seller.replace("{key}", quote(k)) for k in accounts] + [store.replace("{key}", quote(k)) for k in stores]
+    return list(dict.fromkeys(base_url + p for p in pages))

@@ -18,13 +18,13 @@ import scrapy
 from scrapy.http import Response
 
 from precursor_watch.crawlers.discovery.plan import Query, for_shard, read_plan
-from precursor_watch.crawlers.discovery.search import ENGINES, listing_links
+from precursor_watch.crawlers.discovery.search import listing_links
 from precursor_watch.crawlers.middlewares import origin_of
 from precursor_watch.crawlers.pages.base import Page, is_platform_closed
 
 # `spider` below is the calling `crawlers.spiders.base.PlatformSpider` (not imported: it imports
-# this module); what is used of it: args, name, site, origin, scheduled, known_urls, discovery,
-# requests_for, parse_search, on_error, _attempted, _give_up_or_retry, _platform_closed.
+# this module); what is used of it: args, name, site, site_search, origin, scheduled, known_urls,
+# discovery, requests_for, parse_search, on_error, _attempted, _give_up_or_retry, _platform_closed.
 PlatformSpider = Any
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,9 @@ def plan_requests(spider: PlatformSpider) -> Iterator[scrapy.Request]:
     if spider.args.queries is None:
         logger.warning("%s: search discovery without a query plan: no query run", spider.name)
         return
+    if spider.site_search is None:
+        logger.warning("%s: the platform file declares no site search ([discovery.search]): no query run", spider.name)
+        return
     for query in for_shard(read_plan(spider.args.queries), spider.args.shard_plan):
         spider.discovery.count(query)
         yield search_request(spider, query)
@@ -43,7 +46,7 @@ def plan_requests(spider: PlatformSpider) -> Iterator[scrapy.Request]:
 
 def search_request(spider: PlatformSpider, query: Query, url: str | None = None, page_no: int = 1) -> scrapy.Request:
     return scrapy.Request(
-        url or ENGINES[spider.name].first_url(spider.args.base_url, query.q),
+        url or spider.site_search.first_url(spider.args.base_url, query.q),
         callback=spider.parse_search,
         errback=spider.on_error,
         cb_kwargs={"query": query, "page_no": page_no},
@@ -66,7 +69,7 @@ def parse_results(spider: PlatformSpider, response: Response, page: Page, query:
         yield from spider._give_up_or_retry(response, f"http_{response.status}")
         return
     spider._attempted()
-    result = ENGINES[spider.name].parse(page, spider.site)
+    result = spider.site_search.parse(page)
     count.pages += 1
     count.results += len(result.links)
     for link in result.links:

@@ -41,6 +41,7 @@ from precursor_watch.crawlers.args import CrawlArgs, pwatch_settings, read_revis
 from precursor_watch.crawlers.discovery import searching
 from precursor_watch.crawlers.discovery.conditional import NOT_MODIFIED, conditional_headers
 from precursor_watch.crawlers.discovery.report import DiscoveryReport
+from precursor_watch.crawlers.discovery.search import site_search
 from precursor_watch.crawlers.journal import Journal
 from precursor_watch.crawlers.middlewares import capture_of, fault_kind, origin_of
 from precursor_watch.crawlers.pages import adapter_for
@@ -96,6 +97,7 @@ class PlatformSpider(scrapy.Spider):
         self.args = CrawlArgs.from_spider_kwargs(self.name, kwargs)
         self.pages = adapter_for(self.name, pwatch_settings().platform_files_dir)
         self.site = self.pages.SITE
+        self.site_search = site_search(self.pages.pf, self.site)  # None: the file declares no search
         self.origin = origin_of(self.args.base_url)
         self.allowed_domains = [self.origin[1]]
         self.scheduled: set[str] = set()

@@ -66,23 +66,27 @@ def _storage_available() -> bool:
     return True
 
 
-def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: Path, discovery: str) -> Path:
+def _revisit_from_db(
+    settings: Settings, platform_file, base_url: str, day: dt.date, job_path: Path, discovery: str
+) -> Path:
     """The revisit list. Search and sweep crawls also get each active listing's last sighting date
-    (conditional revisits) and the seller and store pages of flagged accounts (seller expansion)."""
+    (conditional revisits) and the seller and store pages of flagged accounts (seller expansion, by
+    the platform file's `urls.seller_page` / `urls.store_page`)."""
     from precursor_watch.storage.db import session_scope
     from precursor_watch.storage.queries import flagged_sellers, revisit_entries, revisit_targets
 
+    platform = platform_file.name
     with session_scope(settings.db_url) as session:
         if discovery == "full":
             lines = list(revisit_targets(session, platform, day))
         else:
             from precursor_watch.crawlers.discovery.search import account_urls
-            from precursor_watch.platforms import platform_base_url
 
             entries = revisit_entries(session, platform, day)
             lines = [f"{u}\t{d.isoformat()}" if d else u for u, d in entries]
-            base = platform_base_url(platform, settings.fixture_host_prefix, settings.fixture_port)
-            lines += account_urls(platform, base, *flagged_sellers(session, platform))
+            if platform_file.urls.account_templates() is None:
+                log.warning("%s: no urls.seller_page in %s: no seller expansion", platform, platform_file.path)
+            lines += account_urls(platform_file.urls, base_url, *flagged_sellers(session, platform))
     job_path.mkdir(parents=True, exist_ok=True)
     path = job_path / "revisit.txt"
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
@@ -90,29 +94,33 @@ def _revisit_from_db(settings: Settings, platform: str, day: dt.date, job_path: 
     return path
 
 
-def _query_plan(platform: str, job_path: Path) -> Path:
-    """The site-search queries of `platform` from the lexicon, into the crawl's job dir."""
+def _query_plan(platform_file, job_path: Path) -> Path:
+    """The site-search queries of the platform from the lexicon, in its file's `site.languages`,
+    into the crawl's job dir."""
     from precursor_watch.nlp.lexicon import load_lexicon
     from precursor_watch.nlp.search_terms import query_plan
-    from precursor_watch.platforms import LANGUAGES
 
-    plan = query_plan(load_lexicon(), LANGUAGES[platform])
+    plan = query_plan(load_lexicon(), tuple(platform_file.site.languages))
     job_path.mkdir(parents=True, exist_ok=True)
     path = job_path / "queries.jsonl"
     path.write_text("".join(json.dumps(q.to_json(), ensure_ascii=False) + "\n" for q in plan), encoding="utf-8")
-    log.info("query plan for %s: %d queries", platform, len(plan))
+    log.info("query plan for %s: %d queries", platform_file.name, len(plan))
     return path
 
 
-def _discovery_for(platform: str, requested: str) -> str:
-    """`requested`, unless it needs a site search `platform` does not have: then the catalogue walk.
+def _discovery_for(platform_file, requested: str) -> str:
+    """`requested`, unless it needs a site search the platform file does not declare: then the
+    catalogue walk.
 
     Falling back is the safe side: a platform without a site search is still crawled whole, so
     nothing it lists goes unseen (the health's `discovery.mode` says `full`)."""
-    from precursor_watch.crawlers.discovery.search import ENGINES
-
-    if requested in ("search", "sweep") and platform not in ENGINES:
-        log.warning("%s has no site search: discovery %s falls back to the full catalogue walk", platform, requested)
+    if requested in ("search", "sweep") and platform_file.discovery.search is None:
+        log.warning(
+            "%s has no site search ([discovery.search] in %s): discovery %s falls back to the full catalogue walk",
+            platform_file.name,
+            platform_file.path,
+            requested,
+        )
         return "full"
     return requested
 
@@ -156,7 +164,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         "db_url": settings.db_url if use_db else None,
         "discover": not args.no_discover,
         "shard": args.shard,
-        "discovery": _discovery_for(args.site, getattr(args, "discovery", None) or settings.crawl_discovery),
+        "discovery": _discovery_for(platform_file, getattr(args, "discovery", None) or settings.crawl_discovery),
     }
     try:
         checked = CrawlArgs.checked(platform=args.site, **values)
@@ -169,7 +177,9 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
         try:
             upgrade(settings.db_url)
             if not args.revisit:
-                values["revisit"] = _revisit_from_db(settings, args.site, day, checked.job_path, checked.discovery)
+                values["revisit"] = _revisit_from_db(
+                    settings, platform_file, base_url, day, checked.job_path, checked.discovery
+                )
         except DatabaseProblem as exc:
             raise as_pwatch_error(exc, settings.db_url) from None
         except Exception as exc:  # the database is a service: one line, not a traceback
@@ -178,7 +188,7 @@ def crawl_arguments(args, settings: Settings) -> dict[str, object]:
     if args.revisit:
         values["revisit"] = Path(args.revisit)
     if checked.searches:
-        values["queries"] = _query_plan(args.site, checked.job_path)
+        values["queries"] = _query_plan(platform_file, checked.job_path)
     return values
 
 

@@ -1,8 +1,12 @@
-"""`pwatch platforms list|check FILE [--url URL]`: the platform files, and the tool for writing one.
+"""`pwatch platforms list|check FILE [--url URL] [--search QUERY]`: the platform files, and the
+tool for writing one.
 
-`check` validates a file (an error names the file and the key); with `--url` it fetches that page
-once and prints the page kind the file recognises, the fields it extracts and the required fields
-it misses: what an analyst runs while writing the selectors of a new platform.
+`list` validates every file and says how each platform is read and searched. `check` validates a
+file (an error names the file and the key); with `--url` it fetches that page once and prints the
+page kind the file recognises, the fields it extracts and the required fields it misses; with
+`--search` it runs one query through the site search the file declares and prints the result
+links, total, next page and cap it reads from the first result page: what an analyst runs while
+writing the selectors of a new platform.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ def register(subparsers, common) -> None:
     check = sub.add_parser("check", parents=[common], help="validate a platform file; with --url, try it on a page")
     check.add_argument("file", help="platform file (NAME.toml)")
     check.add_argument("--url", help="a page of the platform: print its kind, the fields extracted, what is missing")
+    check.add_argument(
+        "--search",
+        metavar="QUERY",
+        help="run QUERY through the file's [discovery.search] on the origin of --url (or site.base_url): "
+        "print the result links, total, next page and cap of the first result page",
+    )
     check.set_defaults(handler=run_check)
 
 
@@ -47,7 +57,26 @@ def run_list(args, settings: Settings) -> int:
         print(
             f"  {name}: {how}; languages {', '.join(pf.site.languages)}; required {', '.join(pf.extraction.required)}"
         )
+        print(f"    {search_line(pf)}")
     return 1 if bad else 0
+
+
+def search_line(pf) -> str:
+    """How search discovery finds the platform's listings, from its file."""
+    from precursor_watch.crawlers.discovery.search import site_search
+    from precursor_watch.crawlers.pages.declared import scheme_of
+
+    engine = site_search(pf, scheme_of(pf))
+    if engine is None:
+        return "site search: none declared (search discovery walks the whole catalogue)"
+    templates = pf.urls.account_templates()
+    if templates is None:
+        sellers = "no seller expansion (no urls.seller_page)"
+    elif templates[0] == templates[1]:
+        sellers = f"seller and store pages {templates[0]}"
+    else:
+        sellers = f"seller pages {templates[0]}, store pages {templates[1]}"
+    return f"site search: {engine.describe()}; {sellers}"
 
 
 def run_check(args, settings: Settings) -> int:
@@ -58,9 +87,39 @@ def run_check(args, settings: Settings) -> int:
     except PlatformFileError as exc:
         raise InputError(str(exc)) from None
     print(f"{args.file}: valid platform file for {pf.name}")
-    if not args.url:
-        return 0
-    return check_url(pf, args.url)
+    print(search_line(pf))
+    status = check_url(pf, args.url) if args.url else 0
+    if args.search is not None:
+        status = max(status, check_search(pf, args.search, args.url))
+    return status
+
+
+def check_search(pf, query: str, url: str | None) -> int:
+    """Run `query` through the file's site search; print what the first result page gives. 1 when
+    the search answers anything but 200."""
+    from precursor_watch.crawlers.discovery.search import site_search
+    from precursor_watch.crawlers.pages.declared import scheme_of
+
+    engine = site_search(pf, scheme_of(pf))
+    if engine is None:
+        raise InputError(f"--search: {pf.path} declares no site search ([discovery.search])")
+    if url:
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+    elif pf.site.base_url:
+        base = pf.site.base_url
+    else:
+        raise InputError("--search: give --url (any page of the site) or site.base_url in the file")
+    first = engine.first_url(base, query)
+    page = _fetch(first)
+    print(f"search {query!r}: {first}: HTTP {page.status}")
+    if page.status != 200:
+        return 1
+    result = engine.parse(page)
+    shown = ", ".join(result.links[:5]) + (" ..." if len(result.links) > 5 else "")
+    print(f"  result links: {len(result.links)}{': ' + shown if shown else ''}")
+    print(f"  total: {result.total}; next page: {result.next_url}; capped: {result.capped_after(len(result.links))}")
+    return 0
 
 
 def check_url(pf, url: str) -> int:

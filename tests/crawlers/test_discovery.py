@@ -1,6 +1,7 @@
-"""Search discovery over real HTTP: the fixture world's site searches (capped at one result page
-here, so common queries hit the cap), the query plan from the lexicon, and conditional revisits
-(304 = sighting of the stored snapshot: an observation, no snapshot, the 304 kept as evidence).
+"""Search discovery over real HTTP: the fixture world's site searches on all seven platforms, each
+read through the search its platform file declares (capped at one result page here, so common
+queries hit the cap), the query plan from the lexicon, and conditional revisits (304 = sighting of
+the stored snapshot: an observation, no snapshot, the 304 kept as evidence).
 
 Expectations come from the world (`World.search_results`, `World.search_cap`, `World.truth`) and
 the plan from the lexicon, never from the crawler's own code.
@@ -16,12 +17,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.crawlers.discovery.search import ENGINES
+from precursor_watch.crawlers.platform_file import PACKAGED_DIR
+from precursor_watch.fixtures.platforms import BY_NAME
+from precursor_watch.fixtures.search import SEMANTICS
 from precursor_watch.fixtures.server import serve_in_background
 from precursor_watch.fixtures.world import World, WorldConfig
 from precursor_watch.nlp.lexicon import load_lexicon
 from precursor_watch.nlp.search_terms import query_plan
-from precursor_watch.platforms import LANGUAGES
 from tests.crawlers.conftest import (
     DAY,
     DAYS,
@@ -60,7 +62,7 @@ def expected_search(world: World, platform: str, day: dt.date) -> tuple[dict[str
     dayno, cap = world.day(day), world.search_cap(platform)
     queries: dict[str, dict] = {}
     shown: set[str] = set()
-    for planned in query_plan(load_lexicon(), LANGUAGES[platform]):
+    for planned in query_plan(load_lexicon(), BY_NAME[platform].langs):  # the world's languages
         hits = world.search_results(platform, planned.q, dayno)
         queries[planned.q] = {"total": len(hits), "capped": len(hits) > cap, "refine": list(planned.refine)}
         shown.update(hits[:cap])
@@ -72,8 +74,7 @@ def expected_search(world: World, platform: str, day: dt.date) -> tuple[dict[str
     return queries, shown
 
 
-SEARCHABLE = tuple(p for p in PLATFORMS if p in ENGINES)
-WITHOUT_SEARCH = tuple(p for p in PLATFORMS if p not in ENGINES)
+SEARCHABLE = tuple(p for p in PLATFORMS if p in SEMANTICS)  # the world's platforms with a site search
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +83,34 @@ def search_crawls(capped_world, tmp_path_factory):
     return run_crawls_parallel(capped_world, DAY, jobs, extra=("--discovery", "search"))
 
 
-@pytest.mark.parametrize("platform", WITHOUT_SEARCH)
-def test_a_platform_without_site_search_is_walked_whole(capped_world, search_crawls, platform):
-    """Search mode on a platform that has no site search falls back to the catalogue walk, so every
-    live listing is still captured and the health says which discovery ran."""
-    result = search_crawls[platform]
+def without_search(text: str) -> str:
+    """A platform file's text without its `[discovery.search]` tables."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skipping = line.startswith("[discovery.search")
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
+def test_a_platform_without_site_search_is_walked_whole(capped_world, tmp_path):
+    """Search mode on a platform whose file declares no site search falls back to the catalogue
+    walk, so every live listing is still captured and the health says which discovery ran."""
+    platform = "sourcing"
+    files = tmp_path / "platforms"
+    files.mkdir()
+    text = without_search((PACKAGED_DIR / f"{platform}.toml").read_text(encoding="utf-8"))
+    assert "[discovery]" in text and "discovery.search" not in text
+    (files / f"{platform}.toml").write_text(text, encoding="utf-8")
+    capped_world.handle.set_date(DAY)
+    out = tmp_path / f"{platform}.jsonl"
+    command = crawl_command(capped_world, platform, DAY, tmp_path, out, extra=("--no-db", "--discovery", "search"))
+    env = crawl_env() | {"PWATCH_PLATFORM_FILES_DIR": str(files)}
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "has no site search" in proc.stderr
+    result = load_result(proc, tmp_path, out, platform, DAY)
     live = {r["url"] for r in capped_world.truth(platform, DAY) if r["status"] == "live"}
     assert result.health["discovery"]["mode"] == "full"
     assert {i["url"] for i in result.items if i.get("url") in live} == live
@@ -100,6 +124,11 @@ def test_search_crawl_fetches_exactly_what_the_queries_show(capped_world, search
     expected_urls = {by_key[k]["url"] for k in shown}
     crawled = {i["url"] for i in result.items}
     assert crawled == expected_urls, (sorted(crawled - expected_urls)[:5], sorted(expected_urls - crawled)[:5])
+    truth = {by_key[k]["url"]: by_key[k] for k in shown}
+    for item in result.items:  # captured as the truth has them
+        assert item["type"] == "listing", item
+        want = truth[item["url"]]
+        assert (item["listing_key"], item["title"], item["text"]) == (want["listing_key"], want["title"], want["text"])
     plan = {q["q"]: q for q in result.health["discovery"]["plan"]}
     assert set(plan) == set(queries)
     cap = world.search_cap(platform)

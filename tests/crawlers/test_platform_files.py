@@ -45,6 +45,28 @@ def test_every_packaged_platform_file_validates():
         ),
         (('required = ["title"', 'required = ["titel"'), "extraction"),
         (("[robots]\nobey = true", "[robots]\nobey = true\ncrawl_delay = 3"), "robots.crawl_delay"),
+        (('path = "/search"', 'path = "search"'), "discovery.search.path"),
+        (('path = "/search"', 'path = "/search?q="'), "discovery.search.path"),
+        (('query = "q"', 'query = ""'), "discovery.search.query"),
+        (('query = "q"', 'query = "q"\nencoding = "utf-99"'), "discovery.search.encoding"),
+        (('query = "q"', 'query = "q"\nparams = { q = "x" }'), "discovery.search"),
+        (('total = "div.search::attr(data-total)"', 'total = "div.search[["'), "discovery.search.html.total.css"),
+        (
+            ('pages = "div.search::attr(data-pages)"', 'pages = { css = "p", regex = "(" }'),
+            "discovery.search.html.pages.regex",
+        ),
+        (('pages = "div.search::attr(data-pages)"', 'pages = { xpath = "//p[" }'), "discovery.search.html.pages.xpath"),
+        (('pages = "div.search::attr(data-pages)"', "pages = {}"), "discovery.search.html.pages"),
+        (('pages = "div.search::attr(data-pages)"', 'links = "a::attr("'), "discovery.search.html.links"),
+        (('pages = "div.search::attr(data-pages)"', 'next_page = "a.next"'), "discovery.search.html.next_page"),
+        (
+            ("[discovery.search.html]", '[discovery.search.json]\ncursor = "next"\n\n[discovery.search.html]'),
+            "discovery.search",
+        ),
+        (('seller_page = "/supplier/{key}.html"', 'seller_page = "/supplier/{key}"'), "urls.seller_page"),
+        (('seller_page = "/supplier/{key}.html"', 'seller_page = "/supplier/{id}.html"'), "urls.seller_page"),
+        (('seller_page = "/supplier/{key}.html"', 'seller_page = "supplier/{key}.html"'), "urls.seller_page"),
+        (('seller_page = "/supplier/{key}.html"', 'store_page = "/supplier/{key}.html"'), "urls"),
     ],
 )
 def test_a_bad_platform_file_is_an_error_naming_the_file_and_the_key(tmp_path, change, key):
@@ -56,6 +78,56 @@ def test_a_bad_platform_file_is_an_error_naming_the_file_and_the_key(tmp_path, c
         load(path)
     assert str(path) in str(err.value)
     assert f"key {key}" in str(err.value)
+
+
+JSON_SEARCH = """
+[discovery.search]
+path = "/api/find"
+query = "term"
+
+[discovery.search.json]
+{body}
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('cursor = "meta..next"', "discovery.search.json.cursor"),
+        ('cursor_param = "after"', "discovery.search.json.cursor"),  # the cursor key is required
+        ('cursor = "next"\ntotal = "meta total"', "discovery.search.json.total"),
+        ('cursor = "next"\ncapped = ""', "discovery.search.json.capped"),
+        ('cursor = "next"\ncursor_param = "term"', "discovery.search"),
+        ('cursor = "next"\nlinks = "items.url"', "discovery.search.json.links"),
+    ],
+)
+def test_a_bad_json_search_is_an_error_naming_the_key(tmp_path, body, key):
+    start = GOOD.index("[discovery.search]")
+    end = GOOD.index("[removal]")
+    path = tmp_path / "chemdir.toml"
+    path.write_text(GOOD[:start] + JSON_SEARCH.format(body=body) + "\n" + GOOD[end:], encoding="utf-8")
+    with pytest.raises(PlatformFileError) as err:
+        load(path)
+    assert str(path) in str(err.value)
+    assert f"key {key}:" in str(err.value)
+
+
+def test_a_search_table_reads_as_declared(tmp_path):
+    """Defaults: results in HTML linked by rel="next", the query in the site's charset; a json
+    table instead; a file without the table has no search (search discovery walks the catalogue)."""
+    chemdir = load(PACKAGED_DIR / "chemdir.toml").discovery.search
+    assert chemdir is not None and chemdir.format == "html" and chemdir.encoding is None
+    path = tmp_path / "chemdir.toml"
+    start, end = GOOD.index("[discovery.search]"), GOOD.index("[removal]")
+    path.write_text(GOOD[:start] + JSON_SEARCH.format(body='cursor = "page.after"') + GOOD[end:], encoding="utf-8")
+    search = load(path).discovery.search
+    assert search is not None and search.format == "json" and search.json_ is not None
+    assert (search.json_.cursor, search.json_.cursor_param, search.query) == ("page.after", "cursor", "term")
+    path.write_text(GOOD[:start] + '[discovery.search]\npath = "/s"\n' + GOOD[end:], encoding="utf-8")
+    search = load(path).discovery.search
+    assert search is not None and search.html is not None and search.html.next.startswith('a[rel="next"]')
+    path.write_text(GOOD[:start] + GOOD[end:], encoding="utf-8")
+    assert load(path).discovery.search is None
 
 
 def test_a_file_that_is_not_toml_or_misnamed_is_an_error_naming_the_file(tmp_path):
@@ -83,12 +155,23 @@ languages = ["en"]
 listing = '/p/([A-Z0-9]+)/'
 seller = '/v/([a-z0-9-]+)'
 store = '/v/([a-z0-9-]+)'
+seller_page = "/v/{{key}}"
 
 [discovery]
 index = "/browse?p=1"
 links = "div.grid a.card::attr(href)"
 next = "a.nx::attr(href)"
 sitemaps = ["/sm.xml"]
+
+[discovery.search]
+path = "/api/find"
+query = "term"
+params = {{ lang = "en" }}
+
+[discovery.search.json]
+cursor = "paging.after"
+cursor_param = "after"
+total = "paging.found"
 
 [removal]
 reason = "soft_removed"
@@ -187,6 +270,8 @@ def _listing_html(r: dict) -> str:
 def _route(path: str, shop: dict[str, dict], base: str) -> tuple[int, str, str]:
     live = [k for k, r in shop.items() if r["status"] == "live"]
     linked = sorted(shop)[:-1]  # the last listing only in the sitemap
+    if path.startswith("/api/find?"):
+        return _find(path, shop)
     if path == "/robots.txt":
         return 200, "text/plain", "User-agent: *\nDisallow: /cart\n"
     if path.startswith("/browse?p="):
@@ -218,6 +303,26 @@ def _route(path: str, shop: dict[str, dict], base: str) -> tuple[int, str, str]:
         return 200, "text/html", f"<html><body><h1>{path[3:]}</h1></body></html>"
     assert live
     return 404, "text/html", "<html><body>unknown</body></html>"
+
+
+def _find(path: str, shop: dict[str, dict]) -> tuple[int, str, str]:
+    """The shop's search API: live listings whose title holds the term, 10 per answer, paged by an
+    `after` cursor (the last key shown); `lang=en` is required."""
+    from urllib.parse import parse_qs, urlsplit
+
+    q = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+    if q.get("lang") != "en":
+        return 400, "application/json", json.dumps({"error": "lang"})
+    hits = [k for k, r in sorted(shop.items()) if r["status"] == "live" and q["term"].lower() in r["title"].lower()]
+    after = q.get("after")
+    start = hits.index(after) + 1 if after in hits else 0
+    page = hits[start : start + 10]
+    more = start + 10 < len(hits)
+    answer = {
+        "data": {"hits": [{"link": f"/p/{k}/", "cart": f"/cart?add={k}"} for k in page]},
+        "paging": {"after": page[-1] if more else None, "found": len(hits)},
+    }
+    return 200, "application/json", json.dumps(answer)
 
 
 @pytest.fixture
@@ -288,6 +393,29 @@ def test_a_new_layout_is_crawled_and_captured_completely_from_a_platform_file_al
         cwd=ROOT,
     )
     assert check.returncode == 1 and "required fields empty: title" in check.stdout, check.stdout + check.stderr
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "precursor_watch",
+            "platforms",
+            "check",
+            str(files / "kiosk.toml"),
+            "--search",
+            "item",
+        ],
+        env=crawl_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    matching = sorted(k for k, r in shop.items() if r["status"] == "live" and "item" in r["title"].lower())
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "site search: GET /api/find?term=QUERY&lang=en (json, query in utf-8)" in check.stdout
+    assert f"search 'item': {base}/api/find?term=item&lang=en: HTTP 200" in check.stdout
+    assert f"result links: 10: {base}/p/{matching[0]}/," in check.stdout
+    assert f"total: {len(matching)}; next page: {base}/api/find?term=item&lang=en&after={matching[9]};" in check.stdout
 
     revisit = tmp_path / "revisit.txt"
     revisit.write_text("".join(f"{base}/p/{k}/\n" for k in shop), encoding="utf-8")
