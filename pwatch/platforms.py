@@ -10,9 +10,9 @@ on `<fixture_host_prefix>.<11+i>:<fixture_port>`, its control site on `<prefix>.
 from __future__ import annotations
 
 PLATFORMS: tuple[str, ...] = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado")
-# Fixture platforms that no crawler handles by default yet (issue 17: they are to be onboarded by
-# platform files). The fixture world serves them after the five above, on the next host octets;
-# one that joins PLATFORMS leaves this tuple, so FIXTURE_PLATFORMS keeps its order.
+# Fixture platforms onboarded by platform files alone (crawlers/platforms/) but not crawled by
+# default (pass `--site` or the `platforms` setting). The fixture world serves them after the five
+# above, on the next host octets; one that joins PLATFORMS leaves this tuple, so FIXTURE_PLATFORMS keeps its order.
 EXTRA_FIXTURE_PLATFORMS: tuple[str, ...] = ("sourcing", "shopfront")
 FIXTURE_PLATFORMS: tuple[str, ...] = PLATFORMS + EXTRA_FIXTURE_PLATFORMS
 

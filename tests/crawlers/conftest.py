@@ -27,7 +27,7 @@ START = dt.date(2026, 11, 1)
 DAYS = 30
 SCALE = 500
 DAY = dt.date(2026, 11, 20)  # has account closures, store closures and plain removals
-# The five first platforms and the two onboarded by platform files alone (issue 17).
+# The five first platforms and the two onboarded by platform files alone.
 PLATFORMS = ("chemdir", "tradehub", "boardlist", "huaxue", "mercado", "sourcing", "shopfront")
 
 # Our GoneItem reason for a plain removal (notice or spontaneous) per platform (fixtures/README.md).
