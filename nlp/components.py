@@ -27,7 +27,7 @@ from thinc.api import ConfigValidationError
 from precursor_watch.nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
 from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
-from precursor_watch.nlp.offered import offered_mentions, unquoted_evidence
+from precursor_watch.nlp.offered import listed_outside_refusals, offered_mentions, refuses, unquoted_evidence
 from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalMatcher
 
 _EXTENSIONS = ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows")
@@ -249,9 +249,12 @@ class Scorer:
     monitored co-listing (README, "What is flagged"). Closed gate: the score is capped below
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
-    research wording; a refusal ("we do not sell ...") or a harm-reduction product (test strips,
-    naloxone) multiplies it by refusal_factor. Trade wording quoted inside news or regulation
-    wording (a report quoting an advert) is not evidence (`nlp.offered.unquoted_evidence`).
+    research wording; a refusal ("we do not sell ...") that leaves nothing listed outside it
+    (`nlp.offered.refuses`) or a harm-reduction product (test strips, naloxone) multiplies the
+    score of its reading by refusal_factor, and a legal-only statement (sold only to licensed
+    buyers, on prescription, not online) the score of the whole text. Trade wording quoted inside
+    news or regulation wording (a report quoting an advert) is not evidence
+    (`nlp.offered.unquoted_evidence`).
     """
 
     def __init__(
@@ -287,19 +290,30 @@ class Scorer:
             gate = "no monitored substance"
         page = ext.pw_page
         page_kinds = {PAGE_KINDS[k] for k in page.present() if k in PAGE_KINDS} if page is not None else set()
+        text = _norm(doc).original
+        listed = listed_outside_refusals(text, subs, sigs)  # what a refusal on the page leaves offered
         if ext.pw_windows is not None:
             # A long text is judged mention by mention (title + the words around the mention): the
             # shipping terms in a footer are no offer, and reference prose around other mentions
             # cancels none. The best window decides, as an offer anywhere on a page counts.
             score = max(
                 (
-                    self._judge([s for s in sigs if a <= s.start < b or t0 <= s.start < t1], p, page_kinds)
+                    self._judge(
+                        [s for s in sigs if a <= s.start < b or t0 <= s.start < t1],
+                        p,
+                        page_kinds,
+                        refuses(sigs, listed, ((a, b), (t0, t1))),
+                    )
                     for (t0, t1), (a, b), p in ext.pw_windows
                 ),
                 default=0.0,
             )
         else:
-            score = self._judge(sigs, doc.cats.get(OFFER_LABEL, 0.5), page_kinds)
+            score = self._judge(
+                sigs, doc.cats.get(OFFER_LABEL, 0.5), page_kinds, refuses(sigs, listed, ((0, len(text)),))
+            )
+        if any(s.kind == "legal_only" for s in sigs):
+            score *= self.refusal_factor  # sold only to licensed buyers or not online: the whole page
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)
         ext.pw_score = round(float(score), 4)
@@ -307,22 +321,23 @@ class Scorer:
         ext.pw_gate = gate
         # which mentions the listing offers (not those in a refusal, an aside or reference prose)
         ext.pw_offered = offered_mentions(
-            _norm(doc).original,
+            text,
             subs,
             sigs,
             ext.pw_windows,
-            lambda window_sigs, p: self._judge(window_sigs, p, set()),
+            lambda window_sigs, p, refused: self._judge(window_sigs, p, set(), refused),
             self.threshold,
         )
         return doc
 
-    def _judge(self, sigs, p_offer: float, page_kinds: set[str]) -> float:
-        """Score of one reading (a whole doc, or one mention window of a long one)."""
+    def _judge(self, sigs, p_offer: float, page_kinds: set[str], refused: bool) -> float:
+        """Score of one reading (a whole doc, or one mention window of a long one); `refused`: a
+        refusal in it leaves nothing listed (`nlp.offered.refuses`)."""
         kinds = {s.kind for s in sigs if s.kind in TRADE_KINDS} | page_kinds
         evidence = min(1.0, len(kinds) / self.signal_saturation)
         score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
         context = sum(1 for s in sigs if s.kind == "context")
         score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
-        if any(s.kind in ("refusal", "harm_reduction") for s in sigs):
+        if refused or any(s.kind == "harm_reduction" for s in sigs):
             score *= self.refusal_factor
         return score

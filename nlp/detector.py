@@ -65,6 +65,8 @@ _EN = re.compile(r"\b(?:the|and|for|with|of|to|price|shipping|purity|in|we|our|s
 
 _SIGNAL_LABELS = {
     "refusal": "refusal or legal-only statement",
+    "legal_only": "legal-only statement (licensed buyers, prescription, not sold online)",
+    "relation": "a name given as the relative of another (mentioned, not offered)",
     "aside": "related-products or see-also list (names in it are mentioned, not offered)",
 }
 
@@ -360,7 +362,7 @@ def _judge_docs(nlp: Language, made: list[tuple[Doc, int]], batch_size: int) -> 
             original = doc._.pw_norm.original  # the offsets of the matches index this string
             subs = doc._.pw_substances or []
             # a name in a related-products list or a refusal is no listing to judge (nlp.offered)
-            gone = excluded(original, subs, doc._.pw_signals or [])
+            gone = excluded(original, subs, doc._.pw_signals or [], relations=False)
             mentions = [(m.start, m.end) for i, m in enumerate(subs) if i not in gone]
             doc._.pw_windows = []
             doc.cats = {OFFER_LABEL: 0.0, OTHER_LABEL: 1.0}  # no mention: no offer of anything

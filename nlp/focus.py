@@ -47,11 +47,19 @@ def mention_spans(n: int, title_len: int, mentions: Iterable[tuple[int, int]]) -
     and again; an offer at the end of the page must be read as surely as one at its start)."""
     picked: list[tuple[int, int]] = []
     covered = -1
+    in_title = False
     for start, end in sorted(mentions):
-        if start < covered or start < title_len:
+        if start < title_len:
+            in_title = True
+            continue
+        if start < covered:
             continue
         picked.append((max(title_len, start - FOCUS_RADIUS), min(n, end + FOCUS_RADIUS)))
         covered = end + FOCUS_RADIUS // 2
+    if not picked and in_title:
+        # named only in the title (the body writes it in a form no matcher reads): the title and
+        # the top of the page, where a product page states its offer
+        picked.append((title_len, min(n, title_len + 2 * FOCUS_RADIUS)))
     return _spread(picked, MAX_SPANS)
 
 

@@ -5,7 +5,9 @@ Rules that keep precision:
 
 - word boundaries are checked in the `norm` view for Latin terms (so "aniline" in
   "4-bromoaniline" is not aniline) and a locant-led term glued to a prefix ("methyl-4-piperidone")
-  is not the bare substance;
+  is not the bare substance; Chinese has no word boundaries, so a watched Chinese name right after
+  a substituent character or before 基 is part of a longer name (苯胺 in N-甲基苯胺, 对甲苯胺,
+  苯胺基...: methylaniline, toluidine, anilino), not the watched substance;
 - a short term (< 6 letters) matched across whitespace must be spelled out letter by letter
   ("N P P") or split exactly like the lexicon form ("1 boc 4 AP"), so "an pp" is not ANPP;
 - overlapping matches: the longest wins, so "1-benzyl-4-piperidone" (watched) beats
@@ -92,6 +94,7 @@ class SubstanceMatcher:
         self.lexicon = lexicon
         self._terms = lexicon.terms
         self._trie = re.compile(trie_regex(sorted(self._terms)))
+        self._watched = {sid for sid, sub in lexicon.substances.items() if sub.tier == "watched"}
         # Fuzzy index (symmetric deletes, distance 1) over letter-only names of 7+ letters.
         # Fuzzy index (symmetric deletes, distance 1) over the words of names, 7+ letters.
         self._segments: set[str] = set()
@@ -140,6 +143,8 @@ class SubstanceMatcher:
             term = self._terms[compact][0]
             if not _boundaries_ok(norm, nstart, nend, compact):
                 continue
+            if term.substance_id in self._watched and _inside_cjk_name(norm, nstart, nend):
+                continue
             span_norm = norm[nstart:nend]
             if not _spacing_ok(span_norm, term):
                 continue
@@ -153,8 +158,9 @@ class SubstanceMatcher:
 
         Dropped when a false friend occurs anywhere, when a bracketed gloss right after it spells
         out something else ("NPP (net profit)"), or when a CAS RN that is not its own stands next
-        to it on its line ("4-AP | 504-24-5" is 4-aminopyridine); then every mention of it in the
-        listing goes (one sense per listing). Kept when another monitored/watched substance is
+        to it on its line ("4-AP | 504-24-5" is 4-aminopyridine; a CAS RN of another monitored or
+        watched substance does not count); then every mention of it in the listing goes (one sense
+        per listing). Kept when another monitored/watched substance is
         listed too, or chemical wording is near it on its line.
         """
         result = []
@@ -183,7 +189,7 @@ class SubstanceMatcher:
                     for m in CAS_RE.finditer(window)
                     if not m.group().isdigit()
                 }
-                if any(c not in own for c in near_cas):
+                if any(c not in own and not self._precursor_cas(c) for c in near_cas):
                     rejected.add(term.compact)  # another product's CAS RN (valid or not) names this item
                     continue
                 others = any(s != sid and self.lexicon.substances[s].tier != "ordinary" for _, _, s, *_ in chosen)
@@ -193,6 +199,12 @@ class SubstanceMatcher:
             result.append((start, end, sid, how, detail, term))
         # one sense per listing: once a mention is shown to mean something else, all mentions do
         return [r[:5] for r in result if r[5] is None or r[5].compact not in rejected]
+
+    def _precursor_cas(self, cas: str) -> bool:
+        """A CAS RN of a monitored or watched substance: "4-AP (CAS 23056-29-3) and 1-boc-4-AP
+        (CAS 125541-22-2)" is a list of precursors, which supports the precursor reading."""
+        hit = self.lexicon.cas.get(cas)
+        return hit is not None and self.lexicon.substances[hit[0]].tier != "ordinary" and cas_check_digit_ok(cas)
 
     # ------------------------------------------------------------------ CAS
 
@@ -342,6 +354,18 @@ def _boundaries_ok(norm: str, nstart: int, nend: int, compact: str) -> bool:
         if _LOCANT_AFTER.match(norm, nend):
             return False
     return True
+
+
+# Characters that end a Chinese substituent or multiplier (甲基, 氯, 二, 对, 乙酰 ...): a name right
+# after one is the tail of a longer name.
+_CJK_PREFIX_END = frozenset("基氯溴氟碘硝羟甲乙丙丁二三对邻间酰")
+
+
+def _inside_cjk_name(norm: str, nstart: int, nend: int) -> bool:
+    """A Chinese name glued to a substituent before it, or to 基 after it (a group of a longer name)."""
+    if nstart > 0 and "\u4e00" <= norm[nstart] <= "\u9fff" and norm[nstart - 1] in _CJK_PREFIX_END:
+        return True
+    return nend < len(norm) and "\u4e00" <= norm[nend - 1] <= "\u9fff" and norm[nend] == "基"
 
 
 _GLOSS = re.compile(r"\s*[(（]([^()（）\n]{3,60})[)）]")

@@ -111,8 +111,9 @@ SEPARATORS = re.compile(r"[\s\-._/\\()\[\]{},'\"*+:;~·•`^=<>?#、，。：；
 _NON_SEPARATORS = re.compile(SEPARATORS.pattern.replace("[", "[^", 1).rstrip("+") + "+")
 
 LEET = {"@": "a", "4": "a", "3": "e", "1": "i", "0": "o", "$": "s", "5": "s", "7": "t", "!": "i", "|": "l"}
-# Only between two letters: "25kg" or "@handle" are not leetspeak, "f3ntanyl" and "fent@nyl" are.
-_LEET_RE = re.compile(r"(?<=[a-z])[@4310$57|!](?=[a-z])")
+# Only between two letters: "25kg" or "@handle" are not leetspeak, "f3ntanyl", "fent@nyl" and
+# "fen74nyl" (two in a row) are.
+_LEET_RE = re.compile(r"(?<=[a-z])[@4310$57|!]{1,2}(?=[a-z])")
 
 _char_cache: dict[str, str] = {}
 
@@ -174,9 +175,9 @@ class NormText:
             views: list[str] = []
             # decided in the norm view, where "1-boc-4-..." digits stand next to separators
             if _LEET_RE.search(self.norm):
-                views.append(SEPARATORS.sub("", _LEET_RE.sub(lambda m: LEET[m.group()], self.norm)))
+                views.append(SEPARATORS.sub("", _LEET_RE.sub(lambda m: "".join(LEET[c] for c in m.group()), self.norm)))
                 if "1" in self.norm:
-                    alt = _LEET_RE.sub(lambda m: "l" if m.group() == "1" else LEET[m.group()], self.norm)
+                    alt = _LEET_RE.sub(lambda m: "".join("l" if c == "1" else LEET[c] for c in m.group()), self.norm)
                     alt = SEPARATORS.sub("", alt)
                     if alt != views[0]:
                         views.append(alt)

@@ -27,16 +27,21 @@ KNOWN_KINDS = (
     "offer",
     "spec",
     "refusal",
+    "legal_only",
     "harm_reduction",
     "context",
     "aside",
+    "relation",
 )
 
+
+EXPAND_LIMIT = 512  # a finite pattern with more alternatives than this stays a regular expression
+GUARD = ""  # the kind of a guard literal: it consumes its words and yields no hit
 
 _WORDCHAR = re.compile(r"[a-z0-9_]")  # ASCII: a Chinese character next to "tg" is no word boundary problem
 
 
-def _expand_pattern(pattern: str, limit: int = 64) -> tuple[list[str], bool, bool] | None:
+def _expand_pattern(pattern: str, limit: int = EXPAND_LIMIT) -> tuple[list[str], bool, bool] | None:
     """The finite list of strings a simple pattern matches (None when it is not that simple),
     and whether it asks for a word boundary on the left / right."""
     seq = list(_sre.parse(pattern))
@@ -132,6 +137,21 @@ class SignalMatcher:
             raise SignalsError(f"{source}: no [kinds.*] tables")
         compiled = []
         literals: dict[str, list[tuple[str, bool, bool, bool]]] = {}
+        guards = data.get("guards", {"patterns": []})
+        gpatterns = guards.get("patterns") if isinstance(guards, dict) else None
+        if not isinstance(gpatterns, list) or not all(isinstance(p, str) for p in gpatterns):
+            raise SignalsError(f"{source}: guards: `patterns` must be a list of strings")
+        for i, p in enumerate(gpatterns, start=1):
+            try:
+                expanded = _expand_pattern(p)
+            except re.error as exc:
+                raise SignalsError(f"{source}: guards: pattern #{i} {p!r}: {exc}") from None
+            if expanded is None:
+                raise SignalsError(f"{source}: guards: pattern #{i} {p!r} must be a finite list of phrases")
+            words, lb, rb = expanded
+            for w in words:
+                if w:
+                    literals.setdefault(w, []).append((GUARD, lb, rb, False))
         for kind, spec in kinds.items():
             if kind not in KNOWN_KINDS:
                 raise SignalsError(f"{source}: kinds.{kind}: unknown signal kind (known: {', '.join(KNOWN_KINDS)})")
@@ -192,6 +212,8 @@ class SignalMatcher:
                 word = m.group()
                 a, b = m.start(), m.end()
                 for kind, lb, rb, red in literals[word]:
+                    if kind == GUARD:
+                        continue  # a guard phrase: its words are no signal
                     if lb and a > 0 and word[0].isalnum() and _WORDCHAR.match(norm, a - 1):
                         continue
                     if rb and b < n and word[-1].isalnum() and _WORDCHAR.match(norm, b):

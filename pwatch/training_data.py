@@ -6,7 +6,9 @@ The `nlp` package imports nothing of ours, so the fixture texts are turned into 
 Held out from training (never trained on):
 - whole template families: a stable ~25% of the families of every (kind, language), chosen by a
   hash of the family id, so the evaluation measures generalisation to unseen templates;
-- `nlp/data/eval_handwritten.jsonl`, written independently of the templates.
+- `nlp/data/eval_handwritten.jsonl`, written independently of the templates;
+- every other `nlp/data/eval_*.jsonl` and the development sets `nlp/data/dev_*.jsonl` (error
+  analysis reads the development sets; nothing is trained on either).
 The hand-written `nlp/data/seed_train.jsonl` is trained on.
 """
 
@@ -29,8 +31,9 @@ DATA_DIR = ROOT / "nlp" / "data"
 
 
 def eval_files() -> list[Path]:
-    """The evaluation files under nlp/data (`eval_*.jsonl`), sorted: evaluation only, never trained on."""
-    return sorted(DATA_DIR.glob("eval_*.jsonl"))
+    """The held-out files under nlp/data, sorted: the development sets (`dev_*.jsonl`, read for
+    error analysis) and the evaluation sets (`eval_*.jsonl`). Never trained on."""
+    return sorted(DATA_DIR.glob("dev_*.jsonl")) + sorted(DATA_DIR.glob("eval_*.jsonl"))
 
 
 LANGS = ("en", "zh", "es")

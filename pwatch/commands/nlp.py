@@ -75,8 +75,8 @@ def register(subparsers, common) -> None:
         "--eval-files",
         action="store_true",
         dest="eval_files",
-        help="also evaluate every nlp/data/eval_*.jsonl, each reported separately (never trained on; "
-        "per genre when its records carry `genre`)",
+        help="also evaluate every nlp/data/dev_*.jsonl and eval_*.jsonl, each reported separately (never "
+        "trained on; per genre when its records carry `genre`)",
     )
     e.add_argument("--model", help="model directory (default: setting model_dir; trained on first use)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -278,7 +278,7 @@ def _report(detector, records: list[dict]):
 
 
 def _eval_files() -> dict[str, list[dict]]:
-    """Every evaluation file under nlp/data (`eval_*.jsonl`), by file name: never trained on."""
+    """Every held-out file under nlp/data (`dev_*.jsonl`, `eval_*.jsonl`), by file name: never trained on."""
     from precursor_watch.training_data import eval_files, read_labelled
 
     return {f"{path.name} (held out)": read_labelled(path) for path in eval_files()}

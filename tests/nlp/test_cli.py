@@ -195,13 +195,16 @@ def test_evaluate_scores_every_eval_file_separately_and_per_genre(tmp_path, mode
         dict(GOOD[0], label=1, kind="offer_monitored", substances=["79099-07-3"], genre="b2b_card"),
         dict(GOOD[1], lang="en", label=0, kind="news", substances=[], genre="quoted_advert")])
     write_jsonl(data / "eval_other.jsonl", [dict(GOOD[2], label=1, kind="offer_monitored", substances=["39742-60-4"])])
+    write_jsonl(data / "dev_demo.jsonl", [dict(GOOD[0], label=1, kind="offer_monitored", substances=["79099-07-3"])])
     write_jsonl(data / "seed_train.jsonl", [dict(GOOD[2], label=0, kind="news")])  # not an eval file
     monkeypatch.setattr(training_data, "DATA_DIR", data)
     rc = main(["nlp", "evaluate", "--data-dir", str(tmp_path), "--model", str(model_dir), "--eval-files", "--json"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     files = {k: v for k, v in report.items() if k != "model_version"}
-    assert set(files) == {"eval_genres_demo.jsonl (held out)", "eval_other.jsonl (held out)"}
+    # the development sets are held out and reported like the evaluation sets, each on its own
+    assert set(files) == {"dev_demo.jsonl (held out)", "eval_genres_demo.jsonl (held out)", "eval_other.jsonl (held out)"}
+    assert files["dev_demo.jsonl (held out)"]["overall"]["n"] == 1
     demo = files["eval_genres_demo.jsonl (held out)"]
     assert demo["overall"]["n"] == 2 and set(demo["by_genre"]) == {"b2b_card", "quoted_advert"}
     assert files["eval_other.jsonl (held out)"]["overall"]["n"] == 1 and files["eval_other.jsonl (held out)"]["by_genre"] == {}

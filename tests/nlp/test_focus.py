@@ -52,3 +52,11 @@ def test_the_same_prose_alone_is_not_an_offer(detector):
     prose = "\n".join(t.text for t in samples("en.research.drug_info", 6))
     det = _detect(detector, "Drug information", prose)
     assert not det.flagged and det.gate == "monitored substance", (det.score, det.offer_probability)
+
+
+def test_a_page_naming_its_product_only_in_the_title_gets_one_window_under_it():
+    from precursor_watch.nlp.focus import mention_spans
+
+    assert mention_spans(5000, 40, [(0, 8)]) == [(40, 40 + 2 * FOCUS_RADIUS)]
+    assert mention_spans(5000, 40, []) == []  # no mention at all: no window, no offer
+    assert mention_spans(5000, 40, [(0, 8), (2000, 2008)]) == [(2000 - FOCUS_RADIUS, 2008 + FOCUS_RADIUS)]

@@ -244,3 +244,50 @@ def test_contacts_are_obviously_fake(all_rows):
             assert FAKE_PHONE.search(phone), f"{where}: phone-like {phone!r} is not +1-555-01xx"
         for wallet in re.findall(r"\b(?:bc1|0x|T[A-Z])[A-Za-z0-9]{10,}", no_mail):
             assert "fake" in wallet.lower() or "0000" in wallet, f"{where}: wallet {wallet} does not look fake"
+
+
+# -- the development set (dev_genres.jsonl): held out, read for error analysis -------------------
+DEV = DATA / "dev_genres.jsonl"
+DEV_GENRES = {
+    "web_shop", "rc_catalogue", "b2b_card", "rogue_pharmacy", "seller_message", "classified_ad", "vet_product",
+    "drug_info", "news", "regulation", "lookalike_catalogue", "refusal", "ordinary_shop",
+}
+# Its writer's own conventions (dev_genres.md): e-mail domains end in `.example`; "receta" is a
+# prescription on its pharmacy pages and "cookie" a cookie banner, neither production wording.
+DEV_FORBIDDEN = [w for w in FORBIDDEN if "receta" not in w and w != r"\bcook"] + [r"\bcook(?!ie)"]
+
+
+@pytest.fixture(scope="module")
+def dev_rows() -> list[dict]:
+    return load(DEV)
+
+
+def test_development_set_is_well_formed(dev_rows, eval_rows, seed_rows):
+    assert len(dev_rows) == 360 and Counter(r["lang"] for r in dev_rows) == {"en": 120, "zh": 120, "es": 120}
+    ids = Counter(r["id"] for r in dev_rows)
+    assert [i for i, c in ids.items() if c > 1] == []
+    others = {_key(r["text"]) for r in eval_rows + seed_rows}
+    for r in dev_rows:
+        where, subs, kind = r["_where"], set(r["substances"]), r["kind"]
+        assert re.fullmatch(rf"dev-{r['lang']}-\d{{3}}", r["id"]), f"{where}: id {r['id']}"
+        assert set(r) - {"_where"} == set(REQUIRED) | {"note", "genre"}, f"{where}: fields {sorted(r)}"
+        assert r["genre"] in DEV_GENRES, f"{where}: genre {r['genre']!r}"
+        assert r["label"] == (1 if kind in POSITIVE_KINDS else 0), f"{where}: label {r['label']} for {kind}"
+        assert subs <= MONITORED | WATCHED and len(subs) == len(r["substances"]), f"{where}: {r['substances']}"
+        if kind == "offer_monitored":
+            assert subs & MONITORED, f"{where}: offer_monitored without a monitored substance"
+        elif kind not in ("offer_watched_redflag", "offer_watched_plain"):
+            assert not subs, f"{where}: {kind} is not an offer and must have no substances"
+        assert _key(r["text"]) not in others, f"{where}: same text as a listing of another set"
+
+
+def test_development_set_is_safe_and_its_contacts_fake(dev_rows):
+    pattern = re.compile("|".join(DEV_FORBIDDEN), re.I)
+    for r in dev_rows:
+        text = unicodedata.normalize("NFKC", r["title"] + "\n" + r["text"])
+        m = pattern.search(text)
+        assert not m, f"{r['_where']}: forbidden word {m.group(0)!r}"
+        for domain in EMAIL.findall(text):
+            assert domain.lower().endswith("example"), f"{r['_where']}: e-mail domain {domain}"
+        for handle in HANDLE.findall(EMAIL.sub(" ", text)):
+            assert "fake" in handle.lower(), f"{r['_where']}: handle @{handle} does not look fake"

@@ -205,3 +205,24 @@ def test_further_written_forms(matcher, text, expected):
 @pytest.mark.parametrize("text", ["order #79099 shipped", "invoice 79099", "tracking no. 79099"])
 def test_order_and_invoice_numbers_are_not_product_codes(matcher, text):
     assert ids(matcher, text) == set()
+
+
+def test_a_watched_chinese_name_inside_a_longer_name_is_not_that_substance(matcher):
+    aniline = "62-53-3"
+    for longer in ("N-甲基苯胺 99% 现货", "对甲苯胺 98%", "苯胺基乙腈 99%", "2-甲基丙酰氯 99%"):
+        assert not ids(matcher, longer) & {aniline, "79-03-8"}, longer
+    assert ids(matcher, "供应苯胺 99%，双清到门") == {aniline}
+    assert ids(matcher, "出售丙酰氯 99%") == {"79-03-8"}
+
+
+def test_an_ambiguous_abbreviation_listed_with_other_precursors_keeps_its_meaning(matcher):
+    """Next to the CAS RN of another monitored substance, 4-AP is still the precursor; next to the
+    CAS RN of an ordinary chemical it is that chemical."""
+    text = "agents no longer accept 4-AP (CAS 23056-29-3) nor 1-boc-4-AP (CAS 125541-22-2); we do, 1 kg"
+    assert {FOURAP, BOC4AP} <= ids(matcher, text) and any(h.matched == "4-AP" for h in find(matcher, text))
+    assert FOURAP not in ids(matcher, "4-AP | 504-24-5 | 99% | 1 kg")
+
+
+def test_two_leetspeak_characters_in_a_row(matcher):
+    assert ids(matcher, "Fen74nyl patches 50 mcg/h") == {FENT}
+    assert ids(matcher, "mp3 player 25kg box") == set()

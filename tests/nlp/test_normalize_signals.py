@@ -62,3 +62,41 @@ def test_skype_handle_is_not_an_encrypted_messenger(signals):
     hits = signals.find(normalize("Skype: @fake_seller_1, e-mail nobody@example.invalid"))
     assert {h.kind for h in hits} == {"messenger"}
     assert not any(h.red_flag for h in hits)
+
+
+@pytest.mark.parametrize(
+    "text,kind",
+    [
+        ("Sorry dear, that's banned, we can not do it", "refusal"),
+        ("亲，这个管控了，做不了哈", "refusal"),
+        ("Lo siento amigo, eso está prohibido, no se puede", "refusal"),
+        ("Discontinued: these items were removed from our catalogue.", "refusal"),
+        ("已下架，不再供应。", "refusal"),
+        ("Descontinuado, ya no se ofrece.", "refusal"),
+        ("This product is not available for online purchase.", "legal_only"),
+        ("本品不支持线上购买，仅限院内使用。", "legal_only"),
+        ("Proveedores: no se muestran proveedores de precursores.", "legal_only"),
+        ("Licensed veterinarians only.", "legal_only"),
+        ("Regulatory: US List I (as carbamate of 4-AP)", "relation"),
+        ("Otros clientes compraron", "aside"),
+        ("79099粉现在最好卖", "offer"),
+    ],
+)
+def test_refusal_legal_only_relation_wording(signals, text, kind):
+    assert kind in {h.kind for h in signals.find(normalize(text))}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We use site files. [Accept all] [Refuse all] [Settings]",
+        "本网站使用本地存储。【接受】【拒绝】【设置】",
+        "We reserve the right to refuse any order we cannot verify.",
+        "对无法核实身份的订单，本公司有权拒绝。",
+        "We cannot accept returns of opened chemicals.",
+    ],
+)
+def test_cookie_buttons_and_terms_of_sale_are_no_refusal(signals, text):
+    """A shop's consent banner and its right to refuse unverified orders are on every page, offers
+    included: they refuse nothing the page names."""
+    assert "refusal" not in {h.kind for h in signals.find(normalize(text))}

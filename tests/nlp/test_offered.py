@@ -19,7 +19,7 @@ def matchers():
     return SubstanceMatcher(load_lexicon()), SignalMatcher.load()
 
 
-def offered(matchers, text, windows=None, score=lambda sigs, p: p):
+def offered(matchers, text, windows=None, score=lambda sigs, p, refused=False: p):
     subs_m, sig_m = matchers
     nt = normalize(text)
     subs, sigs = subs_m.find(nt), sig_m.find(nt)
@@ -79,7 +79,89 @@ def test_on_a_long_page_a_body_mention_counts_only_in_a_window_that_reads_as_an_
     f_at = text.index("fentanyl |")
     offer_w = ((0, tl), (tl, tl + 300), 0.9)
     prose_w = ((0, tl), (f_at - 300, len(text)), 0.1)
-    ids, _ = offered(matchers, text, [offer_w, prose_w], score=lambda sigs, p: p)
+    ids, _ = offered(matchers, text, [offer_w, prose_w], score=lambda sigs, p, refused=False: p)
     assert ids == {CARF}
-    ids, _ = offered(matchers, text, [offer_w, ((0, tl), (f_at - 300, len(text)), 0.9)], score=lambda sigs, p: p)
+    ids, _ = offered(matchers, text, [offer_w, ((0, tl), (f_at - 300, len(text)), 0.9)], score=lambda sigs, p, refused=False: p)
     assert ids == {CARF, FENT}
+
+
+# -- refusals: what they cover, and when they lower a reading ----------------------------------
+def test_a_refusal_opening_its_line_covers_the_question_above_it(matchers):
+    """A chat: the buyer asks for one substance, the seller refuses it and offers another by its
+    first CAS block; the refused one is mentioned, not offered."""
+    text = (
+        "[10:01] Buyer: hi, do you have 4-ANPP?\n"
+        "[10:02] Seller: sorry friend, that's banned, we can not do it\n"
+        "[10:02] Seller: 79099 powder ready in USA warehouse, 1kg 450usd, 5kg 2000usd\n"
+    )
+    ids, sigs = offered(matchers, text)
+    assert ids == {BOCPIP}
+    assert any(s.kind == "refusal" for s in sigs)
+    # the same question with no refusal below it is no refusal of anything
+    ids, _ = offered(matchers, text.replace("sorry friend, that's banned, we can not do it", "let me check"))
+    assert "21409-26-7" in ids
+
+
+def refusal_reading(matchers, text):
+    from precursor_watch.nlp.offered import listed_outside_refusals, refuses
+
+    subs_m, sig_m = matchers
+    nt = normalize(text)
+    subs, sigs = subs_m.find(nt), sig_m.find(nt)
+    return refuses(sigs, listed_outside_refusals(text, subs, sigs), ((0, len(text)),))
+
+
+def test_a_refusal_lowers_the_reading_only_when_nothing_is_listed_outside_it(matchers):
+    # a compliance line that names nothing, above a catalogue card with its price: still a listing
+    card = (
+        "We do not sell controlled substances to private persons.\n\n"
+        "RC-2210 Metonitazene\nCAS: 14680-51-4\nPurity: 99%\n1 g, 5 g - USD 310\nIn stock\n"
+    )
+    assert not refusal_reading(matchers, card)
+    # the refusal names the only substance: nothing is listed
+    assert refusal_reading(matchers, "We do not sell NPP (39742-60-4). Inquiries for it will be refused.")
+    # a reply that refuses the item asked for and offers an ordinary one with its own CAS RN and price:
+    # the price belongs to the other product, so the refusal still lowers the reading
+    reply = (
+        "Re: inquiry NPP\nHello,\nabout your inquiry for NPP (CAS 39742-60-4).\n"
+        "It is a controlled precursor, we do not sell it to anyone.\n"
+        "We can offer 4-hydroxypiperidine (CAS 5382-16-1), 98%, 100 g USD 95.\n"
+    )
+    assert refusal_reading(matchers, reply)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Discontinued / no longer offered: isotonitazene, metonitazene - removed from our catalogue.",
+        "已下架（不再供应）：异托尼秦、美托尼秦。",
+        "Descontinuados (ya no se ofrecen): isotonitaceno, metonitaceno.",
+    ],
+)
+def test_a_discontinued_line_names_what_is_not_sold(matchers, text):
+    rows = "Anisole | 100-66-3 | 99% | USD 40 | in stock\n"
+    ids, sigs = offered(matchers, rows + text)
+    assert ids == set() and any(s.kind == "refusal" for s in sigs)
+
+
+@pytest.mark.parametrize(
+    "text,kept",
+    [
+        (
+            "1-Boc-4-AP | CAS 125541-22-2 | 99% | USD 700/kg\nRegulatory: US List I (as carbamate of 4-AP)",
+            "125541-22-2",
+        ),
+        ("1-Boc-4-AP | CAS 125541-22-2 | 99% | USD 700/kg\n管制：美国List I（作为4-AP的氨基甲酸酯）", "125541-22-2"),
+        ("Norfentanyl 99%, USD 90/g, in stock. A metabolite of fentanyl.", "1609-66-1"),
+    ],
+)
+def test_a_name_given_as_the_relative_of_another_is_not_offered(matchers, text, kept):
+    ids, sigs = offered(matchers, text)
+    assert ids == {kept} and any(s.kind == "relation" for s in sigs)
+
+
+def test_a_legal_only_statement_covers_what_it_names(matchers):
+    text = "Xylazine 100 mg/ml, 50 ml vial\nXylazine is dispensed only by our veterinarians, in clinic."
+    ids, sigs = offered(matchers, text)
+    assert any(s.kind == "legal_only" for s in sigs)
+    assert ids == {"7361-61-7"}  # the product line itself is still what the page is about
