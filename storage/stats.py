@@ -47,6 +47,7 @@ __all__ = [
     "compute_stats",
     "explain",
     "explain_all",
+    "explain_groups",
     "explain_number",
     "load_event_log",
 ]
@@ -183,7 +184,7 @@ def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
     if date_to is not None:
         stmt = stmt.where(Event.occurred_on <= date_to)
         last = last.where(Event.occurred_on <= date_to)
-    events = [_Ev._make(row) for row in conn.execute(stmt)]
+    events = list(map(_Ev._make, conn.execute(stmt).all()))
     per_listing: dict[int, list[_Ev]] = defaultdict(list)
     for e in events:
         if e.listing_id is not None:
@@ -425,6 +426,21 @@ def compute_stats(
     return stats_result(compute_members(load_event_log(session, date_to), date_from, date_to, bys), by)
 
 
+def _known(metric: str) -> None:
+    if metric not in BY_NAME:
+        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+
+
+def _one_number(metric: str, by: str | None, group: str | None) -> None:
+    """One number is a statistic of the total (no `by`, no group) or of one group of a grouping."""
+    _known(metric)
+    if (by is None) != (group is None):
+        raise ValueError(
+            f"a group needs its grouping and a grouping a group (by={by!r}, group={group!r}); "
+            "explain_groups lists every group of a grouping"
+        )
+
+
 def explain(
     session: Session,
     metric: str,
@@ -435,10 +451,23 @@ def explain(
 ) -> list[dict[str, Any]]:
     """The subjects behind one number, with their evidence hashes (for shares: `counted` says
     whether each one is in the numerator; for times: `value` is its hours)."""
-    if metric not in BY_NAME:
-        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+    _one_number(metric, by, group)
     members = _members(session, date_from, date_to, by).get(group or "total", {}).get(BY_NAME[metric].members, [])
     return _described(session, members)
+
+
+def explain_groups(
+    session: Session, metric: str, by: str, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """group -> what `explain` lists for that group of `by`, for every group that `compute_stats`
+    gives a column (in its order), from one computation."""
+    _known(metric)
+    if by not in BY[1:]:
+        raise ValueError(f"by must be one of platform, account, store; got {by!r}")
+    raw = _members(session, date_from, date_to, by)
+    name = BY_NAME[metric].members
+    info = _listing_info(session, [m for metrics in raw.values() for m in metrics.get(name, [])])
+    return {group: _described(session, raw[group].get(name, []), info) for group in sorted(raw)}
 
 
 def explain_number(
@@ -450,8 +479,7 @@ def explain_number(
     group: str | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """One number and what `explain` lists behind it, from one computation (the console's drill-down)."""
-    if metric not in BY_NAME:
-        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+    _one_number(metric, by, group)
     metrics = _members(session, date_from, date_to, by).get(group or "total", {})
     return numbers(metrics)[metric], _described(session, metrics.get(BY_NAME[metric].members, []))
 
