@@ -14,8 +14,9 @@ with a drill-down. `--write` replaces this database's table in BENCHMARKS.md's s
 
 `--stats-only` times only the statistics: the page (total, by platform, by account), two
 drill-downs, and `pwatch stats` in-process (total and `--by platform`, table output to a discarded
-stdout); its table goes to its own part of the section. `--data DIR` builds the SQLite database
-in DIR and reuses it when DIR already holds one, so timing again does not rebuild the world.
+stdout), with the process's CPU time beside the wall time; its table goes to its own part of the
+section. `--data DIR` keeps the data dir (and the SQLite database in it) in DIR, and a database
+(there or at `--db-url`) that already has events is reused, so timing again does not rebuild it.
 """
 
 from __future__ import annotations
