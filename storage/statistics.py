@@ -4,7 +4,8 @@ units and definitions, and tests/test_docs.py checks README.md's statistics tabl
 statistic without README text fails).
 
 `members` names the member list a statistic is aggregated from (`storage.stats` builds each list
-in one named step); `events` are the event kinds those members come from; `aggregate` says how the
+in one named step); `events` are the event kinds those members come from (and the only kinds
+`storage.stats` reads from the log: a kind missing here is a kind no statistic sees); `aggregate` says how the
 list becomes the number: `distinct` = number of distinct subjects, `pairs` = number of members,
 `share` = counted members / members, `median` / `p90` = of the members' values (p90 by nearest
 rank). Cohort R = listings whose first `reported` event lies in the period.

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage.bulk import one_of
@@ -47,6 +47,7 @@ __all__ = [
     "compute_stats",
     "explain",
     "explain_all",
+    "explain_groups",
     "explain_number",
     "load_event_log",
 ]
@@ -66,8 +67,9 @@ class Member:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Ev:
+class _Ev(NamedTuple):
+    """One event as read from the log (a plain tuple: the log is read in one pass of rows)."""
+
     id: int
     kind: EventKind | Literal["notice"]  # "notice": the pseudo-event of a notice item
     on: dt.date
@@ -139,40 +141,55 @@ class _Names:
         return (self.account if by == "account" else self.store)[ident]
 
 
+# The event kinds some statistic is computed from (the registry's `events`): the log holds only these.
+STATISTIC_KINDS = tuple(sorted({kind for stat in STATISTICS for kind in stat.events}))
+
+
 @dataclass
 class EventLog:
-    """The events up to a date, read once: every period and grouping of a report is computed from it."""
+    """The events up to a date that statistics read (kinds `STATISTIC_KINDS`), read once: every
+    period and grouping of a report is computed from it. `last_day` is the latest logical date of
+    any event up to that date (the horizon of stay-down windows when a period has no end)."""
 
     events: list[_Ev]
     per_listing: dict[int, list[_Ev]]
     notice_items: list[NoticeItem]
     names: _Names
+    last_day: dt.date | None
 
 
 def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
-    stmt = select(
-        Event.id,
-        Event.kind,
-        Event.occurred_on,
-        Event.occurred_at,
-        Event.platform_id,
-        Event.account_id,
-        Event.store_id,
-        Event.listing_id,
-        Event.related_listing_id,
-        Event.evidence_sha256,
-        Event.evidence_file,
-        Event.evidence_record,
-        Event.evidence_uri,
-    ).order_by(Event.id)
+    """Plain rows through the session's connection (no ORM objects), in event id order."""
+    conn = session.connection()
+    stmt = (
+        select(
+            Event.id,
+            Event.kind,
+            Event.occurred_on,
+            Event.occurred_at,
+            Event.platform_id,
+            Event.account_id,
+            Event.store_id,
+            Event.listing_id,
+            Event.related_listing_id,
+            Event.evidence_sha256,
+            Event.evidence_file,
+            Event.evidence_record,
+            Event.evidence_uri,
+        )
+        .where(Event.kind.in_(STATISTIC_KINDS))
+        .order_by(Event.id)
+    )
+    last = select(func.max(Event.occurred_on))
     if date_to is not None:
         stmt = stmt.where(Event.occurred_on <= date_to)
-    events = [_Ev(*tuple(row)) for row in session.execute(stmt)]
+        last = last.where(Event.occurred_on <= date_to)
+    events = list(map(_Ev._make, conn.execute(stmt).all()))
     per_listing: dict[int, list[_Ev]] = defaultdict(list)
     for e in events:
         if e.listing_id is not None:
             per_listing[e.listing_id].append(e)
-    rows = session.execute(
+    rows = conn.execute(
         select(
             NoticeListing.notice_id,
             NoticeListing.listing_id,
@@ -185,7 +202,8 @@ def load_event_log(session: Session, date_to: dt.date | None) -> EventLog:
         .join(Listing, Listing.id == NoticeListing.listing_id)
         .order_by(NoticeListing.notice_id, NoticeListing.listing_id)
     )
-    return EventLog(events, per_listing, [NoticeItem(*row) for row in rows], _Names(session))
+    items = [NoticeItem._make(row) for row in rows]
+    return EventLog(events, per_listing, items, _Names(session), conn.execute(last).scalar())
 
 
 # group -> member list name (`Statistic.members`) -> members
@@ -221,10 +239,18 @@ def _evidence(e: _Ev) -> dict[str, Any]:
     }
 
 
+_COUNTED = (
+    ("flagged", EventKind.FLAGGED),
+    ("confirmed", EventKind.CONFIRMED),
+    ("dismissed", EventKind.DISMISSED),
+    ("removed", EventKind.REMOVAL_OBSERVED),
+    ("reappeared", EventKind.REAPPEARED),
+)
+
+
 def _event_counts(lid: int, evs: list[_Ev], period: Period, sink: _Sink) -> None:
     """flagged / confirmed / dismissed / removed / reappeared: listings with such an event in the period."""
-    for metric in ("flagged", "confirmed", "dismissed", "removed", "reappeared"):
-        wanted = EventKind.REMOVAL_OBSERVED if metric == "removed" else EventKind(metric)
+    for metric, wanted in _COUNTED:
         hits = [e for e in evs if e.kind == wanted and e.on in period]
         if hits:
             sink.add(hits[0], metric, Member("listing", lid, evidence=[_evidence(h) for h in hits]))
@@ -353,7 +379,7 @@ def compute_members(
         if by not in BY:
             raise ValueError(f"by must be one of platform, account, store; got {by!r}")
     period = Period(date_from, date_to)
-    horizon = date_to or max((e.on for e in log.events), default=None)  # stay-down windows must end by it
+    horizon = date_to or log.last_day  # stay-down windows must end by it
     sink = _Sink(log.names, bys)
     for lid, evs in log.per_listing.items():
         _event_counts(lid, evs, period, sink)
@@ -400,6 +426,21 @@ def compute_stats(
     return stats_result(compute_members(load_event_log(session, date_to), date_from, date_to, bys), by)
 
 
+def _known(metric: str) -> None:
+    if metric not in BY_NAME:
+        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+
+
+def _one_number(metric: str, by: str | None, group: str | None) -> None:
+    """One number is a statistic of the total (no `by`, no group) or of one group of a grouping."""
+    _known(metric)
+    if (by is None) != (group is None):
+        raise ValueError(
+            f"a group needs its grouping and a grouping a group (by={by!r}, group={group!r}); "
+            "explain_groups lists every group of a grouping"
+        )
+
+
 def explain(
     session: Session,
     metric: str,
@@ -410,10 +451,23 @@ def explain(
 ) -> list[dict[str, Any]]:
     """The subjects behind one number, with their evidence hashes (for shares: `counted` says
     whether each one is in the numerator; for times: `value` is its hours)."""
-    if metric not in BY_NAME:
-        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+    _one_number(metric, by, group)
     members = _members(session, date_from, date_to, by).get(group or "total", {}).get(BY_NAME[metric].members, [])
     return _described(session, members)
+
+
+def explain_groups(
+    session: Session, metric: str, by: str, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """group -> what `explain` lists for that group of `by`, for every group that `compute_stats`
+    gives a column (in its order), from one computation."""
+    _known(metric)
+    if by not in BY[1:]:
+        raise ValueError(f"by must be one of platform, account, store; got {by!r}")
+    raw = _members(session, date_from, date_to, by)
+    name = BY_NAME[metric].members
+    info = _listing_info(session, [m for metrics in raw.values() for m in metrics.get(name, [])])
+    return {group: _described(session, raw[group].get(name, []), info) for group in sorted(raw)}
 
 
 def explain_number(
@@ -425,8 +479,7 @@ def explain_number(
     group: str | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """One number and what `explain` lists behind it, from one computation (the console's drill-down)."""
-    if metric not in BY_NAME:
-        raise ValueError(f"unknown statistic {metric!r}; one of {', '.join(METRICS)}")
+    _one_number(metric, by, group)
     metrics = _members(session, date_from, date_to, by).get(group or "total", {})
     return numbers(metrics)[metric], _described(session, metrics.get(BY_NAME[metric].members, []))
 

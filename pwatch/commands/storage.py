@@ -61,7 +61,9 @@ def register(subparsers, common) -> None:
         help="list the listings behind one statistic and the WARC record "
         "(file, record id, target URI, hash) of each event",
     )
-    st.add_argument("--group", help="with --explain and --by: the group to explain (default: the total)")
+    st.add_argument(
+        "--group", help="with --explain and --by: the one group to explain (default: every group of --by, each in turn)"
+    )
     st.set_defaults(handler=cmd_stats)
 
 
@@ -134,7 +136,7 @@ def cmd_reconcile(args, settings: Settings) -> int:
 def cmd_stats(args, settings: Settings) -> int:
     from precursor_watch.reports.safe import csv_text
     from precursor_watch.storage.statistics import METRICS, UNITS
-    from precursor_watch.storage.stats import compute_stats, explain
+    from precursor_watch.storage.stats import compute_stats, explain, explain_groups
 
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise ConfigError(f"--from {args.date_from} is after --to {args.date_to}")
@@ -144,6 +146,10 @@ def cmd_stats(args, settings: Settings) -> int:
         raise ConfigError("--group needs --explain and --by")
     with _session(settings, read_only=True) as session:
         _require_schema(session, settings)
+        if args.explain and args.by and not args.group:
+            groups = explain_groups(session, args.explain, args.by, args.date_from, args.date_to)
+            _print_explain_groups(groups, args.by, args.format)
+            return 0
         if args.explain:
             rows = explain(session, args.explain, args.date_from, args.date_to, by=args.by, group=args.group)
             _print_explain(rows, args.format)
@@ -177,6 +183,59 @@ def _cell(value) -> str:
     return str(value)
 
 
+EXPLAIN_CSV_HEADER = [
+    "subject",
+    "id",
+    "platform",
+    "listing_key",
+    "url",
+    "counted",
+    "value",
+    "evidence_sha256",
+    "warc_file",
+    "warc_record_id",
+    "target_uri",
+]
+
+
+def _explain_csv_rows(rows) -> list[list]:
+    lines = []
+    for r in rows:
+        cited = [
+            " ".join(e.get(name) or "-" for e in r["evidence"])
+            for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")
+        ]
+        lines.append(
+            [
+                r["subject"],
+                r["id"],
+                r.get("platform", ""),
+                r.get("listing_key", ""),
+                r.get("url", ""),
+                r["counted"],
+                r["value"],
+                *cited,
+            ]
+        )
+    return lines
+
+
+def _print_explain_groups(groups: dict[str, list], by: str, fmt: str) -> None:
+    """`--explain` with `--by` and no `--group`: the members behind the number of every group."""
+    from precursor_watch.reports.safe import csv_text, visible_controls
+
+    if fmt == "json":
+        print(json.dumps(groups, indent=2))
+    elif fmt == "csv":
+        lines = [[group, *line] for group, rows in groups.items() for line in _explain_csv_rows(rows)]
+        sys.stdout.write(csv_text(["group", *EXPLAIN_CSV_HEADER], lines))
+    else:
+        for group, rows in groups.items():
+            print(f"== {by} {visible_controls(group)}")
+            _print_explain(rows, fmt)
+        print(f"{len(groups)} group(s)")
+
+
 def _print_explain(rows, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(rows, indent=2))
@@ -184,38 +243,7 @@ def _print_explain(rows, fmt: str) -> None:
     if fmt == "csv":
         from precursor_watch.reports.safe import csv_text
 
-        header = [
-            "subject",
-            "id",
-            "platform",
-            "listing_key",
-            "url",
-            "counted",
-            "value",
-            "evidence_sha256",
-            "warc_file",
-            "warc_record_id",
-            "target_uri",
-        ]
-        lines = []
-        for r in rows:
-            cited = [
-                " ".join(e.get(name) or "-" for e in r["evidence"])
-                for name in ("evidence_sha256", "warc_file", "warc_record_id", "target_uri")
-            ]
-            lines.append(
-                [
-                    r["subject"],
-                    r["id"],
-                    r.get("platform", ""),
-                    r.get("listing_key", ""),
-                    r.get("url", ""),
-                    r["counted"],
-                    r["value"],
-                    *cited,
-                ]
-            )
-        sys.stdout.write(csv_text(header, lines))
+        sys.stdout.write(csv_text(EXPLAIN_CSV_HEADER, _explain_csv_rows(rows)))
         return
     for r in rows:
         ident = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -60,12 +61,22 @@ def cell(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _after_metric(period: Period, group: str) -> str:
+    """A column's drill-down link parameters after `metric=`, built once per column (a grouping by
+    account has thousands of columns, each with a link per statistic)."""
+    query = urlencode(period.query(group=group))
+    return f"&{query}" if query else ""
+
+
 def stats_page(request: Request) -> Response:
     user = require_user(request)
     period = period_of(request)
     with Session(state_of(request).engine) as session:
         result = compute_stats(session, period.date_from, period.date_to, by=period.by)
-    columns = [("total", result["total"]), *result["groups"].items()]
+    columns = [
+        (name, numbers, _after_metric(period, name if name != "total" else ""))
+        for name, numbers in [("total", result["total"]), *result["groups"].items()]
+    ]
     return render(
         request,
         "stats.html",

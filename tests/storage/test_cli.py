@@ -90,3 +90,58 @@ def test_stats_csv_neutralises_hostile_names(tmp_path, capsys, monkeypatch):
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[1][3] == "'=HYPERLINK(1)"
     assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
+
+
+def test_explain_by_without_group_lists_every_group(tmp_path, capsys, monkeypatch):
+    """`--explain X --by G` and no `--group`: the members behind each group's number, every group
+    that the grouped table has a column for, each as `--group` alone would list it."""
+    monkeypatch.delenv("PWATCH_DATABASE_URL", raising=False)
+    data = str(tmp_path)
+    assert main(["db", "upgrade", "--data-dir", data]) == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    alive = {"chemdir": ["CD1", "CD2", "CD3"], "tradehub": ["TH1", "TH2"]}
+    for n, day in enumerate([D0, D0 + dt.timedelta(days=1)]):
+        for platform, keys in alive.items():
+            with Session(engine) as s, s.begin():
+                run = open_crawl_run(s, platform, day)
+                # CD3 and TH2 stay up; the others are gone on the second day
+                items = [
+                    listing(platform, k, day, seller=f"acct-{k}") if n == 0 or k in ("CD3", "TH2") else gone(platform, k, day)
+                    for k in keys
+                ]
+                ingest_batch(s, run, items)
+                close_crawl_run(s, run, {"pages": 5, "errors": {}})
+    engine.dispose()
+    assert main(["reconcile", "--date", "2026-11-02", "--data-dir", data]) == 0
+    capsys.readouterr()
+
+    assert main(["stats", "--data-dir", data, "--explain", "removed", "--by", "platform", "--format", "json"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert {g: [r["listing_key"] for r in rows] for g, rows in groups.items()} == {
+        "chemdir": ["CD1", "CD2"],
+        "tradehub": ["TH1"],
+    }
+    for group, rows in groups.items():  # each group as `--group` lists it
+        assert main(["stats", "--data-dir", data, "--explain", "removed", "--by", "platform", "--group", group,
+                     "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out) == rows
+    assert main(["stats", "--data-dir", data, "--by", "platform", "--format", "json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["groups"]) == list(groups)
+
+    assert main(["stats", "--data-dir", data, "--explain", "removed", "--by", "account", "--format", "json"]) == 0
+    by_account = json.loads(capsys.readouterr().out)
+    assert {g: [r["listing_key"] for r in rows] for g, rows in by_account.items()} == {
+        "chemdir/acct-CD1": ["CD1"],
+        "chemdir/acct-CD2": ["CD2"],
+        "tradehub/acct-TH1": ["TH1"],
+    }
+
+    assert main(["stats", "--data-dir", data, "--explain", "removed", "--by", "platform"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "== platform chemdir" and "2 subject(s)" in table and "== platform tradehub" in table
+    assert table[-1] == "2 group(s)"
+
+    assert main(["stats", "--data-dir", data, "--explain", "removed", "--by", "platform", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][:3] == ["group", "subject", "id"]
+    assert [(r[0], r[4]) for r in rows[1:]] == [("chemdir", "CD1"), ("chemdir", "CD2"), ("tradehub", "TH1")]

@@ -11,7 +11,7 @@ from precursor_watch.storage.ingest import ingest_batch
 from precursor_watch.storage.notices import record_notice
 from precursor_watch.storage.reconcile import reconcile_date
 from precursor_watch.storage.reviews import record_review
-from precursor_watch.storage.stats import METRICS, compute_stats, explain, p90
+from precursor_watch.storage.stats import METRICS, compute_stats, explain, explain_groups, explain_number, p90
 from precursor_watch.storage.types import logical_ts
 
 from .helpers import gone, listing
@@ -88,3 +88,22 @@ def test_explain_lists_listings_and_evidence(session):
     assert sorted(r["value"] for r in hours) == [6.0, 30.0]
     with pytest.raises(ValueError, match="unknown statistic"):
         explain(session, "takedowns", d(0), d(5))
+
+
+def test_explain_names_one_number_or_every_group(session):
+    """A grouping without a group (or a group without its grouping) names no number: refused,
+    never an empty list; `explain_groups` gives every group, each as `explain` lists it."""
+    _history(session)
+    for call in (explain, explain_number):
+        with pytest.raises(ValueError, match="group"):
+            call(session, "removed", d(0), d(5), by="account")
+        with pytest.raises(ValueError, match="group"):
+            call(session, "removed", d(0), d(5), group="chemdir/acct-1")
+    groups = explain_groups(session, "removed", "account", d(0), d(5))
+    assert list(groups) == list(compute_stats(session, d(0), d(5), by="account")["groups"])
+    assert [r["listing_key"] for r in groups["chemdir/acct-1"]] == ["CD1", "CD2", "CD4"]
+    assert groups["chemdir/acct-2"] == []  # a column of the table (CD5 was dismissed), nothing removed
+    for group, rows in groups.items():
+        assert rows == explain(session, "removed", d(0), d(5), by="account", group=group)
+    with pytest.raises(ValueError, match="by must be"):
+        explain_groups(session, "removed", None, d(0), d(5))
