@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import RowMapping, Table, Text, func, insert, select, type_coerce
+from sqlalchemy import Connection, RowMapping, Table, Text, func, insert, select, type_coerce
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from precursor_watch.ledger.encoding import COLUMNS, row_leaf
-from precursor_watch.ledger.merkle import Frontier
+from precursor_watch.ledger.encoding import COLUMNS, encode_row
+from precursor_watch.ledger.merkle import Frontier, leaf_hash
 from precursor_watch.ledger.signing import HeadStatement, key_id, sign
-from precursor_watch.storage.bulk import executemany
 from precursor_watch.storage.models import Event, LedgerHead, LedgerLeaf
 
 BATCH = 5000
@@ -96,21 +95,59 @@ def leaf_hashes(session: Session) -> list[bytes]:
     return [bytes.fromhex(h) for h in session.scalars(select(LedgerLeaf.leaf_hash).order_by(LedgerLeaf.leaf_index))]
 
 
-def _append(session: Session, size: int, frontier: Frontier) -> int:
-    """Log every event without a leaf from leaf `size` on, extending `frontier` with each."""
+def _unlogged_pages(conn: Connection) -> Iterator[list[tuple]]:
+    """The events without a leaf, in id order, as pages of `row_tuples`-shaped tuples.
+
+    One query, streamed (a server-side cursor on PostgreSQL; SQLite steps as rows are fetched),
+    read with the driver's own cursor: a result-row object per event cost as much as the query."""
     logged = select(LedgerLeaf.event_id).where(LedgerLeaf.event_id == Event.id).exists()
-    statement = insert(cast(Table, LedgerLeaf.__table__))
-    rows: list[dict] = []
+    compiled = select(*event_columns()).where(~logged).order_by(Event.id).compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    named = {"name": "pwatch_ledger_unlogged"} if conn.dialect.name == "postgresql" else {}
+    cursor = conn.connection.cursor(**named)
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(BATCH):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def _driver_rows(compiled, keys: tuple[str, ...], rows: Iterable[tuple]) -> list:
+    """Rows given as tuples in `keys` order, in the compiled statement's driver style. For columns
+    without bind processing (as the leaf columns are): the values go to the driver as they are."""
+    if not compiled.positional:
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+    if tuple(compiled.positiontup) == keys:
+        return list(rows)
+    order = [keys.index(name) for name in compiled.positiontup]
+    return [tuple(row[i] for i in order) for row in rows]
+
+
+LEAF_KEYS = ("leaf_index", "event_id", "leaf_hash", "leaf_data")
+
+
+def _append(session: Session, size: int, frontier: Frontier) -> int:
+    """Log every event without a leaf from leaf `size` on, extending `frontier` with each: per page
+    of events, encode, hash and insert the leaves in bulk through the driver's cursor."""
+    conn = session.connection()
+    compiled = insert(cast(Table, LedgerLeaf.__table__)).compile(dialect=conn.dialect, column_keys=list(LEAF_KEYS))
+    sql = str(compiled)
     index = size
-    for row in row_tuples(session, where=~logged):
-        data, digest = row_leaf(row)
-        frontier.append(digest)
-        rows.append({"leaf_index": index, "event_id": row[0], "leaf_hash": digest.hex(), "leaf_data": data})
-        index += 1
-        if len(rows) == BATCH:
-            executemany(session, statement, rows)
-            rows = []
-    executemany(session, statement, rows)
+    cursor = conn.connection.cursor()
+    try:
+        for rows in _unlogged_pages(conn):
+            datas = list(map(encode_row, rows))
+            hashes = [leaf_hash(data.encode("utf-8")) for data in datas]
+            frontier.extend(hashes)
+            ids = [row[0] for row in rows]
+            leaves = zip(range(index, index + len(rows)), ids, [h.hex() for h in hashes], datas, strict=True)
+            cursor.executemany(sql, _driver_rows(compiled, LEAF_KEYS, leaves))
+            index += len(rows)
+    finally:
+        cursor.close()
     return index - size
 
 
