@@ -124,13 +124,13 @@ def _unlogged_query(dialect: Dialect) -> tuple[str, tuple | dict]:
     return str(compiled), tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
 
 
-def _driver_rows(compiled, keys: tuple[str, ...], rows: Iterable[tuple]) -> list:
+def _driver_rows(compiled, keys: tuple[str, ...], rows: list[tuple]) -> list:
     """Rows given as tuples in `keys` order, in the compiled statement's driver style. For columns
     without bind processing (as the leaf columns are): the values go to the driver as they are."""
     if not compiled.positional:
         return [dict(zip(keys, row, strict=True)) for row in rows]
     if tuple(compiled.positiontup) == keys:
-        return list(rows)
+        return rows
     order = [keys.index(name) for name in compiled.positiontup]
     return [tuple(row[i] for i in order) for row in rows]
 
@@ -151,8 +151,10 @@ def _append(session: Session, size: int, frontier: Frontier) -> int:
             datas = list(map(encode_row, rows))
             hashes = [leaf_hash(data.encode("utf-8")) for data in datas]
             frontier.extend(hashes)
-            ids = [row[0] for row in rows]
-            leaves = zip(range(index, index + len(rows)), ids, [h.hex() for h in hashes], datas, strict=True)
+            leaves = [
+                (index + i, row[0], digest.hex(), data)
+                for i, (row, digest, data) in enumerate(zip(rows, hashes, datas, strict=True))
+            ]
             cursor.executemany(sql, _driver_rows(compiled, LEAF_KEYS, leaves))
             index += len(rows)
     finally:
