@@ -267,7 +267,8 @@ def compare(args, started: str) -> str:
         f"--baseline {args.baseline} --rounds {args.rounds} --write` ({started}, 2 shared cores, load average "
         f"{os.getloadavg()[0]:.1f} at the end). SQLite, {args.listings * args.days:,} items; per round three fresh "
         "databases in rotating order: ingest without the ledger, with this tree's `seal` after each day, with "
-        f"`{args.baseline}`'s. CPU seconds of this process (`time.process_time`).",
+        f"`{args.baseline}`'s (its `pwatch/ledger/log.py` over this tree's other modules). CPU seconds of this "
+        "process (`time.process_time`).",
         "",
         "| run | ingest CPU s, median | sealing CPU s, median | sealing / ingest, each run | "
         "(ingest + sealing) / median ingest without |",
