@@ -99,22 +99,26 @@ def _details(raw: str | None) -> str:
     return out
 
 
-_TIMES: dict[Any, str] = {}  # occurred_at / occurred_on -> text: events share their day's values
+# occurred_on / occurred_at as the driver returns them -> their JSON text (a day's events share
+# their values); one cache per column, so a day and a timestamp given as the same text never mix
+_DAYS: dict[Any, str] = {}
+_MOMENTS: dict[Any, str] = {}
 
 
 def _time_text(value: Any, is_day: bool) -> str:
     """The JSON text of a date or timestamp given as the driver returns it (a date/datetime, or
     SQLite's ISO text), cached: a day's events share their values."""
-    out = _TIMES.get(value)
+    cache = _DAYS if is_day else _MOMENTS
+    out = cache.get(value)
     if out is None:
         if is_day:
             out = _string(_day(value) if not isinstance(value, str) else value[:10])
         else:
             moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
             out = _string(_timestamp_fast(moment))
-        if len(_TIMES) > 50_000:
-            _TIMES.clear()
-        _TIMES[value] = out
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[value] = out
     return out
 
 
@@ -128,7 +132,8 @@ def _timestamp_fast(value: dt.datetime) -> str:
 
 def encode_row(row: Sequence[Any]) -> str:
     """The version 1 encoding of an events row given as a tuple in `COLUMNS` order as the driver
-    returns it (`ledger.log.row_tuples`: dates as they come, details as their stored JSON text)."""
+    returns it (`ledger.log.row_tuples`: dates as they come, details as their stored JSON text).
+    The caches are read inline (`x.get(v) or fill(v)`: a cached text is never empty)."""
     (event_id, on, at, kind, platform_id, account_id, store_id, listing_id, cause, observation_id,
      snapshot_id, detection_id, review_id, notice_id, related_listing_id,
      record, uri, sha, warc_file, details) = row  # fmt: skip
@@ -136,7 +141,7 @@ def encode_row(row: Sequence[Any]) -> str:
     n = "null"
     return (
         f'{{"account_id":{n if account_id is None else account_id},'
-        f'"cause":{n if cause is None else s(cause)},"details":{_details(details)},'
+        f'"cause":{n if cause is None else s(cause)},"details":{_DETAILS_CACHE.get(details) or _details(details)},'
         f'"detection_id":{n if detection_id is None else detection_id},"event_id":{event_id},'
         f'"evidence":{{"payload_sha256":{n if sha is None else s(sha)},"target_uri":{n if uri is None else s(uri)},'
         f'"warc_file":{n if warc_file is None else s(warc_file)},'
@@ -144,7 +149,8 @@ def encode_row(row: Sequence[Any]) -> str:
         f'"kind":{s(kind)},"listing_id":{n if listing_id is None else listing_id},'
         f'"notice_id":{n if notice_id is None else notice_id},'
         f'"observation_id":{n if observation_id is None else observation_id},'
-        f'"occurred_at":{_time_text(at, False)},"occurred_on":{_time_text(on, True)},'
+        f'"occurred_at":{_MOMENTS.get(at) or _time_text(at, False)},'
+        f'"occurred_on":{_DAYS.get(on) or _time_text(on, True)},'
         f'"platform_id":{n if platform_id is None else platform_id},'
         f'"related_listing_id":{n if related_listing_id is None else related_listing_id},'
         f'"review_id":{n if review_id is None else review_id},'

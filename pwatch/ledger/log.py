@@ -9,20 +9,22 @@ compact range) extended by the new leaves: sealing reads and hashes only what is
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gc
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import RowMapping, Table, Text, func, insert, select, type_coerce
+from sqlalchemy import Connection, Dialect, RowMapping, Table, Text, func, insert, select, type_coerce
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from precursor_watch.ledger.encoding import COLUMNS, row_leaf
-from precursor_watch.ledger.merkle import Frontier
+from precursor_watch.ledger.encoding import COLUMNS, encode_row
+from precursor_watch.ledger.merkle import Frontier, leaf_hash
 from precursor_watch.ledger.signing import HeadStatement, key_id, sign
-from precursor_watch.storage.bulk import executemany
 from precursor_watch.storage.models import Event, LedgerHead, LedgerLeaf
 
 BATCH = 5000
@@ -96,21 +98,67 @@ def leaf_hashes(session: Session) -> list[bytes]:
     return [bytes.fromhex(h) for h in session.scalars(select(LedgerLeaf.leaf_hash).order_by(LedgerLeaf.leaf_index))]
 
 
-def _append(session: Session, size: int, frontier: Frontier) -> int:
-    """Log every event without a leaf from leaf `size` on, extending `frontier` with each."""
+def _unlogged_pages(conn: Connection) -> Iterator[list[tuple]]:
+    """The events without a leaf, in id order, as pages of `row_tuples`-shaped tuples.
+
+    One query, streamed (a server-side cursor on PostgreSQL; SQLite steps as rows are fetched),
+    read with the driver's own cursor: a result-row object per event cost as much as the query."""
+    sql, params = _unlogged_query(conn.dialect)
+    named = {"name": "pwatch_ledger_unlogged"} if conn.dialect.name == "postgresql" else {}
+    cursor = conn.connection.cursor(**named)
+    try:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(BATCH):
+            yield rows
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=8)
+def _unlogged_query(dialect: Dialect) -> tuple[str, tuple | dict]:
+    """The SQL of the unlogged events and its (empty) parameters, compiled once per dialect (a
+    compile took ~10 ms, paid by every sealing)."""
     logged = select(LedgerLeaf.event_id).where(LedgerLeaf.event_id == Event.id).exists()
-    statement = insert(cast(Table, LedgerLeaf.__table__))
-    rows: list[dict] = []
+    compiled = select(*event_columns()).where(~logged).order_by(Event.id).compile(dialect=dialect)
+    params = compiled.construct_params()
+    return str(compiled), tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+
+
+def _driver_rows(compiled, keys: tuple[str, ...], rows: list[tuple]) -> list:
+    """Rows given as tuples in `keys` order, in the compiled statement's driver style. For columns
+    without bind processing (as the leaf columns are): the values go to the driver as they are."""
+    if not compiled.positional:
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+    if tuple(compiled.positiontup) == keys:
+        return rows
+    order = [keys.index(name) for name in compiled.positiontup]
+    return [tuple(row[i] for i in order) for row in rows]
+
+
+LEAF_KEYS = ("leaf_index", "event_id", "leaf_hash", "leaf_data")
+
+
+def _append(session: Session, size: int, frontier: Frontier) -> int:
+    """Log every event without a leaf from leaf `size` on, extending `frontier` with each: per page
+    of events, encode, hash and insert the leaves in bulk through the driver's cursor."""
+    conn = session.connection()
+    compiled = insert(cast(Table, LedgerLeaf.__table__)).compile(dialect=conn.dialect, column_keys=list(LEAF_KEYS))
+    sql = str(compiled)
     index = size
-    for row in row_tuples(session, where=~logged):
-        data, digest = row_leaf(row)
-        frontier.append(digest)
-        rows.append({"leaf_index": index, "event_id": row[0], "leaf_hash": digest.hex(), "leaf_data": data})
-        index += 1
-        if len(rows) == BATCH:
-            executemany(session, statement, rows)
-            rows = []
-    executemany(session, statement, rows)
+    cursor = conn.connection.cursor()
+    try:
+        for rows in _unlogged_pages(conn):
+            datas = list(map(encode_row, rows))
+            hashes = [leaf_hash(data.encode("utf-8")) for data in datas]
+            frontier.extend(hashes)
+            leaves = [
+                (index + i, row[0], digest.hex(), data)
+                for i, (row, digest, data) in enumerate(zip(rows, hashes, datas, strict=True))
+            ]
+            cursor.executemany(sql, _driver_rows(compiled, LEAF_KEYS, leaves))
+            index += len(rows)
+    finally:
+        cursor.close()
     return index - size
 
 
@@ -152,11 +200,27 @@ def _head(row: LedgerHead) -> Head:
     return Head(row.id, row.head_date, row.tree_size, row.root_hash, row.key_id, row.signature)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the leaves are built. That loop makes no reference
+    cycles, but its row tuples (thousands per page) trigger collections, and a full one walks
+    every object of the process (the ingest's, the detector's model in a daily run): in
+    bench/ledger.py that was about a third of sealing's CPU time. The collector's state is restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def seal(session: Session, day: dt.date, key: Ed25519PrivateKey) -> SealResult:
     """Log every unlogged event and sign the head of `day` (in the caller's transaction)."""
     size = session.scalar(select(func.count()).select_from(LedgerLeaf)) or 0
     frontier = _frontier(session, size)
-    appended = _append(session, size, frontier)
+    with _collector_paused():
+        appended = _append(session, size, frontier)
     size = frontier.size
     existing = session.scalars(
         select(LedgerHead).where(LedgerHead.head_date == day, LedgerHead.tree_size == size)
