@@ -109,7 +109,7 @@ def _unlogged_pages(conn: Connection) -> Iterator[list[tuple]]:
     try:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(BATCH):
-            yield rows
+            yield list(rows)
     finally:
         cursor.close()
 
@@ -121,7 +121,9 @@ def _unlogged_query(dialect: Dialect) -> tuple[str, tuple | dict]:
     logged = select(LedgerLeaf.event_id).where(LedgerLeaf.event_id == Event.id).exists()
     compiled = select(*event_columns()).where(~logged).order_by(Event.id).compile(dialect=dialect)
     params = compiled.construct_params()
-    return str(compiled), tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    if compiled.positional:
+        return str(compiled), tuple(params[name] for name in compiled.positiontup or ())
+    return str(compiled), dict(params)
 
 
 def _driver_rows(compiled, keys: tuple[str, ...], rows: list[tuple]) -> list:
