@@ -208,12 +208,22 @@ def render(args, started: str, runs: dict[str, Timing], outcome, verify_s: float
         f"{outcome.warc_bytes / 1e6:.1f} MB payload, "
         f"{outcome.warc_bytes / 1e6 / verify_s:.2f} MB/s over the whole verify |",
         "",
-        NOTE
-        + f" Target (ingest with the log within 10 % of without): {'met' if with_log <= 1.1 * without else 'not met'}"
-        " in this run (wall clock).",
+        NOTE + " " + _verdict(runs, with_log / without - 1),
         "",
     ]
     return "\n".join(lines)
+
+
+def _verdict(runs: dict[str, Timing], slowdown: float) -> str:
+    """Met only when both estimates of the cost are within 10 %: the runs' means (which carry the
+    ingest's own run-to-run noise, several % here) and sealing's CPU share of the ingest it
+    follows (same database, same minutes: the ingest code is the same with and without the log)."""
+    share = _mean(*(r.sealing_cpu / r.ingest_cpu for r in (runs["with"], runs["with2"])))
+    met = slowdown <= 0.10 and share <= 0.10
+    return (
+        f"Target (ingest with the log within 10 % of without): {'met' if met else 'not met'} in this run: "
+        f"{100 * slowdown:.1f} % by the means of the runs, {100 * share:.1f} % by sealing's CPU share of ingest."
+    )
 
 
 def measure(args, started: str) -> str:
