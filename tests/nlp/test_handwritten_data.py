@@ -291,3 +291,89 @@ def test_development_set_is_safe_and_its_contacts_fake(dev_rows):
             assert domain.lower().endswith("example"), f"{r['_where']}: e-mail domain {domain}"
         for handle in HANDLE.findall(EMAIL.sub(" ", text)):
             assert "fake" in handle.lower(), f"{r['_where']}: handle @{handle} does not look fake"
+
+
+# -- the second development set (dev2_genres.jsonl): written blind, held out, read for error analysis --
+DEV2 = DATA / "dev2_genres.jsonl"
+DEV2_GENRES = {
+    "b2b_card", "web_shop", "rc_catalogue", "rogue_pharmacy", "classified_ad", "seller_message", "vet_product",
+    "price_list", "related_aside", "ordinary_shop", "news", "regulation", "research", "refusal", "harm_reduction",
+}
+# The same production-word list as the evaluation sets; only "cookie" (cookie banners) is allowed.
+DEV2_FORBIDDEN = [w for w in FORBIDDEN if w != r"\bcook"] + [r"\bcook(?!ie)"]
+CAS_LIKE = re.compile(r"(?<![\d-])\d{2,7}-\d{2}-\d(?![\d-])")
+
+
+@pytest.fixture(scope="module")
+def dev2_rows() -> list[dict]:
+    return load(DEV2)
+
+
+def _assert_contacts_fake(text: str, where: str) -> None:
+    for domain in EMAIL.findall(text):
+        assert re.fullmatch(r"example\.(com|org|net|invalid)", domain.lower()), f"{where}: e-mail domain {domain}"
+    no_mail = EMAIL.sub(" ", text)
+    for handle in HANDLE.findall(no_mail):
+        assert "fake" in handle.lower(), f"{where}: handle @{handle} does not look fake"
+    no_cas = re.sub(r"(?<!\d)\d{2,7}[-. ]\d{2}[-. ]\d(?!\d)", " ", no_mail)
+    for phone in PHONE.findall(no_cas):
+        if len(re.sub(r"\D", "", phone)) >= 9:
+            assert FAKE_PHONE.search(phone), f"{where}: phone-like {phone!r} is not +1-555-01xx"
+    for wallet in re.findall(r"\b(?:bc1|0x|T[A-Z])[A-Za-z0-9]{10,}", no_mail):
+        assert "fake" in wallet.lower() or "0000" in wallet, f"{where}: wallet {wallet} does not look fake"
+
+
+def test_second_development_set_is_well_formed(dev2_rows, eval_rows, seed_rows, dev_rows):
+    assert len(dev2_rows) == 240 and Counter(r["lang"] for r in dev2_rows) == {"en": 80, "zh": 80, "es": 80}
+    others = {_key(r["text"]) for r in eval_rows + seed_rows + dev_rows + load(DATA / "eval_genres.jsonl")}
+    seen: dict[str, str] = {}
+    for lang in sorted(LANGS):
+        ids = [r["id"] for r in dev2_rows if r["lang"] == lang]
+        assert ids == [f"dev2-{lang}-{n:03d}" for n in range(1, 81)], f"dev2 {lang}: ids not consecutive"
+    for r in dev2_rows:
+        where, subs, kind = r["_where"], set(r["substances"]), r["kind"]
+        fields = set(r) - {"_where", "note"}
+        assert fields == set(REQUIRED) | {"genre"}, f"{where}: fields {sorted(r)}"
+        assert all(isinstance(r[f], t) for f, t in REQUIRED.items()), f"{where}: field types"
+        assert r["genre"] in DEV2_GENRES, f"{where}: genre {r['genre']!r}"
+        assert r["label"] == (1 if kind in POSITIVE_KINDS else 0), f"{where}: label {r['label']} for {kind}"
+        assert subs <= MONITORED | WATCHED and len(subs) == len(r["substances"]), f"{where}: {r['substances']}"
+        if kind == "offer_monitored":
+            assert subs & MONITORED, f"{where}: offer_monitored without a monitored substance"
+        elif kind in ("offer_watched_redflag", "offer_watched_plain"):
+            assert subs and subs <= WATCHED, f"{where}: {kind} must list watched substances only"
+        else:
+            assert not subs, f"{where}: {kind} is not an offer and must have no substances"
+        k = _key(r["text"])
+        assert k not in others, f"{where}: same text as a listing of another set"
+        assert k not in seen, f"{where}: same text as {seen.get(k)}"
+        seen[k] = where
+
+
+def test_second_development_set_balance_and_coverage(dev2_rows):
+    share = sum(r["label"] for r in dev2_rows) / len(dev2_rows)
+    assert 0.40 <= share <= 0.50, f"dev2: label-1 share {share:.2f}"
+    for lang in LANGS:
+        rows = [r for r in dev2_rows if r["lang"] == lang]
+        assert {r["kind"] for r in rows} == POSITIVE_KINDS | NEGATIVE_KINDS, f"dev2/{lang}: kinds missing"
+        assert {r["genre"] for r in rows} == DEV2_GENRES, f"dev2/{lang}: genres missing"
+        assert sum(2000 <= len(r["text"]) <= 6000 for r in rows) >= 24, f"dev2/{lang}: too few long pages"
+    joined = "\n".join(unicodedata.normalize("NFKC", r["title"] + "\n" + r["text"]) for r in dev2_rows)
+    for salt in sorted(SALTS):
+        assert salt in joined, f"dev2: no listing uses the salt/hydrate CAS {salt}"
+    assert re.search(r"CAS ?79099(?![\d-])", joined), "dev2: no first-block-only CAS"
+    assert re.search(r"\d{2,7} \d{2} \d(?!\d)", joined) and re.search(r"\d{2,7}\.\d{2}\.\d(?!\d)", joined)
+    assert any("\uff10" <= ch <= "\uff19" for r in dev2_rows for ch in r["text"]), "dev2: no full-width digits"
+
+
+def test_second_development_set_is_safe_and_its_contacts_fake(dev2_rows):
+    pattern = re.compile("|".join(DEV2_FORBIDDEN), re.I)
+    for r in dev2_rows:
+        where = r["_where"]
+        text = unicodedata.normalize("NFKC", r["title"] + "\n" + r["text"])
+        m = pattern.search(text)
+        assert not m, f"{where}: forbidden word {m.group(0)!r}"
+        _assert_contacts_fake(text, where)
+        for cas in CAS_LIKE.findall(text):
+            wrong_on_purpose = "wrong check digit" in r.get("note", "")
+            assert cas_check_ok(cas) or wrong_on_purpose, f"{where}: {cas} fails the CAS check digit"
