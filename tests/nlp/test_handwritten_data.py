@@ -293,8 +293,8 @@ def test_development_set_is_safe_and_its_contacts_fake(dev_rows):
             assert "fake" in handle.lower(), f"{r['_where']}: handle @{handle} does not look fake"
 
 
-# -- the second development set (dev2_genres.jsonl): written blind, held out, read for error analysis --
-DEV2 = DATA / "dev2_genres.jsonl"
+# -- the second development set (dev_genres2.jsonl): written blind, held out, read for error analysis --
+DEV2 = DATA / "dev_genres2.jsonl"
 DEV2_GENRES = {
     "b2b_card", "web_shop", "rc_catalogue", "rogue_pharmacy", "classified_ad", "seller_message", "vet_product",
     "price_list", "related_aside", "ordinary_shop", "news", "regulation", "research", "refusal", "harm_reduction",
