@@ -125,3 +125,21 @@ def test_untracked_listing_is_never_removed_by_search_crawls_a_tracked_one_is(an
     assert s.get(Listing, lid(s, "CD1")).presence == "active"
     crawl(s, 7, [], "sweep")
     assert s.get(Listing, lid(s, "CD1")).presence == "removed"
+
+
+def test_validators_of_a_live_answer_are_stored_hostile_ones_dropped(any_session):
+    s = any_session
+    good = listing("chemdir", "CD1", day(0))
+    good.etag, good.last_modified = '"v1"', "Sun, 01 Nov 2026 00:00:00 GMT"
+    hostile = listing("chemdir", "CD2", day(0))
+    hostile.etag, hostile.last_modified = '"x"\r\nSet-Cookie: fake=1', "x" * 500
+    crawl(s, 0, [good, hostile], "full")
+    stored = {k: (e, m) for k, e, m in s.execute(select(Listing.listing_key, Listing.etag, Listing.last_modified))}
+    assert stored == {"CD1": ('"v1"', "Sun, 01 Nov 2026 00:00:00 GMT"), "CD2": (None, None)}
+    # a later live answer replaces them (content unchanged); one without validators clears them
+    good.crawl_date, good.etag = day(1), '"v2"'
+    hostile.crawl_date, hostile.etag, hostile.last_modified = day(1), '"ok"', None
+    crawl(s, 1, [good, hostile], "full")
+    stored = {k: e for k, e in s.execute(select(Listing.listing_key, Listing.etag))}
+    assert stored == {"CD1": '"v2"', "CD2": '"ok"'}
+    assert [e.etag for e in revisit_entries(s, "chemdir", day(2), "sweep")] == ['"v2"', '"ok"']
