@@ -336,3 +336,42 @@ def _status_with(world: FixtureWorld, platform: str, url: str, key: str, day: dt
         return resp.status
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("platform", ["chemdir", "mercado"])
+def test_search_crawl_revisits_tracked_listings_only_and_never_removes_the_others(capped_world, tmp_path, platform):
+    """After a full crawl, listings whose detection names no substance (ordinary products) are not
+    on a search crawl's revisit list; those search does not find either go unfetched, and
+    reconcile (even with absence_k 1) leaves them active, while the tracked listings the world
+    removed are observed removed that day."""
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun, Detection, Listing, Observation, Snapshot
+    from precursor_watch.storage.reconcile import reconcile_date
+
+    first_day, day = DAY - dt.timedelta(days=1), DAY
+    _crawl_db(capped_world, platform, first_day, tmp_path, "full")
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    _track_all(engine, first_day)
+    truth_now = {r["url"]: r for r in capped_world.truth(platform, day)}
+    _, shown = expected_search(capped_world.world, platform, day)
+    with Session(engine) as session, session.begin():
+        stored = {u: k for u, k in session.execute(select(Listing.url, Listing.listing_key))}
+        quiet = sorted(u for u, k in stored.items() if truth_now[u]["status"] == "live" and k not in shown)[:5]
+        removed = {u for u in stored if truth_now[u]["status"] == "removed"} - set(quiet)
+        assert len(quiet) == 5 and removed
+        untrack = select(Snapshot.id).join(Listing, Listing.id == Snapshot.listing_id).where(Listing.url.in_(quiet))
+        session.execute(update(Detection).where(Detection.snapshot_id.in_(untrack)).values(substances=[]))
+
+    _crawl_db(capped_world, platform, day, tmp_path, "search")
+    revisit = (tmp_path / "jobs" / platform / day.isoformat() / "revisit.txt").read_text(encoding="utf-8")
+    sent = {line.split("\t")[0] for line in revisit.splitlines()}
+    assert sent == set(stored) - set(quiet)
+    with Session(engine) as session, session.begin():
+        run = session.scalars(select(CrawlRun).where(CrawlRun.crawl_date == day)).one()
+        assert set(run.discovery["revisit_keys"]) == {stored[u] for u in sent}
+        fetched = set(session.scalars(select(Observation.url).where(Observation.crawl_run_id == run.id)))
+        assert not fetched & set(quiet)
+        reconcile_date(session, day, absence_k=1)
+        presence = {u: p for u, p in session.execute(select(Listing.url, Listing.presence))}
+    assert all(presence[u] == "active" for u in quiet)
+    assert {u for u, p in presence.items() if p == "removed"} == removed
