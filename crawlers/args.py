@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from precursor_watch.crawlers.discovery.conditional import is_entity_tag
 from precursor_watch.crawlers.platform_file import PlatformFileError, load_platform, platform_names
 from precursor_watch.platforms import FIXTURE_PLATFORMS, PLATFORMS, platform_base_url
 
@@ -152,17 +153,25 @@ class CrawlArgs(BaseModel):
 
 def read_revisit_file(path: Path) -> list[str]:
     """Known URLs, one per line; blank lines and `#` comments ignored."""
-    return [url for url, _ in read_revisit_entries(path)]
+    return [entry.url for entry in read_revisit_entries(path)]
 
 
-def read_revisit_entries(path: Path) -> list[tuple[str, dt.date | None]]:
-    """(URL, date of its last live sighting or None) per line: `URL` or `URL<TAB>YYYY-MM-DD`."""
-    entries: list[tuple[str, dt.date | None]] = []
+class RevisitEntry(NamedTuple):
+    url: str
+    last_seen: dt.date | None  # the listing's last live sighting: `If-Modified-Since` that day's end
+    etag: str | None = None  # the ETag of its last live 200 answer: `If-None-Match`
+
+
+def read_revisit_entries(path: Path) -> list[RevisitEntry]:
+    """One entry per line: `URL`, `URL<TAB>YYYY-MM-DD` or `URL<TAB>YYYY-MM-DD<TAB>ETAG` (an ETag
+    never holds a tab), the date being the listing's last live sighting."""
+    entries: list[RevisitEntry] = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        url, _, day = line.partition("\t")
+        url, _, rest = line.partition("\t")
+        day, _, etag = rest.partition("\t")
         url = url.strip()
         if not url.startswith(("http://", "https://")):
             raise SpiderArgumentError(f"{path}:{lineno}: not an http(s) URL: {url[:80]!r}")
@@ -170,5 +179,8 @@ def read_revisit_entries(path: Path) -> list[tuple[str, dt.date | None]]:
             last_seen = dt.date.fromisoformat(day.strip()) if day.strip() else None
         except ValueError:
             raise SpiderArgumentError(f"{path}:{lineno}: not a YYYY-MM-DD date after the URL: {day[:20]!r}") from None
-        entries.append((url, last_seen))
+        etag = etag.strip()
+        if etag and not is_entity_tag(etag):
+            raise SpiderArgumentError(f"{path}:{lineno}: not an ETag after the date: {etag[:40]!r}")
+        entries.append(RevisitEntry(url, last_seen, etag or None))
     return entries

@@ -69,6 +69,10 @@ class ListingItem:
     # page evidence of an offer beside the text (price, add_to_cart, inquiry, seller, schema_offer:
     # booleans, `nlp.detection.OfferSignals`); None when the page object cannot tell
     offer_signals: dict[str, bool] | None = None
+    # the answer's validators (`ETag`, `Last-Modified`) as sent, when usable: a conditional
+    # revisit sends them back (`If-None-Match`); None when the platform sent none
+    etag: str | None = None
+    last_modified: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))

@@ -575,6 +575,8 @@ class KnownListing(NamedTuple):
     url: str
     account_id: int | None
     store_id: int | None
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass
@@ -649,7 +651,7 @@ def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingIte
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     before = {}
-    for lid, key, sha, last, url, acct, store in session.connection().execute(
+    for lid, key, sha, last, url, acct, store, etag, modified in session.connection().execute(
         select(
             Listing.id,
             Listing.listing_key,
@@ -658,15 +660,17 @@ def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingIte
             Listing.url,
             Listing.account_id,
             Listing.store_id,
+            Listing.etag,
+            Listing.last_modified,
         ).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
-        before[key] = KnownListing(lid, sha, last, url, acct, store)
+        before[key] = KnownListing(lid, sha, last, url, acct, store, etag, modified)
     return SeenBatch(items, day, hashes, accounts, stores, before)
 
 
 def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
-    """Content hash, URL, account, store and title of stored listings whose values changed; an older
-    date ingested again never overrides newer facts."""
+    """Content hash, URL, account, store, title and validators (ETag, Last-Modified) of stored
+    listings whose values changed; an older date ingested again never overrides newer facts."""
     updates = []
     for it in batch.items:
         old = batch.before.get(it.listing_key)
@@ -677,7 +681,15 @@ def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
             batch.accounts.get(it.seller_key) if it.seller_key is not None else None,
             batch.stores.get(it.store_key) if it.store_key is not None else None,
         )
-        if (sha, it.url, account, store) != (old.content_sha256, old.url, old.account_id, old.store_id):
+        etag, modified = validators(it)
+        if (sha, it.url, account, store, etag, modified) != (
+            old.content_sha256,
+            old.url,
+            old.account_id,
+            old.store_id,
+            old.etag,
+            old.last_modified,
+        ):
             updates.append(
                 {
                     "b_id": old.id,
@@ -686,6 +698,8 @@ def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
                     "account_id": account,
                     "store_id": store,
                     "title": it.title,
+                    "etag": etag,
+                    "last_modified": modified,
                 }
             )
     if updates:
@@ -699,6 +713,8 @@ def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
                 account_id=bindparam("account_id"),
                 store_id=bindparam("store_id"),
                 title=bindparam("title"),
+                etag=bindparam("etag"),
+                last_modified=bindparam("last_modified"),
             ),
             updates,
         )
@@ -736,6 +752,26 @@ def _write_through_stage(session: Session, run_id: int, pid: int, batch: SeenBat
     return created
 
 
+MAX_ETAG = 1024  # characters of an ETag kept; a longer one is not a validator we send back
+
+
+def validators(item: ListingItem) -> tuple[str | None, str | None]:
+    """The item's (ETag, Last-Modified) as stored: a 200 answer's, each only when it is plain
+    visible ASCII of sane length (a hostile header is dropped, never stored or sent back)."""
+    if item.http_status != 200:
+        return None, None
+    return _header(item.etag, MAX_ETAG), _header(item.last_modified, _width(Listing, "last_modified"))
+
+
+def _header(value: Any, limit: int) -> str | None:
+    if type(value) is not str or not 0 < len(value) <= limit or not _VISIBLE.fullmatch(value):
+        return None
+    return value
+
+
+_VISIBLE = re.compile(r"[\x20-\x7e]+")
+
+
 def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[str, str], observed: set[str]) -> tuple:
     """One item's values in `staging.COLUMNS` order (a plain tuple: the stage is filled by COPY)."""
     key, evidence = it.listing_key, it.evidence
@@ -770,6 +806,7 @@ def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[s
         evidence.record_id if evidence else None,
         evidence.sha256 if evidence else None,
         (evidence.target_uri or None) if evidence else None,
+        *validators(it),
         int(known is None),
         int(snap),
         observation,
@@ -806,6 +843,8 @@ def _new_listing_rows(pid, day) -> tuple[list[str], Select]:
         "content_sha256",
         "presence",
         "review",
+        "etag",
+        "last_modified",
     ]
     rows = (
         select(
@@ -820,6 +859,8 @@ def _new_listing_rows(pid, day) -> tuple[list[str], Select]:
             stage.c.content_sha256,
             literal(first.presence, String()),
             literal(first.review, String()),
+            stage.c.etag,
+            stage.c.last_modified,
         )
         .where(stage.c.fresh == 1)
         .order_by(stage.c.seq)

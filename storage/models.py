@@ -67,6 +67,7 @@ NAME_LEN = 512
 LANG_LEN = 35
 SHOWN_LEN = 200
 CURRENCY_LEN = 32
+VALIDATOR_LEN = 64  # an HTTP date is 29 characters
 
 
 def _fk(target: str, **kw: Any) -> Any:
@@ -144,6 +145,12 @@ class Listing(Base):
     first_seen_on: Mapped[dt.date] = mapped_column(Date)
     last_seen_on: Mapped[dt.date] = mapped_column(Date, comment="latest crawl date with a live sighting")
     content_sha256: Mapped[sha256] = mapped_column(comment="hash of the latest snapshot")
+    etag: Mapped[str | None] = mapped_column(
+        Text, comment="ETag of the last live 200 answer, as sent; null = none sent (or not seen since)"
+    )
+    last_modified: Mapped[str | None] = mapped_column(
+        String(VALIDATOR_LEN), comment="Last-Modified of the last live 200 answer, as sent"
+    )
     presence: Mapped[Presence] = mapped_column(
         closed_set(Presence, "presence", 16),
         comment="cache of the state machine: active | removed (derived from events)",

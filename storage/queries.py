@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage.kinds import EventKind, Presence, ReviewState
-from precursor_watch.storage.models import Account, Event, Listing, Platform, Store
+from precursor_watch.storage.models import Account, Detection, Event, Listing, Platform, Snapshot, Store
 
 STAY_DOWN_WATCH_DAYS = 30  # removed listings are revisited this long, to catch reappearance
 
 
 def revisit_targets(session: Session, platform: str, day: dt.date | None = None) -> list[str]:
-    """URLs the crawler must revisit on `platform`: every active listing, every reported listing
-    (live or removed: stay-down is verified on the same URL), and listings removed within the last
-    30 days. Account and store pages are not stored (items carry only their keys): the crawler
-    reaches them from the listing pages.
+    """URLs a full (or sweep) crawl revisits on `platform`: every active listing, every reported
+    listing (live or removed: stay-down is verified on the same URL), and listings removed within
+    the last 30 days. Account and store pages are not stored (items carry only their keys): the
+    crawler reaches them from the listing pages.
     """
     reported = exists().where(and_(Event.listing_id == Listing.id, Event.kind == EventKind.REPORTED))
     removed = Listing.presence == Presence.REMOVED
@@ -32,20 +33,74 @@ def revisit_targets(session: Session, platform: str, day: dt.date | None = None)
     return list(session.scalars(stmt))
 
 
-def revisit_entries(session: Session, platform: str, day: dt.date) -> list[tuple[str, dt.date | None]]:
-    """`revisit_targets` with, for each listing still active, the date of its last live sighting:
-    the crawler asks `If-Modified-Since` that day, and a 304 is a sighting of the stored snapshot.
-    Removed listings get None (asked unconditionally: their stored content is not what is served).
+def tracked_targets(session: Session, platform: str, day: dt.date) -> list[str]:
+    """URLs a search-mode crawl revisits on `platform`: the tracked listings only, so its cost grows
+    with suspects, not with the catalogue a sweep stored.
+
+    Tracked: flagged, confirmed or reported (review state); or whose latest detection found a
+    monitored or watched substance (whatever it decided); or ever reported (live or removed, for
+    stay-down). Of these, the active ones, the reported ones, and those removed within the last
+    30 days (to catch a reappearance). An ordinary active listing is left to search results and
+    the weekly sweep, and its absence from a search crawl is never a removal
+    (`storage.reconcile`: such a crawl counts toward absence only for the listings it revisited).
     """
-    urls = revisit_targets(session, platform, day)
-    last = dict(
-        session.execute(
-            select(Listing.url, Listing.last_seen_on)
+    pid = select(Platform.id).where(Platform.name == platform).scalar_subquery()
+    reported = select(Event.listing_id).where(Event.kind == EventKind.REPORTED, Event.listing_id.is_not(None))
+    latest = (
+        select(func.max(Detection.id).label("id"))
+        .join(Snapshot, Snapshot.id == Detection.snapshot_id)
+        .join(Listing, Listing.id == Snapshot.listing_id)
+        .where(Listing.platform_id == pid)
+        .group_by(Snapshot.listing_id)
+        .subquery()
+    )
+    mentions = (
+        select(Snapshot.listing_id)
+        .join(Detection, Detection.snapshot_id == Snapshot.id)
+        .join(latest, latest.c.id == Detection.id)
+        .where(func.json_array_length(Detection.substances) > 0)
+    )
+    tracked = or_(Listing.review.in_(FLAGGED_STATES), Listing.id.in_(mentions))
+    watched = and_(
+        Listing.presence == Presence.REMOVED,
+        Listing.last_seen_on >= day - dt.timedelta(days=STAY_DOWN_WATCH_DAYS),
+    )
+    stmt = (
+        select(Listing.url)
+        .where(
+            Listing.platform_id == pid,
+            or_(Listing.id.in_(reported), and_(tracked, or_(Listing.presence == Presence.ACTIVE, watched))),
+        )
+        .order_by(Listing.id)
+    )
+    return list(session.scalars(stmt))
+
+
+class RevisitEntry(NamedTuple):
+    url: str
+    last_seen: dt.date | None  # last live sighting of an active listing; None: ask unconditionally
+    etag: str | None  # ETag of its last live 200 answer, when one was sent
+
+
+def revisit_entries(session: Session, platform: str, day: dt.date, mode: str = "search") -> list[RevisitEntry]:
+    """The revisit list of a search (`tracked_targets`) or sweep (`revisit_targets`) crawl with, for
+    each listing still active, the date of its last live sighting and the ETag of its last live
+    answer: the crawler asks `If-None-Match` / `If-Modified-Since`, and a 304 is a sighting of the
+    stored snapshot. Removed listings get neither (asked unconditionally: their stored content is
+    not what is served).
+    """
+    if mode not in ("search", "sweep"):
+        raise ValueError(f"mode: expected search or sweep, got {mode!r}")
+    urls = tracked_targets(session, platform, day) if mode == "search" else revisit_targets(session, platform, day)
+    last = {
+        url: (seen, etag)
+        for url, seen, etag in session.execute(
+            select(Listing.url, Listing.last_seen_on, Listing.etag)
             .join(Platform, Platform.id == Listing.platform_id)
             .where(Platform.name == platform, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < day)
-        ).all()
-    )
-    return [(url, last.get(url)) for url in urls]
+        )
+    }
+    return [RevisitEntry(url, *last.get(url, (None, None))) for url in urls]
 
 
 FLAGGED_STATES = (ReviewState.FLAGGED, ReviewState.CONFIRMED, ReviewState.REPORTED)

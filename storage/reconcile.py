@@ -6,7 +6,10 @@ Rules (see README "Tracking"):
   K-th consecutive healthy crawl in which an active listing was absent (the event records the
   first absent date too). An unhealthy crawl (error rate over the threshold, or not closed) never
   counts toward absence and its gone pages wait for a healthy crawl; only an explicit platform
-  closure page counts from any crawl, as a closed platform fails every fetch.
+  closure page counts from any crawl, as a closed platform fails every fetch. A search-mode crawl
+  fetches only its revisit list and what search finds, so it counts toward absence only for the
+  listings on its revisit list (`discovery.revisit_keys`): missing from search results, or not
+  revisited, is never a removal.
 - A reappearance is a live sighting (in any crawl) of a listing removed on an earlier date.
 - An account, store or platform closure closes the entity once and removes its active listings.
 - Relistings: see `storage.relisting`.
@@ -23,6 +26,7 @@ from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from precursor_watch.storage import events as ev
+from precursor_watch.storage.bulk import one_of
 from precursor_watch.storage.crawls import run_is_healthy
 from precursor_watch.storage.kinds import EventKind, GoneReason, ObservationKind, Presence, RemovalCause
 from precursor_watch.storage.models import Account, CrawlRun, Event, Listing, Observation, Platform, RelistLink, Store
@@ -245,19 +249,36 @@ def _silent_removals(
     if len(last_k) < k:
         return
     first_absent = last_k[-1].crawl_date
-    ids = list(
-        session.scalars(
-            select(Listing.id)
-            .where(Listing.platform_id == pid, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < first_absent)
-            .order_by(Listing.id)
-        )
+    absent = select(Listing.id).where(
+        Listing.platform_id == pid, Listing.presence == Presence.ACTIVE, Listing.last_seen_on < first_absent
     )
+    covered = _revisited_by_all(last_k)
+    if covered is not None:
+        if not covered:
+            return
+        absent = absent.where(one_of(session, Listing.listing_key, sorted(covered)))
+    ids = list(session.scalars(absent.order_by(Listing.id)))
     details = {"first_absent_on": first_absent.isoformat(), "absent_in_runs": [r.id for r in reversed(last_k)]}
     ev.append(
         session,
         [ev.NewEvent(EventKind.REMOVAL_OBSERVED, lid, day, cause=RemovalCause.ABSENT, details=details) for lid in ids],
     )
     summary.removed_silent += len(ids)
+
+
+def _revisited_by_all(runs: list[CrawlRun]) -> set[str] | None:
+    """The listing keys every search-mode run of `runs` revisited (None: no run limits absence).
+
+    A search run without `revisit_keys` predates the tracked revisit set: it revisited every active
+    listing, so it limits nothing."""
+    covered: set[str] | None = None
+    for run in runs:
+        discovery = run.discovery if isinstance(run.discovery, dict) else {}
+        keys = discovery.get("revisit_keys")
+        if discovery.get("mode") != "search" or not isinstance(keys, list):
+            continue
+        covered = set(keys) if covered is None else covered & set(keys)
+    return covered
 
 
 def _relistings(session: Session, day: dt.date, window: int, threshold: float, summary: ReconcileSummary) -> None:

@@ -50,6 +50,8 @@ STAGE = Table(
     Column("evidence_record", Text),
     Column("evidence_sha256", String(64)),
     Column("evidence_uri", Text),
+    Column("etag", Text, comment="the answer's ETag (new listings take it; known ones are updated apart)"),
+    Column("last_modified", String(64)),
     Column("fresh", Integer, nullable=False, comment="1: the listing is new, insert it"),
     Column("snap", Integer, nullable=False, comment="1: store a snapshot of this content"),
     Column("obs", Integer, nullable=False, comment="0: no observation row (a later item has this URL), else OBS_*"),

@@ -5,7 +5,7 @@
 - `search`: the site search a platform file declares (`SiteSearch`, one reader per result
   format): the URL of a result page, and the listing links, next page and cap a result page
   shows; the seller and store pages of flagged accounts;
-- `conditional`: `If-Modified-Since` revisits and their `304 Not Modified` answers;
+- `conditional`: `If-None-Match` + `If-Modified-Since` revisits and their `304 Not Modified` answers;
 - `report`: what each query returned, for the crawl's health (`discovery` in health.json).
 
 The spider (`crawlers.spiders.base`) only calls these; nothing here knows Scrapy's engine.

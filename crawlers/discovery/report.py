@@ -3,7 +3,8 @@
 Per query: result pages fetched, listing links returned, links new to this crawl, whether the
 site capped it and which narrower queries replaced it. `search_keys` (sweep crawls only) are the
 listing keys that search, seller expansion or the revisit list reached: what a sweep finds
-beyond them is what search alone would have missed.
+beyond them is what search alone would have missed. `revisit_keys` (search crawls only) are the
+listing keys on the revisit list: the only listings such a crawl can count as absent (reconcile).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class DiscoveryReport:
         self.mode = mode
         self.queries: dict[tuple[str, str], QueryCount] = {}
         self.reached: set[str] = set()  # listing keys reached other than by index or sitemap
+        self.revisited: set[str] = set()  # listing keys on the revisit list
         self.seller_pages = 0
 
     def count(self, query: Query) -> QueryCount:
@@ -56,6 +58,8 @@ class DiscoveryReport:
         }
         if self.mode == "sweep":
             health["search_keys"] = sorted(self.reached)
+        if self.mode == "search":
+            health["revisit_keys"] = sorted(self.revisited)
         return health
 
 
@@ -67,6 +71,7 @@ def merge_discovery(parts: list[dict[str, Any]]) -> dict[str, Any]:
             if isinstance(value, int) and not isinstance(value, bool):
                 merged[name] = merged.get(name, 0) + value
         merged["plan"].extend(part.get("plan", []))
-    if any("search_keys" in part for part in parts):
-        merged["search_keys"] = sorted({k for part in parts for k in part.get("search_keys", [])})
+    for keys in ("search_keys", "revisit_keys"):
+        if any(keys in part for part in parts):
+            merged[keys] = sorted({k for part in parts for k in part.get(keys, [])})
     return merged

@@ -147,7 +147,9 @@ class PlatformSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         revisits = read_revisit_entries(self.args.revisit) if self.args.revisit is not None else []
-        self.known_urls = {url for url, _ in revisits}
+        self.known_urls = {entry.url for entry in revisits}
+        classified = map(self.site.classify, self.known_urls)
+        self.discovery.revisited = {key for kind, key in classified if kind == "listing" and key}
         if self.args.searches:
             for request in searching.plan_requests(self):
                 yield request
@@ -162,18 +164,23 @@ class PlatformSpider(scrapy.Spider):
             )
             for sitemap in self.pages.pf.discovery.sitemaps:
                 yield scrapy.Request(self.url(sitemap), callback=self.parse_sitemap, errback=self.on_error)
-        for url, last_seen in revisits:
+        for url, last_seen, etag in revisits:
             searching.reached(self, url)
-            for request in self.requests_for(url, revisit=True, last_seen=last_seen):
+            for request in self.requests_for(url, revisit=True, last_seen=last_seen, etag=etag):
                 yield request
 
     def requests_for(
-        self, url: str, revisit: bool = False, last_seen: dt.date | None = None, found_by: str | None = None
+        self,
+        url: str,
+        revisit: bool = False,
+        last_seen: dt.date | None = None,
+        found_by: str | None = None,
+        etag: str | None = None,
     ) -> Iterable[scrapy.Request]:
         """The request for a listing (or, from the revisit list, account/store) URL, once per crawl.
 
-        `last_seen` (a tracked listing's last live sighting) makes a search-mode revisit
-        conditional; `found_by` ("search", "seller") marks a link search discovery found.
+        `last_seen` (a tracked listing's last live sighting) and `etag` (of its last live answer)
+        make a search-mode revisit conditional; `found_by` ("search", "seller") marks a link search discovery found.
         """
         if origin_of(url) != self.origin:
             self.crawler.stats.inc_value("pwatch/skipped/foreign_link")
@@ -189,7 +196,7 @@ class PlatformSpider(scrapy.Spider):
             return
         callback = self.parse_listing if kind == "listing" else self.parse_account
         meta: dict[str, Any] = {"pwatch_known": True} if revisit else {}
-        headers = conditional_headers(last_seen) if self.args.searches and kind == "listing" else {}
+        headers = conditional_headers(last_seen, etag) if self.args.searches and kind == "listing" else {}
         if headers:
             meta["pwatch_conditional"] = True
         if found_by:
@@ -423,6 +430,8 @@ class PlatformSpider(scrapy.Spider):
             content_sha256=content_hash(item.title, item.text),
             evidence=evidence,
             offer_signals=_offer_signals(data.offer_signals),
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
         )
 
     def _gone_item(self, response: Response, page_url: str, reason: str, listing_key: str | None) -> GoneItem:
@@ -561,6 +570,17 @@ class PlatformSpider(scrapy.Spider):
             return
         self.evidence.close()
         self.journal.close(finished=reason == "finished")
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    """A response header as text (visible ASCII only; storage checks it again), or None."""
+    raw = response.headers.get(name)
+    if not raw:
+        return None
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 def _offer_signals(value) -> dict[str, bool] | None:

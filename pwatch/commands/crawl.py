@@ -3,8 +3,9 @@
 This process is the crawl's own (the Twisted reactor cannot restart), so callers that crawl
 several platforms or dates run one `pwatch crawl` subprocess each (`pwatch.steps.crawl_platform`).
 Items go to the tracking database (batched transactions through `storage`) unless `--no-db`, and
-to JSONL with `--out`. The revisit list comes from the database (`storage.queries.revisit_targets`)
-or from `--revisit FILE`. An interrupted crawl of the same site and date resumes where it stopped.
+to JSONL with `--out`. The revisit list comes from the database (`storage.queries.revisit_targets`;
+in search mode `tracked_targets`) or from `--revisit FILE`. An interrupted crawl of the same site
+and date resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def _storage_available() -> bool:
 def _revisit_from_db(
     settings: Settings, platform_file, base_url: str, day: dt.date, job_path: Path, discovery: str
 ) -> Path:
-    """The revisit list. Search and sweep crawls also get each active listing's last sighting date
+    """The revisit list. A search crawl revisits the tracked listings only (suspects, reported and
+    recently removed tracked ones: `storage.queries.tracked_targets`), a sweep or full crawl every
+    active one. Search and sweep crawls also get each active listing's last sighting date and ETag
     (conditional revisits) and the seller and store pages of flagged accounts (seller expansion, by
     the platform file's `urls.seller_page` / `urls.store_page`)."""
     from precursor_watch.storage.db import session_scope
@@ -80,10 +83,13 @@ def _revisit_from_db(
         if discovery == "full":
             lines = list(revisit_targets(session, platform, day))
         else:
+            from precursor_watch.crawlers.discovery.conditional import is_entity_tag
             from precursor_watch.crawlers.discovery.search import account_urls
 
-            entries = revisit_entries(session, platform, day)
-            lines = [f"{u}\t{d.isoformat()}" if d else u for u, d in entries]
+            lines = []
+            for url, seen, etag in revisit_entries(session, platform, day, discovery):
+                validator = f"\t{etag}" if etag and is_entity_tag(etag) else ""
+                lines.append(f"{url}\t{seen.isoformat()}{validator}" if seen else url)
             if platform_file.urls.account_templates() is None:
                 log.warning("%s: no urls.seller_page in %s: no seller expansion", platform, platform_file.path)
             lines += account_urls(platform_file.urls, base_url, *flagged_sellers(session, platform))

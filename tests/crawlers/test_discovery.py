@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from precursor_watch.crawlers.platform_file import PACKAGED_DIR
@@ -150,6 +150,23 @@ def test_some_queries_hit_the_cap_and_are_refined(search_crawls):
     assert capped >= 3 and refined >= capped
 
 
+def _track_all(engine, day: dt.date) -> None:
+    """Every stored listing becomes tracked (its detection names a substance), as the detector
+    makes the world's offers: search mode revisits tracked listings only."""
+    from precursor_watch.storage.detections import pending_snapshots, record_detections
+
+    with Session(engine) as session, session.begin():
+        pending = pending_snapshots(session, "test-tracked")
+        hit = {
+            "flagged": False,
+            "score": 0.5,
+            "substances": ["79099-07-3"],
+            "reasons": [],
+            "model_version": "test-tracked",
+        }
+        record_detections(session, [(p.id, hit) for p in pending], day=day)
+
+
 def _crawl_db(world: FixtureWorld, platform: str, day: dt.date, data_dir: Path, discovery: str):
     world.handle.set_date(day)
     out = data_dir / f"{platform}-{day}.jsonl"
@@ -168,6 +185,7 @@ def test_304_is_a_sighting_without_a_snapshot_and_keeps_its_evidence(capped_worl
     first_day, day = DAY - dt.timedelta(days=1), DAY
     _crawl_db(capped_world, platform, first_day, tmp_path, "full")
     engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    _track_all(engine, first_day)
     with Session(engine) as session:
         snapshots_before = {lid: n for lid, n in session.execute(select(Snapshot.listing_id, Snapshot.id))}
         stored = {url: sha for url, sha in session.execute(select(Listing.url, Listing.content_sha256))}
@@ -206,3 +224,154 @@ def test_304_is_a_sighting_without_a_snapshot_and_keeps_its_evidence(capped_worl
             record = records[obs.evidence_record]
             assert record.status == 304 and record.payload == b""
     assert second.health["item_counts"]["unchanged"] == len(unchanged)
+
+
+def _served_etag(world: FixtureWorld, platform: str, url: str, key: str, day: dt.date) -> str:
+    """The ETag the platform sends for a live listing on `day`, asked directly over HTTP."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    world.handle.set_date(day)
+    fetched = urlsplit(world.handle.base_urls[platform] + f"/api/articulos/{key}" if platform == "mercado" else url)
+    conn = http.client.HTTPConnection(fetched.hostname, fetched.port, timeout=10)
+    try:
+        conn.request("GET", fetched.path)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200, (url, resp.status)
+        return resp.getheader("ETag") or ""
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("platform", ["chemdir", "mercado"])
+def test_revisits_send_the_stored_etag_and_store_the_new_one(capped_world, tmp_path, platform):
+    """The ETag of each listing's last live 200 is stored and sent back as `If-None-Match`: the
+    platform answers 304 to an unchanged listing (an observation, no snapshot, the 304 archived),
+    200 to one it edited (a new snapshot, and the new ETag stored), and 200 to one whose stored
+    ETag is not its current one, although `If-Modified-Since` alone would have got a 304."""
+    from email.utils import format_datetime
+
+    from precursor_watch.crawlers.warc import iter_records
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun, Listing, Observation, Snapshot
+
+    first_day, day = DAY - dt.timedelta(days=1), DAY
+    _crawl_db(capped_world, platform, first_day, tmp_path, "full")
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    _track_all(engine, first_day)
+    truth_then = {r["url"]: r for r in capped_world.truth(platform, first_day)}
+    truth_now = {r["url"]: r for r in capped_world.truth(platform, day)}
+    with Session(engine) as session:
+        stored = {u: (k, e) for u, k, e in session.execute(select(Listing.url, Listing.listing_key, Listing.etag))}
+    live_both = {
+        u
+        for u, r in truth_now.items()
+        if u in stored
+        and r["status"] == "live"
+        and truth_then[u]["status"] == "live"
+        and r["reappeared_on"] == truth_then[u]["reappeared_on"]
+    }
+    edited = {u for u in live_both if truth_now[u]["text"] != truth_then[u]["text"]}
+    unchanged = live_both - edited
+    assert edited and len(unchanged) > 20
+    for u in sorted(edited)[:3] + sorted(unchanged)[:3]:  # the stored ETag is the one the platform sent
+        assert stored[u][1] == _served_etag(capped_world, platform, u, stored[u][0], first_day), u
+    # one unchanged listing whose stored ETag is stale: If-None-Match must decide, not the date
+    stale = sorted(unchanged)[0]
+    with Session(engine) as session, session.begin():
+        session.execute(update(Listing).where(Listing.url == stale).values(etag='"stale-fake-etag"'))
+    since = format_datetime(dt.datetime.combine(first_day, dt.time(23, 59, 59), tzinfo=dt.UTC), usegmt=True)
+    assert _status_with(capped_world, platform, stale, stored[stale][0], day, {"If-Modified-Since": since}) == 304
+
+    second = _crawl_db(capped_world, platform, day, tmp_path, "search")
+    revisit = (tmp_path / "jobs" / platform / day.isoformat() / "revisit.txt").read_text(encoding="utf-8")
+    sent = {line.split("\t")[0]: line.split("\t")[2] for line in revisit.splitlines() if line.count("\t") == 2}
+    assert sent[stale] == '"stale-fake-etag"'
+    assert all(sent[u] == stored[u][1] for u in live_both - {stale})
+    with Session(engine) as session:
+        run = session.scalars(select(CrawlRun).where(CrawlRun.crawl_date == day)).one()
+        status = {
+            u: code
+            for u, code in session.execute(
+                select(Observation.url, Observation.http_status).where(Observation.crawl_run_id == run.id)
+            )
+        }
+        assert {u for u in live_both if status.get(u) == 304} == unchanged - {stale}
+        assert status[stale] == 200 and all(status[u] == 200 for u in edited)
+        snapshots = {
+            u
+            for (u,) in session.execute(
+                select(Listing.url).join(Snapshot, Snapshot.listing_id == Listing.id).where(Snapshot.seen_on == day)
+            )
+        }
+        assert snapshots & live_both == edited  # the stale-ETag listing's 200 has the stored content
+        now = {u: e for u, e in session.execute(select(Listing.url, Listing.etag))}
+        for u in edited | {stale}:
+            assert now[u] == _served_etag(capped_world, platform, u, stored[u][0], day), u
+        assert all(now[u] != stored[u][1] for u in edited)
+        cited = session.scalars(
+            select(Observation.evidence_record).where(
+                Observation.crawl_run_id == run.id, Observation.http_status == 304
+            )
+        ).all()
+    records = {}
+    for path in (tmp_path / "evidence" / platform / day.isoformat()).glob("*.warc.gz"):
+        records.update({r.record_id: r for r in iter_records(path)})
+    assert cited and all(records[c].status == 304 for c in cited)
+    assert second.health["item_counts"]["unchanged"] == len(unchanged) - 1
+
+
+def _status_with(world: FixtureWorld, platform: str, url: str, key: str, day: dt.date, headers: dict) -> int:
+    import http.client
+    from urllib.parse import urlsplit
+
+    world.handle.set_date(day)
+    fetched = urlsplit(world.handle.base_urls[platform] + f"/api/articulos/{key}" if platform == "mercado" else url)
+    conn = http.client.HTTPConnection(fetched.hostname, fetched.port, timeout=10)
+    try:
+        conn.request("GET", fetched.path, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("platform", ["chemdir", "mercado"])
+def test_search_crawl_revisits_tracked_listings_only_and_never_removes_the_others(capped_world, tmp_path, platform):
+    """After a full crawl, listings whose detection names no substance (ordinary products) are not
+    on a search crawl's revisit list; those search does not find either go unfetched, and
+    reconcile (even with absence_k 1) leaves them active, while the tracked listings the world
+    removed are observed removed that day."""
+    from precursor_watch.storage.db import make_engine
+    from precursor_watch.storage.models import CrawlRun, Detection, Listing, Observation, Snapshot
+    from precursor_watch.storage.reconcile import reconcile_date
+
+    first_day, day = DAY - dt.timedelta(days=1), DAY
+    _crawl_db(capped_world, platform, first_day, tmp_path, "full")
+    engine = make_engine(f"sqlite:///{tmp_path / 'pwatch.db'}")
+    _track_all(engine, first_day)
+    truth_now = {r["url"]: r for r in capped_world.truth(platform, day)}
+    _, shown = expected_search(capped_world.world, platform, day)
+    with Session(engine) as session, session.begin():
+        stored = {u: k for u, k in session.execute(select(Listing.url, Listing.listing_key))}
+        quiet = sorted(u for u, k in stored.items() if truth_now[u]["status"] == "live" and k not in shown)[:5]
+        removed = {u for u in stored if truth_now[u]["status"] == "removed"} - set(quiet)
+        assert len(quiet) == 5 and removed
+        untrack = select(Snapshot.id).join(Listing, Listing.id == Snapshot.listing_id).where(Listing.url.in_(quiet))
+        session.execute(update(Detection).where(Detection.snapshot_id.in_(untrack)).values(substances=[]))
+
+    _crawl_db(capped_world, platform, day, tmp_path, "search")
+    revisit = (tmp_path / "jobs" / platform / day.isoformat() / "revisit.txt").read_text(encoding="utf-8")
+    sent = {line.split("\t")[0] for line in revisit.splitlines()}
+    assert sent == set(stored) - set(quiet)
+    with Session(engine) as session, session.begin():
+        run = session.scalars(select(CrawlRun).where(CrawlRun.crawl_date == day)).one()
+        assert set(run.discovery["revisit_keys"]) == {stored[u] for u in sent}
+        fetched = set(session.scalars(select(Observation.url).where(Observation.crawl_run_id == run.id)))
+        assert not fetched & set(quiet)
+        reconcile_date(session, day, absence_k=1)
+        presence = {u: p for u, p in session.execute(select(Listing.url, Listing.presence))}
+    assert all(presence[u] == "active" for u in quiet)
+    assert {u for u, p in presence.items() if p == "removed"} == removed

@@ -31,7 +31,10 @@ from tests.storage.conftest import PG_BASE, pg_url_with_schema
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(5400)]
 
 START, DAYS = dt.date(2026, 11, 1), 30
-SEED, SCALE = 7, 250
+# Seed 16 at this scale holds, among the listings we flag, a reappearance (CD25: hidden on day 1,
+# the day its notice would have taken it down, back on day 5) and relistings (same-platform
+# children of flagged listings removed by notice), so the checks below are never vacuous.
+SEED, SCALE = 16, 250
 # Explicit removal pages (404 HTML, 404 JSON): the truth's removal day is the day to observe it.
 PLATFORMS = ("chemdir", "mercado")
 FLAGGED = ("flagged", "confirmed", "reported")
@@ -171,9 +174,9 @@ def test_flagged_listings_follow_the_truth_every_day(replay):
             if r["reappeared_on"] == day.isoformat():
                 expected_reappearances += 1
                 assert (url, day) in reappearances, (url, day)
-    # With this seed and scale no flagged listing reappears within the 30 days (a run on SQLite
-    # saw 32 removals and 0 reappearances of flagged listings): the check above holds for any that do.
-    assert expected_removals >= 5, expected_reappearances
+    # A run on SQLite saw 40 removals and 1 reappearance of flagged listings.
+    assert expected_removals >= 5, expected_removals
+    assert expected_reappearances >= 1, "no flagged listing reappears: the reappearance check is vacuous"
 
 
 def test_relistings_of_flagged_listings_are_linked(replay):
@@ -197,6 +200,7 @@ def test_relistings_of_flagged_listings_are_linked(replay):
         orig_url = original  # the truth names the original by its URL
         if orig_url in flagged:
             expected.add((orig_url, url))
+    assert expected, "no relisting of a flagged listing in the replay: the check is vacuous"
     assert expected <= linked, sorted(expected - linked)[:5]
 
 
