@@ -1,8 +1,8 @@
 """listings.etag, listings.last_modified: the validators of a listing's last live 200 answer, sent
 back as `If-None-Match` / kept beside `If-Modified-Since` on conditional revisits
 
-Revision ID: 0015_etag
-Revises: 0014_platform_files
+Revision ID: 0016_etag
+Revises: 0015_check_comparisons
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_etag"
-down_revision = "0014_platform_files"
+revision = "0016_etag"
+down_revision = "0015_check_comparisons"
 branch_labels = None
 depends_on = None
 
