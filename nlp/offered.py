@@ -6,7 +6,8 @@ offers (`Detection.substance_ids`) are those of its *offered* mentions:
 
 - a mention covered by a refusal ("we do not sell ...": its sentence, or its line when the line
   offers nothing else; in a chat or a FAQ, also the question just above an answer that opens
-  with the refusal) or by a legal-only statement is not offered;
+  with the refusal) or by a legal-only statement (in-clinic use, not sold online) is not offered;
+  a sale restricted to licensed buyers or to prescriptions (`restricted_sale`) covers nothing;
 - a mention inside an aside (a "related products" / "see also" / "you may also like" list: the
   rest of its line, or the lines under a heading-only line up to a blank line) is not offered;
 - a name given as the relative of another ("carbamate of 4-AP", "metabolite of fentanyl",

@@ -28,6 +28,7 @@ KNOWN_KINDS = (
     "spec",
     "refusal",
     "legal_only",
+    "restricted_sale",
     "harm_reduction",
     "context",
     "aside",

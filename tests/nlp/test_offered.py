@@ -165,3 +165,12 @@ def test_a_legal_only_statement_covers_what_it_names(matchers):
     ids, sigs = offered(matchers, text)
     assert any(s.kind == "legal_only" for s in sigs)
     assert ids == {"7361-61-7"}  # the product line itself is still what the page is about
+
+
+def test_a_sale_restricted_to_licensed_buyers_covers_nothing(matchers):
+    # a veterinary wholesaler selling xylazine to licensed practices still offers it
+    text = "Xylazine HCl injection 100 mg/ml, 50 ml vial, for licensed veterinarians only, USD 38 per vial"
+    ids, sigs = offered(matchers, text)
+    assert any(s.kind == "restricted_sale" for s in sigs)
+    assert not any(s.kind in ("legal_only", "refusal") for s in sigs)
+    assert ids == {"7361-61-7"}
