@@ -9,6 +9,7 @@ taken from the development or evaluation sets.
 - legal-only statements (in-clinic use, not sold online, no suppliers shown) lower the whole page;
   a sale restricted to licensed buyers or prescriptions does not: a veterinary supplier's xylazine
   offer is flagged (README, "What is flagged"), while xylazine test strips, news and refusals are not;
+- a moderation notice quoting a removed advert is no offer;
 - a name given as the relative of another ("carbamate of 4-AP") is mentioned, not offered;
 - consent banners and terms of sale refuse nothing;
 - a page naming its product only in its title is judged on the top of the page.
@@ -261,3 +262,32 @@ def test_long_page_naming_its_product_only_in_the_title_is_judged_on_its_top(det
     det = judge(detector, info, "Fentanyl: drug information")
     assert not det.flagged and det.gate == "monitored substance", det.score
 
+
+# -- moderation notices ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "lang,title,text",
+    [
+        (
+            "en",
+            "[Moderation] Post removed",
+            'Mod note: a reply in this thread was removed. It advertised "4-ANPP and NPP, cheap, Telegram '
+            '@fake_mod_quote". Advertising controlled precursors breaks rule 4; the account was banned.',
+        ),
+        (
+            "es",
+            "[Moderación] Anuncio retirado",
+            'Aviso de moderación: se eliminó un anuncio de este foro. Ofrecía "fentanilo y NPP, Wickr '
+            '@fake_aviso_mod". Eso viola la regla 7 y el usuario fue bloqueado.',
+        ),
+        (
+            "zh",
+            "【版务】帖子已删除",
+            "版主提示：本帖中的一条广告已被删除，内容为“4-ANPP，NPP，便宜，Telegram @fake_bz_quote”。"
+            "发布管制前体广告违反版规第4条，该账号已被封禁。",
+        ),
+    ],
+)
+def test_moderation_notice_quoting_a_removed_advert_is_not_flagged(detector, lang, title, text):
+    det = judge(detector, text, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert "trade signal: context" in messages(det), messages(det)
