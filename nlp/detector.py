@@ -69,6 +69,7 @@ _SIGNAL_LABELS = {
     "restricted_sale": "sale restricted to licensed buyers or prescription (still an offer)",
     "relation": "a name given as the relative of another (mentioned, not offered)",
     "aside": "related-products or see-also list (names in it are mentioned, not offered)",
+    "prohibited": "prohibited-items list of a policy page (names in it are mentioned, not offered)",
 }
 
 

@@ -32,6 +32,7 @@ KNOWN_KINDS = (
     "harm_reduction",
     "context",
     "aside",
+    "prohibited",
     "relation",
 )
 

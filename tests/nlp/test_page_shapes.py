@@ -9,7 +9,8 @@ taken from the development or evaluation sets.
 - legal-only statements (in-clinic use, not sold online, no suppliers shown) lower the whole page;
   a sale restricted to licensed buyers or prescriptions does not: a veterinary supplier's xylazine
   offer is flagged (README, "What is flagged"), while xylazine test strips, news and refusals are not;
-- a moderation notice quoting a removed advert is no offer;
+- a moderation notice quoting a removed advert is no offer, nor a marketplace policy whose
+  prohibited-items list names monitored substances with their CAS RNs;
 - a name given as the relative of another ("carbamate of 4-AP") is mentioned, not offered;
 - consent banners and terms of sale refuse nothing;
 - a page naming its product only in its title is judged on the top of the page.
@@ -291,3 +292,42 @@ def test_moderation_notice_quoting_a_removed_advert_is_not_flagged(detector, lan
     det = judge(detector, text, title, lang)
     assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
     assert "trade signal: context" in messages(det), messages(det)
+
+
+# -- marketplace policies ------------------------------------------------------------------------
+POLICY = {
+    "en": (
+        "Seller handbook: chemicals we do not allow",
+        "FakeChemMart Seller Centre | Rules | Fees | Help\n\nChemicals policy\n"
+        "These substances must not be listed, in any grade, salt or quantity:\n\n"
+        "- Fentanyl 437-38-7 and its analogues, e.g. carfentanil 59708-52-0\n"
+        "- 4-ANPP 21409-26-7, norfentanyl 1609-66-1, 1-Boc-4-piperidone 79099-07-3\n"
+        "- Protonitazene 95958-84-2\n\n"
+        "Listings that break this policy are taken down and the seller account is suspended." + FURNITURE,
+    ),
+    "es": (
+        "Manual del vendedor: químicos no permitidos",
+        "FakeQuimMarket Centro de vendedores | Reglas | Tarifas | Ayuda\n\nPolítica de químicos\n"
+        "No se permite publicar, en ningún grado, sal o cantidad:\n\n"
+        "- Fentanilo 437-38-7 y sus análogos, p. ej. carfentanilo 59708-52-0\n"
+        "- 4-ANPP 21409-26-7, norfentanilo 1609-66-1, 1-Boc-4-piperidona 79099-07-3\n"
+        "- Protonitaceno 95958-84-2\n\n"
+        "Las publicaciones que incumplan esta política se retiran y la cuenta del vendedor se suspende.",
+    ),
+    "zh": (
+        "卖家手册：禁售化学品",
+        "示例化工商城卖家中心 | 规则 | 费用 | 帮助\n\n化学品规则\n严禁发布下列物质（任何规格、盐类或数量）：\n\n"
+        "一、芬太尼 437-38-7 及其类似物，如卡芬太尼 59708-52-0\n"
+        "二、4-ANPP 21409-26-7、去甲芬太尼 1609-66-1、1-Boc-4-哌啶酮 79099-07-3\n"
+        "三、丙托尼秦 95958-84-2\n\n违反本规则的商品将被下架，卖家账号将被处罚。",
+    ),
+}
+PROHIBITED = "prohibited-items list of a policy page (names in it are mentioned, not offered)"
+
+
+@pytest.mark.parametrize("lang", sorted(POLICY))
+def test_marketplace_policy_listing_prohibited_cas_numbers_is_not_flagged(detector, lang):
+    title, page = POLICY[lang]
+    det = judge(detector, page, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert PROHIBITED in messages(det) and len(not_offered(det)) >= 6, messages(det)
