@@ -88,6 +88,7 @@ def test_skype_handle_is_not_an_encrypted_messenger(signals):
         ("The following may not be listed on this marketplace:", "prohibited"),
         ("No se permite publicar en este sitio:", "prohibited"),
         ("严禁发布下列物品：", "prohibited"),
+        ("本品仅供研究使用。", "offer"),
         ("Regulatory: US List I (as carbamate of 4-AP)", "relation"),
         ("Otros clientes compraron", "aside"),
         ("79099粉现在最好卖", "offer"),
@@ -111,3 +112,9 @@ def test_cookie_buttons_and_terms_of_sale_are_no_refusal(signals, text):
     """A shop's consent banner and its right to refuse unverified orders are on every page, offers
     included: they refuse nothing the page names."""
     assert "refusal" not in {h.kind for h in signals.find(normalize(text))}
+
+
+def test_research_chemicals_is_a_product_category_not_research_wording(signals):
+    # "研究化学品价格表" (research chemicals price list) is a seller's title; "本研究" is research prose
+    assert "context" not in {h.kind for h in signals.find(normalize("研究化学品价格表"))}
+    assert "context" in {h.kind for h in signals.find(normalize("本研究分析了120份样本。"))}
