@@ -251,8 +251,10 @@ class Scorer:
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
     research wording; a refusal ("we do not sell ...") that leaves nothing listed outside it
     (`nlp.offered.refuses`) or a harm-reduction product (test strips, naloxone) multiplies the
-    score of its reading by refusal_factor, and a legal-only statement (sold only to licensed
-    buyers, on prescription, not online) the score of the whole text. Trade wording quoted inside
+    score of its reading by refusal_factor, and a legal-only statement (in-clinic use only, not
+    sold online, not a shop) the score of the whole text. A sale restricted to licensed buyers or
+    to prescriptions (`restricted_sale`) lowers nothing: it is still an offer (README, "What is
+    flagged": a veterinary xylazine sale is flagged). Trade wording quoted inside
     news or regulation wording (a report quoting an advert) is not evidence
     (`nlp.offered.unquoted_evidence`).
     """
@@ -313,7 +315,7 @@ class Scorer:
                 sigs, doc.cats.get(OFFER_LABEL, 0.5), page_kinds, refuses(sigs, listed, ((0, len(text)),))
             )
         if any(s.kind == "legal_only" for s in sigs):
-            score *= self.refusal_factor  # sold only to licensed buyers or not online: the whole page
+            score *= self.refusal_factor  # not sold online, in-clinic only, not a shop: the whole page
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)
         ext.pw_score = round(float(score), 4)

@@ -65,9 +65,11 @@ _EN = re.compile(r"\b(?:the|and|for|with|of|to|price|shipping|purity|in|we|our|s
 
 _SIGNAL_LABELS = {
     "refusal": "refusal or legal-only statement",
-    "legal_only": "legal-only statement (licensed buyers, prescription, not sold online)",
+    "legal_only": "legal-only statement (in-clinic use, not sold online, not a shop)",
+    "restricted_sale": "sale restricted to licensed buyers or prescription (still an offer)",
     "relation": "a name given as the relative of another (mentioned, not offered)",
     "aside": "related-products or see-also list (names in it are mentioned, not offered)",
+    "prohibited": "prohibited-items list of a policy page (names in it are mentioned, not offered)",
 }
 
 

@@ -6,9 +6,12 @@ offers (`Detection.substance_ids`) are those of its *offered* mentions:
 
 - a mention covered by a refusal ("we do not sell ...": its sentence, or its line when the line
   offers nothing else; in a chat or a FAQ, also the question just above an answer that opens
-  with the refusal) or by a legal-only statement is not offered;
+  with the refusal) or by a legal-only statement (in-clinic use, not sold online) is not offered;
+  a sale restricted to licensed buyers or to prescriptions (`restricted_sale`) covers nothing;
 - a mention inside an aside (a "related products" / "see also" / "you may also like" list: the
-  rest of its line, or the lines under a heading-only line up to a blank line) is not offered;
+  rest of its line, or the lines under a heading-only line up to a blank line) is not offered,
+  nor one in the list under a prohibited-items statement of a policy page ("The following may not
+  be listed:", "No se permite publicar:", "禁止发布下列物品");
 - a name given as the relative of another ("carbamate of 4-AP", "metabolite of fentanyl",
   "4-AP的衍生物") is not offered: the listing names it to describe what it sells;
 - a mention inside reference prose (a sentence or a paragraph without trade or specification
@@ -44,6 +47,7 @@ LISTED_KINDS = 2  # kinds of listing wording that make a paragraph a listing ("R
 RELATION_GAP = 2  # characters between a relation phrase and the name it governs ("of '4-AP'")
 ASIDE_REACH = 400  # characters an aside heading covers below itself
 HEADING_TAIL = 3  # a line with at most this many characters after the aside phrase is a heading
+PROHIBITED_REACH = 1_500  # characters a prohibited-items statement covers below itself (its list)
 PRODUCT_LINE_CHARS = 160  # a product row, card line or chat line; reference prose runs longer
 _SENTENCE_END = re.compile(r"[.!?。！？;；]\s|\n")
 _SENTENCE_STOP = (".", "。", "!", "！")
@@ -123,6 +127,27 @@ def aside_spans(text: str, signals: Sequence[SignalHit]) -> list[tuple[int, int]
     return spans
 
 
+def prohibited_spans(text: str, signals: Sequence[SignalHit]) -> list[tuple[int, int]]:
+    """Character spans of the prohibited-items lists of a policy page ("The following may not be
+    listed:", "No se permite publicar:", "禁止发布下列物品："): from the statement to the end of its
+    paragraph and of the paragraph that follows it (the list, often set off by a blank line), at
+    most `PROHIBITED_REACH` characters."""
+    spans = []
+    for hit in signals:
+        if hit.kind != "prohibited":
+            continue
+        limit = min(len(text), hit.end + PROHIBITED_REACH)
+        end = text.find("\n\n", hit.end, limit)
+        if end >= 0:
+            nxt = end
+            while nxt < limit and text[nxt] in "\r\n \t":
+                nxt += 1
+            after = text.find("\n\n", nxt, limit)
+            end = limit if after < 0 else after
+        spans.append((hit.start, limit if end < 0 else end))
+    return spans
+
+
 _QUESTION_END = ("?", "？", "吗", "嗎")
 
 
@@ -166,10 +191,11 @@ def excluded(
     text: str, subs: Sequence[SubstanceMatch], signals: Sequence[SignalHit], relations: bool = True
 ) -> set[int]:
     """Indexes of the mentions that are not offered: inside a refusal or legal-only statement
-    (`refusal_spans`) or an aside, or (`relations`) named as the relative of another substance.
+    (`refusal_spans`), an aside or a prohibited-items list (`prohibited_spans`), or (`relations`)
+    named as the relative of another substance.
     A related name still opens a mention window (`nlp.focus`): the words around it are a view of
     the page, whatever it offers."""
-    asides = aside_spans(text, signals)
+    asides = aside_spans(text, signals) + prohibited_spans(text, signals)
     refusals = refusal_spans(text, signals)
     related = [s for s in signals if s.kind == "relation"] if relations else []
     out = set()

@@ -28,9 +28,11 @@ KNOWN_KINDS = (
     "spec",
     "refusal",
     "legal_only",
+    "restricted_sale",
     "harm_reduction",
     "context",
     "aside",
+    "prohibited",
     "relation",
 )
 

@@ -155,6 +155,13 @@ def test_supplier_refusal_is_not_flagged(detector, lang):
                        lambda d: "refusal or legal-only statement" in messages(d))
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_moderation_notice_quoting_a_removed_advert_is_not_flagged(detector, lang):
+    # the quoted advert sometimes names only an abbreviation without chemical context (no gate)
+    assert_not_flagged(detector, f"{lang}.refusal.moderation_notice", None,
+                       lambda d: has("trade signal: context")(messages(d)))
+
+
 def test_page_evidence_raises_the_score_but_never_opens_the_gate(detector):
     """The same listing with and without an add-to-cart page: the page adds evidence; an ordinary
     chemical stays unflagged whatever the page shows."""

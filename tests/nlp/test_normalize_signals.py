@@ -76,7 +76,19 @@ def test_skype_handle_is_not_an_encrypted_messenger(signals):
         ("This product is not available for online purchase.", "legal_only"),
         ("本品不支持线上购买，仅限院内使用。", "legal_only"),
         ("Proveedores: no se muestran proveedores de precursores.", "legal_only"),
-        ("Licensed veterinarians only.", "legal_only"),
+        ("Licensed veterinarians only.", "restricted_sale"),
+        ("Disponible solo para médicos veterinarios con cédula.", "restricted_sale"),
+        ("兽用处方药，仅限持证兽医购买，凭兽医处方供应。", "restricted_sale"),
+        ("Moderator note: a post in this thread was removed; the account was suspended.", "context"),
+        ("Nota de moderación: se eliminó un mensaje; viola la regla 4 y la cuenta fue suspendida.", "context"),
+        ("版主提示：本帖中的一条广告已被删除，该账号已被封禁。", "context"),
+        ("Según las autoridades, el portal retiró más de 2,000 anuncios.", "context"),
+        ("The platform removed 3,000 listings last week.", "context"),
+        ("会员通知〔2024〕17号：上述物质列入表一，自2024年12月3日起生效。", "context"),
+        ("The following may not be listed on this marketplace:", "prohibited"),
+        ("No se permite publicar en este sitio:", "prohibited"),
+        ("严禁发布下列物品：", "prohibited"),
+        ("本品仅供研究使用。", "offer"),
         ("Regulatory: US List I (as carbamate of 4-AP)", "relation"),
         ("Otros clientes compraron", "aside"),
         ("79099粉现在最好卖", "offer"),
@@ -100,3 +112,9 @@ def test_cookie_buttons_and_terms_of_sale_are_no_refusal(signals, text):
     """A shop's consent banner and its right to refuse unverified orders are on every page, offers
     included: they refuse nothing the page names."""
     assert "refusal" not in {h.kind for h in signals.find(normalize(text))}
+
+
+def test_research_chemicals_is_a_product_category_not_research_wording(signals):
+    # "研究化学品价格表" (research chemicals price list) is a seller's title; "本研究" is research prose
+    assert "context" not in {h.kind for h in signals.find(normalize("研究化学品价格表"))}
+    assert "context" in {h.kind for h in signals.find(normalize("本研究分析了120份样本。"))}

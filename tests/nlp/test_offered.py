@@ -8,7 +8,7 @@ import pytest
 from precursor_watch.nlp.lexicon import load_lexicon
 from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
-from precursor_watch.nlp.offered import aside_spans, offered_mentions
+from precursor_watch.nlp.offered import aside_spans, excluded, offered_mentions
 from precursor_watch.nlp.signals import SignalMatcher
 
 FENT, CARF, NPP, BOCPIP = "437-38-7", "59708-52-0", "39742-60-4", "79099-07-3"
@@ -165,3 +165,34 @@ def test_a_legal_only_statement_covers_what_it_names(matchers):
     ids, sigs = offered(matchers, text)
     assert any(s.kind == "legal_only" for s in sigs)
     assert ids == {"7361-61-7"}  # the product line itself is still what the page is about
+
+
+def test_a_sale_restricted_to_licensed_buyers_covers_nothing(matchers):
+    # a veterinary wholesaler selling xylazine to licensed practices still offers it
+    text = "Xylazine HCl injection 100 mg/ml, 50 ml vial, for licensed veterinarians only, USD 38 per vial"
+    ids, sigs = offered(matchers, text)
+    assert any(s.kind == "restricted_sale" for s in sigs)
+    assert not any(s.kind in ("legal_only", "refusal") for s in sigs)
+    assert ids == {"7361-61-7"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Marketplace rules\nThe following may not be listed on this site.\n\n1. NPP (39742-60-4)\n2. 4-ANPP "
+        "(21409-26-7)\n\nNPP in stock, USD 120/kg, MOQ 1 kg",
+        "Reglas del sitio\nNo se permite publicar:\n\n1. NPP (39742-60-4)\n2. 4-ANPP (21409-26-7)\n\n"
+        "NPP en existencia, precio USD 120/kg, pedido mínimo 1 kg",
+        "平台规则\n禁止发布下列物品：\n\n一、NPP（39742-60-4）\n二、4-ANPP（21409-26-7）\n\nNPP现货，价格USD 120/kg，1公斤起订",
+    ],
+)
+def test_a_prohibited_items_statement_covers_the_list_under_it(matchers, text):
+    # the list under the statement (across one blank line) is not offered; the paragraph after it is
+    ids, sigs = offered(matchers, text)
+    assert any(s.kind == "prohibited" for s in sigs)
+    assert ids == {NPP}
+    nt = normalize(text)
+    subs = matchers[0].find(nt)
+    gone = excluded(text, subs, sigs)
+    assert {subs[i].substance_id for i in gone} == {NPP, "21409-26-7"}
+    assert max(subs[i].start for i in gone) < text.rindex("NPP")

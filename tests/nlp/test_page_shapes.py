@@ -7,6 +7,10 @@ taken from the development or evaluation sets.
   and offers an ordinary isomer is not;
 - "discontinued" lines name what a catalogue does not sell;
 - legal-only statements (in-clinic use, not sold online, no suppliers shown) lower the whole page;
+  a sale restricted to licensed buyers or prescriptions does not: a veterinary supplier's xylazine
+  offer is flagged (README, "What is flagged"), while xylazine test strips, news and refusals are not;
+- a moderation notice quoting a removed advert is no offer, nor a marketplace policy whose
+  prohibited-items list names monitored substances with their CAS RNs;
 - a name given as the relative of another ("carbamate of 4-AP") is mentioned, not offered;
 - consent banners and terms of sale refuse nothing;
 - a page naming its product only in its title is judged on the top of the page.
@@ -14,11 +18,15 @@ taken from the development or evaluation sets.
 
 from __future__ import annotations
 
+import pytest
+
 from precursor_watch.nlp.detection import DetectInput
 
 BOCPIP, ANPP, BOC4AP, FOURAP, XYL = "79099-07-3", "21409-26-7", "125541-22-2", "23056-29-3", "7361-61-7"
 REFUSAL = "refusal or legal-only statement"
-LEGAL = "legal-only statement (licensed buyers, prescription, not sold online)"
+LEGAL = "legal-only statement (in-clinic use, not sold online, not a shop)"
+RESTRICTED = "sale restricted to licensed buyers or prescription (still an offer)"
+XYLAZINE = "monitored substance Xylazine [7361-61-7"
 
 # Long-page furniture (no price, stock or substance), so a page is judged window by window.
 FURNITURE = (
@@ -123,6 +131,77 @@ def test_bulk_xylazine_powder_with_a_cart_is_flagged(detector):
     assert LEGAL not in messages(det)
 
 
+VET_RX = {
+    "en": (
+        "Xylazine HCl injection 100 mg/mL - 50 mL vial",
+        "VetSupply Professional | Sedatives | Practice account | Order history\n"
+        "Xylazine hydrochloride injection 100 mg/mL, 50 mL multi-dose vial\n"
+        "Prescription-only veterinary medicine. Available to licensed veterinarians only; a valid veterinary "
+        "prescription is required.\nPrice per vial: USD 38.50 | In stock\nQuantity: [ 1 ] [Add to cart]\n"
+        "Ships to registered practices within 48 h.",
+    ),
+    "es": (
+        "Xilazina inyectable 100 mg/mL - frasco de 50 mL",
+        "Farmacia veterinaria | Sedantes | Cuenta de clínica\n"
+        "Xilazina (clorhidrato) solución inyectable 100 mg/mL, frasco de 50 mL\n"
+        "Medicamento veterinario de prescripción. Disponible solo para médicos veterinarios con cédula.\n"
+        "Precio por frasco: MXN 690 | En existencia\n[Agregar al carrito]\nEnvío a clínicas registradas en 48 h.",
+    ),
+    "zh": (
+        "盐酸赛拉嗪注射液 50毫升/瓶",
+        "兽用商城 > 镇静麻醉 > 商品详情\n盐酸赛拉嗪注射液 100mg/ml，50毫升/瓶\n"
+        "兽用处方药，仅限持证兽医购买，凭兽医处方供应。\n价格：¥85/瓶 现货\n【加入购物车】\n48小时内发往注册诊所。",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(VET_RX))
+def test_veterinary_supplier_selling_xylazine_to_licensed_buyers_is_flagged(detector, lang):
+    title, page = VET_RX[lang]
+    det = judge(detector, page, title, lang)
+    assert det.flagged and det.substance_ids == (XYL,), (det.score, det.substance_ids)
+    assert any(m.startswith(XYLAZINE) and not m.endswith("not offered") for m in messages(det)), messages(det)
+    assert RESTRICTED in messages(det) and LEGAL not in messages(det) and REFUSAL not in messages(det)
+
+
+@pytest.mark.parametrize(
+    "lang,title,text,reason",
+    [
+        (
+            "en",
+            "Fentanyl & xylazine test strips - 10 pack",
+            "Harm reduction supplies\nXylazine test strips, 10 strips per pack. A negative result does not mean a "
+            "drug is safe.\nPrice: USD 12 | In stock | [Add to cart]",
+            "trade signal: harm_reduction",
+        ),
+        (
+            "zh",
+            "赛拉嗪检测试纸（10条装）",
+            "减害用品\n赛拉嗪检测试纸，每盒10条。阴性结果不代表药物安全。\n价格：¥40 现货 【加入购物车】",
+            "trade signal: harm_reduction",
+        ),
+        (
+            "en",
+            "Xylazine found in local drug supply",
+            "Health officials said on Monday that xylazine, a veterinary sedative, was found in 40% of samples "
+            "tested last month. Police reported that online listings advertised it next to fentanyl.",
+            "trade signal: context",
+        ),
+        (
+            "es",
+            "Re: consulta por xilazina",
+            "Comprador: ¿venden xilazina en polvo?\nVendedor: lo siento, no vendemos xilazina, es un medicamento "
+            "veterinario controlado.",
+            REFUSAL,
+        ),
+    ],
+)
+def test_xylazine_look_alikes_are_not_flagged(detector, lang, title, text, reason):
+    det = judge(detector, text, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert any(m.startswith(XYLAZINE) for m in messages(det)) and reason in messages(det), messages(det)
+
+
 def test_compound_database_page_without_suppliers_is_not_flagged(detector):
     page = (
         "Compound database | Search by CAS | Regulatory lists\n\n4-Piperidone\n\nCAS Number: 41661-47-6\n"
@@ -183,3 +262,72 @@ def test_long_page_naming_its_product_only_in_the_title_is_judged_on_its_top(det
     )
     det = judge(detector, info, "Fentanyl: drug information")
     assert not det.flagged and det.gate == "monitored substance", det.score
+
+
+# -- moderation notices ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "lang,title,text",
+    [
+        (
+            "en",
+            "[Moderation] Post removed",
+            'Mod note: a reply in this thread was removed. It advertised "4-ANPP and NPP, cheap, Telegram '
+            '@fake_mod_quote". Advertising controlled precursors breaks rule 4; the account was banned.',
+        ),
+        (
+            "es",
+            "[Moderación] Anuncio retirado",
+            'Aviso de moderación: se eliminó un anuncio de este foro. Ofrecía "fentanilo y NPP, Wickr '
+            '@fake_aviso_mod". Eso viola la regla 7 y el usuario fue bloqueado.',
+        ),
+        (
+            "zh",
+            "【版务】帖子已删除",
+            "版主提示：本帖中的一条广告已被删除，内容为“4-ANPP，NPP，便宜，Telegram @fake_bz_quote”。"
+            "发布管制前体广告违反版规第4条，该账号已被封禁。",
+        ),
+    ],
+)
+def test_moderation_notice_quoting_a_removed_advert_is_not_flagged(detector, lang, title, text):
+    det = judge(detector, text, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert "trade signal: context" in messages(det), messages(det)
+
+
+# -- marketplace policies ------------------------------------------------------------------------
+POLICY = {
+    "en": (
+        "Seller handbook: chemicals we do not allow",
+        "FakeChemMart Seller Centre | Rules | Fees | Help\n\nChemicals policy\n"
+        "These substances must not be listed, in any grade, salt or quantity:\n\n"
+        "- Fentanyl 437-38-7 and its analogues, e.g. carfentanil 59708-52-0\n"
+        "- 4-ANPP 21409-26-7, norfentanyl 1609-66-1, 1-Boc-4-piperidone 79099-07-3\n"
+        "- Protonitazene 95958-84-2\n\n"
+        "Listings that break this policy are taken down and the seller account is suspended." + FURNITURE,
+    ),
+    "es": (
+        "Manual del vendedor: químicos no permitidos",
+        "FakeQuimMarket Centro de vendedores | Reglas | Tarifas | Ayuda\n\nPolítica de químicos\n"
+        "No se permite publicar, en ningún grado, sal o cantidad:\n\n"
+        "- Fentanilo 437-38-7 y sus análogos, p. ej. carfentanilo 59708-52-0\n"
+        "- 4-ANPP 21409-26-7, norfentanilo 1609-66-1, 1-Boc-4-piperidona 79099-07-3\n"
+        "- Protonitaceno 95958-84-2\n\n"
+        "Las publicaciones que incumplan esta política se retiran y la cuenta del vendedor se suspende.",
+    ),
+    "zh": (
+        "卖家手册：禁售化学品",
+        "示例化工商城卖家中心 | 规则 | 费用 | 帮助\n\n化学品规则\n严禁发布下列物质（任何规格、盐类或数量）：\n\n"
+        "一、芬太尼 437-38-7 及其类似物，如卡芬太尼 59708-52-0\n"
+        "二、4-ANPP 21409-26-7、去甲芬太尼 1609-66-1、1-Boc-4-哌啶酮 79099-07-3\n"
+        "三、丙托尼秦 95958-84-2\n\n违反本规则的商品将被下架，卖家账号将被处罚。",
+    ),
+}
+PROHIBITED = "prohibited-items list of a policy page (names in it are mentioned, not offered)"
+
+
+@pytest.mark.parametrize("lang", sorted(POLICY))
+def test_marketplace_policy_listing_prohibited_cas_numbers_is_not_flagged(detector, lang):
+    title, page = POLICY[lang]
+    det = judge(detector, page, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert PROHIBITED in messages(det) and len(not_offered(det)) >= 6, messages(det)
