@@ -233,9 +233,18 @@ def _verdict(runs: dict[str, Timing], slowdown: float) -> str:
     follows (same database, same minutes: the ingest code is the same with and without the log)."""
     share = _mean(*(r.sealing_cpu / r.ingest_cpu for r in (runs["with"], runs["with2"])))
     met = slowdown <= 0.10 and share <= 0.10
+    later = [x for r in (runs["with"], runs["with2"]) for x in r.day_shares[1:]]
+    first = _mean(runs["with"].day_shares[0], runs["with2"].day_shares[0])
+    steady = (
+        f" Day by day, the first (a first_seen event per listing) costs {100 * first:.1f} %"
+        f" and the later days {100 * min(later):.1f}-{100 * max(later):.1f} %."
+        if later
+        else ""
+    )
     return (
         f"Target (ingest with the log within 10 % of without): {'met' if met else 'not met'} in this run: "
         f"{100 * slowdown:.1f} % by the means of the runs, {100 * share:.1f} % by sealing's CPU share of ingest."
+        + steady
     )
 
 
