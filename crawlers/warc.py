@@ -12,6 +12,7 @@ gzip member by offset and length, so it is read back with one seek (`read_record
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
@@ -57,6 +58,11 @@ class EvidenceWriter:
         self._serial = 0
         self._file: io.BufferedWriter | None = None
         self._writer: WARCWriter | None = None
+        # warcio flushes its output after every record (gzip member) and the offsets came from
+        # tell() (an lseek each): three syscalls and two flushes per page. The records of one fetch
+        # are built in this buffer and go to the file in one write; `_size` is the file's length.
+        self._buffer = io.BytesIO()
+        self._size = 0
         self._relpath = ""
         self.records = 0
 
@@ -66,23 +72,42 @@ class EvidenceWriter:
         path = self.folder / f"{self.prefix}-{self._serial:05d}.warc.gz"
         self._serial += 1
         self._file = open(path, "ab")  # noqa: SIM115 - one file per rollover, closed by close()
-        self._writer = WARCWriter(self._file, gzip=True)
+        self._size = self._file.tell()
+        self._writer = WARCWriter(self._buffer, gzip=True)
         self._relpath = path.relative_to(self.data_dir).as_posix()
         info = {"software": "precursor-watch crawler", "format": "WARC File Format 1.0", "isPartOf": self.prefix}
         self._writer.write_record(self._writer.create_warcinfo_record(path.name, info))
+        self._write_out()
+
+    def _write_out(self) -> None:
+        """The buffered records to the file and on to the OS (survives a SIGKILL of this process)."""
+        assert self._file is not None
+        data = self._buffer.getbuffer()
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+        del data  # the view must go before the buffer is reset
+        self._buffer.seek(0)
+        self._buffer.truncate()
 
     def write(self, capture: Capture) -> Evidence:
-        if self._file is None or self._file.tell() >= self.rollover_bytes:
+        if self._file is None or self._size >= self.rollover_bytes:
             self._open_next()
         assert self._writer is not None and self._file is not None
         payload_hex = hashlib.sha256(capture.body).hexdigest()
-        offset = self._file.tell()
-        record = self._response_record(capture, payload_hex)
-        self._writer.write_record(record)
-        length = self._file.tell() - offset
-        record_id = record.rec_headers.get_header("WARC-Record-ID")
-        self._writer.write_record(self._request_record(capture, record_id))
-        self._file.flush()  # to the OS: survives a SIGKILL of this process
+        warc_date = _warc_date(capture.fetched_at)
+        offset = self._size
+        try:
+            record = self._response_record(capture, payload_hex, warc_date)
+            self._writer.write_record(record)
+            length = self._buffer.tell()
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            self._writer.write_record(self._request_record(capture, record_id, warc_date))
+        except BaseException:
+            self._buffer.seek(0)  # nothing of a fetch whose records failed reaches the file
+            self._buffer.truncate()
+            raise
+        self._write_out()  # before the item that cites the record leaves the spider
         self.records += 1
         return Evidence(
             warc_file=self._relpath,
@@ -93,12 +118,12 @@ class EvidenceWriter:
             length=length,
         )
 
-    def _response_record(self, capture: Capture, payload_hex: str):
+    def _response_record(self, capture: Capture, payload_hex: str, warc_date: str):
         assert self._writer is not None
         headers = [(k, v) for k, v in capture.headers if k.lower() not in _DROP_HEADERS]
         http_headers = StatusAndHeaders(f"{capture.status} {_reason(capture.status)}", headers, protocol="HTTP/1.1")
         warc_headers = {
-            "WARC-Date": _warc_date(capture.fetched_at),
+            "WARC-Date": warc_date,
             # Our own digest in SHA-256 (hex) so it is the same string the item carries.
             "WARC-Payload-Digest": f"sha256:{payload_hex}",
         }
@@ -113,7 +138,7 @@ class EvidenceWriter:
             warc_headers_dict=warc_headers,
         )
 
-    def _request_record(self, capture: Capture, response_id: str):
+    def _request_record(self, capture: Capture, response_id: str, warc_date: str):
         """The request of that fetch: method, path and the headers the crawler sent."""
         assert self._writer is not None
         parts = urlsplit(capture.url)
@@ -126,7 +151,7 @@ class EvidenceWriter:
             capture.url,
             "request",
             http_headers=http_headers,
-            warc_headers_dict={"WARC-Date": _warc_date(capture.fetched_at), "WARC-Concurrent-To": response_id},
+            warc_headers_dict={"WARC-Date": warc_date, "WARC-Concurrent-To": response_id},
         )
 
     def close(self) -> None:
@@ -234,6 +259,7 @@ def _warc_date(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.cache  # a handful of statuses; the enum lookup was redone for every page
 def _reason(status: int) -> str:
     from http import HTTPStatus
 

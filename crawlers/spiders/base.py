@@ -182,14 +182,16 @@ class PlatformSpider(scrapy.Spider):
         `last_seen` (a tracked listing's last live sighting) and `etag` (of its last live answer)
         make a search-mode revisit conditional; `found_by` ("search", "seller") marks a link search discovery found.
         """
+        # Most listing URLs arrive twice (index page and sitemap); one already scheduled passed the
+        # origin and kind checks below when it was, so the repeat is dropped before them.
+        if url in self.scheduled:
+            return
         if origin_of(url) != self.origin:
             self.crawler.stats.inc_value("pwatch/skipped/foreign_link")
             return
         kind, _key = self.site.classify(url)
         if kind == "other" or (kind != "listing" and not revisit):
             return  # we follow only listing links; account and store pages come from the revisit list
-        if url in self.scheduled:
-            return
         self.scheduled.add(url)
         if self.journal.is_done(url):
             self.crawler.stats.inc_value("pwatch/resume/skipped")
