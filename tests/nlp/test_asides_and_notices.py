@@ -329,3 +329,42 @@ def test_reply_quoting_the_precursor_is_flagged(detector, lang):
     det = judge(detector, quote, "Re: 4-piperidone inquiry", lang)
     assert det.flagged and det.substance_ids == (PIPERIDONE,), (det.score, messages(det))
     assert REFUSAL not in messages(det), messages(det)
+
+
+# -- the statement forms that open a notice's or a policy's list ---------------------------------
+LIST_BODY = {
+    "en": "4-ANPP (21409-26-7); 4-piperidone (41661-47-6); propionyl chloride (79-03-8)",
+    "es": "4-ANPP (21409-26-7); 4-piperidona (41661-47-6); cloruro de propionilo (79-03-8)",
+    "zh": "4-ANPP（21409-26-7）；4-哌啶酮（41661-47-6）；丙酰氯（79-03-8）",
+}
+STATEMENTS = [
+    ("en", "The following substances are placed under temporary control for two years:"),
+    ("en", "Listings of the following are prohibited on this site:"),
+    ("en", "Restricted items (approval required):"),
+    ("en", "Sellers of watched chemicals must upload a valid licence before listing:"),
+    ("es", "Las siguientes sustancias quedan sujetas a control a partir de su publicación:"),
+    ("es", "Está prohibido publicar:"),
+    ("es", "Restringidos (requieren aprobación):"),
+    ("zh", "下列物质列入临时管制，为期两年："),
+    ("zh", "限售化学品（需审核资质）："),
+    ("zh", "本平台禁止发布以下商品："),
+]
+IN_STOCK = {
+    "en": "The following substances are in stock, 1 kg $400 each, payment in USDT:",
+    "es": "Las siguientes sustancias están en existencia, 1 kg $7,000 MXN cada una, pago en USDT:",
+    "zh": "下列产品现货供应，每公斤￥2800，支持USDT付款：",
+}
+
+
+@pytest.mark.parametrize("lang,statement", STATEMENTS)
+def test_list_under_a_control_or_policy_statement_is_not_offered(detector, lang, statement):
+    det = judge(detector, f"{statement}\n{LIST_BODY[lang]}", None, lang)
+    assert not det.flagged and det.substance_ids == (), (det.score, det.gate, messages(det))
+    assert PROHIBITED in messages(det) and det.gate == ASIDE_GATE, messages(det)
+
+
+@pytest.mark.parametrize("lang", sorted(IN_STOCK))
+def test_the_same_list_under_a_stock_line_is_flagged(detector, lang):
+    det = judge(detector, f"{IN_STOCK[lang]}\n{LIST_BODY[lang]}", None, lang)
+    assert det.flagged and {"21409-26-7", PIPERIDONE} <= set(det.substance_ids), (det.score, messages(det))
+    assert PROHIBITED not in messages(det), messages(det)
