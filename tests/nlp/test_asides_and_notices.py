@@ -10,7 +10,9 @@ texts are written here; none is taken from the development or evaluation sets.
 - a customs notice whose tables sit under "the following substances require an import or export
   licence" or "are subject to voluntary monitoring" lists them, it does not offer them, and
   "fentanyl precursors" names fentanyl as the relative of what is listed;
-- a supplier's reply "we cannot supply" (无法供货, "no podemos surtir") refuses.
+- a supplier's reply "we cannot supply" (无法供货, "no podemos surtir") refuses;
+- a longer Chinese systematic name (N-去乙基异托尼秦, 1-苄氧羰基-4-哌啶酮) wins over the monitored
+  name inside it.
 """
 
 from __future__ import annotations
@@ -124,16 +126,16 @@ SUGGESTION = {
     "en": (
         "Xylitol sweetener 1 kg",
         "Sweeteners | Baking | Sale\nXylitol (birch), 1 kg pouch — $13.50\n[ Add to bag ]\n"
-        "Did you mean: xylazine? (No results — we sell food products only.)",
+        "Did you mean: xylazine?  0 products found",
     ),
     "zh": (
         "木糖醇 1公斤装",
-        "代糖 ｜ 烘焙 ｜ 特价\n木糖醇（玉米芯来源）1公斤袋装 —— ￥65\n【加入购物车】\n您是不是要找：赛拉嗪？（无结果）",
+        "代糖 ｜ 烘焙 ｜ 特价\n木糖醇（玉米芯来源）1公斤袋装 —— ￥65\n【加入购物车】\n您是不是要找：赛拉嗪",
     ),
     "es": (
         "Xilitol endulzante 1 kg",
         "Endulzantes | Repostería | Ofertas\nXilitol de abedul, bolsa de 1 kg — $260 MXN\n[ Agregar a la bolsa ]\n"
-        "¿Quisiste decir: xilazina? (Sin resultados: solo vendemos alimentos.)",
+        "¿Quisiste decir: xilazina?  0 productos encontrados",
     ),
 }
 SUGGESTION_OFFER = {
@@ -224,24 +226,24 @@ def test_watched_reagent_with_a_seizure_reship_promise_is_flagged(detector, lang
 NOTICE = {
     "en": (
         "Customs notice: fentanyl precursors and watched chemicals",
-        "CUSTOMS NOTICE No. 4\n1. The following substances, their salts and hydrates require an import or export "
-        "licence.\n\nSubstance | CAS RN\n4-Anilinopiperidine | 23056-29-3\n4-Piperidone hydrochloride | "
-        "41979-39-9\n\n2. Watched chemicals. The following are not licensed but are subject to voluntary "
-        "monitoring; report suspicious orders: propionyl chloride (79-03-8), aniline (62-53-3).\n"
+        "CUSTOMS NOTICE No. 4\n1. These precursors require a prior import or export authorisation:\n\n"
+        "Substance | CAS RN\n4-Anilinopiperidine | 23056-29-3\n4-Piperidone hydrochloride | 41979-39-9\n\n"
+        "2. The following chemicals are subject to national monitoring; report suspicious orders: "
+        "propionyl chloride (79-03-8), aniline (62-53-3).\n"
         "3. Parcels declared as samples without a CAS RN will be held.",
     ),
     "zh": (
         "海关公告：芬太尼前体及监测化学品",
-        "海关公告第4号\n一、下列物质及其盐类和水合物需办理进出口许可：\n\n物质 | CAS号\n4-苯胺基哌啶 | 23056-29-3\n"
-        "4-哌啶酮盐酸盐 | 41979-39-9\n\n二、下列化学品不需许可，但实行自愿监测，可疑订单应报告：丙酰氯（79-03-8）、"
+        "海关公告第4号\n一、以下化学品进出口须取得许可证：\n\n物质 | CAS号\n4-苯胺基哌啶 | 23056-29-3\n"
+        "4-哌啶酮盐酸盐 | 41979-39-9\n\n二、下列前体化学品纳入监测范围，可疑订单应报告：丙酰氯（79-03-8）、"
         "苯胺（62-53-3）。\n三、未申报CAS号的化学品包裹将被扣留。",
     ),
     "es": (
         "Aviso aduanal: precursores de fentanilo y sustancias vigiladas",
-        "AVISO ADUANAL No. 4\n1. Las siguientes sustancias, sus sales e hidratos requieren permiso de importación "
-        "o exportación:\n\nSustancia | CAS\n4-Anilinopiperidina | 23056-29-3\n4-Piperidona clorhidrato | "
-        "41979-39-9\n\n2. Sustancias vigiladas. Las siguientes no requieren permiso pero están sujetas a "
-        "vigilancia; reporte pedidos sospechosos: cloruro de propionilo (79-03-8), anilina (62-53-3).\n"
+        "AVISO ADUANAL No. 4\n1. Los siguientes precursores requieren autorización previa de exportación:\n\n"
+        "Sustancia | CAS\n4-Anilinopiperidina | 23056-29-3\n4-Piperidona clorhidrato | 41979-39-9\n\n"
+        "2. Las siguientes sustancias químicas quedan sujetas a monitoreo; reporte pedidos sospechosos: "
+        "cloruro de propionilo (79-03-8), anilina (62-53-3).\n"
         "3. Los paquetes declarados como muestras sin número CAS serán retenidos.",
     ),
 }
@@ -368,3 +370,18 @@ def test_the_same_list_under_a_stock_line_is_flagged(detector, lang):
     det = judge(detector, f"{IN_STOCK[lang]}\n{LIST_BODY[lang]}", None, lang)
     assert det.flagged and {"21409-26-7", PIPERIDONE} <= set(det.substance_ids), (det.score, messages(det))
     assert PROHIBITED not in messages(det), messages(det)
+
+
+# -- Chinese systematic names that hold a shorter monitored name --------------------------------
+@pytest.mark.parametrize(
+    "name,cas,inner_name,inner",
+    [
+        ("N-去乙基异托尼秦", "2732926-24-6", "异托尼秦", "14188-81-9"),  # N-desethyl isotonitazene
+        ("1-苄氧羰基-4-哌啶酮", "19099-93-5", "4-哌啶酮", PIPERIDONE),  # 1-Cbz-4-piperidone
+    ],
+)
+def test_longer_chinese_name_wins_over_the_monitored_name_inside_it(detector, name, cas, inner_name, inner):
+    det = judge(detector, f"{name} 现货 98%，1克 ￥900", None, "zh")
+    assert {s.id for s in det.substances} == {cas}, [(s.id, s.matched) for s in det.substances]
+    bare = judge(detector, f"{inner_name} 现货 98%，1克 ￥900", None, "zh")
+    assert {s.id for s in bare.substances} == {inner}, [(s.id, s.matched) for s in bare.substances]
