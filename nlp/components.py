@@ -27,7 +27,13 @@ from thinc.api import ConfigValidationError
 from precursor_watch.nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
 from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
-from precursor_watch.nlp.offered import listed_outside_refusals, offered_mentions, refuses, unquoted_evidence
+from precursor_watch.nlp.offered import (
+    listed_outside_refusals,
+    offered_mentions,
+    outside_asides,
+    refuses,
+    unquoted_evidence,
+)
 from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalMatcher
 
 _EXTENSIONS = ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows")
@@ -246,7 +252,9 @@ class Scorer:
     """Blends the context classifier with trade signals behind a substance gate.
 
     The gate opens for a monitored substance, or a watched one with a red-flag signal or a
-    monitored co-listing (README, "What is flagged"). Closed gate: the score is capped below
+    monitored co-listing (README, "What is flagged"); a name only in an aside (related products,
+    search tags, "did you mean") or a prohibited-items list opens no gate
+    (`nlp.offered.outside_asides`). Closed gate: the score is capped below
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
     research wording; a refusal ("we do not sell ...") that leaves nothing listed outside it
@@ -280,9 +288,12 @@ class Scorer:
         subs = ext.pw_substances or []
         # an advert quoted by a news report or a notice is no evidence that this page offers
         sigs = unquoted_evidence(_norm(doc).original, ext.pw_signals or [])
-        tiers = {m.tier for m in subs}
+        text = _norm(doc).original
+        tiers = {m.tier for m in outside_asides(text, subs, sigs)}
         red = any(s.red_flag for s in sigs)
-        if "monitored" in tiers:
+        if subs and not tiers:
+            gate = "substances named only in asides or prohibited lists"
+        elif "monitored" in tiers:
             gate = "monitored substance"
         elif "watched" in tiers and red:
             gate = "watched substance with red flags"
@@ -292,7 +303,6 @@ class Scorer:
             gate = "no monitored substance"
         page = ext.pw_page
         page_kinds = {PAGE_KINDS[k] for k in page.present() if k in PAGE_KINDS} if page is not None else set()
-        text = _norm(doc).original
         listed = listed_outside_refusals(text, subs, sigs)  # what a refusal on the page leaves offered
         if ext.pw_windows is not None:
             # A long text is judged mention by mention (title + the words around the mention): the

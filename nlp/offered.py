@@ -187,6 +187,14 @@ def _related(m: SubstanceMatch, relations: Sequence[SignalHit]) -> bool:
     return any(0 <= m.start - h.end <= RELATION_GAP or 0 <= h.start - m.end <= 1 for h in relations)
 
 
+def outside_asides(text: str, subs: Sequence[SubstanceMatch], signals: Sequence[SignalHit]) -> list[SubstanceMatch]:
+    """The mentions outside every aside and prohibited-items list: the names a page could be
+    offering. A page that names a monitored substance only in a related-products list, a search
+    tag row or a "did you mean" suggestion offers nothing, whatever it sells beside it."""
+    spans = aside_spans(text, signals) + prohibited_spans(text, signals)
+    return [m for m in subs if not any(a <= m.start < b for a, b in spans)]
+
+
 def excluded(
     text: str, subs: Sequence[SubstanceMatch], signals: Sequence[SignalHit], relations: bool = True
 ) -> set[int]:

@@ -100,8 +100,7 @@ def test_catalogue_whose_controlled_items_are_discontinued_is_not_flagged(detect
         "Anisole\nCAS: 100-66-3\nPurity: 99%\n100 g - USD 40\nIn stock\n\n"
         "2-Methylbenzimidazole\nCAS: 615-15-6\nPurity: 98%\n25 g - USD 60\nIn stock\n\n"
         "Discontinued / no longer offered: isotonitazene, protonitazene - these items are now controlled and "
-        "were removed from our catalogue.\n\nPayment by bank transfer. Questions: Telegram @fake_rc_desk"
-        + FURNITURE
+        "were removed from our catalogue.\n\nPayment by bank transfer. Questions: Telegram @fake_rc_desk" + FURNITURE
     )
     det = judge(detector, page, "Building blocks - new arrivals")
     assert not det.flagged and det.gate == "monitored substance", (det.score, det.substance_ids)
@@ -329,5 +328,9 @@ PROHIBITED = "prohibited-items list of a policy page (names in it are mentioned,
 def test_marketplace_policy_listing_prohibited_cas_numbers_is_not_flagged(detector, lang):
     title, page = POLICY[lang]
     det = judge(detector, page, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    # every name stands in the prohibited-items list: no name opens the gate
+    assert not det.flagged and det.gate == "substances named only in asides or prohibited lists", (
+        det.score,
+        messages(det),
+    )
     assert PROHIBITED in messages(det) and len(not_offered(det)) >= 6, messages(det)
