@@ -164,17 +164,22 @@ def test_no_duplicate_texts_within_or_across_files(all_rows):
         seen[k] = r["_where"]
 
 
+def _check_label_and_substances(r: dict) -> None:
+    """The label follows the kind, and the substances the kind's tier (none for a non-offer)."""
+    where, subs, kind = r["_where"], set(r["substances"]), r["kind"]
+    assert len(subs) == len(r["substances"]), f"{where}: repeated substance id"
+    assert r["label"] == (1 if kind in POSITIVE_KINDS else 0), f"{where}: label {r['label']} for {kind}"
+    if kind == "offer_monitored":
+        assert subs & MONITORED, f"{where}: offer_monitored without a monitored substance"
+    elif kind in ("offer_watched_redflag", "offer_watched_plain"):
+        assert subs and subs <= WATCHED, f"{where}: {kind} must list watched substances only"
+    else:
+        assert not subs, f"{where}: {kind} is not an offer and must have no substances"
+
+
 def test_label_follows_kind_and_substances(all_rows):
     for r in all_rows:
-        where, subs, kind = r["_where"], set(r["substances"]), r["kind"]
-        assert len(subs) == len(r["substances"]), f"{where}: repeated substance id"
-        assert r["label"] == (1 if kind in POSITIVE_KINDS else 0), f"{where}: label {r['label']} for {kind}"
-        if kind == "offer_monitored":
-            assert subs & MONITORED, f"{where}: offer_monitored without a monitored substance"
-        elif kind in ("offer_watched_redflag", "offer_watched_plain"):
-            assert subs and subs <= WATCHED, f"{where}: {kind} must list watched substances only"
-        else:
-            assert not subs, f"{where}: {kind} is not an offer and must have no substances"
+        _check_label_and_substances(r)
 
 
 def test_every_substance_is_a_valid_primary_id(all_rows):
@@ -331,19 +336,13 @@ def test_second_development_set_is_well_formed(dev2_rows, eval_rows, seed_rows, 
         ids = [r["id"] for r in dev2_rows if r["lang"] == lang]
         assert ids == [f"dev2-{lang}-{n:03d}" for n in range(1, 81)], f"dev2 {lang}: ids not consecutive"
     for r in dev2_rows:
-        where, subs, kind = r["_where"], set(r["substances"]), r["kind"]
+        where, subs = r["_where"], set(r["substances"])
         fields = set(r) - {"_where", "note"}
         assert fields == set(REQUIRED) | {"genre"}, f"{where}: fields {sorted(r)}"
         assert all(isinstance(r[f], t) for f, t in REQUIRED.items()), f"{where}: field types"
         assert r["genre"] in DEV2_GENRES, f"{where}: genre {r['genre']!r}"
-        assert r["label"] == (1 if kind in POSITIVE_KINDS else 0), f"{where}: label {r['label']} for {kind}"
-        assert subs <= MONITORED | WATCHED and len(subs) == len(r["substances"]), f"{where}: {r['substances']}"
-        if kind == "offer_monitored":
-            assert subs & MONITORED, f"{where}: offer_monitored without a monitored substance"
-        elif kind in ("offer_watched_redflag", "offer_watched_plain"):
-            assert subs and subs <= WATCHED, f"{where}: {kind} must list watched substances only"
-        else:
-            assert not subs, f"{where}: {kind} is not an offer and must have no substances"
+        assert subs <= MONITORED | WATCHED, f"{where}: {r['substances']}"
+        _check_label_and_substances(r)
         k = _key(r["text"])
         assert k not in others, f"{where}: same text as a listing of another set"
         assert k not in seen, f"{where}: same text as {seen.get(k)}"
