@@ -306,7 +306,7 @@ def _plainly_valid(item: ListingItem, platform: str, day: dt.date) -> bool:
         and _STR_OR_NONE.issuperset(map(type, _optional_strs(item)))
         and type(item.contacts) in (list, tuple)
         and _STR.issuperset(map(type, item.contacts))
-        and _signals_ok(item.offer_signals)
+        and (item.offer_signals is None or _signals_ok(item.offer_signals))
         and (not item.content_sha256 or (type(item.content_sha256) is str and _HEX64.fullmatch(item.content_sha256)))
         and item.platform == platform
         and (item.crawl_date is None or item.crawl_date == day)
@@ -567,16 +567,21 @@ def _entity_ids(session: Session, model, key_col: str, pid: int, rows: dict[str,
 
 
 class KnownListing(NamedTuple):
-    """A listing of the batch that is already stored, as it was before the batch."""
+    """A listing of the batch that is already stored, as it was before the batch. The fields from
+    `content_sha256` on are the ones an update compares, in `MUTABLE` order, so `old[MUTABLE]`
+    is one tuple comparison per item."""
 
     id: int
-    content_sha256: str
     last_seen_on: dt.date
+    content_sha256: str
     url: str
     account_id: int | None
     store_id: int | None
     etag: str | None
     last_modified: str | None
+
+
+MUTABLE = slice(2, None)  # KnownListing's compared fields: content hash, URL, account, store, validators
 
 
 @dataclass
@@ -651,12 +656,12 @@ def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingIte
     stores = _entity_ids(session, Store, "store_key", pid, {it.store_key: {} for it in items if it.store_key})
     hashes = {it.listing_key: it.content_sha256 or content_hash(it.title, it.text) for it in items}
     before = {}
-    for lid, key, sha, last, url, acct, store, etag, modified in session.connection().execute(
+    for row in session.connection().execute(
         select(
             Listing.id,
             Listing.listing_key,
-            Listing.content_sha256,
             Listing.last_seen_on,
+            Listing.content_sha256,
             Listing.url,
             Listing.account_id,
             Listing.store_id,
@@ -664,37 +669,35 @@ def _seen_batch(session: Session, pid: int, day: dt.date, items: list[ListingIte
             Listing.last_modified,
         ).where(Listing.platform_id == pid, one_of(session, Listing.listing_key, list(hashes)))
     ):
-        before[key] = KnownListing(lid, sha, last, url, acct, store, etag, modified)
+        before[row[1]] = KnownListing(row[0], *row[2:])  # the select lists the fields in order
     return SeenBatch(items, day, hashes, accounts, stores, before)
 
 
 def _update_known_listings(conn: Connection, batch: SeenBatch) -> None:
     """Content hash, URL, account, store, title and validators (ETag, Last-Modified) of stored
     listings whose values changed; an older date ingested again never overrides newer facts."""
+    # Per item, on every item of a day: locals and one tuple comparison (this loop is hot).
+    before, hashes, accounts, stores, day = batch.before, batch.hashes, batch.accounts, batch.stores, batch.day
     updates = []
     for it in batch.items:
-        old = batch.before.get(it.listing_key)
-        if old is None or batch.day < old.last_seen_on:
+        old = before.get(it.listing_key)
+        if old is None or day < old.last_seen_on:
             continue
-        sha, account, store = (
-            batch.hashes[it.listing_key],
-            batch.accounts.get(it.seller_key) if it.seller_key is not None else None,
-            batch.stores.get(it.store_key) if it.store_key is not None else None,
+        seller, shop = it.seller_key, it.store_key
+        now = (
+            hashes[it.listing_key],
+            it.url,
+            accounts.get(seller) if seller is not None else None,
+            stores.get(shop) if shop is not None else None,
+            *validators(it),
         )
-        etag, modified = validators(it)
-        if (sha, it.url, account, store, etag, modified) != (
-            old.content_sha256,
-            old.url,
-            old.account_id,
-            old.store_id,
-            old.etag,
-            old.last_modified,
-        ):
+        if now != old[MUTABLE]:
+            sha, url, account, store, etag, modified = now
             updates.append(
                 {
                     "b_id": old.id,
                     "content_sha256": sha,
-                    "url": it.url,
+                    "url": url,
                     "account_id": account,
                     "store_id": store,
                     "title": it.title,
@@ -734,7 +737,7 @@ def _write_through_stage(session: Session, run_id: int, pid: int, batch: SeenBat
         )
     )
     open_stage(session)
-    fill_stage(session, [_staged_row(seq, it, batch, last_at_url, observed) for seq, it in enumerate(batch.items)])
+    fill_stage(session, _staged_rows(batch, last_at_url, observed))
     writes = _stage_writes(conn.dialect.name)
     params = {"pid": pid, "day": batch.day, "run_id": run_id}
     new_listings = len(batch.hashes) - len(batch.before)  # `before` holds the batch's keys already stored
@@ -777,45 +780,63 @@ def _header(value: Any, limit: int) -> str | None:
 _VISIBLE = re.compile(r"[\x20-\x7e]+")
 
 
-def _staged_row(seq: int, it: ListingItem, batch: SeenBatch, last_at_url: dict[str, str], observed: set[str]) -> tuple:
-    """One item's values in `staging.COLUMNS` order (a plain tuple: the stage is filled by COPY)."""
-    key, evidence = it.listing_key, it.evidence
-    snap = key in batch.snapshot_keys
-    content = (
-        (
-            it.title,
-            it.text,
-            it.seller_name,
-            json_strings(sorted(set(it.contacts))),
-            it.lang,
-            it.price,
-            it.currency,
-            it.posted_at,
-            _signals_json(it.offer_signals),
-        )
-        if snap
-        else NO_CONTENT
+def _staged_rows(batch: SeenBatch, last_at_url: dict[str, str], observed: set[str]) -> list[tuple]:
+    """One row per item in `staging.COLUMNS` order (plain tuples: the stage is filled by COPY).
+    One loop with the batch's lookups bound to locals: this runs for every item of every day."""
+    before, hashes, accounts, stores, snapshot_keys = (
+        batch.before,
+        batch.hashes,
+        batch.accounts,
+        batch.stores,
+        batch.snapshot_keys,
     )
-    observation = 0 if last_at_url[it.url] != key else (OBS_UPDATE if it.url in observed else OBS_INSERT)
-    known = batch.before.get(key)
+    rows = []
+    for seq, it in enumerate(batch.items):
+        key, url, evidence, seller, shop = it.listing_key, it.url, it.evidence, it.seller_key, it.store_key
+        snap = key in snapshot_keys
+        known = before.get(key)
+        cited = (
+            (evidence.warc_file, evidence.record_id, evidence.sha256, evidence.target_uri or None)
+            if evidence
+            else NO_CITATION
+        )
+        rows.append(
+            (
+                seq,
+                key,
+                known.id if known else None,
+                url,
+                hashes[key],
+                accounts.get(seller) if seller is not None else None,
+                stores.get(shop) if shop is not None else None,
+                it.http_status,
+                *cited,
+                *validators(it),
+                int(known is None),
+                int(snap),
+                0 if last_at_url[url] != key else (OBS_UPDATE if url in observed else OBS_INSERT),
+            )
+            + (_content(it) if snap else NO_CONTENT)
+        )
+    return rows
+
+
+NO_CITATION: tuple[None, None, None, None] = (None,) * 4
+
+
+def _content(it: ListingItem) -> tuple:
+    """A snapshot's columns of the stage, for an item whose content is new."""
     return (
-        seq,
-        key,
-        known.id if known else None,
-        it.url,
-        batch.hashes[key],
-        batch.accounts.get(it.seller_key) if it.seller_key is not None else None,
-        batch.stores.get(it.store_key) if it.store_key is not None else None,
-        it.http_status,
-        evidence.warc_file if evidence else None,
-        evidence.record_id if evidence else None,
-        evidence.sha256 if evidence else None,
-        (evidence.target_uri or None) if evidence else None,
-        *validators(it),
-        int(known is None),
-        int(snap),
-        observation,
-    ) + content
+        it.title,
+        it.text,
+        it.seller_name,
+        json_strings(sorted(set(it.contacts))),
+        it.lang,
+        it.price,
+        it.currency,
+        it.posted_at,
+        _signals_json(it.offer_signals),
+    )
 
 
 class _StageWrites(NamedTuple):
