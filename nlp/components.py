@@ -28,13 +28,14 @@ from precursor_watch.nlp.lexicon import DEFAULT_LEXICON, Lexicon, parse_lexicon
 from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
 from precursor_watch.nlp.offered import (
+    aside_spans,
     listed_outside_refusals,
     offered_mentions,
     outside_asides,
     refuses,
     unquoted_evidence,
 )
-from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalMatcher
+from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalHit, SignalMatcher
 
 _EXTENSIONS = ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows")
 for _name in (*_EXTENSIONS, "pw_offered"):
@@ -248,6 +249,15 @@ def make_scorer(
     return Scorer(threshold, text_weight, signal_saturation, refusal_factor, context_penalty, ungated_cap)
 
 
+def _without_listed_aids(text: str, sigs: list[SignalHit]) -> list[SignalHit]:
+    """The signals without harm-reduction words inside an aside: naloxone or test strips in a
+    related-products list do not make the page's own product a harm-reduction aid."""
+    spans = aside_spans(text, sigs)
+    if not spans:
+        return sigs
+    return [s for s in sigs if s.kind != "harm_reduction" or not any(a <= s.start < b for a, b in spans)]
+
+
 class Scorer:
     """Blends the context classifier with trade signals behind a substance gate.
 
@@ -289,6 +299,7 @@ class Scorer:
         # an advert quoted by a news report or a notice is no evidence that this page offers
         sigs = unquoted_evidence(_norm(doc).original, ext.pw_signals or [])
         text = _norm(doc).original
+        sigs = _without_listed_aids(text, sigs)
         tiers = {m.tier for m in outside_asides(text, subs, sigs)}
         red = any(s.red_flag for s in sigs)
         if subs and not tiers:

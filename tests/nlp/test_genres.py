@@ -75,9 +75,10 @@ def test_web_shop_offer_with_encyclopedic_prose_is_flagged(detector, lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_drug_information_page_that_sells_nothing_is_not_flagged(detector, lang):
-    # the substance is recognised; what is missing is any offer around it
+    # the substance is recognised; what is missing is any offer around it (a page whose footer
+    # carries a shop's terms of sale may read as offer-like to the classifier, never as an offer)
     assert_not_flagged(detector, f"{lang}.research.drug_info", None,
-                       lambda d: d.gate == "monitored substance" and d.offer_probability < 0.5
+                       lambda d: d.gate == "monitored substance" and d.score < 0.5
                        and any(m.startswith("monitored substance") for m in messages(d)))
 
 
@@ -254,3 +255,21 @@ def test_shop_offers_only_its_product_not_the_sidebar_or_the_prose(detector, lan
 def test_pharmacy_product_grid_without_prescription_is_flagged(detector, lang):
     assert_offers(detector, f"{lang}.offer_monitored.pharmacy_grid", CART,
                   lambda m: has("trade signal: offer")(m) and "page has an add-to-cart control" in m)
+
+
+# -- hard negatives that show a price or trade words without offering -------------------------
+LEGAL_ONLY = "legal-only statement (in-clinic use, not sold online, not a shop)"
+PRICED_NEGATIVES = [
+    ("harm_reduction.price_guide", LEGAL_ONLY),
+    ("refusal.listing_rejection", LEGAL_ONLY),
+    ("harm_reduction.patient_leaflet", None),
+    ("research.compound_page", None),
+    ("news.court_record", None),
+]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(("family", "reason"), PRICED_NEGATIVES)
+def test_page_showing_prices_or_quoted_adverts_without_offering_is_not_flagged(detector, lang, family, reason):
+    assert_not_flagged(detector, f"{lang}.{family}", None,
+                       lambda d: reason is None or reason in messages(d))

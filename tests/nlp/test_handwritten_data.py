@@ -376,3 +376,58 @@ def test_second_development_set_is_safe_and_its_contacts_fake(dev2_rows):
         for cas in CAS_LIKE.findall(text):
             wrong_on_purpose = "wrong check digit" in r.get("note", "")
             assert cas_check_ok(cas) or wrong_on_purpose, f"{where}: {cas} fails the CAS check digit"
+
+
+# -- the third development set (dev_genres3.jsonl): three blind writers, held out, read for error analysis --
+DEV3 = DATA / "dev_genres3.jsonl"
+DEV3_GENRES = {
+    "drug_info", "web_shop", "rogue_pharmacy", "rc_catalogue", "b2b_results", "seller_message", "news_quote",
+    "vet_product", "refusal", "ordinary_lookalike",
+}
+
+
+@pytest.fixture(scope="module")
+def dev3_rows() -> list[dict]:
+    return load(DEV3)
+
+
+def test_third_development_set_is_well_formed(dev3_rows, eval_rows, seed_rows, dev_rows, dev2_rows):
+    assert len(dev3_rows) == 216 and Counter(r["lang"] for r in dev3_rows) == {"en": 72, "zh": 72, "es": 72}
+    others = {_key(r["text"]) for r in eval_rows + seed_rows + dev_rows + dev2_rows + load(DATA / "eval_genres.jsonl")}
+    seen: dict[str, str] = {}
+    for lang in sorted(LANGS):
+        ids = [r["id"] for r in dev3_rows if r["lang"] == lang]
+        assert ids == [f"dev3-{lang}-{n:03d}" for n in range(1, 73)], f"dev3 {lang}: ids not consecutive"
+    for r in dev3_rows:
+        where, subs = r["_where"], set(r["substances"])
+        assert set(r) - {"_where", "note"} == set(REQUIRED) | {"genre"}, f"{where}: fields {sorted(r)}"
+        assert all(isinstance(r[f], t) for f, t in REQUIRED.items()), f"{where}: field types"
+        assert r["genre"] in DEV3_GENRES, f"{where}: genre {r['genre']!r}"
+        assert subs <= MONITORED | WATCHED, f"{where}: {r['substances']}"
+        _check_label_and_substances(r)
+        k = _key(r["text"])
+        assert k not in others, f"{where}: same text as a listing of another set"
+        assert k not in seen, f"{where}: same text as {seen.get(k)}"
+        seen[k] = where
+
+
+def test_third_development_set_balance_and_length(dev3_rows):
+    for lang in LANGS:
+        rows = [r for r in dev3_rows if r["lang"] == lang]
+        assert sum(r["label"] for r in rows) >= 30, f"dev3/{lang}: fewer than 30 offers"
+        assert {r["genre"] for r in rows} == DEV3_GENRES, f"dev3/{lang}: genres missing"
+        assert sum(2000 <= len(r["text"]) <= 10_000 for r in rows) >= 36, f"dev3/{lang}: too few long pages"
+        assert sum(len(r["text"]) > 5000 for r in rows) >= 12, f"dev3/{lang}: too few pages over 5,000 characters"
+
+
+def test_third_development_set_is_safe_and_its_contacts_fake(dev3_rows):
+    pattern = re.compile("|".join(DEV2_FORBIDDEN), re.I)
+    for r in dev3_rows:
+        where = r["_where"]
+        text = unicodedata.normalize("NFKC", r["title"] + "\n" + r["text"])
+        m = pattern.search(text)
+        assert not m, f"{where}: forbidden word {m.group(0)!r}"
+        _assert_contacts_fake(text, where)
+        for cas in CAS_LIKE.findall(text):
+            wrong_on_purpose = "wrong check digit" in r.get("note", "")
+            assert cas_check_ok(cas) or wrong_on_purpose, f"{where}: {cas} fails the CAS check digit"
