@@ -260,7 +260,7 @@ def test_pharmacy_product_grid_without_prescription_is_flagged(detector, lang):
 # -- hard negatives that show a price or trade words without offering -------------------------
 LEGAL_ONLY = "legal-only statement (in-clinic use, not sold online, not a shop)"
 PRICED_NEGATIVES = [
-    ("harm_reduction.price_guide", LEGAL_ONLY),
+    ("harm_reduction.price_guide", None),  # "not an offer to sell" only in some variants; never flagged
     ("refusal.listing_rejection", LEGAL_ONLY),
     ("harm_reduction.patient_leaflet", None),
     ("research.compound_page", None),
