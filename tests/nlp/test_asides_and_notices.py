@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from precursor_watch.nlp.detection import DetectInput
+from tests.nlp.pages import judge, messages
 
 PIPERIDONE, XYL, PROPIONYL = "41661-47-6", "7361-61-7", "79-03-8"
 ASIDE = "related-products or see-also list (names in it are mentioned, not offered)"
@@ -55,13 +55,6 @@ FURNITURE = {
 }
 
 
-def judge(detector, text: str, title: str | None, lang: str):
-    [det] = detector.detect([DetectInput("t", text, title, lang)])
-    return det
-
-
-def messages(det) -> list[str]:
-    return [r.message for r in det.reasons]
 
 
 # -- a monitored name only in a search-tag row or a search suggestion ---------------------------

@@ -328,25 +328,30 @@ def _assert_contacts_fake(text: str, where: str) -> None:
         assert "fake" in wallet.lower() or "0000" in wallet, f"{where}: wallet {wallet} does not look fake"
 
 
-def test_second_development_set_is_well_formed(dev2_rows, eval_rows, seed_rows, dev_rows):
-    assert len(dev2_rows) == 240 and Counter(r["lang"] for r in dev2_rows) == {"en": 80, "zh": 80, "es": 80}
-    others = {_key(r["text"]) for r in eval_rows + seed_rows + dev_rows + load(DATA / "eval_genres.jsonl")}
-    seen: dict[str, str] = {}
+def _check_blind_set(rows: list[dict], prefix: str, per_lang: int, genres: set[str], others: set[str]) -> None:
+    """Consecutive ids per language, the fields and their types, known genres, label/kind/substance
+    agreement, and no text copied from another set or repeated within this one."""
+    assert len(rows) == 3 * per_lang and Counter(r["lang"] for r in rows) == {lang: per_lang for lang in LANGS}
     for lang in sorted(LANGS):
-        ids = [r["id"] for r in dev2_rows if r["lang"] == lang]
-        assert ids == [f"dev2-{lang}-{n:03d}" for n in range(1, 81)], f"dev2 {lang}: ids not consecutive"
-    for r in dev2_rows:
+        ids = [r["id"] for r in rows if r["lang"] == lang]
+        assert ids == [f"{prefix}-{lang}-{n:03d}" for n in range(1, per_lang + 1)], f"{prefix} {lang}: ids not consecutive"
+    seen: dict[str, str] = {}
+    for r in rows:
         where, subs = r["_where"], set(r["substances"])
-        fields = set(r) - {"_where", "note"}
-        assert fields == set(REQUIRED) | {"genre"}, f"{where}: fields {sorted(r)}"
+        assert set(r) - {"_where", "note"} == set(REQUIRED) | {"genre"}, f"{where}: fields {sorted(r)}"
         assert all(isinstance(r[f], t) for f, t in REQUIRED.items()), f"{where}: field types"
-        assert r["genre"] in DEV2_GENRES, f"{where}: genre {r['genre']!r}"
+        assert r["genre"] in genres, f"{where}: genre {r['genre']!r}"
         assert subs <= MONITORED | WATCHED, f"{where}: {r['substances']}"
         _check_label_and_substances(r)
         k = _key(r["text"])
         assert k not in others, f"{where}: same text as a listing of another set"
         assert k not in seen, f"{where}: same text as {seen.get(k)}"
         seen[k] = where
+
+
+def test_second_development_set_is_well_formed(dev2_rows, eval_rows, seed_rows, dev_rows):
+    others = {_key(r["text"]) for r in eval_rows + seed_rows + dev_rows + load(DATA / "eval_genres.jsonl")}
+    _check_blind_set(dev2_rows, "dev2", 80, DEV2_GENRES, others)
 
 
 def test_second_development_set_balance_and_coverage(dev2_rows):
@@ -392,23 +397,8 @@ def dev3_rows() -> list[dict]:
 
 
 def test_third_development_set_is_well_formed(dev3_rows, eval_rows, seed_rows, dev_rows, dev2_rows):
-    assert len(dev3_rows) == 216 and Counter(r["lang"] for r in dev3_rows) == {"en": 72, "zh": 72, "es": 72}
     others = {_key(r["text"]) for r in eval_rows + seed_rows + dev_rows + dev2_rows + load(DATA / "eval_genres.jsonl")}
-    seen: dict[str, str] = {}
-    for lang in sorted(LANGS):
-        ids = [r["id"] for r in dev3_rows if r["lang"] == lang]
-        assert ids == [f"dev3-{lang}-{n:03d}" for n in range(1, 73)], f"dev3 {lang}: ids not consecutive"
-    for r in dev3_rows:
-        where, subs = r["_where"], set(r["substances"])
-        assert set(r) - {"_where", "note"} == set(REQUIRED) | {"genre"}, f"{where}: fields {sorted(r)}"
-        assert all(isinstance(r[f], t) for f, t in REQUIRED.items()), f"{where}: field types"
-        assert r["genre"] in DEV3_GENRES, f"{where}: genre {r['genre']!r}"
-        assert subs <= MONITORED | WATCHED, f"{where}: {r['substances']}"
-        _check_label_and_substances(r)
-        k = _key(r["text"])
-        assert k not in others, f"{where}: same text as a listing of another set"
-        assert k not in seen, f"{where}: same text as {seen.get(k)}"
-        seen[k] = where
+    _check_blind_set(dev3_rows, "dev3", 72, DEV3_GENRES, others)
 
 
 def test_third_development_set_balance_and_length(dev3_rows):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from precursor_watch.nlp.detection import DetectInput
+from tests.nlp.pages import judge, messages
 
 BOCPIP, ANPP, BOC4AP, FOURAP, XYL = "79099-07-3", "21409-26-7", "125541-22-2", "23056-29-3", "7361-61-7"
 REFUSAL = "refusal or legal-only statement"
@@ -41,13 +41,6 @@ FURNITURE = (
 )
 
 
-def judge(detector, text: str, title: str | None = None, lang: str = "en"):
-    [det] = detector.detect([DetectInput("t", text, title, lang)])
-    return det
-
-
-def messages(det) -> list[str]:
-    return [r.message for r in det.reasons]
 
 
 def not_offered(det) -> list[str]:

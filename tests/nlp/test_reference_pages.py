@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from precursor_watch.nlp.detection import DetectInput
+from tests.nlp.pages import judge, messages
 
 FENTANYL, ANPP, PIPERIDONE, XYL, BOCPIP = "437-38-7", "21409-26-7", "41661-47-6", "7361-61-7", "79099-07-3"
 LEGAL = "legal-only statement (in-clinic use, not sold online, not a shop)"
@@ -18,13 +18,6 @@ REFUSAL = "refusal or legal-only statement"
 RESTRICTED = "sale restricted to licensed buyers or prescription (still an offer)"
 
 
-def judge(detector, text: str, title: str | None = None, lang: str = "en"):
-    [det] = detector.detect([DetectInput("t", text, title, lang)])
-    return det
-
-
-def messages(det) -> list[str]:
-    return [r.message for r in det.reasons]
 
 
 # -- price guides: a price next to a medicine, on a page that says it sells nothing -------------
