@@ -20,6 +20,14 @@ RESTRICTED = "sale restricted to licensed buyers or prescription (still an offer
 
 
 
+def assert_sells_nothing(detector, pages: dict, lang: str, reason: str) -> None:
+    """The page names a monitored substance (the gate opens) and is not flagged, for `reason`."""
+    title, text = pages[lang]
+    det = judge(detector, text, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert reason in messages(det), messages(det)
+
+
 # -- price guides: a price next to a medicine, on a page that says it sells nothing -------------
 PRICE_GUIDES = {
     "en": (
@@ -44,10 +52,7 @@ PRICE_GUIDES = {
 
 @pytest.mark.parametrize("lang", sorted(PRICE_GUIDES))
 def test_price_guide_for_a_medicine_is_not_flagged(detector, lang):
-    title, text = PRICE_GUIDES[lang]
-    det = judge(detector, text, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
-    assert LEGAL in messages(det), messages(det)
+    assert_sells_nothing(detector, PRICE_GUIDES, lang, LEGAL)
 
 
 def test_rogue_pharmacy_with_the_same_price_line_is_flagged(detector):
@@ -84,10 +89,7 @@ REJECTIONS = {
 
 @pytest.mark.parametrize("lang", sorted(REJECTIONS))
 def test_platform_rejection_notice_quoting_the_listing_is_not_flagged(detector, lang):
-    title, text = REJECTIONS[lang]
-    det = judge(detector, text, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
-    assert LEGAL in messages(det), messages(det)
+    assert_sells_nothing(detector, REJECTIONS, lang, LEGAL)
 
 
 def test_seller_whose_old_listing_was_removed_and_who_offers_again_is_flagged(detector):
@@ -123,10 +125,7 @@ COURT = {
 
 @pytest.mark.parametrize("lang", sorted(COURT))
 def test_court_record_quoting_adverts_is_not_flagged(detector, lang):
-    title, text = COURT[lang]
-    det = judge(detector, text, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
-    assert LEGAL in messages(det), messages(det)
+    assert_sells_nothing(detector, COURT, lang, LEGAL)
 
 
 # -- a compliance page: "we do not offer ... the following" --------------------------------------
