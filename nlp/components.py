@@ -249,6 +249,19 @@ def make_scorer(
     return Scorer(threshold, text_weight, signal_saturation, refusal_factor, context_penalty, ungated_cap)
 
 
+def _page_kinds(page) -> set[str]:
+    """The trade kinds the page itself shows. A schema.org Offer restates the page's price and
+    controls, so it counts only on a page that shows neither: three page kinds out of the four
+    that saturate the evidence would flag any page naming a substance (a news item or a refusal
+    posted on a shop template) whatever its text says."""
+    if page is None:
+        return set()
+    kinds = {PAGE_KINDS[k] for k in page.present() if k in PAGE_KINDS}
+    if kinds & {"price", "offer_control"}:
+        kinds.discard("structured_offer")
+    return kinds
+
+
 def _without_listed_aids(text: str, sigs: list[SignalHit]) -> list[SignalHit]:
     """The signals without harm-reduction words inside an aside: naloxone or test strips in a
     related-products list do not make the page's own product a harm-reduction aid."""
@@ -313,7 +326,7 @@ class Scorer:
         else:
             gate = "no monitored substance"
         page = ext.pw_page
-        page_kinds = {PAGE_KINDS[k] for k in page.present() if k in PAGE_KINDS} if page is not None else set()
+        page_kinds = _page_kinds(page)
         listed = listed_outside_refusals(text, subs, sigs)  # what a refusal on the page leaves offered
         if ext.pw_windows is not None:
             # A long text is judged mention by mention (title + the words around the mention): the

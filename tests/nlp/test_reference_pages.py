@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from precursor_watch.nlp.detection import DetectInput, OfferSignals
 from tests.nlp.pages import judge, messages
 
 FENTANYL, ANPP, PIPERIDONE, XYL, BOCPIP = "437-38-7", "21409-26-7", "41661-47-6", "7361-61-7", "79099-07-3"
@@ -232,3 +233,29 @@ def test_naloxone_in_a_related_products_list_does_not_lower_the_offer(detector):
     det = judge(detector, text, "Norfentanyl 1609-66-1")
     # a short text is judged whole: a harm-reduction word counted there would cut the score to a third
     assert det.flagged and "1609-66-1" in det.substance_ids, (det.score, messages(det))
+
+
+# -- page evidence: a shop template around a text that offers nothing -------------------------
+SHOP_PAGE = OfferSignals(price=True, add_to_cart=True, schema_offer=True, seller=True)
+
+
+def test_news_item_on_a_shop_template_is_not_flagged_by_page_evidence_alone(detector):
+    text = "Officials of two countries agreed to share data on isotonitazene parcels shipped to Mexico."
+    [det] = detector.detect([DetectInput("t", text, "Talks on isotonitazene control", "en", offer_signals=SHOP_PAGE)])
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert "page has an add-to-cart control" in messages(det)
+
+
+def test_terse_card_on_the_same_template_is_still_flagged(detector):
+    text = "ANPP CAS 21409-26-7, 99%, 1 kg foil bag, stock."
+    [det] = detector.detect([DetectInput("t", text, "ANPP 21409-26-7", "en", offer_signals=SHOP_PAGE)])
+    assert det.flagged and det.substance_ids == (ANPP,), (det.score, messages(det))
+
+
+def test_inquiries_not_accepted_notice_is_a_refusal(detector):
+    text = (
+        "NOTICE: Inquiries for tert-Butyl 4-oxopiperidine-1-carboxylate (CAS 79099-07-3) are not accepted.\n"
+        "It is a controlled substance and we have no licence to trade it. Compliance team: WA +1-555-0108"
+    )
+    [det] = detector.detect([DetectInput("t", text, "NOTICE", "en", offer_signals=SHOP_PAGE)])
+    assert not det.flagged and REFUSAL in messages(det), (det.score, messages(det))
