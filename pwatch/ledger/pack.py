@@ -24,7 +24,8 @@ VERIFIER = Path(__file__).with_name("pack_verifier.py")
 README = """# Evidence pack: {listing}
 
 What it holds: `events.jsonl` (every logged event of the listing: its leaf index, its canonical
-encoding and its RFC 9162 inclusion proof), `head.json` (the signed tree head of {date}, size
+encoding as logged (version 1: a JSON object; version 2: a JSON array of the same fields, in the
+order `verify_pack.py` names) and its RFC 9162 inclusion proof), `head.json` (the signed tree head of {date}, size
 {size}), `public_key.pem` (the signer's key, id {key_id}), `evidence.warc.gz` (a `warcinfo` record,
 then each `response` record the events cite and the `request` record of the same fetch, byte for
 byte as archived), `verify_pack.py` and `MANIFEST.sha256`.

@@ -20,6 +20,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 HEAD_PREFIX = "precursor-watch tree head v1\n"
+# A leaf encoding of version 2 is a JSON array of these fields in this order; version 1 is a JSON
+# object with the same fields, the four evidence fields under "evidence" (docs/LEDGER.md).
+V2_FIELDS = (
+    "v", "event_id", "occurred_on", "occurred_at", "kind", "platform_id", "account_id", "store_id",
+    "listing_id", "cause", "observation_id", "snapshot_id", "detection_id", "review_id", "notice_id",
+    "related_listing_id", "warc_record_id", "target_uri", "payload_sha256", "warc_file", "details",
+)  # fmt: skip
+EVIDENCE_FIELDS = ("warc_record_id", "target_uri", "payload_sha256", "warc_file")
 
 
 def node(left, right):
@@ -46,6 +54,18 @@ def root_from_inclusion(leaf, index, size, proof):
     if sn != 0:
         raise ValueError("proof too short")
     return r
+
+
+def leaf_content(data):
+    """The fields of a leaf encoding of either version, as version 1 nests them."""
+    value = json.loads(data)
+    if isinstance(value, dict) and value.get("v") == 1:
+        return value
+    if isinstance(value, list) and len(value) == len(V2_FIELDS) and value[0] == 2:
+        content = dict(zip(V2_FIELDS, value, strict=True))
+        content["evidence"] = {name: content.pop(name) for name in EVIDENCE_FIELDS}
+        return content
+    raise ValueError("not a leaf encoding of version 1 or 2")
 
 
 def warc_records(path):
@@ -106,7 +126,10 @@ def main(argv):
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines() if line]
     for event in events:
         data = event["leaf_data"]
-        content = json.loads(data)
+        try:
+            content = leaf_content(data)
+        except ValueError as exc:
+            return fail(f"events.jsonl, leaf {event.get('leaf_index')}: {exc}")
         what = f"event {content['event_id']} ({content['kind']}, {content['occurred_on']})"
         leaf = hashlib.sha256(b"\x00" + data.encode("utf-8")).digest()
         try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from precursor_watch.ledger.encoding import differences, leaf_content, row_leaf, row_mapping
+from precursor_watch.ledger.encoding import decode, differences, leaf_content, row_leaf, row_mapping, version_of
 from precursor_watch.ledger.log import Head, event_columns, heads
 from precursor_watch.ledger.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency
 from precursor_watch.ledger.signing import key_id, verifies
@@ -119,7 +118,11 @@ def _stream(ctx: _Context, query) -> Iterator[tuple]:
 
 def _leaf_problem(ctx: _Context, index: int, data: str, stored_hash: str, event: tuple) -> bytes:
     """The checks of a leaf whose event no longer encodes to it (or is gone); its hash now."""
-    logged = json.loads(data)
+    try:
+        logged, version = decode(data), version_of(data)
+    except ValueError:
+        ctx.outcome.problems.append(f"leaf {index} (event {event[0]}): its logged encoding is not a leaf encoding")
+        return DELETED if event[0] is None else row_leaf(event)[1]
     if leaf_hash(data.encode("utf-8")).hex() != stored_hash:
         ctx.outcome.problems.append(
             f"leaf {index} ({ctx.event(logged)}): its stored hash does not match its logged encoding"
@@ -130,12 +133,12 @@ def _leaf_problem(ctx: _Context, index: int, data: str, stored_hash: str, event:
                 f"{ctx.event(logged)}, leaf {index}: deleted from the events after it was logged"
             )
         return DELETED
-    current = leaf_content(row_mapping(event))
+    current = leaf_content(row_mapping(event), version)
     if ctx.in_period(logged["occurred_on"]) or ctx.in_period(current["occurred_on"]):
         changed = "; ".join(differences(data, current))
         ctx.outcome.problems.append(f"{ctx.event(logged)}, leaf {index}: changed after it was logged: {changed}")
     ctx.outcome.events_checked += 1
-    return row_leaf(event)[1]
+    return row_leaf(event, version)[1]
 
 
 def _check_leaves(ctx: _Context) -> list[bytes]:
@@ -157,7 +160,7 @@ def _check_leaves(ctx: _Context) -> list[bytes]:
             hashes.extend(DELETED for _ in range(index - len(hashes)))
         ctx.leaf_events.append(event_id)
         if event[0] is not None:
-            current, digest = row_leaf(event)
+            current, digest = row_leaf(event, version_of(data))
             if current == data and digest.hex() == stored_hash:  # the common case: nothing changed
                 ctx.outcome.events_checked += 1
                 hashes.append(digest)

@@ -1,19 +1,32 @@
 """Appending and sealing on SQLite and PostgreSQL: bulk leaves in id order, signed heads, no new
-leaf or head from a rerun, proofs from the stored log; the v1 encoding; `pwatch keys init`."""
+leaf or head from a rerun, proofs from the stored log; the v1 and v2 encodings and a log holding
+both; `pwatch keys init`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import stat
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from precursor_watch.ledger.encoding import encode, encode_row, event_leaf, leaf_content
+from precursor_watch.ledger import log
+from precursor_watch.ledger.encoding import (
+    V2_FIELDS,
+    decode,
+    encode,
+    encode_row,
+    encode_row_v1,
+    event_leaf,
+    leaf_content,
+)
 from precursor_watch.ledger.log import event_rows, heads, leaf_hashes, row_tuples, seal
 from precursor_watch.ledger.merkle import MerkleTree, verify_consistency, verify_inclusion
+from precursor_watch.ledger.pack_verifier import V2_FIELDS as VERIFIER_V2_FIELDS
+from precursor_watch.ledger.pack_verifier import leaf_content as verifier_leaf_content
 from precursor_watch.ledger.signing import key_id, verifies
+from precursor_watch.ledger.verify import verify
 from precursor_watch.storage.crawls import open_crawl_run
 from precursor_watch.storage.ingest import ingest_batch
 from precursor_watch.storage.models import Event, LedgerHead, LedgerLeaf
@@ -54,41 +67,43 @@ def test_seal_logs_new_events_once_and_signs_heads(any_session):
     verify_consistency(
         3, 4, bytes.fromhex(stored[0].root_hash), bytes.fromhex(stored[1].root_hash), tree.consistency_proof(3, 4)
     )
-    # the text-built encoding sealing and verify use is byte for byte the definition's
-    assert [encode_row(r) for r in row_tuples(s)] == [encode(leaf_content(r)) for r in event_rows(s)]
-    # a logged leaf keeps the encoding it was logged with
+    # the text-built encodings sealing and verify use are byte for byte the definition's, both versions
+    assert [encode_row(r) for r in row_tuples(s)] == [encode(leaf_content(r, 2)) for r in event_rows(s)]
+    assert [encode_row_v1(r) for r in row_tuples(s)] == [encode(leaf_content(r, 1)) for r in event_rows(s)]
+    # a logged leaf keeps the encoding it was logged with (now version 2), and decodes to its content
     data = s.scalar(select(LedgerLeaf.leaf_data).where(LedgerLeaf.leaf_index == 0))
-    assert (
-        json.loads(data)["v"] == 1
-        and json.loads(data)["event_id"] == ids[0]
-        and json.loads(data)["kind"] == "first_seen"
-    )
+    content = decode(data)
+    assert content["v"] == 2 and content["event_id"] == ids[0] and content["kind"] == "first_seen"
+    assert content == leaf_content(next(iter(event_rows(s))), 2) == verifier_leaf_content(data)
+
+
+_ROW = {
+    "id": 7,
+    "occurred_on": D0,
+    "occurred_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    "kind": "removal_observed",
+    "platform_id": 1,
+    "account_id": None,
+    "store_id": None,
+    "listing_id": 3,
+    "cause": "not_found",
+    "observation_id": 9,
+    "snapshot_id": None,
+    "detection_id": None,
+    "review_id": None,
+    "notice_id": None,
+    "related_listing_id": None,
+    "details": {"b": 1, "a": "é"},
+    "evidence_record": "<urn:uuid:1>",
+    "evidence_uri": "http://127.0.0.11/x",
+    "evidence_sha256": "ab" * 32,
+    "evidence_file": "evidence/x.warc.gz",
+}
 
 
 def test_encoding_v1_is_canonical():
-    row = {
-        "id": 7,
-        "occurred_on": D0,
-        "occurred_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
-        "kind": "removal_observed",
-        "platform_id": 1,
-        "account_id": None,
-        "store_id": None,
-        "listing_id": 3,
-        "cause": "not_found",
-        "observation_id": 9,
-        "snapshot_id": None,
-        "detection_id": None,
-        "review_id": None,
-        "notice_id": None,
-        "related_listing_id": None,
-        "details": {"b": 1, "a": "é"},
-        "evidence_record": "<urn:uuid:1>",
-        "evidence_uri": "http://127.0.0.11/x",
-        "evidence_sha256": "ab" * 32,
-        "evidence_file": "evidence/x.warc.gz",
-    }
-    text = encode(leaf_content(row))
+    row = _ROW
+    text = encode(leaf_content(row, 1))
     assert text == (
         '{"account_id":null,"cause":"not_found","details":{"a":"é","b":1},"detection_id":null,'
         '"event_id":7,"evidence":{"payload_sha256":"' + "ab" * 32 + '","target_uri":"http://127.0.0.11/x",'
@@ -98,8 +113,51 @@ def test_encoding_v1_is_canonical():
     )
     # a naive timestamp is UTC; another zone is converted
     plus_one = dt.datetime(2026, 11, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    assert encode(leaf_content(row | {"occurred_at": plus_one})) == text
-    assert encode(leaf_content(row | {"occurred_at": dt.datetime(2026, 11, 1)})) == text
+    assert encode(leaf_content(row | {"occurred_at": plus_one}, 1)) == text
+    assert encode(leaf_content(row | {"occurred_at": dt.datetime(2026, 11, 1)}, 1)) == text
+
+
+def test_encoding_v2_is_the_v1_values_in_order_and_decodes_to_them():
+    row = _ROW
+    text = encode(leaf_content(row, 2))
+    assert text == (
+        '[2,7,"2026-11-01","2026-11-01T00:00:00.000000Z","removal_observed",1,null,null,3,"not_found",9,null,null,'
+        'null,null,null,"<urn:uuid:1>","http://127.0.0.11/x","' + "ab" * 32 + '","evidence/x.warc.gz",{"a":"é","b":1}]'
+    )
+    assert len(text) < len(encode(leaf_content(row, 1))) / 2 + 40
+    assert decode(text) == leaf_content(row, 2) and decode(encode(leaf_content(row, 1))) == leaf_content(row, 1)
+    # the pack's standalone verifier reads the same fields in the same order
+    assert VERIFIER_V2_FIELDS == V2_FIELDS and verifier_leaf_content(text) == decode(text)
+    assert verifier_leaf_content(encode(leaf_content(row, 1))) == leaf_content(row, 1)
+    for bad in ("[3,1]", '{"v":9}', '"x"'):
+        with pytest.raises(ValueError):
+            decode(bad)
+
+
+def test_a_log_with_leaves_of_both_versions_verifies_and_names_a_changed_v1_event(any_session, monkeypatch, tmp_path):
+    """Leaves logged by an older release (version 1) stay as they are; new ones are version 2; verify
+    compares each with its event in its own version."""
+    s = any_session
+    key = Ed25519PrivateKey.generate()
+    ingest_batch(s, open_crawl_run(s, "chemdir", D0), [listing("chemdir", f"L{i}", D0) for i in range(3)])
+    with monkeypatch.context() as m:  # sealing as a release before version 2 did
+        m.setattr(log, "encode_row", encode_row_v1)
+        seal(s, D0, key)
+    ingest_batch(s, open_crawl_run(s, "chemdir", D1), [listing("chemdir", "L9", D1)])
+    seal(s, D1, key)
+    datas = list(s.scalars(select(LedgerLeaf.leaf_data).order_by(LedgerLeaf.leaf_index)))
+    assert [d[0] for d in datas] == ["{", "{", "{", "["]
+    s.flush()
+    clean = verify(s, tmp_path, key.public_key())
+    assert clean.leaves == 4 and clean.events_checked == 4
+    assert not [p for p in clean.problems if "changed" in p or "stored hash" in p], clean.problems
+
+    first = s.scalar(select(Event.id).order_by(Event.id).limit(1))
+    s.execute(update(Event).where(Event.id == first).values(occurred_on=D1))
+    broken = verify(s, tmp_path, key.public_key())
+    assert any(f"event {first} " in p and f"occurred_on: logged '{D0}', now '{D1}'" in p for p in broken.problems), (
+        broken.problems
+    )
 
 
 def test_keys_init_creates_a_private_key_0600_and_exports_the_public_key(tmp_path, capsys):

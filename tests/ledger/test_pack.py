@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from precursor_watch import steps
 from precursor_watch.cli import main
+from precursor_watch.ledger.encoding import decode
 from precursor_watch.storage.models import Event, Listing, Platform
 from tests.ledger.test_tamper import _flip_payload_byte, db
 
@@ -70,9 +72,8 @@ def test_pack_verifies_outside_the_project_and_fails_after_one_byte_changes(ledg
     # one byte of an archived payload changed: the verifier names the record, sha256sum fails
     warc = folder / "evidence.warc.gz"
     original_warc = warc.read_bytes()
-    record_id = json.loads(json.loads(next(iter((folder / "events.jsonl").read_text().splitlines())))["leaf_data"])[
-        "evidence"
-    ]["warc_record_id"]
+    first_leaf = json.loads(next(iter((folder / "events.jsonl").read_text().splitlines())))["leaf_data"]
+    record_id = decode(first_leaf)["evidence"]["warc_record_id"]
     warc.write_bytes(_flip_payload_byte(original_warc, record_id))
     bad = _run([sys.executable, "verify_pack.py", ".", "--public-key", str(public)], folder)
     assert bad.returncode == 1 and f"WARC record {record_id} payload does not hash" in bad.stdout, bad.stdout
@@ -81,7 +82,7 @@ def test_pack_verifies_outside_the_project_and_fails_after_one_byte_changes(ledg
 
     events = folder / "events.jsonl"
     original = events.read_bytes()
-    at = original.index(b'occurred_on\\":\\"') + len(b'occurred_on\\":\\"') + 9  # last digit of the date
+    at = re.search(rb'\[2,\d+,\\"\d{4}-\d\d-\d\d', original).end() - 1  # last digit of the first date (occurred_on)
     events.write_bytes(original[:at] + bytes([original[at] ^ 0x01]) + original[at + 1 :])
     bad = _run([sys.executable, "verify_pack.py", ".", "--public-key", str(public)], folder)
     assert bad.returncode == 1 and "not in the signed tree" in bad.stdout, bad.stdout + bad.stderr
