@@ -58,7 +58,8 @@ NOTE = (
     "objects), builds each leaf's canonical text directly (no per-row ORM or JSON-type processing), hashes it, "
     "extends the latest head's frontier (compact range) and inserts the leaves in batches through a driver "
     "cursor, with Python's cycle collector paused for that loop; no old leaf is read. What is left is per-event "
-    "Python and the leaf insert (its canonical encoding is kept to name changed fields), paid once per new "
+    "Python and the leaf insert (its canonical encoding is kept to name changed fields: version 2, a JSON "
+    "array without key names, 223 bytes for a first_seen event where version 1 took 505), paid once per new "
     "event. The verify row is over this run's events with every record read by offset; the rate at "
     "1,000,000 events is in the next section."
 )
