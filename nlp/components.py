@@ -262,13 +262,18 @@ def _page_kinds(page) -> set[str]:
     return kinds
 
 
+# Signals saying the page's product is no substance: a harm-reduction aid (test strips, naloxone),
+# or a book, poster or analyser about the substances. Either lowers its reading like a refusal.
+NOT_SOLD_KINDS = ("harm_reduction", "not_a_substance")
+
+
 def _without_listed_aids(text: str, sigs: list[SignalHit]) -> list[SignalHit]:
-    """The signals without harm-reduction words inside an aside: naloxone or test strips in a
-    related-products list do not make the page's own product a harm-reduction aid."""
+    """The signals without harm-reduction or not-a-substance words inside an aside: naloxone, test
+    strips or a book in a related-products list do not make the page's own product one."""
     spans = aside_spans(text, sigs)
     if not spans:
         return sigs
-    return [s for s in sigs if s.kind != "harm_reduction" or not any(a <= s.start < b for a, b in spans)]
+    return [s for s in sigs if s.kind not in NOT_SOLD_KINDS or not any(a <= s.start < b for a, b in spans)]
 
 
 class Scorer:
@@ -281,7 +286,8 @@ class Scorer:
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
     research wording; a refusal ("we do not sell ...") that leaves nothing listed outside it
-    (`nlp.offered.refuses`) or a harm-reduction product (test strips, naloxone) multiplies the
+    (`nlp.offered.refuses`), a harm-reduction product (test strips, naloxone) or a product that is
+    no substance (a book, poster or analyser about them) multiplies the
     score of its reading by refusal_factor, and a legal-only statement (in-clinic use only, not
     sold online, not a shop) the score of the whole text. A sale restricted to licensed buyers or
     to prescriptions (`restricted_sale`) lowers nothing: it is still an offer (README, "What is
@@ -374,6 +380,6 @@ class Scorer:
         score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
         context = sum(1 for s in sigs if s.kind == "context")
         score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
-        if refused or any(s.kind == "harm_reduction" for s in sigs):
+        if refused or any(s.kind in NOT_SOLD_KINDS for s in sigs):
             score *= self.refusal_factor
         return score

@@ -30,6 +30,7 @@ KNOWN_KINDS = (
     "legal_only",
     "restricted_sale",
     "harm_reduction",
+    "not_a_substance",
     "context",
     "aside",
     "prohibited",

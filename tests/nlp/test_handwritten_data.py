@@ -418,3 +418,38 @@ def test_third_development_set_balance_and_length(dev3_rows):
 
 def test_third_development_set_is_safe_and_its_contacts_fake(dev3_rows):
     _check_blind_set_is_safe(dev3_rows)
+
+
+# -- the fourth development set (dev_genres4.jsonl): three blind writers, held out, read for error analysis --
+DEV4 = DATA / "dev_genres4.jsonl"
+DEV4_GENRES = {
+    "web_shop": (6, 5), "rc_catalogue": (6, 4), "b2b_results": (5, 4), "b2b_profile": (4, 3), "rogue_pharmacy": (4, 2),
+    "seller_message": (6, 4), "classified_ad": (4, 3), "marketplace_item": (5, 1), "drug_info": (4, 0),
+    "news_quote": (4, 0), "regulation_list": (3, 0), "vet_product": (3, 1), "refusal": (3, 0), "harm_reduction": (3, 0),
+}  # fmt: skip  (genre: items, offers) per language, as the writers' brief set them
+
+
+@pytest.fixture(scope="module")
+def dev4_rows() -> list[dict]:
+    return load(DEV4)
+
+
+def test_fourth_development_set_is_well_formed(dev4_rows, eval_rows, seed_rows, dev_rows, dev2_rows, dev3_rows):
+    others = {
+        _key(r["text"]) for r in eval_rows + seed_rows + dev_rows + dev2_rows + dev3_rows + load(DATA / "eval_genres.jsonl")
+    }
+    _check_blind_set(dev4_rows, "dev4", 60, set(DEV4_GENRES), others)
+
+
+def test_fourth_development_set_balance_and_length(dev4_rows):
+    for lang in LANGS:
+        rows = [r for r in dev4_rows if r["lang"] == lang]
+        counts = Counter(r["genre"] for r in rows)
+        offers = Counter(r["genre"] for r in rows if r["label"] == 1)
+        assert {g: (counts[g], offers[g]) for g in DEV4_GENRES} == DEV4_GENRES, f"dev4/{lang}: genre counts"
+        assert sum(2000 <= len(r["text"]) <= 10_000 for r in rows) >= 30, f"dev4/{lang}: too few long pages"
+        assert sum(len(r["text"]) > 5000 for r in rows) >= 10, f"dev4/{lang}: too few pages over 5,000 characters"
+
+
+def test_fourth_development_set_is_safe_and_its_contacts_fake(dev4_rows):
+    _check_blind_set_is_safe(dev4_rows)
