@@ -12,3 +12,10 @@ def judge(detector, text: str, title: str | None = None, lang: str = "en"):
 
 def messages(det) -> list[str]:
     return [r.message for r in det.reasons]
+
+
+def assert_sells_nothing(detector, title: str | None, text: str, lang: str, reason: str) -> None:
+    """The page names a monitored substance (the gate opens) and is not flagged, for `reason`."""
+    det = judge(detector, text, title, lang)
+    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert reason in messages(det), messages(det)

@@ -11,22 +11,12 @@ from __future__ import annotations
 import pytest
 
 from precursor_watch.nlp.detection import DetectInput, OfferSignals
-from tests.nlp.pages import judge, messages
+from tests.nlp.pages import assert_sells_nothing, judge, messages
 
 FENTANYL, ANPP, PIPERIDONE, XYL, BOCPIP = "437-38-7", "21409-26-7", "41661-47-6", "7361-61-7", "79099-07-3"
 LEGAL = "legal-only statement (in-clinic use, not sold online, not a shop)"
 REFUSAL = "refusal or legal-only statement"
 RESTRICTED = "sale restricted to licensed buyers or prescription (still an offer)"
-
-
-
-
-def assert_sells_nothing(detector, pages: dict, lang: str, reason: str) -> None:
-    """The page names a monitored substance (the gate opens) and is not flagged, for `reason`."""
-    title, text = pages[lang]
-    det = judge(detector, text, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
-    assert reason in messages(det), messages(det)
 
 
 # -- price guides: a price next to a medicine, on a page that says it sells nothing -------------
@@ -53,7 +43,7 @@ PRICE_GUIDES = {
 
 @pytest.mark.parametrize("lang", sorted(PRICE_GUIDES))
 def test_price_guide_for_a_medicine_is_not_flagged(detector, lang):
-    assert_sells_nothing(detector, PRICE_GUIDES, lang, LEGAL)
+    assert_sells_nothing(detector, *PRICE_GUIDES[lang], lang, LEGAL)
 
 
 def test_rogue_pharmacy_with_the_same_price_line_is_flagged(detector):
@@ -90,7 +80,7 @@ REJECTIONS = {
 
 @pytest.mark.parametrize("lang", sorted(REJECTIONS))
 def test_platform_rejection_notice_quoting_the_listing_is_not_flagged(detector, lang):
-    assert_sells_nothing(detector, REJECTIONS, lang, LEGAL)
+    assert_sells_nothing(detector, *REJECTIONS[lang], lang, LEGAL)
 
 
 def test_seller_whose_old_listing_was_removed_and_who_offers_again_is_flagged(detector):
@@ -126,7 +116,7 @@ COURT = {
 
 @pytest.mark.parametrize("lang", sorted(COURT))
 def test_court_record_quoting_adverts_is_not_flagged(detector, lang):
-    assert_sells_nothing(detector, COURT, lang, LEGAL)
+    assert_sells_nothing(detector, *COURT[lang], lang, LEGAL)
 
 
 # -- a compliance page: "we do not offer ... the following" --------------------------------------

@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nlp.pages import judge, messages
+from tests.nlp.pages import assert_sells_nothing, judge, messages
 
 FENTANYL, BOCPIP, XYL, NPP = "437-38-7", "79099-07-3", "7361-61-7", "39742-60-4"
 LEGAL = "legal-only statement (in-clinic use, not sold online, not a shop)"
 REFUSAL = "refusal or legal-only statement"
 NOT_A_SUBSTANCE = "the product is no substance (a book, poster or analyser about them)"
-
-
-def assert_sells_nothing(detector, title: str, text: str, lang: str, reason: str) -> None:
-    """The page names a monitored substance (the gate opens) and is not flagged, for `reason`."""
-    det = judge(detector, text, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
-    assert reason in messages(det), messages(det)
 
 
 # -- shop pages whose product is a book, a poster or an analyser about the substances ------------
