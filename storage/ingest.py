@@ -69,7 +69,6 @@ from precursor_watch.storage.models import (
     Store,
 )
 from precursor_watch.storage.staging import (
-    NO_CONTENT,
     OBS_INSERT,
     OBS_UPDATE,
     STAGE,
@@ -781,7 +780,8 @@ _VISIBLE = re.compile(r"[\x20-\x7e]+")
 
 
 def _staged_rows(batch: SeenBatch, last_at_url: dict[str, str], observed: set[str]) -> list[tuple]:
-    """One row per item in `staging.COLUMNS` order (plain tuples: the stage is filled by COPY).
+    """One row per item in `staging.COLUMNS` order, ending early where the rest is NULL (plain
+    tuples: the stage is filled by COPY).
     One loop with the batch's lookups bound to locals: this runs for every item of every day."""
     before, hashes, accounts, stores, snapshot_keys = (
         batch.before,
@@ -800,24 +800,27 @@ def _staged_rows(batch: SeenBatch, last_at_url: dict[str, str], observed: set[st
             if evidence
             else NO_CITATION
         )
-        rows.append(
-            (
-                seq,
-                key,
-                known.id if known else None,
-                url,
-                hashes[key],
-                accounts.get(seller) if seller is not None else None,
-                stores.get(shop) if shop is not None else None,
-                it.http_status,
-                *cited,
-                *validators(it),
-                int(known is None),
-                int(snap),
-                0 if last_at_url[url] != key else (OBS_UPDATE if url in observed else OBS_INSERT),
-            )
-            + (_content(it) if snap else NO_CONTENT)
+        row = (
+            seq,
+            key,
+            known.id if known else None,
+            url,
+            hashes[key],
+            accounts.get(seller) if seller is not None else None,
+            stores.get(shop) if shop is not None else None,
+            it.http_status,
+            *cited,
+            int(known is None),
+            int(snap),
+            0 if last_at_url[url] != key else (OBS_UPDATE if url in observed else OBS_INSERT),
         )
+        # The row stops early where the rest would be NULL (`staging.ROW_LENGTHS`).
+        checked = validators(it)
+        if snap:
+            row += checked + _content(it)
+        elif checked is not NO_VALIDATORS:
+            row += checked
+        rows.append(row)
     return rows
 
 

@@ -13,6 +13,7 @@ if needed and empties it before and after each batch, inside the batch's SAVEPOI
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, delete, insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
@@ -30,7 +31,6 @@ CONTENT = (
     ("posted_at", String(SHOWN_LEN)),
     ("offer_signals", JSON),
 )
-NO_CONTENT = (None,) * len(CONTENT)
 
 # What each row asks ingest to do with it.
 OBS_INSERT, OBS_UPDATE = 1, 2  # `obs`: a new sighting of this run / a rerun's sighting overwritten in place
@@ -50,11 +50,13 @@ STAGE = Table(
     Column("evidence_record", Text),
     Column("evidence_sha256", String(64)),
     Column("evidence_uri", Text),
-    Column("etag", Text, comment="the answer's ETag (new listings take it; known ones are updated apart)"),
-    Column("last_modified", String(64)),
     Column("fresh", Integer, nullable=False, comment="1: the listing is new, insert it"),
     Column("snap", Integer, nullable=False, comment="1: store a snapshot of this content"),
     Column("obs", Integer, nullable=False, comment="0: no observation row (a later item has this URL), else OBS_*"),
+    # From here on a staged row may stop early (see `fill_stage`): most pages carry no validators
+    # and most revisits no new content.
+    Column("etag", Text, comment="the answer's ETag (new listings take it; known ones are updated apart)"),
+    Column("last_modified", String(64)),
     # The content, staged only for rows with snap=1 (NULL otherwise: a revisit needs none of it).
     *(Column(name, type_) for name, type_ in CONTENT),
     prefixes=["TEMPORARY"],
@@ -79,38 +81,57 @@ def open_stage(session: Session) -> Table:
 
 
 COLUMNS = tuple(c.name for c in STAGE.c)  # the order of the values in a staged row
-_INSERT: dict[str, str] = {}  # INSERT statement by dialect name, compiled once
+# The lengths a staged row may have: up to `obs`, up to `last_modified`, or all of COLUMNS.
+ROW_LENGTHS = (COLUMNS.index("obs") + 1, COLUMNS.index("last_modified") + 1, len(COLUMNS))
+_INSERT: dict[tuple[str, int], str] = {}  # INSERT statement by dialect name and row length, compiled once
 
 
 def fill_stage(session: Session, rows: list[tuple]) -> None:
     """Put a batch into the stage: one tuple per item with its values in COLUMNS order, the JSON
     columns (`contacts`, `offer_signals`) already serialised by `json.dumps` (what SQLAlchemy's JSON type stores).
 
-    SQLite: one executemany of the tuples as they are. PostgreSQL: COPY, its bulk-load path
-    (pipelined executemany of these wide rows was half of a first-day ingest there), then ANALYZE:
+    A row may stop early, at one of `ROW_LENGTHS`: the columns it leaves out are NULL. Rows go in
+    one statement per length, so a revisit without validators or new content binds 15 values, not
+    26 (binding the trailing NULLs was most of what two more stage columns cost a steady-state day).
+
+    SQLite: one executemany per length. PostgreSQL: COPY, its bulk-load path (pipelined
+    executemany of these wide rows was half of a first-day ingest there), then ANALYZE:
     PostgreSQL never analyzes temporary tables itself, and without statistics it planned the joins
     from the stage as scans of the whole observations table.
     """
     if not rows:
         return
+    by_length: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_length.setdefault(len(row), []).append(row)
+    if not by_length.keys() <= set(ROW_LENGTHS):
+        raise ValueError(f"staging: rows of {sorted(by_length)} values; a staged row has one of {ROW_LENGTHS}")
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         if driver is None:
             raise RuntimeError("staging: the PostgreSQL connection has no driver connection")
         cursor = driver.cursor()
-        with cursor.copy(f"COPY {STAGE.name} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        for length, group in by_length.items():
+            with cursor.copy(f"COPY {STAGE.name} ({', '.join(COLUMNS[:length])}) FROM STDIN") as copy:
+                for row in group:
+                    copy.write_row(row)
         conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
         return
-    name = conn.dialect.name
-    if name not in _INSERT:
-        compiled = insert(STAGE).compile(dialect=conn.dialect, column_keys=list(COLUMNS))
-        if tuple(compiled.positiontup or ()) != COLUMNS:  # pragma: no cover - a qmark dialect keeps column order
-            raise RuntimeError(f"{name}: staged INSERT binds {compiled.positiontup}, expected {COLUMNS}")
-        _INSERT[name] = str(compiled)
-    conn.exec_driver_sql(_INSERT[name], rows)
+    for length, group in by_length.items():
+        conn.exec_driver_sql(_insert(conn.dialect, length), group)
+
+
+def _insert(dialect: Dialect, length: int) -> str:
+    """The stage's INSERT of the first `length` columns, compiled once per dialect and length."""
+    key = (dialect.name, length)
+    if key not in _INSERT:
+        columns = COLUMNS[:length]
+        compiled = insert(STAGE).compile(dialect=dialect, column_keys=list(columns))
+        if tuple(compiled.positiontup or ()) != columns:  # pragma: no cover - a qmark dialect keeps column order
+            raise RuntimeError(f"{dialect.name}: staged INSERT binds {compiled.positiontup}, expected {columns}")
+        _INSERT[key] = str(compiled)
+    return _INSERT[key]
 
 
 def clear_stage(session: Session) -> None:
