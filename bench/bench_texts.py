@@ -3,7 +3,8 @@
 Run: .venv/bin/python -m bench.bench_texts [--n 50000]
 Prints compose() calls per second per language (kinds drawn with kind_weights) and for vary(),
 both per wall-clock second and per CPU second of this process (the machine is shared; CPU time
-is the steadier number).
+is the steadier number), and characters per CPU second (texts differ in length between revisions
+of the fixture world, so characters are the comparable work).
 """
 
 from __future__ import annotations
@@ -31,13 +32,21 @@ def main() -> None:
             for i, k in enumerate(kinds)
         ]
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(f"compose {lang}: {args.n / wall:,.0f} calls/s wall, {args.n / cpu:,.0f} calls/s CPU")
+        chars = sum(len(t.title) + len(t.text) for t in texts)
+        print(
+            f"compose {lang}: {args.n / wall:,.0f} calls/s wall, {args.n / cpu:,.0f} calls/s CPU, "
+            f"{chars / cpu:,.0f} characters/s CPU"
+        )
         m = min(10_000, args.n)
         t0, c0 = time.perf_counter(), time.process_time()
         for t in texts[:m]:
             vary(rng, t)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(f"vary    {lang}: {m / wall:,.0f} calls/s wall, {m / cpu:,.0f} calls/s CPU")
+        chars = sum(len(t.title) + len(t.text) for t in texts[:m])
+        print(
+            f"vary    {lang}: {m / wall:,.0f} calls/s wall, {m / cpu:,.0f} calls/s CPU, "
+            f"{chars / cpu:,.0f} characters/s CPU"
+        )
 
 
 if __name__ == "__main__":

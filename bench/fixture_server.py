@@ -80,9 +80,11 @@ end
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     latency = re.search(r"Latency\s+(\S+)", out).group(1)
+    size, unit = re.search(r"requests in [\d.]+\w+, ([\d.]+)([KMG]?B) read", out).groups()
     return {
         "rps": rps,
         "requests": total,
+        "bytes_read": round(float(size) * {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30}[unit]),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "latency_avg": latency,
         "cmd": " ".join(cmd[:-3]) + " <random listing paths> " + url,
@@ -126,6 +128,8 @@ def main() -> int:
             r = wrk(handle.base_urls[platform], template, n, args.duration, args.connections)
             r["server_cpu_s"] = round(cpu_seconds(pids) - cpu0, 2)
             r["pages_per_cpu_s"] = round(r["requests"] / max(r["server_cpu_s"], 0.01))
+            # Pages differ in size between revisions of the world: bytes are the work per page.
+            r["kb_per_cpu_s"] = round(r["bytes_read"] / 1024 / max(r["server_cpu_s"], 0.01))
             r["load_avg"] = os.getloadavg()[0]
             r["label"] = label
             results["runs"][platform] = r
@@ -137,6 +141,7 @@ def main() -> int:
         )
         seq["server_cpu_s"] = round(cpu_seconds(pids) - cpu0, 2)
         seq["pages_per_cpu_s"] = round(seq["requests"] / max(seq["server_cpu_s"], 0.01))
+        seq["kb_per_cpu_s"] = round(seq["bytes_read"] / 1024 / max(seq["server_cpu_s"], 0.01))
         seq["load_avg"] = os.getloadavg()[0]
         seq["label"] = "chemdir HTML listing pages in slot order (like a crawl)"
         results["runs"]["chemdir_sequential"] = seq
