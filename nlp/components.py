@@ -37,7 +37,17 @@ from precursor_watch.nlp.offered import (
 )
 from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalHit, SignalMatcher
 
-_EXTENSIONS = ("pw_norm", "pw_substances", "pw_signals", "pw_score", "pw_flagged", "pw_gate", "pw_page", "pw_windows")
+_EXTENSIONS = (
+    "pw_norm",
+    "pw_substances",
+    "pw_signals",
+    "pw_score",
+    "pw_flagged",
+    "pw_gate",
+    "pw_page",
+    "pw_windows",
+    "pw_title_len",  # characters of the doc that are the listing's title (0: none or unknown)
+)
 for _name in (*_EXTENSIONS, "pw_offered"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
@@ -276,6 +286,15 @@ def _without_listed_aids(text: str, sigs: list[SignalHit]) -> list[SignalHit]:
     return [s for s in sigs if s.kind not in NOT_SOLD_KINDS or not any(a <= s.start < b for a, b in spans)]
 
 
+def report_title(sigs: list[SignalHit], title_len: int) -> bool:
+    """The title reads as a report about the trade, not as an offer: news, regulation, research or
+    moderation wording ("Customs Notice 24-11", "scam alert", 监测报告) and no trade wording of its
+    own. Such a page quotes adverts, prices and contacts in its body; a seller's title names a
+    product, a price or an offer instead."""
+    kinds = {s.kind for s in sigs if s.start < title_len}
+    return "context" in kinds and not kinds.intersection(TRADE_KINDS)
+
+
 class Scorer:
     """Blends the context classifier with trade signals behind a substance gate.
 
@@ -289,7 +308,8 @@ class Scorer:
     (`nlp.offered.refuses`), a harm-reduction product (test strips, naloxone) or a product that is
     no substance (a book, poster or analyser about them) multiplies the
     score of its reading by refusal_factor, and a legal-only statement (in-clinic use only, not
-    sold online, not a shop) the score of the whole text. A sale restricted to licensed buyers or
+    sold online, not a shop) or a title that reads as a report (`report_title`) the score of the
+    whole text. A sale restricted to licensed buyers or
     to prescriptions (`restricted_sale`) lowers nothing: it is still an offer (README, "What is
     flagged": a veterinary xylazine sale is flagged). Trade wording quoted inside
     news or regulation wording (a report quoting an advert) is not evidence
@@ -356,6 +376,8 @@ class Scorer:
             )
         if any(s.kind == "legal_only" for s in sigs):
             score *= self.refusal_factor  # not sold online, in-clinic only, not a shop: the whole page
+        if report_title(sigs, ext.pw_title_len or 0):
+            score *= self.refusal_factor  # a report, notice or alert about the trade, by its title
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)
         ext.pw_score = round(float(score), 4)

@@ -189,7 +189,8 @@ class Detector:
                 doc = _make_doc(nlp, texts[i])
                 doc._.pw_norm = normalize(texts[i])  # spares the pipeline a re-join of doc.text
                 doc._.pw_page = chunk[i].offer_signals
-                made.append((doc, _title_len(chunk[i])))
+                doc._.pw_title_len = _title_len(chunk[i])
+                made.append((doc, doc._.pw_title_len))
             for i, doc in zip(idx, _judge_docs(nlp, made, batch_size), strict=True):
                 docs[i] = doc
         out = []
@@ -214,7 +215,8 @@ class Detector:
                 doc = _make_doc(nlp, part)
                 doc._.pw_norm = normalize(part)
                 doc._.pw_page = rec.offer_signals
-                yield doc, (title_len if start == 0 else 0)
+                doc._.pw_title_len = title_len if start == 0 else 0
+                yield doc, doc._.pw_title_len
 
         subs: list[SubstanceMatch] = []
         sigs: list[SignalHit] = []

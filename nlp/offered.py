@@ -188,11 +188,13 @@ def _related(m: SubstanceMatch, relations: Sequence[SignalHit]) -> bool:
 
 
 def outside_asides(text: str, subs: Sequence[SubstanceMatch], signals: Sequence[SignalHit]) -> list[SubstanceMatch]:
-    """The mentions outside every aside and prohibited-items list: the names a page could be
-    offering. A page that names a monitored substance only in a related-products list, a search
-    tag row or a "did you mean" suggestion offers nothing, whatever it sells beside it."""
+    """The mentions outside every aside and prohibited-items list, and not named as the relative
+    of another substance: the names a page could be offering. A page that names a monitored
+    substance only in a related-products list, a search tag row, a "did you mean" suggestion or
+    a warning that other pills "may contain" it offers nothing, whatever it sells beside it."""
     spans = aside_spans(text, signals) + prohibited_spans(text, signals)
-    return [m for m in subs if not any(a <= m.start < b for a, b in spans)]
+    related = [s for s in signals if s.kind == "relation"]
+    return [m for m in subs if not any(a <= m.start < b for a, b in spans) and not _related(m, related)]
 
 
 def excluded(

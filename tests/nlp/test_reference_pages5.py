@@ -1,0 +1,132 @@
+"""Page shapes of the fifth development pass: a shop selling other drugs whose only monitored name
+is a warning ("counterfeit pills may contain fentanyl") or a comparison's yardstick ("weaker than
+oxycodone and fentanyl"), and reports, notices and alerts whose title says what they are while
+their body quotes adverts. Each is written here (none is taken from the development or
+evaluation sets), with an offer of the same shape that must still be flagged.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.nlp.pages import judge, messages
+
+FENTANYL, ISO, NPP = "437-38-7", "14188-81-9", "39742-60-4"
+RELATION = "a name given as the relative of another (mentioned, not offered)"
+
+PHARMACY = {
+    "en": (
+        "Oxycodone 30mg – Buy Online Without Prescription | MedsDirect24",
+        "MedsDirect24 Online Pharmacy\nHome › Pain Relief › Oxycodone 30mg\n"
+        "OXYCODONE 30MG – 60 pills $330 | 120 pills $590 [Select quantity] [ADD TO CART]\n"
+        "Shipping: discreet worldwide delivery, tracking in 24 h. Payment: Bitcoin, USDT.\n"
+        "Warning: never buy pills from street dealers, counterfeit pills may contain fentanyl. "
+        "Our pills are pharma grade.\nContact: Telegram @medsdirect_fake",
+    ),
+    "es": (
+        "Oxicodona 30 mg – Comprar sin receta | FarmaExpress",
+        "FarmaExpress Farmacia en línea\nInicio › Dolor › Oxicodona 30 mg\n"
+        "OXICODONA 30 MG – 60 pastillas $330 USD | 120 pastillas $590 USD [Agregar al carrito]\n"
+        "Envío discreto a todo México. Pago: Bitcoin, USDT.\n"
+        "Aviso: no compre pastillas en la calle, las pastillas falsas pueden contener fentanilo.\n"
+        "Contacto: Telegram @farmaexpress_fake",
+    ),
+    "zh": (
+        "盐酸曲马多片 100mg 免处方 网上购买 - 康健网上药房",
+        "康健网上药房\n首页 › 镇痛 › 曲马多\n盐酸曲马多片 100mg × 60片 ¥ 580 【加入购物车】\n"
+        "配送：国际挂号，隐蔽包装。付款：USDT。\n【常见问题】\n问：和羟考酮比哪个强？\n"
+        "答：曲马多为中等强度镇痛药，强度明显低于羟考酮和芬太尼。\n联系：Telegram @kangjian_fake",
+    ),
+}
+OFFER_BESIDE = {
+    "en": "FENTANYL PATCHES 100mcg/h – box of 5 $250 [ADD TO CART]\n",
+    "es": "PARCHES DE FENTANILO 100 mcg/h – caja de 5 $250 USD [Agregar al carrito]\n",
+    "zh": "芬太尼透皮贴 100微克/小时 × 5贴 ¥ 1,800 【加入购物车】\n",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(PHARMACY))
+def test_a_shop_whose_only_monitored_name_is_a_warning_or_a_yardstick_is_not_flagged(detector, lang):
+    title, text = PHARMACY[lang]
+    det = judge(detector, text, title, lang)
+    assert not det.flagged, (det.score, messages(det))
+    assert FENTANYL not in det.substance_ids and det.gate != "monitored substance", (det.gate, messages(det))
+    assert RELATION in messages(det)
+
+
+@pytest.mark.parametrize("lang", sorted(PHARMACY))
+def test_the_same_shop_selling_fentanyl_patches_is_flagged(detector, lang):
+    title, text = PHARMACY[lang]
+    head, _, rest = text.partition("\n")
+    det = judge(detector, f"{head}\n{OFFER_BESIDE[lang]}{rest}", title, lang)
+    assert det.flagged and FENTANYL in det.substance_ids, (det.score, messages(det))
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text"),
+    [
+        (
+            "en",
+            "Isotonitazene (ISO) powder 99% – buy online",
+            "Isotonitazene powder, 99%, 1 g $120, 10 g $900. Ships from our EU stock. Isotonitazene is "
+            "reported to be many times more potent than fentanyl. Contact Telegram @iso_fake",
+        ),
+        (
+            "es",
+            "Isotonitaceno en polvo 99% – venta",
+            "Isotonitaceno en polvo, 99%, 1 g $120 USD, 10 g $900 USD. Envío desde stock en México. "
+            "Se dice que es más potente que el fentanilo. Contacto Telegram @iso_fake",
+        ),
+    ],
+)
+def test_an_offer_compared_with_fentanyl_offers_its_product_not_the_yardstick(detector, lang, title, text):
+    det = judge(detector, text, title, lang)
+    assert det.flagged and ISO in det.substance_ids and FENTANYL not in det.substance_ids, messages(det)
+
+
+REPORTS = {
+    "en": (
+        "Customs Notice 24-11: Controlled Precursors – Import and Export Permit Requirements",
+        "Home › Notices › Customs Notices\nThis notice informs importers and exporters of the permit "
+        'requirements.\nAn advert of the kind we intercept: "NPP CAS 39742-60-4 99% 1kg $480, safe '
+        'delivery to Mexico, pass customs, Telegram @seller_fake".\nShipments without a permit will be '
+        "detained.",
+    ),
+    "es": (
+        "Boletín: anuncios de precursores en redes sociales (informe de monitoreo)",
+        'Inicio › Publicaciones\nEntre enero y marzo encontramos anuncios como este: "NPP CAS '
+        '39742-60-4 99% 1 kg $480 USD, envío seguro a México, pasa aduana, Telegram @vendedor_fake".\n'
+        "Las plataformas retiraron la mayoría.",
+    ),
+    "zh": (
+        "社交平台芬太尼前体广告监测报告（2024 年第一季度）",
+        "首页 › 研究成果\n一季度我们发现此类广告：“NPP CAS 39742-60-4 99% 1kg $480，墨西哥双清包税，"
+        "Telegram @seller_fake”。\n多数已被平台删除。",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(REPORTS))
+def test_a_report_titled_as_a_report_quoting_an_advert_is_not_flagged(detector, lang):
+    title, text = REPORTS[lang]
+    det = judge(detector, text, title, lang)
+    assert not det.flagged, (det.score, messages(det))
+    assert any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons), messages(det)
+
+
+@pytest.mark.parametrize("lang", sorted(REPORTS))
+def test_the_quoted_advert_under_a_seller_title_is_flagged(detector, lang):
+    _, text = REPORTS[lang]
+    det = judge(detector, text, "NPP 99% 1kg in stock", lang)
+    assert det.flagged and NPP in det.substance_ids, (det.score, messages(det))
+
+
+def test_for_research_use_in_a_chinese_title_is_seller_wording_not_research(detector):
+    det = judge(
+        detector,
+        "丁托尼秦 分析标准品 99%，1g ¥ 1,200，现货，顺丰发货。联系微信 fake_wx_bt01",
+        "丁托尼秦 Butonitazene 分析标准品 / 研究用散装 CAS 95810-54-1",
+        "zh",
+    )
+    assert det.flagged, (det.score, messages(det))
+    assert not any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons)
