@@ -29,9 +29,9 @@ from precursor_watch.nlp.matching import SubstanceMatcher
 from precursor_watch.nlp.normalize import normalize
 from precursor_watch.nlp.offered import (
     aside_spans,
+    could_be_offered,
     listed_outside_refusals,
     offered_mentions,
-    outside_asides,
     refuses,
     unquoted_evidence,
 )
@@ -74,6 +74,9 @@ PAGE_KINDS = {
     "inquiry": "offer_control",
     "schema_offer": "structured_offer",
 }
+# The gate of a page whose every name is in an aside, a prohibited-items list, a refusal or a
+# legal-only statement, or is named as the relative of another (`nlp.offered.could_be_offered`).
+NOT_OFFERED_GATE = "substances named only in asides, prohibited lists, refusals or as relatives"
 OFFER_LABEL = "OFFER"
 OTHER_LABEL = "OTHER"
 
@@ -301,7 +304,7 @@ class Scorer:
     The gate opens for a monitored substance, or a watched one with a red-flag signal or a
     monitored co-listing (README, "What is flagged"); a name only in an aside (related products,
     search tags, "did you mean") or a prohibited-items list opens no gate
-    (`nlp.offered.outside_asides`). Closed gate: the score is capped below
+    (`nlp.offered.could_be_offered`). Closed gate: the score is capped below
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/
     research wording; a refusal ("we do not sell ...") that leaves nothing listed outside it
@@ -339,10 +342,10 @@ class Scorer:
         sigs = unquoted_evidence(_norm(doc).original, ext.pw_signals or [])
         text = _norm(doc).original
         sigs = _without_listed_aids(text, sigs)
-        tiers = {m.tier for m in outside_asides(text, subs, sigs)}
+        tiers = {m.tier for m in could_be_offered(text, subs, sigs)}
         red = any(s.red_flag for s in sigs)
         if subs and not tiers:
-            gate = "substances named only in asides or prohibited lists"
+            gate = NOT_OFFERED_GATE
         elif "monitored" in tiers:
             gate = "monitored substance"
         elif "watched" in tiers and red:

@@ -187,14 +187,14 @@ def _related(m: SubstanceMatch, relations: Sequence[SignalHit]) -> bool:
     return any(0 <= m.start - h.end <= RELATION_GAP or 0 <= h.start - m.end <= 1 for h in relations)
 
 
-def outside_asides(text: str, subs: Sequence[SubstanceMatch], signals: Sequence[SignalHit]) -> list[SubstanceMatch]:
-    """The mentions outside every aside and prohibited-items list, and not named as the relative
-    of another substance: the names a page could be offering. A page that names a monitored
-    substance only in a related-products list, a search tag row, a "did you mean" suggestion or
+def could_be_offered(text: str, subs: Sequence[SubstanceMatch], signals: Sequence[SignalHit]) -> list[SubstanceMatch]:
+    """The mentions outside every aside, prohibited-items list, refusal and legal-only statement,
+    and not named as the relative or yardstick of another (`excluded`): the names a page could be
+    offering. A page that names a monitored substance only in a related-products list, a search
+    tag row, a "did you mean" suggestion, a note that searches for it "return no selling leads" or
     a warning that other pills "may contain" it offers nothing, whatever it sells beside it."""
-    spans = aside_spans(text, signals) + prohibited_spans(text, signals)
-    related = [s for s in signals if s.kind == "relation"]
-    return [m for m in subs if not any(a <= m.start < b for a, b in spans) and not _related(m, related)]
+    gone = excluded(text, subs, signals)
+    return [m for i, m in enumerate(subs) if i not in gone]
 
 
 def excluded(

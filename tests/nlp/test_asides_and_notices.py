@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nlp.pages import judge, messages
+from precursor_watch.nlp.components import NOT_OFFERED_GATE
+from tests.nlp.pages import NAMED_GATES, judge, messages
 
 PIPERIDONE, XYL, PROPIONYL = "41661-47-6", "7361-61-7", "79-03-8"
 ASIDE = "related-products or see-also list (names in it are mentioned, not offered)"
 PROHIBITED = "prohibited-items list of a policy page (names in it are mentioned, not offered)"
 RELATION = "a name given as the relative of another (mentioned, not offered)"
 REFUSAL = "refusal or legal-only statement"
-ASIDE_GATE = "substances named only in asides or prohibited lists"
+ASIDE_GATE = NOT_OFFERED_GATE
 
 # Shop furniture (no substance), so that a page is long and judged window by window.
 FURNITURE = {
@@ -309,7 +310,7 @@ CANNOT_SUPPLY = {
 def test_reply_that_cannot_supply_is_a_refusal(detector, lang):
     title, page = CANNOT_SUPPLY[lang]
     det = judge(detector, page, title, lang)
-    assert not det.flagged and det.gate == "monitored substance", (det.score, messages(det))
+    assert not det.flagged and det.gate in NAMED_GATES, (det.score, messages(det))
     assert REFUSAL in messages(det), messages(det)
 
 

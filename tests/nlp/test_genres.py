@@ -13,6 +13,7 @@ import pytest
 
 from precursor_watch.fixtures.texts import compose
 from precursor_watch.nlp.detection import DetectInput, OfferSignals
+from tests.nlp.pages import NAMED_GATES
 
 LANGS = ("en", "zh", "es")
 PER_FAMILY = 5
@@ -222,7 +223,7 @@ def test_look_alike_card_with_a_customs_guarantee_is_not_flagged(detector, lang)
 @pytest.mark.parametrize("lang", LANGS)
 def test_compliance_faq_refusing_precursors_is_not_flagged(detector, lang):
     assert_not_flagged(detector, f"{lang}.refusal.compliance_faq", None,
-                       lambda d: "refusal or legal-only statement" in messages(d) and d.gate == "monitored substance")
+                       lambda d: "refusal or legal-only statement" in messages(d) and d.gate in NAMED_GATES)
 
 
 @pytest.mark.parametrize("lang", LANGS)

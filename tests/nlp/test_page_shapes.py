@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nlp.pages import judge, messages
+from precursor_watch.nlp.components import NOT_OFFERED_GATE
+from tests.nlp.pages import NAMED_GATES, judge, messages
 
 BOCPIP, ANPP, BOC4AP, FOURAP, XYL = "79099-07-3", "21409-26-7", "125541-22-2", "23056-29-3", "7361-61-7"
 REFUSAL = "refusal or legal-only statement"
@@ -96,7 +97,7 @@ def test_catalogue_whose_controlled_items_are_discontinued_is_not_flagged(detect
         "were removed from our catalogue.\n\nPayment by bank transfer. Questions: Telegram @fake_rc_desk" + FURNITURE
     )
     det = judge(detector, page, "Building blocks - new arrivals")
-    assert not det.flagged and det.gate == "monitored substance", (det.score, det.substance_ids)
+    assert not det.flagged and det.gate in NAMED_GATES, (det.score, det.substance_ids)
     assert REFUSAL in messages(det) and len(not_offered(det)) == 2
 
 
@@ -322,7 +323,7 @@ def test_marketplace_policy_listing_prohibited_cas_numbers_is_not_flagged(detect
     title, page = POLICY[lang]
     det = judge(detector, page, title, lang)
     # every name stands in the prohibited-items list: no name opens the gate
-    assert not det.flagged and det.gate == "substances named only in asides or prohibited lists", (
+    assert not det.flagged and det.gate == NOT_OFFERED_GATE, (
         det.score,
         messages(det),
     )
