@@ -290,12 +290,16 @@ def _without_listed_aids(text: str, sigs: list[SignalHit]) -> list[SignalHit]:
 
 
 def report_title(sigs: list[SignalHit], title_len: int) -> bool:
-    """The title reads as a report about the trade, not as an offer: news, regulation, research or
-    moderation wording ("Customs Notice 24-11", "scam alert", 监测报告) and no trade wording of its
-    own. Such a page quotes adverts, prices and contacts in its body; a seller's title names a
-    product, a price or an offer instead."""
+    """The title reads as a report about the trade or a declined request, not as an offer: news,
+    regulation, research or moderation wording ("Customs Notice 24-11", "scam alert", 监测报告) or
+    a refusal ("inquiry declined by the supplier"), and no trade wording of its own. Such a page
+    quotes adverts, requests, prices and contacts in its body; a seller's title names a product, a
+    price or an offer instead."""
     kinds = {s.kind for s in sigs if s.start < title_len}
-    return "context" in kinds and not kinds.intersection(TRADE_KINDS)
+    if "context" in kinds and not kinds.intersection(TRADE_KINDS):
+        return True
+    # "request declined by the supplier": a seller's or supplier's name is no offer next to a refusal
+    return bool(kinds & {"refusal", "legal_only"}) and not kinds.intersection(TRADE_KINDS).difference({"offer"})
 
 
 class Scorer:
@@ -380,7 +384,7 @@ class Scorer:
         if any(s.kind == "legal_only" for s in sigs):
             score *= self.refusal_factor  # not sold online, in-clinic only, not a shop: the whole page
         if report_title(sigs, ext.pw_title_len or 0):
-            score *= self.refusal_factor  # a report, notice or alert about the trade, by its title
+            score *= self.refusal_factor  # a report, notice, alert or declined request, by its title
         if gate not in ("monitored substance", "watched substance with red flags"):
             score = min(score, self.ungated_cap)
         ext.pw_score = round(float(score), 4)

@@ -130,3 +130,114 @@ def test_for_research_use_in_a_chinese_title_is_seller_wording_not_research(dete
     )
     assert det.flagged, (det.score, messages(det))
     assert not any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons)
+
+
+# -- look-alike and non-sale pages of the fifth development set's genres --------------------------
+# (language, title, text, a reason the page must carry); written here, none taken from the sets.
+NOT_SOLD = {
+    "en-search-no-leads": (
+        "en",
+        "piperidine 110-89-4 – 6 Suppliers | Chem Directory Search",
+        "Piperidine CAS 110-89-4, 99%, 200 kg drum. [China] 2024-02-20 | Fake Fine Chem [Not Verified] | "
+        "Negotiable | [Inquiry]\n\nNote: searches for 4-piperidone (41661-47-6) and NPP (39742-60-4) return "
+        "no selling leads because these products are on the directory's prohibited list.",
+        "refusal or legal-only statement",
+    ),
+    "en-ketal": (
+        "en",
+        "1,4-Dioxa-8-azaspiro[4.5]decane 177-11-7 – 3 Suppliers",
+        "1,4-Dioxa-8-azaspiro[4.5]decane (4-piperidone ethylene ketal) CAS 177-11-7, 99% min, 25 kg drum, "
+        "US $28.00 / kg, Negotiable, [Inquiry]. Sample available, sea freight.",
+        RELATION,
+    ),
+    "en-quote-refusal": (
+        "en",
+        "N-Boc-4-piperidinol 109384-19-2, 98% | Cat. QB-1001",
+        "N-Boc-4-piperidinol, CAS 109384-19-2, 98%, 25 g $15, 100 g $45, in stock.\n"
+        "Q: Can you supply the ketone instead?\nA: No. We will not quote 79099-07-3 or 4-piperidone salts "
+        "to any customer.",
+        "refusal or legal-only statement",
+    ),
+    "en-blog-links": (
+        "en",
+        "Tramadol 100mg – buy online | PillShop",
+        "Tramadol 100 mg, 60 pills $120, 120 pills $210 [Add to cart]. Discreet shipping, Bitcoin.\n\n"
+        "From our blog\n• How to spot fake pills: the fentanyl crisis explained\n• Tramadol vs codeine",
+        "related-products or see-also list (names in it are mentioned, not offered)",
+    ),
+    "en-wall-art": (
+        "en",
+        "Fentanyl Molecule Wall Art Print – Chemistry Poster | ArtShop",
+        "Fentanyl molecule wall art print, matte paper, A3. $24.00 [Add to cart]. Shows the structure and "
+        "CAS 437-38-7 of fentanyl in a minimalist line style.",
+        "the product is no substance (a book, poster or analyser about them)",
+    ),
+    "en-analyser": (
+        "en",
+        "Handheld Raman Narcotics Analyzer with Fentanyl and Xylazine Library",
+        "Handheld Raman narcotics analyzer, library includes fentanyl, carfentanil and xylazine. "
+        "Price: $38,500 [Request a quote] [Add to cart]. Ships to agencies worldwide.",
+        "the product is no substance (a book, poster or analyser about them)",
+    ),
+    "en-rejected-product-listing": (
+        "en",
+        "[TradeHub] Your product listing has been rejected (Listing PL-1001)",
+        "Dear seller,\nYour product listing has been rejected.\nTitle: NPP 39742-60-4 99% powder, 1kg $480, "
+        "safe delivery to Mexico, WhatsApp +1-555-0123.\nReason: prohibited item.",
+        "legal-only statement (in-clinic use, not sold online, not a shop)",
+    ),
+    "es-declined-inquiry": (
+        "es",
+        "Chat del directorio — consulta rechazada por el proveedor",
+        "Comprador: ¿tienen NPP 39742-60-4? necesito 20 kg con entrega en México, pago USDT.\n"
+        "Proveedor: No. Sin permiso de importación no podemos cotizar.",
+        "refusal or legal-only statement",
+    ),
+    "es-answered-question": (
+        "es",
+        "Acepromacina 1% inyectable 50 ml — VetMayoreo",
+        "Acepromacina 1% inyectable, frasco de 50 ml, $420 MXN [Agregar al carrito]. Envío a todo México.\n"
+        "¿Tienen xilacina? — No. Consulte alternativas con su proveedor.",
+        "refusal or legal-only statement",
+    ),
+    "es-price-table": (
+        "es",
+        "Precios máximos de analgésicos opioides 2024 — MedPrecios",
+        "| Medicamento | Presentación | Precio máximo |\n| Fentanilo parche 50 mcg/h | caja de 5 | $1,850 |\n"
+        "MedPrecios no vende medicamentos ni recibe pedidos; esta tabla es informativa.",
+        "legal-only statement (in-clinic use, not sold online, not a shop)",
+    ),
+    "es-poster": (
+        "es",
+        "Cuadro Póster Molécula Fentanilo — Arte Química 50x70",
+        "Cuadro póster molécula fentanilo, 50x70, impreso en papel mate. $349 [Comprar ahora]. Incluye "
+        "nombre, fórmula C22H28N2O y CAS 437-38-7.",
+        "the product is no substance (a book, poster or analyser about them)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_SOLD))
+def test_look_alike_and_non_sale_pages_are_not_flagged(detector, case):
+    lang, title, text, reason = NOT_SOLD[case]
+    det = judge(detector, text, title, lang)
+    assert not det.flagged, (det.score, messages(det))
+    assert reason in messages(det), messages(det)
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text"),
+    [
+        ("en", "Fentanyl – Health Encyclopedia", "Fentanyl\nThis article is about the drug.\nCAS 437-38-7. "
+         "Sold as patches 25-100 mcg/h; price in pharmacies about $250 per box of 5. Ads: Shop now ›"),
+        ("es", "Fentanilo Matrix 50 microgramos/hora parche — Prospecto | Vademécum", "Fentanilo Matrix 50 "
+         "microgramos/hora parche transdérmico, caja de 5. Precio de referencia: 45,20 €. Dispensación con "
+         "receta. Publicidad ▸ Farmacia online, envío gratis."),
+        ("es", "Informe: anuncios de nitacenos en redes sociales", "Encontramos anuncios como: «isotonitaceno "
+         "99% 1 g $120 USD, envío a México, Telegram @vendedor_fake»."),
+    ],
+)  # fmt: skip
+def test_a_page_titled_as_an_encyclopedia_leaflet_or_report_is_not_flagged(detector, lang, title, text):
+    det = judge(detector, text, title, lang)
+    assert not det.flagged, (det.score, messages(det))
+    assert any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons), messages(det)
