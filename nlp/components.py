@@ -35,7 +35,7 @@ from precursor_watch.nlp.offered import (
     refuses,
     unquoted_evidence,
 )
-from precursor_watch.nlp.signals import DEFAULT_SIGNALS, SignalHit, SignalMatcher
+from precursor_watch.nlp.signals import CONTEXT_KINDS, DEFAULT_SIGNALS, SignalHit, SignalMatcher
 
 _EXTENSIONS = (
     "pw_norm",
@@ -296,6 +296,8 @@ def report_title(sigs: list[SignalHit], title_len: int) -> bool:
     quotes adverts, requests, prices and contacts in its body; a seller's title names a product, a
     price or an offer instead."""
     kinds = {s.kind for s in sigs if s.start < title_len}
+    if "report" in kinds:  # "Scam alert: ... took $4,800": a page that names its genre, whatever it quotes
+        return True
     if "context" in kinds and not kinds.intersection(TRADE_KINDS):
         return True
     # "request declined by the supplier": a seller's or supplier's name is no offer next to a refusal
@@ -407,7 +409,7 @@ class Scorer:
         kinds = {s.kind for s in sigs if s.kind in TRADE_KINDS} | page_kinds
         evidence = min(1.0, len(kinds) / self.signal_saturation)
         score = self.text_weight * p_offer + (1 - self.text_weight) * evidence
-        context = sum(1 for s in sigs if s.kind == "context")
+        context = sum(1 for s in sigs if s.kind in CONTEXT_KINDS)
         score = max(0.0, score - self.context_penalty * min(1.0, context / 3))
         if refused or any(s.kind in NOT_SOLD_KINDS for s in sigs):
             score *= self.refusal_factor

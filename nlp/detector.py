@@ -68,6 +68,7 @@ _SIGNAL_LABELS = {
     "legal_only": "legal-only statement (in-clinic use, not sold online, not a shop)",
     "restricted_sale": "sale restricted to licensed buyers or prescription (still an offer)",
     "relation": "a name given as the relative of another (mentioned, not offered)",
+    "report": "the page calls itself a report, notice or alert (news, regulation, research wording)",
     "not_a_substance": "the product is no substance (a book, poster or analyser about them)",
     "aside": "related-products or see-also list (names in it are mentioned, not offered)",
     "prohibited": "prohibited-items list of a policy page (names in it are mentioned, not offered)",

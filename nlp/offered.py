@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from precursor_watch.nlp.matching import SubstanceMatch
-from precursor_watch.nlp.signals import SignalHit
+from precursor_watch.nlp.signals import CONTEXT_KINDS, SignalHit
 
 BLOCK_REACH = 300  # characters of a mention's paragraph read for listing wording (a product card)
 LISTED_KINDS = 2  # kinds of listing wording that make a paragraph a listing ("Re: inquiry for X" is one)
@@ -89,7 +89,7 @@ def unquoted_evidence(text: str, signals: Sequence[SignalHit]) -> list[SignalHit
     def inside(hit: SignalHit) -> bool:
         return any(a <= hit.start < b for a, b in spans)
 
-    if not any(s.kind == "context" and not inside(s) for s in signals):
+    if not any(s.kind in CONTEXT_KINDS and not inside(s) for s in signals):
         return list(signals)
     return [s for s in signals if not (s.kind in _TRADE_EVIDENCE and inside(s))]
 

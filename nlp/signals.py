@@ -32,11 +32,15 @@ KNOWN_KINDS = (
     "harm_reduction",
     "not_a_substance",
     "context",
+    "report",
     "aside",
     "prohibited",
     "relation",
 )
 
+# Wording that the page reports on the trade rather than trades: news, regulation and research
+# words ("context"), and a page naming its own genre ("report": "scam alert", "customs notice").
+CONTEXT_KINDS = ("context", "report")
 
 EXPAND_LIMIT = 512  # a finite pattern with more alternatives than this stays a regular expression
 GUARD = ""  # the kind of a guard literal: it consumes its words and yields no hit

@@ -42,7 +42,16 @@ def load_config(config_path: Path = DEFAULT_CONFIG, lang: str = "en", seed: int 
     config["nlp"]["lang"] = lang
     if lang == "zh":  # one token per character: no downloads, and matching is per character anyway
         config["nlp"]["tokenizer"] = {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "char"}
+        # A bag of single characters cannot tell 处方药 (a prescription drug) from 无需处方 (no
+        # prescription needed): character pairs are the words a Chinese bag of words needs.
+        config["components"]["textcat"]["model"]["ngram_size"] = ZH_NGRAM_SIZE
     return config
+
+
+ZH_NGRAM_SIZE = 2
+# What `load_config` sets per language beyond the config file: part of the data fingerprint and the
+# model version, so a model trained before a change here is retrained.
+LANG_SETTINGS = f"\n# zh: char segmenter, textcat ngram_size {ZH_NGRAM_SIZE}\n"
 
 
 def build_pipeline(lang: str, config_path: Path = DEFAULT_CONFIG, seed: int = 0) -> Language:
@@ -64,7 +73,7 @@ def data_fingerprint(config_path: Path = DEFAULT_CONFIG) -> str:
     from precursor_watch.nlp.lexicon import DEFAULT_LEXICON
     from precursor_watch.nlp.signals import DEFAULT_SIGNALS
 
-    h = hashlib.sha256()
+    h = hashlib.sha256(LANG_SETTINGS.encode())
     for path in (Path(config_path), DEFAULT_LEXICON, DEFAULT_SIGNALS):
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -95,7 +104,7 @@ def train(
     per epoch)."""
     _check(examples)
     out_dir = Path(out_dir)
-    config_text = Path(config_path).read_text(encoding="utf-8")
+    config_text = Path(config_path).read_text(encoding="utf-8") + LANG_SETTINGS
     langs = [lg for lg in LANGS if any(ex["lang"] == lg for ex in examples)]
     if not langs:
         raise TrainingError("no training examples")

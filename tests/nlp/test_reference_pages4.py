@@ -169,4 +169,5 @@ def test_a_scam_alert_carries_report_wording(detector):
         "pass customs, Telegram @greenleaf_fake'. I ordered benzocaine, not that, and never got it. Avoid them."
     )
     det = judge(detector, text, "SCAM ALERT: GreenLeafChem – Scam Reports", "en")
-    assert "trade signal: context" in messages(det), messages(det)
+    assert "the page calls itself a report, notice or alert (news, regulation, research wording)" in messages(det)
+    assert not det.flagged, (det.score, messages(det))

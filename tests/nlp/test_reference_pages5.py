@@ -13,6 +13,8 @@ from tests.nlp.pages import judge, messages
 
 FENTANYL, ISO, NPP = "437-38-7", "14188-81-9", "39742-60-4"
 RELATION = "a name given as the relative of another (mentioned, not offered)"
+CONTEXT = "trade signal: context"
+REPORT = "the page calls itself a report, notice or alert (news, regulation, research wording)"
 
 PHARMACY = {
     "en": (
@@ -111,7 +113,7 @@ def test_a_report_titled_as_a_report_quoting_an_advert_is_not_flagged(detector, 
     title, text = REPORTS[lang]
     det = judge(detector, text, title, lang)
     assert not det.flagged, (det.score, messages(det))
-    assert any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons), messages(det)
+    assert any(r.field == "title" and r.message in (CONTEXT, REPORT) for r in det.reasons), messages(det)
 
 
 @pytest.mark.parametrize("lang", sorted(REPORTS))
@@ -241,3 +243,63 @@ def test_a_page_titled_as_an_encyclopedia_leaflet_or_report_is_not_flagged(detec
     det = judge(detector, text, title, lang)
     assert not det.flagged, (det.score, messages(det))
     assert any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons), messages(det)
+
+
+REPORT_TITLES = {
+    "en-scam-alert-with-price": (
+        "en",
+        "SCAM WARNING: 'Fake Chem Ltd' / @fake_chem_ltd took $4,800 for NPP and vanished",
+        "I paid $4,800 in USDT for 1 kg of NPP 39742-60-4 advertised as '99%, pass customs, door to door'. "
+        "Nothing arrived and the Telegram account @fake_chem_ltd is gone. Do not pay them.",
+    ),
+    "zh-exposure-post": (
+        "zh",
+        "【曝光】冒充化工厂卖“P1/尼秦”的骗子团伙 - 外贸论坛",
+        "楼主：对方自称化工厂，报价 NPP（39742-60-4）1公斤 $480，包清关，双清到墨西哥，Telegram @fake_p1_seller。"
+        "付款 USDT 后拉黑。大家注意。",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPORT_TITLES))
+def test_a_page_whose_title_names_its_genre_is_a_report_whatever_prices_it_quotes(detector, case):
+    lang, title, text = REPORT_TITLES[case]
+    det = judge(detector, text, title, lang)
+    assert not det.flagged, (det.score, messages(det))
+    assert any(r.field == "title" and r.message == REPORT for r in det.reasons), messages(det)
+
+
+def test_a_reply_that_does_not_deal_in_the_products_above_is_not_flagged(detector):
+    det = judge(
+        detector,
+        "您好，您询价的 4-AP（23056-29-3）、ANPP（21409-26-7）各 5 公斤，发往墨西哥，USDT 付款。\n"
+        "回复：上述物质均属于易制毒化学品管制品种。本公司不生产、不经营上述产品，因此无法报价。",
+        "回复：询价 — 4-AP / ANPP",
+        "zh",
+    )
+    assert not det.flagged, (det.score, messages(det))
+    assert "refusal or legal-only statement" in messages(det)
+
+
+def test_a_chinese_research_compound_catalogue_is_a_seller_not_research(detector):
+    det = judge(
+        detector,
+        "美托尼秦 Metonitazene CAS 14680-51-4 ｜ 纯度 ≥99.5% ｜ 1 g ¥ 980 ｜ 5 g ¥ 3,900 ｜ 现货 ｜ 加入购物车",
+        "ChemFake 研化 · 苯并咪唑类研究化合物目录",
+        "zh",
+    )
+    assert det.flagged, (det.score, messages(det))
+    assert not any(r.field == "title" and r.message == CONTEXT for r in det.reasons)
+
+
+def test_a_chinese_pharmacy_selling_fentanyl_patches_without_prescription_is_flagged(detector):
+    det = judge(
+        detector,
+        "环球药房 —— 无需处方 · 全球隐私配送\n首页 › 止痛药 › 芬太尼透皮贴剂\n通用名：芬太尼透皮贴剂\n"
+        "规格与价格：25 μg/h 1 盒（5 贴）¥ 880 ｜ 50 μg/h ¥ 1,280\n[加入购物车] [立即购买]\n"
+        "✔ 无需处方、无需问诊，下单即发 ✔ 海关扣件免费重发 ✔ USDT、比特币\n"
+        "产品说明（摘自公开资料）：芬太尼是一种强效阿片类镇痛药，本品为处方药，受到严格管制。",
+        "芬太尼透皮贴剂 无需处方购买 - 环球药房",
+        "zh",
+    )
+    assert det.flagged and FENTANYL in det.substance_ids, (det.score, messages(det))
