@@ -453,3 +453,34 @@ def test_fourth_development_set_balance_and_length(dev4_rows):
 
 def test_fourth_development_set_is_safe_and_its_contacts_fake(dev4_rows):
     _check_blind_set_is_safe(dev4_rows)
+
+
+# -- the fifth development set (dev_genres5.jsonl): three blind writers, held out, read for error analysis --
+DEV5 = DATA / "dev_genres5.jsonl"
+
+
+@pytest.fixture(scope="module")
+def dev5_rows() -> list[dict]:
+    return load(DEV5)
+
+
+def test_fifth_development_set_is_well_formed(dev5_rows, eval_rows, seed_rows, dev_rows, dev2_rows, dev3_rows, dev4_rows):
+    others = {
+        _key(r["text"])
+        for r in eval_rows + seed_rows + dev_rows + dev2_rows + dev3_rows + dev4_rows + load(DATA / "eval_genres.jsonl")
+    }
+    _check_blind_set(dev5_rows, "dev5", 60, set(DEV4_GENRES), others)
+
+
+def test_fifth_development_set_balance_and_length(dev5_rows):
+    for lang in LANGS:
+        rows = [r for r in dev5_rows if r["lang"] == lang]
+        counts = Counter(r["genre"] for r in rows)
+        offers = Counter(r["genre"] for r in rows if r["label"] == 1)
+        assert {g: (counts[g], offers[g]) for g in DEV4_GENRES} == DEV4_GENRES, f"dev5/{lang}: genre counts"
+        assert sum(2000 <= len(r["text"]) <= 10_000 for r in rows) >= 30, f"dev5/{lang}: too few long pages"
+        assert sum(len(r["text"]) > 5000 for r in rows) >= 10, f"dev5/{lang}: too few pages over 5,000 characters"
+
+
+def test_fifth_development_set_is_safe_and_its_contacts_fake(dev5_rows):
+    _check_blind_set_is_safe(dev5_rows)
