@@ -309,7 +309,8 @@ class Scorer:
 
     The gate opens for a monitored substance, or a watched one with a red-flag signal or a
     monitored co-listing (README, "What is flagged"); a name only in an aside (related products,
-    search tags, "did you mean") or a prohibited-items list opens no gate
+    search tags, "did you mean"), a prohibited-items list, a refusal or legal-only statement, or
+    named as the relative or yardstick of another ("may contain fentanyl") opens no gate
     (`nlp.offered.could_be_offered`). Closed gate: the score is capped below
     any sensible threshold. Score = text_weight × P(offer) + (1 − text_weight) × trade evidence
     (distinct trade-signal kinds / signal_saturation), minus context_penalty × news/regulation/

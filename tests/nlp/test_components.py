@@ -27,8 +27,13 @@ def rule_pipeline(lang="en"):
 
 
 def snapshot(doc):
-    return ([(m.substance_id, m.start, m.end, m.how, m.detail) for m in doc._.pw_substances],
-            [(s.kind, s.start, s.end) for s in doc._.pw_signals], doc._.pw_score, doc._.pw_flagged, doc.cats)
+    return (
+        [(m.substance_id, m.start, m.end, m.how, m.detail) for m in doc._.pw_substances],
+        [(s.kind, s.start, s.end) for s in doc._.pw_signals],
+        doc._.pw_score,
+        doc._.pw_flagged,
+        doc.cats,
+    )
 
 
 def test_blank_pipeline_with_add_pipe_finds_substances_and_signals():
@@ -45,12 +50,15 @@ def test_chinese_blank_pipeline():
     assert any(s.kind == "customs_stealth" for s in doc._.pw_signals)
 
 
-@pytest.mark.parametrize("config,loc", [
-    ({"threshold": "high"}, "threshold"),
-    ({"threshold": 1.5}, "threshold"),
-    ({"signal_saturation": 0}, "signal_saturation"),
-    ({"no_such_option": 1}, "no_such_option"),
-])
+@pytest.mark.parametrize(
+    "config,loc",
+    [
+        ({"threshold": "high"}, "threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"signal_saturation": 0}, "signal_saturation"),
+        ({"no_such_option": 1}, "no_such_option"),
+    ],
+)
 def test_bad_scorer_config_raises_config_validation_error(config, loc):
     nlp = spacy.blank("en")
     with pytest.raises(ConfigValidationError) as err:
@@ -74,8 +82,11 @@ def test_to_disk_then_spacy_load_gives_identical_outputs(tmp_path, model_dir):
     nlp = spacy.load(model_dir / "en")
     nlp.to_disk(tmp_path / "copy")
     again = spacy.load(tmp_path / "copy")
-    assert again.pipe_names == nlp.pipe_names == ["pwatch_normalizer", "pwatch_substances", "pwatch_signals",
-                                                   "textcat", "pwatch_scorer"]
+    assert (
+        again.pipe_names
+        == nlp.pipe_names
+        == ["pwatch_normalizer", "pwatch_substances", "pwatch_signals", "textcat", "pwatch_scorer"]
+    )
     for text in TEXTS:
         assert snapshot(nlp(text)) == snapshot(again(text))
     assert again.meta["pwatch_model_version"] == nlp.meta["pwatch_model_version"]
@@ -102,8 +113,23 @@ def test_spacy_load_in_a_fresh_interpreter_finds_the_factories(model_dir):
     import subprocess
     import sys
 
-    code = ("import spacy, sys; nlp = spacy.load(sys.argv[1]); doc = nlp('CAS 79099-07-3, 99% powder');"
-            "print([m.substance_id for m in doc._.pw_substances])")
-    out = subprocess.run([sys.executable, "-c", code, str(model_dir / "en")], capture_output=True, text=True, timeout=120)
+    code = (
+        "import spacy, sys; nlp = spacy.load(sys.argv[1]); doc = nlp('CAS 79099-07-3, 99% powder');"
+        "print([m.substance_id for m in doc._.pw_substances])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(model_dir / "en")], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['79099-07-3']"
+
+
+def test_the_chinese_classifier_reads_character_pairs_and_that_is_part_of_the_model_version(monkeypatch):
+    from precursor_watch.nlp import train
+
+    ngram = {lang: train.load_config(lang=lang)["components"]["textcat"]["model"]["ngram_size"] for lang in train.LANGS}
+    assert ngram == {"en": 1, "es": 1, "zh": train.ZH_NGRAM_SIZE} and train.ZH_NGRAM_SIZE == 2
+    # a model trained with other per-language settings is stale: its data fingerprint differs
+    before = train.data_fingerprint()
+    monkeypatch.setattr(train, "LANG_SETTINGS", train.LANG_SETTINGS.replace("ngram_size 2", "ngram_size 1"))
+    assert train.data_fingerprint() != before
