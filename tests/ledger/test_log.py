@@ -232,3 +232,21 @@ def test_heads_sealed_without_a_frontier_are_extended_from_the_stored_leaves(any
     ingest_batch(s, open_crawl_run(s, "chemdir", D1 + dt.timedelta(days=1)), [listing("chemdir", "H0", D1)])
     third = seal(s, D1 + dt.timedelta(days=1), key)
     assert third.head.root_hash == MerkleTree(leaf_hashes(s)).root().hex()
+
+
+@pytest.mark.parametrize("garbage", ["not json at all", '[3, "a future version"]', '{"v": 9}'])
+def test_a_leaf_whose_logged_encoding_is_unreadable_is_named_and_the_others_still_checked(
+    any_session, tmp_path, garbage
+):
+    """Verify reads every leaf: one whose stored encoding is no leaf encoding of a known version is
+    a problem of its own (named by index and event), and the leaves after it are still compared."""
+    s = any_session
+    key = Ed25519PrivateKey.generate()
+    ingest_batch(s, open_crawl_run(s, "chemdir", D0), [listing("chemdir", f"L{i}", D0) for i in range(3)])
+    seal(s, D0, key)
+    s.execute(update(LedgerLeaf).where(LedgerLeaf.leaf_index == 1).values(leaf_data=garbage))
+    s.flush()
+    outcome = verify(s, tmp_path, key.public_key())
+    event = s.scalar(select(LedgerLeaf.event_id).where(LedgerLeaf.leaf_index == 1))
+    assert f"leaf 1 (event {event}): its logged encoding is not a leaf encoding" in outcome.problems, outcome.problems
+    assert not outcome.ok and outcome.leaves == 3 and outcome.events_checked == 2
