@@ -303,3 +303,43 @@ def test_a_chinese_pharmacy_selling_fentanyl_patches_without_prescription_is_fla
         "zh",
     )
     assert det.flagged and FENTANYL in det.substance_ids, (det.score, messages(det))
+
+
+def test_a_seller_saying_it_will_not_relabel_makes_no_red_flag_of_it(detector):
+    """A watched pre-precursor sold plainly is not flagged: "不更改品名" (we do not change the product
+    name) and "we do not relabel" promise no disguise."""
+    for lang, text in [
+        (
+            "zh",
+            "1-苄基-4-哌啶酮 CAS 3612-20-2，98%，25 g ¥ 260，现货。本公司不提供中性包装、不更改品名、不向个人发货。",
+        ),
+        (
+            "en",
+            "1-Benzyl-4-piperidone CAS 3612-20-2, 98%, 25 g $40, in stock. We do not relabel goods or ship to individuals.",
+        ),
+    ]:
+        det = judge(detector, text, "1-Benzyl-4-piperidone 3612-20-2", lang)
+        assert not det.flagged and det.gate == "watched substance without red flags", (det.gate, messages(det))
+
+
+def test_a_vet_platform_that_has_not_introduced_xylazine_is_not_flagged(detector):
+    det = judge(
+        detector,
+        "盐酸美托咪定注射液 10 ml ¥ 128 【加入采购车】 仅向认证诊疗机构销售。\n"
+        "问：为什么没有赛拉嗪？ 答：本平台面向伴侣动物诊疗，目前未引入赛拉嗪。",
+        "盐酸美托咪定注射液（犬猫用）- 宠医平台",
+        "zh",
+    )
+    assert not det.flagged and "7361-61-7" not in det.substance_ids, (det.score, messages(det))
+
+
+def test_a_platform_rule_book_titled_as_rules_is_not_flagged(detector):
+    det = judge(
+        detector,
+        "第四条 以下商品禁止发布：4-哌啶酮（41661-47-6）、NPP（39742-60-4）等，以及“P2”“CAS 79099”等代号。\n"
+        "第五条 以下商品可以发布，但须满足限售条件：苯胺｜62-53-3｜不得承诺出口“包清关”。",
+        "商城化学品类目禁售、限售商品管理规范（2024 年修订版）",
+        "zh",
+    )
+    assert not det.flagged, (det.score, messages(det))
+    assert any(r.field == "title" and r.message == CONTEXT for r in det.reasons), messages(det)
