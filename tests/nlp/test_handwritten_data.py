@@ -441,14 +441,19 @@ def test_fourth_development_set_is_well_formed(dev4_rows, eval_rows, seed_rows, 
     _check_blind_set(dev4_rows, "dev4", 60, set(DEV4_GENRES), others)
 
 
-def test_fourth_development_set_balance_and_length(dev4_rows):
+def _check_genre_counts_and_length(all_rows: list[dict], name: str) -> None:
+    """Per language: the brief's (items, offers) per genre, 30 pages of 2-10 kB, 10 over 5 kB."""
     for lang in LANGS:
-        rows = [r for r in dev4_rows if r["lang"] == lang]
+        rows = [r for r in all_rows if r["lang"] == lang]
         counts = Counter(r["genre"] for r in rows)
         offers = Counter(r["genre"] for r in rows if r["label"] == 1)
-        assert {g: (counts[g], offers[g]) for g in DEV4_GENRES} == DEV4_GENRES, f"dev4/{lang}: genre counts"
-        assert sum(2000 <= len(r["text"]) <= 10_000 for r in rows) >= 30, f"dev4/{lang}: too few long pages"
-        assert sum(len(r["text"]) > 5000 for r in rows) >= 10, f"dev4/{lang}: too few pages over 5,000 characters"
+        assert {g: (counts[g], offers[g]) for g in DEV4_GENRES} == DEV4_GENRES, f"{name}/{lang}: genre counts"
+        assert sum(2000 <= len(r["text"]) <= 10_000 for r in rows) >= 30, f"{name}/{lang}: too few long pages"
+        assert sum(len(r["text"]) > 5000 for r in rows) >= 10, f"{name}/{lang}: too few pages over 5,000 characters"
+
+
+def test_fourth_development_set_balance_and_length(dev4_rows):
+    _check_genre_counts_and_length(dev4_rows, "dev4")
 
 
 def test_fourth_development_set_is_safe_and_its_contacts_fake(dev4_rows):
@@ -473,13 +478,7 @@ def test_fifth_development_set_is_well_formed(dev5_rows, eval_rows, seed_rows, d
 
 
 def test_fifth_development_set_balance_and_length(dev5_rows):
-    for lang in LANGS:
-        rows = [r for r in dev5_rows if r["lang"] == lang]
-        counts = Counter(r["genre"] for r in rows)
-        offers = Counter(r["genre"] for r in rows if r["label"] == 1)
-        assert {g: (counts[g], offers[g]) for g in DEV4_GENRES} == DEV4_GENRES, f"dev5/{lang}: genre counts"
-        assert sum(2000 <= len(r["text"]) <= 10_000 for r in rows) >= 30, f"dev5/{lang}: too few long pages"
-        assert sum(len(r["text"]) > 5000 for r in rows) >= 10, f"dev5/{lang}: too few pages over 5,000 characters"
+    _check_genre_counts_and_length(dev5_rows, "dev5")  # the fourth set's genre table, the same brief
 
 
 def test_fifth_development_set_is_safe_and_its_contacts_fake(dev5_rows):

@@ -123,15 +123,24 @@ def test_the_quoted_advert_under_a_seller_title_is_flagged(detector, lang):
     assert det.flagged and NPP in det.substance_ids, (det.score, messages(det))
 
 
-def test_for_research_use_in_a_chinese_title_is_seller_wording_not_research(detector):
-    det = judge(
-        detector,
-        "丁托尼秦 分析标准品 99%，1g ¥ 1,200，现货，顺丰发货。联系微信 fake_wx_bt01",
-        "丁托尼秦 Butonitazene 分析标准品 / 研究用散装 CAS 95810-54-1",
-        "zh",
-    )
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        (
+            "丁托尼秦 Butonitazene 分析标准品 / 研究用散装 CAS 95810-54-1",
+            "丁托尼秦 分析标准品 99%，1g ¥ 1,200，现货，顺丰发货。联系微信 fake_wx_bt01",
+        ),
+        (
+            "ChemFake 研化 · 苯并咪唑类研究化合物目录",
+            "美托尼秦 Metonitazene CAS 14680-51-4 ｜ 纯度 ≥99.5% ｜ 1 g ¥ 980 ｜ 5 g ¥ 3,900 ｜ 现货 ｜ 加入购物车",
+        ),
+    ],
+)
+def test_for_research_use_and_research_compounds_in_a_chinese_title_are_seller_wording(detector, title, text):
+    """研究用 (for research use) and 研究化合物 (research compounds) are how sellers word a catalogue."""
+    det = judge(detector, text, title, "zh")
     assert det.flagged, (det.score, messages(det))
-    assert not any(r.field == "title" and r.message == "trade signal: context" for r in det.reasons)
+    assert not any(r.field == "title" and r.message == CONTEXT for r in det.reasons)
 
 
 # -- look-alike and non-sale pages of the fifth development set's genres --------------------------
@@ -279,17 +288,6 @@ def test_a_reply_that_does_not_deal_in_the_products_above_is_not_flagged(detecto
     )
     assert not det.flagged, (det.score, messages(det))
     assert "refusal or legal-only statement" in messages(det)
-
-
-def test_a_chinese_research_compound_catalogue_is_a_seller_not_research(detector):
-    det = judge(
-        detector,
-        "美托尼秦 Metonitazene CAS 14680-51-4 ｜ 纯度 ≥99.5% ｜ 1 g ¥ 980 ｜ 5 g ¥ 3,900 ｜ 现货 ｜ 加入购物车",
-        "ChemFake 研化 · 苯并咪唑类研究化合物目录",
-        "zh",
-    )
-    assert det.flagged, (det.score, messages(det))
-    assert not any(r.field == "title" and r.message == CONTEXT for r in det.reasons)
 
 
 def test_a_chinese_pharmacy_selling_fentanyl_patches_without_prescription_is_flagged(detector):
