@@ -818,7 +818,7 @@ def _staged_rows(batch: SeenBatch, last_at_url: dict[str, str], observed: set[st
         checked = validators(it)
         if snap:
             row += checked + _content(it)
-        elif checked is not NO_VALIDATORS:
+        elif checked != NO_VALIDATORS:
             row += checked
         rows.append(row)
     return rows
